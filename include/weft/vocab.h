@@ -1,0 +1,80 @@
+/* Vocabulary and tokenizers, matching llama.cpp's on the same GGUF.
+ *
+ * Two tokenizer models:
+ *  - "llama" (SentencePiece-style): a leading space is added, spaces become
+ *    U+2581, adjacent pieces merge by highest vocab score, and characters
+ *    with no piece fall back to <0xXX> byte tokens;
+ *  - "gpt2" (byte-level BPE): the GPT-2 pre-tokenizer splits the text
+ *    (contractions, letters, numbers, punctuation, whitespace runs), bytes
+ *    map to printable code points, and pairs merge by merge rank.
+ *
+ * Ownership: weft_vocab_load() copies everything it needs out of the GGUF,
+ * so the vocab outlives the file. A loaded vocab is immutable and may be
+ * used from any number of threads at once.
+ */
+#ifndef WEFT_VOCAB_H
+#define WEFT_VOCAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct weft_gguf;
+struct weft_vocab;
+
+enum weft_vocab_kind { WEFT_VOCAB_SPM = 1, WEFT_VOCAB_BPE = 2 };
+
+/* tokenizer.ggml.token_type values. */
+enum weft_token_type {
+    WEFT_TOKEN_NORMAL = 1,
+    WEFT_TOKEN_UNKNOWN = 2,
+    WEFT_TOKEN_CONTROL = 3,
+    WEFT_TOKEN_USER_DEFINED = 4,
+    WEFT_TOKEN_UNUSED = 5,
+    WEFT_TOKEN_BYTE = 6,
+};
+
+/* Reads the tokenizer.ggml.* keys. 0, or WEFT_EFORMAT with a message that
+ * names the file's key, or WEFT_ENOTSUP for a tokenizer model or
+ * pre-tokenizer this engine does not implement. `name` prefixes messages. */
+int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_vocab **out, char *err,
+                    size_t cap);
+void weft_vocab_free(struct weft_vocab *v);
+
+enum weft_vocab_kind weft_vocab_kind(const struct weft_vocab *v);
+int weft_vocab_size(const struct weft_vocab *v);
+int32_t weft_vocab_bos(const struct weft_vocab *v); /* -1 when none */
+int32_t weft_vocab_eos(const struct weft_vocab *v);
+/* Whether generation should start with BOS (tokenizer.ggml.add_bos_token). */
+int weft_vocab_adds_bos(const struct weft_vocab *v);
+int weft_vocab_token_type(const struct weft_vocab *v, int32_t id);
+
+/* Tokenizes text[0..len) with special tokens treated as plain text.
+ * Writes at most cap ids and returns how many the text needs (call again
+ * with a bigger buffer when the result exceeds cap), or a negative code. */
+int weft_tokenize(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
+                  int32_t *out, size_t cap);
+
+/* The raw bytes a token stands for (byte tokens decoded, U+2581 or the
+ * GPT-2 byte mapping undone). Control tokens give no bytes. Returns the
+ * byte count (bytes past cap are dropped), or WEFT_EINVAL for a bad id. */
+int weft_token_bytes(const struct weft_vocab *v, int32_t id, char *out, size_t cap);
+
+/* Streaming detokenizer: text comes out only in whole UTF-8 characters, so
+ * a character split across tokens is emitted once it is complete. It also
+ * drops the leading space an SPM model puts on the first piece after BOS,
+ * as SentencePiece's decoder does. Caller-owned, no resources. */
+struct weft_detok {
+    char pending[8];
+    int n_pending;
+    int at_start;
+};
+void weft_detok_init(struct weft_detok *d);
+/* Appends the text of `id` to out[cap]; returns bytes written (cap must be
+ * at least WEFT_DETOK_MAX + 8), or WEFT_EINVAL. */
+#define WEFT_DETOK_MAX 1024
+int weft_detok_push(const struct weft_vocab *v, struct weft_detok *d, int32_t id, char *out,
+                    size_t cap);
+/* Emits whatever incomplete sequence is left (at the end of a stream). */
+int weft_detok_flush(struct weft_detok *d, char *out, size_t cap);
+
+#endif /* WEFT_VOCAB_H */

@@ -1,0 +1,484 @@
+/* Tensor types: names, sizes, half-float conversion, and the reference
+ * dequantize / quantize / dot for every type the engine supports. The block
+ * layouts are ggml's, as GGUF files store them. */
+#include "weft/quant.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Every ggml type number up to BF16 and beyond, so that a model using a
+ * type we do not support is rejected by name. */
+static const char *const type_names[] = {
+    [0] = "F32",     [1] = "F16",         [2] = "Q4_0",        [3] = "Q4_1",        [4] = "Q4_2",
+    [5] = "Q4_3",    [6] = "Q5_0",        [7] = "Q5_1",        [8] = "Q8_0",        [9] = "Q8_1",
+    [10] = "Q2_K",   [11] = "Q3_K",       [12] = "Q4_K",       [13] = "Q5_K",       [14] = "Q6_K",
+    [15] = "Q8_K",   [16] = "IQ2_XXS",    [17] = "IQ2_XS",     [18] = "IQ3_XXS",    [19] = "IQ1_S",
+    [20] = "IQ4_NL", [21] = "IQ3_S",      [22] = "IQ2_S",      [23] = "IQ4_XS",     [24] = "I8",
+    [25] = "I16",    [26] = "I32",        [27] = "I64",        [28] = "F64",        [29] = "IQ1_M",
+    [30] = "BF16",   [31] = "Q4_0_4_4",   [32] = "Q4_0_4_8",   [33] = "Q4_0_8_8",   [34] = "TQ1_0",
+    [35] = "TQ2_0",  [36] = "IQ4_NL_4_4", [37] = "IQ4_NL_4_8", [38] = "IQ4_NL_8_8", [39] = "MXFP4",
+};
+
+const char *weft_type_name(uint32_t type)
+{
+    if (type < sizeof type_names / sizeof type_names[0] && type_names[type])
+        return type_names[type];
+    return "unknown";
+}
+
+size_t weft_type_block(uint32_t type)
+{
+    switch (type) {
+    case WEFT_TYPE_F32:
+    case WEFT_TYPE_F16:
+    case WEFT_TYPE_BF16:
+        return 1;
+    case WEFT_TYPE_Q8_0:
+        return WEFT_QK8_0;
+    case WEFT_TYPE_Q4_0:
+        return WEFT_QK4_0;
+    case WEFT_TYPE_Q4_K:
+    case WEFT_TYPE_Q6_K:
+        return WEFT_QK_K;
+    default:
+        return 0;
+    }
+}
+
+size_t weft_type_size(uint32_t type)
+{
+    switch (type) {
+    case WEFT_TYPE_F32:
+        return 4;
+    case WEFT_TYPE_F16:
+    case WEFT_TYPE_BF16:
+        return 2;
+    case WEFT_TYPE_Q8_0:
+        return sizeof(struct weft_block_q8_0);
+    case WEFT_TYPE_Q4_0:
+        return sizeof(struct weft_block_q4_0);
+    case WEFT_TYPE_Q4_K:
+        return sizeof(struct weft_block_q4_k);
+    case WEFT_TYPE_Q6_K:
+        return sizeof(struct weft_block_q6_k);
+    default:
+        return 0;
+    }
+}
+
+int weft_type_supported(uint32_t type)
+{
+    return weft_type_block(type) != 0;
+}
+
+size_t weft_row_size(uint32_t type, uint64_t n)
+{
+    size_t blk = weft_type_block(type);
+    if (blk == 0 || n % blk != 0)
+        return 0;
+    return (size_t)(n / blk) * weft_type_size(type);
+}
+
+/* --- half floats ----------------------------------------------------------- */
+
+static float bits_to_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t f32_to_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+float weft_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    if (exp == 0) {
+        /* Zero or subnormal: value = man * 2^-24. */
+        float v = (float)man * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    if (exp == 31)
+        return bits_to_f32(sign | 0x7f800000u | (man << 13));
+    return bits_to_f32(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t weft_f32_to_f16(float f)
+{
+    uint32_t u = f32_to_bits(f);
+    uint32_t sign = (u >> 16) & 0x8000;
+    uint32_t abs = u & 0x7fffffffu;
+    if (abs >= 0x7f800000u) /* inf or NaN */
+        return (uint16_t)(sign | 0x7c00 | (abs > 0x7f800000u ? 0x200 : 0));
+    if (abs >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
+        return (uint16_t)(sign | 0x7c00);
+    if (abs < 0x38800000u) {
+        /* Subnormal half (or zero): scale so the mantissa lands in the low
+         * bits, letting the FPU do the round-to-nearest-even. */
+        float v = bits_to_f32(abs) * 16777216.0f; /* 2^24 */
+        uint32_t m = (uint32_t)lrintf(v);
+        return (uint16_t)(sign | m);
+    }
+    uint32_t mant = abs & 0x7fffffu;
+    uint32_t exp = (abs >> 23) - 112;
+    uint32_t h = (exp << 10) | (mant >> 13);
+    uint32_t rest = mant & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1)))
+        h++; /* may carry into the exponent, which is the right result */
+    return (uint16_t)(sign | h);
+}
+
+float weft_bf16_to_f32(uint16_t h)
+{
+    return bits_to_f32((uint32_t)h << 16);
+}
+
+uint16_t weft_f32_to_bf16(float f)
+{
+    uint32_t u = f32_to_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40); /* quiet NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+/* --- dequantization ---------------------------------------------------------- */
+
+static void dequant_q8_0(const struct weft_block_q8_0 *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d);
+        for (int j = 0; j < WEFT_QK8_0; j++)
+            y[i * WEFT_QK8_0 + j] = (float)b[i].qs[j] * d;
+    }
+}
+
+static void dequant_q4_0(const struct weft_block_q4_0 *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d);
+        /* Low nibbles hold elements 0..15, high nibbles 16..31. */
+        for (int j = 0; j < WEFT_QK4_0 / 2; j++) {
+            y[i * WEFT_QK4_0 + j] = (float)((b[i].qs[j] & 0x0f) - 8) * d;
+            y[i * WEFT_QK4_0 + j + WEFT_QK4_0 / 2] = (float)((b[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+/* Q4_K packs eight 6-bit scales and eight 6-bit mins into 12 bytes: the
+ * first four of each whole in bytes 0..7, the last four split between the
+ * low/high nibbles of bytes 8..11 and the top two bits of bytes 0..7. */
+static void q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void dequant_q4_k(const struct weft_block_q4_k *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d);
+        float dmin = weft_f16_to_f32(b[i].dmin);
+        const uint8_t *q = b[i].qs;
+        int is = 0;
+        for (int j = 0; j < WEFT_QK_K; j += 64) {
+            uint8_t sc, m;
+            q4k_scale_min(is, b[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            q4k_scale_min(is + 1, b[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (float)(q[l] & 0x0f) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * (float)(q[l] >> 4) - m2;
+            q += 32;
+            is += 2;
+        }
+    }
+}
+
+static void dequant_q6_k(const struct weft_block_q6_k *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d);
+        const uint8_t *ql = b[i].ql;
+        const uint8_t *qh = b[i].qh;
+        const int8_t *sc = b[i].scales;
+        for (int n = 0; n < WEFT_QK_K; n += 128) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = (int)((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = (int)((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is + 0] * (float)q1;
+                y[l + 32] = d * sc[is + 2] * (float)q2;
+                y[l + 64] = d * sc[is + 4] * (float)q3;
+                y[l + 96] = d * sc[is + 6] * (float)q4;
+            }
+            y += 128;
+            ql += 64;
+            qh += 32;
+            sc += 8;
+        }
+    }
+}
+
+void weft_dequantize_row(uint32_t type, const void *src, float *dst, size_t n)
+{
+    switch (type) {
+    case WEFT_TYPE_F32:
+        memcpy(dst, src, n * sizeof(float));
+        break;
+    case WEFT_TYPE_F16: {
+        const uint16_t *h = src;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = weft_f16_to_f32(h[i]);
+        break;
+    }
+    case WEFT_TYPE_BF16: {
+        const uint16_t *h = src;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = weft_bf16_to_f32(h[i]);
+        break;
+    }
+    case WEFT_TYPE_Q8_0:
+        dequant_q8_0(src, dst, n / WEFT_QK8_0);
+        break;
+    case WEFT_TYPE_Q4_0:
+        dequant_q4_0(src, dst, n / WEFT_QK4_0);
+        break;
+    case WEFT_TYPE_Q4_K:
+        dequant_q4_k(src, dst, n / WEFT_QK_K);
+        break;
+    case WEFT_TYPE_Q6_K:
+        dequant_q6_k(src, dst, n / WEFT_QK_K);
+        break;
+    default:
+        memset(dst, 0, n * sizeof(float));
+        break;
+    }
+}
+
+/* --- quantization -------------------------------------------------------------- */
+
+static void quant_q8_0(const float *x, struct weft_block_q8_0 *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float amax = 0;
+        for (int j = 0; j < WEFT_QK8_0; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        b[i].d = weft_f32_to_f16(d);
+        for (int j = 0; j < WEFT_QK8_0; j++)
+            b[i].qs[j] = (int8_t)lrintf(x[j] * id);
+        x += WEFT_QK8_0;
+    }
+}
+
+static void quant_q4_0(const float *x, struct weft_block_q4_0 *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        /* The element of largest magnitude maps to -8 exactly, so the full
+         * 16 levels are used on the side where it lies. */
+        float amax = 0, max = 0;
+        for (int j = 0; j < WEFT_QK4_0; j++) {
+            if (fabsf(x[j]) > amax) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        float d = max / -8.0f;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        b[i].d = weft_f32_to_f16(d);
+        for (int j = 0; j < WEFT_QK4_0 / 2; j++) {
+            int q0 = (int)(x[j] * id + 8.5f);
+            int q1 = (int)(x[j + WEFT_QK4_0 / 2] * id + 8.5f);
+            q0 = q0 < 0 ? 0 : q0 > 15 ? 15 : q0;
+            q1 = q1 < 0 ? 0 : q1 > 15 ? 15 : q1;
+            b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
+        }
+        x += WEFT_QK4_0;
+    }
+}
+
+static void q4k_put_scale_min(int j, uint8_t *q, uint8_t sc, uint8_t m)
+{
+    if (j < 4) {
+        q[j] = (uint8_t)((q[j] & 0xc0) | sc);
+        q[j + 4] = (uint8_t)((q[j + 4] & 0xc0) | m);
+    } else {
+        q[j + 4] = (uint8_t)((sc & 0x0f) | ((m & 0x0f) << 4));
+        q[j - 4] = (uint8_t)((q[j - 4] & 0x3f) | ((sc >> 4) << 6));
+        q[j] = (uint8_t)((q[j] & 0x3f) | ((m >> 4) << 6));
+    }
+}
+
+/* A straightforward Q4_K quantizer: per 32-element sub-block an affine
+ * range [min, max] with min clamped to <= 0, scales and mins then quantized
+ * to 6 bits against the super-block's d and dmin. Good enough for
+ * synthetic models and tests; not llama.cpp's error-minimising search. */
+static void quant_q4_k(const float *x, struct weft_block_q4_k *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float scales[8], mins[8], max_scale = 0, max_min = 0;
+        for (int s = 0; s < 8; s++) {
+            const float *xs = x + 32 * s;
+            float lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) {
+                lo = fminf(lo, xs[l]);
+                hi = fmaxf(hi, xs[l]);
+            }
+            scales[s] = (hi - lo) / 15.0f;
+            mins[s] = -lo;
+            max_scale = fmaxf(max_scale, scales[s]);
+            max_min = fmaxf(max_min, mins[s]);
+        }
+        float d = max_scale / 63.0f, dmin = max_min / 63.0f;
+        memset(&b[i], 0, sizeof b[i]);
+        b[i].d = weft_f32_to_f16(d);
+        b[i].dmin = weft_f32_to_f16(dmin);
+        d = weft_f16_to_f32(b[i].d);
+        dmin = weft_f16_to_f32(b[i].dmin);
+        for (int s = 0; s < 8; s++) {
+            long sc = d > 0 ? lrintf(scales[s] / d) : 0;
+            long m = dmin > 0 ? lrintf(mins[s] / dmin) : 0;
+            sc = sc > 63 ? 63 : sc;
+            m = m > 63 ? 63 : m;
+            q4k_put_scale_min(s, b[i].scales, (uint8_t)sc, (uint8_t)m);
+            float ds = d * (float)sc, ms = dmin * (float)m;
+            const float *xs = x + 32 * s;
+            uint8_t *q = b[i].qs + 32 * (s / 2);
+            for (int l = 0; l < 32; l++) {
+                long v = ds > 0 ? lrintf((xs[l] + ms) / ds) : 0;
+                v = v < 0 ? 0 : v > 15 ? 15 : v;
+                q[l] = (uint8_t)(s % 2 ? (q[l] & 0x0f) | (v << 4) : (q[l] & 0xf0) | v);
+            }
+        }
+        x += WEFT_QK_K;
+    }
+}
+
+/* Q6_K: per 16-element sub-block a signed scale (int8 against the
+ * super-block d) and 6-bit values centred on 32. */
+static void quant_q6_k(const float *x, struct weft_block_q6_k *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float scales[16], max_scale = 0;
+        for (int s = 0; s < 16; s++) {
+            float amax = 0;
+            for (int l = 0; l < 16; l++)
+                amax = fmaxf(amax, fabsf(x[16 * s + l]));
+            scales[s] = amax / 31.0f;
+            max_scale = fmaxf(max_scale, scales[s]);
+        }
+        memset(&b[i], 0, sizeof b[i]);
+        float d = max_scale / 127.0f;
+        b[i].d = weft_f32_to_f16(d);
+        d = weft_f16_to_f32(b[i].d);
+        uint8_t q6[WEFT_QK_K];
+        for (int s = 0; s < 16; s++) {
+            long sc = d > 0 ? lrintf(scales[s] / d) : 0;
+            sc = sc > 127 ? 127 : sc;
+            b[i].scales[s] = (int8_t)sc;
+            float ds = d * (float)sc;
+            for (int l = 0; l < 16; l++) {
+                long v = ds > 0 ? lrintf(x[16 * s + l] / ds) : 0;
+                v = v < -32 ? -32 : v > 31 ? 31 : v;
+                q6[16 * s + l] = (uint8_t)(v + 32);
+            }
+        }
+        /* Pack in the order dequant_q6_k reads. */
+        for (int n = 0; n < 2; n++) {
+            uint8_t *ql = b[i].ql + 64 * n;
+            uint8_t *qh = b[i].qh + 32 * n;
+            const uint8_t *q = q6 + 128 * n;
+            for (int l = 0; l < 32; l++) {
+                ql[l] = (uint8_t)((q[l] & 0x0f) | ((q[l + 64] & 0x0f) << 4));
+                ql[l + 32] = (uint8_t)((q[l + 32] & 0x0f) | ((q[l + 96] & 0x0f) << 4));
+                qh[l] = (uint8_t)((q[l] >> 4) | ((q[l + 32] >> 4) << 2) | ((q[l + 64] >> 4) << 4) |
+                                  ((q[l + 96] >> 4) << 6));
+            }
+        }
+        x += WEFT_QK_K;
+    }
+}
+
+size_t weft_quantize_row(uint32_t type, const float *src, void *dst, size_t n)
+{
+    size_t blk = weft_type_block(type);
+    if (blk == 0 || n % blk != 0)
+        return 0;
+    switch (type) {
+    case WEFT_TYPE_F32:
+        memcpy(dst, src, n * sizeof(float));
+        break;
+    case WEFT_TYPE_F16: {
+        uint16_t *h = dst;
+        for (size_t i = 0; i < n; i++)
+            h[i] = weft_f32_to_f16(src[i]);
+        break;
+    }
+    case WEFT_TYPE_BF16: {
+        uint16_t *h = dst;
+        for (size_t i = 0; i < n; i++)
+            h[i] = weft_f32_to_bf16(src[i]);
+        break;
+    }
+    case WEFT_TYPE_Q8_0:
+        quant_q8_0(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q4_0:
+        quant_q4_0(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q4_K:
+        quant_q4_k(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q6_K:
+        quant_q6_k(src, dst, n / blk);
+        break;
+    default:
+        return 0;
+    }
+    return weft_row_size(type, n);
+}
+
+float weft_dot_ref(uint32_t type, const void *row, const float *x, size_t n)
+{
+    if (type == WEFT_TYPE_F32) {
+        const float *w = row;
+        float sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += w[i] * x[i];
+        return sum;
+    }
+    /* Block by block through a small buffer: the reference is about being
+     * obviously right, not fast. */
+    size_t blk = weft_type_block(type);
+    size_t chunk = blk < 256 ? 256 : blk;
+    size_t bytes_per_chunk = weft_row_size(type, chunk);
+    const uint8_t *p = row;
+    float buf[256];
+    float sum = 0;
+    for (size_t i = 0; i < n; i += chunk) {
+        size_t m = n - i < chunk ? n - i : chunk;
+        weft_dequantize_row(type, p, buf, m);
+        for (size_t j = 0; j < m; j++)
+            sum += buf[j] * x[i + j];
+        p += bytes_per_chunk;
+    }
+    return sum;
+}

@@ -1,0 +1,181 @@
+/* Tokenizers against llama.cpp's own test vectors (tests/test-tokenizer-0
+ * format, in ../shared/testdata/tokenizer): every case must give the same
+ * ids, with no BOS and special tokens not parsed. Then detokenization: the
+ * ids decode back to the input, also when streamed one token at a time. */
+#include <stdint.h>
+
+#include "harness.h"
+#include "weft/error.h"
+#include "weft/gguf.h"
+#include "weft/vocab.h"
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        TEST_FAIL_("cannot open %s", path);
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            buf = realloc(buf, cap + 1);
+            ASSERT_NOT_NULL(buf);
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+struct fixture {
+    struct weft_gguf *g;
+    struct weft_vocab *v;
+};
+
+static struct fixture open_vocab(const char *file)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/tokenizer/%s", harness_testdata(), file);
+    struct fixture fx;
+    int rc = weft_gguf_open(path, &fx.g, err, sizeof err);
+    if (rc < 0)
+        TEST_FAIL_("%s", err);
+    rc = weft_vocab_load(fx.g, path, &fx.v, err, sizeof err);
+    if (rc < 0)
+        TEST_FAIL_("%s", err);
+    return fx;
+}
+
+static void close_vocab(struct fixture *fx)
+{
+    weft_vocab_free(fx->v);
+    weft_gguf_close(fx->g);
+}
+
+/* Runs every case of FILE.inp/.out; returns the number of cases. */
+static int run_vectors(const char *file)
+{
+    struct fixture fx = open_vocab(file);
+    char path[4096];
+    size_t ilen, olen;
+    snprintf(path, sizeof path, "%s/tokenizer/%s.inp", harness_testdata(), file);
+    char *inp = slurp(path, &ilen);
+    snprintf(path, sizeof path, "%s/tokenizer/%s.out", harness_testdata(), file);
+    char *out = slurp(path, &olen);
+
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    char *text = inp, *line = out, *save = NULL;
+    int cases = 0, failures = 0;
+    for (;;) {
+        char *end = strstr(text, sep);
+        if (end == NULL)
+            break;
+        *end = '\0';
+        char *nl = strchr(line, '\n');
+        ASSERT_NOT_NULL(nl);
+        *nl = '\0';
+
+        int32_t want[1024];
+        int n_want = 0;
+        for (char *tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+            ASSERT(n_want < 1024);
+            want[n_want++] = (int32_t)strtol(tok, NULL, 10);
+        }
+        int32_t got[1024];
+        int n_got = weft_tokenize(fx.v, text, strlen(text), 0, got, 1024);
+        ASSERT(n_got >= 0 && n_got <= 1024);
+        if (n_got != n_want || memcmp(got, want, (size_t)n_got * sizeof got[0]) != 0) {
+            fprintf(stderr, "case %d \"%s\":\n  want:", cases, text);
+            for (int i = 0; i < n_want; i++)
+                fprintf(stderr, " %d", want[i]);
+            fprintf(stderr, "\n  got: ");
+            for (int i = 0; i < n_got; i++)
+                fprintf(stderr, " %d", got[i]);
+            fprintf(stderr, "\n");
+            failures++;
+        }
+        cases++;
+        text = end + strlen(sep);
+        line = nl + 1;
+    }
+    free(inp);
+    free(out);
+    close_vocab(&fx);
+    if (failures)
+        TEST_FAIL_("%d of %d cases differ from llama.cpp", failures, cases);
+    return cases;
+}
+
+TEST(llama_spm_matches_llama_cpp_vectors)
+{
+    ASSERT(run_vectors("ggml-vocab-llama-spm.gguf") >= 30);
+}
+
+TEST(gpt2_bpe_matches_llama_cpp_vectors)
+{
+    ASSERT(run_vectors("ggml-vocab-gpt-2.gguf") >= 40);
+}
+
+/* Streams ids through the detokenizer and checks the text comes back. */
+static void roundtrip(struct fixture *fx, const char *text, const char *want)
+{
+    int32_t ids[512];
+    int n = weft_tokenize(fx->v, text, strlen(text), 1, ids, 512);
+    ASSERT(n > 0 && n <= 512);
+    struct weft_detok d;
+    weft_detok_init(&d);
+    char out[4096], piece[WEFT_DETOK_MAX + 8];
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        int k = weft_detok_push(fx->v, &d, ids[i], piece, sizeof piece);
+        ASSERT(k >= 0);
+        /* Whatever comes out is whole UTF-8: never a lead byte at the end. */
+        if (k > 0)
+            ASSERT(((unsigned char)piece[k - 1] & 0xc0) != 0xc0);
+        memcpy(out + o, piece, (size_t)k);
+        o += (size_t)k;
+    }
+    o += (size_t)weft_detok_flush(&d, out + o, sizeof out - o);
+    out[o] = '\0';
+    ASSERT_EQ_STR(out, want);
+}
+
+TEST(spm_detokenizes_streaming_and_whole_characters)
+{
+    struct fixture fx = open_vocab("ggml-vocab-llama-spm.gguf");
+    roundtrip(&fx, "Hello world", "Hello world");
+    roundtrip(&fx, " this is 🦙.cpp", " this is 🦙.cpp");
+    roundtrip(&fx, "нещо на Български", "нещо на Български");
+    roundtrip(&fx, "tab\there\nnewline", "tab\there\nnewline");
+    close_vocab(&fx);
+}
+
+TEST(bpe_detokenizes_streaming_and_whole_characters)
+{
+    struct fixture fx = open_vocab("ggml-vocab-gpt-2.gguf");
+    roundtrip(&fx, "Hello, y'all! How are you 😁 ?我想在apple工作1314151天～",
+              "Hello, y'all! How are you 😁 ?我想在apple工作1314151天～");
+    roundtrip(&fx, "   Hello\n\n", "   Hello\n\n");
+    close_vocab(&fx);
+}
+
+TEST(output_buffer_too_small_reports_needed_count)
+{
+    struct fixture fx = open_vocab("ggml-vocab-llama-spm.gguf");
+    int32_t ids[2];
+    int n = weft_tokenize(fx.v, "Hello world, this is long", 25, 0, ids, 2);
+    ASSERT(n > 2);
+    int32_t all[64];
+    ASSERT_EQ_INT(weft_tokenize(fx.v, "Hello world, this is long", 25, 0, all, 64), n);
+    ASSERT_EQ_INT(ids[0], all[0]);
+    ASSERT_EQ_INT(ids[1], all[1]);
+    ASSERT_EQ_INT(weft_tokenize(fx.v, "", 0, 1, all, 64), 1);
+    ASSERT_EQ_INT(all[0], weft_vocab_bos(fx.v));
+    close_vocab(&fx);
+}
