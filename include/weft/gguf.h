@@ -126,8 +126,8 @@ int weft_str_eq(struct weft_str a, const char *s);
 /* --- writer ------------------------------------------------------------------
  * Two phases: declare metadata and tensors (shapes, types), then
  * weft_gguf_write_begin() writes the header and tensor table, and the
- * caller streams each tensor's bytes in declaration order with
- * weft_gguf_write_tensor(), so multi-gigabyte models never sit in memory.
+ * caller streams the tensors' bytes in declaration order with
+ * weft_gguf_write_data(), so multi-gigabyte models never sit in memory.
  * Key, string and name arguments are copied. */
 struct weft_gguf_writer;
 
@@ -150,8 +150,12 @@ int weft_gguf_add_tensor(struct weft_gguf_writer *w, const char *name, uint32_t 
                          uint32_t n_dims, const uint64_t *ne);
 /* Opens path and writes everything up to the first tensor's data. */
 int weft_gguf_write_begin(struct weft_gguf_writer *w, const char *path);
-/* Writes tensor idx's bytes (exactly its size); tensors in order. */
-int weft_gguf_write_tensor(struct weft_gguf_writer *w, int idx, const void *data, uint64_t size);
+/* Appends the next n bytes of tensor data: tensors in declaration order,
+ * each in as many pieces as the caller likes; the padding between tensors
+ * is written automatically. WEFT_EINVAL past the last tensor's end. */
+int weft_gguf_write_data(struct weft_gguf_writer *w, const void *data, uint64_t n);
+/* Size in bytes of declared tensor idx. */
+uint64_t weft_gguf_tensor_size(const struct weft_gguf_writer *w, int idx);
 /* Checks every tensor was written, flushes and closes. */
 int weft_gguf_write_end(struct weft_gguf_writer *w);
 

@@ -26,7 +26,8 @@ struct weft_gguf_writer {
     int n_t, cap_t;
     uint64_t data_size;
     FILE *f;
-    int next; /* next tensor whose data is due */
+    int next;      /* tensor whose data is being written */
+    uint64_t done; /* bytes of it written so far */
     int failed;
 };
 
@@ -254,19 +255,43 @@ int weft_gguf_write_begin(struct weft_gguf_writer *w, const char *path)
         rc = pad_to(w, head.len, WEFT_GGUF_DEFAULT_ALIGNMENT);
     weft_buf_free(&head);
     w->next = 0;
+    w->done = 0;
     return rc;
 }
 
-int weft_gguf_write_tensor(struct weft_gguf_writer *w, int idx, const void *data, uint64_t size)
+uint64_t weft_gguf_tensor_size(const struct weft_gguf_writer *w, int idx)
 {
-    if (w->f == NULL || w->failed || idx != w->next || idx >= w->n_t || size != w->t[idx].size)
+    return idx >= 0 && idx < w->n_t ? w->t[idx].size : 0;
+}
+
+int weft_gguf_write_data(struct weft_gguf_writer *w, const void *data, uint64_t n)
+{
+    const uint8_t *p = data;
+    if (w->f == NULL || w->failed)
         return WEFT_EINVAL;
-    int rc = write_all(w, data, (size_t)size);
-    if (rc == 0 && idx + 1 < w->n_t)
-        rc = pad_to(w, w->t[idx].offset + size, WEFT_GGUF_DEFAULT_ALIGNMENT);
-    if (rc == 0)
-        w->next++;
-    return rc;
+    while (n > 0) {
+        if (w->next >= w->n_t)
+            return WEFT_EINVAL;
+        struct wtensor *t = &w->t[w->next];
+        uint64_t room = t->size - w->done;
+        uint64_t k = n < room ? n : room;
+        int rc = write_all(w, p, (size_t)k);
+        if (rc < 0)
+            return rc;
+        p += k;
+        n -= k;
+        w->done += k;
+        if (w->done == t->size) {
+            if (w->next + 1 < w->n_t) {
+                rc = pad_to(w, t->offset + t->size, WEFT_GGUF_DEFAULT_ALIGNMENT);
+                if (rc < 0)
+                    return rc;
+            }
+            w->next++;
+            w->done = 0;
+        }
+    }
+    return 0;
 }
 
 int weft_gguf_write_end(struct weft_gguf_writer *w)

@@ -1,18 +1,387 @@
-/* weft-infer: run, benchmark and tokenize with the inference engine
- * Only --version and --help exist so far; the rest lands with its issue. */
+/* weft-infer: run, benchmark and tokenize with the inference engine.
+ * Generated text alone goes to stdout; timings and diagnostics to stderr. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "weft/error.h"
+#include "weft/gguf.h"
+#include "weft/gpu.h"
+#include "weft/infer.h"
+#include "weft/quant.h"
+#include "weft/time.h"
 #include "weft/version.h"
+#include "weft/vocab.h"
 
-static const char usage[] = "usage: weft-infer --version | --help\n"
-                            "\n"
-                            "run, benchmark and tokenize with the inference engine.\n"
-                            "Not implemented in this build yet: run, bench, tokenize, info.\n";
+static const char usage[] =
+    "usage: weft-infer run -m MODEL.gguf [-p PROMPT] [-n N] [--temp T] [--top-k K]\n"
+    "                      [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
+    "                      [--stop STR]... [--ctx N] [--threads N] [--backend auto|cpu|cuda]\n"
+    "                      [--reference]\n"
+    "       weft-infer tokenize -m MODEL_OR_VOCAB.gguf     (text on stdin, ids on stdout)\n"
+    "       weft-infer info -m MODEL.gguf\n"
+    "       weft-infer bench -m MODEL.gguf [-p 128] [-n 128] [-r 3] [--threads N]\n"
+    "       weft-infer --version | --help\n"
+    "\n"
+    "run prints only the generated text on stdout; load time and prefill/decode\n"
+    "speeds go to stderr. Greedy decoding: --temp 0.\n";
+
+struct opts {
+    const char *model, *prompt;
+    int n, n_set, ctx, threads, reference, reps, prompt_len;
+    enum weft_backend backend;
+    struct weft_gen_params gen;
+};
+
+static int parse_int(const char *flag, const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "weft-infer: %s: expected an integer %ld..%ld, got \"%s\"\n", flag, lo, hi,
+                s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_float(const char *flag, const char *s, double lo, double hi, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "weft-infer: %s: expected a number %g..%g, got \"%s\"\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof *o);
+    weft_sampling_defaults(&o->gen.sampling);
+    o->gen.sampling.seed = (uint64_t)time(NULL);
+    o->n = 256;
+    o->reps = 3;
+    o->prompt_len = 128;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (strcmp(a, "--reference") == 0) {
+            o->reference = 1;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "weft-infer: %s needs a value (see --help)\n", a);
+            return -1;
+        }
+        i++;
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
+            o->model = v;
+        } else if (strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) {
+            o->prompt = v;
+            if (strcmp(argv[1], "bench") == 0)
+                rc = parse_int(a, v, 1, 1 << 20, &o->prompt_len);
+        } else if (strcmp(a, "-n") == 0) {
+            rc = parse_int(a, v, 0, 1 << 24, &o->n);
+            o->n_set = 1;
+        } else if (strcmp(a, "-r") == 0) {
+            rc = parse_int(a, v, 1, 100, &o->reps);
+        } else if (strcmp(a, "--temp") == 0) {
+            rc = parse_float(a, v, 0, 100, &o->gen.sampling.temperature);
+        } else if (strcmp(a, "--top-k") == 0) {
+            rc = parse_int(a, v, 0, 1 << 24, &o->gen.sampling.top_k);
+        } else if (strcmp(a, "--top-p") == 0) {
+            rc = parse_float(a, v, 0, 1, &o->gen.sampling.top_p);
+        } else if (strcmp(a, "--min-p") == 0) {
+            rc = parse_float(a, v, 0, 1, &o->gen.sampling.min_p);
+        } else if (strcmp(a, "--repeat-penalty") == 0) {
+            rc = parse_float(a, v, 0.01, 100, &o->gen.sampling.repeat_penalty);
+        } else if (strcmp(a, "--seed") == 0) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (errno || end == v || *end) {
+                fprintf(stderr, "weft-infer: --seed: expected an integer, got \"%s\"\n", v);
+                return -1;
+            }
+            o->gen.sampling.seed = s;
+        } else if (strcmp(a, "--stop") == 0) {
+            if (o->gen.n_stop == WEFT_MAX_STOP || strlen(v) >= WEFT_STOP_MAX_LEN || !*v) {
+                fprintf(stderr, "weft-infer: --stop: at most %d non-empty strings of < %d bytes\n",
+                        WEFT_MAX_STOP, WEFT_STOP_MAX_LEN);
+                return -1;
+            }
+            snprintf(o->gen.stop[o->gen.n_stop++], WEFT_STOP_MAX_LEN, "%s", v);
+        } else if (strcmp(a, "--ctx") == 0) {
+            rc = parse_int(a, v, 1, 1 << 24, &o->ctx);
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
+            rc = parse_int(a, v, 1, 256, &o->threads);
+        } else if (strcmp(a, "--backend") == 0) {
+            if (strcmp(v, "auto") == 0)
+                o->backend = WEFT_BACKEND_AUTO;
+            else if (strcmp(v, "cpu") == 0)
+                o->backend = WEFT_BACKEND_CPU;
+            else if (strcmp(v, "cuda") == 0)
+                o->backend = WEFT_BACKEND_CUDA;
+            else {
+                fprintf(stderr, "weft-infer: --backend: expected auto, cpu or cuda, got \"%s\"\n",
+                        v);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "weft-infer: unknown option %s (see --help)\n", a);
+            return -1;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (o->model == NULL) {
+        fprintf(stderr, "weft-infer: -m MODEL.gguf is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int load(const struct opts *o, struct weft_model **m)
+{
+    struct weft_model_opts mo = {o->backend, o->threads, o->reference};
+    char err[512];
+    int rc = weft_model_load(o->model, &mo, m, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "weft-infer: %s\n", err);
+    return rc;
+}
+
+static int tokenize_prompt(const struct weft_vocab *v, const char *text, int32_t **out)
+{
+    size_t len = text ? strlen(text) : 0;
+    int n = weft_tokenize(v, text ? text : "", len, weft_vocab_adds_bos(v), NULL, 0);
+    if (n < 0)
+        return n;
+    *out = malloc((size_t)(n > 0 ? n : 1) * sizeof **out);
+    if (*out == NULL)
+        return WEFT_ENOMEM;
+    return weft_tokenize(v, text ? text : "", len, weft_vocab_adds_bos(v), *out, (size_t)n);
+}
+
+static int print_token(void *ud, int32_t tok, int pos, const char *text, size_t len)
+{
+    (void)ud;
+    (void)tok;
+    (void)pos;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+static int cmd_run(const struct opts *o)
+{
+    uint64_t t0 = weft_mono_ns();
+    struct weft_model *m;
+    if (load(o, &m) < 0)
+        return 1;
+    double load_ms = (double)(weft_mono_ns() - t0) / 1e6;
+    struct weft_session *s;
+    int rc = weft_session_new(m, o->ctx, &s);
+    if (rc < 0) {
+        fprintf(stderr, "weft-infer: cannot create a session: %s\n", weft_strerror(rc));
+        weft_model_free(m);
+        return 1;
+    }
+    int32_t *prompt = NULL;
+    int n = tokenize_prompt(weft_model_vocab(m), o->prompt, &prompt);
+    if (n <= 0) {
+        fprintf(stderr, "weft-infer: the prompt is empty and the model adds no BOS\n");
+        rc = WEFT_EINVAL;
+    } else {
+        struct weft_gen_params gp = o->gen;
+        gp.max_tokens = o->n;
+        struct weft_gen_result res;
+        rc = weft_generate(s, prompt, n, &gp, print_token, NULL, &res);
+        printf("\n");
+        if (rc < 0) {
+            fprintf(stderr, "weft-infer: generation failed: %s\n", weft_strerror(rc));
+        } else {
+            fprintf(stderr,
+                    "load %.1f ms | prefill %d tokens %.1f ms (%.1f tok/s) | decode %d tokens "
+                    "%.1f ms (%.2f tok/s) | seed %llu\n",
+                    load_ms, res.n_prompt, res.prefill_ms,
+                    res.prefill_ms > 0 ? res.n_prompt * 1000.0 / res.prefill_ms : 0,
+                    res.n_generated, res.decode_ms,
+                    res.decode_ms > 0 ? res.n_generated * 1000.0 / res.decode_ms : 0,
+                    (unsigned long long)o->gen.sampling.seed);
+        }
+    }
+    free(prompt);
+    weft_session_free(s);
+    weft_model_free(m);
+    return rc < 0 ? 1 : 0;
+}
+
+static int cmd_tokenize(const struct opts *o)
+{
+    struct weft_gguf *g;
+    struct weft_vocab *v;
+    char err[512];
+    if (weft_gguf_open(o->model, &g, err, sizeof err) < 0 ||
+        weft_vocab_load(g, o->model, &v, err, sizeof err) < 0) {
+        fprintf(stderr, "weft-infer: %s\n", err);
+        return 1;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    for (size_t r; text && (r = fread(text + len, 1, cap - len, stdin)) > 0;) {
+        len += r;
+        if (len == cap) {
+            if (cap >= (64u << 20)) {
+                fprintf(stderr, "weft-infer: input over 64 MiB\n");
+                return 1;
+            }
+            cap *= 2;
+            text = realloc(text, cap);
+        }
+    }
+    int n = text ? weft_tokenize(v, text, len, 0, NULL, 0) : WEFT_ENOMEM;
+    int32_t *ids = n >= 0 ? malloc((size_t)(n ? n : 1) * sizeof *ids) : NULL;
+    if (n >= 0 && ids)
+        n = weft_tokenize(v, text, len, 0, ids, (size_t)n);
+    for (int i = 0; ids && i < n; i++)
+        printf("%s%d", i ? " " : "", ids[i]);
+    printf("\n");
+    free(ids);
+    free(text);
+    weft_vocab_free(v);
+    weft_gguf_close(g);
+    return n < 0 ? 1 : 0;
+}
+
+static int cmd_info(const struct opts *o)
+{
+    struct weft_model *m;
+    struct opts co = *o;
+    co.backend = WEFT_BACKEND_CPU;
+    if (load(&co, &m) < 0)
+        return 1;
+    const struct weft_model_info *in = weft_model_info(m);
+    printf("model:        %s (%s)\n", in->name[0] ? in->name : "(unnamed)", in->arch);
+    printf("shape:        %d layers, embd %d, ff %d, heads %d (kv %d), head dim %d, rot %d\n",
+           in->n_layer, in->n_embd, in->n_ff, in->n_head, in->n_head_kv, in->head_dim, in->n_rot);
+    printf("vocab:        %d tokens (%s)\n", in->n_vocab,
+           weft_vocab_kind(weft_model_vocab(m)) == WEFT_VOCAB_SPM ? "sentencepiece" : "gpt2 bpe");
+    printf("context:      %d (trained)\n", in->n_ctx_train);
+    printf("rope:         base %g, rms eps %g\n", in->rope_base, in->norm_eps);
+    printf("weights:      %s, %.1f MiB\n", weft_type_name(in->weight_type),
+           (double)in->weight_bytes / (1 << 20));
+    int ctx = in->n_ctx_train < 4096 ? in->n_ctx_train : 4096;
+    printf("kv cache:     %.1f KiB per token, %.1f MiB at %d tokens\n",
+           (double)in->kv_bytes_per_token / 1024, (double)in->kv_bytes_per_token * ctx / (1 << 20),
+           ctx);
+    int ng = weft_gpu_count();
+    if (!weft_gpu_built())
+        printf("gpu:          this build has no CUDA backend\n");
+    else if (ng == 0)
+        printf("gpu:          no CUDA device\n");
+    for (int i = 0; i < ng; i++) {
+        struct weft_gpu_info gi;
+        char why[256];
+        if (weft_gpu_describe(i, &gi, why, sizeof why) == 0)
+            printf("gpu %d:        %s, cc %d.%d, %.0f MiB (%.0f free)\n", i, gi.name, gi.cc_major,
+                   gi.cc_minor, (double)gi.total_bytes / (1 << 20),
+                   (double)gi.free_bytes / (1 << 20));
+        else
+            printf("gpu %d:        unusable: %s\n", i, why);
+    }
+    weft_model_free(m);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_bench(const struct opts *o)
+{
+    struct weft_model *m;
+    if (load(o, &m) < 0)
+        return 1;
+    const struct weft_model_info *in = weft_model_info(m);
+    int np = o->prompt_len, nd = o->n_set ? o->n : 128;
+    struct weft_session *s;
+    int rc = weft_session_new(m, np + nd + 1, &s);
+    if (rc < 0) {
+        fprintf(stderr, "weft-infer: cannot create a session for %d tokens: %s\n", np + nd + 1,
+                weft_strerror(rc));
+        weft_model_free(m);
+        return 1;
+    }
+    int32_t *toks = malloc((size_t)np * sizeof *toks);
+    double pp[100], tg[100];
+    uint64_t state = 42;
+    for (int i = 0; i < np; i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        toks[i] = (int32_t)((state >> 33) % (uint64_t)in->n_vocab);
+    }
+    for (int r = 0; r < o->reps && rc == 0; r++) {
+        weft_session_reset(s);
+        uint64_t t0 = weft_mono_ns();
+        rc = weft_session_eval(s, toks, np);
+        pp[r] = np * 1e9 / (double)(weft_mono_ns() - t0);
+        uint64_t t1 = weft_mono_ns();
+        int32_t t = toks[0];
+        for (int i = 0; i < nd && rc == 0; i++)
+            rc = weft_session_eval(s, &t, 1);
+        tg[r] = nd * 1e9 / (double)(weft_mono_ns() - t1);
+    }
+    if (rc == 0) {
+        qsort(pp, (size_t)o->reps, sizeof pp[0], cmp_double);
+        qsort(tg, (size_t)o->reps, sizeof tg[0], cmp_double);
+        double gb = (double)in->weight_bytes / 1e9;
+        printf("model %s | %s | %.2f GB weights | %d threads\n", in->name,
+               weft_type_name(in->weight_type), gb, in->n_threads);
+        printf("prefill %d tokens: %.2f tok/s (median of %d)\n", np, pp[o->reps / 2], o->reps);
+        printf("decode  %d tokens: %.2f tok/s (median of %d), %.2f GB/s of weights\n", nd,
+               tg[o->reps / 2], o->reps, tg[o->reps / 2] * gb);
+    } else {
+        fprintf(stderr, "weft-infer: bench failed: %s\n", weft_strerror(rc));
+    }
+    free(toks);
+    weft_session_free(s);
+    weft_model_free(m);
+    return rc < 0 ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weft-infer", usage))
         return 0;
-    fputs(usage, stderr);
-    return 2;
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    struct opts o;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") && strcmp(cmd, "tokenize") && strcmp(cmd, "info") &&
+        strcmp(cmd, "bench")) {
+        fprintf(stderr, "weft-infer: unknown command \"%s\"\n\n%s", cmd, usage);
+        return 2;
+    }
+    if (parse_opts(argc, argv, &o) < 0)
+        return 2;
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(&o);
+    if (strcmp(cmd, "tokenize") == 0)
+        return cmd_tokenize(&o);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(&o);
+    return cmd_bench(&o);
 }

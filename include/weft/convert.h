@@ -1,0 +1,42 @@
+/* Writing models: llama2.c checkpoints to GGUF, and synthetic models with
+ * real shapes and random weights for benchmarks and tests.
+ *
+ * Both write a complete GGUF v3 file (llama architecture, SentencePiece
+ * vocabulary) at out_path, streaming tensors so memory stays small. On
+ * failure they return a negative code with a one-line reason in err[cap];
+ * a partly written output file is removed.
+ */
+#ifndef WEFT_CONVERT_H
+#define WEFT_CONVERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* llama2.c checkpoint (format v0: 7-int header, float32 weights; a negative
+ * vocab size means a separate classifier) plus its tokenizer.bin. Matrices
+ * are written as `type` (F32 keeps them exact); norms stay F32. llama2.c's
+ * weights already use the adjacent-pair RoPE layout, so nothing is
+ * permuted. */
+int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, const char *out_path,
+                         uint32_t type, char *err, size_t cap);
+
+struct weft_synth_shape {
+    const char *name;
+    int n_embd, n_ff, n_layer, n_head, n_head_kv, n_vocab, n_ctx;
+    float rope_base;
+    int tied; /* 1: no output.weight, the embedding is reused */
+};
+
+/* Known shapes by name ("tinyllama-1.1b", "llama-3.2-1b", "llama-2-7b",
+ * "test-tiny"); NULL if unknown. */
+const struct weft_synth_shape *weft_synth_shape(const char *name);
+/* A NULL-terminated list of the known names, for usage messages. */
+const char *const *weft_synth_shape_names(void);
+
+/* Random weights (deterministic from seed) scaled so activations stay
+ * moderate through the layers, norms 1.0, a synthetic SPM vocabulary with
+ * byte tokens. Matrices and the embedding in `type`. */
+int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint64_t seed,
+                       const char *out_path, char *err, size_t cap);
+
+#endif /* WEFT_CONVERT_H */

@@ -1,0 +1,161 @@
+/* The inference engine: load a GGUF Llama-family model, run sequences
+ * through it, sample and generate.
+ *
+ * Objects and ownership:
+ *  - struct weft_model: weights (mapped from the file, never copied on the
+ *    CPU backend), the vocabulary and hyperparameters. Created by
+ *    weft_model_load(), freed by weft_model_free() after every session on
+ *    it is freed. Immutable once loaded: sessions on several threads may
+ *    share one model.
+ *  - struct weft_session: one sequence: its KV cache, position and scratch
+ *    buffers, all allocated at weft_session_new() so that decoding
+ *    allocates nothing per token. Use one session from one thread at a
+ *    time.
+ *
+ * Errors follow weft/error.h; functions that take err[cap] write a one-line
+ * reason there that names the file and what is wrong.
+ */
+#ifndef WEFT_INFER_H
+#define WEFT_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/vocab.h"
+
+struct weft_model;
+struct weft_session;
+
+enum weft_backend {
+    WEFT_BACKEND_AUTO = 0, /* CUDA when a device is there and the model fits, else CPU */
+    WEFT_BACKEND_CPU = 1,
+    WEFT_BACKEND_CUDA = 2,
+};
+
+struct weft_model_opts {
+    enum weft_backend backend;
+    int n_threads; /* CPU threads; 0 = one per online CPU */
+    /* 1: use the plain reference kernels (tests, and the definition the
+     * fast paths are checked against). */
+    int reference;
+};
+
+struct weft_model_info {
+    char arch[32];
+    char name[128];
+    int n_vocab;
+    int n_ctx_train; /* context length the model was trained for */
+    int n_embd;
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int n_ff;
+    int head_dim;
+    int n_rot; /* rotated dimensions per head */
+    float rope_base;
+    float norm_eps;
+    uint32_t weight_type;        /* type of most matrix bytes */
+    uint64_t weight_bytes;       /* all tensor data */
+    uint64_t kv_bytes_per_token; /* K and V for every layer, one position */
+    enum weft_backend backend;   /* what the model runs on */
+    int n_threads;
+};
+
+int weft_model_load(const char *path, const struct weft_model_opts *opts, struct weft_model **out,
+                    char *err, size_t cap);
+void weft_model_free(struct weft_model *m);
+const struct weft_model_info *weft_model_info(const struct weft_model *m);
+const struct weft_vocab *weft_model_vocab(const struct weft_model *m);
+
+/* A session for up to n_ctx positions (0: the model's training context,
+ * capped at 4096). Returns WEFT_ENOMEM when the KV cache does not fit. */
+int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out);
+void weft_session_free(struct weft_session *s);
+/* Forgets the sequence; the next eval starts at position 0. */
+void weft_session_reset(struct weft_session *s);
+int weft_session_pos(const struct weft_session *s);
+struct weft_model *weft_session_model(const struct weft_session *s);
+int weft_session_ctx(const struct weft_session *s);
+
+/* Runs n tokens at positions pos..pos+n-1 (prefill when n > 1) and leaves
+ * the logits of the last one readable. WEFT_ERANGE when the context would
+ * overflow, WEFT_EINVAL for a token id outside the vocabulary. */
+int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n);
+/* The last eval's logits, n_vocab floats, valid until the next eval. */
+const float *weft_session_logits(const struct weft_session *s);
+
+/* --- sampling ------------------------------------------------------------- */
+
+struct weft_sampling {
+    float temperature;    /* <= 0: greedy */
+    int top_k;            /* 0: off */
+    float top_p;          /* 1: off */
+    float min_p;          /* 0: off */
+    float repeat_penalty; /* 1: off */
+    int repeat_last_n;    /* how many recent tokens the penalty looks at */
+    uint64_t seed;
+};
+
+/* Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no
+ * repetition penalty (64 tokens when on), seed 0. */
+void weft_sampling_defaults(struct weft_sampling *p);
+
+/* Picks the next token from logits (n_vocab floats, modified in place by
+ * the penalty and temperature). The random draw is a pure function of
+ * (seed, pos), so a generation resumed at position pos from the same
+ * tokens picks exactly what the uninterrupted run picked. `history` holds
+ * the recent tokens for the repetition penalty. scratch must hold
+ * 2 * n_vocab floats-or-ints (see WEFT_SAMPLER_SCRATCH). */
+#define WEFT_SAMPLER_SCRATCH(n_vocab) ((size_t)(n_vocab)*8)
+int32_t weft_sample(const struct weft_sampling *p, float *logits, int n_vocab, int pos,
+                    const int32_t *history, int n_history, void *scratch);
+
+/* The uniform draw in [0, 1) used at position pos. */
+double weft_sample_uniform(uint64_t seed, uint64_t pos);
+
+/* --- generation ------------------------------------------------------------- */
+
+#define WEFT_MAX_STOP     8
+#define WEFT_STOP_MAX_LEN 64
+
+struct weft_gen_params {
+    struct weft_sampling sampling;
+    int max_tokens; /* new tokens to produce; 0 = until EOS or context end */
+    int n_stop;
+    char stop[WEFT_MAX_STOP][WEFT_STOP_MAX_LEN]; /* stop strings, NUL-terminated */
+    /* Failover: the last n_resumed tokens of the prompt were generated by
+     * an earlier run whose text the client already has. They count towards
+     * max_tokens and the penalty history, and their text is not emitted
+     * again. */
+    int n_resumed;
+};
+
+enum weft_finish {
+    WEFT_FINISH_NONE = 0,
+    WEFT_FINISH_STOP = 1,     /* EOS or a stop string */
+    WEFT_FINISH_LENGTH = 2,   /* max_tokens or the context end */
+    WEFT_FINISH_CANCELED = 3, /* the callback asked to stop */
+};
+
+/* Called once per generated token with the text it completes (possibly
+ * empty: part of a UTF-8 character, or text held back while it may begin a
+ * stop string). Return 0 to go on, anything else to stop now: the node uses
+ * this to yield when its power budget vanishes. When generation ends
+ * naturally with text still held back, one last call with token -1 carries
+ * it. */
+typedef int (*weft_token_cb)(void *ud, int32_t token, int pos, const char *text, size_t len);
+
+struct weft_gen_result {
+    int n_prompt;    /* tokens evaluated as prompt */
+    int n_generated; /* new tokens this call produced */
+    enum weft_finish finish;
+    double prefill_ms, decode_ms;
+};
+
+/* Resets the session, evaluates the prompt, then samples until EOS, a stop
+ * string, max_tokens, the context end or the callback says stop. */
+int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
+                  const struct weft_gen_params *p, weft_token_cb cb, void *ud,
+                  struct weft_gen_result *res);
+
+#endif /* WEFT_INFER_H */

@@ -1,0 +1,261 @@
+/* Sessions and the Llama forward pass.
+ *
+ * The pass reads top to bottom like llama2.c's run.c: embedding, then per
+ * layer RMSNorm, Q/K/V projections, RoPE, attention over the KV cache,
+ * residual, RMSNorm, SwiGLU feed-forward, residual; then the final norm and
+ * the classifier. The only twist is the batch: eval() takes up to
+ * MAX_BATCH tokens at once so each weight row is read once per batch during
+ * prefill, and token b of the batch attends to positions 0..pos+b. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "weft/error.h"
+
+#define MAX_BATCH 16
+
+struct weft_session {
+    struct weft_model *m;
+    int n_ctx, pos;
+    float *k_cache, *v_cache; /* [layer][n_ctx][kv_dim] */
+    /* Activations for up to MAX_BATCH tokens. */
+    float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
+    float *att; /* [MAX_BATCH][n_head][n_ctx] */
+    float *logits;
+};
+
+int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out)
+{
+    const struct weft_model_info *in = &m->info;
+    if (n_ctx <= 0)
+        n_ctx = in->n_ctx_train < 4096 ? in->n_ctx_train : 4096;
+    if (n_ctx > in->n_ctx_train)
+        n_ctx = in->n_ctx_train;
+    struct weft_session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return WEFT_ENOMEM;
+    s->m = m;
+    s->n_ctx = n_ctx;
+    size_t dim = (size_t)in->n_embd, kv = (size_t)(in->head_dim * in->n_head_kv);
+    size_t ff = (size_t)in->n_ff, B = MAX_BATCH;
+    size_t cache = (size_t)in->n_layer * (size_t)n_ctx * kv;
+    s->k_cache = calloc(cache, sizeof(float));
+    s->v_cache = calloc(cache, sizeof(float));
+    s->x = malloc(B * dim * sizeof(float));
+    s->xb = malloc(B * dim * sizeof(float));
+    s->xb2 = malloc(B * dim * sizeof(float));
+    s->q = malloc(B * dim * sizeof(float));
+    s->k = malloc(B * kv * sizeof(float));
+    s->v = malloc(B * kv * sizeof(float));
+    s->hb = malloc(B * ff * sizeof(float));
+    s->hb2 = malloc(B * ff * sizeof(float));
+    s->att = malloc(B * (size_t)in->n_head * (size_t)n_ctx * sizeof(float));
+    s->logits = calloc((size_t)in->n_vocab, sizeof(float));
+    if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->xb2 || !s->q || !s->k || !s->v ||
+        !s->hb || !s->hb2 || !s->att || !s->logits) {
+        weft_session_free(s);
+        return WEFT_ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void weft_session_free(struct weft_session *s)
+{
+    if (s == NULL)
+        return;
+    free(s->k_cache);
+    free(s->v_cache);
+    free(s->x);
+    free(s->xb);
+    free(s->xb2);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->hb);
+    free(s->hb2);
+    free(s->att);
+    free(s->logits);
+    free(s);
+}
+
+void weft_session_reset(struct weft_session *s)
+{
+    s->pos = 0;
+}
+
+int weft_session_pos(const struct weft_session *s)
+{
+    return s->pos;
+}
+
+struct weft_model *weft_session_model(const struct weft_session *s)
+{
+    return s->m;
+}
+
+int weft_session_ctx(const struct weft_session *s)
+{
+    return s->n_ctx;
+}
+
+const float *weft_session_logits(const struct weft_session *s)
+{
+    return s->logits;
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
+{
+    float ss = 0.0f;
+    for (int j = 0; j < n; j++)
+        ss += x[j] * x[j];
+    ss /= (float)n;
+    ss += eps;
+    ss = 1.0f / sqrtf(ss);
+    for (int j = 0; j < n; j++)
+        o[j] = w[j] * (ss * x[j]);
+}
+
+/* RoPE, "normal" layout: dimensions (2i, 2i+1) of each head rotate together
+ * by pos * base^(-2i/n_rot), divided by rope_freqs[i] when the model has
+ * them. Dimensions past n_rot stay as they are. */
+static void rope(const struct weft_model *m, float *vec, int n_heads, int pos)
+{
+    const struct weft_model_info *in = &m->info;
+    for (int i = 0; i < in->n_rot; i += 2) {
+        float freq = 1.0f / powf(in->rope_base, (float)i / (float)in->n_rot);
+        if (m->rope_freqs)
+            freq /= m->rope_freqs[i / 2];
+        float val = (float)pos * freq;
+        float fcr = cosf(val), fci = sinf(val);
+        for (int h = 0; h < n_heads; h++) {
+            float *v = vec + h * in->head_dim + i;
+            float v0 = v[0], v1 = v[1];
+            v[0] = v0 * fcr - v1 * fci;
+            v[1] = v0 * fci + v1 * fcr;
+        }
+    }
+}
+
+struct attn_ctx {
+    struct weft_session *s;
+    int layer, pos0, n_batch;
+};
+
+/* One (token, head) pair: scores against every cached position up to the
+ * token's own, softmax, weighted sum of values. */
+static void attn_task(void *ctx, int task)
+{
+    const struct attn_ctx *c = ctx;
+    struct weft_session *s = c->s;
+    const struct weft_model_info *in = &s->m->info;
+    int b = task / in->n_head, h = task % in->n_head;
+    int pos = c->pos0 + b;
+    int hd = in->head_dim, kv_dim = hd * in->n_head_kv;
+    int kvh = h / (in->n_head / in->n_head_kv); /* grouped-query: heads share K/V */
+    const float *q = s->q + (size_t)b * (size_t)in->n_embd + (size_t)h * (size_t)hd;
+    float *att = s->att + ((size_t)b * (size_t)in->n_head + (size_t)h) * (size_t)s->n_ctx;
+    size_t loff = (size_t)c->layer * (size_t)s->n_ctx * (size_t)kv_dim;
+    float scale = 1.0f / sqrtf((float)hd);
+    float max = -INFINITY;
+    for (int t = 0; t <= pos; t++) {
+        const float *k = s->k_cache + loff + (size_t)t * (size_t)kv_dim + (size_t)kvh * (size_t)hd;
+        float score = 0.0f;
+        for (int i = 0; i < hd; i++)
+            score += q[i] * k[i];
+        score *= scale;
+        att[t] = score;
+        if (score > max)
+            max = score;
+    }
+    float sum = 0.0f;
+    for (int t = 0; t <= pos; t++) {
+        att[t] = expf(att[t] - max);
+        sum += att[t];
+    }
+    float *out = s->xb + (size_t)b * (size_t)in->n_embd + (size_t)h * (size_t)hd;
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int t = 0; t <= pos; t++) {
+        const float *v = s->v_cache + loff + (size_t)t * (size_t)kv_dim + (size_t)kvh * (size_t)hd;
+        float a = att[t] / sum;
+        for (int i = 0; i < hd; i++)
+            out[i] += a * v[i];
+    }
+}
+
+static void forward(struct weft_session *s, const int32_t *tokens, int B)
+{
+    struct weft_model *m = s->m;
+    const struct weft_model_info *in = &m->info;
+    int dim = in->n_embd, hd = in->head_dim, kv_dim = hd * in->n_head_kv, ff = in->n_ff;
+    int pos0 = s->pos;
+
+    for (int b = 0; b < B; b++)
+        weft_wt_row(&m->tok_embd, tokens[b], s->x + (size_t)b * (size_t)dim);
+
+    for (int l = 0; l < in->n_layer; l++) {
+        const struct layer *ly = &m->layers[l];
+
+        /* Attention block. */
+        for (int b = 0; b < B; b++)
+            rmsnorm(s->xb + (size_t)b * (size_t)dim, s->x + (size_t)b * (size_t)dim, ly->attn_norm,
+                    dim, in->norm_eps);
+        weft_cpu_matmul(m, &ly->wq, s->xb, B, s->q);
+        weft_cpu_matmul(m, &ly->wk, s->xb, B, s->k);
+        weft_cpu_matmul(m, &ly->wv, s->xb, B, s->v);
+        size_t loff = (size_t)l * (size_t)s->n_ctx * (size_t)kv_dim;
+        for (int b = 0; b < B; b++) {
+            rope(m, s->q + (size_t)b * (size_t)dim, in->n_head, pos0 + b);
+            rope(m, s->k + (size_t)b * (size_t)kv_dim, in->n_head_kv, pos0 + b);
+            size_t at = loff + (size_t)(pos0 + b) * (size_t)kv_dim;
+            memcpy(s->k_cache + at, s->k + (size_t)b * (size_t)kv_dim,
+                   (size_t)kv_dim * sizeof(float));
+            memcpy(s->v_cache + at, s->v + (size_t)b * (size_t)kv_dim,
+                   (size_t)kv_dim * sizeof(float));
+        }
+        struct attn_ctx ac = {s, l, pos0, B};
+        weft_pool_run(m->pool, attn_task, &ac, B * in->n_head);
+        weft_cpu_matmul(m, &ly->wo, s->xb, B, s->xb2);
+        for (size_t i = 0; i < (size_t)B * (size_t)dim; i++)
+            s->x[i] += s->xb2[i];
+
+        /* Feed-forward block: SwiGLU. */
+        for (int b = 0; b < B; b++)
+            rmsnorm(s->xb + (size_t)b * (size_t)dim, s->x + (size_t)b * (size_t)dim, ly->ffn_norm,
+                    dim, in->norm_eps);
+        weft_cpu_matmul(m, &ly->w_gate, s->xb, B, s->hb);
+        weft_cpu_matmul(m, &ly->w_up, s->xb, B, s->hb2);
+        for (size_t i = 0; i < (size_t)B * (size_t)ff; i++) {
+            float g = s->hb[i];
+            s->hb[i] = g * (1.0f / (1.0f + expf(-g))) * s->hb2[i];
+        }
+        weft_cpu_matmul(m, &ly->w_down, s->hb, B, s->xb2);
+        for (size_t i = 0; i < (size_t)B * (size_t)dim; i++)
+            s->x[i] += s->xb2[i];
+    }
+
+    /* Only the last token's logits are needed: prefill feeds the cache, and
+     * decoding produces one token at a time. */
+    float *last = s->x + (size_t)(B - 1) * (size_t)dim;
+    rmsnorm(s->xb, last, m->output_norm, dim, in->norm_eps);
+    weft_cpu_matmul(m, &m->output, s->xb, 1, s->logits);
+}
+
+int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n)
+{
+    if (n <= 0)
+        return WEFT_EINVAL;
+    if (n > s->n_ctx - s->pos)
+        return WEFT_ERANGE;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= s->m->info.n_vocab)
+            return WEFT_EINVAL;
+    for (int done = 0; done < n;) {
+        int B = n - done < MAX_BATCH ? n - done : MAX_BATCH;
+        forward(s, tokens + done, B);
+        s->pos += B;
+        done += B;
+    }
+    return 0;
+}

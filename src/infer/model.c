@@ -1,0 +1,257 @@
+/* Loading a Llama-family model from GGUF: hyperparameters from metadata,
+ * weight views into the mapping, every shape checked against the
+ * architecture before anything runs. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "weft/error.h"
+#include "weft/quant.h"
+
+struct loader {
+    struct weft_model *m;
+    const char *path;
+    char *err;
+    size_t cap;
+};
+
+static int lerr(struct loader *l, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int lerr(struct loader *l, int code, const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(l->err, l->cap, "%s: %s", l->path, what);
+    return code;
+}
+
+/* Reads "<arch>.<suffix>" as an integer in [lo, hi]; def < 0 means required. */
+static int hp_int(struct loader *l, const char *suffix, int def, int lo, int hi, int *out)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", l->m->info.arch, suffix);
+    uint32_t v;
+    int rc = weft_gguf_get_u32(l->m->g, key, &v);
+    if (rc == WEFT_ENOENT) {
+        if (def < 0)
+            return lerr(l, WEFT_EFORMAT, "key '%s' is missing", key);
+        *out = def;
+        return 0;
+    }
+    if (rc < 0 || v < (uint32_t)lo || v > (uint32_t)hi)
+        return lerr(l, WEFT_EFORMAT, "key '%s' must be an integer %d..%d", key, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+static int hp_float(struct loader *l, const char *suffix, float def, float *out)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", l->m->info.arch, suffix);
+    int rc = weft_gguf_get_f32(l->m->g, key, out);
+    if (rc == WEFT_ENOENT) {
+        *out = def;
+        return 0;
+    }
+    if (rc < 0 || !(*out > 0))
+        return lerr(l, WEFT_EFORMAT, "key '%s' must be a positive number", key);
+    return 0;
+}
+
+/* A 2-D weight of `cols` x `rows` (GGUF order: ne[0] = cols). */
+static int get_wt(struct loader *l, const char *name, int cols, int rows, int required,
+                  struct wt *w)
+{
+    const struct weft_gguf_tensor *t = weft_gguf_tensor(l->m->g, name);
+    memset(w, 0, sizeof *w);
+    if (t == NULL) {
+        if (required)
+            return lerr(l, WEFT_EFORMAT, "tensor '%s' is missing", name);
+        return 0;
+    }
+    if (t->n_dims != 2 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows)
+        return lerr(l, WEFT_EFORMAT, "tensor '%s' has shape [%llu, %llu], expected [%d, %d]", name,
+                    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols, rows);
+    w->data = t->data;
+    w->type = t->type;
+    w->cols = cols;
+    w->rows = rows;
+    w->row_bytes = weft_row_size(t->type, (uint64_t)cols);
+    return 0;
+}
+
+/* A 1-D weight of n elements, converted to F32 into *dst (from the arena). */
+static int get_vec(struct loader *l, const char *name, int n, int required, float **arena,
+                   const float **dst)
+{
+    const struct weft_gguf_tensor *t = weft_gguf_tensor(l->m->g, name);
+    *dst = NULL;
+    if (t == NULL) {
+        if (required)
+            return lerr(l, WEFT_EFORMAT, "tensor '%s' is missing", name);
+        return 0;
+    }
+    if (t->n_dims != 1 || t->ne[0] != (uint64_t)n)
+        return lerr(l, WEFT_EFORMAT, "tensor '%s' has %llu elements in %u dimensions, expected %d",
+                    name, (unsigned long long)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]),
+                    t->n_dims, n);
+    weft_dequantize_row(t->type, t->data, *arena, (size_t)n);
+    *dst = *arena;
+    *arena += n;
+    return 0;
+}
+
+static int load(struct loader *l, const struct weft_model_opts *o)
+{
+    struct weft_model *m = l->m;
+    struct weft_model_info *in = &m->info;
+    struct weft_str s;
+    if (weft_gguf_get_str(m->g, "general.architecture", &s) < 0)
+        return lerr(l, WEFT_EFORMAT, "key 'general.architecture' is missing");
+    if (!weft_str_eq(s, "llama"))
+        return lerr(l, WEFT_ENOTSUP, "architecture '%.*s' is not supported (llama is)",
+                    (int)(s.n > 32 ? 32 : s.n), s.p);
+    snprintf(in->arch, sizeof in->arch, "llama");
+    if (weft_gguf_get_str(m->g, "general.name", &s) == 0)
+        snprintf(in->name, sizeof in->name, "%.*s", (int)(s.n > 127 ? 127 : s.n), s.p);
+
+    int rc = weft_vocab_load(m->g, l->path, &m->vocab, l->err, l->cap);
+    if (rc < 0)
+        return rc;
+    in->n_vocab = weft_vocab_size(m->vocab);
+
+    if ((rc = hp_int(l, "context_length", -1, 1, 1 << 24, &in->n_ctx_train)) < 0 ||
+        (rc = hp_int(l, "embedding_length", -1, 1, 1 << 16, &in->n_embd)) < 0 ||
+        (rc = hp_int(l, "block_count", -1, 1, 1024, &in->n_layer)) < 0 ||
+        (rc = hp_int(l, "feed_forward_length", -1, 1, 1 << 20, &in->n_ff)) < 0 ||
+        (rc = hp_int(l, "attention.head_count", -1, 1, 1024, &in->n_head)) < 0)
+        return rc;
+    if ((rc = hp_int(l, "attention.head_count_kv", in->n_head, 1, in->n_head, &in->n_head_kv)) < 0)
+        return rc;
+    if (in->n_embd % in->n_head != 0)
+        return lerr(l, WEFT_EFORMAT, "embedding_length %d is not a multiple of head_count %d",
+                    in->n_embd, in->n_head);
+    if (in->n_head % in->n_head_kv != 0)
+        return lerr(l, WEFT_EFORMAT, "head_count %d is not a multiple of head_count_kv %d",
+                    in->n_head, in->n_head_kv);
+    in->head_dim = in->n_embd / in->n_head;
+    if ((rc = hp_int(l, "rope.dimension_count", in->head_dim, 2, in->head_dim, &in->n_rot)) < 0)
+        return rc;
+    if (in->n_rot % 2 != 0)
+        return lerr(l, WEFT_EFORMAT, "rope.dimension_count %d is odd", in->n_rot);
+    if ((rc = hp_float(l, "rope.freq_base", 10000.0f, &in->rope_base)) < 0 ||
+        (rc = hp_float(l, "attention.layer_norm_rms_epsilon", 1e-5f, &in->norm_eps)) < 0)
+        return rc;
+
+    int kv_dim = in->head_dim * in->n_head_kv;
+    size_t arena_n = (size_t)in->n_embd * (size_t)(2 * in->n_layer + 1) + (size_t)in->n_rot / 2;
+    m->f32_arena = malloc(arena_n * sizeof(float));
+    m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
+    if (!m->f32_arena || !m->layers)
+        return lerr(l, WEFT_ENOMEM, "out of memory");
+    float *arena = m->f32_arena;
+
+    if ((rc = get_wt(l, "token_embd.weight", in->n_embd, in->n_vocab, 1, &m->tok_embd)) < 0 ||
+        (rc = get_vec(l, "output_norm.weight", in->n_embd, 1, &arena, &m->output_norm)) < 0 ||
+        (rc = get_wt(l, "output.weight", in->n_embd, in->n_vocab, 0, &m->output)) < 0 ||
+        (rc = get_vec(l, "rope_freqs.weight", in->n_rot / 2, 0, &arena, &m->rope_freqs)) < 0)
+        return rc;
+    if (m->output.data == NULL)
+        m->output = m->tok_embd; /* tied embeddings */
+
+    for (int i = 0; i < in->n_layer; i++) {
+        struct layer *ly = &m->layers[i];
+        char n[64];
+#define NAME(suffix) (snprintf(n, sizeof n, "blk.%d." suffix, i), n)
+        if ((rc = get_vec(l, NAME("attn_norm.weight"), in->n_embd, 1, &arena, &ly->attn_norm)) <
+                0 ||
+            (rc = get_vec(l, NAME("ffn_norm.weight"), in->n_embd, 1, &arena, &ly->ffn_norm)) < 0 ||
+            (rc = get_wt(l, NAME("attn_q.weight"), in->n_embd, in->n_embd, 1, &ly->wq)) < 0 ||
+            (rc = get_wt(l, NAME("attn_k.weight"), in->n_embd, kv_dim, 1, &ly->wk)) < 0 ||
+            (rc = get_wt(l, NAME("attn_v.weight"), in->n_embd, kv_dim, 1, &ly->wv)) < 0 ||
+            (rc = get_wt(l, NAME("attn_output.weight"), in->n_embd, in->n_embd, 1, &ly->wo)) < 0 ||
+            (rc = get_wt(l, NAME("ffn_gate.weight"), in->n_embd, in->n_ff, 1, &ly->w_gate)) < 0 ||
+            (rc = get_wt(l, NAME("ffn_up.weight"), in->n_embd, in->n_ff, 1, &ly->w_up)) < 0 ||
+            (rc = get_wt(l, NAME("ffn_down.weight"), in->n_ff, in->n_embd, 1, &ly->w_down)) < 0)
+            return rc;
+#undef NAME
+    }
+
+    /* The type holding most of the weight bytes names the model's type. */
+    uint64_t by_type[64] = {0};
+    for (uint64_t i = 0; i < m->g->n_tensors; i++) {
+        const struct weft_gguf_tensor *t = &m->g->tensors[i];
+        in->weight_bytes += t->size;
+        if (t->n_dims >= 2 && t->type < 64)
+            by_type[t->type] += t->size;
+    }
+    for (uint32_t t = 0; t < 64; t++)
+        if (by_type[t] > by_type[in->weight_type])
+            in->weight_type = t;
+    in->kv_bytes_per_token = (uint64_t)in->n_layer * (uint64_t)kv_dim * 2 * sizeof(float);
+
+    if (o && o->backend == WEFT_BACKEND_CUDA)
+        return lerr(l, WEFT_ENOTSUP, "the CUDA backend is not available in this build");
+    in->backend = WEFT_BACKEND_CPU;
+    int threads = o && o->n_threads > 0 ? o->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1)
+        threads = 1;
+    if (threads > 256)
+        threads = 256;
+    in->n_threads = threads;
+    m->reference = o ? o->reference : 0;
+    m->simd = weft_cpu_detect();
+    rc = weft_pool_new(threads, &m->pool);
+    if (rc < 0)
+        return lerr(l, rc, "cannot start %d threads", threads);
+    return 0;
+}
+
+int weft_model_load(const char *path, const struct weft_model_opts *opts, struct weft_model **out,
+                    char *err, size_t cap)
+{
+    if (cap)
+        err[0] = '\0';
+    struct weft_model *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return WEFT_ENOMEM;
+    int rc = weft_gguf_open(path, &m->g, err, cap);
+    if (rc == 0) {
+        struct loader l = {m, path, err, cap};
+        rc = load(&l, opts);
+    }
+    if (rc < 0) {
+        weft_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void weft_model_free(struct weft_model *m)
+{
+    if (m == NULL)
+        return;
+    weft_pool_free(m->pool);
+    weft_vocab_free(m->vocab);
+    free(m->layers);
+    free(m->f32_arena);
+    weft_gguf_close(m->g);
+    free(m);
+}
+
+const struct weft_model_info *weft_model_info(const struct weft_model *m)
+{
+    return &m->info;
+}
+
+const struct weft_vocab *weft_model_vocab(const struct weft_model *m)
+{
+    return m->vocab;
+}
