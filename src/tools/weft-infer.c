@@ -1,6 +1,7 @@
 /* weft-infer: run, benchmark and tokenize with the inference engine.
  * Generated text alone goes to stdout; timings and diagnostics to stderr. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,14 @@ static const char usage[] =
     "       weft-infer tokenize -m MODEL_OR_VOCAB.gguf     (text on stdin, ids on stdout)\n"
     "       weft-infer info -m MODEL.gguf\n"
     "       weft-infer bench -m MODEL.gguf [-p 128] [-n 128] [-r 3] [--threads N]\n"
+    "       weft-infer logits -m MODEL.gguf --tokens ID,ID,...  (last position, one per line)\n"
     "       weft-infer --version | --help\n"
     "\n"
     "run prints only the generated text on stdout; load time and prefill/decode\n"
     "speeds go to stderr. Greedy decoding: --temp 0.\n";
 
 struct opts {
-    const char *model, *prompt;
+    const char *model, *prompt, *tokens;
     int n, n_set, ctx, threads, reference, reps, prompt_len;
     enum weft_backend backend;
     struct weft_gen_params gen;
@@ -120,6 +122,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return -1;
             }
             snprintf(o->gen.stop[o->gen.n_stop++], WEFT_STOP_MAX_LEN, "%s", v);
+        } else if (strcmp(a, "--tokens") == 0) {
+            o->tokens = v;
         } else if (strcmp(a, "--ctx") == 0) {
             rc = parse_int(a, v, 1, 1 << 24, &o->ctx);
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
@@ -303,6 +307,50 @@ static int cmd_info(const struct opts *o)
     return 0;
 }
 
+/* Prints the logits after evaluating the given ids: the hook that lets an
+ * independent implementation (tests/infer/ref_llama.py) check the engine. */
+static int cmd_logits(const struct opts *o)
+{
+    if (o->tokens == NULL) {
+        fprintf(stderr, "weft-infer: logits needs --tokens ID,ID,...\n");
+        return 2;
+    }
+    int32_t ids[4096];
+    int n = 0;
+    for (const char *p = o->tokens; *p && n < 4096;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 0 || v > INT32_MAX) {
+            fprintf(stderr, "weft-infer: --tokens: bad id at \"%s\"\n", p);
+            return 2;
+        }
+        ids[n++] = (int32_t)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') {
+            fprintf(stderr, "weft-infer: --tokens: expected comma-separated ids\n");
+            return 2;
+        }
+    }
+    struct weft_model *m;
+    if (load(o, &m) < 0)
+        return 1;
+    struct weft_session *s;
+    int rc = weft_session_new(m, n, &s);
+    if (rc == 0)
+        rc = weft_session_eval(s, ids, n);
+    if (rc < 0) {
+        fprintf(stderr, "weft-infer: eval failed: %s\n", weft_strerror(rc));
+    } else {
+        const float *l = weft_session_logits(s);
+        for (int i = 0; i < weft_model_info(m)->n_vocab; i++)
+            printf("%.9g\n", l[i]);
+    }
+    weft_session_free(s);
+    weft_model_free(m);
+    return rc < 0 ? 1 : 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -371,7 +419,7 @@ int main(int argc, char **argv)
     struct opts o;
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") && strcmp(cmd, "tokenize") && strcmp(cmd, "info") &&
-        strcmp(cmd, "bench")) {
+        strcmp(cmd, "bench") && strcmp(cmd, "logits")) {
         fprintf(stderr, "weft-infer: unknown command \"%s\"\n\n%s", cmd, usage);
         return 2;
     }
@@ -383,5 +431,7 @@ int main(int argc, char **argv)
         return cmd_tokenize(&o);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(&o);
+    if (strcmp(cmd, "logits") == 0)
+        return cmd_logits(&o);
     return cmd_bench(&o);
 }

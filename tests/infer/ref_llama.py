@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""An independent float64 reference for Llama logits.
+
+Reads a GGUF file with its own small parser (numpy only, no Weft code), runs
+the Llama forward pass in float64, and compares the logits of the last
+position with what `weft-infer logits` prints for the same tokens.
+
+Usage: ref_llama.py WEFT_INFER MODEL.gguf [TOKEN,TOKEN,...]
+Exit 0 when max|weft - ref| <= 1e-4 * max|ref|, 1 when not, 77 when numpy
+or the model file is missing (ctest reports a skip).
+"""
+import os
+import struct
+import subprocess
+import sys
+
+try:
+    import numpy as np
+except ImportError:
+    print("SKIP: numpy is not installed (Debian: python3-numpy)")
+    sys.exit(77)
+
+GGML_F32, GGML_F16 = 0, 1
+
+
+class Reader:
+    def __init__(self, data):
+        self.d, self.o = data, 0
+
+    def take(self, fmt):
+        v = struct.unpack_from("<" + fmt, self.d, self.o)
+        self.o += struct.calcsize("<" + fmt)
+        return v[0]
+
+    def string(self):
+        n = self.take("Q")
+        s = self.d[self.o:self.o + n]
+        self.o += n
+        return s.decode("utf-8", "replace")
+
+    def value(self, t):
+        scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q",
+                  11: "q", 12: "d"}
+        if t in scalar:
+            return self.take(scalar[t])
+        if t == 8:
+            return self.string()
+        if t == 9:
+            et, n = self.take("I"), self.take("Q")
+            return [self.value(et) for _ in range(n)]
+        raise ValueError(f"unknown GGUF value type {t}")
+
+
+def load_gguf(path):
+    data = open(path, "rb").read()
+    r = Reader(data)
+    assert r.take("I") == 0x46554747, "not GGUF"
+    version = r.take("I")
+    assert version in (2, 3)
+    n_tensors, n_kv = r.take("Q"), r.take("Q")
+    meta = {}
+    for _ in range(n_kv):
+        k = r.string()
+        meta[k] = r.value(r.take("I"))
+    infos = []
+    for _ in range(n_tensors):
+        name = r.string()
+        nd = r.take("I")
+        ne = [r.take("Q") for _ in range(nd)]
+        infos.append((name, ne, r.take("I"), r.take("Q")))
+    align = meta.get("general.alignment", 32)
+    base = (r.o + align - 1) // align * align
+    tensors = {}
+    for name, ne, typ, off in infos:
+        count = int(np.prod(ne))
+        if typ == GGML_F32:
+            a = np.frombuffer(data, np.float32, count, base + off)
+        elif typ == GGML_F16:
+            a = np.frombuffer(data, np.float16, count, base + off)
+        else:
+            raise ValueError(f"{name}: type {typ} not handled by the reference")
+        # GGUF lists ne[0] first (the row length); numpy wants rows first.
+        tensors[name] = a.astype(np.float64).reshape(list(reversed(ne)))
+    return meta, tensors
+
+
+def rmsnorm(x, w, eps):
+    return w * (x / np.sqrt(np.mean(x * x) + eps))
+
+
+def rope(v, n_heads, head_dim, n_rot, pos, base):
+    v = v.reshape(n_heads, head_dim).copy()
+    for i in range(0, n_rot, 2):
+        theta = pos * base ** (-i / n_rot)
+        c, s = np.cos(theta), np.sin(theta)
+        x0, x1 = v[:, i].copy(), v[:, i + 1].copy()
+        v[:, i] = x0 * c - x1 * s
+        v[:, i + 1] = x0 * s + x1 * c
+    return v.reshape(-1)
+
+
+def forward(meta, t, tokens):
+    a = meta["general.architecture"]
+    n_layer = meta[f"{a}.block_count"]
+    n_embd = meta[f"{a}.embedding_length"]
+    n_head = meta[f"{a}.attention.head_count"]
+    n_kv = meta.get(f"{a}.attention.head_count_kv", n_head)
+    eps = meta.get(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    base = meta.get(f"{a}.rope.freq_base", 10000.0)
+    hd = n_embd // n_head
+    n_rot = meta.get(f"{a}.rope.dimension_count", hd)
+    group = n_head // n_kv
+    keys = [[] for _ in range(n_layer)]
+    vals = [[] for _ in range(n_layer)]
+    for pos, tok in enumerate(tokens):
+        x = t["token_embd.weight"][tok].copy()
+        for l in range(n_layer):
+            p = f"blk.{l}."
+            h = rmsnorm(x, t[p + "attn_norm.weight"], eps)
+            q = rope(t[p + "attn_q.weight"] @ h, n_head, hd, n_rot, pos, base)
+            k = rope(t[p + "attn_k.weight"] @ h, n_kv, hd, n_rot, pos, base)
+            keys[l].append(k.reshape(n_kv, hd))
+            vals[l].append((t[p + "attn_v.weight"] @ h).reshape(n_kv, hd))
+            K, V = np.stack(keys[l]), np.stack(vals[l])
+            out = np.zeros((n_head, hd))
+            for hh in range(n_head):
+                sc = K[:, hh // group, :] @ q.reshape(n_head, hd)[hh] / np.sqrt(hd)
+                w = np.exp(sc - sc.max())
+                out[hh] = (w / w.sum()) @ V[:, hh // group, :]
+            x = x + t[p + "attn_output.weight"] @ out.reshape(-1)
+            h = rmsnorm(x, t[p + "ffn_norm.weight"], eps)
+            g = t[p + "ffn_gate.weight"] @ h
+            u = t[p + "ffn_up.weight"] @ h
+            x = x + t[p + "ffn_down.weight"] @ (g / (1 + np.exp(-g)) * u)
+    x = rmsnorm(x, t["output_norm.weight"], eps)
+    out_w = t.get("output.weight", t["token_embd.weight"])
+    return out_w @ x
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__)
+        return 2
+    exe, model = sys.argv[1], sys.argv[2]
+    toks = sys.argv[3] if len(sys.argv) > 3 else "1,15043,3186,29892,445,338,263,1243"
+    if not os.path.exists(model):
+        print(f"SKIP: {model} is missing")
+        return 77
+    meta, tensors = load_gguf(model)
+    ids = [int(x) for x in toks.split(",")]
+    ref = forward(meta, tensors, ids)
+    got = subprocess.run([exe, "logits", "-m", model, "--tokens", toks, "--threads", "2"],
+                         check=True, capture_output=True, text=True).stdout.split()
+    got = np.array([float(x) for x in got])
+    if got.shape != ref.shape:
+        print(f"FAIL: {got.shape[0]} logits from weft-infer, {ref.shape[0]} from the reference")
+        return 1
+    err = np.max(np.abs(got - ref)) / np.max(np.abs(ref))
+    print(f"{len(ids)} tokens, {ref.shape[0]} logits: max |weft - ref| / max |ref| = {err:.3g}")
+    if not err <= 1e-4:
+        print("FAIL: relative error above 1e-4")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
