@@ -1,0 +1,218 @@
+/* Tensor types: half-float conversion at known bit patterns, hand-made
+ * blocks of every quantized type decoded to values worked out from the
+ * format, quantize/dequantize round trips, and the fast matmul kernels
+ * against the reference on random data. */
+#include <math.h>
+#include <stdint.h>
+
+#include "../../src/infer/model.h"
+#include "harness.h"
+#include "weft/quant.h"
+
+TEST(f16_known_values)
+{
+    ASSERT_EQ_UINT(weft_f32_to_f16(1.0f), 0x3c00);
+    ASSERT_EQ_UINT(weft_f32_to_f16(-2.0f), 0xc000);
+    ASSERT_EQ_UINT(weft_f32_to_f16(65504.0f), 0x7bff);
+    ASSERT_EQ_UINT(weft_f32_to_f16(65520.0f), 0x7c00);               /* rounds up to infinity */
+    ASSERT_EQ_UINT(weft_f32_to_f16(5.9604644775390625e-8f), 0x0001); /* smallest subnormal */
+    ASSERT_EQ_UINT(weft_f32_to_f16(0.0f), 0x0000);
+    ASSERT_EQ_UINT(weft_f32_to_f16(-0.0f), 0x8000);
+    ASSERT_EQ_UINT(weft_f32_to_f16(INFINITY), 0x7c00);
+    ASSERT((weft_f32_to_f16(NAN) & 0x7c00) == 0x7c00 && (weft_f32_to_f16(NAN) & 0x3ff) != 0);
+    /* Ties go to even: 1 + 2^-11 sits halfway between 0x3c00 and 0x3c01. */
+    ASSERT_EQ_UINT(weft_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);
+    ASSERT_EQ_UINT(weft_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
+    ASSERT(weft_f16_to_f32(0x3555) == 0.333251953125f);
+    ASSERT(weft_f16_to_f32(0x0001) == 5.9604644775390625e-8f);
+    ASSERT(weft_f16_to_f32(0xfbff) == -65504.0f);
+    ASSERT(isinf(weft_f16_to_f32(0x7c00)));
+    for (uint32_t h = 0; h < 0x7c00; h++) /* every finite half survives the round trip */
+        ASSERT_EQ_UINT(weft_f32_to_f16(weft_f16_to_f32((uint16_t)h)), h);
+}
+
+TEST(bf16_known_values)
+{
+    ASSERT_EQ_UINT(weft_f32_to_bf16(1.0f), 0x3f80);
+    ASSERT_EQ_UINT(weft_f32_to_bf16(-3.0f), 0xc040);
+    ASSERT(weft_bf16_to_f32(0x4049) == 3.140625f);
+    /* 1 + 2^-8 is halfway: ties to even keep 0x3f80; 1 + 3*2^-8 goes up. */
+    ASSERT_EQ_UINT(weft_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);
+    ASSERT_EQ_UINT(weft_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
+    ASSERT(isnan(weft_bf16_to_f32(weft_f32_to_bf16(NAN))));
+}
+
+TEST(type_table)
+{
+    ASSERT_EQ_UINT(weft_type_size(WEFT_TYPE_Q8_0), 34);
+    ASSERT_EQ_UINT(weft_type_size(WEFT_TYPE_Q4_0), 18);
+    ASSERT_EQ_UINT(weft_type_size(WEFT_TYPE_Q4_K), 144);
+    ASSERT_EQ_UINT(weft_type_size(WEFT_TYPE_Q6_K), 210);
+    ASSERT_EQ_UINT(weft_row_size(WEFT_TYPE_Q4_K, 512), 288);
+    ASSERT_EQ_UINT(weft_row_size(WEFT_TYPE_Q4_K, 500), 0);
+    ASSERT_EQ_STR(weft_type_name(13), "Q5_K");
+    ASSERT(!weft_type_supported(13));
+    ASSERT_EQ_STR(weft_type_name(9999), "unknown");
+}
+
+TEST(q8_0_hand_made_block)
+{
+    struct weft_block_q8_0 b;
+    b.d = 0x3800; /* 0.5 */
+    for (int i = 0; i < 32; i++)
+        b.qs[i] = (int8_t)(i * 8 - 128);
+    float y[32];
+    weft_dequantize_row(WEFT_TYPE_Q8_0, &b, y, 32);
+    ASSERT(y[0] == -64.0f);
+    ASSERT(y[16] == 0.0f);
+    ASSERT(y[31] == 60.0f);
+}
+
+TEST(q4_0_hand_made_block)
+{
+    struct weft_block_q4_0 b;
+    b.d = 0x4000; /* 2.0 */
+    for (int i = 0; i < 16; i++)
+        b.qs[i] = (uint8_t)(i | ((15 - i) << 4));
+    float y[32];
+    weft_dequantize_row(WEFT_TYPE_Q4_0, &b, y, 32);
+    /* Element j < 16 is the low nibble of byte j, element j+16 the high. */
+    ASSERT(y[0] == -16.0f);  /* (0 - 8) * 2 */
+    ASSERT(y[15] == 14.0f);  /* (15 - 8) * 2 */
+    ASSERT(y[16] == 14.0f);  /* high nibble of byte 0 = 15 */
+    ASSERT(y[31] == -16.0f); /* high nibble of byte 15 = 0 */
+}
+
+TEST(q4_k_hand_made_block)
+{
+    struct weft_block_q4_k b;
+    memset(&b, 0, sizeof b);
+    b.d = 0x3c00;    /* 1.0 */
+    b.dmin = 0x3800; /* 0.5 */
+    /* Sub-blocks 0..3: scale in bytes 0..3, min in bytes 4..7 (6 bits).
+     * Sub-blocks 4..7: low 4 bits in bytes 8..11 (scale low nibble, min
+     * high nibble), top 2 bits in the top bits of bytes 0..3 / 4..7. */
+    b.scales[0] = 3;                /* sub-block 0: scale 3 */
+    b.scales[4] = 2;                /* sub-block 0: min 2 */
+    b.scales[1] = 5 | (1 << 6);     /* sub-block 1: scale 5; sub-block 5 scale bit 4 */
+    b.scales[5] = 1 | (2 << 6);     /* sub-block 1: min 1; sub-block 5 min bits 4-5 = 2 */
+    b.scales[9] = 0x7 | (0x3 << 4); /* sub-block 5: scale low 7, min low 3 */
+    /* Sub-block 0 is the low nibbles of qs[0..31], sub-block 1 the high
+     * nibbles; sub-blocks 4/5 use qs[64..95]. */
+    b.qs[0] = 0x09;  /* element 0: q 9; element 32: q 0 */
+    b.qs[1] = 0xf0;  /* element 1: q 0; element 33: q 15 */
+    b.qs[64] = 0x40; /* element 128: q 0; element 160: q 4 */
+    float y[256];
+    weft_dequantize_row(WEFT_TYPE_Q4_K, &b, y, 256);
+    ASSERT(y[0] == 1.0f * 3 * 9 - 0.5f * 2); /* 26 */
+    ASSERT(y[1] == -1.0f);                   /* 0 - 0.5 * 2 */
+    ASSERT(y[32] == -0.5f);                  /* scale 5, min 1, q 0 */
+    ASSERT(y[33] == 5.0f * 15 - 0.5f);       /* 74.5 */
+    /* Sub-block 5: scale = 7 | (1 << 4) = 23, min = 3 | (2 << 4) = 35. */
+    ASSERT(y[160] == 23.0f * 4 - 0.5f * 35); /* 74.5 */
+    ASSERT(y[128] == 0.0f);                  /* sub-block 4: scale 0, min 0 */
+}
+
+TEST(q6_k_hand_made_block)
+{
+    struct weft_block_q6_k b;
+    memset(&b, 0, sizeof b);
+    b.d = 0x3800; /* 0.5 */
+    for (int i = 0; i < 16; i++)
+        b.scales[i] = (int8_t)(i + 1);
+    /* Element 0: low 4 bits from ql[0] low nibble, high 2 bits from
+     * qh[0] bits 0-1. Element 64: ql[0] high nibble, qh[0] bits 4-5.
+     * Element 32: ql[32] low nibble, qh[0] bits 2-3. */
+    b.ql[0] = 0x5 | (0xa << 4);
+    b.ql[32] = 0xf;
+    b.qh[0] = 0x2 | (0x1 << 2) | (0x3 << 4);
+    float y[256];
+    weft_dequantize_row(WEFT_TYPE_Q6_K, &b, y, 256);
+    ASSERT(y[0] == 0.5f * 1 * ((0x5 | (2 << 4)) - 32));  /* q 37 -> 5 * 0.5 * 1 */
+    ASSERT(y[32] == 0.5f * 3 * ((0xf | (1 << 4)) - 32)); /* scale index 2: 3 */
+    ASSERT(y[64] == 0.5f * 5 * ((0xa | (3 << 4)) - 32)); /* scale index 4: 5 */
+    ASSERT(y[1] == 0.5f * 1 * -32);                      /* all-zero bits: -32 */
+    ASSERT(y[128] == 0.5f * 9 * -32);                    /* second half: scales 8.. */
+}
+
+static float frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
+}
+
+TEST(quantize_round_trip_error_is_bounded)
+{
+    static const struct {
+        uint32_t type;
+        float tol; /* max error as a fraction of the block's largest value */
+    } cases[] = {
+        {WEFT_TYPE_F16, 0.001f},
+        {WEFT_TYPE_BF16, 0.004f},
+        {WEFT_TYPE_Q8_0, 0.005f},
+        {WEFT_TYPE_Q4_0,
+         0.13f} /* levels -8..7: the side opposite the largest value clamps at 7/8 of it */,
+        {WEFT_TYPE_Q4_K, 0.08f},
+        {WEFT_TYPE_Q6_K, 0.03f}};
+    uint64_t seed = 7;
+    float x[1024], y[1024];
+    uint8_t q[1024 * 4];
+    for (int i = 0; i < 1024; i++)
+        x[i] = frand(&seed);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t bytes = weft_quantize_row(cases[c].type, x, q, 1024);
+        ASSERT_EQ_UINT(bytes, weft_row_size(cases[c].type, 1024));
+        weft_dequantize_row(cases[c].type, q, y, 1024);
+        float maxerr = 0;
+        for (int i = 0; i < 1024; i++)
+            maxerr = fmaxf(maxerr, fabsf(x[i] - y[i]));
+        if (maxerr > cases[c].tol)
+            TEST_FAIL_("%s: max error %g above %g", weft_type_name(cases[c].type), maxerr,
+                       cases[c].tol);
+    }
+}
+
+/* The fast kernels (AVX2 where present, threads) against the reference on
+ * random weights of every type, for a batch of 3 vectors. */
+TEST(fast_matmul_matches_reference_for_every_type)
+{
+    static const uint32_t types[] = {WEFT_TYPE_F32,  WEFT_TYPE_F16,  WEFT_TYPE_BF16, WEFT_TYPE_Q8_0,
+                                     WEFT_TYPE_Q4_0, WEFT_TYPE_Q4_K, WEFT_TYPE_Q6_K};
+    enum { ROWS = 37, COLS = 512, B = 3 };
+    struct weft_model fast = {0}, ref = {0};
+    ASSERT_EQ_INT(weft_pool_new(2, &fast.pool), 0);
+    ref.pool = fast.pool;
+    ref.reference = 1;
+    fast.simd = weft_cpu_detect();
+    fprintf(stderr, "fast kernels: %s\n", fast.simd ? "AVX2/FMA" : "portable");
+    uint64_t seed = 11;
+    static float w[ROWS * COLS], x[B * COLS], ya[B * ROWS], yb[B * ROWS];
+    static uint8_t q[ROWS * COLS * 4];
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = frand(&seed);
+    for (int i = 0; i < B * COLS; i++)
+        x[i] = frand(&seed);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        size_t rb = weft_row_size(types[t], COLS);
+        for (int r = 0; r < ROWS; r++)
+            weft_quantize_row(types[t], w + r * COLS, q + (size_t)r * rb, COLS);
+        struct wt m = {q, types[t], ROWS, COLS, rb};
+        weft_cpu_matmul(&fast, &m, x, B, ya);
+        weft_cpu_matmul(&ref, &m, x, B, yb);
+        /* And a float64 check of the reference itself from dequantized rows. */
+        float row[COLS];
+        for (int b = 0; b < B; b++) {
+            for (int r = 0; r < ROWS; r++) {
+                weft_dequantize_row(types[t], q + (size_t)r * rb, row, COLS);
+                double d = 0;
+                for (int i = 0; i < COLS; i++)
+                    d += (double)row[i] * x[b * COLS + i];
+                float a = ya[b * ROWS + r], c = yb[b * ROWS + r];
+                if (fabs(a - d) > 1e-3 || fabs(c - d) > 1e-3)
+                    TEST_FAIL_("%s row %d batch %d: fast %g, reference %g, float64 %g",
+                               weft_type_name(types[t]), r, b, a, c, d);
+            }
+        }
+    }
+    weft_pool_free(fast.pool);
+}
