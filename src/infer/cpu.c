@@ -8,6 +8,7 @@
 #include "weft/quant.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define WEFT_X86 1
 #endif
@@ -122,11 +123,24 @@ AVX2 static float dot_kquant_avx2(uint32_t type, const uint8_t *row, const float
     return s;
 }
 
+/* AVX2, FMA and F16C from CPUID, plus the OS's promise (XCR0) that it
+ * saves the YMM registers: all four are needed before any 256-bit code
+ * runs. (__builtin_cpu_supports cannot ask about F16C on every compiler.) */
 int weft_cpu_detect(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
+    if (!(fma && osxsave && avx && f16c))
+        return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6) != 6)
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (b >> 5) & 1;
 }
 
 static float dot_fast(uint32_t type, const uint8_t *row, const float *x, size_t n)

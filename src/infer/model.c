@@ -213,25 +213,35 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     return 0;
 }
 
-int weft_model_load(const char *path, const struct weft_model_opts *opts, struct weft_model **out,
-                    char *err, size_t cap)
+int weft_model_from_gguf(struct weft_gguf *g, const char *name, const struct weft_model_opts *opts,
+                         struct weft_model **out, char *err, size_t cap)
 {
     if (cap)
         err[0] = '\0';
     struct weft_model *m = calloc(1, sizeof *m);
-    if (m == NULL)
+    if (m == NULL) {
+        weft_gguf_close(g);
         return WEFT_ENOMEM;
-    int rc = weft_gguf_open(path, &m->g, err, cap);
-    if (rc == 0) {
-        struct loader l = {m, path, err, cap};
-        rc = load(&l, opts);
     }
+    m->g = g;
+    struct loader l = {m, name, err, cap};
+    int rc = load(&l, opts);
     if (rc < 0) {
         weft_model_free(m);
         return rc;
     }
     *out = m;
     return 0;
+}
+
+int weft_model_load(const char *path, const struct weft_model_opts *opts, struct weft_model **out,
+                    char *err, size_t cap)
+{
+    struct weft_gguf *g;
+    int rc = weft_gguf_open(path, &g, err, cap);
+    if (rc < 0)
+        return rc;
+    return weft_model_from_gguf(g, path, opts, out, err, cap);
 }
 
 void weft_model_free(struct weft_model *m)

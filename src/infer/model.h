@@ -40,6 +40,12 @@ struct weft_model {
     int simd;      /* AVX2+FMA+F16C available */
 };
 
+/* Builds a model on an already parsed GGUF, taking ownership of g (closed
+ * on failure too). weft_model_load() is this after weft_gguf_open(); the
+ * fuzz target uses it on in-memory files. */
+int weft_model_from_gguf(struct weft_gguf *g, const char *name, const struct weft_model_opts *opts,
+                         struct weft_model **out, char *err, size_t cap);
+
 /* 1 when this CPU has the instructions the fast kernels need. */
 int weft_cpu_detect(void);
 
