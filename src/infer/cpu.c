@@ -18,6 +18,15 @@
 #ifdef WEFT_X86
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* Decode streams every weight byte once per token. These loops are dense
+ * enough that the out-of-order window covers only a few cache lines, so
+ * without help they wait on memory latency (measured: 2.9 GB/s per core for
+ * Q4_0, against 17 GB/s for plain reads). Prefetching this far ahead keeps
+ * enough lines in flight; rows are contiguous, so running past a row's end
+ * fetches the next row. */
+#define PREFETCH_AHEAD   2048
+#define PREFETCH(p, off) _mm_prefetch((const char *)(p) + PREFETCH_AHEAD + (off), _MM_HINT_T0)
+
 AVX2 static inline float hsum8(__m256 v)
 {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
@@ -32,6 +41,7 @@ AVX2 static float dot_f32_avx2(const float *w, const float *x, size_t n)
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        PREFETCH(w + i, 0);
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
     }
@@ -43,15 +53,20 @@ AVX2 static float dot_f32_avx2(const float *w, const float *x, size_t n)
 
 AVX2 static float dot_f16_avx2(const uint16_t *w, const float *x, size_t n)
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
-        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8)));
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+    for (; i + 32 <= n; i += 32) {
+        PREFETCH(w + i, 0);
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))),
+                             _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))),
+                             _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 16))),
+                             _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 24))),
+                             _mm256_loadu_ps(x + i + 24), a3);
     }
-    float s = hsum8(_mm256_add_ps(a0, a1));
+    float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++)
         s += weft_f16_to_f32(w[i]) * x[i];
     return s;
@@ -62,6 +77,8 @@ AVX2 static float dot_bf16_avx2(const uint16_t *w, const float *x, size_t n)
     __m256 acc = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
+        if (i % 32 == 0)
+            PREFETCH(w + i, 0);
         __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + i)));
         __m256 wf = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
         acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x + i), acc);
@@ -109,6 +126,78 @@ AVX2 static float dot_q4_0_avx2(const struct weft_block_q4_0 *b, const float *x,
     return hsum8(acc);
 }
 
+/* Integer paths: weights against activations already quantized to Q8_0
+ * blocks (see quantize_q8). maddubs multiplies unsigned by signed bytes, so
+ * the weight's sign moves onto the activation and its magnitude stays:
+ * |w| * sign(w) * x == w * x, and 128 * 127 * 2 fits the int16 lanes. */
+AVX2 static inline __m256 mul_sum_i8(__m256i w, __m256i x)
+{
+    __m256i aw = _mm256_sign_epi8(w, w);
+    __m256i sx = _mm256_sign_epi8(x, w);
+    __m256i p16 = _mm256_maddubs_epi16(aw, sx);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+/* Both integer kernels take four blocks per iteration into four
+ * accumulators: one chain of FMAs would make every block wait for the
+ * previous one, and the loads would never run far enough ahead to keep the
+ * memory bus busy. */
+AVX2 static inline __m256 q8_block(const struct weft_block_q8_0 *w, const struct weft_block_q8_0 *x)
+{
+    __m256i qw = _mm256_loadu_si256((const __m256i *)(const void *)w->qs);
+    __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)x->qs);
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(w->d) * _cvtsh_ss(x->d)), mul_sum_i8(qw, qx));
+}
+
+AVX2 static float dot_q8_0_q8_avx2(const struct weft_block_q8_0 *w, const struct weft_block_q8_0 *x,
+                                   size_t nb)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        PREFETCH(w + i, 0);
+        PREFETCH(w + i, 64);
+        PREFETCH(w + i, 128);
+        a0 = _mm256_add_ps(a0, q8_block(w + i, x + i));
+        a1 = _mm256_add_ps(a1, q8_block(w + i + 1, x + i + 1));
+        a2 = _mm256_add_ps(a2, q8_block(w + i + 2, x + i + 2));
+        a3 = _mm256_add_ps(a3, q8_block(w + i + 3, x + i + 3));
+    }
+    for (; i < nb; i++)
+        a0 = _mm256_add_ps(a0, q8_block(w + i, x + i));
+    return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+AVX2 static inline __m256 q4_block(const struct weft_block_q4_0 *w, const struct weft_block_q8_0 *x)
+{
+    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    /* Low nibbles are elements 0..15, high nibbles 16..31: one 128-bit
+     * lane each. */
+    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)w->qs);
+    __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    q = _mm256_sub_epi8(_mm256_and_si256(q, low), eight);
+    __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)x->qs);
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(w->d) * _cvtsh_ss(x->d)), mul_sum_i8(q, qx));
+}
+
+AVX2 static float dot_q4_0_q8_avx2(const struct weft_block_q4_0 *w, const struct weft_block_q8_0 *x,
+                                   size_t nb)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        PREFETCH(w + i, 0);
+        PREFETCH(w + i, 64);
+        a0 = _mm256_add_ps(a0, q4_block(w + i, x + i));
+        a1 = _mm256_add_ps(a1, q4_block(w + i + 1, x + i + 1));
+        a2 = _mm256_add_ps(a2, q4_block(w + i + 2, x + i + 2));
+        a3 = _mm256_add_ps(a3, q4_block(w + i + 3, x + i + 3));
+    }
+    for (; i < nb; i++)
+        a0 = _mm256_add_ps(a0, q4_block(w + i, x + i));
+    return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
 /* K-quants: dequantize one super-block to floats, then a vector dot. */
 AVX2 static float dot_kquant_avx2(uint32_t type, const uint8_t *row, const float *x, size_t n)
 {
@@ -116,6 +205,8 @@ AVX2 static float dot_kquant_avx2(uint32_t type, const uint8_t *row, const float
     size_t bs = weft_type_size(type);
     float s = 0;
     for (size_t i = 0; i < n; i += WEFT_QK_K) {
+        for (size_t o = 0; o < bs; o += 64)
+            PREFETCH(row, o);
         weft_dequantize_row(type, row, buf, WEFT_QK_K);
         s += dot_f32_avx2(buf, x + i, WEFT_QK_K);
         row += bs;
@@ -182,10 +273,29 @@ static float dot_fast(uint32_t type, const uint8_t *row, const float *x, size_t 
 struct mm {
     const struct wt *w;
     const float *x;
+    const struct weft_block_q8_0 *xq; /* x as Q8_0 blocks, when int_path */
     float *y;
     int n_batch;
-    bool fast;
+    bool fast, int_path;
 };
+
+static float dot_row(const struct mm *c, const uint8_t *row, int b)
+{
+    const struct wt *w = c->w;
+    size_t n = (size_t)w->cols;
+#ifdef WEFT_X86
+    if (c->int_path) {
+        const struct weft_block_q8_0 *xq = c->xq + (size_t)b * (n / WEFT_QK8_0);
+        if (w->type == WEFT_TYPE_Q8_0)
+            return dot_q8_0_q8_avx2((const struct weft_block_q8_0 *)(const void *)row, xq,
+                                    n / WEFT_QK8_0);
+        return dot_q4_0_q8_avx2((const struct weft_block_q4_0 *)(const void *)row, xq,
+                                n / WEFT_QK4_0);
+    }
+#endif
+    const float *x = c->x + (size_t)b * n;
+    return c->fast ? dot_fast(w->type, row, x, n) : weft_dot_ref(w->type, row, x, n);
+}
 
 static void mm_task(void *ctx, int task)
 {
@@ -195,19 +305,27 @@ static void mm_task(void *ctx, int task)
     int r1 = r0 + ROWS_PER_TASK < w->rows ? r0 + ROWS_PER_TASK : w->rows;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-        for (int b = 0; b < c->n_batch; b++) {
-            const float *x = c->x + (size_t)b * (size_t)w->cols;
-            float v = c->fast ? dot_fast(w->type, row, x, (size_t)w->cols)
-                              : weft_dot_ref(w->type, row, x, (size_t)w->cols);
-            c->y[(size_t)b * (size_t)w->rows + (size_t)r] = v;
-        }
+        for (int b = 0; b < c->n_batch; b++)
+            c->y[(size_t)b * (size_t)w->rows + (size_t)r] = dot_row(c, row, b);
     }
 }
 
 void weft_cpu_matmul(struct weft_model *m, const struct wt *w, const float *x, int n_batch,
                      float *y)
 {
-    struct mm c = {w, x, y, n_batch, !m->reference && m->simd};
+    struct mm c = {w, x, NULL, y, n_batch, !m->reference && m->simd, false};
+    /* Q8_0 and Q4_0 weights meet activations quantized to Q8_0 once per
+     * matmul, so the inner loop is byte arithmetic, as in ggml. The
+     * reference path keeps float activations: it is the definition. */
+    if (c.fast && (w->type == WEFT_TYPE_Q8_0 || w->type == WEFT_TYPE_Q4_0) &&
+        (size_t)w->cols * (size_t)n_batch <= m->xq_cap) {
+        size_t nb = (size_t)w->cols / WEFT_QK8_0;
+        for (int b = 0; b < n_batch; b++)
+            weft_quantize_row(WEFT_TYPE_Q8_0, x + (size_t)b * (size_t)w->cols,
+                              m->xq + (size_t)b * nb, (size_t)w->cols);
+        c.xq = m->xq;
+        c.int_path = true;
+    }
     int tasks = (w->rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
     weft_pool_run(m->pool, mm_task, &c, tasks);
 }

@@ -4,7 +4,7 @@
  * layer RMSNorm, Q/K/V projections, RoPE, attention over the KV cache,
  * residual, RMSNorm, SwiGLU feed-forward, residual; then the final norm and
  * the classifier. The only twist is the batch: eval() takes up to
- * MAX_BATCH tokens at once so each weight row is read once per batch during
+ * WEFT_MAX_BATCH tokens at once so each weight row is read once per batch during
  * prefill, and token b of the batch attends to positions 0..pos+b. */
 #include <math.h>
 #include <stdlib.h>
@@ -13,15 +13,13 @@
 #include "model.h"
 #include "weft/error.h"
 
-#define MAX_BATCH 16
-
 struct weft_session {
     struct weft_model *m;
     int n_ctx, pos;
     float *k_cache, *v_cache; /* [layer][n_ctx][kv_dim] */
-    /* Activations for up to MAX_BATCH tokens. */
+    /* Activations for up to WEFT_MAX_BATCH tokens. */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
-    float *att; /* [MAX_BATCH][n_head][n_ctx] */
+    float *att; /* [WEFT_MAX_BATCH][n_head][n_ctx] */
     float *logits;
 };
 
@@ -38,7 +36,7 @@ int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out)
     s->m = m;
     s->n_ctx = n_ctx;
     size_t dim = (size_t)in->n_embd, kv = (size_t)(in->head_dim * in->n_head_kv);
-    size_t ff = (size_t)in->n_ff, B = MAX_BATCH;
+    size_t ff = (size_t)in->n_ff, B = WEFT_MAX_BATCH;
     size_t cache = (size_t)in->n_layer * (size_t)n_ctx * kv;
     s->k_cache = calloc(cache, sizeof(float));
     s->v_cache = calloc(cache, sizeof(float));
@@ -252,7 +250,7 @@ int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n)
         if (tokens[i] < 0 || tokens[i] >= s->m->info.n_vocab)
             return WEFT_EINVAL;
     for (int done = 0; done < n;) {
-        int B = n - done < MAX_BATCH ? n - done : MAX_BATCH;
+        int B = n - done < WEFT_MAX_BATCH ? n - done : WEFT_MAX_BATCH;
         forward(s, tokens + done, B);
         s->pos += B;
         done += B;

@@ -207,6 +207,13 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     in->n_threads = threads;
     m->reference = o ? o->reference : 0;
     m->simd = weft_cpu_detect();
+    int widest = in->n_ff > in->n_embd ? in->n_ff : in->n_embd;
+    if (widest % WEFT_QK8_0 == 0) {
+        m->xq_cap = (size_t)widest * WEFT_MAX_BATCH;
+        m->xq = malloc(m->xq_cap / WEFT_QK8_0 * sizeof *m->xq);
+        if (m->xq == NULL)
+            return lerr(l, WEFT_ENOMEM, "out of memory");
+    }
     rc = weft_pool_new(threads, &m->pool);
     if (rc < 0)
         return lerr(l, rc, "cannot start %d threads", threads);
@@ -249,6 +256,7 @@ void weft_model_free(struct weft_model *m)
     if (m == NULL)
         return;
     weft_pool_free(m->pool);
+    free(m->xq);
     weft_vocab_free(m->vocab);
     free(m->layers);
     free(m->f32_arena);

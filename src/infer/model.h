@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "weft/gguf.h"
 #include "weft/infer.h"
+#include "weft/quant.h"
 
 /* A weight matrix of `rows` rows of `cols` elements, stored as in the file
  * (row r starts at data + r * row_bytes). */
@@ -38,7 +39,14 @@ struct weft_model {
     struct weft_pool *pool;
     int reference; /* plain reference kernels only */
     int simd;      /* AVX2+FMA+F16C available */
+    /* Activations quantized to Q8_0 for the integer kernels: room for
+     * WEFT_MAX_BATCH vectors of the widest matrix input (xq_cap floats). */
+    struct weft_block_q8_0 *xq;
+    size_t xq_cap;
 };
+
+/* Tokens one forward pass takes at once (prefill chunks). */
+#define WEFT_MAX_BATCH 16
 
 /* Builds a model on an already parsed GGUF, taking ownership of g (closed
  * on failure too). weft_model_load() is this after weft_gguf_open(); the
