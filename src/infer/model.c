@@ -207,6 +207,11 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     in->n_threads = threads;
     m->reference = o ? o->reference : 0;
     m->simd = weft_cpu_detect();
+    m->f16_table = malloc(65536 * sizeof *m->f16_table);
+    if (m->f16_table == NULL)
+        return lerr(l, WEFT_ENOMEM, "out of memory");
+    for (uint32_t h = 0; h < 65536; h++)
+        m->f16_table[h] = weft_f16_to_f32((uint16_t)h);
     int widest = in->n_ff > in->n_embd ? in->n_ff : in->n_embd;
     if (widest % WEFT_QK8_0 == 0) {
         m->xq_cap = (size_t)widest * WEFT_MAX_BATCH;
@@ -257,6 +262,7 @@ void weft_model_free(struct weft_model *m)
         return;
     weft_pool_free(m->pool);
     free(m->xq);
+    free(m->f16_table);
     weft_vocab_free(m->vocab);
     free(m->layers);
     free(m->f32_arena);

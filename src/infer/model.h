@@ -39,10 +39,17 @@ struct weft_model {
     struct weft_pool *pool;
     int reference; /* plain reference kernels only */
     int simd;      /* AVX2+FMA+F16C available */
-    /* Activations quantized to Q8_0 for the integer kernels: room for
+    /* Activations quantized for the integer kernels: room for
      * WEFT_MAX_BATCH vectors of the widest matrix input (xq_cap floats). */
-    struct weft_block_q8_0 *xq;
+    struct weft_act_q8 *xq;
     size_t xq_cap;
+    float *f16_table; /* all 65536 half floats as floats, for block scales */
+};
+
+/* An activation block for the integer kernels: 32 int8 with a float scale. */
+struct weft_act_q8 {
+    float d;
+    int8_t qs[32];
 };
 
 /* Tokens one forward pass takes at once (prefill chunks). */
