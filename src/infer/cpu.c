@@ -348,8 +348,8 @@ void weft_cpu_matmul(struct weft_model *m, const struct wt *w, const float *x, i
         c.xq = m->xq;
         c.int_path = true;
     }
-    int per = (w->rows + TASKS_PER_THREAD * m->info.n_threads - 1) /
-              (TASKS_PER_THREAD * m->info.n_threads);
+    int slices = TASKS_PER_THREAD * weft_pool_threads(m->pool);
+    int per = (w->rows + slices - 1) / slices;
     c.rows_per_task = per < MIN_ROWS_PER_TASK ? MIN_ROWS_PER_TASK : per;
     int tasks = (w->rows + c.rows_per_task - 1) / c.rows_per_task;
     weft_pool_run(m->pool, mm_task, &c, tasks);
