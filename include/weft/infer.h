@@ -54,8 +54,12 @@ struct weft_model_info {
     int n_rot; /* rotated dimensions per head */
     float rope_base;
     float norm_eps;
-    uint32_t weight_type;        /* type of most matrix bytes */
-    uint64_t weight_bytes;       /* all tensor data */
+    uint32_t weight_type;  /* type of most matrix bytes */
+    uint64_t weight_bytes; /* all tensor data */
+    /* Weight bytes one decode step reads: everything but the embedding
+     * table, of which only one row is read (unless it is also the output
+     * matrix). The numerator of the memory-bandwidth bound. */
+    uint64_t bytes_per_token;
     uint64_t kv_bytes_per_token; /* K and V for every layer, one position */
     enum weft_backend backend;   /* what the model runs on */
     int n_threads;

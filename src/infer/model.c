@@ -195,6 +195,9 @@ static int load(struct loader *l, const struct weft_model_opts *o)
         if (by_type[t] > by_type[in->weight_type])
             in->weight_type = t;
     in->kv_bytes_per_token = (uint64_t)in->n_layer * (uint64_t)kv_dim * 2 * sizeof(float);
+    in->bytes_per_token = in->weight_bytes;
+    if (m->output.data != m->tok_embd.data)
+        in->bytes_per_token -= (uint64_t)m->tok_embd.row_bytes * (uint64_t)(m->tok_embd.rows - 1);
 
     if (o && o->backend == WEFT_BACKEND_CUDA)
         return lerr(l, WEFT_ENOTSUP, "the CUDA backend is not available in this build");

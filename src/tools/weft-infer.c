@@ -393,11 +393,11 @@ static int cmd_bench(const struct opts *o)
     if (rc == 0) {
         qsort(pp, (size_t)o->reps, sizeof pp[0], cmp_double);
         qsort(tg, (size_t)o->reps, sizeof tg[0], cmp_double);
-        double gb = (double)in->weight_bytes / 1e9;
-        printf("model %s | %s | %.2f GB weights | %d threads\n", in->name,
-               weft_type_name(in->weight_type), gb, in->n_threads);
+        double gb = (double)in->bytes_per_token / 1e9;
+        printf("model %s | %s | %.2f GB weights | %.3f GB read per token | %d threads\n", in->name,
+               weft_type_name(in->weight_type), (double)in->weight_bytes / 1e9, gb, in->n_threads);
         printf("prefill %d tokens: %.2f tok/s (median of %d)\n", np, pp[o->reps / 2], o->reps);
-        printf("decode  %d tokens: %.2f tok/s (median of %d), %.2f GB/s of weights\n", nd,
+        printf("decode  %d tokens: %.2f tok/s (median of %d), %.2f GB/s of weights read\n", nd,
                tg[o->reps / 2], o->reps, tg[o->reps / 2] * gb);
     } else {
         fprintf(stderr, "weft-infer: bench failed: %s\n", weft_strerror(rc));

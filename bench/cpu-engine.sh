@@ -1,0 +1,48 @@
+#!/bin/sh
+# CPU engine benchmark: memory bandwidth, then prefill and decode tok/s for
+# stories260K and synthetic TinyLlama-1.1B in F16, Q8_0 and Q4_0, each with
+# decode as a fraction of the bandwidth bound (weight bytes per token /
+# measured read bandwidth). With LLAMA_BENCH=/path/to/llama-bench, the same
+# GGUF files are also run through llama.cpp for a side-by-side figure.
+#
+# Usage: bench/cpu-engine.sh [WORK_DIR=/tmp/weft-bench]   (after `make`)
+# Env:   THREADS (default: all CPUs), PROMPT (128), GEN (64), REPS (3)
+set -eu
+cd "$(dirname "$0")/.."
+work=${1:-/tmp/weft-bench}
+bin=build/bin
+td=${WEFT_TESTDATA:-../shared/testdata}
+threads=${THREADS:-$(nproc)}
+pp=${PROMPT:-128} tg=${GEN:-64} reps=${REPS:-3}
+mkdir -p "$work"
+
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
+bw_line=$("$bin/membw" 1024 "$threads" 5)
+echo "$bw_line"
+bw=$(echo "$bw_line" | sed 's/read bandwidth: \([0-9.]*\) GB\/s.*/\1/')
+
+[ -f "$work/stories260K.gguf" ] || "$bin/weft-convert" llama2c "$td/models/stories260K.bin" \
+    "$td/models/tok512.bin" "$work/stories260K.gguf"
+for t in f16 q8_0 q4_0; do
+    [ -f "$work/tinyllama-$t.gguf" ] ||
+        "$bin/weft-convert" synth --shape tinyllama-1.1b --type "$t" "$work/tinyllama-$t.gguf"
+done
+
+printf '\n%-22s %12s %12s %10s %9s\n' model "prefill t/s" "decode t/s" "GB/token" "of bound"
+for m in stories260K tinyllama-f16 tinyllama-q8_0 tinyllama-q4_0; do
+    out=$("$bin/weft-infer" bench -m "$work/$m.gguf" -p "$pp" -n "$tg" -r "$reps" --threads "$threads" 2>&1)
+    pf=$(echo "$out" | sed -n 's/^prefill .*: \([0-9.]*\) tok\/s.*/\1/p')
+    dc=$(echo "$out" | sed -n 's/^decode .*: \([0-9.]*\) tok\/s.*/\1/p')
+    gb=$(echo "$out" | sed -n 's/.*| \([0-9.]*\) GB read per token.*/\1/p')
+    frac=$(awk -v d="$dc" -v g="$gb" -v b="$bw" 'BEGIN { if (g > 0.01) printf "%.0f%%", 100 * d * g / b; else print "-" }')
+    printf '%-22s %12s %12s %10s %9s\n' "weft $m" "$pf" "$dc" "$gb" "$frac"
+    if [ -n "${LLAMA_BENCH:-}" ]; then
+        l=$("$LLAMA_BENCH" -m "$work/$m.gguf" -p "$pp" -n "$tg" -r "$reps" -t "$threads" 2>/dev/null)
+        lpf=$(echo "$l" | awk -F'|' '/ pp[0-9]/ { gsub(/ /, "", $8); split($8, a, "±"); print a[1] }')
+        ltg=$(echo "$l" | awk -F'|' '/ tg[0-9]/ { gsub(/ /, "", $8); split($8, a, "±"); print a[1] }')
+        lfrac=$(awk -v d="$ltg" -v g="$gb" -v b="$bw" 'BEGIN { if (g > 0.01) printf "%.0f%%", 100 * d * g / b; else print "-" }')
+        printf '%-22s %12s %12s %10s %9s\n' "llama.cpp $m" "$lpf" "$ltg" "$gb" "$lfrac"
+    fi
+done
+echo
+echo "prefill: $pp tokens, decode: $tg tokens, median of $reps runs, $threads threads"
