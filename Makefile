@@ -1,6 +1,6 @@
 # Weft: a thin front over CMake. `make` builds into build/ (binaries in
 # build/bin/); `make test` runs every test in a normal build, an ASan+UBSan
-# build and, when clang is there, a short libFuzzer pass.
+# build, a TSan build and, when clang is there, a short libFuzzer pass.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -27,7 +27,7 @@ build: deps
 	$(CMAKE) -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
 
-test: deps test-normal test-asan test-fuzz
+test: deps test-normal test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed"
 
 test-normal: build
@@ -56,8 +56,8 @@ test-fuzz: deps
 	    echo "clang not found: skipping the libFuzzer pass (corpus replay ran above)"; \
 	fi
 
-# ThreadSanitizer build for the loop/worker hand-off (not part of `make
-# test` until there are threads to check beyond the logger).
+# ThreadSanitizer build: the engine's thread pool, the logger under
+# threads, and (later) the daemons' loop/worker hand-off.
 test-tsan: deps
 	$(CMAKE) -S . -B $(TSAN_BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Debug \
 	    -DWEFT_TSAN=ON -DWEFT_CUDA=OFF $(CMAKE_ARGS)
