@@ -4,12 +4,13 @@
 # Exit 77 (skip) when the shared test data is missing.
 set -u
 case_=$1 bin=$2 td=$3 work=$4 tests=$5
-[ -d "$td/models" ] || { echo "SKIP: $td/models is missing"; exit 77; }
 mkdir -p "$work"
+need_data() { [ -d "$td/models" ] || { echo "SKIP: $td/models is missing"; exit 77; }; }
 model="$work/stories260K.gguf"
 fail() { echo "FAIL: $*"; exit 1; }
 
 convert() {
+    need_data
     [ -f "$model" ] || "$bin/weft-convert" llama2c "$td/models/stories260K.bin" \
         "$td/models/tok512.bin" "$model" || fail "weft-convert exited $?"
 }
@@ -28,6 +29,7 @@ run_greedy_prints_only_the_story)
 tokenize_reads_stdin)
     # On the vocab-only GGUF, every case of llama.cpp's vectors through the
     # CLI: text on stdin, ids on stdout.
+    need_data
     voc="$td/tokenizer/ggml-vocab-llama-spm.gguf"
     /usr/bin/python3 - "$bin/weft-infer" "$voc" <<'PY' || fail "tokenize differs from llama.cpp"
 import subprocess, sys
