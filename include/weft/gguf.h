@@ -120,6 +120,10 @@ int weft_gguf_get_arr(const struct weft_gguf *g, const char *key, uint32_t elem_
  * on a file that opened. */
 void weft_gguf_arr_strings(const uint8_t *data, uint64_t n, struct weft_str *views);
 
+/* Bytes of one value of a fixed-size type (U8..F64, BOOL); 0 for STRING,
+ * ARRAY and unknown types. */
+size_t weft_gguf_vtype_size(uint32_t type);
+
 /* 1 when the view equals the NUL-terminated string s. */
 int weft_str_eq(struct weft_str a, const char *s);
 

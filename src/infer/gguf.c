@@ -79,7 +79,7 @@ static struct weft_str rd_str(struct cur *c, const char *what)
     return s;
 }
 
-static size_t vtype_size(uint32_t t)
+size_t weft_gguf_vtype_size(uint32_t t)
 {
     switch (t) {
     case WEFT_GGUF_U8:
@@ -130,7 +130,7 @@ static int read_array(struct cur *c, struct weft_gguf_value *v, int depth, const
     v->arr.type = et;
     v->arr.n = n;
     v->arr.data = c->p + c->off;
-    size_t es = vtype_size(et);
+    size_t es = weft_gguf_vtype_size(et);
     if (es) {
         /* Fixed-size elements: one bounds check for the whole array. */
         if (n > (c->size - c->off) / es)
@@ -165,7 +165,7 @@ static int read_value(struct cur *c, uint32_t type, struct weft_gguf_value *v, i
     case WEFT_GGUF_U16:
     case WEFT_GGUF_U32:
     case WEFT_GGUF_U64:
-        v->u = rd(c, vtype_size(type), key);
+        v->u = rd(c, weft_gguf_vtype_size(type), key);
         break;
     case WEFT_GGUF_BOOL:
         v->u = rd(c, 1, key);

@@ -116,33 +116,10 @@ int weft_gguf_set_str(struct weft_gguf_writer *w, const char *key, const char *v
     return rc < 0 ? rc : put_str(&w->meta, v, strlen(v));
 }
 
-static size_t elem_size(uint32_t t)
-{
-    switch (t) {
-    case WEFT_GGUF_U8:
-    case WEFT_GGUF_I8:
-    case WEFT_GGUF_BOOL:
-        return 1;
-    case WEFT_GGUF_U16:
-    case WEFT_GGUF_I16:
-        return 2;
-    case WEFT_GGUF_U32:
-    case WEFT_GGUF_I32:
-    case WEFT_GGUF_F32:
-        return 4;
-    case WEFT_GGUF_U64:
-    case WEFT_GGUF_I64:
-    case WEFT_GGUF_F64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
 int weft_gguf_set_arr(struct weft_gguf_writer *w, const char *key, uint32_t elem_type,
                       const void *data, uint64_t n)
 {
-    size_t es = elem_size(elem_type);
+    size_t es = weft_gguf_vtype_size(elem_type);
     if (es == 0)
         return WEFT_EINVAL;
     int rc = put_key(w, key, WEFT_GGUF_ARRAY);

@@ -504,6 +504,49 @@ static int spm_try_bigram(const struct weft_vocab *v, struct heap *h, const stru
     return heap_push(h, (struct bigram){left, right, v->score[id], (int32_t)n});
 }
 
+static int bpe_try_bigram(const struct weft_vocab *v, struct heap *h, const struct sym *s,
+                          int32_t left, int32_t right)
+{
+    if (left < 0 || right < 0)
+        return 0;
+    int32_t rank = merge_rank(v, s[left].id, s[right].id);
+    if (rank < 0)
+        return 0;
+    return heap_push(h, (struct bigram){left, right, (float)rank, s[left].n + s[right].n});
+}
+
+/* Merges adjacent symbols, best pair first, until no adjacent pair is in
+ * the vocabulary (SPM: highest score first) or in the merge list (BPE:
+ * lowest rank first). Merged-away symbols keep n == 0. */
+static int merge_symbols(const struct weft_vocab *v, struct sym *s, int32_t ns, int bpe)
+{
+    int (*try_pair)(const struct weft_vocab *, struct heap *, const struct sym *, int32_t,
+                    int32_t) = bpe ? bpe_try_bigram : spm_try_bigram;
+    struct heap h = {.bpe = bpe};
+    int rc = 0;
+    for (int32_t i = 1; i < ns && rc == 0; i++)
+        rc = try_pair(v, &h, s, i - 1, i);
+    while (rc == 0 && h.n > 0) {
+        struct bigram b = heap_pop(&h);
+        struct sym *l = &s[b.left], *r = &s[b.right];
+        /* Stale entries: one side was merged away or grew since. */
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
+            continue;
+        l->n += r->n;
+        r->n = 0;
+        if (bpe)
+            l->id = lookup(v, l->text, (size_t)l->n);
+        l->next = r->next;
+        if (r->next >= 0)
+            s[r->next].prev = b.left;
+        rc = try_pair(v, &h, s, l->prev, b.left);
+        if (rc == 0)
+            rc = try_pair(v, &h, s, b.left, l->next);
+    }
+    free(h.b);
+    return rc;
+}
+
 static int spm_tokenize(const struct weft_vocab *v, const char *text, size_t len, struct ids *o)
 {
     /* The text SentencePiece sees: a leading space when the vocab asks for
@@ -536,24 +579,7 @@ static int spm_tokenize(const struct weft_vocab *v, const char *text, size_t len
         free(t);
         return rc;
     }
-    struct heap h = {.bpe = 0};
-    for (int32_t i = 1; i < ns && rc == 0; i++)
-        rc = spm_try_bigram(v, &h, s, i - 1, i);
-    while (rc == 0 && h.n > 0) {
-        struct bigram b = heap_pop(&h);
-        struct sym *l = &s[b.left], *r = &s[b.right];
-        /* Stale entries: one side was merged away or grew since. */
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            s[r->next].prev = b.left;
-        rc = spm_try_bigram(v, &h, s, l->prev, b.left);
-        if (rc == 0)
-            rc = spm_try_bigram(v, &h, s, b.left, l->next);
-    }
+    rc = merge_symbols(v, s, ns, 0);
     for (int32_t i = 0; rc == 0 && ns > 0 && i != -1; i = s[i].next) {
         int32_t id = lookup(v, s[i].text, (size_t)s[i].n);
         if (id >= 0) {
@@ -566,7 +592,6 @@ static int spm_tokenize(const struct weft_vocab *v, const char *text, size_t len
             emit(o, bt >= 0 ? bt : v->unk);
         }
     }
-    free(h.b);
     free(s);
     free(t);
     return rc;
@@ -644,17 +669,6 @@ static size_t gpt2_piece(const struct cps *c, size_t i)
     return j - i;
 }
 
-static int bpe_try_bigram(const struct weft_vocab *v, struct heap *h, const struct sym *s,
-                          int32_t left, int32_t right)
-{
-    if (left < 0 || right < 0)
-        return 0;
-    int32_t rank = merge_rank(v, s[left].id, s[right].id);
-    if (rank < 0)
-        return 0;
-    return heap_push(h, (struct bigram){left, right, (float)rank, s[left].n + s[right].n});
-}
-
 static int bpe_word(const struct weft_vocab *v, const char *word, size_t wlen, struct ids *o)
 {
     /* Map bytes to GPT-2's printable code points, then merge. */
@@ -673,24 +687,7 @@ static int bpe_word(const struct weft_vocab *v, const char *word, size_t wlen, s
     }
     for (int32_t i = 0; i < ns; i++)
         s[i].id = lookup(v, s[i].text, (size_t)s[i].n);
-    struct heap h = {.bpe = 1};
-    for (int32_t i = 1; i < ns && rc == 0; i++)
-        rc = bpe_try_bigram(v, &h, s, i - 1, i);
-    while (rc == 0 && h.n > 0) {
-        struct bigram b = heap_pop(&h);
-        struct sym *l = &s[b.left], *r = &s[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->id = lookup(v, l->text, (size_t)l->n);
-        l->next = r->next;
-        if (r->next >= 0)
-            s[r->next].prev = b.left;
-        rc = bpe_try_bigram(v, &h, s, l->prev, b.left);
-        if (rc == 0)
-            rc = bpe_try_bigram(v, &h, s, b.left, l->next);
-    }
+    rc = merge_symbols(v, s, ns, 1);
     for (int32_t i = 0; rc == 0 && ns > 0 && i != -1; i = s[i].next) {
         if (s[i].id >= 0) {
             emit(o, s[i].id);
@@ -705,7 +702,6 @@ static int bpe_word(const struct weft_vocab *v, const char *word, size_t wlen, s
             j += (int32_t)cl;
         }
     }
-    free(h.b);
     free(s);
     free(t);
     return rc;
