@@ -1,0 +1,86 @@
+/* Energy profiles and the home simulator: replaying a measured year of PV
+ * and house load through a battery model and a policy, with and without
+ * compute, to say what compute cost the grid.
+ *
+ * Used by weft-energy replay, by weft-panelsim's day profiles, and by the
+ * policy benchmark. Ownership: weft_profile owns its arrays (freed by
+ * weft_profile_free); the other structs are plain values. Single-threaded.
+ */
+#ifndef WEFT_ENERGY_SIM_H
+#define WEFT_ENERGY_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/energy.h"
+
+/* A profile: equal slots of mean power, from a CSV whose first column is a
+ * "YYYY-MM-DD HH:MM:SS" timestamp and whose header names the columns. */
+struct weft_profile {
+    int n;           /* slots */
+    int slot_s;      /* slot length, seconds (all slots equal) */
+    int64_t start_s; /* first slot's start, seconds since the epoch, as if UTC */
+    float *load_w;   /* house load per slot, W */
+    float *pv_w;     /* PV per slot, W */
+};
+
+#define WEFT_PROFILE_MAX_ROWS (1 << 22)
+
+/* Columns are in kW in the file (mean power per slot); pv_scale multiplies
+ * PV (to model another array size). Errors name the file, line and column:
+ * "day.csv:17: column GG: expected a number, got \"x\"". */
+int weft_profile_load(const char *path, const char *load_col, const char *pv_col, double pv_scale,
+                      struct weft_profile *out, char *err, size_t cap);
+void weft_profile_free(struct weft_profile *p);
+/* Length in seconds. */
+double weft_profile_seconds(const struct weft_profile *p);
+/* Load and PV at t seconds after the start, linearly interpolated between
+ * slot midpoints (held flat before the first and after the last). */
+void weft_profile_at(const struct weft_profile *p, double t_s, double *load_w, double *pv_w);
+/* Local minute of day (0..1439) at t seconds after the start. */
+int weft_profile_minute(const struct weft_profile *p, double t_s);
+
+/* A self-consumption battery: PV surplus charges it, deficits discharge it,
+ * within power limits and capacity; the rest goes to or comes from the
+ * grid. capacity_wh 0 means no battery. */
+struct weft_battery_model {
+    double capacity_wh;
+    double max_charge_w, max_discharge_w;
+    double energy_wh; /* state */
+};
+
+/* One step of dt seconds with net = pv - load - compute (W). Writes grid_w
+ * (+ import) and battery_w (+ charge). */
+void weft_battery_step(struct weft_battery_model *b, double net_w, double dt_s, double *grid_w,
+                       double *battery_w);
+double weft_battery_soc(const struct weft_battery_model *b);
+
+enum weft_replay_policy {
+    WEFT_REPLAY_WEFT = 0,   /* weft_policy_step with the given settings */
+    WEFT_REPLAY_NAIVE = 1,  /* start on export > min_run_w, stop on any import, no delays */
+    WEFT_REPLAY_ALWAYS = 2, /* always at max_compute_w */
+};
+
+struct weft_replay_opts {
+    enum weft_replay_policy policy;
+    struct weft_policy_settings settings; /* max/min W also bound naive and always */
+    double battery_wh, battery_w;         /* capacity, max charge = max discharge */
+    double battery_start_soc;             /* % at the start */
+    int poll_s;                           /* decision interval */
+};
+
+struct weft_replay_result {
+    double days;
+    double compute_wh;
+    double grid_import_for_compute_wh; /* import(with) - import(without) */
+    double compute_from_surplus_share; /* 1 - the above / compute_wh */
+    double reachable_surplus_wh;       /* a perfect-foresight controller within min/max */
+    double surplus_captured_share;     /* surplus compute used / reachable */
+    long switches;                     /* times compute started */
+    double import_with_wh, import_without_wh, export_with_wh, export_without_wh;
+};
+
+int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
+                struct weft_replay_result *r);
+
+#endif /* WEFT_ENERGY_SIM_H */

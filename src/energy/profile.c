@@ -1,0 +1,221 @@
+/* Day profiles from CSV: a bounded, strict reader (every row checked, every
+ * error with file, line and column) and interpolation between slots. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/energy_sim.h"
+#include "weft/error.h"
+
+#define LINE_MAX_BYTES 4096
+#define MAX_COLS       64
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil), so timestamps need no time zone. */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int parse_time(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, se, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
+        s[n] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 ||
+        h < 0 || mi < 0 || se < 0)
+        return -1;
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    return 0;
+}
+
+/* Splits a line at commas in place; returns the field count. */
+static int split(char *line, char **f, int max)
+{
+    int n = 0;
+    f[n++] = line;
+    for (char *p = line; *p && n < max; p++) {
+        if (*p == ',') {
+            *p = '\0';
+            f[n++] = p + 1;
+        }
+    }
+    return n;
+}
+
+static void chomp(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+}
+
+static int perr(char *err, size_t cap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int perr(char *err, size_t cap, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int weft_profile_load(const char *path, const char *load_col, const char *pv_col, double pv_scale,
+                      struct weft_profile *out, char *err, size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return perr(err, cap, weft_err_from_errno(errno), "%s: cannot open: %s", path,
+                    strerror(errno));
+    char line[LINE_MAX_BYTES + 2];
+    char *fields[MAX_COLS];
+    int rc = 0, lc = -1, pc = -1, ncols = 0, lineno = 1, alloc = 0;
+    if (fgets(line, sizeof line, f) == NULL) {
+        rc = perr(err, cap, WEFT_EFORMAT, "%s: empty file", path);
+        goto out;
+    }
+    chomp(line);
+    ncols = split(line, fields, MAX_COLS);
+    for (int i = 1; i < ncols; i++) {
+        if (strcmp(fields[i], load_col) == 0)
+            lc = i;
+        if (strcmp(fields[i], pv_col) == 0)
+            pc = i;
+    }
+    if (lc < 0 || pc < 0) {
+        rc = perr(err, cap, WEFT_EFORMAT, "%s:1: no column named \"%s\" in the header", path,
+                  lc < 0 ? load_col : pv_col);
+        goto out;
+    }
+    int64_t prev = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len > LINE_MAX_BYTES || (len > 0 && line[len - 1] != '\n' && !feof(f))) {
+            rc = perr(err, cap, WEFT_EFORMAT, "%s:%d: line longer than %d bytes", path, lineno,
+                      LINE_MAX_BYTES);
+            goto out;
+        }
+        chomp(line);
+        if (line[0] == '\0')
+            continue;
+        if (out->n >= WEFT_PROFILE_MAX_ROWS) {
+            rc = perr(err, cap, WEFT_E2BIG, "%s:%d: more than %d rows", path, lineno,
+                      WEFT_PROFILE_MAX_ROWS);
+            goto out;
+        }
+        int nf = split(line, fields, MAX_COLS);
+        if (nf != ncols) {
+            rc = perr(err, cap, WEFT_EFORMAT, "%s:%d: %d fields, the header has %d", path, lineno,
+                      nf, ncols);
+            goto out;
+        }
+        int64_t t;
+        if (parse_time(fields[0], &t) < 0) {
+            rc = perr(err, cap, WEFT_EFORMAT,
+                      "%s:%d: expected a timestamp YYYY-MM-DD HH:MM:SS, got \"%.32s\"", path,
+                      lineno, fields[0]);
+            goto out;
+        }
+        if (out->n == 0) {
+            out->start_s = t;
+        } else if (out->n == 1) {
+            if (t <= prev || t - prev > 86400) {
+                rc = perr(err, cap, WEFT_EFORMAT, "%s:%d: slot length %lld s is not 1..86400", path,
+                          lineno, (long long)(t - prev));
+                goto out;
+            }
+            out->slot_s = (int)(t - prev);
+        } else if (t - prev != out->slot_s) {
+            rc = perr(err, cap, WEFT_EFORMAT,
+                      "%s:%d: timestamp \"%s\" is %lld s after the last; slots are %d s", path,
+                      lineno, fields[0], (long long)(t - prev), out->slot_s);
+            goto out;
+        }
+        prev = t;
+        double v[2];
+        int cols[2] = {lc, pc};
+        for (int k = 0; k < 2; k++) {
+            char *end;
+            errno = 0;
+            v[k] = strtod(fields[cols[k]], &end);
+            if (errno || end == fields[cols[k]] || *end || !isfinite(v[k]) || v[k] < 0 ||
+                v[k] > 1e6) {
+                rc = perr(err, cap, WEFT_EFORMAT,
+                          "%s:%d: column %s: expected a number of kW >= 0, got \"%.32s\"", path,
+                          lineno, k ? pv_col : load_col, fields[cols[k]]);
+                goto out;
+            }
+        }
+        if (out->n == alloc) {
+            alloc = alloc ? alloc * 2 : 1024;
+            float *l = realloc(out->load_w, (size_t)alloc * sizeof *l);
+            if (l)
+                out->load_w = l;
+            float *pv = realloc(out->pv_w, (size_t)alloc * sizeof *pv);
+            if (pv)
+                out->pv_w = pv;
+            if (!l || !pv) {
+                rc = WEFT_ENOMEM;
+                goto out;
+            }
+        }
+        out->load_w[out->n] = (float)(v[0] * 1000.0);
+        out->pv_w[out->n] = (float)(v[1] * 1000.0 * pv_scale);
+        out->n++;
+    }
+    if (out->n < 2)
+        rc = perr(err, cap, WEFT_EFORMAT, "%s: fewer than two data rows", path);
+out:
+    fclose(f);
+    if (rc < 0)
+        weft_profile_free(out);
+    return rc;
+}
+
+void weft_profile_free(struct weft_profile *p)
+{
+    free(p->load_w);
+    free(p->pv_w);
+    memset(p, 0, sizeof *p);
+}
+
+double weft_profile_seconds(const struct weft_profile *p)
+{
+    return (double)p->n * p->slot_s;
+}
+
+void weft_profile_at(const struct weft_profile *p, double t_s, double *load_w, double *pv_w)
+{
+    /* Slot i's mean power sits at its midpoint, (i + 0.5) * slot. */
+    double x = t_s / p->slot_s - 0.5;
+    if (x <= 0) {
+        *load_w = p->load_w[0];
+        *pv_w = p->pv_w[0];
+        return;
+    }
+    int i = (int)x;
+    if (i >= p->n - 1) {
+        *load_w = p->load_w[p->n - 1];
+        *pv_w = p->pv_w[p->n - 1];
+        return;
+    }
+    double f = x - i;
+    *load_w = p->load_w[i] + (p->load_w[i + 1] - p->load_w[i]) * f;
+    *pv_w = p->pv_w[i] + (p->pv_w[i + 1] - p->pv_w[i]) * f;
+}
+
+int weft_profile_minute(const struct weft_profile *p, double t_s)
+{
+    int64_t s = p->start_s + (int64_t)t_s;
+    return (int)(((s % 86400) + 86400) % 86400 / 60);
+}

@@ -1,0 +1,134 @@
+/* The home simulator and the counterfactual replay.
+ *
+ * Two homes run side by side over the same profile: one with compute under
+ * the chosen policy, one without. Whatever the first imports beyond the
+ * second is grid energy that compute caused, whether it was drawn at once or
+ * later because compute emptied the battery. */
+#include <math.h>
+#include <string.h>
+
+#include "weft/energy_sim.h"
+#include "weft/error.h"
+
+void weft_battery_step(struct weft_battery_model *b, double net_w, double dt_s, double *grid_w,
+                       double *battery_w)
+{
+    double h = dt_s / 3600.0, batt = 0;
+    if (b->capacity_wh > 0) {
+        if (net_w > 0) {
+            double room = (b->capacity_wh - b->energy_wh) / h;
+            batt = fmin(net_w, fmin(b->max_charge_w, room));
+        } else if (net_w < 0) {
+            double avail = b->energy_wh / h;
+            batt = -fmin(-net_w, fmin(b->max_discharge_w, avail));
+        }
+        b->energy_wh += batt * h;
+        if (b->energy_wh < 0)
+            b->energy_wh = 0;
+        if (b->energy_wh > b->capacity_wh)
+            b->energy_wh = b->capacity_wh;
+    }
+    *battery_w = batt;
+    *grid_w = batt - net_w; /* import covers what PV and battery do not */
+}
+
+double weft_battery_soc(const struct weft_battery_model *b)
+{
+    return b->capacity_wh > 0 ? 100.0 * b->energy_wh / b->capacity_wh : 0;
+}
+
+/* Compute's draw for the next interval under the baseline policies. */
+static double naive_next(int *on, double grid_w, double compute_w, double min_w, double max_w)
+{
+    double exported = -grid_w + compute_w; /* what is left if compute stopped */
+    if (!*on && -grid_w > min_w)
+        *on = 1;
+    else if (*on && grid_w > 0)
+        *on = 0;
+    if (!*on)
+        return 0;
+    return fmax(min_w, fmin(max_w, exported));
+}
+
+int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
+                struct weft_replay_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (p->n < 2 || o->poll_s <= 0)
+        return WEFT_EINVAL;
+    const struct weft_policy_settings *s = &o->settings;
+    struct weft_battery_model with = {o->battery_wh, o->battery_w, o->battery_w, 0};
+    with.energy_wh = o->battery_wh * o->battery_start_soc / 100.0;
+    struct weft_battery_model without = with;
+    struct weft_policy pol;
+    weft_policy_init(&pol);
+    int naive_on = 0;
+    double dt = o->poll_s, h = dt / 3600.0, total = weft_profile_seconds(p);
+    double compute = 0; /* draw decided at the last poll */
+    double min_w = s->min_run_w, max_w = s->max_compute_w;
+    int64_t cur_day = p->start_s / 86400;
+    double day_export = 0, day_window = 0;
+
+    for (double t = 0; t < total; t += dt) {
+        double load, pv;
+        weft_profile_at(p, t, &load, &pv);
+
+        double grid, batt, grid0, batt0;
+        weft_battery_step(&with, pv - load - compute, dt, &grid, &batt);
+        weft_battery_step(&without, pv - load, dt, &grid0, &batt0);
+
+        r->compute_wh += compute * h;
+        r->import_with_wh += fmax(grid, 0) * h;
+        r->export_with_wh += fmax(-grid, 0) * h;
+        r->import_without_wh += fmax(grid0, 0) * h;
+        r->export_without_wh += fmax(-grid0, 0) * h;
+        /* Perfect foresight within the same limits, day by day: it may run
+         * whenever PV exceeds the load by min_w (at up to max_w), but not
+         * use more in a day than the home without compute exported that
+         * day, or the battery would start the night emptier. */
+        int64_t day = (p->start_s + (int64_t)t) / 86400;
+        if (day != cur_day) {
+            r->reachable_surplus_wh += fmin(day_export, day_window);
+            cur_day = day;
+            day_export = day_window = 0;
+        }
+        day_export += fmax(-grid0, 0) * h;
+        if (pv - load >= min_w)
+            day_window += fmin(pv - load, max_w) * h;
+
+        /* The node polls its meters and decides the next interval. */
+        double next;
+        if (o->policy == WEFT_REPLAY_ALWAYS) {
+            next = max_w;
+        } else if (o->policy == WEFT_REPLAY_NAIVE) {
+            next = naive_next(&naive_on, grid, compute, min_w, max_w);
+        } else {
+            uint64_t now = (uint64_t)(t * 1000) + 1;
+            struct weft_energy_reading rd = {
+                .pv = {pv, now},
+                .load = {load + compute, now},
+                .grid = {grid, now},
+                .battery = {batt, now},
+                .soc = {weft_battery_soc(&with), now},
+                .compute_w = compute,
+            };
+            struct weft_policy_out out;
+            weft_policy_step(&pol, s, &rd, now, weft_profile_minute(p, t), &out);
+            next = fmin(out.budget_w, max_w);
+        }
+        if (compute <= 0 && next > 0)
+            r->switches++;
+        compute = next;
+    }
+    r->reachable_surplus_wh += fmin(day_export, day_window);
+    r->days = total / 86400.0;
+    r->grid_import_for_compute_wh = fmax(0, r->import_with_wh - r->import_without_wh);
+    r->compute_from_surplus_share =
+        r->compute_wh > 0 ? 1.0 - r->grid_import_for_compute_wh / r->compute_wh : 0;
+    /* Surplus compute used: energy the home no longer exported. (Equal to
+     * compute minus the import it caused, less any change in the
+     * battery's final charge.) */
+    double used = fmax(0, r->export_without_wh - r->export_with_wh);
+    r->surplus_captured_share = r->reachable_surplus_wh > 0 ? used / r->reachable_surplus_wh : 0;
+    return 0;
+}

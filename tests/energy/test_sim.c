@@ -1,0 +1,153 @@
+/* Profiles and the home simulator: the real Ausgrid file loads and
+ * interpolates; malformed CSVs are refused with file, line and column; the
+ * battery model conserves energy; replays on made-up days give the figures
+ * worked out by hand. */
+#include <fcntl.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "weft/energy_sim.h"
+#include "weft/error.h"
+
+static char err[512];
+
+static const char *write_csv(const char *name, const char *text)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT(fd >= 0);
+    ASSERT_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
+    close(fd);
+    return path;
+}
+
+TEST(ausgrid_profile_loads_and_interpolates)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/energy/ausgrid-c12-2011-07_2012-03.csv", harness_testdata());
+    struct weft_profile p;
+    int rc = weft_profile_load(path, "GC", "GG", 1.0, &p, err, sizeof err);
+    if (rc < 0)
+        TEST_FAIL_("%s", err);
+    ASSERT_EQ_INT(p.slot_s, 1800);
+    ASSERT_EQ_INT(p.n, 275 * 48); /* 2011-07-01 .. 2012-03-31 */
+    ASSERT_NEAR(weft_profile_seconds(&p) / 86400, 275, 1e-9);
+    double load, pv;
+    /* First rows: 0.392 kW then 0.578 kW; midpoints at 15 and 45 min. */
+    weft_profile_at(&p, 15 * 60, &load, &pv);
+    ASSERT_NEAR(load, 392, 1e-3);
+    weft_profile_at(&p, 30 * 60, &load, &pv);
+    ASSERT_NEAR(load, (392 + 578) / 2.0, 1e-3);
+    ASSERT_NEAR(pv, 0, 0);
+    ASSERT_EQ_INT(weft_profile_minute(&p, 0), 0);
+    ASSERT_EQ_INT(weft_profile_minute(&p, 86400 + 90 * 60), 90);
+    weft_profile_free(&p);
+}
+
+TEST(malformed_profiles_are_refused_with_line_and_column)
+{
+    struct weft_profile p;
+    const char *path = write_csv("a.csv", ",GC,GG\n2011-07-01 00:00:00,0.3,0.0\n"
+                                          "2011-07-01 00:30:00,x,0.0\n");
+    ASSERT_EQ_INT(weft_profile_load(path, "GC", "GG", 1, &p, err, sizeof err), WEFT_EFORMAT);
+    ASSERT_CONTAINS(err, "a.csv:3: column GC: expected a number of kW >= 0, got \"x\"");
+    path = write_csv("b.csv", ",GC,GG\n2011-07-01 00:00:00,0.3,0.0\n"
+                              "2011-07-01 00:30:00,0.3,-1\n");
+    ASSERT_EQ_INT(weft_profile_load(path, "GC", "GG", 1, &p, err, sizeof err), WEFT_EFORMAT);
+    ASSERT_CONTAINS(err, "b.csv:3: column GG: expected a number of kW >= 0, got \"-1\"");
+    path = write_csv("c.csv", ",GC,GG\n2011-07-01 00:00:00,0.3,0.0\n2011-07-01 00:30:00,1,1\n"
+                              "2011-07-01 01:30:00,1,1\n");
+    ASSERT_EQ_INT(weft_profile_load(path, "GC", "GG", 1, &p, err, sizeof err), WEFT_EFORMAT);
+    ASSERT_CONTAINS(err, "c.csv:4: timestamp \"2011-07-01 01:30:00\" is 3600 s after the last; "
+                         "slots are 1800 s");
+    path = write_csv("d.csv", ",GC,GG\n2011-13-01 00:00:00,0.3,0.0\n");
+    ASSERT_EQ_INT(weft_profile_load(path, "GC", "GG", 1, &p, err, sizeof err), WEFT_EFORMAT);
+    ASSERT_CONTAINS(err, "d.csv:2: expected a timestamp YYYY-MM-DD HH:MM:SS");
+    path = write_csv("e.csv", ",GC,PV\n2011-07-01 00:00:00,0.3,0.0\n");
+    ASSERT_EQ_INT(weft_profile_load(path, "GC", "GG", 1, &p, err, sizeof err), WEFT_EFORMAT);
+    ASSERT_CONTAINS(err, "e.csv:1: no column named \"GG\" in the header");
+    path = write_csv("f.csv", ",GC,GG\n2011-07-01 00:00:00,0.3\n");
+    ASSERT_EQ_INT(weft_profile_load(path, "GC", "GG", 1, &p, err, sizeof err), WEFT_EFORMAT);
+    ASSERT_CONTAINS(err, "f.csv:2: 2 fields, the header has 3");
+    ASSERT_EQ_INT(weft_profile_load("/nonexistent.csv", "GC", "GG", 1, &p, err, sizeof err),
+                  WEFT_ENOENT);
+}
+
+TEST(battery_model_respects_limits_and_conserves_energy)
+{
+    struct weft_battery_model b = {10000, 5000, 5000, 5000};
+    double grid, batt;
+    weft_battery_step(&b, 8000, 3600, &grid, &batt); /* 8 kW surplus, 5 kW cap */
+    ASSERT_NEAR(batt, 5000, 1e-9);
+    ASSERT_NEAR(grid, -3000, 1e-9);
+    ASSERT_NEAR(weft_battery_soc(&b), 100, 1e-9);
+    weft_battery_step(&b, 1000, 3600, &grid, &batt); /* full: all exported */
+    ASSERT_NEAR(batt, 0, 1e-9);
+    ASSERT_NEAR(grid, -1000, 1e-9);
+    weft_battery_step(&b, -2000, 3600, &grid, &batt);
+    ASSERT_NEAR(batt, -2000, 1e-9);
+    ASSERT_NEAR(grid, 0, 1e-9);
+    ASSERT_NEAR(b.energy_wh, 8000, 1e-9);
+    weft_battery_step(&b, -9000, 3600, &grid, &batt); /* 5 kW discharge cap */
+    ASSERT_NEAR(batt, -5000, 1e-9);
+    ASSERT_NEAR(grid, 4000, 1e-9);
+    weft_battery_step(&b, -9000, 3600, &grid, &batt); /* 3 kWh left */
+    ASSERT_NEAR(batt, -3000, 1e-9);
+    ASSERT_NEAR(b.energy_wh, 0, 1e-9);
+}
+
+/* Two days, no battery: 1 kW of PV surplus from 10:00 to 14:00 (flat
+ * slots, so interpolation inside them is flat too). */
+static const char *sunny_days(void)
+{
+    static char csv[8192];
+    size_t o = (size_t)snprintf(csv, sizeof csv, "time,GC,GG\n");
+    for (int d = 1; d <= 2; d++)
+        for (int h = 0; h < 24; h++)
+            o += (size_t)snprintf(csv + o, sizeof csv - o, "2012-01-0%d %02d:00:00,0.5,%s\n", d, h,
+                                  h >= 9 && h <= 14 ? "1.5" : "0.0");
+    return csv;
+}
+
+TEST(replay_always_on_draws_max_all_day_and_imports_at_night)
+{
+    struct weft_profile p;
+    ASSERT_EQ_INT(
+        weft_profile_load(write_csv("s.csv", sunny_days()), "GC", "GG", 1, &p, err, sizeof err), 0);
+    struct weft_replay_opts o = {0};
+    weft_policy_defaults(&o.settings);
+    o.policy = WEFT_REPLAY_ALWAYS;
+    o.poll_s = 10;
+    struct weft_replay_result r;
+    ASSERT_EQ_INT(weft_replay(&p, &o, &r), 0);
+    ASSERT_NEAR(r.days, 2, 1e-9);
+    /* 350 W for 48 h, less the first 10 s before the first decision. */
+    ASSERT_NEAR(r.compute_wh, 350 * (48 - 10 / 3600.0), 1e-6);
+    ASSERT_EQ_INT(r.switches, 1);
+    /* Energy balance: compute = extra import + export it displaced. */
+    ASSERT_NEAR(r.compute_wh,
+                (r.import_with_wh - r.import_without_wh) + (r.export_without_wh - r.export_with_wh),
+                1e-6);
+    ASSERT(r.compute_from_surplus_share < 0.5);
+    weft_profile_free(&p);
+}
+
+TEST(replay_weft_runs_only_on_surplus)
+{
+    struct weft_profile p;
+    ASSERT_EQ_INT(
+        weft_profile_load(write_csv("s.csv", sunny_days()), "GC", "GG", 1, &p, err, sizeof err), 0);
+    struct weft_replay_opts o = {0};
+    weft_policy_defaults(&o.settings);
+    o.policy = WEFT_REPLAY_WEFT;
+    o.poll_s = 10;
+    struct weft_replay_result r;
+    ASSERT_EQ_INT(weft_replay(&p, &o, &r), 0);
+    ASSERT(r.compute_wh > 2 * 3 * 300); /* most of ~5 h a day near 350 W */
+    ASSERT(r.compute_from_surplus_share >= 0.99);
+    ASSERT(r.surplus_captured_share > 0.8 && r.surplus_captured_share <= 1.0);
+    ASSERT(r.switches >= 2 && r.switches <= 4); /* once a day, maybe a ramp restart */
+    weft_profile_free(&p);
+}
