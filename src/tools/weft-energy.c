@@ -2,6 +2,7 @@
  * with the Modbus readers, read a device). Results are JSON on stdout. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,15 +11,21 @@
 #include "weft/energy_config.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
+#include "weft/sunspec.h"
 #include "weft/time.h"
 #include "weft/version.h"
 
 static const char usage[] =
-    "usage: weft-energy replay --profile FILE.csv [--pv-kwp K] [--profile-kwp P]\n"
+    "usage: weft-energy read --modbus tcp://HOST:PORT [--unit N] [--timeout-ms MS]\n"
+    "       weft-energy replay --profile FILE.csv [--pv-kwp K] [--profile-kwp P]\n"
     "                          [--battery-kwh B] [--battery-kw W] [--gpu-max-w W] [--gpu-min-w W]\n"
     "                          [--policy weft|naive|always|all] [--poll-s S]\n"
     "                          [--load-col GC] [--pv-col GG] [--config policy.json]\n"
     "       weft-energy --version | --help\n"
+    "\n"
+    "read discovers a SunSpec device (\"SunS\" at 40000, 0 or 50000), walks its\n"
+    "model chain and prints the models and the values Weft uses as JSON, in the\n"
+    "device's own signs (null: not implemented or missing).\n"
     "\n"
     "replay runs the policy over the profile with work always queued, once with\n"
     "compute and once without, and prints one JSON object: days, compute_wh,\n"
@@ -180,12 +187,111 @@ static int cmd_replay(int argc, char **argv)
     return 0;
 }
 
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isnan(v))
+        cJSON_AddNullToObject(o, k);
+    else
+        cJSON_AddNumberToObject(o, k, v);
+}
+
+static int cmd_read(int argc, char **argv)
+{
+    const char *url = NULL;
+    double unit = 1, timeout = 2000;
+    for (int i = 2; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL) {
+            fprintf(stderr, "weft-energy: %s needs a value (see --help)\n", f);
+            return 2;
+        }
+        i++;
+        int rc = 0;
+        if (strcmp(f, "--modbus") == 0)
+            url = v;
+        else if (strcmp(f, "--unit") == 0)
+            rc = num(f, v, 0, 255, &unit);
+        else if (strcmp(f, "--timeout-ms") == 0)
+            rc = num(f, v, 1, 60000, &timeout);
+        else {
+            fprintf(stderr, "weft-energy: unknown option %s (see --help)\n", f);
+            return 2;
+        }
+        if (rc < 0)
+            return 2;
+    }
+    char host[256];
+    int port = 502, n = 0;
+    if (url == NULL || sscanf(url, "tcp://%255[^:/]%n", host, &n) != 1) {
+        fprintf(stderr, "weft-energy: read needs --modbus tcp://HOST:PORT\n");
+        return 2;
+    }
+    if (url[n] == ':') {
+        char *end;
+        long p = strtol(url + n + 1, &end, 10);
+        if (*end || p < 1 || p > 65535) {
+            fprintf(stderr, "weft-energy: --modbus: bad port in \"%s\"\n", url);
+            return 2;
+        }
+        port = (int)p;
+    } else if (url[n] != '\0') {
+        fprintf(stderr, "weft-energy: --modbus: expected tcp://HOST:PORT, got \"%s\"\n", url);
+        return 2;
+    }
+    char err[512];
+    struct weft_modbus *m;
+    struct weft_sunspec_map map;
+    struct weft_sunspec_values v;
+    int rc = weft_modbus_open_tcp(host, port, (int)unit, (int)timeout, &m, err, sizeof err);
+    if (rc == 0) {
+        rc = weft_sunspec_discover(m, &map, err, sizeof err);
+        if (rc == 0)
+            rc = weft_sunspec_read(m, &map, &v, err, sizeof err);
+        weft_modbus_close(m);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "weft-energy: %s\n", err);
+        return 1;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "device", url);
+    cJSON_AddNumberToObject(o, "sunspec_base", map.base);
+    cJSON *models = cJSON_AddArrayToObject(o, "models");
+    for (int i = 0; i < map.n; i++) {
+        cJSON *md = cJSON_CreateObject();
+        cJSON_AddNumberToObject(md, "id", map.models[i].id);
+        cJSON_AddNumberToObject(md, "address", map.models[i].addr);
+        cJSON_AddNumberToObject(md, "length", map.models[i].len);
+        cJSON_AddItemToArray(models, md);
+    }
+    cJSON_AddStringToObject(o, "manufacturer", v.manufacturer);
+    cJSON_AddStringToObject(o, "model", v.model);
+    cJSON_AddStringToObject(o, "serial", v.serial);
+    add_num(o, "inverter_ac_w", v.ac_w);
+    add_num(o, "inverter_dc_w", v.dc_w);
+    add_num(o, "meter_w", v.meter_w);
+    add_num(o, "battery_w", v.batt_w);
+    add_num(o, "soc_pct", v.soc_pct);
+    if (v.cha_st >= 0)
+        cJSON_AddNumberToObject(o, "charge_status", v.cha_st);
+    else
+        cJSON_AddNullToObject(o, "charge_status");
+    char *s = cJSON_Print(o);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weft-energy", usage))
         return 0;
     if (argc >= 2 && strcmp(argv[1], "replay") == 0)
         return cmd_replay(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "read") == 0)
+        return cmd_read(argc, argv);
     fputs(usage, stderr);
     return 2;
 }

@@ -1,18 +1,346 @@
-/* weft-panelsim: a Modbus TCP solar/battery panel simulator
- * Only --version and --help exist so far; the rest lands with its issue. */
+/* weft-panelsim: a home's inverter, meter and battery as one SunSpec
+ * Modbus TCP device, driven by a day profile, so Weft can be tried (and
+ * tested) without a real inverter.
+ *
+ * Holding registers (0-based):
+ *   40000  "SunS"
+ *   40002  model 1   common (Mn "Weft", Md "panelsim")
+ *   40070  model 103 inverter: W = PV power, DCW = PV power
+ *   40122  model 203 meter: W = grid power, + import / - export
+ *   40229  model 124 storage: ChaState = SoC (SF -1), ChaSt
+ *   40255  model 802 battery: SoC (SF -1), W = + charge / - discharge, ChaSt
+ *   40319  end of the model chain (0xFFFF, 0)
+ *   40500  written by the node: its compute draw in W (feeds back into the
+ *          home's balance: grid and battery move as a real home's would)
+ *   40501  fault mode, writable at run time: 0 none, 1 silent (stop
+ *          answering), 2 drop (close every connection), 3 sentinels (all
+ *          measurements "not implemented"), 4 bad scale factors
+ *
+ * Time runs --speed times faster than the wall clock (1440: a day a
+ * minute) from --start, or from the profile's first day plus --day N.
+ */
+#include <errno.h>
+#include <math.h>
+#include <modbus.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "weft/energy_sim.h"
+#include "weft/error.h"
+#include "weft/time.h"
 #include "weft/version.h"
 
-static const char usage[] = "usage: weft-panelsim --version | --help\n"
-                            "\n"
-                            "a Modbus TCP solar/battery panel simulator.\n"
-                            "Not implemented in this build yet: the simulator.\n";
+static const char usage[] =
+    "usage: weft-panelsim --profile FILE.csv [--port 5020] [--bind 127.0.0.1] [--speed S]\n"
+    "                     [--day N] [--pv-kwp K] [--profile-kwp P] [--battery-kwh B]\n"
+    "                     [--battery-kw W] [--soc PCT] [--fault "
+    "none|silent|drop|sentinels|bad-sf]\n"
+    "                     [--load-col GC] [--pv-col GG] [--status-every-s S]\n"
+    "       weft-panelsim --version | --help\n"
+    "\n"
+    "Serves SunSpec models 1, 103, 203, 124 and 802 over Modbus TCP from a day\n"
+    "profile with a self-consumption battery. The node writes its compute draw\n"
+    "(W) to register 40500; 40501 selects a fault mode at run time.\n";
+
+enum { BASE = 40000, NREGS = 600, R_COMPUTE = 40500, R_FAULT = 40501 };
+enum { M1 = 40002, M103 = 40070, M203 = 40122, M124 = 40229, M802 = 40255, MEND = 40319 };
+enum { F_NONE, F_SILENT, F_DROP, F_SENTINELS, F_BADSF };
+
+struct sim {
+    struct weft_profile prof;
+    struct weft_battery_model batt;
+    double speed, t0_sim, sim_t;
+    uint64_t t0_ms, last_ms;
+    modbus_mapping_t *mb;
+    double pv, load, grid, bw, compute;
+};
+
+static uint16_t *reg(struct sim *s, int addr)
+{
+    return &s->mb->tab_registers[addr - BASE];
+}
+
+static void put_str(struct sim *s, int addr, const char *text, int nregs)
+{
+    for (int i = 0; i < nregs; i++) {
+        size_t k = (size_t)i * 2, n = strlen(text);
+        uint8_t hi = k < n ? (uint8_t)text[k] : 0, lo = k + 1 < n ? (uint8_t)text[k + 1] : 0;
+        *reg(s, addr + i) = (uint16_t)(hi << 8 | lo);
+    }
+}
+
+static void layout(struct sim *s)
+{
+    *reg(s, BASE) = 0x5375;
+    *reg(s, BASE + 1) = 0x6E53;
+    *reg(s, M1) = 1;
+    *reg(s, M1 + 1) = 66;
+    put_str(s, M1 + 2, "Weft", 16);
+    put_str(s, M1 + 18, "panelsim", 16);
+    put_str(s, M1 + 42, "0.1", 8);
+    put_str(s, M1 + 50, "SIM-0001", 16);
+    *reg(s, M1 + 66) = 1;
+    *reg(s, M103) = 103;
+    *reg(s, M103 + 1) = 50;
+    *reg(s, M203) = 203;
+    *reg(s, M203 + 1) = 105;
+    *reg(s, M124) = 124;
+    *reg(s, M124 + 1) = 24;
+    *reg(s, M802) = 802;
+    *reg(s, M802 + 1) = 62;
+    *reg(s, MEND) = 0xFFFF;
+    *reg(s, MEND + 1) = 0;
+}
+
+/* Value and scale factor for an int16 power: SF 0 up to 32 kW, then 1. */
+static void put_w(struct sim *s, int addr, int sf_addr, double w)
+{
+    int sf = fabs(w) > 32000 ? 1 : 0;
+    *reg(s, addr) = (uint16_t)(int16_t)lrint(sf ? w / 10 : w);
+    *reg(s, sf_addr) = (uint16_t)sf;
+}
+
+static int cha_st(double bw, double soc)
+{
+    if (soc >= 99.95)
+        return 5; /* FULL */
+    if (soc <= 0.05)
+        return 2;                        /* EMPTY */
+    return bw > 1 ? 4 : bw < -1 ? 3 : 6; /* CHARGING, DISCHARGING, HOLDING */
+}
+
+/* Advances the home to now and writes its state into the registers. */
+static void tick(struct sim *s)
+{
+    uint64_t now = weft_mono_ms();
+    double dt = (double)(now - s->last_ms) / 1000.0 * s->speed;
+    s->last_ms = now;
+    s->sim_t = s->t0_sim + (double)(now - s->t0_ms) / 1000.0 * s->speed;
+    double total = weft_profile_seconds(&s->prof);
+    double t = fmod(s->sim_t, total); /* the profile repeats */
+    weft_profile_at(&s->prof, t, &s->load, &s->pv);
+    s->compute = *reg(s, R_COMPUTE);
+    if (dt > 0)
+        weft_battery_step(&s->batt, s->pv - s->load - s->compute, dt, &s->grid, &s->bw);
+    double soc = weft_battery_soc(&s->batt);
+    int fault = *reg(s, R_FAULT);
+
+    put_w(s, M103 + 2 + 12, M103 + 2 + 13, s->pv);   /* W, W_SF */
+    put_w(s, M103 + 2 + 29, M103 + 2 + 30, s->pv);   /* DCW, DCW_SF */
+    *reg(s, M103 + 2 + 36) = s->pv > 1 ? 4 : 2;      /* St: MPPT or sleeping */
+    put_w(s, M203 + 2 + 16, M203 + 2 + 20, s->grid); /* W, W_SF */
+    *reg(s, M124 + 2 + 6) = (uint16_t)lrint(soc * 10);
+    *reg(s, M124 + 2 + 20) = (uint16_t)(int16_t)-1; /* ChaState_SF */
+    *reg(s, M124 + 2 + 9) = (uint16_t)cha_st(s->bw, soc);
+    *reg(s, M802 + 2 + 1) = (uint16_t)lrint(fmin(s->batt.capacity_wh, 65535)); /* WHRtg */
+    *reg(s, M802 + 2 + 9) = (uint16_t)lrint(soc * 10);
+    *reg(s, M802 + 2 + 54) = (uint16_t)(int16_t)-1; /* SoC_SF */
+    put_w(s, M802 + 2 + 45, M802 + 2 + 61, s->bw);
+    *reg(s, M802 + 2 + 14) = (uint16_t)cha_st(s->bw, soc);
+
+    if (fault == F_SENTINELS) {
+        int16_t na = INT16_MIN;
+        *reg(s, M103 + 2 + 12) = (uint16_t)na;
+        *reg(s, M103 + 2 + 29) = (uint16_t)na;
+        *reg(s, M203 + 2 + 16) = (uint16_t)na;
+        *reg(s, M124 + 2 + 6) = 0xFFFF;
+        *reg(s, M802 + 2 + 9) = 0xFFFF;
+        *reg(s, M802 + 2 + 45) = (uint16_t)na;
+    } else if (fault == F_BADSF) {
+        *reg(s, M103 + 2 + 13) = 0x7FFF;
+        *reg(s, M203 + 2 + 20) = 0x7FFF;
+        *reg(s, M124 + 2 + 20) = 0x7FFF;
+        *reg(s, M802 + 2 + 54) = 0x7FFF;
+        *reg(s, M802 + 2 + 61) = 0x7FFF;
+    }
+}
+
+/* The only mutable file-scope state: set by the signal handler, read by the
+ * loop; a signal handler has no other way to reach it. */
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static int parse_num(const char *flag, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= lo && d <= hi)) {
+        fprintf(stderr, "weft-panelsim: %s: expected a number %g..%g, got \"%s\"\n", flag, lo, hi,
+                v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weft-panelsim", usage))
         return 0;
-    fputs(usage, stderr);
-    return 2;
+    const char *profile = NULL, *bind_addr = "127.0.0.1", *load_col = "GC", *pv_col = "GG";
+    double port = 5020, speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1;
+    double soc = 50, status_s = 0;
+    int fault = F_NONE;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL) {
+            fprintf(stderr, "weft-panelsim: %s needs a value (see --help)\n", f);
+            return 2;
+        }
+        i++;
+        int rc = 0;
+        if (strcmp(f, "--profile") == 0)
+            profile = v;
+        else if (strcmp(f, "--bind") == 0)
+            bind_addr = v;
+        else if (strcmp(f, "--load-col") == 0)
+            load_col = v;
+        else if (strcmp(f, "--pv-col") == 0)
+            pv_col = v;
+        else if (strcmp(f, "--port") == 0)
+            rc = parse_num(f, v, 1, 65535, &port);
+        else if (strcmp(f, "--speed") == 0)
+            rc = parse_num(f, v, 0.001, 1e6, &speed);
+        else if (strcmp(f, "--day") == 0)
+            rc = parse_num(f, v, 0, 100000, &day);
+        else if (strcmp(f, "--pv-kwp") == 0)
+            rc = parse_num(f, v, 0, 1000, &pv_kwp);
+        else if (strcmp(f, "--profile-kwp") == 0)
+            rc = parse_num(f, v, 0.001, 1000, &profile_kwp);
+        else if (strcmp(f, "--battery-kwh") == 0)
+            rc = parse_num(f, v, 0, 65, &bkwh);
+        else if (strcmp(f, "--battery-kw") == 0)
+            rc = parse_num(f, v, 0, 1000, &bkw);
+        else if (strcmp(f, "--soc") == 0)
+            rc = parse_num(f, v, 0, 100, &soc);
+        else if (strcmp(f, "--status-every-s") == 0)
+            rc = parse_num(f, v, 0, 86400, &status_s);
+        else if (strcmp(f, "--fault") == 0) {
+            static const char *const names[] = {"none", "silent", "drop", "sentinels", "bad-sf"};
+            for (fault = 0; fault < 5 && strcmp(names[fault], v) != 0; fault++)
+                ;
+            if (fault == 5) {
+                fprintf(stderr, "weft-panelsim: --fault: expected none, silent, drop, sentinels "
+                                "or bad-sf\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "weft-panelsim: unknown option %s (see --help)\n", f);
+            return 2;
+        }
+        if (rc < 0)
+            return 2;
+    }
+    if (profile == NULL) {
+        fprintf(stderr, "weft-panelsim: --profile FILE.csv is required\n");
+        return 2;
+    }
+
+    struct sim s;
+    memset(&s, 0, sizeof s);
+    char err[512];
+    double scale = pv_kwp > 0 ? pv_kwp / profile_kwp : 1;
+    if (weft_profile_load(profile, load_col, pv_col, scale, &s.prof, err, sizeof err) < 0) {
+        fprintf(stderr, "weft-panelsim: %s\n", err);
+        return 1;
+    }
+    s.batt = (struct weft_battery_model){bkwh * 1000, bkw >= 0 ? bkw * 1000 : bkwh * 500,
+                                         bkw >= 0 ? bkw * 1000 : bkwh * 500, bkwh * 10 * soc};
+    s.speed = speed;
+    s.t0_sim = day * 86400;
+    s.t0_ms = s.last_ms = weft_mono_ms();
+    s.mb = modbus_mapping_new_start_address(0, 0, 0, 0, BASE, NREGS, 0, 0);
+    modbus_t *ctx = modbus_new_tcp(bind_addr, (int)port);
+    if (s.mb == NULL || ctx == NULL) {
+        fprintf(stderr, "weft-panelsim: cannot set up Modbus: %s\n", modbus_strerror(errno));
+        return 1;
+    }
+    layout(&s);
+    *reg(&s, R_FAULT) = (uint16_t)fault;
+    tick(&s);
+    int lfd = modbus_tcp_listen(ctx, 16);
+    if (lfd < 0) {
+        fprintf(stderr, "weft-panelsim: cannot listen on %s:%d: %s\n", bind_addr, (int)port,
+                modbus_strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    fprintf(stderr, "weft-panelsim: serving SunSpec on %s:%d (speed %gx)\n", bind_addr, (int)port,
+            speed);
+
+    fd_set all;
+    FD_ZERO(&all);
+    FD_SET(lfd, &all);
+    int maxfd = lfd;
+    uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+    uint64_t last_status = 0;
+    while (!stopping) {
+        fd_set rd = all;
+        struct timeval tv = {0, 200000};
+        int n = select(maxfd + 1, &rd, NULL, NULL, &tv);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (status_s > 0 && weft_mono_ms() - last_status >= status_s * 1000) {
+            tick(&s);
+            last_status = weft_mono_ms();
+            printf("t=%.0f pv=%.0f load=%.0f compute=%.0f grid=%.0f battery=%.0f soc=%.1f\n",
+                   s.sim_t, s.pv, s.load, s.compute, s.grid, s.bw, weft_battery_soc(&s.batt));
+            fflush(stdout);
+        }
+        if (n <= 0)
+            continue;
+        for (int fd = 0; fd <= maxfd; fd++) {
+            if (!FD_ISSET(fd, &rd))
+                continue;
+            if (fd == lfd) {
+                int c = accept(lfd, NULL, NULL);
+                if (c < 0)
+                    continue;
+                if (c >= FD_SETSIZE || *reg(&s, R_FAULT) == F_DROP) {
+                    close(c);
+                    continue;
+                }
+                FD_SET(c, &all);
+                if (c > maxfd)
+                    maxfd = c;
+                continue;
+            }
+            modbus_set_socket(ctx, fd);
+            int rc = modbus_receive(ctx, query);
+            int mode = *reg(&s, R_FAULT);
+            if (rc > 0 && mode == F_SILENT)
+                continue; /* read the request, never answer */
+            if (rc > 0 && mode != F_DROP) {
+                tick(&s);
+                modbus_reply(ctx, query, rc, s.mb);
+                tick(&s); /* a write to 40500/40501 takes effect at once */
+                continue;
+            }
+            if (rc == 0)
+                continue; /* a request for another unit, ignored */
+            close(fd);
+            FD_CLR(fd, &all);
+        }
+    }
+    for (int fd = 0; fd <= maxfd; fd++)
+        if (FD_ISSET(fd, &all))
+            close(fd);
+    modbus_mapping_free(s.mb);
+    modbus_free(ctx);
+    weft_profile_free(&s.prof);
+    fprintf(stderr, "weft-panelsim: stopped\n");
+    return 0;
 }

@@ -1,0 +1,141 @@
+/* Modbus TCP through libmodbus, and SunSpec discovery and reads on top.
+ * libmodbus reports errors through errno (its own codes above
+ * MODBUS_ENOBASE included); they are translated here and go no further. */
+#include <errno.h>
+#include <modbus.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/error.h"
+#include "weft/sunspec.h"
+
+struct weft_modbus {
+    modbus_t *ctx;
+    char where[96];
+};
+
+static int mb_err(struct weft_modbus *m, const char *what, char *err, size_t cap)
+{
+    int e = errno;
+    snprintf(err, cap, "%s: %s: %s", m ? m->where : "modbus", what, modbus_strerror(e));
+    if (e == ETIMEDOUT)
+        return WEFT_ETIMEDOUT;
+    if (e == ECONNREFUSED || e == ECONNRESET || e == EPIPE || e == EHOSTUNREACH)
+        return weft_err_from_errno(e);
+    return WEFT_EMODBUS;
+}
+
+int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
+                         struct weft_modbus **out, char *err, size_t cap)
+{
+    struct weft_modbus *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return WEFT_ENOMEM;
+    snprintf(m->where, sizeof m->where, "tcp://%s:%d unit %d", host, port, unit);
+    m->ctx = modbus_new_tcp(host, port);
+    if (m->ctx == NULL) {
+        int rc = mb_err(m, "cannot create a context", err, cap);
+        free(m);
+        return rc;
+    }
+    modbus_set_response_timeout(m->ctx, (uint32_t)(timeout_ms / 1000),
+                                (uint32_t)(timeout_ms % 1000) * 1000);
+    if (modbus_set_slave(m->ctx, unit) < 0 || modbus_connect(m->ctx) < 0) {
+        int rc = mb_err(m, "cannot connect", err, cap);
+        modbus_free(m->ctx);
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void weft_modbus_close(struct weft_modbus *m)
+{
+    if (m == NULL)
+        return;
+    modbus_close(m->ctx);
+    modbus_free(m->ctx);
+    free(m);
+}
+
+int weft_modbus_read(struct weft_modbus *m, uint32_t addr, int n, uint16_t *out, char *err,
+                     size_t cap)
+{
+    if (n <= 0 || n > MODBUS_MAX_READ_REGISTERS || addr + (uint32_t)n > 65536)
+        return WEFT_EINVAL;
+    int got = modbus_read_registers(m->ctx, (int)addr, n, out);
+    if (got < 0) {
+        char what[64];
+        snprintf(what, sizeof what, "reading %d registers at %u", n, addr);
+        return mb_err(m, what, err, cap);
+    }
+    if (got != n) {
+        snprintf(err, cap, "%s: asked for %d registers at %u, got %d", m->where, n, addr, got);
+        return WEFT_EMODBUS;
+    }
+    return 0;
+}
+
+int weft_sunspec_discover(struct weft_modbus *m, struct weft_sunspec_map *map, char *err,
+                          size_t cap)
+{
+    static const uint32_t bases[] = {40000, 0, 50000};
+    memset(map, 0, sizeof *map);
+    uint16_t r[2];
+    int found = 0, rc = 0;
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0] && !found; i++) {
+        rc = weft_modbus_read(m, bases[i], 2, r, err, cap);
+        if (rc == 0 && r[0] == WEFT_SUNSPEC_MARKER0 && r[1] == WEFT_SUNSPEC_MARKER1) {
+            map->base = bases[i];
+            found = 1;
+        } else if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECONNRESET || rc == WEFT_EPIPE) {
+            return rc; /* the device is gone, not merely without SunSpec here */
+        }
+    }
+    if (!found) {
+        snprintf(err, cap, "%s: no SunSpec marker \"SunS\" at 40000, 0 or 50000", m->where);
+        return WEFT_ENODEV;
+    }
+    uint32_t addr = map->base + 2;
+    while (map->n < WEFT_SUNSPEC_MAX_MODELS && addr + 2 <= 65536) {
+        if ((rc = weft_modbus_read(m, addr, 2, r, err, cap)) < 0)
+            return rc;
+        if (r[0] == WEFT_SUNSPEC_END)
+            return 0;
+        map->models[map->n++] = (struct weft_sunspec_model){r[0], r[1], addr};
+        addr += (uint32_t)r[1] + 2;
+    }
+    snprintf(err, cap, "%s: model chain from %u has no end marker within %d models", m->where,
+             map->base, WEFT_SUNSPEC_MAX_MODELS);
+    return WEFT_EPARSE;
+}
+
+int weft_sunspec_read(struct weft_modbus *m, const struct weft_sunspec_map *map,
+                      struct weft_sunspec_values *v, char *err, size_t cap)
+{
+    weft_sunspec_values_init(v);
+    uint16_t regs[65536 / 8];
+    for (int i = 0; i < map->n; i++) {
+        const struct weft_sunspec_model *md = &map->models[i];
+        if (!weft_sunspec_known(md->id))
+            continue; /* not read at all */
+        size_t len =
+            md->len < sizeof regs / sizeof regs[0] ? md->len : sizeof regs / sizeof regs[0];
+        for (size_t o = 0; o < len; o += MODBUS_MAX_READ_REGISTERS) {
+            int k =
+                (int)(len - o < MODBUS_MAX_READ_REGISTERS ? len - o : MODBUS_MAX_READ_REGISTERS);
+            int rc = weft_modbus_read(m, md->addr + 2 + (uint32_t)o, k, regs + o, err, cap);
+            if (rc < 0)
+                return rc;
+        }
+        int rc = weft_sunspec_decode(md->id, regs, len, v);
+        if (rc < 0) {
+            snprintf(err, cap, "%s: model %u at %u: length %u is too short", m->where, md->id,
+                     md->addr, md->len);
+            return rc;
+        }
+    }
+    return 0;
+}
