@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -160,16 +161,6 @@ static void tick(struct sim *s)
     }
 }
 
-/* The only mutable file-scope state: set by the signal handler, read by the
- * loop; a signal handler has no other way to reach it. */
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
-
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out)
 {
     char *end;
@@ -275,18 +266,31 @@ int main(int argc, char **argv)
                 modbus_strerror(errno));
         return 1;
     }
+    /* SIGINT and SIGTERM arrive as a readable fd in the same select() as the
+     * clients: no asynchronous handler, no global flag, and sanitizers that
+     * defer handlers around blocking calls cannot lose them. */
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    sigset_t stop_sigs;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
+    int sfd = signalfd(-1, &stop_sigs, SFD_CLOEXEC);
+    if (sfd < 0) {
+        fprintf(stderr, "weft-panelsim: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
     fprintf(stderr, "weft-panelsim: serving SunSpec on %s:%d (speed %gx)\n", bind_addr, (int)port,
             speed);
 
     fd_set all;
     FD_ZERO(&all);
     FD_SET(lfd, &all);
-    int maxfd = lfd;
+    FD_SET(sfd, &all);
+    int maxfd = lfd > sfd ? lfd : sfd;
     uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
     uint64_t last_status = 0;
+    int stopping = 0;
     while (!stopping) {
         fd_set rd = all;
         struct timeval tv = {0, 200000};
@@ -305,6 +309,10 @@ int main(int argc, char **argv)
         for (int fd = 0; fd <= maxfd; fd++) {
             if (!FD_ISSET(fd, &rd))
                 continue;
+            if (fd == sfd) {
+                stopping = 1;
+                break;
+            }
             if (fd == lfd) {
                 int c = accept(lfd, NULL, NULL);
                 if (c < 0)
@@ -337,7 +345,7 @@ int main(int argc, char **argv)
     }
     for (int fd = 0; fd <= maxfd; fd++)
         if (FD_ISSET(fd, &all))
-            close(fd);
+            close(fd); /* the listener and the signalfd included */
     modbus_mapping_free(s.mb);
     modbus_free(ctx);
     weft_profile_free(&s.prof);
