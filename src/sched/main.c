@@ -1,19 +1,143 @@
-/* weft-scheduler: the regional scheduler
- * Only --version and --help exist so far; the rest lands with its issue. */
+/* weft-scheduler: the regional scheduler (see docs/api.md and
+ * docs/operations.md). Loads its configuration, starts the scheduler on a
+ * libuv loop and stops it cleanly on SIGINT or SIGTERM. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
 
+#include "weft/config.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/sched.h"
 #include "weft/version.h"
 
 static const char usage[] =
-    "usage: weft-scheduler --version | --help\n"
+    "usage: weft-scheduler [--config FILE] [--listen ADDR] [--port N] [--state-dir DIR]\n"
+    "                      [--dev-tls | --plain-http] [--heartbeat-ms N] [--log-level L]\n"
     "\n"
-    "the regional scheduler.\n"
-    "Not implemented in this build yet: the scheduler itself (docs/api.md).\n";
+    "The regional scheduler: OpenAI-compatible HTTPS API for developers, the node\n"
+    "API for home nodes, durable jobs and token-exact failover.\n"
+    "Flags override the config file. --dev-tls makes a self-signed certificate in\n"
+    "the state directory; --plain-http is allowed only on loopback.\n";
+
+struct app {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    struct sched *sched;
+    struct weft_log log;
+    int stopping;
+};
+
+static void on_stopped(void *arg)
+{
+    struct app *a = arg;
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    struct app *a = h->data;
+    if (a->stopping)
+        return;
+    a->stopping = 1;
+    weft_log_notice(&a->log, "signal %d: stopping", sig);
+    sched_stop(a->sched, on_stopped, a);
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi) {
+        fprintf(stderr, "weft-scheduler: %s: expected a whole number %d..%d, got \"%s\"\n", flag,
+                lo, hi, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weft-scheduler", usage))
         return 0;
-    fputs(usage, stderr);
-    return 2;
+    struct sched_config cfg;
+    sched_config_default(&cfg);
+    char err[WEFT_CONFIG_ERR_MAX];
+    /* The config file first, so flags can override it. */
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 &&
+            weft_config_load_file(argv[i + 1], &sched_config_schema, &cfg, err, sizeof err)) {
+            fprintf(stderr, "weft-scheduler: %s\n", err);
+            return 2;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(f, "--dev-tls") == 0) {
+            cfg.dev_tls = true;
+            takes = 0;
+        } else if (strcmp(f, "--plain-http") == 0) {
+            cfg.plain_http = true;
+            takes = 0;
+        } else if (!v) {
+            fprintf(stderr, "weft-scheduler: %s needs a value (or is unknown)\n%s", f, usage);
+            return 2;
+        } else if (strcmp(f, "--config") == 0) {
+        } else if (strcmp(f, "--listen") == 0) {
+            snprintf(cfg.listen, sizeof cfg.listen, "%s", v);
+        } else if (strcmp(f, "--port") == 0) {
+            if (parse_int(f, v, 0, 65535, &cfg.port))
+                return 2;
+        } else if (strcmp(f, "--state-dir") == 0) {
+            snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s", v);
+        } else if (strcmp(f, "--heartbeat-ms") == 0) {
+            if (parse_int(f, v, 50, 600000, &cfg.heartbeat_ms))
+                return 2;
+        } else if (strcmp(f, "--log-level") == 0) {
+            snprintf(cfg.log_level, sizeof cfg.log_level, "%s", v);
+        } else {
+            fprintf(stderr, "weft-scheduler: unknown option %s\n%s", f, usage);
+            return 2;
+        }
+        i += takes;
+    }
+    if (!cfg.plain_http && !cfg.dev_tls && (!cfg.tls_cert[0] || !cfg.tls_key[0])) {
+        fprintf(stderr, "weft-scheduler: no TLS certificate: set tls_cert and tls_key in the "
+                        "config, or use --dev-tls for a local trial\n");
+        return 2;
+    }
+    struct app a;
+    memset(&a, 0, sizeof a);
+    weft_log_init(&a.log, "weft-scheduler", 2);
+    int lvl = weft_log_parse_level(cfg.log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "weft-scheduler: unknown log level \"%s\"\n", cfg.log_level);
+        return 2;
+    }
+    a.log.level = lvl;
+    uv_loop_init(&a.loop);
+    int rc = sched_start(&a.sched, &a.loop, &cfg, &a.log, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "weft-scheduler: %s\n", err);
+        uv_loop_close(&a.loop);
+        return 1;
+    }
+    uv_signal_init(&a.loop, &a.sigint);
+    uv_signal_init(&a.loop, &a.sigterm);
+    a.sigint.data = a.sigterm.data = &a;
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    /* Tests and scripts read the bound port from this line (port 0). */
+    printf("weft-scheduler: listening on port %d\n", sched_port(a.sched));
+    fflush(stdout);
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&a.loop);
+    if (rc != 0)
+        weft_log_error(&a.log, "loop closed with handles open: %s", uv_strerror(rc));
+    return rc == 0 ? 0 : 1;
 }

@@ -1,0 +1,105 @@
+/* OpenAI-compatible request bodies and chat templates.
+ *
+ * Pure functions: JSON text in, a validated request out, or an error in
+ * OpenAI's shape (status, message, type, param). No I/O, so a fuzz target
+ * drives the parser with arbitrary bodies.
+ *
+ * Ownership: weft_oai_parse() fills a caller-owned struct whose strings it
+ * allocates; weft_oai_req_free() frees them. Thread-safety: reentrant.
+ */
+#ifndef WEFT_OPENAI_H
+#define WEFT_OPENAI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/buf.h"
+
+#define WEFT_OAI_MAX_STOP       4
+#define WEFT_OAI_MAX_MESSAGES   256
+#define WEFT_OAI_MAX_TOKENS     8192 /* max_tokens above this is refused */
+#define WEFT_OAI_DEFAULT_TOKENS 256
+#define WEFT_OAI_MAX_DEPTH      16 /* JSON nesting allowed in a body */
+#define WEFT_OAI_MODEL_MAX      128
+
+enum weft_oai_kind { WEFT_OAI_CHAT, WEFT_OAI_COMPLETION };
+
+enum weft_oai_priority { WEFT_OAI_INTERACTIVE, WEFT_OAI_DEFERRABLE };
+
+struct weft_oai_msg {
+    char *role; /* system | user | assistant */
+    char *content;
+};
+
+struct weft_oai_req {
+    enum weft_oai_kind kind;
+    char model[WEFT_OAI_MODEL_MAX];
+    char *prompt; /* completions: the prompt; chat: NULL until rendered */
+    struct weft_oai_msg *msgs;
+    int n_msgs;
+    int max_tokens;
+    double temperature;
+    double top_p;
+    uint64_t seed;
+    int has_seed;
+    char *stop[WEFT_OAI_MAX_STOP];
+    int n_stop;
+    int stream;
+    int include_usage;
+    /* Job fields (POST /v1/jobs only). */
+    enum weft_oai_priority priority;
+    int64_t deadline_ms; /* wall clock; 0 = none */
+};
+
+struct weft_oai_err {
+    int status;        /* HTTP status */
+    const char *type;  /* "invalid_request_error" ... */
+    const char *code;  /* NULL or e.g. "model_not_found" */
+    char param[64];    /* the offending field, "" if none */
+    char message[256];
+};
+
+/* Parses a /v1/chat/completions or /v1/completions body. With `job` set,
+ * also the job fields: "request" holds the body, beside "completion_window"
+ * ("24h", "90m", "3600s"), "deadline" (Unix seconds) and "priority";
+ * `now_ms` anchors completion_window. Returns 0 or WEFT_EPARSE/WEFT_EINVAL
+ * with err filled. */
+int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body,
+                   size_t len, struct weft_oai_err *err);
+int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, int64_t now_ms,
+                       struct weft_oai_err *err);
+
+void weft_oai_req_free(struct weft_oai_req *r);
+
+/* Writes the error object {"error":{"message","type","param","code"}}. */
+int weft_oai_error_json(const struct weft_oai_err *err, struct weft_buf *out);
+
+/* Fills err (status, type, code may be NULL) with a printf message. */
+void weft_oai_set_err(struct weft_oai_err *err, int status, const char *type, const char *code,
+                      const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* ---- chat templates --------------------------------------------------- */
+
+enum weft_chat_template {
+    WEFT_TPL_RAW,    /* contents joined by newlines: base models */
+    WEFT_TPL_LLAMA2, /* [INST] <<SYS>> ... [/INST] */
+    WEFT_TPL_CHATML, /* <|im_start|>role ... <|im_end|> */
+    WEFT_TPL_LLAMA3, /* <|start_header_id|>role<|end_header_id|> ... <|eot_id|> */
+};
+
+/* "raw", "llama2", "chatml", "llama3" -> the enum; -1 for anything else. */
+int weft_chat_template_parse(const char *name);
+const char *weft_chat_template_name(enum weft_chat_template t);
+
+/* Chooses a template from a GGUF tokenizer.chat_template (Jinja) text by
+ * its markers; NULL or an unknown text gives WEFT_TPL_RAW. */
+enum weft_chat_template weft_chat_template_detect(const char *jinja);
+
+/* Renders r->msgs into a prompt that ends where the assistant's reply
+ * begins, into out (appended). BOS is the tokenizer's job, not the
+ * template's. */
+int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t,
+                     struct weft_buf *out);
+
+#endif /* WEFT_OPENAI_H */

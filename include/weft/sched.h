@@ -1,0 +1,63 @@
+/* weft-scheduler: the regional scheduler as a library the binary and the
+ * tests start on a libuv loop.
+ *
+ * The scheduler owns its HTTP server, its store and every node and job it
+ * tracks; all of it lives on the loop thread that called sched_start().
+ * sched_stop() closes the server (aborting open requests), and calls cb
+ * when everything is closed; then the struct is freed.
+ */
+#ifndef WEFT_SCHED_H
+#define WEFT_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "weft/http.h"
+
+struct weft_log;
+struct weft_cfg_field;
+
+struct sched_limits_cfg {
+    int max_header_bytes;
+    int max_body_bytes;
+    int header_timeout_ms;
+    int body_timeout_ms;
+    int idle_timeout_ms;
+    int max_connections;
+    int max_queued;     /* jobs waiting in memory (interactive + deferrable) */
+    int max_work_wait_s; /* longest long-poll a node may ask for */
+};
+
+struct sched_config {
+    char listen[64];
+    int port;
+    char tls_cert[256];
+    char tls_key[256];
+    bool dev_tls;    /* self-signed certificate in state_dir (demos, tests) */
+    bool plain_http; /* no TLS: refused unless listen is a loopback address */
+    char state_dir[256];
+    int heartbeat_ms; /* what nodes are told to use */
+    int lease_factor; /* a node is dead after lease_factor * heartbeat_ms of silence */
+    int max_attempts; /* failures on distinct nodes before a request fails */
+    struct sched_limits_cfg limits;
+    char log_level[16];
+};
+
+/* The JSON schema for the config file (see configs/weft-scheduler.json). */
+extern const struct weft_cfg_field sched_config_schema;
+
+void sched_config_default(struct sched_config *cfg);
+
+struct sched;
+
+/* Opens the store, sets up TLS, binds and starts serving. On failure
+ * nothing is left running and err says why. */
+int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *cfg,
+                const struct weft_log *log, char *err, size_t errcap);
+
+int sched_port(const struct sched *s);
+
+void sched_stop(struct sched *s, void (*cb)(void *arg), void *arg);
+
+#endif /* WEFT_SCHED_H */

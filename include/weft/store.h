@@ -1,0 +1,134 @@
+/* The scheduler's durable store: SQLite in WAL mode.
+ *
+ * Holds what must survive a restart: developer API keys and node tokens
+ * (as salted SHA-256 hashes, never the secrets), and deferrable jobs from
+ * the moment they are accepted until their result has been collected.
+ * Interactive requests are not stored: their client's connection is their
+ * state.
+ *
+ * Secrets look like "wk-<id>.<secret>" (API keys) and "wn-<id>.<secret>"
+ * (node tokens): the id finds the row, the secret is checked against the
+ * hash in constant time.
+ *
+ * Durability: synchronous=FULL, so a job insert has reached the disk when
+ * weft_store_job_insert() returns; the scheduler answers 202 only after it.
+ * weftctl opens the same file to manage keys and nodes while the scheduler
+ * runs (WAL lets both in; writers wait up to 5 s for each other).
+ *
+ * Ownership: the store owns its connection; rows returned in structs are
+ * the caller's and are freed with weft_job_row_free(). Thread-safety: one
+ * thread per struct weft_store.
+ */
+#ifndef WEFT_STORE_H
+#define WEFT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct weft_store;
+
+#define WEFT_SECRET_MAX 96
+
+int weft_store_open(struct weft_store **out, const char *path, char *err, size_t errcap);
+void weft_store_close(struct weft_store *st);
+
+/* ---- developer API keys ---------------------------------------------- */
+
+struct weft_key_info {
+    char id[24];
+    char name[64];
+    int64_t created_ms;
+    int revoked;
+    int rate_per_min;   /* requests per minute; 0 = unlimited */
+    int max_concurrent; /* requests in flight; 0 = unlimited */
+    int admin;          /* may list nodes and every key's jobs */
+};
+
+/* Creates a key; the secret goes to key_out (shown once, never stored). */
+int weft_store_key_create(struct weft_store *st, const char *name, int rate_per_min,
+                          int max_concurrent, int admin, char key_out[WEFT_SECRET_MAX],
+                          struct weft_key_info *info);
+/* 0 with info filled, or WEFT_EAUTH (unknown, wrong or revoked). */
+int weft_store_key_check(struct weft_store *st, const char *presented, struct weft_key_info *info);
+int weft_store_key_list(struct weft_store *st,
+                        void (*cb)(const struct weft_key_info *k, void *ud), void *ud);
+/* By id or name; WEFT_ENOENT when none matched. */
+int weft_store_key_revoke(struct weft_store *st, const char *id_or_name);
+/* How many keys exist (revoked included). */
+int weft_store_key_count(struct weft_store *st);
+
+/* ---- node tokens ------------------------------------------------------- */
+
+/* Enrolls node `name` (a new token replaces an old one). */
+int weft_store_node_enroll(struct weft_store *st, const char *name,
+                           char token_out[WEFT_SECRET_MAX]);
+/* 0 with the node's name, or WEFT_EAUTH. */
+int weft_store_node_check(struct weft_store *st, const char *presented, char *name,
+                          size_t namecap);
+int weft_store_node_revoke(struct weft_store *st, const char *name);
+int weft_store_node_list(struct weft_store *st,
+                         void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
+                         void *ud);
+
+/* ---- jobs -------------------------------------------------------------- */
+
+enum weft_job_state {
+    WEFT_JOB_QUEUED,
+    WEFT_JOB_RUNNING,
+    WEFT_JOB_SUCCEEDED,
+    WEFT_JOB_FAILED,
+    WEFT_JOB_CANCELLED,
+    WEFT_JOB_EXPIRED,
+};
+const char *weft_job_state_name(enum weft_job_state s);
+/* A finished state: succeeded, failed, cancelled or expired. */
+int weft_job_state_final(enum weft_job_state s);
+
+struct weft_job_row {
+    char id[40];
+    char key_id[24];
+    char idem[128]; /* Idempotency-Key, "" if none */
+    int64_t created_ms;
+    int64_t deadline_ms; /* 0 = none */
+    int priority;        /* enum weft_oai_priority */
+    int kind;            /* enum weft_oai_kind */
+    enum weft_job_state state;
+    int64_t finished_ms;
+    int completions; /* times a result was recorded: 0 or 1 */
+    char *request;   /* the request object as JSON (owned) */
+    char *result;    /* the completion object as JSON, or NULL (owned) */
+    char *error;     /* why it failed, or NULL (owned) */
+};
+
+void weft_job_row_free(struct weft_job_row *row);
+
+/* Writes a new job (state queued). If the same key already sent the same
+ * Idempotency-Key, nothing is written: *existing is set and row is filled
+ * with the stored job instead. */
+int weft_store_job_insert(struct weft_store *st, struct weft_job_row *row, int *existing);
+
+/* queued <-> running while the job is not final. */
+int weft_store_job_mark(struct weft_store *st, const char *id, enum weft_job_state s);
+
+/* Records the outcome once: returns 1 when this call finished the job, 0
+ * when it was already final (so a late duplicate never overwrites). */
+int weft_store_job_finish(struct weft_store *st, const char *id, enum weft_job_state s,
+                          const char *result, const char *error);
+
+/* key_id NULL: any key. WEFT_ENOENT when absent. */
+int weft_store_job_get(struct weft_store *st, const char *id, const char *key_id,
+                       struct weft_job_row *row);
+
+/* Newest first, after `after` (an id, or NULL), at most limit rows; key_id
+ * NULL lists every key's jobs. Returns the count passed to cb. */
+int weft_store_job_list(struct weft_store *st, const char *key_id, const char *after, int limit,
+                        void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
+
+/* Every queued or running job, oldest first: what a restart resumes. */
+int weft_store_job_pending(struct weft_store *st,
+                           void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
+
+/* Random lowercase hex of 2*nbytes characters into out (NUL included). */
+int weft_random_hex(char *out, size_t nbytes);
+
+#endif /* WEFT_STORE_H */

@@ -1,0 +1,725 @@
+/* Nodes, jobs, placement and failover: the scheduler's state machine.
+ *
+ * A job waits in the queue (interactive first, then deferrable by
+ * deadline) until a live node that holds its model, has room and is
+ * allowed to take it is parked on GET /v1/node/work; the job goes out as
+ * that poll's answer. The node streams tokens back on one chunked upload
+ * per job. Tokens are numbered; the scheduler keeps the ones the client
+ * has, so when a node dies (its upload or poll connection breaks, or its
+ * heartbeat lease runs out) or yields, the job goes back to the queue and
+ * the next node is sent the prompt plus those tokens and the same seed.
+ * A token numbered below what the job has is a duplicate and dropped; one
+ * numbered above is a protocol error. That is how the client's stream
+ * stays free of gaps and repeats across any number of moves.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/time.h"
+
+#define STREAM_LINE_MAX     (64 * 1024)
+#define INTERACTIVE_WAIT_MS 60000
+#define TEXT_MAX            (4u << 20)
+
+struct sched_stream {
+    struct sched *s;
+    struct sched_job *job; /* NULL once the job has left this node */
+    struct sched_node *node;
+    struct weft_http_req *req;
+    struct weft_buf line;
+    int ended; /* an end event arrived */
+    int busy;  /* inside this stream's body callback */
+};
+
+/* ---- lists ------------------------------------------------------------- */
+
+static void list_remove(struct sched_job **head, struct sched_job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else if (*head == j)
+        *head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    j->prev = j->next = NULL;
+}
+
+static void list_push(struct sched_job **head, struct sched_job *j)
+{
+    j->prev = NULL;
+    j->next = *head;
+    if (*head)
+        (*head)->prev = j;
+    *head = j;
+}
+
+/* Interactive before deferrable; deferrable by deadline (none = last);
+ * then by arrival, so a job that lost its node keeps its place. */
+static int before(const struct sched_job *a, const struct sched_job *b)
+{
+    if (a->req.priority != b->req.priority)
+        return a->req.priority == WEFT_OAI_INTERACTIVE;
+    if (a->req.priority == WEFT_OAI_DEFERRABLE) {
+        int64_t da = a->req.deadline_ms ? a->req.deadline_ms : INT64_MAX;
+        int64_t db = b->req.deadline_ms ? b->req.deadline_ms : INT64_MAX;
+        if (da != db)
+            return da < db;
+    }
+    return a->queued_ms < b->queued_ms;
+}
+
+static void queue_insert(struct sched *s, struct sched_job *j)
+{
+    j->state = SJ_QUEUED;
+    s->n_queued++;
+    if (!s->queue || before(j, s->queue)) {
+        list_push(&s->queue, j);
+        return;
+    }
+    struct sched_job *at = s->queue;
+    while (at->next && !before(j, at->next))
+        at = at->next;
+    j->prev = at;
+    j->next = at->next;
+    if (at->next)
+        at->next->prev = j;
+    at->next = j;
+}
+
+static void job_unlink(struct sched *s, struct sched_job *j)
+{
+    if (j->state == SJ_QUEUED) {
+        list_remove(&s->queue, j);
+        s->n_queued--;
+    } else {
+        list_remove(&s->running, j);
+        s->n_running--;
+    }
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+struct sched_job *sched_job_new(const char *id_prefix)
+{
+    struct sched_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    char hex[25];
+    if (weft_random_hex(hex, 12) != 0) {
+        free(j);
+        return NULL;
+    }
+    snprintf(j->id, sizeof j->id, "%s%s", id_prefix, hex);
+    weft_buf_init(&j->text, TEXT_MAX);
+    j->created_s = weft_wall_ms() / 1000;
+    return j;
+}
+
+static void job_free(struct sched_job *j)
+{
+    weft_oai_req_free(&j->req);
+    free(j->tokens);
+    weft_buf_free(&j->text);
+    free(j);
+}
+
+struct sched_job *sched_job_find(struct sched *s, const char *id)
+{
+    for (struct sched_job *j = s->running; j; j = j->next)
+        if (strcmp(j->id, id) == 0)
+            return j;
+    for (struct sched_job *j = s->queue; j; j = j->next)
+        if (strcmp(j->id, id) == 0)
+            return j;
+    return NULL;
+}
+
+void sched_job_submit(struct sched *s, struct sched_job *job)
+{
+    /* Every job gets a seed now, so a resumed run draws the same numbers
+     * as the first one would have. */
+    if (!job->req.has_seed) {
+        char hex[17];
+        weft_random_hex(hex, 8);
+        job->req.seed = strtoull(hex, NULL, 16) & 0x7fffffffffffffffull;
+        job->req.has_seed = 1;
+    }
+    job->queued_ms = weft_mono_ms();
+    queue_insert(s, job);
+    sched_dispatch(s);
+}
+
+/* Ends the upload of the node that held job, unless the upload is the one
+ * being read right now (its callback finishes it). */
+static void detach_stream(struct sched_job *j, int status)
+{
+    struct sched_stream *st = j->stream;
+    if (!st)
+        return;
+    st->job = NULL;
+    j->stream = NULL;
+    if (!st->busy && !st->ended && st->req) {
+        struct weft_http_req *req = st->req;
+        st->req = NULL;
+        weft_http_respond(req, status, "application/json", NULL,
+                          "{\"error\":\"job reassigned or cancelled\"}\n", 40);
+    }
+}
+
+static void detach_node(struct sched *s, struct sched_job *j, int status)
+{
+    detach_stream(j, status);
+    if (j->node) {
+        j->node->running--;
+        j->node = NULL;
+    }
+    (void)s;
+}
+
+static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_state st,
+                          const char *result, const char *error)
+{
+    s->m.finished[st]++;
+    if (!j->durable)
+        return;
+    int rc = weft_store_job_finish(s->store, j->id, st, result, error);
+    if (rc < 0)
+        weft_log_error(s->log, "job %s: cannot record its outcome: %s", j->id,
+                       weft_strerror(rc));
+}
+
+/* The job failed for good: tell its client or record it, then free it. */
+static void job_fail(struct sched *s, struct sched_job *j, int status, const char *code,
+                     const char *message)
+{
+    weft_log_warn(s->log, "job %s failed: %s", j->id, message);
+    detach_node(s, j, 409);
+    job_unlink(s, j);
+    if (j->client)
+        sched_client_fail(s, j, status, code, message);
+    else
+        sched_key_release(s, j->key_id);
+    store_outcome(s, j, code && strcmp(code, "deadline_exceeded") == 0 ? WEFT_JOB_EXPIRED
+                                                                        : WEFT_JOB_FAILED,
+                  NULL, message);
+    job_free(j);
+}
+
+static void job_done(struct sched *s, struct sched_job *j, const char *finish)
+{
+    detach_node(s, j, 409);
+    job_unlink(s, j);
+    if (j->client) {
+        sched_client_finish(s, j, finish);
+        s->m.finished[WEFT_JOB_SUCCEEDED]++;
+    } else {
+        char *res = sched_completion_json(j, finish);
+        store_outcome(s, j, WEFT_JOB_SUCCEEDED, res, NULL);
+        free(res);
+        sched_key_release(s, j->key_id);
+    }
+    job_free(j);
+}
+
+/* The job's node is gone or gave it back: back to the queue, or failed
+ * after max_attempts failures on distinct nodes. */
+static void job_lost(struct sched *s, struct sched_job *j, int failure, const char *why)
+{
+    struct sched_node *n = j->node;
+    if (n && failure && j->n_tried < SCHED_MAX_TRIED) {
+        int seen = 0;
+        for (int i = 0; i < j->n_tried; i++)
+            seen |= strcmp(j->tried[i], n->name) == 0;
+        if (!seen)
+            snprintf(j->tried[j->n_tried++], sizeof j->tried[0], "%s", n->name);
+    }
+    detach_node(s, j, 409);
+    j->reassignments++;
+    if (failure)
+        j->attempts++;
+    j->lost_ms = weft_mono_ms();
+    if (j->attempts >= s->cfg.max_attempts || j->reassignments > 8 * s->cfg.max_attempts) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "the request failed on %d node%s (last: %s)", j->attempts,
+                 j->attempts == 1 ? "" : "s", why);
+        job_fail(s, j, 503, "node_failure", msg);
+        return;
+    }
+    weft_log_notice(s->log, "job %s: resuming from token %d (%s)", j->id, j->n_tokens, why);
+    list_remove(&s->running, j);
+    s->n_running--;
+    queue_insert(s, j);
+    if (j->durable)
+        weft_store_job_mark(s->store, j->id, WEFT_JOB_QUEUED);
+}
+
+void sched_job_cancel(struct sched *s, struct sched_job *j, const char *why)
+{
+    weft_log_info(s->log, "job %s cancelled: %s", j->id, why);
+    detach_node(s, j, 409);
+    job_unlink(s, j);
+    if (j->durable)
+        store_outcome(s, j, WEFT_JOB_CANCELLED, NULL, why);
+    sched_key_release(s, j->key_id);
+    job_free(j);
+    sched_dispatch(s);
+}
+
+/* ---- nodes ------------------------------------------------------------- */
+
+struct sched_node *sched_node_find(struct sched *s, const char *name)
+{
+    for (struct sched_node *n = s->nodes; n; n = n->next)
+        if (strcmp(n->name, name) == 0)
+            return n;
+    return NULL;
+}
+
+struct sched_node *sched_node_get(struct sched *s, const char *name)
+{
+    struct sched_node *n = sched_node_find(s, name);
+    if (n)
+        return n;
+    n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    snprintf(n->name, sizeof n->name, "%s", name);
+    n->next = s->nodes;
+    s->nodes = n;
+    s->n_nodes++;
+    return n;
+}
+
+int sched_model_available(struct sched *s, const char *model)
+{
+    for (struct sched_node *n = s->nodes; n; n = n->next) {
+        if (!n->live)
+            continue;
+        for (int i = 0; i < n->n_models; i++)
+            if (strcmp(n->models[i].name, model) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+static void end_poll(struct sched_node *n, int status)
+{
+    struct weft_http_req *p = n->poll;
+    if (!p)
+        return;
+    n->poll = NULL;
+    p->on_abort = NULL;
+    free(p->data); /* its struct poll_ref */
+    p->data = NULL;
+    weft_http_respond(p, status, NULL, NULL, NULL, 0);
+}
+
+void sched_node_dead(struct sched *s, struct sched_node *n, int silent, const char *why)
+{
+    if (!n->live)
+        return;
+    n->live = 0;
+    weft_log_warn(s->log, "node %s is gone: %s", n->name, why);
+    end_poll(n, 409);
+    struct sched_job *j = s->running;
+    while (j) {
+        struct sched_job *next = j->next;
+        if (j->node == n) {
+            if (silent)
+                s->m.failovers_silent++;
+            else
+                s->m.failovers_closed++;
+            job_lost(s, j, 1, why);
+        }
+        j = next;
+    }
+    sched_dispatch(s);
+}
+
+void sched_node_hello(struct sched *s, struct sched_node *n)
+{
+    /* A node that says hello while we think it runs jobs has restarted:
+     * those jobs are not coming back from it. */
+    if (n->live && n->running > 0)
+        sched_node_dead(s, n, 0, "node restarted");
+    end_poll(n, 409);
+    n->live = 1;
+    n->last_seen_ms = weft_mono_ms();
+    weft_log_notice(s->log, "node %s is live (%d model%s, %d slot%s)", n->name, n->n_models,
+                    n->n_models == 1 ? "" : "s", n->max_concurrency,
+                    n->max_concurrency == 1 ? "" : "s");
+}
+
+struct poll_ref {
+    struct sched *s;
+    struct sched_node *n;
+};
+
+static void on_poll_abort(struct weft_http_req *req)
+{
+    struct poll_ref *ref = req->data;
+    if (!ref)
+        return;
+    struct sched *s = ref->s;
+    struct sched_node *n = ref->n;
+    free(ref);
+    req->data = NULL;
+    if (n->poll == req) {
+        n->poll = NULL;
+        /* The node's connection broke while it waited for work: it is gone
+         * (a node that stops polling on purpose says so by not polling). */
+        sched_node_dead(s, n, 0, "connection closed");
+    }
+}
+
+void sched_node_park_poll(struct sched *s, struct sched_node *n, struct weft_http_req *req,
+                          int wait_s)
+{
+    end_poll(n, 204); /* a node has one poll parked at most */
+    struct poll_ref *ref = malloc(sizeof *ref);
+    if (!ref) {
+        weft_http_respond(req, 503, NULL, NULL, NULL, 0);
+        return;
+    }
+    ref->s = s;
+    ref->n = n;
+    req->data = ref;
+    req->on_abort = on_poll_abort;
+    n->poll = req;
+    n->poll_deadline_ms = weft_mono_ms() + (uint64_t)wait_s * 1000;
+    sched_dispatch(s);
+}
+
+/* ---- placement ----------------------------------------------------------- */
+
+static const struct sched_model *node_model(const struct sched_node *n, const char *model)
+{
+    for (int i = 0; i < n->n_models; i++)
+        if (strcmp(n->models[i].name, model) == 0)
+            return &n->models[i];
+    return NULL;
+}
+
+static int was_tried(const struct sched_job *j, const struct sched_node *n)
+{
+    for (int i = 0; i < j->n_tried; i++)
+        if (strcmp(j->tried[i], n->name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The best node parked on a poll for job j, or NULL. Prefers nodes the job
+ * has not failed on, then budget headroom per running job, then fewer
+ * running jobs. */
+static struct sched_node *pick(struct sched *s, const struct sched_job *j)
+{
+    struct sched_node *best = NULL;
+    double best_score = 0;
+    for (struct sched_node *n = s->nodes; n; n = n->next) {
+        if (!n->live || !n->poll || n->running >= n->max_concurrency)
+            continue;
+        if (!node_model(n, j->req.model))
+            continue;
+        if (j->req.priority == WEFT_OAI_DEFERRABLE ? !(n->deferrable_ok && n->budget_w > 0)
+                                                   : !n->interactive_ok)
+            continue;
+        double score = n->budget_w / (n->running + 1) - n->running * 1e-3;
+        if (was_tried(j, n))
+            score -= 1e9;
+        if (!best || score > best_score) {
+            best = n;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+static char *assignment_json(const struct sched_job *j, const struct sched_model *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "job", j->id);
+    cJSON_AddStringToObject(o, "model", j->req.model);
+    if (j->req.kind == WEFT_OAI_CHAT) {
+        struct weft_buf p;
+        weft_buf_init(&p, 8u << 20);
+        weft_chat_render(&j->req, m->tpl, &p);
+        cJSON_AddStringToObject(o, "prompt", p.data ? p.data : "");
+        weft_buf_free(&p);
+    } else {
+        cJSON_AddStringToObject(o, "prompt", j->req.prompt ? j->req.prompt : "");
+    }
+    cJSON *toks = cJSON_AddArrayToObject(o, "tokens");
+    for (int i = 0; i < j->n_tokens; i++)
+        cJSON_AddItemToArray(toks, cJSON_CreateNumber(j->tokens[i]));
+    cJSON_AddNumberToObject(o, "max_tokens", j->req.max_tokens);
+    cJSON_AddNumberToObject(o, "temperature", j->req.temperature);
+    cJSON_AddNumberToObject(o, "top_p", j->req.top_p);
+    /* As a string: a 64-bit seed does not survive a JSON double. */
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)j->req.seed);
+    cJSON_AddStringToObject(o, "seed", seed);
+    cJSON *stop = cJSON_AddArrayToObject(o, "stop");
+    for (int i = 0; i < j->req.n_stop; i++)
+        cJSON_AddItemToArray(stop, cJSON_CreateString(j->req.stop[i]));
+    cJSON_AddNumberToObject(o, "attempt", j->reassignments);
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return txt;
+}
+
+static void assign(struct sched *s, struct sched_job *j, struct sched_node *n)
+{
+    char *body = assignment_json(j, node_model(n, j->req.model));
+    if (!body)
+        return;
+    struct weft_http_req *poll = n->poll;
+    free(poll->data);
+    poll->data = NULL;
+    poll->on_abort = NULL;
+    n->poll = NULL;
+    list_remove(&s->queue, j);
+    s->n_queued--;
+    list_push(&s->running, j);
+    s->n_running++;
+    j->state = SJ_RUNNING;
+    j->node = n;
+    n->running++;
+    if (j->durable)
+        weft_store_job_mark(s->store, j->id, WEFT_JOB_RUNNING);
+    weft_log_info(s->log, "job %s -> node %s (from token %d, attempt %d)", j->id, n->name,
+                  j->n_tokens, j->reassignments + 1);
+    weft_http_respond(poll, 200, "application/json", NULL, body, strlen(body));
+    free(body);
+}
+
+void sched_dispatch(struct sched *s)
+{
+    if (s->stopping)
+        return;
+    struct sched_job *j = s->queue;
+    while (j) {
+        struct sched_job *next = j->next;
+        struct sched_node *n = pick(s, j);
+        if (n)
+            assign(s, j, n);
+        j = next;
+    }
+}
+
+void sched_tick(uv_timer_t *t)
+{
+    struct sched *s = t->data;
+    uint64_t now = weft_mono_ms();
+    int64_t wall = weft_wall_ms();
+    for (struct sched_node *n = s->nodes; n; n = n->next) {
+        if (n->live && weft_elapsed_ms(n->last_seen_ms, now) > s->lease_ms) {
+            char why[96];
+            snprintf(why, sizeof why, "no heartbeat for %llu ms",
+                     (unsigned long long)weft_elapsed_ms(n->last_seen_ms, now));
+            sched_node_dead(s, n, 1, why);
+        }
+        if (n->poll && now >= n->poll_deadline_ms)
+            end_poll(n, 204);
+    }
+    struct sched_job *j = s->queue;
+    while (j) {
+        struct sched_job *next = j->next;
+        if (j->req.priority == WEFT_OAI_DEFERRABLE && j->req.deadline_ms &&
+            wall > j->req.deadline_ms)
+            job_fail(s, j, 504, "deadline_exceeded",
+                     "no node had the energy to run this job before its deadline");
+        else if (j->req.priority == WEFT_OAI_INTERACTIVE && j->client &&
+                 weft_elapsed_ms(j->queued_ms, now) > INTERACTIVE_WAIT_MS)
+            job_fail(s, j, 503, "no_capacity",
+                     "no node could take the request within 60 s; try again later");
+        j = next;
+    }
+}
+
+/* ---- the token stream from a node ---------------------------------------- */
+
+static int stream_event(struct sched_stream *st, const char *line, size_t len)
+{
+    struct sched *s = st->s;
+    struct sched_job *j = st->job;
+    if (!j)
+        return 0;
+    cJSON *o = cJSON_ParseWithLength(line, len);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return WEFT_EPARSE;
+    }
+    int rc = 0;
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "i");
+    const cJSON *end = cJSON_GetObjectItemCaseSensitive(o, "end");
+    if (cJSON_IsNumber(i)) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
+        double k = i->valuedouble;
+        if (!cJSON_IsNumber(id) || (text && !cJSON_IsString(text)) || k < 0) {
+            rc = WEFT_EPARSE;
+        } else if (k < j->n_tokens) {
+            /* Already delivered: a resumed node repeating itself. */
+        } else if (k > j->n_tokens || j->n_tokens >= j->req.max_tokens) {
+            rc = WEFT_EPROTO;
+        } else {
+            if (j->n_tokens == j->cap_tokens) {
+                int cap = j->cap_tokens ? 2 * j->cap_tokens : 64;
+                int32_t *t = realloc(j->tokens, (size_t)cap * sizeof *t);
+                if (!t) {
+                    cJSON_Delete(o);
+                    return WEFT_ENOMEM;
+                }
+                j->tokens = t;
+                j->cap_tokens = cap;
+            }
+            j->tokens[j->n_tokens++] = (int32_t)id->valuedouble;
+            const char *piece = text ? text->valuestring : "";
+            size_t plen = strlen(piece);
+            if (weft_buf_append(&j->text, piece, plen) != 0) {
+                rc = WEFT_E2BIG;
+            } else {
+                s->m.tokens++;
+                st->node->tokens++;
+                if (j->client && plen)
+                    sched_client_tokens(s, j, piece, plen);
+            }
+        }
+    } else if (cJSON_IsString(end)) {
+        const char *e = end->valuestring;
+        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(o, "prompt_tokens");
+        if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 1e7)
+            j->prompt_tokens = (int)pt->valuedouble;
+        st->ended = 1;
+        if (strcmp(e, "stop") == 0 || strcmp(e, "length") == 0) {
+            job_done(s, j, e);
+        } else if (strcmp(e, "yield") == 0) {
+            s->m.yields++;
+            job_lost(s, j, 0, "node yielded (lost its power budget)");
+        } else if (strcmp(e, "error") == 0) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
+            char why[160];
+            snprintf(why, sizeof why, "node %s: %s", st->node->name,
+                     cJSON_IsString(m) ? m->valuestring : "error");
+            s->m.node_errors++;
+            job_lost(s, j, 1, why);
+        } else {
+            st->ended = 0;
+            rc = WEFT_EPARSE;
+        }
+        sched_dispatch(s);
+    } else {
+        rc = WEFT_EPARSE;
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+static int stream_body(struct weft_http_req *req, const char *p, size_t n)
+{
+    struct sched_stream *st = req->data;
+    if (!st->job || st->ended)
+        return 0;
+    st->busy = 1;
+    int rc = 0;
+    while (n > 0 && rc == 0 && st->job && !st->ended) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (weft_buf_append(&st->line, p, take) != 0) {
+            rc = WEFT_E2BIG;
+            break;
+        }
+        p += take;
+        n -= take;
+        if (!nl)
+            break;
+        p++;
+        n--;
+        if (st->line.len > 0)
+            rc = stream_event(st, st->line.data, st->line.len);
+        weft_buf_reset(&st->line);
+    }
+    st->busy = 0;
+    if (rc < 0 && st->job) {
+        struct sched *s = st->s;
+        char why[128];
+        snprintf(why, sizeof why, "node %s sent a bad token stream: %s", st->node->name,
+                 weft_strerror(rc));
+        s->m.node_errors++;
+        job_lost(s, st->job, 1, why);
+        sched_dispatch(s);
+        return -1; /* the server answers 400 and closes the upload */
+    }
+    return 0;
+}
+
+static void stream_free(struct sched_stream *st)
+{
+    if (st->job && st->job->stream == st)
+        st->job->stream = NULL;
+    weft_buf_free(&st->line);
+    free(st);
+}
+
+static void stream_abort(struct weft_http_req *req)
+{
+    struct sched_stream *st = req->data;
+    req->data = NULL;
+    st->req = NULL;
+    struct sched *s = st->s;
+    struct sched_node *n = st->node;
+    int lost = st->job && !st->ended;
+    stream_free(st);
+    if (lost)
+        sched_node_dead(s, n, 0, "token stream connection closed");
+}
+
+int sched_stream_open(struct sched *s, struct sched_node *n, struct sched_job *job,
+                      struct weft_http_req *req)
+{
+    if (job->node != n)
+        return 404; /* a node sees only its own jobs */
+    if (job->stream)
+        return 409;
+    struct sched_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return 503;
+    st->s = s;
+    st->job = job;
+    st->node = n;
+    st->req = req;
+    weft_buf_init(&st->line, STREAM_LINE_MAX);
+    job->stream = st;
+    req->data = st;
+    req->on_body = stream_body;
+    req->on_abort = stream_abort;
+    return 0;
+}
+
+void sched_stream_complete(struct sched *s, struct weft_http_req *req)
+{
+    struct sched_stream *st = req->data;
+    req->data = NULL;
+    req->on_abort = NULL;
+    st->req = NULL;
+    struct sched_job *j = st->job;
+    int ended = st->ended;
+    stream_free(st);
+    if (j && !ended) {
+        char why[128];
+        snprintf(why, sizeof why, "node %s ended its token stream without an end event",
+                 j->node ? j->node->name : "?");
+        s->m.node_errors++;
+        job_lost(s, j, 1, why);
+        sched_dispatch(s);
+        weft_http_respond(req, 400, "application/json", NULL,
+                          "{\"error\":\"stream ended without an end event\"}\n", 46);
+        return;
+    }
+    weft_http_respond(req, 200, "application/json", NULL, "{\"ok\":true}\n", 12);
+}

@@ -1,0 +1,508 @@
+/* OpenAI request bodies and chat templates; see include/weft/openai.h. */
+#include "weft/openai.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/error.h"
+
+#define INVALID "invalid_request_error"
+
+void weft_oai_set_err(struct weft_oai_err *err, int status, const char *type, const char *code,
+                      const char *param, const char *fmt, ...)
+{
+    err->status = status;
+    err->type = type ? type : INVALID;
+    err->code = code;
+    snprintf(err->param, sizeof err->param, "%s", param ? param : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+int weft_oai_error_json(const struct weft_oai_err *err, struct weft_buf *out)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(e, "message", err->message);
+    cJSON_AddStringToObject(e, "type", err->type ? err->type : INVALID);
+    if (err->param[0])
+        cJSON_AddStringToObject(e, "param", err->param);
+    else
+        cJSON_AddNullToObject(e, "param");
+    if (err->code)
+        cJSON_AddStringToObject(e, "code", err->code);
+    else
+        cJSON_AddNullToObject(e, "code");
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!s)
+        return WEFT_ENOMEM;
+    int rc = weft_buf_append_str(out, s);
+    free(s);
+    return rc;
+}
+
+void weft_oai_req_free(struct weft_oai_req *r)
+{
+    free(r->prompt);
+    for (int i = 0; i < r->n_msgs; i++) {
+        free(r->msgs[i].role);
+        free(r->msgs[i].content);
+    }
+    free(r->msgs);
+    for (int i = 0; i < r->n_stop; i++)
+        free(r->stop[i]);
+    memset(r, 0, sizeof *r);
+}
+
+static int depth_ok(const cJSON *it, int depth)
+{
+    if (depth > WEFT_OAI_MAX_DEPTH)
+        return 0;
+    for (const cJSON *c = it->child; c; c = c->next)
+        if (!depth_ok(c, depth + 1))
+            return 0;
+    return 1;
+}
+
+static int bad(struct weft_oai_err *err, const char *param, const char *fmt, const char *what)
+{
+    weft_oai_set_err(err, 400, INVALID, NULL, param, fmt, what);
+    return WEFT_EINVAL;
+}
+
+/* A whole number within [lo, hi]. */
+static int get_int(const cJSON *v, const char *name, double lo, double hi, double *out,
+                   struct weft_oai_err *err)
+{
+    if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble || v->valuedouble < lo ||
+        v->valuedouble > hi) {
+        weft_oai_set_err(err, 400, INVALID, "integer_below_min_value", name,
+                         "'%s' must be an integer from %.0f to %.0f", name, lo, hi);
+        return WEFT_EINVAL;
+    }
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int get_num(const cJSON *v, const char *name, double lo, double hi, double *out,
+                   struct weft_oai_err *err)
+{
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi) {
+        weft_oai_set_err(err, 400, INVALID, NULL, name, "'%s' must be a number from %g to %g",
+                         name, lo, hi);
+        return WEFT_EINVAL;
+    }
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* Message content: a string, or an array of {"type":"text","text":...}. */
+static char *content_text(const cJSON *c)
+{
+    if (cJSON_IsString(c))
+        return strdup(c->valuestring);
+    if (!cJSON_IsArray(c))
+        return NULL;
+    struct weft_buf b;
+    weft_buf_init(&b, 4u << 20);
+    weft_buf_append_str(&b, "");
+    const cJSON *part;
+    cJSON_ArrayForEach(part, c)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") != 0 ||
+            !cJSON_IsString(text) || weft_buf_append_str(&b, text->valuestring) != 0) {
+            weft_buf_free(&b);
+            return NULL;
+        }
+    }
+    return weft_buf_steal(&b, NULL);
+}
+
+static int parse_messages(struct weft_oai_req *r, const cJSON *msgs, struct weft_oai_err *err)
+{
+    if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
+        return bad(err, "messages", "'%s' must be a non-empty array", "messages");
+    int n = cJSON_GetArraySize(msgs);
+    if (n > WEFT_OAI_MAX_MESSAGES) {
+        weft_oai_set_err(err, 400, INVALID, NULL, "messages", "at most %d messages",
+                         WEFT_OAI_MAX_MESSAGES);
+        return WEFT_EINVAL;
+    }
+    r->msgs = calloc((size_t)n, sizeof *r->msgs);
+    if (!r->msgs)
+        return WEFT_ENOMEM;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        char param[48];
+        snprintf(param, sizeof param, "messages[%d]", r->n_msgs);
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (!cJSON_IsObject(m) || !cJSON_IsString(role))
+            return bad(err, param, "'%s' must be an object with a string role", param);
+        const char *rs = role->valuestring;
+        if (strcmp(rs, "system") != 0 && strcmp(rs, "developer") != 0 &&
+            strcmp(rs, "user") != 0 && strcmp(rs, "assistant") != 0)
+            return bad(err, param,
+                       "'%s': role must be system, developer, user or assistant", param);
+        char *text = content ? content_text(content) : NULL;
+        if (!text)
+            return bad(err, param, "'%s': content must be a string or text parts", param);
+        r->msgs[r->n_msgs].role = strdup(strcmp(rs, "developer") == 0 ? "system" : rs);
+        r->msgs[r->n_msgs].content = text;
+        r->n_msgs++;
+        if (!r->msgs[r->n_msgs - 1].role)
+            return WEFT_ENOMEM;
+    }
+    return 0;
+}
+
+static int parse_stop(struct weft_oai_req *r, const cJSON *v, struct weft_oai_err *err)
+{
+    if (cJSON_IsNull(v))
+        return 0;
+    if (cJSON_IsString(v)) {
+        if (!v->valuestring[0])
+            return bad(err, "stop", "'%s' must not be empty", "stop");
+        r->stop[r->n_stop++] = strdup(v->valuestring);
+        return r->stop[0] ? 0 : WEFT_ENOMEM;
+    }
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > WEFT_OAI_MAX_STOP)
+        return bad(err, "stop", "'%s' must be a string or an array of up to 4 strings", "stop");
+    const cJSON *s;
+    cJSON_ArrayForEach(s, v)
+    {
+        if (!cJSON_IsString(s) || !s->valuestring[0])
+            return bad(err, "stop", "'%s' entries must be non-empty strings", "stop");
+        if (!(r->stop[r->n_stop++] = strdup(s->valuestring)))
+            return WEFT_ENOMEM;
+    }
+    return 0;
+}
+
+/* Fields OpenAI clients send that change nothing here (or only when set to
+ * their neutral value, checked below). Anything else is refused the way
+ * OpenAI refuses it, so a typo never passes silently. */
+static const char *const ignored_fields[] = {
+    "user", "metadata", "store", "service_tier", "parallel_tool_calls", "logit_bias", NULL,
+};
+
+static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_oai_err *err)
+{
+    const cJSON *it;
+    int have_model = 0, have_input = 0;
+    cJSON_ArrayForEach(it, root)
+    {
+        const char *k = it->string;
+        double d;
+        if (strcmp(k, "model") == 0) {
+            if (!cJSON_IsString(it) || !it->valuestring[0] ||
+                strlen(it->valuestring) >= sizeof r->model)
+                return bad(err, "model", "'%s' must be a model name", "model");
+            snprintf(r->model, sizeof r->model, "%s", it->valuestring);
+            have_model = 1;
+        } else if (strcmp(k, "messages") == 0 && r->kind == WEFT_OAI_CHAT) {
+            int rc = parse_messages(r, it, err);
+            if (rc)
+                return rc;
+            have_input = 1;
+        } else if (strcmp(k, "prompt") == 0 && r->kind == WEFT_OAI_COMPLETION) {
+            const cJSON *p = it;
+            if (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1)
+                p = p->child;
+            if (!cJSON_IsString(p))
+                return bad(err, "prompt", "'%s' must be a string (batches of prompts are not "
+                                          "supported; send one request each)",
+                           "prompt");
+            if (!(r->prompt = strdup(p->valuestring)))
+                return WEFT_ENOMEM;
+            have_input = 1;
+        } else if (strcmp(k, "max_tokens") == 0 || strcmp(k, "max_completion_tokens") == 0) {
+            if (cJSON_IsNull(it))
+                continue;
+            if (get_int(it, k, 1, WEFT_OAI_MAX_TOKENS, &d, err))
+                return WEFT_EINVAL;
+            r->max_tokens = (int)d;
+        } else if (strcmp(k, "temperature") == 0) {
+            if (!cJSON_IsNull(it) && get_num(it, k, 0, 2, &r->temperature, err))
+                return WEFT_EINVAL;
+        } else if (strcmp(k, "top_p") == 0) {
+            if (!cJSON_IsNull(it) && get_num(it, k, 0, 1, &r->top_p, err))
+                return WEFT_EINVAL;
+        } else if (strcmp(k, "seed") == 0) {
+            if (cJSON_IsNull(it))
+                continue;
+            if (get_int(it, k, -9007199254740991.0, 9007199254740991.0, &d, err))
+                return WEFT_EINVAL;
+            r->seed = (uint64_t)(int64_t)d;
+            r->has_seed = 1;
+        } else if (strcmp(k, "stop") == 0) {
+            int rc = parse_stop(r, it, err);
+            if (rc)
+                return rc;
+        } else if (strcmp(k, "stream") == 0) {
+            if (!cJSON_IsBool(it) && !cJSON_IsNull(it))
+                return bad(err, "stream", "'%s' must be a boolean", "stream");
+            r->stream = cJSON_IsTrue(it);
+        } else if (strcmp(k, "stream_options") == 0) {
+            if (cJSON_IsNull(it))
+                continue;
+            const cJSON *u = cJSON_GetObjectItemCaseSensitive(it, "include_usage");
+            if (!cJSON_IsObject(it) || (u && !cJSON_IsBool(u)))
+                return bad(err, "stream_options", "'%s' must be {\"include_usage\": bool}",
+                           "stream_options");
+            r->include_usage = cJSON_IsTrue(u);
+        } else if (strcmp(k, "n") == 0) {
+            if (!cJSON_IsNull(it) && get_int(it, k, 1, 1, &d, err))
+                return WEFT_EINVAL;
+        } else if (strcmp(k, "frequency_penalty") == 0 || strcmp(k, "presence_penalty") == 0) {
+            if (!cJSON_IsNull(it) && get_num(it, k, 0, 0, &d, err))
+                return WEFT_EINVAL;
+        } else if (strcmp(k, "logprobs") == 0 || strcmp(k, "echo") == 0) {
+            if (!cJSON_IsNull(it) && !cJSON_IsFalse(it))
+                return bad(err, k, "'%s' is not supported", k);
+        } else {
+            int known = 0;
+            for (int i = 0; ignored_fields[i]; i++)
+                known |= strcmp(k, ignored_fields[i]) == 0;
+            if (!known) {
+                weft_oai_set_err(err, 400, INVALID, "unknown_parameter", k,
+                                 "Unrecognized request argument supplied: %.160s", k);
+                return WEFT_EINVAL;
+            }
+        }
+    }
+    if (!have_model)
+        return bad(err, "model", "you must provide a model parameter%s", "");
+    if (!have_input)
+        return bad(err, r->kind == WEFT_OAI_CHAT ? "messages" : "prompt",
+                   "'%s' is a required property", r->kind == WEFT_OAI_CHAT ? "messages" : "prompt");
+    return 0;
+}
+
+static cJSON *parse_root(const char *body, size_t len, struct weft_oai_err *err)
+{
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, NULL, 0);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        weft_oai_set_err(err, 400, INVALID, NULL, NULL,
+                         "We could not parse the JSON body of your request: expected an object");
+        return NULL;
+    }
+    if (!depth_ok(root, 0)) {
+        cJSON_Delete(root);
+        weft_oai_set_err(err, 400, INVALID, NULL, NULL, "JSON nested deeper than %d levels",
+                         WEFT_OAI_MAX_DEPTH);
+        return NULL;
+    }
+    return root;
+}
+
+static void defaults(struct weft_oai_req *r, enum weft_oai_kind kind)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->max_tokens = WEFT_OAI_DEFAULT_TOKENS;
+    r->temperature = 1.0;
+    r->top_p = 1.0;
+}
+
+int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body,
+                   size_t len, struct weft_oai_err *err)
+{
+    defaults(out, kind);
+    cJSON *root = parse_root(body, len, err);
+    if (!root)
+        return WEFT_EPARSE;
+    int rc = parse_fields(out, root, err);
+    cJSON_Delete(root);
+    if (rc == WEFT_ENOMEM)
+        weft_oai_set_err(err, 500, "server_error", NULL, NULL, "out of memory");
+    if (rc)
+        weft_oai_req_free(out);
+    return rc;
+}
+
+/* "24h", "90m", "3600s" -> milliseconds; 0 for anything else. */
+static int64_t window_ms(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !isfinite(v) || v <= 0 || v > 1e7)
+        return 0;
+    if (strcmp(end, "h") == 0)
+        return (int64_t)(v * 3600e3);
+    if (strcmp(end, "m") == 0)
+        return (int64_t)(v * 60e3);
+    if (strcmp(end, "s") == 0)
+        return (int64_t)(v * 1e3);
+    return 0;
+}
+
+int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, int64_t now_ms,
+                       struct weft_oai_err *err)
+{
+    defaults(out, WEFT_OAI_CHAT);
+    cJSON *root = parse_root(body, len, err);
+    if (!root)
+        return WEFT_EPARSE;
+    int rc = 0;
+    const cJSON *req = NULL;
+    const cJSON *it;
+    out->priority = WEFT_OAI_DEFERRABLE;
+    cJSON_ArrayForEach(it, root)
+    {
+        const char *k = it->string;
+        if (strcmp(k, "request") == 0) {
+            req = it;
+        } else if (strcmp(k, "endpoint") == 0) {
+            if (!cJSON_IsString(it) || (strcmp(it->valuestring, "/v1/chat/completions") != 0 &&
+                                        strcmp(it->valuestring, "/v1/completions") != 0)) {
+                rc = bad(err, "endpoint", "'%s' must be /v1/chat/completions or /v1/completions",
+                         "endpoint");
+                break;
+            }
+            out->kind = strcmp(it->valuestring, "/v1/completions") == 0 ? WEFT_OAI_COMPLETION
+                                                                         : WEFT_OAI_CHAT;
+        } else if (strcmp(k, "completion_window") == 0) {
+            int64_t w = cJSON_IsString(it) ? window_ms(it->valuestring) : 0;
+            if (w <= 0) {
+                rc = bad(err, k, "'%s' must look like \"24h\", \"90m\" or \"600s\"", k);
+                break;
+            }
+            out->deadline_ms = now_ms + w;
+        } else if (strcmp(k, "deadline") == 0) {
+            double d;
+            if ((rc = get_num(it, k, 1, 1e11, &d, err)) != 0)
+                break;
+            out->deadline_ms = (int64_t)(d * 1000);
+        } else if (strcmp(k, "priority") == 0) {
+            if (!cJSON_IsString(it) || (strcmp(it->valuestring, "interactive") != 0 &&
+                                        strcmp(it->valuestring, "deferrable") != 0)) {
+                rc = bad(err, k, "'%s' must be \"interactive\" or \"deferrable\"", k);
+                break;
+            }
+            out->priority = strcmp(it->valuestring, "interactive") == 0 ? WEFT_OAI_INTERACTIVE
+                                                                        : WEFT_OAI_DEFERRABLE;
+        } else if (strcmp(k, "metadata") != 0) {
+            weft_oai_set_err(err, 400, INVALID, "unknown_parameter", k,
+                             "Unrecognized job argument supplied: %.160s", k);
+            rc = WEFT_EINVAL;
+            break;
+        }
+    }
+    if (rc == 0 && !cJSON_IsObject(req))
+        rc = bad(err, "request", "'%s' must be the chat or completions request object",
+                 "request");
+    if (rc == 0 && out->deadline_ms && out->deadline_ms <= now_ms)
+        rc = bad(err, "deadline", "'%s' is in the past", "deadline");
+    if (rc == 0) {
+        enum weft_oai_priority pri = out->priority;
+        int64_t deadline = out->deadline_ms;
+        enum weft_oai_kind kind = out->kind;
+        defaults(out, kind);
+        out->priority = pri;
+        out->deadline_ms = deadline;
+        rc = parse_fields(out, req, err);
+        if (rc == 0 && out->stream)
+            rc = bad(err, "request.stream", "'%s' cannot be true for a job", "stream");
+    }
+    cJSON_Delete(root);
+    if (rc)
+        weft_oai_req_free(out);
+    return rc;
+}
+
+/* ---- chat templates --------------------------------------------------- */
+
+static const char *const tpl_names[] = {"raw", "llama2", "chatml", "llama3"};
+
+int weft_chat_template_parse(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, tpl_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *weft_chat_template_name(enum weft_chat_template t)
+{
+    return (unsigned)t < 4 ? tpl_names[t] : "raw";
+}
+
+enum weft_chat_template weft_chat_template_detect(const char *jinja)
+{
+    if (!jinja)
+        return WEFT_TPL_RAW;
+    if (strstr(jinja, "<|start_header_id|>"))
+        return WEFT_TPL_LLAMA3;
+    if (strstr(jinja, "<|im_start|>"))
+        return WEFT_TPL_CHATML;
+    if (strstr(jinja, "[INST]"))
+        return WEFT_TPL_LLAMA2;
+    return WEFT_TPL_RAW;
+}
+
+static int render_llama2(const struct weft_oai_req *r, struct weft_buf *o)
+{
+    /* Llama-2-chat: the system prompt folds into the first user turn; each
+     * finished exchange closes with </s> and the next opens with <s>. */
+    const char *sys = NULL;
+    int rc = 0, first = 1;
+    for (int i = 0; i < r->n_msgs && rc == 0; i++) {
+        const struct weft_oai_msg *m = &r->msgs[i];
+        if (strcmp(m->role, "system") == 0) {
+            sys = m->content;
+        } else if (strcmp(m->role, "user") == 0) {
+            if (!first)
+                rc |= weft_buf_append_str(o, "<s>");
+            rc |= weft_buf_append_str(o, "[INST] ");
+            if (sys) {
+                rc |= weft_buf_appendf(o, "<<SYS>>\n%s\n<</SYS>>\n\n", sys);
+                sys = NULL;
+            }
+            rc |= weft_buf_appendf(o, "%s [/INST]", m->content);
+            first = 0;
+        } else {
+            rc |= weft_buf_appendf(o, " %s </s>", m->content);
+        }
+    }
+    return rc ? WEFT_E2BIG : 0;
+}
+
+int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t,
+                     struct weft_buf *out)
+{
+    int rc = 0;
+    switch (t) {
+    case WEFT_TPL_LLAMA2: return render_llama2(r, out);
+    case WEFT_TPL_CHATML:
+        for (int i = 0; i < r->n_msgs; i++)
+            rc |= weft_buf_appendf(out, "<|im_start|>%s\n%s<|im_end|>\n", r->msgs[i].role,
+                                   r->msgs[i].content);
+        rc |= weft_buf_append_str(out, "<|im_start|>assistant\n");
+        break;
+    case WEFT_TPL_LLAMA3:
+        for (int i = 0; i < r->n_msgs; i++)
+            rc |= weft_buf_appendf(out, "<|start_header_id|>%s<|end_header_id|>\n\n%s<|eot_id|>",
+                                   r->msgs[i].role, r->msgs[i].content);
+        rc |= weft_buf_append_str(out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        break;
+    case WEFT_TPL_RAW:
+    default:
+        for (int i = 0; i < r->n_msgs; i++)
+            rc |= weft_buf_appendf(out, "%s%s", i ? "\n" : "", r->msgs[i].content);
+        break;
+    }
+    return rc ? WEFT_E2BIG : 0;
+}

@@ -1,0 +1,253 @@
+/* The scheduler's life: configuration, start (store, TLS, server, tick,
+ * resuming stored jobs) and an orderly stop. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "weft/config.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/tls.h"
+
+int sched_api_resume(struct sched *s);
+
+static const struct weft_cfg_field limits_fields[] = {
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_header_bytes, "max_header_bytes", 1024, 1 << 20,
+                   0, "Request line plus headers, in bytes."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_body_bytes, "max_body_bytes", 1024, 64 << 20, 0,
+                   "A request body, in bytes."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, header_timeout_ms, "header_timeout_ms", 100, 600000, 0,
+                   "Time allowed from a request's first byte to the end of its headers."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, body_timeout_ms, "body_timeout_ms", 100, 3600000, 0,
+                   "Longest silence inside a request body (node token streams included)."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, idle_timeout_ms, "idle_timeout_ms", 100, 3600000, 0,
+                   "How long a keep-alive connection may wait for its next request."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_connections, "max_connections", 1, 1000000, 0,
+                   "Open connections; more are closed at once."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_queued, "max_queued", 1, 10000000, 0,
+                   "Requests and jobs waiting for a node; more get 503."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_work_wait_s, "max_work_wait_s", 1, 300, 0,
+                   "Longest long-poll a node may ask for."),
+    WEFT_CFG_END,
+};
+
+static int validate(const void *obj, char *why, size_t cap)
+{
+    const struct sched_config *c = obj;
+    if (!c->plain_http && !c->dev_tls && (!c->tls_cert[0] || !c->tls_key[0])) {
+        snprintf(why, cap, "tls_cert and tls_key are required unless dev_tls or plain_http is set");
+        return WEFT_ECONFIG;
+    }
+    return 0;
+}
+
+static const struct weft_cfg_field fields[] = {
+    WEFT_CFG_STRING_F(struct sched_config, listen, "listen", 0, "Address to listen on."),
+    WEFT_CFG_INT_F(struct sched_config, port, "port", 0, 65535, 0, "TCP port (0 picks one)."),
+    WEFT_CFG_STRING_F(struct sched_config, tls_cert, "tls_cert", 0,
+                      "PEM certificate chain for HTTPS."),
+    WEFT_CFG_STRING_F(struct sched_config, tls_key, "tls_key", 0, "PEM private key for HTTPS."),
+    WEFT_CFG_BOOL_F(struct sched_config, dev_tls, "dev_tls", 0,
+                    "Serve HTTPS with a self-signed certificate made in state_dir (demos, tests)."),
+    WEFT_CFG_BOOL_F(struct sched_config, plain_http, "plain_http", 0,
+                    "Serve plain HTTP; refused unless listen is a loopback address."),
+    WEFT_CFG_STRING_F(struct sched_config, state_dir, "state_dir", 0,
+                      "Directory of the job store (weft.db) and dev certificates."),
+    WEFT_CFG_INT_F(struct sched_config, heartbeat_ms, "heartbeat_ms", 50, 600000, 0,
+                   "Heartbeat interval nodes are told to use."),
+    WEFT_CFG_INT_F(struct sched_config, lease_factor, "lease_factor", 2, 100, 0,
+                   "A node is gone after this many heartbeat intervals of silence."),
+    WEFT_CFG_INT_F(struct sched_config, max_attempts, "max_attempts", 1, 100, 0,
+                   "Node failures (on distinct nodes) before a request fails."),
+    WEFT_CFG_OBJECT_F(struct sched_config, limits, "limits", limits_fields, 0,
+                      "Bounds on requests and queues."),
+    WEFT_CFG_STRING_F(struct sched_config, log_level, "log_level", 0,
+                      "error, warn, notice, info or debug."),
+    WEFT_CFG_END,
+};
+
+const struct weft_cfg_field sched_config_schema = WEFT_CFG_ROOT(struct sched_config, fields,
+                                                                validate);
+
+void sched_config_default(struct sched_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1");
+    cfg->port = 8443;
+    snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/weft-scheduler");
+    cfg->heartbeat_ms = 2000;
+    cfg->lease_factor = 3;
+    cfg->max_attempts = 3;
+    cfg->limits.max_header_bytes = 16 * 1024;
+    cfg->limits.max_body_bytes = 1 << 20;
+    cfg->limits.header_timeout_ms = 10000;
+    cfg->limits.body_timeout_ms = 120000;
+    cfg->limits.idle_timeout_ms = 75000;
+    cfg->limits.max_connections = 20000;
+    cfg->limits.max_queued = 100000;
+    cfg->limits.max_work_wait_s = 60;
+    snprintf(cfg->log_level, sizeof cfg->log_level, "info");
+}
+
+static int is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+}
+
+static int setup_tls(struct sched *s, char *err, size_t errcap)
+{
+    const struct sched_config *c = &s->cfg;
+    if (c->plain_http) {
+        if (!is_loopback(c->listen)) {
+            snprintf(err, errcap, "plain_http is allowed only on a loopback address, not %s",
+                     c->listen);
+            return WEFT_ECONFIG;
+        }
+        weft_log_warn(s->log, "serving plain HTTP on %s: for local tests only", c->listen);
+        return 0;
+    }
+    char cert[300], key[300];
+    if (c->dev_tls) {
+        snprintf(cert, sizeof cert, "%s/dev-cert.pem", c->state_dir);
+        snprintf(key, sizeof key, "%s/dev-key.pem", c->state_dir);
+        struct stat sb;
+        if (stat(cert, &sb) != 0 || stat(key, &sb) != 0) {
+            int rc = weft_tls_make_dev_cert(cert, key, err, errcap);
+            if (rc)
+                return rc;
+            weft_log_notice(s->log, "made a self-signed development certificate: %s", cert);
+        }
+    } else {
+        snprintf(cert, sizeof cert, "%s", c->tls_cert);
+        snprintf(key, sizeof key, "%s", c->tls_key);
+    }
+    return weft_tls_ctx_server(&s->tls, cert, key, err, errcap);
+}
+
+int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *cfg,
+                const struct weft_log *log, char *err, size_t errcap)
+{
+    struct sched *s = calloc(1, sizeof *s);
+    if (!s)
+        return WEFT_ENOMEM;
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->log = log;
+    s->lease_ms = (uint64_t)cfg->heartbeat_ms * (uint64_t)cfg->lease_factor;
+    int rc = 0;
+    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        rc = weft_err_from_errno(errno);
+        snprintf(err, errcap, "%s: cannot create: %s", cfg->state_dir, weft_strerror(rc));
+        free(s);
+        return rc;
+    }
+    char db[300];
+    snprintf(db, sizeof db, "%s/weft.db", cfg->state_dir);
+    if ((rc = weft_store_open(&s->store, db, err, errcap)) != 0) {
+        free(s);
+        return rc;
+    }
+    if ((rc = setup_tls(s, err, errcap)) != 0) {
+        weft_store_close(s->store);
+        free(s);
+        return rc;
+    }
+    struct weft_http_limits lim;
+    weft_http_limits_default(&lim);
+    lim.max_header_bytes = (size_t)cfg->limits.max_header_bytes;
+    lim.max_body_bytes = (size_t)cfg->limits.max_body_bytes;
+    lim.header_timeout_ms = (uint32_t)cfg->limits.header_timeout_ms;
+    lim.body_timeout_ms = (uint32_t)cfg->limits.body_timeout_ms;
+    lim.idle_timeout_ms = (uint32_t)cfg->limits.idle_timeout_ms;
+    lim.max_connections = cfg->limits.max_connections;
+    struct weft_http_handler h = {
+        .on_headers = sched_api_on_headers,
+        .on_request = sched_api_on_request,
+        .on_done = sched_api_on_done,
+        .ud = s,
+    };
+    rc = weft_http_server_start(&s->http, loop, cfg->listen, cfg->port, s->tls, &lim, &h, log);
+    if (rc) {
+        snprintf(err, errcap, "cannot listen on %s:%d: %s", cfg->listen, cfg->port,
+                 weft_strerror(rc));
+        weft_tls_ctx_free(s->tls);
+        weft_store_close(s->store);
+        free(s);
+        return rc;
+    }
+    uv_timer_init(loop, &s->tick);
+    s->tick.data = s;
+    uv_timer_start(&s->tick, sched_tick, SCHED_TICK_MS, SCHED_TICK_MS);
+    int resumed = sched_api_resume(s);
+    if (resumed > 0)
+        weft_log_notice(s->log, "resumed %d unfinished job%s from the store", resumed,
+                        resumed == 1 ? "" : "s");
+    weft_log_notice(s->log, "listening on %s:%d (%s)", cfg->listen,
+                    weft_http_server_port(s->http), s->tls ? "HTTPS" : "plain HTTP");
+    *out = s;
+    return 0;
+}
+
+int sched_port(const struct sched *s)
+{
+    return weft_http_server_port(s->http);
+}
+
+static void free_all(struct sched *s)
+{
+    struct sched_job *lists[2] = {s->queue, s->running};
+    for (int i = 0; i < 2; i++) {
+        struct sched_job *j = lists[i];
+        while (j) {
+            struct sched_job *next = j->next;
+            weft_oai_req_free(&j->req);
+            free(j->tokens);
+            weft_buf_free(&j->text);
+            free(j);
+            j = next;
+        }
+    }
+    while (s->nodes) {
+        struct sched_node *n = s->nodes->next;
+        free(s->nodes);
+        s->nodes = n;
+    }
+    while (s->keys) {
+        struct sched_keystate *k = s->keys->next;
+        free(s->keys);
+        s->keys = k;
+    }
+    weft_tls_ctx_free(s->tls);
+    weft_store_close(s->store);
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    struct sched *s = h->data;
+    void (*cb)(void *) = s->stop_cb;
+    void *arg = s->stop_arg;
+    free_all(s);
+    free(s);
+    if (cb)
+        cb(arg);
+}
+
+static void on_http_closed(void *arg)
+{
+    struct sched *s = arg;
+    uv_close((uv_handle_t *)&s->tick, on_tick_closed);
+}
+
+void sched_stop(struct sched *s, void (*cb)(void *arg), void *arg)
+{
+    s->stopping = 1;
+    s->stop_cb = cb;
+    s->stop_arg = arg;
+    uv_timer_stop(&s->tick);
+    /* Jobs in the store stay queued or running there: the next start
+     * resumes them. */
+    weft_http_server_close(s->http, on_http_closed, s);
+}
