@@ -33,6 +33,9 @@ struct conn {
     int open_handles;
     int closing;
     int close_after; /* close once the queued writes are out */
+    int linger;      /* then read and drop the rest for a moment (see finish_close) */
+    int shut;
+    uv_shutdown_t shutdown;
     int pumping;
     int reading;
     char peer[64];
@@ -74,6 +77,7 @@ static int from_uv(int rc)
 
 static void conn_close(struct conn *c);
 static void pump(struct conn *c);
+static void update_reading_on(struct conn *c);
 static void on_timer(uv_timer_t *t);
 
 static void maybe_finish_server_close(struct weft_http_server *srv)
@@ -119,6 +123,41 @@ static void timer_set(struct conn *c, enum phase ph)
     }
 }
 
+static void on_linger_timer(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *r, int status)
+{
+    (void)r;
+    (void)status;
+}
+
+/* After an error answered mid-request, a client may still be sending its
+ * body; closing at once would reset the connection and lose the answer we
+ * just wrote. So: send FIN, keep reading (and dropping) for a second, then
+ * close, the way web servers "linger". */
+static void finish_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    if (!c->linger) {
+        conn_close(c);
+        return;
+    }
+    if (c->shut)
+        return;
+    c->shut = 1;
+    c->phase = PH_HANDLER;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_linger_timer, 1000, 0);
+    update_reading_on(c);
+}
+
 static void on_written(uv_write_t *w, int status)
 {
     struct wreq *wr = (struct wreq *)w;
@@ -130,7 +169,7 @@ static void on_written(uv_write_t *w, int status)
         return;
     }
     if (c->close_after && c->write_queued == 0)
-        conn_close(c);
+        finish_close(c);
 }
 
 static int raw_write(struct conn *c, const void *data, size_t len)
@@ -200,7 +239,7 @@ static void close_soon(struct conn *c)
         flush_tls(c);
     }
     if (!c->closing && c->write_queued == 0)
-        conn_close(c);
+        finish_close(c);
 }
 
 /* An answer from the server itself (bad request, timeout) that no handler
@@ -217,6 +256,7 @@ static void send_error(struct conn *c, int status, const char *why)
                       "Content-Length: %d\r\nConnection: close\r\n\r\n",
                       status, weft_http_reason(status), bn);
     weft_log_info(c->srv->log, "http: %s: %d %s", c->peer, status, why);
+    c->linger = weft_http_parse_in_request(&c->ps) || c->stash.len > 0 || c->req != NULL;
     if (conn_send(c, head, (size_t)hn) == 0)
         conn_send(c, body, (size_t)bn);
     if (c->srv->h.on_done && c->req == NULL) {
@@ -321,6 +361,13 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+/* Reading resumes (to drain) even when the stash is full. */
+static void update_reading_on(struct conn *c)
+{
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+}
 
 static void update_reading(struct conn *c)
 {

@@ -34,16 +34,6 @@ static const struct weft_cfg_field limits_fields[] = {
     WEFT_CFG_END,
 };
 
-static int validate(const void *obj, char *why, size_t cap)
-{
-    const struct sched_config *c = obj;
-    if (!c->plain_http && !c->dev_tls && (!c->tls_cert[0] || !c->tls_key[0])) {
-        snprintf(why, cap, "tls_cert and tls_key are required unless dev_tls or plain_http is set");
-        return WEFT_ECONFIG;
-    }
-    return 0;
-}
-
 static const struct weft_cfg_field fields[] = {
     WEFT_CFG_STRING_F(struct sched_config, listen, "listen", 0, "Address to listen on."),
     WEFT_CFG_INT_F(struct sched_config, port, "port", 0, 65535, 0, "TCP port (0 picks one)."),
@@ -69,8 +59,9 @@ static const struct weft_cfg_field fields[] = {
     WEFT_CFG_END,
 };
 
-const struct weft_cfg_field sched_config_schema = WEFT_CFG_ROOT(struct sched_config, fields,
-                                                                validate);
+/* Whether TLS is configured is checked after the command line has had its
+ * say (--dev-tls), in main(), not here. */
+const struct weft_cfg_field sched_config_schema = WEFT_CFG_ROOT(struct sched_config, fields, NULL);
 
 void sched_config_default(struct sched_config *cfg)
 {

@@ -1,19 +1,414 @@
-/* weftctl: control the scheduler and nodes
- * Only --version and --help exist so far; the rest lands with its issue. */
+/* weftctl: the operator's and developer's command line for a scheduler.
+ *
+ * Keys and node enrollment work on the scheduler's store directly (the
+ * operator runs them on the scheduler's host; SQLite's WAL lets them run
+ * beside a live scheduler). Everything else talks to the scheduler's API
+ * over HTTPS with libcurl. */
+#include <curl/curl.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "weft/buf.h"
+#include "weft/error.h"
+#include "weft/store.h"
 #include "weft/version.h"
 
 static const char usage[] =
-    "usage: weftctl --version | --help\n"
+    "usage: weftctl [--state-dir DIR] keys create NAME [--rate N] [--concurrency N] [--admin]\n"
+    "       weftctl [--state-dir DIR] keys list | keys revoke ID|NAME\n"
+    "       weftctl [--state-dir DIR] nodes enroll NAME | nodes revoke NAME | nodes enrolled\n"
+    "       weftctl [API] nodes                      live nodes (admin key)\n"
+    "       weftctl [API] jobs list [--limit N] | jobs show ID | jobs cancel ID\n"
+    "       weftctl [API] submit --model M (--prompt TEXT | --message TEXT)\n"
+    "                     [--max-tokens N] [--window 24h] [--priority deferrable|interactive]\n"
+    "                     [--idempotency-key K]\n"
     "\n"
-    "control the scheduler and nodes.\n"
-    "Not implemented in this build yet: keys, nodes, jobs, submit, node status.\n";
+    "API: --url https://HOST:PORT (or $WEFT_URL), --key KEY (or $WEFT_API_KEY),\n"
+    "     --cacert PEM (or $WEFT_CACERT) for a private or development certificate.\n"
+    "--state-dir is the scheduler's (default /var/lib/weft-scheduler).\n";
+
+struct opts {
+    const char *state_dir;
+    const char *url;
+    const char *key;
+    const char *cacert;
+};
+
+/* ---- store commands ------------------------------------------------------- */
+
+static int open_store(const struct opts *o, struct weft_store **st)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/weft.db", o->state_dir);
+    int rc = weft_store_open(st, path, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "weftctl: %s\n", err);
+    return rc;
+}
+
+static void print_key(const struct weft_key_info *k, void *ud)
+{
+    (void)ud;
+    char when[32];
+    time_t t = (time_t)(k->created_ms / 1000);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&t));
+    printf("%-14s %-20s %s  rate=%d/min  concurrency=%d%s%s\n", k->id, k->name, when,
+           k->rate_per_min, k->max_concurrent, k->admin ? "  admin" : "",
+           k->revoked ? "  REVOKED" : "");
+}
+
+static void print_node(const char *name, int64_t created_ms, int revoked, void *ud)
+{
+    (void)ud;
+    char when[32];
+    time_t t = (time_t)(created_ms / 1000);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&t));
+    printf("%-24s enrolled %s%s\n", name, when, revoked ? "  REVOKED" : "");
+}
+
+static int int_arg(const char *flag, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || x < lo || x > hi) {
+        fprintf(stderr, "weftctl: %s: expected a whole number %d..%d\n", flag, lo, hi);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int cmd_keys(const struct opts *o, int argc, char **argv)
+{
+    struct weft_store *st;
+    if (argc < 1)
+        return fputs(usage, stderr), 2;
+    if (open_store(o, &st))
+        return 1;
+    int rc = 0;
+    if (strcmp(argv[0], "create") == 0 && argc >= 2) {
+        int rate = 600, conc = 16, admin = 0;
+        for (int i = 2; i < argc && rc == 0; i++) {
+            const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+            if (strcmp(argv[i], "--admin") == 0) {
+                admin = 1;
+            } else if (strcmp(argv[i], "--rate") == 0) {
+                rc = int_arg("--rate", v, 0, 1000000, &rate) ? 2 : 0;
+                i++;
+            } else if (strcmp(argv[i], "--concurrency") == 0) {
+                rc = int_arg("--concurrency", v, 0, 100000, &conc) ? 2 : 0;
+                i++;
+            } else {
+                fprintf(stderr, "weftctl: unknown option %s\n", argv[i]);
+                rc = 2;
+            }
+        }
+        char key[WEFT_SECRET_MAX];
+        struct weft_key_info info;
+        if (rc == 0 && (rc = weft_store_key_create(st, argv[1], rate, conc, admin, key, &info))) {
+            fprintf(stderr, "weftctl: cannot create key: %s\n", weft_strerror(rc));
+            rc = 1;
+        } else if (rc == 0) {
+            /* The secret on stdout alone, so scripts can capture it. */
+            printf("%s\n", key);
+            fprintf(stderr, "weftctl: key %s (%s) created; this is the only time it is shown\n",
+                    info.id, info.name);
+        }
+    } else if (strcmp(argv[0], "list") == 0) {
+        weft_store_key_list(st, print_key, NULL);
+    } else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
+        rc = weft_store_key_revoke(st, argv[1]);
+        if (rc)
+            fprintf(stderr, "weftctl: %s: %s\n", argv[1],
+                    rc == WEFT_ENOENT ? "no such key" : weft_strerror(rc));
+        rc = rc ? 1 : 0;
+    } else {
+        fputs(usage, stderr);
+        rc = 2;
+    }
+    weft_store_close(st);
+    return rc;
+}
+
+static int cmd_nodes_store(const struct opts *o, int argc, char **argv)
+{
+    struct weft_store *st;
+    if (open_store(o, &st))
+        return 1;
+    int rc = 0;
+    if (strcmp(argv[0], "enroll") == 0 && argc == 2) {
+        char tok[WEFT_SECRET_MAX];
+        if ((rc = weft_store_node_enroll(st, argv[1], tok)) != 0) {
+            fprintf(stderr, "weftctl: cannot enroll: %s\n", weft_strerror(rc));
+            rc = 1;
+        } else {
+            printf("%s\n", tok);
+            fprintf(stderr, "weftctl: node %s enrolled; put this token in its weftd.json\n",
+                    argv[1]);
+        }
+    } else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
+        rc = weft_store_node_revoke(st, argv[1]) ? 1 : 0;
+        if (rc)
+            fprintf(stderr, "weftctl: %s: no such node\n", argv[1]);
+    } else if (strcmp(argv[0], "enrolled") == 0) {
+        weft_store_node_list(st, print_node, NULL);
+    } else {
+        fputs(usage, stderr);
+        rc = 2;
+    }
+    weft_store_close(st);
+    return rc;
+}
+
+/* ---- API commands ----------------------------------------------------------- */
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud)
+{
+    return weft_buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
+}
+
+/* One API call; prints the JSON answer (pretty) and returns 0 on 2xx. */
+static int api(const struct opts *o, const char *method, const char *path, const char *body,
+               const char *idem, cJSON **out)
+{
+    if (!o->url || !o->key) {
+        fprintf(stderr, "weftctl: set --url and --key (or WEFT_URL and WEFT_API_KEY)\n");
+        return 2;
+    }
+    CURL *c = curl_easy_init();
+    if (!c)
+        return 1;
+    char url[1024], auth[160], idh[200];
+    snprintf(url, sizeof url, "%s%s", o->url, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->key);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    if (idem) {
+        snprintf(idh, sizeof idh, "Idempotency-Key: %s", idem);
+        h = curl_slist_append(h, idh);
+    }
+    struct weft_buf resp;
+    weft_buf_init(&resp, 64u << 20);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (o->cacert)
+        curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "weftctl: %s: %s\n", url, curl_easy_strerror(cc));
+        weft_buf_free(&resp);
+        return 1;
+    }
+    cJSON *j = cJSON_ParseWithLength(resp.data ? resp.data : "", resp.len);
+    weft_buf_free(&resp);
+    if (status < 200 || status >= 300) {
+        const cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "message");
+        fprintf(stderr, "weftctl: HTTP %ld: %s\n", status,
+                cJSON_IsString(e) ? e->valuestring : "no error message");
+        cJSON_Delete(j);
+        return 1;
+    }
+    *out = j;
+    return 0;
+}
+
+static int print_json(cJSON *j)
+{
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!s)
+        return 1;
+    puts(s);
+    free(s);
+    return 0;
+}
+
+static int cmd_jobs(const struct opts *o, int argc, char **argv)
+{
+    cJSON *j = NULL;
+    char path[256];
+    if (argc >= 1 && strcmp(argv[0], "list") == 0) {
+        int limit = 20;
+        if (argc == 3 && strcmp(argv[1], "--limit") == 0 &&
+            int_arg("--limit", argv[2], 1, 100, &limit))
+            return 2;
+        snprintf(path, sizeof path, "/v1/jobs?limit=%d", limit);
+        if (api(o, "GET", path, NULL, NULL, &j))
+            return 1;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "data"))
+        {
+            printf("%-28s %-10s %-12s %s\n", cJSON_GetObjectItem(it, "id")->valuestring,
+                   cJSON_GetObjectItem(it, "status")->valuestring,
+                   cJSON_GetObjectItem(it, "priority")->valuestring,
+                   cJSON_GetObjectItem(it, "endpoint")->valuestring);
+        }
+        cJSON_Delete(j);
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "cancel") == 0)) {
+        if (strlen(argv[1]) > 64 || strchr(argv[1], '/') || strchr(argv[1], '?')) {
+            fprintf(stderr, "weftctl: not a job id: %s\n", argv[1]);
+            return 2;
+        }
+        snprintf(path, sizeof path, "/v1/jobs/%s", argv[1]);
+        if (api(o, strcmp(argv[0], "show") == 0 ? "GET" : "DELETE", path, NULL, NULL, &j))
+            return 1;
+        return print_json(j);
+    }
+    fputs(usage, stderr);
+    return 2;
+}
+
+static int cmd_submit(const struct opts *o, int argc, char **argv)
+{
+    const char *model = NULL, *prompt = NULL, *message = NULL, *window = "24h",
+               *priority = "deferrable", *idem = NULL;
+    int max_tokens = 256;
+    for (int i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "weftctl: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--model") == 0)
+            model = v;
+        else if (strcmp(argv[i], "--prompt") == 0)
+            prompt = v;
+        else if (strcmp(argv[i], "--message") == 0)
+            message = v;
+        else if (strcmp(argv[i], "--window") == 0)
+            window = v;
+        else if (strcmp(argv[i], "--priority") == 0)
+            priority = v;
+        else if (strcmp(argv[i], "--idempotency-key") == 0)
+            idem = v;
+        else if (strcmp(argv[i], "--max-tokens") == 0) {
+            if (int_arg("--max-tokens", v, 1, 8192, &max_tokens))
+                return 2;
+        } else {
+            fprintf(stderr, "weftctl: unknown option %s\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    if (!model || (!prompt == !message)) {
+        fprintf(stderr, "weftctl: submit needs --model and one of --prompt or --message\n");
+        return 2;
+    }
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "endpoint", prompt ? "/v1/completions" : "/v1/chat/completions");
+    cJSON_AddStringToObject(b, "completion_window", window);
+    cJSON_AddStringToObject(b, "priority", priority);
+    cJSON *r = cJSON_AddObjectToObject(b, "request");
+    cJSON_AddStringToObject(r, "model", model);
+    cJSON_AddNumberToObject(r, "max_tokens", max_tokens);
+    if (prompt) {
+        cJSON_AddStringToObject(r, "prompt", prompt);
+    } else {
+        cJSON *msgs = cJSON_AddArrayToObject(r, "messages");
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", "user");
+        cJSON_AddStringToObject(m, "content", message);
+        cJSON_AddItemToArray(msgs, m);
+    }
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    cJSON *j = NULL;
+    int rc = body ? api(o, "POST", "/v1/jobs", body, idem, &j) : 1;
+    free(body);
+    return rc ? rc : print_json(j);
+}
+
+static int cmd_nodes_live(const struct opts *o)
+{
+    cJSON *j = NULL;
+    if (api(o, "GET", "/v1/admin/nodes", NULL, NULL, &j))
+        return 1;
+    printf("%-20s %-5s %7s %8s %-8s %s\n", "NODE", "STATE", "RUNNING", "BUDGET_W", "POLICY",
+           "MODELS");
+    const cJSON *n;
+    cJSON_ArrayForEach(n, cJSON_GetObjectItem(j, "data"))
+    {
+        char models[256] = "";
+        const cJSON *m;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItem(n, "models"))
+        {
+            size_t l = strlen(models);
+            snprintf(models + l, sizeof models - l, "%s%s", l ? "," : "", m->valuestring);
+        }
+        printf("%-20s %-5s %3d/%-3d %8.0f %-8s %s\n", cJSON_GetObjectItem(n, "name")->valuestring,
+               cJSON_GetObjectItem(n, "state")->valuestring,
+               (int)cJSON_GetObjectItem(n, "running")->valuedouble,
+               (int)cJSON_GetObjectItem(n, "max_concurrency")->valuedouble,
+               cJSON_GetObjectItem(n, "budget_w")->valuedouble,
+               cJSON_GetObjectItem(n, "policy_state")->valuestring, models);
+    }
+    cJSON_Delete(j);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weftctl", usage))
         return 0;
-    fputs(usage, stderr);
-    return 2;
+    struct opts o = {
+        .state_dir = "/var/lib/weft-scheduler",
+        .url = getenv("WEFT_URL"),
+        .key = getenv("WEFT_API_KEY"),
+        .cacert = getenv("WEFT_CACERT"),
+    };
+    int i = 1;
+    for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (strcmp(argv[i], "--state-dir") == 0)
+            o.state_dir = argv[i + 1];
+        else if (strcmp(argv[i], "--url") == 0)
+            o.url = argv[i + 1];
+        else if (strcmp(argv[i], "--key") == 0)
+            o.key = argv[i + 1];
+        else if (strcmp(argv[i], "--cacert") == 0)
+            o.cacert = argv[i + 1];
+        else
+            break;
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *cmd = argv[i];
+    int rest = argc - i - 1;
+    char **rv = argv + i + 1;
+    int rc;
+    if (strcmp(cmd, "keys") == 0)
+        rc = cmd_keys(&o, rest, rv);
+    else if (strcmp(cmd, "nodes") == 0 && rest >= 1 &&
+             (strcmp(rv[0], "enroll") == 0 || strcmp(rv[0], "revoke") == 0 ||
+              strcmp(rv[0], "enrolled") == 0))
+        rc = cmd_nodes_store(&o, rest, rv);
+    else if (strcmp(cmd, "nodes") == 0 && rest == 0)
+        rc = cmd_nodes_live(&o);
+    else if (strcmp(cmd, "jobs") == 0)
+        rc = cmd_jobs(&o, rest, rv);
+    else if (strcmp(cmd, "submit") == 0)
+        rc = cmd_submit(&o, rest, rv);
+    else {
+        fprintf(stderr, "weftctl: unknown command %s\n%s", cmd, usage);
+        rc = 2;
+    }
+    curl_global_cleanup();
+    return rc;
 }

@@ -1,0 +1,370 @@
+/* testnode: a small home node for scheduler tests. It speaks the node API
+ * (hello, heartbeat, long-poll for work, chunked token upload) with
+ * libcurl and emits scripted tokens instead of running a model: token i of
+ * a job is a pure function of (seed, prompt, i), so a job resumed on
+ * another testnode continues exactly where the first left off, the way the
+ * real engine's (seed, position) sampler does.
+ *
+ * Faults on demand: --die-after N raises SIGKILL after N tokens (a node
+ * that crashes: its connections close), --freeze-after N raises SIGSTOP
+ * (a node that goes silent with its connections open), --yield-after N
+ * gives each job back after N of its tokens (lost power budget).
+ */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "weft/buf.h"
+
+struct cfg {
+    const char *url, *token, *cacert, *models;
+    int token_ms, concurrency, die_after, freeze_after, yield_after;
+    double budget_w;
+    int deferrable, interactive;
+};
+
+struct node {
+    struct cfg c;
+    atomic_int running;
+    atomic_long tokens;
+    atomic_int need_hello;
+    atomic_int heartbeat_ms;
+};
+
+struct job {
+    struct node *n;
+    char id[64];
+    char *prompt;
+    uint64_t seed;
+    int next, max, emitted;
+    int done;
+    char line[512];
+    size_t line_len, line_off;
+};
+
+static const char *const words[] = {
+    "sun",   "panel", "roof",  "watt",   "grid",  "cloud", "noon",   "meter", "cell", "volt",
+    "amp",   "inverter", "battery", "charge", "yield", "token", "node", "home", "light", "heat",
+    "river", "wind",  "leaf",  "stone",  "bright", "quiet", "warm",  "calm",  "blue", "green",
+    "gold",  "night",
+};
+#define NWORDS (sizeof words / sizeof words[0])
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static int token_at(uint64_t seed, const char *prompt, int i)
+{
+    uint64_t h = seed;
+    for (const char *p = prompt; *p; p++)
+        h = mix(h ^ (unsigned char)*p);
+    return (int)(mix(h ^ (uint64_t)i * 0x9e3779b97f4a7c15ull) % NWORDS);
+}
+
+static size_t sink(char *p, size_t sz, size_t n, void *ud)
+{
+    return weft_buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
+}
+
+static CURL *easy(struct node *n, const char *path, struct curl_slist **h, struct weft_buf *out)
+{
+    CURL *c = curl_easy_init();
+    char url[512], auth[160];
+    snprintf(url, sizeof url, "%s%s", n->c.url, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", n->c.token);
+    *h = curl_slist_append(NULL, auth);
+    *h = curl_slist_append(*h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, *h);
+    if (n->c.cacert)
+        curl_easy_setopt(c, CURLOPT_CAINFO, n->c.cacert);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    return c;
+}
+
+static long post(struct node *n, const char *path, const char *body, struct weft_buf *out)
+{
+    struct curl_slist *h;
+    CURL *c = easy(n, path, &h, out);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static int hello(struct node *n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ms = cJSON_AddArrayToObject(o, "models");
+    char list[512];
+    snprintf(list, sizeof list, "%s", n->c.models);
+    for (char *save = NULL, *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        cJSON *x = cJSON_CreateObject();
+        char *colon = strchr(m, ':');
+        if (colon)
+            *colon = '\0';
+        cJSON_AddStringToObject(x, "name", m);
+        cJSON_AddStringToObject(x, "template", colon ? colon + 1 : "chatml");
+        cJSON_AddItemToArray(ms, x);
+    }
+    cJSON_AddNumberToObject(o, "max_concurrency", n->c.concurrency);
+    cJSON_AddStringToObject(o, "hardware", "testnode (scripted tokens)");
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    struct weft_buf out;
+    weft_buf_init(&out, 1 << 16);
+    long st = post(n, "/v1/node/hello", body, &out);
+    free(body);
+    if (st == 200) {
+        cJSON *r = cJSON_Parse(out.data);
+        const cJSON *hb = cJSON_GetObjectItem(r, "heartbeat_ms");
+        if (cJSON_IsNumber(hb))
+            atomic_store(&n->heartbeat_ms, (int)hb->valuedouble);
+        cJSON_Delete(r);
+    }
+    weft_buf_free(&out);
+    return st == 200 ? 0 : -1;
+}
+
+static void *heartbeats(void *arg)
+{
+    struct node *n = arg;
+    for (;;) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"budget_w\":%g,\"policy_state\":\"on\",\"deferrable\":%s,\"interactive\":%s,"
+                 "\"pv_w\":3000,\"grid_w\":-1500,\"battery_w\":0,\"soc\":80,\"jobs\":[]}",
+                 n->c.budget_w, n->c.deferrable ? "true" : "false",
+                 n->c.interactive ? "true" : "false");
+        struct weft_buf out;
+        weft_buf_init(&out, 1 << 16);
+        long st = post(n, "/v1/node/heartbeat", body, &out);
+        weft_buf_free(&out);
+        if (st == 409)
+            atomic_store(&n->need_hello, 1);
+        struct timespec ts = {atomic_load(&n->heartbeat_ms) / 1000,
+                              (atomic_load(&n->heartbeat_ms) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* curl pulls the upload from here, one JSON line at a time. */
+static size_t produce(char *buf, size_t sz, size_t nitems, void *ud)
+{
+    struct job *j = ud;
+    size_t cap = sz * nitems;
+    if (j->line_off == j->line_len) {
+        if (j->done)
+            return 0;
+        struct node *n = j->n;
+        if (n->c.yield_after && j->emitted >= n->c.yield_after) {
+            j->line_len = (size_t)snprintf(j->line, sizeof j->line, "{\"end\":\"yield\"}\n");
+            j->done = 1;
+        } else if (j->next >= j->max) {
+            int words_in_prompt = 1;
+            for (const char *p = j->prompt; *p; p++)
+                words_in_prompt += *p == ' ';
+            j->line_len = (size_t)snprintf(j->line, sizeof j->line,
+                                           "{\"end\":\"length\",\"prompt_tokens\":%d}\n",
+                                           words_in_prompt);
+            j->done = 1;
+        } else {
+            sleep_ms(n->c.token_ms);
+            long total = atomic_fetch_add(&n->tokens, 1) + 1;
+            if (n->c.die_after && total > n->c.die_after)
+                raise(SIGKILL);
+            if (n->c.freeze_after && total > n->c.freeze_after)
+                raise(SIGSTOP);
+            int id = token_at(j->seed, j->prompt, j->next);
+            j->line_len = (size_t)snprintf(j->line, sizeof j->line,
+                                           "{\"i\":%d,\"id\":%d,\"text\":\" %s\"}\n", j->next, id,
+                                           words[id]);
+            j->next++;
+            j->emitted++;
+        }
+        j->line_off = 0;
+    }
+    size_t take = j->line_len - j->line_off;
+    if (take > cap)
+        take = cap;
+    memcpy(buf, j->line + j->line_off, take);
+    j->line_off += take;
+    return take;
+}
+
+static void *run_job(void *arg)
+{
+    struct job *j = arg;
+    struct node *n = j->n;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/node/jobs/%s/stream", j->id);
+    struct weft_buf out;
+    weft_buf_init(&out, 1 << 16);
+    struct curl_slist *h;
+    CURL *c = easy(n, path, &h, &out);
+    h = curl_slist_append(h, "Transfer-Encoding: chunked");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, produce);
+    curl_easy_setopt(c, CURLOPT_READDATA, j);
+    curl_easy_perform(c);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    weft_buf_free(&out);
+    free(j->prompt);
+    free(j);
+    atomic_fetch_sub(&n->running, 1);
+    return NULL;
+}
+
+static void start_job(struct node *n, const char *body)
+{
+    cJSON *a = cJSON_Parse(body);
+    const cJSON *id = cJSON_GetObjectItem(a, "job"), *prompt = cJSON_GetObjectItem(a, "prompt"),
+                *toks = cJSON_GetObjectItem(a, "tokens"), *max = cJSON_GetObjectItem(a, "max_tokens"),
+                *seed = cJSON_GetObjectItem(a, "seed");
+    if (!cJSON_IsString(id) || !cJSON_IsString(prompt) || !cJSON_IsArray(toks) ||
+        !cJSON_IsNumber(max) || !cJSON_IsString(seed)) {
+        fprintf(stderr, "testnode: bad assignment: %s\n", body);
+        cJSON_Delete(a);
+        return;
+    }
+    struct job *j = calloc(1, sizeof *j);
+    j->n = n;
+    snprintf(j->id, sizeof j->id, "%s", id->valuestring);
+    j->prompt = strdup(prompt->valuestring);
+    j->seed = strtoull(seed->valuestring, NULL, 10);
+    j->next = cJSON_GetArraySize(toks);
+    j->max = (int)max->valuedouble;
+    /* Check the resume point: the tokens the scheduler sends back must be
+     * the ones this script would have produced. */
+    int i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, toks)
+    {
+        if ((int)t->valuedouble != token_at(j->seed, j->prompt, i))
+            fprintf(stderr, "testnode: job %s: token %d differs from the script\n", j->id, i);
+        i++;
+    }
+    cJSON_Delete(a);
+    atomic_fetch_add(&n->running, 1);
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_create(&th, &at, run_job, j);
+    pthread_attr_destroy(&at);
+}
+
+int main(int argc, char **argv)
+{
+    struct node n;
+    memset(&n, 0, sizeof n);
+    n.c.models = "test-model:chatml";
+    n.c.token_ms = 5;
+    n.c.concurrency = 4;
+    n.c.budget_w = 300;
+    n.c.deferrable = n.c.interactive = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (strcmp(f, "--no-deferrable") == 0) {
+            n.c.deferrable = 0;
+            continue;
+        }
+        if (strcmp(f, "--no-interactive") == 0) {
+            n.c.interactive = 0;
+            continue;
+        }
+        i++;
+        if (strcmp(f, "--url") == 0)
+            n.c.url = v;
+        else if (strcmp(f, "--token") == 0)
+            n.c.token = v;
+        else if (strcmp(f, "--cacert") == 0)
+            n.c.cacert = v;
+        else if (strcmp(f, "--models") == 0)
+            n.c.models = v;
+        else if (strcmp(f, "--token-ms") == 0)
+            n.c.token_ms = (int)strtol(v, NULL, 10);
+        else if (strcmp(f, "--concurrency") == 0)
+            n.c.concurrency = (int)strtol(v, NULL, 10);
+        else if (strcmp(f, "--budget-w") == 0)
+            n.c.budget_w = strtod(v, NULL);
+        else if (strcmp(f, "--die-after") == 0)
+            n.c.die_after = (int)strtol(v, NULL, 10);
+        else if (strcmp(f, "--freeze-after") == 0)
+            n.c.freeze_after = (int)strtol(v, NULL, 10);
+        else if (strcmp(f, "--yield-after") == 0)
+            n.c.yield_after = (int)strtol(v, NULL, 10);
+        else {
+            fprintf(stderr, "testnode: unknown option %s\n", f);
+            return 2;
+        }
+    }
+    if (!n.c.url || !n.c.token) {
+        fprintf(stderr, "usage: testnode --url URL --token TOKEN [--cacert PEM] ...\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    atomic_store(&n.heartbeat_ms, 1000);
+    while (hello(&n) != 0)
+        sleep_ms(200);
+    fprintf(stderr, "testnode: registered\n");
+    pthread_t hb;
+    pthread_create(&hb, NULL, heartbeats, &n);
+    for (;;) {
+        if (atomic_exchange(&n.need_hello, 0)) {
+            while (hello(&n) != 0)
+                sleep_ms(200);
+        }
+        if (atomic_load(&n.running) >= n.c.concurrency) {
+            sleep_ms(5);
+            continue;
+        }
+        struct weft_buf out;
+        weft_buf_init(&out, 1 << 20);
+        struct curl_slist *h;
+        CURL *c = easy(&n, "/v1/node/work?wait=20", &h, &out);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 40L);
+        long st = 0;
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        if (st == 200 && out.data)
+            start_job(&n, out.data);
+        else if (st == 409)
+            atomic_store(&n.need_hello, 1);
+        else if (st != 204)
+            sleep_ms(100);
+        weft_buf_free(&out);
+    }
+}
