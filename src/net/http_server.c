@@ -35,6 +35,7 @@ struct conn {
     int close_after; /* close once the queued writes are out */
     int linger;      /* then read and drop the rest for a moment (see finish_close) */
     int shut;
+    int broken; /* a write failed: close from the loop, never inside a send */
     uv_shutdown_t shutdown;
     int pumping;
     int reading;
@@ -114,7 +115,7 @@ static void timer_set(struct conn *c, enum phase ph)
     case PH_BODY: ms = c->srv->lim.body_timeout_ms; break;
     case PH_HANDLER: break;
     }
-    if (c->closing)
+    if (c->closing || c->broken)
         return;
     if (ms) {
         uv_timer_start(&c->timer, on_timer, ms, 0);
@@ -142,7 +143,7 @@ static void finish_close(struct conn *c)
 {
     if (c->closing)
         return;
-    if (!c->linger) {
+    if (!c->linger || c->broken) {
         conn_close(c);
         return;
     }
@@ -156,6 +157,29 @@ static void finish_close(struct conn *c)
     }
     uv_timer_start(&c->timer, on_linger_timer, 1000, 0);
     update_reading_on(c);
+}
+
+static void on_resume_timer(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    timer_set(c, PH_IDLE);
+    pump(c);
+}
+
+static void on_broken_timer(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+/* A send failed. Closing here would free a request its handler is still
+ * answering (or call its on_abort from inside its own call), so the close
+ * waits for the loop's next turn; until then every send is refused. */
+static void mark_broken(struct conn *c)
+{
+    if (c->broken || c->closing)
+        return;
+    c->broken = 1;
+    uv_timer_start(&c->timer, on_broken_timer, 0, 0);
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -174,19 +198,19 @@ static void on_written(uv_write_t *w, int status)
 
 static int raw_write(struct conn *c, const void *data, size_t len)
 {
-    if (c->closing)
+    if (c->closing || c->broken)
         return WEFT_ECLOSED;
     if (len == 0)
         return 0;
     if (c->write_queued + len > c->srv->lim.max_write_queue) {
         /* A reader this slow would make us hold its whole stream. */
         weft_log_info(c->srv->log, "http: %s reads too slowly, closing", c->peer);
-        conn_close(c);
+        mark_broken(c);
         return WEFT_ECLOSED;
     }
     struct wreq *wr = malloc(sizeof *wr + len);
     if (!wr) {
-        conn_close(c);
+        mark_broken(c);
         return WEFT_ENOMEM;
     }
     wr->c = c;
@@ -196,7 +220,7 @@ static int raw_write(struct conn *c, const void *data, size_t len)
     int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc < 0) {
         free(wr);
-        conn_close(c);
+        mark_broken(c);
         return from_uv(rc);
     }
     c->write_queued += len;
@@ -219,13 +243,13 @@ static int flush_tls(struct conn *c)
 
 static int conn_send(struct conn *c, const void *data, size_t len)
 {
-    if (c->closing)
+    if (c->closing || c->broken)
         return WEFT_ECLOSED;
     if (!c->tls)
         return raw_write(c, data, len);
     int rc = weft_tls_write(c->tls, data, len);
     if (rc < 0) {
-        conn_close(c);
+        mark_broken(c);
         return rc;
     }
     return flush_tls(c);
@@ -389,7 +413,7 @@ static void pump(struct conn *c)
     if (c->pumping)
         return;
     c->pumping = 1;
-    while (!c->closing && !c->close_after) {
+    while (!c->closing && !c->close_after && !c->broken) {
         if (c->ps.error_status) {
             if (!c->ps.gone)
                 send_error(c, c->ps.error_status, c->ps.why ? c->ps.why : "bad request");
@@ -427,7 +451,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         conn_close(c);
         return;
     }
-    if (c->closing || c->close_after)
+    if (c->closing || c->close_after || c->broken)
         return;
     if (!c->tls) {
         take_plain(c, b->base, (size_t)nread);
@@ -628,13 +652,16 @@ static void finish(struct weft_http_req *req, int keep)
     weft_http_req_free(req);
     if (c->closing)
         return;
-    if (!keep) {
+    if (!keep || c->broken) {
         close_soon(c);
         return;
     }
     weft_http_parse_next(&c->ps);
     timer_set(c, PH_IDLE);
-    pump(c);
+    /* A pipelined request waits for the loop's next turn: parsing it here
+     * would run its handler inside the one answering now. */
+    if (c->stash.len > 0 && !c->broken)
+        uv_timer_start(&c->timer, on_resume_timer, 0, 0);
 }
 
 int weft_http_respond(struct weft_http_req *req, int status, const char *content_type,

@@ -788,6 +788,10 @@ static void h_node_hello(struct sched *s, struct weft_http_req *req, struct sche
     n->budget_w = 0;
     n->deferrable_ok = n->interactive_ok = 0;
     cJSON_Delete(o);
+    weft_log_notice(s->log, "node %s is live (%d model%s, %d slot%s)", n->name, n->n_models,
+                    n->n_models == 1 ? "" : "s", n->max_concurrency,
+                    n->max_concurrency == 1 ? "" : "s");
+
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "node", n->name);
     cJSON_AddNumberToObject(r, "heartbeat_ms", s->cfg.heartbeat_ms);

@@ -164,8 +164,13 @@ static void detach_stream(struct sched_job *j, int status)
     st->job = NULL;
     j->stream = NULL;
     if (!st->busy && !st->ended && st->req) {
+        /* The upload is still open (a silent node, a cancelled job): answer
+         * it, which ends it, and drop the stream with it. */
         struct weft_http_req *req = st->req;
-        st->req = NULL;
+        req->data = NULL;
+        req->on_abort = NULL;
+        weft_buf_free(&st->line);
+        free(st);
         weft_http_respond(req, status, "application/json", NULL,
                           "{\"error\":\"job reassigned or cancelled\"}\n", 40);
     }
@@ -350,9 +355,6 @@ void sched_node_hello(struct sched *s, struct sched_node *n)
     end_poll(n, 409);
     n->live = 1;
     n->last_seen_ms = weft_mono_ms();
-    weft_log_notice(s->log, "node %s is live (%d model%s, %d slot%s)", n->name, n->n_models,
-                    n->n_models == 1 ? "" : "s", n->max_concurrency,
-                    n->max_concurrency == 1 ? "" : "s");
 }
 
 struct poll_ref {

@@ -1,6 +1,7 @@
 /* weft-scheduler: the regional scheduler (see docs/api.md and
  * docs/operations.md). Loads its configuration, starts the scheduler on a
  * libuv loop and stops it cleanly on SIGINT or SIGTERM. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,9 @@ int main(int argc, char **argv)
         return 2;
     }
     a.log.level = lvl;
+    /* A peer that vanishes mid-write must cost us an EPIPE on that
+     * connection, not the process. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&a.loop);
     int rc = sched_start(&a.sched, &a.loop, &cfg, &a.log, err, sizeof err);
     if (rc) {

@@ -333,6 +333,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: testnode --url URL --token TOKEN [--cacert PEM] ...\n");
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN); /* CURLOPT_NOSIGNAL leaves this to us */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     atomic_store(&n.heartbeat_ms, 1000);
     while (hello(&n) != 0)
