@@ -63,11 +63,11 @@ struct weft_http_req {
     const char *query;  /* after '?', or "" */
     struct weft_http_header headers[WEFT_HTTP_MAX_HEADERS];
     int n_headers;
-    int http_minor;         /* 1 for HTTP/1.1, 0 for HTTP/1.0 */
-    int keep_alive;         /* the client wants to keep the connection */
-    struct weft_buf body;   /* the body, unless on_body takes it */
-    uint64_t start_ms;      /* monotonic time the request began */
-    char peer[64];          /* "127.0.0.1:53422" */
+    int http_minor;       /* 1 for HTTP/1.1, 0 for HTTP/1.0 */
+    int keep_alive;       /* the client wants to keep the connection */
+    struct weft_buf body; /* the body, unless on_body takes it */
+    uint64_t start_ms;    /* monotonic time the request began */
+    char peer[64];        /* "127.0.0.1:53422" */
 
     /* Set by the handler in on_headers (all optional). */
     void *data;
@@ -151,8 +151,8 @@ const char *weft_http_reason(int status);
 /* ---- Server layer ---------------------------------------------------- */
 
 struct weft_http_handler {
-    int (*on_headers)(struct weft_http_req *req, void *ud);   /* optional */
-    void (*on_request)(struct weft_http_req *req, void *ud);  /* required */
+    int (*on_headers)(struct weft_http_req *req, void *ud);  /* optional */
+    void (*on_request)(struct weft_http_req *req, void *ud); /* required */
     /* After every response: for access logs and metrics. Optional. */
     void (*on_done)(const struct weft_http_req *req, int status, void *ud);
     void *ud;

@@ -52,10 +52,10 @@ struct weft_oai_req {
 };
 
 struct weft_oai_err {
-    int status;        /* HTTP status */
-    const char *type;  /* "invalid_request_error" ... */
-    const char *code;  /* NULL or e.g. "model_not_found" */
-    char param[64];    /* the offending field, "" if none */
+    int status;       /* HTTP status */
+    const char *type; /* "invalid_request_error" ... */
+    const char *code; /* NULL or e.g. "model_not_found" */
+    char param[64];   /* the offending field, "" if none */
     char message[256];
 };
 
@@ -64,8 +64,8 @@ struct weft_oai_err {
  * ("24h", "90m", "3600s"), "deadline" (Unix seconds) and "priority";
  * `now_ms` anchors completion_window. Returns 0 or WEFT_EPARSE/WEFT_EINVAL
  * with err filled. */
-int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body,
-                   size_t len, struct weft_oai_err *err);
+int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body, size_t len,
+                   struct weft_oai_err *err);
 int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, int64_t now_ms,
                        struct weft_oai_err *err);
 
@@ -99,7 +99,6 @@ enum weft_chat_template weft_chat_template_detect(const char *jinja);
 /* Renders r->msgs into a prompt that ends where the assistant's reply
  * begins, into out (appended). BOS is the tokenizer's job, not the
  * template's. */
-int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t,
-                     struct weft_buf *out);
+int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t, struct weft_buf *out);
 
 #endif /* WEFT_OPENAI_H */

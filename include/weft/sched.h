@@ -25,7 +25,7 @@ struct sched_limits_cfg {
     int body_timeout_ms;
     int idle_timeout_ms;
     int max_connections;
-    int max_queued;     /* jobs waiting in memory (interactive + deferrable) */
+    int max_queued;      /* jobs waiting in memory (interactive + deferrable) */
     int max_work_wait_s; /* longest long-poll a node may ask for */
 };
 

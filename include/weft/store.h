@@ -50,8 +50,8 @@ int weft_store_key_create(struct weft_store *st, const char *name, int rate_per_
                           struct weft_key_info *info);
 /* 0 with info filled, or WEFT_EAUTH (unknown, wrong or revoked). */
 int weft_store_key_check(struct weft_store *st, const char *presented, struct weft_key_info *info);
-int weft_store_key_list(struct weft_store *st,
-                        void (*cb)(const struct weft_key_info *k, void *ud), void *ud);
+int weft_store_key_list(struct weft_store *st, void (*cb)(const struct weft_key_info *k, void *ud),
+                        void *ud);
 /* By id or name; WEFT_ENOENT when none matched. */
 int weft_store_key_revoke(struct weft_store *st, const char *id_or_name);
 /* How many keys exist (revoked included). */
@@ -63,8 +63,7 @@ int weft_store_key_count(struct weft_store *st);
 int weft_store_node_enroll(struct weft_store *st, const char *name,
                            char token_out[WEFT_SECRET_MAX]);
 /* 0 with the node's name, or WEFT_EAUTH. */
-int weft_store_node_check(struct weft_store *st, const char *presented, char *name,
-                          size_t namecap);
+int weft_store_node_check(struct weft_store *st, const char *presented, char *name, size_t namecap);
 int weft_store_node_revoke(struct weft_store *st, const char *name);
 int weft_store_node_list(struct weft_store *st,
                          void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),

@@ -120,6 +120,22 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return add_text(p, K_VALUE, at, len);
 }
 
+/* RFC 9110 token characters. libhttp-parser as Debian builds it lets a
+ * space into a header name, which lets two parsers disagree about a
+ * request; names are checked here instead. */
+static int is_token(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+            !strchr("!#$%&'*+-.^_`|~", c))
+            return 0;
+    }
+    return 1;
+}
+
 /* Turns the offsets into pointers; raw never grows after this. */
 static int finish_strings(struct weft_http_parse *ps)
 {
@@ -146,6 +162,8 @@ static int finish_strings(struct weft_http_parse *ps)
     for (int i = 0; i < req->n_headers; i++) {
         req->headers[i].name = base + req->hdr_off[i][0];
         req->headers[i].value = req->hdr_off[i][1] == NO_VALUE ? "" : base + req->hdr_off[i][1];
+        if (!is_token(req->headers[i].name))
+            return fail(ps, 400, "invalid header name");
     }
     return 0;
 }
@@ -284,30 +302,55 @@ const char *weft_http_header(const struct weft_http_req *req, const char *name)
 const char *weft_http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }

@@ -110,10 +110,17 @@ static void timer_set(struct conn *c, enum phase ph)
     c->phase = ph;
     uint64_t ms = 0;
     switch (ph) {
-    case PH_IDLE: ms = c->srv->lim.idle_timeout_ms; break;
-    case PH_HEADERS: ms = c->srv->lim.header_timeout_ms; break;
-    case PH_BODY: ms = c->srv->lim.body_timeout_ms; break;
-    case PH_HANDLER: break;
+    case PH_IDLE:
+        ms = c->srv->lim.idle_timeout_ms;
+        break;
+    case PH_HEADERS:
+        ms = c->srv->lim.header_timeout_ms;
+        break;
+    case PH_BODY:
+        ms = c->srv->lim.body_timeout_ms;
+        break;
+    case PH_HANDLER:
+        break;
     }
     if (c->closing || c->broken)
         return;
@@ -299,14 +306,19 @@ static void on_timer(uv_timer_t *t)
 {
     struct conn *c = t->data;
     switch (c->phase) {
-    case PH_IDLE: conn_close(c); break;
-    case PH_HEADERS: send_error(c, 408, "request headers took too long"); break;
+    case PH_IDLE:
+        conn_close(c);
+        break;
+    case PH_HEADERS:
+        send_error(c, 408, "request headers took too long");
+        break;
     case PH_BODY:
         /* The handler owns this request: closing tells it through on_abort. */
         weft_log_info(c->srv->log, "http: %s: request body stalled, closing", c->peer);
         conn_close(c);
         break;
-    case PH_HANDLER: break;
+    case PH_HANDLER:
+        break;
     }
 }
 
@@ -690,8 +702,7 @@ int weft_http_stream_begin(struct weft_http_req *req, int status, const char *co
     int chunked = req->http_minor >= 1;
     struct conn *c = req->conn;
     return send_head(req, status, content_type, extra_headers,
-                     chunked ? "Transfer-Encoding: chunked\r\n" : "",
-                     chunked && keep_open(c, req));
+                     chunked ? "Transfer-Encoding: chunked\r\n" : "", chunked && keep_open(c, req));
 }
 
 int weft_http_stream_write(struct weft_http_req *req, const void *data, size_t len)

@@ -106,8 +106,8 @@ static int add_san(X509 *x)
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-                                              "DNS:localhost,IP:127.0.0.1,IP:::1");
+    X509_EXTENSION *ext =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
     if (!ext)
         return -1;
     int ok = X509_add_ext(x, ext, -1);
@@ -140,8 +140,8 @@ int weft_tls_make_dev_cert(const char *cert_path, const char *key_path, char *er
     X509_NAME *name = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Weft dev", -1, -1,
                                0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
     X509_set_issuer_name(x, name);
     if (add_san(x) != 0 || X509_sign(x, key, EVP_sha256()) == 0)
         goto out;
@@ -160,8 +160,7 @@ int weft_tls_make_dev_cert(const char *cert_path, const char *key_path, char *er
         rc = WEFT_EIO;
         goto out;
     }
-    if (PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) != 1 ||
-        PEM_write_X509(cf, x) != 1)
+    if (PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) != 1 || PEM_write_X509(cf, x) != 1)
         goto out;
     rc = 0;
 out:

@@ -22,9 +22,9 @@ static const int status_codes[SCHED_N_STATUS] = {200, 202, 204, 400, 401, 403, 4
 static const double latency_le[SCHED_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                    0.05,   0.1,   0.25,   1,     5,    30};
 static const char *const route_names[R_COUNT] = {
-    "other",       "healthz",     "metrics",      "models",        "chat_completions",
-    "completions", "jobs_create", "jobs_get",     "jobs_list",     "jobs_cancel",
-    "admin_nodes", "node_hello",  "node_heartbeat", "node_work",   "node_stream",
+    "other",       "healthz",     "metrics",        "models",    "chat_completions",
+    "completions", "jobs_create", "jobs_get",       "jobs_list", "jobs_cancel",
+    "admin_nodes", "node_hello",  "node_heartbeat", "node_work", "node_stream",
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -95,10 +95,10 @@ static enum sched_route route_of(const char *method, const char *path)
 
 static int known_path(const char *path)
 {
-    static const char *const paths[] = {"/healthz",        "/metrics",        "/v1/models",
-                                        "/v1/chat/completions", "/v1/completions", "/v1/jobs",
-                                        "/v1/admin/nodes", "/v1/node/hello", "/v1/node/heartbeat",
-                                        "/v1/node/work",   NULL};
+    static const char *const paths[] = {
+        "/healthz", "/metrics",        "/v1/models",     "/v1/chat/completions", "/v1/completions",
+        "/v1/jobs", "/v1/admin/nodes", "/v1/node/hello", "/v1/node/heartbeat",   "/v1/node/work",
+        NULL};
     for (int i = 0; paths[i]; i++)
         if (strcmp(path, paths[i]) == 0)
             return 1;
@@ -492,11 +492,10 @@ static cJSON *job_object(struct sched *s, const struct weft_job_row *r)
     cJSON_AddStringToObject(o, "id", r->id);
     cJSON_AddStringToObject(o, "object", "job");
     cJSON_AddStringToObject(o, "status", weft_job_state_name(r->state));
-    cJSON_AddStringToObject(o, "endpoint",
-                            r->kind == WEFT_OAI_COMPLETION ? "/v1/completions"
-                                                           : "/v1/chat/completions");
-    cJSON_AddStringToObject(o, "priority", r->priority == WEFT_OAI_INTERACTIVE ? "interactive"
-                                                                                : "deferrable");
+    cJSON_AddStringToObject(
+        o, "endpoint", r->kind == WEFT_OAI_COMPLETION ? "/v1/completions" : "/v1/chat/completions");
+    cJSON_AddStringToObject(o, "priority",
+                            r->priority == WEFT_OAI_INTERACTIVE ? "interactive" : "deferrable");
     cJSON_AddNumberToObject(o, "created_at", (double)(r->created_ms / 1000));
     if (r->deadline_ms)
         cJSON_AddNumberToObject(o, "deadline", (double)(r->deadline_ms / 1000));
@@ -915,16 +914,36 @@ void sched_api_on_request(struct weft_http_req *req, void *ud)
         weft_http_respond(req, 200, JSON, NULL, body, (size_t)len);
         return;
     }
-    case R_METRICS: h_metrics(s, req); return;
-    case R_MODELS: h_models(s, req); return;
-    case R_CHAT: h_generate(s, req, WEFT_OAI_CHAT); return;
-    case R_COMPLETIONS: h_generate(s, req, WEFT_OAI_COMPLETION); return;
-    case R_JOBS_CREATE: h_jobs_create(s, req); return;
-    case R_JOBS_GET: h_jobs_get(s, req, 0); return;
-    case R_JOBS_CANCEL: h_jobs_get(s, req, 1); return;
-    case R_JOBS_LIST: h_jobs_list(s, req); return;
-    case R_ADMIN_NODES: h_admin_nodes(s, req); return;
-    case R_NODE_STREAM: sched_stream_complete(s, req); return;
+    case R_METRICS:
+        h_metrics(s, req);
+        return;
+    case R_MODELS:
+        h_models(s, req);
+        return;
+    case R_CHAT:
+        h_generate(s, req, WEFT_OAI_CHAT);
+        return;
+    case R_COMPLETIONS:
+        h_generate(s, req, WEFT_OAI_COMPLETION);
+        return;
+    case R_JOBS_CREATE:
+        h_jobs_create(s, req);
+        return;
+    case R_JOBS_GET:
+        h_jobs_get(s, req, 0);
+        return;
+    case R_JOBS_CANCEL:
+        h_jobs_get(s, req, 1);
+        return;
+    case R_JOBS_LIST:
+        h_jobs_list(s, req);
+        return;
+    case R_ADMIN_NODES:
+        h_admin_nodes(s, req);
+        return;
+    case R_NODE_STREAM:
+        sched_stream_complete(s, req);
+        return;
     case R_NODE_HELLO:
     case R_NODE_HEARTBEAT:
     case R_NODE_WORK:
@@ -939,7 +958,8 @@ void sched_api_on_request(struct weft_http_req *req, void *ud)
             h_node_work(s, req, n);
         return;
     case R_OTHER:
-    case R_COUNT: break;
+    case R_COUNT:
+        break;
     }
     if (known_path(req->path))
         fail(req, 405, "invalid_request_error", "method_not_allowed",
@@ -968,7 +988,7 @@ void sched_api_on_done(const struct weft_http_req *req, int status, void *ud)
     /* Heartbeats and polls are the background hum of a region: only at
      * debug level, so the access log shows what people did. */
     int level = (r == R_NODE_HEARTBEAT || r == R_NODE_WORK) && status < 400 ? WEFT_LOG_DEBUG
-                                                                           : WEFT_LOG_INFO;
+                                                                            : WEFT_LOG_INFO;
     weft_log(s->log, level, "access %s \"%s %s\" %d %zu %.1fms", req->peer, req->method,
              req->target ? req->target : "", status, req->bytes_out, secs * 1000);
 }
@@ -982,10 +1002,10 @@ static void h_metrics(struct sched *s, struct weft_http_req *req)
     for (int r = 0; r < R_COUNT; r++)
         for (int i = 0; i < SCHED_N_STATUS; i++)
             if (s->m.requests[r][i])
-                weft_buf_appendf(&b, "weft_http_requests_total{route=\"%s\",status=\"%s%d\"} %llu\n",
-                                 route_names[r], status_codes[i] ? "" : "other",
-                                 status_codes[i] ? status_codes[i] : 0,
-                                 (unsigned long long)s->m.requests[r][i]);
+                weft_buf_appendf(
+                    &b, "weft_http_requests_total{route=\"%s\",status=\"%s%d\"} %llu\n",
+                    route_names[r], status_codes[i] ? "" : "other",
+                    status_codes[i] ? status_codes[i] : 0, (unsigned long long)s->m.requests[r][i]);
     weft_buf_append_str(&b,
                         "# HELP weft_http_request_duration_seconds Time from the first byte of a "
                         "request to the end of its response.\n"

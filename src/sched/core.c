@@ -194,8 +194,7 @@ static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_st
         return;
     int rc = weft_store_job_finish(s->store, j->id, st, result, error);
     if (rc < 0)
-        weft_log_error(s->log, "job %s: cannot record its outcome: %s", j->id,
-                       weft_strerror(rc));
+        weft_log_error(s->log, "job %s: cannot record its outcome: %s", j->id, weft_strerror(rc));
 }
 
 /* The job failed for good: tell its client or record it, then free it. */
@@ -209,9 +208,9 @@ static void job_fail(struct sched *s, struct sched_job *j, int status, const cha
         sched_client_fail(s, j, status, code, message);
     else
         sched_key_release(s, j->key_id);
-    store_outcome(s, j, code && strcmp(code, "deadline_exceeded") == 0 ? WEFT_JOB_EXPIRED
-                                                                        : WEFT_JOB_FAILED,
-                  NULL, message);
+    store_outcome(
+        s, j, code && strcmp(code, "deadline_exceeded") == 0 ? WEFT_JOB_EXPIRED : WEFT_JOB_FAILED,
+        NULL, message);
     job_free(j);
 }
 

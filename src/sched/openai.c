@@ -96,8 +96,8 @@ static int get_num(const cJSON *v, const char *name, double lo, double hi, doubl
 {
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
         v->valuedouble > hi) {
-        weft_oai_set_err(err, 400, INVALID, NULL, name, "'%s' must be a number from %g to %g",
-                         name, lo, hi);
+        weft_oai_set_err(err, 400, INVALID, NULL, name, "'%s' must be a number from %g to %g", name,
+                         lo, hi);
         return WEFT_EINVAL;
     }
     *out = v->valuedouble;
@@ -151,10 +151,10 @@ static int parse_messages(struct weft_oai_req *r, const cJSON *msgs, struct weft
         if (!cJSON_IsObject(m) || !cJSON_IsString(role))
             return bad(err, param, "'%s' must be an object with a string role", param);
         const char *rs = role->valuestring;
-        if (strcmp(rs, "system") != 0 && strcmp(rs, "developer") != 0 &&
-            strcmp(rs, "user") != 0 && strcmp(rs, "assistant") != 0)
-            return bad(err, param,
-                       "'%s': role must be system, developer, user or assistant", param);
+        if (strcmp(rs, "system") != 0 && strcmp(rs, "developer") != 0 && strcmp(rs, "user") != 0 &&
+            strcmp(rs, "assistant") != 0)
+            return bad(err, param, "'%s': role must be system, developer, user or assistant",
+                       param);
         char *text = content ? content_text(content) : NULL;
         if (!text)
             return bad(err, param, "'%s': content must be a string or text parts", param);
@@ -221,8 +221,9 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
             if (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1)
                 p = p->child;
             if (!cJSON_IsString(p))
-                return bad(err, "prompt", "'%s' must be a string (batches of prompts are not "
-                                          "supported; send one request each)",
+                return bad(err, "prompt",
+                           "'%s' must be a string (batches of prompts are not "
+                           "supported; send one request each)",
                            "prompt");
             if (!(r->prompt = strdup(p->valuestring)))
                 return WEFT_ENOMEM;
@@ -317,8 +318,8 @@ static void defaults(struct weft_oai_req *r, enum weft_oai_kind kind)
     r->top_p = 1.0;
 }
 
-int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body,
-                   size_t len, struct weft_oai_err *err)
+int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body, size_t len,
+                   struct weft_oai_err *err)
 {
     defaults(out, kind);
     cJSON *root = parse_root(body, len, err);
@@ -373,7 +374,7 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
                 break;
             }
             out->kind = strcmp(it->valuestring, "/v1/completions") == 0 ? WEFT_OAI_COMPLETION
-                                                                         : WEFT_OAI_CHAT;
+                                                                        : WEFT_OAI_CHAT;
         } else if (strcmp(k, "completion_window") == 0) {
             int64_t w = cJSON_IsString(it) ? window_ms(it->valuestring) : 0;
             if (w <= 0) {
@@ -402,8 +403,7 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
         }
     }
     if (rc == 0 && !cJSON_IsObject(req))
-        rc = bad(err, "request", "'%s' must be the chat or completions request object",
-                 "request");
+        rc = bad(err, "request", "'%s' must be the chat or completions request object", "request");
     if (rc == 0 && out->deadline_ms && out->deadline_ms <= now_ms)
         rc = bad(err, "deadline", "'%s' is in the past", "deadline");
     if (rc == 0) {
@@ -480,12 +480,12 @@ static int render_llama2(const struct weft_oai_req *r, struct weft_buf *o)
     return rc ? WEFT_E2BIG : 0;
 }
 
-int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t,
-                     struct weft_buf *out)
+int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t, struct weft_buf *out)
 {
     int rc = 0;
     switch (t) {
-    case WEFT_TPL_LLAMA2: return render_llama2(r, out);
+    case WEFT_TPL_LLAMA2:
+        return render_llama2(r, out);
     case WEFT_TPL_CHATML:
         for (int i = 0; i < r->n_msgs; i++)
             rc |= weft_buf_appendf(out, "<|im_start|>%s\n%s<|im_end|>\n", r->msgs[i].role,

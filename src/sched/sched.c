@@ -15,8 +15,8 @@
 int sched_api_resume(struct sched *s);
 
 static const struct weft_cfg_field limits_fields[] = {
-    WEFT_CFG_INT_F(struct sched_limits_cfg, max_header_bytes, "max_header_bytes", 1024, 1 << 20,
-                   0, "Request line plus headers, in bytes."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_header_bytes, "max_header_bytes", 1024, 1 << 20, 0,
+                   "Request line plus headers, in bytes."),
     WEFT_CFG_INT_F(struct sched_limits_cfg, max_body_bytes, "max_body_bytes", 1024, 64 << 20, 0,
                    "A request body, in bytes."),
     WEFT_CFG_INT_F(struct sched_limits_cfg, header_timeout_ms, "header_timeout_ms", 100, 600000, 0,
@@ -176,8 +176,8 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
     if (resumed > 0)
         weft_log_notice(s->log, "resumed %d unfinished job%s from the store", resumed,
                         resumed == 1 ? "" : "s");
-    weft_log_notice(s->log, "listening on %s:%d (%s)", cfg->listen,
-                    weft_http_server_port(s->http), s->tls ? "HTTPS" : "plain HTTP");
+    weft_log_notice(s->log, "listening on %s:%d (%s)", cfg->listen, weft_http_server_port(s->http),
+                    s->tls ? "HTTPS" : "plain HTTP");
     *out = s;
     return 0;
 }

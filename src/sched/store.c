@@ -221,8 +221,8 @@ int weft_store_key_check(struct weft_store *st, const char *presented, struct we
     if (split_secret(presented, "wk-", id, sizeof id, &secret))
         return WEFT_EAUTH;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT " KEY_COLS ",salt,hash FROM api_keys WHERE id=?", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT " KEY_COLS ",salt,hash FROM api_keys WHERE id=?", -1, &s,
+                           NULL) != SQLITE_OK)
         return db_err(st);
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int rc = WEFT_EAUTH;
@@ -234,12 +234,12 @@ int weft_store_key_check(struct weft_store *st, const char *presented, struct we
     return rc;
 }
 
-int weft_store_key_list(struct weft_store *st,
-                        void (*cb)(const struct weft_key_info *k, void *ud), void *ud)
+int weft_store_key_list(struct weft_store *st, void (*cb)(const struct weft_key_info *k, void *ud),
+                        void *ud)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT " KEY_COLS " FROM api_keys ORDER BY created_ms", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT " KEY_COLS " FROM api_keys ORDER BY created_ms", -1, &s,
+                           NULL) != SQLITE_OK)
         return db_err(st);
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -281,8 +281,7 @@ int weft_store_key_count(struct weft_store *st)
 
 /* ---- nodes ------------------------------------------------------------- */
 
-int weft_store_node_enroll(struct weft_store *st, const char *name,
-                           char token_out[WEFT_SECRET_MAX])
+int weft_store_node_enroll(struct weft_store *st, const char *name, char token_out[WEFT_SECRET_MAX])
 {
     char id[13];
     unsigned char salt[16], hash[32];
@@ -304,8 +303,7 @@ int weft_store_node_enroll(struct weft_store *st, const char *name,
     return rc;
 }
 
-int weft_store_node_check(struct weft_store *st, const char *presented, char *name,
-                          size_t namecap)
+int weft_store_node_check(struct weft_store *st, const char *presented, char *name, size_t namecap)
 {
     char id[24];
     const char *secret;
@@ -352,8 +350,8 @@ int weft_store_node_list(struct weft_store *st,
 
 /* ---- jobs -------------------------------------------------------------- */
 
-static const char *const state_names[] = {"queued",    "running", "succeeded",
-                                          "failed",    "cancelled", "expired"};
+static const char *const state_names[] = {"queued", "running",   "succeeded",
+                                          "failed", "cancelled", "expired"};
 
 const char *weft_job_state_name(enum weft_job_state s)
 {
@@ -483,9 +481,9 @@ int weft_store_job_get(struct weft_store *st, const char *id, const char *key_id
                        struct weft_job_row *row)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT " JOB_COLS " FROM jobs WHERE id=?1 AND (?2 IS NULL OR key_id=?2)",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            st->db, "SELECT " JOB_COLS " FROM jobs WHERE id=?1 AND (?2 IS NULL OR key_id=?2)", -1,
+            &s, NULL) != SQLITE_OK)
         return db_err(st);
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (key_id)
@@ -507,12 +505,12 @@ int weft_store_job_list(struct weft_store *st, const char *key_id, const char *a
     sqlite3_stmt *s;
     /* Paging by (created_ms, id) of the `after` job: stable while new jobs
      * arrive, unlike offsets. */
-    if (sqlite3_prepare_v2(
-            st->db,
-            "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR key_id=?1) AND (?2 IS NULL OR "
-            "(created_ms, id) < (SELECT created_ms, id FROM jobs WHERE id=?2)) "
-            "ORDER BY created_ms DESC, id DESC LIMIT ?3",
-            -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT " JOB_COLS
+                           " FROM jobs WHERE (?1 IS NULL OR key_id=?1) AND (?2 IS NULL OR "
+                           "(created_ms, id) < (SELECT created_ms, id FROM jobs WHERE id=?2)) "
+                           "ORDER BY created_ms DESC, id DESC LIMIT ?3",
+                           -1, &s, NULL) != SQLITE_OK)
         return db_err(st);
     if (key_id)
         sqlite3_bind_text(s, 1, key_id, -1, SQLITE_STATIC);

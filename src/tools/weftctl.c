@@ -91,16 +91,18 @@ static int cmd_keys(const struct opts *o, int argc, char **argv)
     int rc = 0;
     if (strcmp(argv[0], "create") == 0 && argc >= 2) {
         int rate = 600, conc = 16, admin = 0;
-        for (int i = 2; i < argc && rc == 0; i++) {
+        int i = 2;
+        while (i < argc && rc == 0) {
             const char *v = i + 1 < argc ? argv[i + 1] : NULL;
             if (strcmp(argv[i], "--admin") == 0) {
                 admin = 1;
+                i += 1;
             } else if (strcmp(argv[i], "--rate") == 0) {
                 rc = int_arg("--rate", v, 0, 1000000, &rate) ? 2 : 0;
-                i++;
+                i += 2;
             } else if (strcmp(argv[i], "--concurrency") == 0) {
                 rc = int_arg("--concurrency", v, 0, 100000, &conc) ? 2 : 0;
-                i++;
+                i += 2;
             } else {
                 fprintf(stderr, "weftctl: unknown option %s\n", argv[i]);
                 rc = 2;
@@ -278,7 +280,7 @@ static int cmd_submit(const struct opts *o, int argc, char **argv)
     const char *model = NULL, *prompt = NULL, *message = NULL, *window = "24h",
                *priority = "deferrable", *idem = NULL;
     int max_tokens = 256;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "weftctl: %s needs a value\n", argv[i]);
@@ -303,7 +305,6 @@ static int cmd_submit(const struct opts *o, int argc, char **argv)
             fprintf(stderr, "weftctl: unknown option %s\n", argv[i]);
             return 2;
         }
-        i++;
     }
     if (!model || (!prompt == !message)) {
         fprintf(stderr, "weftctl: submit needs --model and one of --prompt or --message\n");

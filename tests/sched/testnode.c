@@ -51,10 +51,10 @@ struct job {
 };
 
 static const char *const words[] = {
-    "sun",   "panel", "roof",  "watt",   "grid",  "cloud", "noon",   "meter", "cell", "volt",
-    "amp",   "inverter", "battery", "charge", "yield", "token", "node", "home", "light", "heat",
-    "river", "wind",  "leaf",  "stone",  "bright", "quiet", "warm",  "calm",  "blue", "green",
-    "gold",  "night",
+    "sun",    "panel", "roof",  "watt",     "grid",    "cloud",  "noon",  "meter",
+    "cell",   "volt",  "amp",   "inverter", "battery", "charge", "yield", "token",
+    "node",   "home",  "light", "heat",     "river",   "wind",   "leaf",  "stone",
+    "bright", "quiet", "warm",  "calm",     "blue",    "green",  "gold",  "night",
 };
 #define NWORDS (sizeof words / sizeof words[0])
 
@@ -191,9 +191,9 @@ static size_t produce(char *buf, size_t sz, size_t nitems, void *ud)
             int words_in_prompt = 1;
             for (const char *p = j->prompt; *p; p++)
                 words_in_prompt += *p == ' ';
-            j->line_len = (size_t)snprintf(j->line, sizeof j->line,
-                                           "{\"end\":\"length\",\"prompt_tokens\":%d}\n",
-                                           words_in_prompt);
+            j->line_len =
+                (size_t)snprintf(j->line, sizeof j->line,
+                                 "{\"end\":\"length\",\"prompt_tokens\":%d}\n", words_in_prompt);
             j->done = 1;
         } else {
             sleep_ms(n->c.token_ms);
@@ -203,9 +203,9 @@ static size_t produce(char *buf, size_t sz, size_t nitems, void *ud)
             if (n->c.freeze_after && total > n->c.freeze_after)
                 raise(SIGSTOP);
             int id = token_at(j->seed, j->prompt, j->next);
-            j->line_len = (size_t)snprintf(j->line, sizeof j->line,
-                                           "{\"i\":%d,\"id\":%d,\"text\":\" %s\"}\n", j->next, id,
-                                           words[id]);
+            j->line_len =
+                (size_t)snprintf(j->line, sizeof j->line, "{\"i\":%d,\"id\":%d,\"text\":\" %s\"}\n",
+                                 j->next, id, words[id]);
             j->next++;
             j->emitted++;
         }
@@ -249,8 +249,8 @@ static void start_job(struct node *n, const char *body)
 {
     cJSON *a = cJSON_Parse(body);
     const cJSON *id = cJSON_GetObjectItem(a, "job"), *prompt = cJSON_GetObjectItem(a, "prompt"),
-                *toks = cJSON_GetObjectItem(a, "tokens"), *max = cJSON_GetObjectItem(a, "max_tokens"),
-                *seed = cJSON_GetObjectItem(a, "seed");
+                *toks = cJSON_GetObjectItem(a, "tokens"),
+                *max = cJSON_GetObjectItem(a, "max_tokens"), *seed = cJSON_GetObjectItem(a, "seed");
     if (!cJSON_IsString(id) || !cJSON_IsString(prompt) || !cJSON_IsArray(toks) ||
         !cJSON_IsNumber(max) || !cJSON_IsString(seed)) {
         fprintf(stderr, "testnode: bad assignment: %s\n", body);
@@ -293,17 +293,20 @@ int main(int argc, char **argv)
     n.c.concurrency = 4;
     n.c.budget_w = 300;
     n.c.deferrable = n.c.interactive = 1;
-    for (int i = 1; i < argc; i++) {
+    int i = 1;
+    while (i < argc) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(f, "--no-deferrable") == 0) {
             n.c.deferrable = 0;
+            i++;
             continue;
         }
         if (strcmp(f, "--no-interactive") == 0) {
             n.c.interactive = 0;
+            i++;
             continue;
         }
-        i++;
+        i += 2;
         if (strcmp(f, "--url") == 0)
             n.c.url = v;
         else if (strcmp(f, "--token") == 0)

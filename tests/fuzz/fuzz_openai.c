@@ -1,0 +1,47 @@
+/* libFuzzer target: every JSON body the developer API parses (chat,
+ * completions, jobs) and the chat templates over what parses. Promises:
+ * no crash or leak; an accepted request has a model, a sane max_tokens
+ * and, for chat, messages that render under every template; a refused
+ * one carries a 4xx/5xx status and a message. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/openai.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int rc, struct weft_oai_req *r, const struct weft_oai_err *e)
+{
+    if (rc != 0) {
+        if (e->status < 400 || e->status > 599 || !e->message[0])
+            abort();
+        return;
+    }
+    if (!r->model[0] || r->max_tokens < 1 || r->max_tokens > WEFT_OAI_MAX_TOKENS)
+        abort();
+    if (r->kind == WEFT_OAI_CHAT) {
+        if (r->n_msgs < 1)
+            abort();
+        for (int t = WEFT_TPL_RAW; t <= WEFT_TPL_LLAMA3; t++) {
+            struct weft_buf b;
+            weft_buf_init(&b, 1u << 24);
+            weft_chat_render(r, (enum weft_chat_template)t, &b);
+            weft_buf_free(&b);
+        }
+    } else if (!r->prompt) {
+        abort();
+    }
+    weft_oai_req_free(r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *s = (const char *)data;
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    check(weft_oai_parse(&r, WEFT_OAI_CHAT, s, size, &e), &r, &e);
+    check(weft_oai_parse(&r, WEFT_OAI_COMPLETION, s, size, &e), &r, &e);
+    check(weft_oai_parse_job(&r, s, size, 1700000000000, &e), &r, &e);
+    return 0;
+}

@@ -1,0 +1,207 @@
+/* OpenAI request bodies: what is accepted, what is refused with which
+ * status and param, job fields, and the chat templates' exact text. */
+#include "harness.h"
+#include "weft/error.h"
+#include "weft/openai.h"
+
+static int parse(enum weft_oai_kind k, const char *body, struct weft_oai_req *r,
+                 struct weft_oai_err *e)
+{
+    return weft_oai_parse(r, k, body, strlen(body), e);
+}
+
+TEST(chat_request_with_every_field)
+{
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    ASSERT_EQ_INT(parse(WEFT_OAI_CHAT,
+                        "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
+                        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                        "{\"type\":\"text\",\"text\":\"b\"}]}],\"max_tokens\":12,"
+                        "\"temperature\":0.5,\"top_p\":0.9,\"seed\":-3,\"stop\":[\"x\",\"yz\"],"
+                        "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"n\":1,"
+                        "\"user\":\"u\",\"presence_penalty\":0}",
+                        &r, &e),
+                  0);
+    ASSERT_EQ_STR(r.model, "m");
+    ASSERT_EQ_INT(r.n_msgs, 2);
+    ASSERT_EQ_STR(r.msgs[1].content, "ab");
+    ASSERT_EQ_INT(r.max_tokens, 12);
+    ASSERT(r.temperature == 0.5 && r.top_p == 0.9);
+    ASSERT_EQ_INT(r.has_seed, 1);
+    ASSERT_EQ_INT((int64_t)r.seed, -3);
+    ASSERT_EQ_INT(r.n_stop, 2);
+    ASSERT_EQ_STR(r.stop[1], "yz");
+    ASSERT_EQ_INT(r.stream, 1);
+    ASSERT_EQ_INT(r.include_usage, 1);
+    weft_oai_req_free(&r);
+}
+
+TEST(defaults_when_fields_are_absent)
+{
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    ASSERT_EQ_INT(parse(WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":[\"p\"]}", &r, &e), 0);
+    ASSERT_EQ_STR(r.prompt, "p");
+    ASSERT_EQ_INT(r.max_tokens, WEFT_OAI_DEFAULT_TOKENS);
+    ASSERT(r.temperature == 1.0 && r.top_p == 1.0);
+    ASSERT_EQ_INT(r.has_seed, 0);
+    ASSERT_EQ_INT(r.stream, 0);
+    weft_oai_req_free(&r);
+}
+
+struct bad_case {
+    enum weft_oai_kind kind;
+    const char *body;
+    const char *param;
+};
+
+TEST(bad_requests_name_the_param)
+{
+    static const struct bad_case cases[] = {
+        {WEFT_OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model"},
+        {WEFT_OAI_CHAT, "{\"model\":\"m\"}", "messages"},
+        {WEFT_OAI_CHAT, "{\"model\":\"m\",\"messages\":[]}", "messages"},
+        {WEFT_OAI_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}",
+         "messages[0]"},
+        {WEFT_OAI_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", "messages[0]"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"max_tokens\":0}",
+         "max_tokens"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"max_tokens\":1.5}",
+         "max_tokens"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"temperature\":2.5}",
+         "temperature"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"top_p\":\"high\"}",
+         "top_p"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
+         "stop"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"n\":2}",
+         "n"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"tools\":[]}",
+         "tools"},
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}", "prompt"},
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"echo\":true}", "echo"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct weft_oai_req r;
+        struct weft_oai_err e;
+        int rc = parse(cases[i].kind, cases[i].body, &r, &e);
+        if (rc == 0)
+            TEST_FAIL_("case %zu accepted: %s", i, cases[i].body);
+        ASSERT_EQ_INT(e.status, 400);
+        if (strcmp(e.param, cases[i].param) != 0)
+            TEST_FAIL_("case %zu: param \"%s\", want \"%s\" (%s)", i, e.param, cases[i].param,
+                       e.message);
+    }
+}
+
+TEST(malformed_and_deep_json_are_refused)
+{
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    ASSERT_EQ_INT(parse(WEFT_OAI_CHAT, "{\"model\":", &r, &e), WEFT_EPARSE);
+    ASSERT_EQ_INT(parse(WEFT_OAI_CHAT, "[1,2]", &r, &e), WEFT_EPARSE);
+    char deep[256];
+    int n = snprintf(deep, sizeof deep, "{\"model\":\"m\",\"x\":");
+    for (int i = 0; i < 20; i++)
+        deep[n++] = '[';
+    deep[n] = '\0';
+    ASSERT_EQ_INT(parse(WEFT_OAI_CHAT, deep, &r, &e), WEFT_EPARSE);
+    ASSERT_EQ_INT(e.status, 400);
+}
+
+TEST(error_object_has_openai_shape)
+{
+    struct weft_oai_err e;
+    weft_oai_set_err(&e, 404, NULL, "model_not_found", "model", "no %s", "such");
+    struct weft_buf b;
+    weft_buf_init(&b, 4096);
+    ASSERT_EQ_INT(weft_oai_error_json(&e, &b), 0);
+    ASSERT_EQ_STR(b.data, "{\"error\":{\"message\":\"no such\",\"type\":\"invalid_request_error\","
+                          "\"param\":\"model\",\"code\":\"model_not_found\"}}");
+    weft_buf_free(&b);
+}
+
+TEST(job_fields)
+{
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    const char *b = "{\"endpoint\":\"/v1/completions\",\"completion_window\":\"2h\","
+                    "\"priority\":\"interactive\",\"request\":{\"model\":\"m\",\"prompt\":\"p\"}}";
+    ASSERT_EQ_INT(weft_oai_parse_job(&r, b, strlen(b), 1000, &e), 0);
+    ASSERT_EQ_INT(r.kind, WEFT_OAI_COMPLETION);
+    ASSERT_EQ_INT(r.deadline_ms, 1000 + 2 * 3600 * 1000);
+    ASSERT_EQ_INT(r.priority, WEFT_OAI_INTERACTIVE);
+    weft_oai_req_free(&r);
+    b = "{\"deadline\":5,\"request\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"x\"}]}}";
+    ASSERT_EQ_INT(weft_oai_parse_job(&r, b, strlen(b), 10000, &e), WEFT_EINVAL);
+    ASSERT_EQ_STR(e.param, "deadline");
+    b = "{\"request\":{\"model\":\"m\",\"prompt\":\"p\"},\"endpoint\":\"/v1/embeddings\"}";
+    ASSERT_EQ_INT(weft_oai_parse_job(&r, b, strlen(b), 0, &e), WEFT_EINVAL);
+    ASSERT_EQ_STR(e.param, "endpoint");
+    b = "{\"request\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]},"
+        "\"completion_window\":\"24x\"}";
+    ASSERT_EQ_INT(weft_oai_parse_job(&r, b, strlen(b), 0, &e), WEFT_EINVAL);
+    b = "{\"request\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}}";
+    ASSERT_EQ_INT(weft_oai_parse_job(&r, b, strlen(b), 0, &e), 0);
+    ASSERT_EQ_INT(r.priority, WEFT_OAI_DEFERRABLE);
+    ASSERT_EQ_INT(r.deadline_ms, 0);
+    weft_oai_req_free(&r);
+}
+
+static void render(enum weft_chat_template t, const char *want)
+{
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    const char *b = "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"S\"},"
+                    "{\"role\":\"user\",\"content\":\"U1\"},{\"role\":\"assistant\","
+                    "\"content\":\"A1\"},{\"role\":\"user\",\"content\":\"U2\"}]}";
+    ASSERT_EQ_INT(weft_oai_parse(&r, WEFT_OAI_CHAT, b, strlen(b), &e), 0);
+    struct weft_buf out;
+    weft_buf_init(&out, 1 << 16);
+    ASSERT_EQ_INT(weft_chat_render(&r, t, &out), 0);
+    ASSERT_EQ_STR(out.data, want);
+    weft_buf_free(&out);
+    weft_oai_req_free(&r);
+}
+
+TEST(templates_render_exactly)
+{
+    render(WEFT_TPL_LLAMA2,
+           "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
+    render(WEFT_TPL_CHATML, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n"
+                            "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n"
+                            "<|im_start|>assistant\n");
+    render(WEFT_TPL_LLAMA3, "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+                            "<|start_header_id|>user<|end_header_id|>\n\nU1<|eot_id|>"
+                            "<|start_header_id|>assistant<|end_header_id|>\n\nA1<|eot_id|>"
+                            "<|start_header_id|>user<|end_header_id|>\n\nU2<|eot_id|>"
+                            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    render(WEFT_TPL_RAW, "S\nU1\nA1\nU2");
+}
+
+TEST(template_detection_and_names)
+{
+    ASSERT_EQ_INT(weft_chat_template_detect("{% ... '<|im_start|>' + role %}"), WEFT_TPL_CHATML);
+    ASSERT_EQ_INT(weft_chat_template_detect("'<|start_header_id|>' + m.role"), WEFT_TPL_LLAMA3);
+    ASSERT_EQ_INT(weft_chat_template_detect("{{ bos_token + '[INST] ' }}"), WEFT_TPL_LLAMA2);
+    ASSERT_EQ_INT(weft_chat_template_detect(NULL), WEFT_TPL_RAW);
+    ASSERT_EQ_INT(weft_chat_template_parse("llama3"), WEFT_TPL_LLAMA3);
+    ASSERT_EQ_INT(weft_chat_template_parse("vicuna"), -1);
+    ASSERT_EQ_STR(weft_chat_template_name(WEFT_TPL_CHATML), "chatml");
+}
