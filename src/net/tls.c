@@ -1,6 +1,7 @@
 /* TLS over memory BIOs; see include/weft/tls.h. */
 #include "weft/tls.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -52,6 +53,15 @@ int weft_tls_ctx_server(struct weft_tls_ctx **out, const char *cert_path, const 
                         char *err, size_t errcap)
 {
     char why[160];
+    /* OpenSSL's reasons for a missing file are vague; say it plainly. */
+    const char *paths[2] = {cert_path, key_path};
+    for (int i = 0; i < 2; i++) {
+        if (access(paths[i], R_OK) != 0) {
+            int e = errno;
+            snprintf(err, errcap, "%s: cannot read: %s", paths[i], strerror(e));
+            return weft_err_from_errno(e);
+        }
+    }
     SSL_CTX *s = SSL_CTX_new(TLS_server_method());
     if (!s) {
         take_ssl_error(why, sizeof why, "cannot create context");

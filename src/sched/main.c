@@ -11,6 +11,7 @@
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/sched.h"
+#include "weft/sdnotify.h"
 #include "weft/version.h"
 
 static const char usage[] =
@@ -25,6 +26,7 @@ static const char usage[] =
 struct app {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
+    uv_timer_t watchdog;
     struct sched *sched;
     struct weft_log log;
     int stopping;
@@ -35,6 +37,7 @@ static void on_stopped(void *arg)
     struct app *a = arg;
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->watchdog, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -44,7 +47,16 @@ static void on_signal(uv_signal_t *h, int sig)
         return;
     a->stopping = 1;
     weft_log_notice(&a->log, "signal %d: stopping", sig);
+    weft_sd_notify("STOPPING=1");
     sched_stop(a->sched, on_stopped, a);
+}
+
+/* Pinged from the loop itself: if the loop stalls, the pings stop and
+ * systemd restarts the service. */
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    weft_sd_notify("WATCHDOG=1");
 }
 
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
@@ -136,6 +148,11 @@ int main(int argc, char **argv)
     a.sigint.data = a.sigterm.data = &a;
     uv_signal_start(&a.sigint, on_signal, SIGINT);
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_timer_init(&a.loop, &a.watchdog);
+    uint64_t wd = weft_sd_watchdog_usec();
+    if (wd)
+        uv_timer_start(&a.watchdog, on_watchdog, wd / 2000, wd / 2000);
+    weft_sd_notify("READY=1\nSTATUS=serving");
     /* Tests and scripts read the bound port from this line (port 0). */
     printf("weft-scheduler: listening on port %d\n", sched_port(a.sched));
     fflush(stdout);

@@ -465,6 +465,24 @@ keys_and_nodes)
     expect_status 403 "$out" "admin route with a normal key"
     ;;
 
+example_config_starts)
+    # The shipped example loads; only TLS and addresses are overridden.
+    start_sched --config "$here/../../configs/weft-scheduler.json" --listen 127.0.0.1
+    out=$(curl -s --cacert "$CA" -w '\n%{http_code}' "$URL/healthz")
+    expect_status 200 "$out" "healthz"
+    # A config with a typo is refused with the key named.
+    printf '{"heartbeat_msec": 100}' > "$work/typo.json"
+    "$bin/weft-scheduler" --config "$work/typo.json" --dev-tls --state-dir "$work/s2" \
+        2> "$work/typo.err" && fail "typo accepted"
+    grep -q 'heartbeat_msec: unknown key (did you mean "heartbeat_ms"?)' "$work/typo.err" ||
+        fail "typo message: $(cat "$work/typo.err")"
+    # Real TLS files that are missing are named.
+    "$bin/weft-scheduler" --config "$here/../../configs/weft-scheduler.json" \
+        --state-dir "$work/s3" --port 0 2> "$work/tls.err" && fail "missing cert accepted"
+    grep -q 'fullchain.pem: cannot read: No such file or directory' "$work/tls.err" ||
+        fail "tls message: $(cat "$work/tls.err")"
+    ;;
+
 openai_npm_client)
     js="$here/js"
     if [ ! -d "$js/node_modules/openai" ]; then
