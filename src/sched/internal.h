@@ -14,7 +14,7 @@
 
 #define SCHED_MAX_MODELS 16
 #define SCHED_MAX_TRIED  8
-#define SCHED_TICK_MS    100
+#define SCHED_TICK_MS    100 /* the longest tick; see sched_start() */
 
 struct sched_model {
     char name[WEFT_OAI_MODEL_MAX];
