@@ -197,10 +197,31 @@ static const char *const ignored_fields[] = {
     "user", "metadata", "store", "service_tier", "parallel_tool_calls", "logit_bias", NULL,
 };
 
+/* A key given twice is ambiguous (parsers disagree on which one wins), so
+ * it is refused, as are objects with absurdly many keys. */
+static int check_keys(const cJSON *obj, const char *where, struct weft_oai_err *err)
+{
+    int n = 0;
+    for (const cJSON *a = obj->child; a; a = a->next) {
+        if (++n > 64)
+            return bad(err, where, "'%s' has too many fields", where[0] ? where : "body");
+        for (const cJSON *b = a->next; b; b = b->next) {
+            if (a->string && b->string && strcmp(a->string, b->string) == 0) {
+                weft_oai_set_err(err, 400, INVALID, "duplicate_key", a->string,
+                                 "'%.100s' appears more than once", a->string);
+                return WEFT_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_oai_err *err)
 {
     const cJSON *it;
     int have_model = 0, have_input = 0;
+    if (check_keys(root, "", err))
+        return WEFT_EINVAL;
     cJSON_ArrayForEach(it, root)
     {
         const char *k = it->string;
@@ -361,6 +382,10 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
     const cJSON *req = NULL;
     const cJSON *it;
     out->priority = WEFT_OAI_DEFERRABLE;
+    if (check_keys(root, "", err)) {
+        cJSON_Delete(root);
+        return WEFT_EINVAL;
+    }
     cJSON_ArrayForEach(it, root)
     {
         const char *k = it->string;

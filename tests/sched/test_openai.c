@@ -95,6 +95,12 @@ TEST(bad_requests_name_the_param)
          "tools"},
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}", "prompt"},
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"echo\":true}", "echo"},
+        /* Found by the fuzzer: a second "prompt" leaked the first. */
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"prompt\":\"b\"}", "prompt"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"model\":\"n\",\"messages\":[{\"role\":\"user\","
+         "\"content\":\"x\"}]}",
+         "model"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct weft_oai_req r;
