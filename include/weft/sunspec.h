@@ -71,6 +71,9 @@ void weft_modbus_close(struct weft_modbus *m);
 int weft_modbus_read(struct weft_modbus *m, uint32_t addr, int n, uint16_t *out, char *err,
                      size_t cap);
 
+/* Writes one holding register (function 06). */
+int weft_modbus_write(struct weft_modbus *m, uint32_t addr, uint16_t value, char *err, size_t cap);
+
 /* Looks for "SunS" at 40000, 0 and 50000 and walks the model chain (ID, L;
  * next at addr + L + 2; end at 0xFFFF), bounded by WEFT_SUNSPEC_MAX_MODELS
  * and the 16-bit address space. */

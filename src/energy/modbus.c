@@ -78,6 +78,18 @@ int weft_modbus_read(struct weft_modbus *m, uint32_t addr, int n, uint16_t *out,
     return 0;
 }
 
+int weft_modbus_write(struct weft_modbus *m, uint32_t addr, uint16_t value, char *err, size_t cap)
+{
+    if (addr > 65535)
+        return WEFT_EINVAL;
+    if (modbus_write_register(m->ctx, (int)addr, value) != 1) {
+        char what[64];
+        snprintf(what, sizeof what, "writing register %u", addr);
+        return mb_err(m, what, err, cap);
+    }
+    return 0;
+}
+
 int weft_sunspec_discover(struct weft_modbus *m, struct weft_sunspec_map *map, char *err,
                           size_t cap)
 {

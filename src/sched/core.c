@@ -597,7 +597,13 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
         if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 1e7)
             j->prompt_tokens = (int)pt->valuedouble;
         st->ended = 1;
+        const cJSON *tail = cJSON_GetObjectItemCaseSensitive(o, "text");
         if (strcmp(e, "stop") == 0 || strcmp(e, "length") == 0) {
+            /* Text the node held back to the end (a stop string's
+             * prefix that turned out not to be one) goes out last. */
+            if (cJSON_IsString(tail) && tail->valuestring[0] &&
+                weft_buf_append_str(&j->text, tail->valuestring) == 0 && j->client)
+                sched_client_tokens(s, j, tail->valuestring, strlen(tail->valuestring));
             job_done(s, j, e);
         } else if (strcmp(e, "yield") == 0) {
             s->m.yields++;

@@ -1,0 +1,179 @@
+/* weftd.json: the schema, defaults and the checks a schema cannot make.
+ * Every key is documented in docs/node.md. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "weft/config.h"
+#include "weft/error.h"
+#include "weft/node.h"
+#include "weft/openai.h"
+
+#define C struct weftd_config
+
+static const struct weft_cfg_field url_elem[] = {
+    {.type = WEFT_CFG_STRING,
+     .size = sizeof(((struct weftd_url_cfg *)0)->url),
+     .min = 8,
+     .max = 255,
+     .help = "https://HOST:PORT of a scheduler"},
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field scheduler_fields[] = {
+    WEFT_CFG_ARRAY_F(struct weftd_sched_cfg, urls, n_urls, "urls", url_elem, 1, WEFT_CFG_REQUIRED,
+                     "schedulers to try in turn"),
+    WEFT_CFG_STRING_F(struct weftd_sched_cfg, token, "token", WEFT_CFG_REQUIRED,
+                      "this node's token from `weftctl nodes enroll NAME`"),
+    WEFT_CFG_STRING_F(struct weftd_sched_cfg, ca_file, "ca_file", 0,
+                      "PEM CA (or the scheduler's dev certificate) to verify it with"),
+    WEFT_CFG_INT_F(struct weftd_sched_cfg, poll_wait_s, "poll_wait_s", 1, 60, 0,
+                   "long-poll length, s"),
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field model_fields[] = {
+    WEFT_CFG_STRING_F(struct weftd_model_cfg, path, "path", WEFT_CFG_REQUIRED, "a GGUF file"),
+    WEFT_CFG_STRING_F(struct weftd_model_cfg, name, "name", 0,
+                      "the name developers use; default: the file name without .gguf"),
+    WEFT_CFG_STRING_F(struct weftd_model_cfg, template, "template", 0,
+                      "raw, llama2, chatml or llama3; default: from the GGUF"),
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field model_elem[] = {
+    {.type = WEFT_CFG_OBJECT, .fields = model_fields},
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field energy_fields[] = {
+    WEFT_CFG_STRING_F(struct weftd_energy_cfg, modbus, "modbus", WEFT_CFG_REQUIRED,
+                      "tcp://HOST:PORT of the inverter/meter (SunSpec)"),
+    WEFT_CFG_INT_F(struct weftd_energy_cfg, unit, "unit", 0, 255, 0, "Modbus unit id"),
+    WEFT_CFG_INT_F(struct weftd_energy_cfg, poll_ms, "poll_ms", 100, 60000, 0,
+                   "how often to read, ms"),
+    WEFT_CFG_INT_F(struct weftd_energy_cfg, timeout_ms, "timeout_ms", 50, 10000, 0,
+                   "per-read timeout, ms"),
+    WEFT_CFG_INT_F(struct weftd_energy_cfg, grid_sign, "grid_sign", -1, 1, 0,
+                   "1 if the meter reports + import, -1 if + export"),
+    WEFT_CFG_INT_F(struct weftd_energy_cfg, battery_sign, "battery_sign", -1, 1, 0,
+                   "1 if the battery reports + charge, -1 if + discharge"),
+    WEFT_CFG_INT_F(struct weftd_energy_cfg, compute_register, "compute_register", -1, 65535, 0,
+                   "register to write this node's draw to (weft-panelsim: 40500); -1 off"),
+    WEFT_CFG_BOOL_F(struct weftd_energy_cfg, has_battery, "has_battery", 0,
+                    "the home has a battery"),
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field compute_fields[] = {
+    WEFT_CFG_DOUBLE_F(struct weftd_compute_cfg, busy_w, "busy_w", 1, 100000, 0,
+                      "draw while generating at full speed, W (the estimate without NVML)"),
+    WEFT_CFG_DOUBLE_F(struct weftd_compute_cfg, idle_w, "idle_w", 0, 100000, 0,
+                      "draw otherwise, W"),
+    WEFT_CFG_INT_F(struct weftd_compute_cfg, threads, "threads", 0, 1024, 0,
+                   "CPU threads; 0 = all cores"),
+    WEFT_CFG_INT_F(struct weftd_compute_cfg, n_ctx, "n_ctx", 0, 1 << 20, 0,
+                   "context per job; 0 = the model's"),
+    WEFT_CFG_DOUBLE_F(struct weftd_compute_cfg, max_tokens_per_s, "max_tokens_per_s", 0, 1e6, 0,
+                      "a ceiling on generation speed (quiet fans, demos); 0 = none"),
+    WEFT_CFG_STRING_F(struct weftd_compute_cfg, interactive, "interactive", 0,
+                      "always, surplus or never: when interactive requests may run"),
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field status_fields[] = {
+    WEFT_CFG_STRING_F(struct weftd_status_cfg, listen, "listen", 0,
+                      "loopback address for the status endpoint; \"\" turns it off"),
+    WEFT_CFG_INT_F(struct weftd_status_cfg, port, "port", 0, 65535, 0,
+                   "its port; 0 picks a free one"),
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field fields[] = {
+    WEFT_CFG_OBJECT_F(C, scheduler, "scheduler", scheduler_fields, WEFT_CFG_REQUIRED,
+                      "where the node finds work"),
+    WEFT_CFG_ARRAY_F(C, models, n_models, "models", model_elem, 1, WEFT_CFG_REQUIRED,
+                     "the models this node serves"),
+    WEFT_CFG_OBJECT_F(C, energy, "energy", energy_fields, WEFT_CFG_REQUIRED,
+                      "the home's energy devices"),
+    WEFT_CFG_OBJECT_F(C, policy, "policy", weft_policy_fields, 0,
+                      "the surplus policy (docs/energy.md)"),
+    WEFT_CFG_OBJECT_F(C, compute, "compute", compute_fields, 0, "the compute this node offers"),
+    WEFT_CFG_STRING_F(C, state_dir, "state_dir", 0, "where the ledger lives"),
+    WEFT_CFG_OBJECT_F(C, status, "status", status_fields, 0, "the local status endpoint"),
+    WEFT_CFG_STRING_F(C, log_level, "log_level", 0, "error, warn, notice, info or debug"),
+    WEFT_CFG_END,
+};
+
+const struct weft_cfg_field weftd_config_schema = WEFT_CFG_ROOT(struct weftd_config, fields, NULL);
+
+void weftd_config_default(struct weftd_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->scheduler.poll_wait_s = 20;
+    c->energy.unit = 1;
+    c->energy.poll_ms = 1000;
+    c->energy.timeout_ms = 1000;
+    c->energy.grid_sign = 1;
+    c->energy.battery_sign = 1;
+    c->energy.compute_register = -1;
+    c->energy.has_battery = true;
+    weft_policy_config_defaults(&c->policy);
+    c->compute.busy_w = 300;
+    c->compute.idle_w = 20;
+    snprintf(c->compute.interactive, sizeof c->compute.interactive, "surplus");
+    snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/weftd");
+    snprintf(c->status.listen, sizeof c->status.listen, "127.0.0.1");
+    c->status.port = 9464;
+    snprintf(c->log_level, sizeof c->log_level, "info");
+}
+
+int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
+{
+    for (int i = 0; i < c->scheduler.n_urls; i++) {
+        if (strncmp(c->scheduler.urls[i].url, "https://", 8) != 0 &&
+            strncmp(c->scheduler.urls[i].url, "http://127.", 11) != 0) {
+            snprintf(err, errcap,
+                     "scheduler.urls[%d]: \"%s\" must be https:// (plain http only to loopback)", i,
+                     c->scheduler.urls[i].url);
+            return WEFT_ECONFIG;
+        }
+    }
+    if (c->scheduler.ca_file[0] && access(c->scheduler.ca_file, R_OK) != 0) {
+        snprintf(err, errcap, "scheduler.ca_file: cannot read %s", c->scheduler.ca_file);
+        return WEFT_ECONFIG;
+    }
+    for (int i = 0; i < c->n_models; i++) {
+        if (access(c->models[i].path, R_OK) != 0) {
+            snprintf(err, errcap, "models[%d].path: cannot read %s", i, c->models[i].path);
+            return WEFT_ECONFIG;
+        }
+        if (c->models[i].template[0] && weft_chat_template_parse(c->models[i].template) < 0) {
+            snprintf(err, errcap,
+                     "models[%d].template: \"%s\" is not raw, llama2, chatml or llama3", i,
+                     c->models[i].template);
+            return WEFT_ECONFIG;
+        }
+    }
+    if (strncmp(c->energy.modbus, "tcp://", 6) != 0) {
+        snprintf(err, errcap, "energy.modbus: expected tcp://HOST:PORT, got \"%s\"",
+                 c->energy.modbus);
+        return WEFT_ECONFIG;
+    }
+    if (c->energy.grid_sign == 0 || c->energy.battery_sign == 0) {
+        snprintf(err, errcap, "energy.grid_sign and energy.battery_sign must be 1 or -1");
+        return WEFT_ECONFIG;
+    }
+    const char *ia = c->compute.interactive;
+    if (strcmp(ia, "always") != 0 && strcmp(ia, "surplus") != 0 && strcmp(ia, "never") != 0) {
+        snprintf(err, errcap, "compute.interactive: \"%s\" is not always, surplus or never", ia);
+        return WEFT_ECONFIG;
+    }
+    if (c->status.listen[0] && strncmp(c->status.listen, "127.", 4) != 0 &&
+        strcmp(c->status.listen, "::1") != 0) {
+        snprintf(err, errcap, "status.listen: the status endpoint is for loopback only, not %s",
+                 c->status.listen);
+        return WEFT_ECONFIG;
+    }
+    return 0;
+}

@@ -1,0 +1,658 @@
+/* The scheduler link: libcurl's multi interface driven by the libuv loop
+ * (the pattern of curl's docs/examples/multi-uv.c): curl tells us which
+ * sockets to watch and when to time out; uv_poll and a uv_timer tell curl
+ * when something happened.
+ *
+ * The node dials out only. hello, then a heartbeat every heartbeat_ms, a
+ * long poll for work whenever the node could run something, and for a job
+ * one chunked upload of its tokens, fed from the runner's queue: the read
+ * callback pauses the upload when the queue is empty and the runner's
+ * wake-up resumes it. Any transport failure takes the link down; it comes
+ * back through the next scheduler URL after a jittered exponential
+ * backoff (0.5 s up to 30 s). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "internal.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/time.h"
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+enum xfer_kind { X_HELLO, X_HEARTBEAT, X_POLL, X_UPLOAD };
+
+struct xfer {
+    struct xfer *prev, *next; /* d->xfers */
+    CURL *e;
+    struct weftd *d;
+    enum xfer_kind kind;
+    struct weft_buf resp;
+    struct curl_slist *hdrs;
+    char *body;
+    struct node_job *job; /* X_UPLOAD */
+};
+
+struct sock {
+    struct sock *prev, *next; /* d->socks */
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct weftd *d;
+};
+
+static void check_done(struct weftd *d);
+static void link_down(struct weftd *d, const char *why);
+static void send_hello(struct weftd *d);
+
+/* ---- curl on libuv ------------------------------------------------------------ */
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct sock *c = h->data;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    int running;
+    curl_multi_socket_action(c->d->multi, c->fd, flags, &running);
+    check_done(c->d);
+}
+
+static void free_sock(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void sock_unlink(struct weftd *d, struct sock *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        d->socks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+static void xfer_unlink(struct weftd *d, struct xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        d->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+}
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)e;
+    struct weftd *d = userp;
+    struct sock *c = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            sock_unlink(d, c);
+            uv_poll_stop(&c->poll);
+            uv_close((uv_handle_t *)&c->poll, free_sock);
+            if (d->multi)
+                curl_multi_assign(d->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return -1;
+        c->fd = s;
+        c->d = d;
+        if (uv_poll_init_socket(d->loop, &c->poll, s) != 0) {
+            free(c);
+            return -1;
+        }
+        c->poll.data = c;
+        curl_multi_assign(d->multi, s, c);
+        c->next = d->socks;
+        if (d->socks)
+            ((struct sock *)d->socks)->prev = c;
+        d->socks = c;
+    }
+    int ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        ev |= UV_WRITABLE;
+    uv_poll_start(&c->poll, ev, on_poll);
+    return 0;
+}
+
+static void on_curl_timeout(uv_timer_t *t)
+{
+    struct weftd *d = t->data;
+    int running;
+    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(d);
+}
+
+static int on_timer_set(CURLM *m, long timeout_ms, void *userp)
+{
+    (void)m;
+    struct weftd *d = userp;
+    if (timeout_ms < 0 || d->stopping_link)
+        uv_timer_stop(&d->curl_timer);
+    else
+        uv_timer_start(&d->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    return weft_buf_append(&x->resp, p, sz * n) == 0 ? sz * n : 0;
+}
+
+static struct xfer *xfer_new(struct weftd *d, enum xfer_kind kind, const char *path, long timeout_s)
+{
+    struct xfer *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->d = d;
+    x->kind = kind;
+    x->e = curl_easy_init();
+    weft_buf_init(&x->resp, 4u << 20);
+    char url[600], auth[200];
+    snprintf(url, sizeof url, "%s%s", d->cfg.scheduler.urls[d->url_idx].url, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", d->cfg.scheduler.token);
+    x->hdrs = curl_slist_append(NULL, auth);
+    x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+    curl_easy_setopt(x->e, CURLOPT_URL, url);
+    curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(x->e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(x->e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(x->e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (timeout_s > 0)
+        curl_easy_setopt(x->e, CURLOPT_TIMEOUT, timeout_s);
+    if (d->cfg.scheduler.ca_file[0])
+        curl_easy_setopt(x->e, CURLOPT_CAINFO, d->cfg.scheduler.ca_file);
+    return x;
+}
+
+static void xfer_free(struct xfer *x)
+{
+    curl_slist_free_all(x->hdrs);
+    curl_easy_cleanup(x->e);
+    weft_buf_free(&x->resp);
+    free(x->body);
+    free(x);
+}
+
+static void xfer_start(struct weftd *d, struct xfer *x)
+{
+    if (curl_multi_add_handle(d->multi, x->e) != CURLM_OK) {
+        xfer_free(x);
+        link_down(d, "cannot start a transfer");
+        return;
+    }
+    x->next = d->xfers;
+    if (d->xfers)
+        ((struct xfer *)d->xfers)->prev = x;
+    d->xfers = x;
+    d->n_xfers++;
+}
+
+static void xfer_post(struct weftd *d, struct xfer *x, char *body)
+{
+    x->body = body;
+    curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, body);
+    xfer_start(d, x);
+}
+
+/* ---- state -------------------------------------------------------------------- */
+
+static uint64_t jitter(uint64_t base)
+{
+    unsigned char r = 128;
+    if (getrandom(&r, 1, 0) != 1)
+        r = 128;
+    return base / 2 + base * r / 512;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    send_hello(t->data);
+}
+
+static void link_down(struct weftd *d, const char *why)
+{
+    if (d->link != LINK_DOWN || strcmp(d->link_err, why) != 0)
+        weft_log_warn(d->log, "scheduler %s: %s", d->cfg.scheduler.urls[d->url_idx].url, why);
+    snprintf(d->link_err, sizeof d->link_err, "%s", why);
+    d->link = LINK_DOWN;
+    uv_timer_stop(&d->hb_timer);
+    if (d->stopping)
+        return;
+    d->url_idx = (d->url_idx + 1) % d->cfg.scheduler.n_urls;
+    d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (d->backoff_ms > BACKOFF_MAX_MS)
+        d->backoff_ms = BACKOFF_MAX_MS;
+    uv_timer_start(&d->retry_timer, on_retry, jitter(d->backoff_ms), 0);
+}
+
+const char *node_link_state_name(const struct weftd *d)
+{
+    switch (d->link) {
+    case LINK_DOWN:
+        return "down";
+    case LINK_HELLO:
+        return "connecting";
+    case LINK_LIVE:
+        return "live";
+    }
+    return "?";
+}
+
+static void send_hello(struct weftd *d)
+{
+    if (d->stopping)
+        return;
+    struct xfer *x = xfer_new(d, X_HELLO, "/v1/node/hello", 10);
+    if (!x)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ms = cJSON_AddArrayToObject(o, "models");
+    for (int i = 0; i < d->n_models; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "name", d->models[i].name);
+        cJSON_AddStringToObject(m, "template", weft_chat_template_name(d->models[i].tpl));
+        cJSON_AddItemToArray(ms, m);
+    }
+    cJSON_AddNumberToObject(o, "max_concurrency", 1);
+    const struct weft_model_info *mi = weft_model_info(d->models[0].model);
+    char hw[128];
+    snprintf(hw, sizeof hw, "%s, %d threads", mi->backend == WEFT_BACKEND_CUDA ? "CUDA" : "CPU",
+             mi->n_threads);
+    cJSON_AddStringToObject(o, "hardware", hw);
+    d->link = LINK_HELLO;
+    xfer_post(d, x, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+static void send_heartbeat(struct weftd *d)
+{
+    struct xfer *x = xfer_new(d, X_HEARTBEAT, "/v1/node/heartbeat", 10);
+    if (!x)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "budget_w", d->pout.budget_w);
+    cJSON_AddStringToObject(o, "policy_state", weft_policy_state_name(d->pout.state));
+    cJSON_AddStringToObject(o, "reason", d->pout.reason);
+    cJSON_AddBoolToObject(o, "deferrable", node_deferrable_ok(d));
+    cJSON_AddBoolToObject(o, "interactive", node_interactive_ok(d));
+    const struct weft_energy_reading *r = &d->reading;
+    if (r->pv.at_ms)
+        cJSON_AddNumberToObject(o, "pv_w", r->pv.w);
+    if (r->load.at_ms)
+        cJSON_AddNumberToObject(o, "load_w", r->load.w);
+    if (r->grid.at_ms)
+        cJSON_AddNumberToObject(o, "grid_w", r->grid.w);
+    if (r->battery.at_ms)
+        cJSON_AddNumberToObject(o, "battery_w", r->battery.w);
+    if (r->soc.at_ms)
+        cJSON_AddNumberToObject(o, "soc", r->soc.w);
+    cJSON_AddNumberToObject(o, "compute_w", d->compute_w);
+    cJSON *jobs = cJSON_AddArrayToObject(o, "jobs");
+    if (d->job) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", d->job->id);
+        cJSON_AddNumberToObject(j, "tokens", atomic_load(&d->job->tokens));
+        cJSON_AddItemToArray(jobs, j);
+    }
+    xfer_post(d, x, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+static void on_hb_timer(uv_timer_t *t)
+{
+    struct weftd *d = t->data;
+    if (d->link == LINK_LIVE && !d->stopping)
+        send_heartbeat(d);
+}
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+static size_t upload_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    struct xfer *x = ud;
+    struct weftd *d = x->d;
+    struct node_job *job = x->job;
+    size_t cap = size * nitems;
+    pthread_mutex_lock(&d->mu);
+    size_t n = job->out.len < cap ? job->out.len : cap;
+    if (n) {
+        memcpy(buf, job->out.data, n);
+        weft_buf_consume(&job->out, n);
+    }
+    int fin = job->finished && job->out.len == 0;
+    pthread_mutex_unlock(&d->mu);
+    if (n)
+        return n;
+    if (fin)
+        return 0; /* the end event is out: finish the chunked body */
+    job->paused = 1;
+    return CURL_READFUNC_PAUSE;
+}
+
+static void release_job_if_done(struct weftd *d);
+
+void node_link_upload_wake(struct weftd *d)
+{
+    struct node_job *job = d->job;
+    if (job && job->paused && job->xfer) {
+        job->paused = 0;
+        curl_easy_pause(((struct xfer *)job->xfer)->e, CURLPAUSE_CONT);
+        check_done(d);
+    }
+    /* An upload that ended early waits for the runner to stop. */
+    if (d->job && d->job->uploaded)
+        release_job_if_done(d);
+}
+
+static void release_job_if_done(struct weftd *d)
+{
+    struct node_job *job = d->job;
+    if (!job || !job->uploaded)
+        return;
+    pthread_mutex_lock(&d->mu);
+    int fin = job->finished;
+    pthread_mutex_unlock(&d->mu);
+    if (!fin)
+        return; /* the runner is still stopping; its wake-up brings us back */
+    d->job = NULL;
+    /* Energy: the job's wall time at the draw compute had. Surplus is what
+     * of it the grid did not supply (a grid import while running counts
+     * against it). */
+    double h = (double)weft_elapsed_ms(job->started_ms, weft_mono_ms()) / 3.6e6;
+    double draw = d->compute_w > d->cfg.compute.idle_w ? d->compute_w : d->cfg.compute.busy_w;
+    double grid = d->reading.grid.at_ms ? d->reading.grid.w : 0;
+    double from_grid = grid > 0 ? (grid < draw ? grid : draw) : 0;
+    node_ledger_add(d, draw * h, (draw - from_grid) * h, atomic_load(&job->tokens), 1);
+    node_job_free(job);
+    node_link_kick(d);
+}
+
+static int parse_job(struct weftd *d, const char *body, struct node_job **out)
+{
+    cJSON *a = cJSON_Parse(body);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "job"),
+                *model = cJSON_GetObjectItemCaseSensitive(a, "model"),
+                *prompt = cJSON_GetObjectItemCaseSensitive(a, "prompt"),
+                *toks = cJSON_GetObjectItemCaseSensitive(a, "tokens"),
+                *max = cJSON_GetObjectItemCaseSensitive(a, "max_tokens"),
+                *seed = cJSON_GetObjectItemCaseSensitive(a, "seed"),
+                *stop = cJSON_GetObjectItemCaseSensitive(a, "stop");
+    int rc = WEFT_EPARSE;
+    struct node_job *j = NULL;
+    if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof j->id || !cJSON_IsString(model) ||
+        !cJSON_IsString(prompt) || !cJSON_IsArray(toks) || !cJSON_IsNumber(max) ||
+        !cJSON_IsString(seed))
+        goto out;
+    j = calloc(1, sizeof *j);
+    if (!j) {
+        rc = WEFT_ENOMEM;
+        goto out;
+    }
+    snprintf(j->id, sizeof j->id, "%s", id->valuestring);
+    j->model = -1;
+    for (int i = 0; i < d->n_models; i++)
+        if (strcmp(d->models[i].name, model->valuestring) == 0)
+            j->model = i;
+    j->prompt = strdup(prompt->valuestring);
+    j->n_resume = cJSON_GetArraySize(toks);
+    j->resume = malloc((size_t)(j->n_resume + 1) * sizeof *j->resume);
+    weft_buf_init(&j->out, 16u << 20);
+    if (!j->prompt || !j->resume)
+        goto out;
+    int k = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, toks) j->resume[k++] = (int32_t)t->valuedouble;
+    j->max_tokens = (int)max->valuedouble;
+    const cJSON *temp = cJSON_GetObjectItemCaseSensitive(a, "temperature");
+    const cJSON *top_p = cJSON_GetObjectItemCaseSensitive(a, "top_p");
+    j->temperature = cJSON_IsNumber(temp) ? (float)temp->valuedouble : 1.0f;
+    j->top_p = cJSON_IsNumber(top_p) ? (float)top_p->valuedouble : 1.0f;
+    j->seed = strtoull(seed->valuestring, NULL, 10);
+    cJSON_ArrayForEach(t, stop)
+    {
+        if (j->n_stop < WEFT_MAX_STOP && cJSON_IsString(t))
+            snprintf(j->stop[j->n_stop++], WEFT_STOP_MAX_LEN, "%s", t->valuestring);
+    }
+    j->started_ms = weft_mono_ms();
+    rc = 0;
+out:
+    cJSON_Delete(a);
+    if (rc && j) {
+        node_job_free(j);
+        j = NULL;
+    }
+    *out = j;
+    return rc;
+}
+
+static void start_job(struct weftd *d, struct node_job *job)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/node/jobs/%s/stream", job->id);
+    struct xfer *x = xfer_new(d, X_UPLOAD, path, 0);
+    if (!x) {
+        node_job_free(job);
+        return;
+    }
+    x->job = job;
+    job->xfer = x;
+    d->job = job;
+    x->hdrs = curl_slist_append(x->hdrs, "Transfer-Encoding: chunked");
+    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+    curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(x->e, CURLOPT_POST, 1L);
+    curl_easy_setopt(x->e, CURLOPT_READFUNCTION, upload_read);
+    curl_easy_setopt(x->e, CURLOPT_READDATA, x);
+    if (job->model < 0) {
+        node_job_emit(d, job, "{\"end\":\"error\",\"message\":\"model not held here\"}\n", 47, 1);
+    } else if (!node_deferrable_ok(d) && !node_interactive_ok(d)) {
+        /* The budget went away while the assignment was on its way. */
+        node_job_emit(d, job, "{\"end\":\"yield\"}\n", 16, 1);
+    } else {
+        weft_log_info(d->log, "job %s: %s, from token %d, up to %d", job->id,
+                      d->models[job->model].name, job->n_resume, job->max_tokens);
+        node_runner_give(d, job);
+    }
+    xfer_start(d, x);
+}
+
+static void send_poll(struct weftd *d)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/node/work?wait=%d", d->cfg.scheduler.poll_wait_s);
+    struct xfer *x = xfer_new(d, X_POLL, path, d->cfg.scheduler.poll_wait_s + 15);
+    if (!x)
+        return;
+    d->poll_in_flight = 1;
+    xfer_start(d, x);
+}
+
+void node_link_kick(struct weftd *d)
+{
+    if (d->link == LINK_LIVE && !d->poll_in_flight && !d->job && !d->stopping &&
+        (node_deferrable_ok(d) || node_interactive_ok(d)))
+        send_poll(d);
+}
+
+/* ---- completions ----------------------------------------------------------------- */
+
+static void finished(struct weftd *d, struct xfer *x, CURLcode cc, long status)
+{
+    char why[200];
+    if (cc != CURLE_OK)
+        snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+    else
+        snprintf(why, sizeof why, "HTTP %ld", status);
+    switch (x->kind) {
+    case X_HELLO:
+        if (cc == CURLE_OK && status == 200) {
+            cJSON *r = cJSON_Parse(x->resp.data ? x->resp.data : "");
+            const cJSON *hb = cJSON_GetObjectItemCaseSensitive(r, "heartbeat_ms");
+            d->heartbeat_ms =
+                cJSON_IsNumber(hb) && hb->valuedouble >= 50 ? (int)hb->valuedouble : 2000;
+            cJSON_Delete(r);
+            d->link = LINK_LIVE;
+            d->backoff_ms = 0;
+            d->link_err[0] = '\0';
+            d->link_since_ms = weft_mono_ms();
+            weft_log_notice(d->log, "scheduler %s: connected, heartbeat every %d ms",
+                            d->cfg.scheduler.urls[d->url_idx].url, d->heartbeat_ms);
+            uv_timer_start(&d->hb_timer, on_hb_timer, 0, (uint64_t)d->heartbeat_ms);
+            node_link_kick(d);
+        } else {
+            link_down(d, why);
+        }
+        break;
+    case X_HEARTBEAT:
+        if (cc == CURLE_OK && status == 200) {
+            cJSON *r = cJSON_Parse(x->resp.data ? x->resp.data : "");
+            const cJSON *c;
+            cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "cancel"))
+            {
+                if (d->job && cJSON_IsString(c) && strcmp(c->valuestring, d->job->id) == 0) {
+                    weft_log_notice(d->log, "job %s: the scheduler moved it; stopping", d->job->id);
+                    atomic_store(&d->job->cancel, 1);
+                }
+            }
+            cJSON_Delete(r);
+        } else if (cc == CURLE_OK && status == 409) {
+            d->link = LINK_DOWN;
+            send_hello(d);
+        } else if (d->link == LINK_LIVE) {
+            link_down(d, why);
+        }
+        break;
+    case X_POLL:
+        d->poll_in_flight = 0;
+        if (cc == CURLE_OK && status == 200 && x->resp.data) {
+            struct node_job *job;
+            if (parse_job(d, x->resp.data, &job) == 0 && !d->stopping && !d->job)
+                start_job(d, job);
+            else if (job)
+                node_job_free(job);
+        } else if (cc == CURLE_OK && status == 204) {
+            node_link_kick(d);
+        } else if (cc == CURLE_OK && status == 409) {
+            d->link = LINK_DOWN;
+            send_hello(d);
+        } else if (d->link == LINK_LIVE) {
+            link_down(d, why);
+        }
+        break;
+    case X_UPLOAD: {
+        struct node_job *job = x->job;
+        job->xfer = NULL;
+        job->uploaded = 1;
+        if (cc != CURLE_OK || status != 200) {
+            /* Moved away (409), or the scheduler is unreachable: stop. */
+            weft_log_notice(d->log, "job %s: upload ended (%s); stopping it", job->id, why);
+            atomic_store(&job->cancel, 1);
+            d->failures++;
+        } else {
+            d->jobs_done++;
+        }
+        release_job_if_done(d);
+        break;
+    }
+    }
+}
+
+static void check_done(struct weftd *d)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(d->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct xfer *x;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        long status = 0;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        CURLcode cc = msg->data.result;
+        curl_multi_remove_handle(d->multi, x->e);
+        xfer_unlink(d, x);
+        d->n_xfers--;
+        finished(d, x, cc, status);
+        xfer_free(x);
+    }
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+
+int node_link_init(struct weftd *d, char *err, size_t errcap)
+{
+    d->multi = curl_multi_init();
+    if (!d->multi) {
+        snprintf(err, errcap, "curl_multi_init failed");
+        return WEFT_ENOMEM;
+    }
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer_set);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+    uv_timer_init(d->loop, &d->curl_timer);
+    uv_timer_init(d->loop, &d->hb_timer);
+    uv_timer_init(d->loop, &d->retry_timer);
+    d->curl_timer.data = d->hb_timer.data = d->retry_timer.data = d;
+    return 0;
+}
+
+void node_link_start(struct weftd *d)
+{
+    send_hello(d);
+}
+
+int node_link_idle(const struct weftd *d)
+{
+    return d->job == NULL;
+}
+
+/* Cancels every transfer, then closes the link's sockets and timers. */
+void node_link_stop(struct weftd *d)
+{
+    d->stopping_link = 1;
+    uv_timer_stop(&d->hb_timer);
+    uv_timer_stop(&d->retry_timer);
+    while (d->xfers) {
+        struct xfer *x = d->xfers;
+        xfer_unlink(d, x);
+        curl_multi_remove_handle(d->multi, x->e);
+        if (x->job) {
+            x->job->xfer = NULL;
+            x->job->uploaded = 1;
+        }
+        xfer_free(x);
+    }
+    curl_multi_cleanup(d->multi);
+    d->multi = NULL;
+    while (d->socks) {
+        struct sock *c = d->socks;
+        sock_unlink(d, c);
+        uv_poll_stop(&c->poll);
+        uv_close((uv_handle_t *)&c->poll, free_sock);
+    }
+    uv_close((uv_handle_t *)&d->curl_timer, node_handle_closed);
+    uv_close((uv_handle_t *)&d->hb_timer, node_handle_closed);
+    uv_close((uv_handle_t *)&d->retry_timer, node_handle_closed);
+}

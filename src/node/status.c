@@ -1,0 +1,127 @@
+/* The local status endpoint: GET /status on loopback, plain HTTP (it
+ * never leaves the machine), read by `weftctl node status`. It shows what
+ * a homeowner asks: what the house does, what the policy decided and why,
+ * what the node serves, whether the scheduler is reachable, and the
+ * ledger. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "weft/http.h"
+#include "weft/time.h"
+#include "weft/version.h"
+
+static void add_q(cJSON *o, const char *k, const struct weft_quantity *q, uint64_t now)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, k);
+    if (q->at_ms && isfinite(q->w)) {
+        cJSON_AddNumberToObject(x, "value", q->w);
+        cJSON_AddNumberToObject(x, "age_ms", (double)weft_elapsed_ms(q->at_ms, now));
+    } else {
+        cJSON_AddNullToObject(x, "value");
+        cJSON_AddNullToObject(x, "age_ms");
+    }
+}
+
+static char *status_json(const struct weftd *d)
+{
+    uint64_t now = weft_mono_ms();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "version", weft_version());
+    cJSON *e = cJSON_AddObjectToObject(o, "energy");
+    cJSON_AddStringToObject(e, "device", d->cfg.energy.modbus);
+    if (d->energy_err[0])
+        cJSON_AddStringToObject(e, "error", d->energy_err);
+    else
+        cJSON_AddNullToObject(e, "error");
+    add_q(e, "pv_w", &d->reading.pv, now);
+    add_q(e, "load_w", &d->reading.load, now);
+    add_q(e, "grid_w", &d->reading.grid, now);
+    add_q(e, "battery_w", &d->reading.battery, now);
+    add_q(e, "soc_pct", &d->reading.soc, now);
+    cJSON_AddNumberToObject(e, "compute_w", d->compute_w);
+    cJSON *p = cJSON_AddObjectToObject(o, "policy");
+    cJSON_AddStringToObject(p, "state", weft_policy_state_name(d->pout.state));
+    cJSON_AddNumberToObject(p, "budget_w", d->pout.budget_w);
+    cJSON_AddNumberToObject(p, "surplus_w", isfinite(d->pout.surplus_w) ? d->pout.surplus_w : 0);
+    cJSON_AddStringToObject(p, "reason", d->pout.reason);
+    cJSON_AddBoolToObject(p, "takes_deferrable", node_deferrable_ok(d));
+    cJSON_AddBoolToObject(p, "takes_interactive", node_interactive_ok(d));
+    cJSON *s = cJSON_AddObjectToObject(o, "scheduler");
+    cJSON_AddStringToObject(s, "url", d->cfg.scheduler.urls[d->url_idx].url);
+    cJSON_AddStringToObject(s, "state", node_link_state_name(d));
+    if (d->link_err[0])
+        cJSON_AddStringToObject(s, "error", d->link_err);
+    else
+        cJSON_AddNullToObject(s, "error");
+    if (d->job) {
+        cJSON *j = cJSON_AddObjectToObject(o, "job");
+        cJSON_AddStringToObject(j, "id", d->job->id);
+        cJSON_AddStringToObject(j, "model",
+                                d->job->model >= 0 ? d->models[d->job->model].name : "?");
+        cJSON_AddNumberToObject(j, "resumed_from", d->job->n_resume);
+        cJSON_AddNumberToObject(j, "tokens", atomic_load(&d->job->tokens));
+        cJSON_AddNumberToObject(j, "running_ms", (double)weft_elapsed_ms(d->job->started_ms, now));
+        cJSON_AddBoolToObject(j, "yielding", atomic_load(&d->job->yield));
+    } else {
+        cJSON_AddNullToObject(o, "job");
+    }
+    cJSON *ms = cJSON_AddArrayToObject(o, "models");
+    for (int i = 0; i < d->n_models; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "name", d->models[i].name);
+        cJSON_AddStringToObject(m, "template", weft_chat_template_name(d->models[i].tpl));
+        cJSON_AddItemToArray(ms, m);
+    }
+    cJSON_AddNumberToObject(o, "jobs_done", (double)d->jobs_done);
+    cJSON_AddNumberToObject(o, "jobs_lost", (double)d->failures);
+    node_ledger_json(d, o);
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    return txt;
+}
+
+static void on_request(struct weft_http_req *req, void *ud)
+{
+    struct weftd *d = ud;
+    if (strcmp(req->path, "/status") != 0 || strcmp(req->method, "GET") != 0) {
+        weft_http_respond(req, 404, "application/json", NULL, "{\"error\":\"GET /status\"}\n", 23);
+        return;
+    }
+    char *txt = status_json(d);
+    if (!txt) {
+        weft_http_respond(req, 500, "application/json", NULL, "{}", 2);
+        return;
+    }
+    weft_http_respond(req, 200, "application/json", NULL, txt, strlen(txt));
+    free(txt);
+}
+
+int node_status_start(struct weftd *d, char *err, size_t errcap)
+{
+    if (d->cfg.status.listen[0] == '\0')
+        return 0; /* turned off */
+    struct weft_http_limits lim;
+    weft_http_limits_default(&lim);
+    lim.max_connections = 32;
+    lim.max_body_bytes = 1024;
+    struct weft_http_handler h = {.on_request = on_request, .ud = d};
+    int rc = weft_http_server_start(&d->status, d->loop, d->cfg.status.listen, d->cfg.status.port,
+                                    NULL, &lim, &h, d->log);
+    if (rc)
+        snprintf(err, errcap, "status endpoint %s:%d: cannot listen", d->cfg.status.listen,
+                 d->cfg.status.port);
+    return rc;
+}
+
+void node_status_stop(struct weftd *d, void (*cb)(void *), void *arg)
+{
+    if (!d->status) {
+        cb(arg);
+        return;
+    }
+    weft_http_server_close(d->status, cb, arg);
+    d->status = NULL;
+}
