@@ -15,6 +15,8 @@
  *   40501  fault mode, writable at run time: 0 none, 1 silent (stop
  *          answering), 2 drop (close every connection), 3 sentinels (all
  *          measurements "not implemented"), 4 bad scale factors
+ *   40502  PV scale in percent, writable at run time (100 at start): a
+ *          passing cloud is a write of 10, the sun back a write of 100
  *
  * Time runs --speed times faster than the wall clock (1440: a day a
  * minute) from --start, or from the profile's first day plus --day N.
@@ -46,9 +48,10 @@ static const char usage[] =
     "\n"
     "Serves SunSpec models 1, 103, 203, 124 and 802 over Modbus TCP from a day\n"
     "profile with a self-consumption battery. The node writes its compute draw\n"
-    "(W) to register 40500; 40501 selects a fault mode at run time.\n";
+    "(W) to register 40500; 40501 selects a fault mode and 40502 scales PV (%)\n"
+    "at run time.\n";
 
-enum { BASE = 40000, NREGS = 600, R_COMPUTE = 40500, R_FAULT = 40501 };
+enum { BASE = 40000, NREGS = 600, R_COMPUTE = 40500, R_FAULT = 40501, R_PV_SCALE = 40502 };
 enum { M1 = 40002, M103 = 40070, M203 = 40122, M124 = 40229, M802 = 40255, MEND = 40319 };
 enum { F_NONE, F_SILENT, F_DROP, F_SENTINELS, F_BADSF };
 
@@ -125,6 +128,7 @@ static void tick(struct sim *s)
     double total = weft_profile_seconds(&s->prof);
     double t = fmod(s->sim_t, total); /* the profile repeats */
     weft_profile_at(&s->prof, t, &s->load, &s->pv);
+    s->pv *= *reg(s, R_PV_SCALE) / 100.0;
     s->compute = *reg(s, R_COMPUTE);
     if (dt > 0)
         weft_battery_step(&s->batt, s->pv - s->load - s->compute, dt, &s->grid, &s->bw);
@@ -259,6 +263,7 @@ int main(int argc, char **argv)
     }
     layout(&s);
     *reg(&s, R_FAULT) = (uint16_t)fault;
+    *reg(&s, R_PV_SCALE) = 100;
     tick(&s);
     int lfd = modbus_tcp_listen(ctx, 16);
     if (lfd < 0) {
@@ -334,7 +339,7 @@ int main(int argc, char **argv)
             if (rc > 0 && mode != F_DROP) {
                 tick(&s);
                 modbus_reply(ctx, query, rc, s.mb);
-                tick(&s); /* a write to 40500/40501 takes effect at once */
+                tick(&s); /* a write to 40500-40502 takes effect at once */
                 continue;
             }
             if (rc == 0)

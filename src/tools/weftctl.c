@@ -22,6 +22,7 @@ static const char usage[] =
     "       weftctl [--state-dir DIR] nodes enroll NAME | nodes revoke NAME | nodes enrolled\n"
     "       weftctl [API] nodes                      live nodes (admin key)\n"
     "       weftctl [API] jobs list [--limit N] | jobs show ID | jobs cancel ID\n"
+    "       weftctl node status [--status-url http://127.0.0.1:9464] [--json]\n"
     "       weftctl [API] submit --model M (--prompt TEXT | --message TEXT)\n"
     "                     [--max-tokens N] [--window 24h] [--priority deferrable|interactive]\n"
     "                     [--idempotency-key K]\n"
@@ -362,6 +363,86 @@ static int cmd_nodes_live(const struct opts *o)
     return 0;
 }
 
+static void print_q(const cJSON *e, const char *k, const char *label)
+{
+    const cJSON *q = cJSON_GetObjectItem(e, k);
+    const cJSON *v = cJSON_GetObjectItem(q, "value"), *age = cJSON_GetObjectItem(q, "age_ms");
+    if (cJSON_IsNumber(v))
+        printf("  %-10s %8.0f   (%.1f s old)\n", label, v->valuedouble, age->valuedouble / 1000);
+    else
+        printf("  %-10s %8s\n", label, "-");
+}
+
+static const char *str_or(const cJSON *o, const char *k, const char *dflt)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+/* The homeowner's view of their node, from weftd's loopback endpoint. */
+static int cmd_node_status(int argc, char **argv)
+{
+    const char *url = "http://127.0.0.1:9464";
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--status-url") == 0 && i + 1 < argc)
+            url = argv[++i];
+        else
+            return fputs(usage, stderr), 2;
+    }
+    char full[512];
+    snprintf(full, sizeof full, "%s/status", url);
+    CURL *c = curl_easy_init();
+    struct weft_buf resp;
+    weft_buf_init(&resp, 4u << 20);
+    curl_easy_setopt(c, CURLOPT_URL, full);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    cJSON *j = cc == CURLE_OK ? cJSON_ParseWithLength(resp.data ? resp.data : "", resp.len) : NULL;
+    weft_buf_free(&resp);
+    if (!j) {
+        fprintf(stderr, "weftctl: %s: %s\n", full,
+                cc == CURLE_OK ? "not a weftd status" : curl_easy_strerror(cc));
+        return 1;
+    }
+    if (json)
+        return print_json(j);
+    const cJSON *e = cJSON_GetObjectItem(j, "energy"), *p = cJSON_GetObjectItem(j, "policy"),
+                *s = cJSON_GetObjectItem(j, "scheduler"), *job = cJSON_GetObjectItem(j, "job"),
+                *t = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "ledger"), "total");
+    printf("energy (%s)%s%s\n", str_or(e, "device", "?"),
+           cJSON_IsString(cJSON_GetObjectItem(e, "error")) ? ": " : "", str_or(e, "error", ""));
+    print_q(e, "pv_w", "PV W");
+    print_q(e, "load_w", "load W");
+    print_q(e, "grid_w", "grid W");
+    print_q(e, "battery_w", "battery W");
+    print_q(e, "soc_pct", "SoC %");
+    printf("policy: %s, budget %.0f W: %s\n", str_or(p, "state", "?"),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(p, "budget_w")), str_or(p, "reason", ""));
+    printf("scheduler: %s (%s)%s%s\n", str_or(s, "url", "?"), str_or(s, "state", "?"),
+           cJSON_IsString(cJSON_GetObjectItem(s, "error")) ? ": " : "", str_or(s, "error", ""));
+    if (cJSON_IsObject(job))
+        printf("job: %s on %s, %d tokens (resumed from %d)%s\n", str_or(job, "id", "?"),
+               str_or(job, "model", "?"),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(job, "tokens")),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(job, "resumed_from")),
+               cJSON_IsTrue(cJSON_GetObjectItem(job, "yielding")) ? ", yielding" : "");
+    else
+        printf("job: none\n");
+    printf("ledger: %.0f tokens, %.0f jobs, %.2f Wh, %.0f%% from surplus\n",
+           cJSON_GetNumberValue(cJSON_GetObjectItem(t, "tokens")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(t, "jobs")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(t, "wh")),
+           100 * cJSON_GetNumberValue(cJSON_GetObjectItem(t, "surplus_share")));
+    cJSON_Delete(j);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weftctl", usage))
@@ -402,6 +483,8 @@ int main(int argc, char **argv)
         rc = cmd_nodes_store(&o, rest, rv);
     else if (strcmp(cmd, "nodes") == 0 && rest == 0)
         rc = cmd_nodes_live(&o);
+    else if (strcmp(cmd, "node") == 0 && rest >= 1 && strcmp(rv[0], "status") == 0)
+        rc = cmd_node_status(rest - 1, rv + 1);
     else if (strcmp(cmd, "jobs") == 0)
         rc = cmd_jobs(&o, rest, rv);
     else if (strcmp(cmd, "submit") == 0)
