@@ -64,12 +64,10 @@ test-tsan: deps
 	$(CMAKE) --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && $(CTEST) $(CTEST_FLAGS) -LE "gpu|fuzz-smoke"
 
+# A region on loopback: scheduler, three simulated homes, three weftd nodes
+# (scripts/demo.py). Needs ../shared/testdata for the model and profile.
 demo: build
-	@echo "Weft binaries in $(BUILD)/bin:"
-	@for b in weftd weft-scheduler weftctl weft-panelsim weft-energy weft-infer weft-convert; do \
-	    if [ -x $(BUILD)/bin/$$b ]; then $(BUILD)/bin/$$b --version; \
-	    else echo "$$b: not built"; exit 1; fi; \
-	done
+	/usr/bin/python3 scripts/demo.py
 
 install: build
 	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
