@@ -5,10 +5,11 @@ time as the client feels it."""
 import http.client, json, ssl, sys, time
 
 host, port, cafile, key, max_tokens = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+model = sys.argv[7] if len(sys.argv) > 7 and sys.argv[6] == "--model" else "test-model"
 ctx = ssl.create_default_context(cafile=cafile)
 c = http.client.HTTPSConnection(host, port, context=ctx, timeout=30)
-body = json.dumps({"model": "test-model", "max_tokens": max_tokens, "seed": 99, "stream": True,
-                   "messages": [{"role": "user", "content": "measure the failover"}]})
+body = json.dumps({"model": model, "max_tokens": max_tokens, "seed": 99, "stream": True,
+                   "messages": [{"role": "user", "content": "Once upon a time"}]})
 c.request("POST", "/v1/chat/completions", body, {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
 r = c.getresponse()
 assert r.status == 200, r.status

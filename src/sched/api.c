@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "weft/error.h"
 #include "weft/log.h"
+#include "weft/nodemsg.h"
 #include "weft/time.h"
 #include "weft/version.h"
 
@@ -730,67 +731,28 @@ static void h_admin_nodes(struct sched *s, struct weft_http_req *req)
 
 /* ---- node routes ---------------------------------------------------------- */
 
-static cJSON *parse_body(struct weft_http_req *req)
-{
-    cJSON *o = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
-    if (!o || !cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        fail(req, 400, "invalid_request_error", NULL, "expected a JSON object");
-        return NULL;
-    }
-    return o;
-}
-
-static double num_or(const cJSON *o, const char *k, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : dflt;
-}
-
 static void h_node_hello(struct sched *s, struct weft_http_req *req, struct sched_node *n)
 {
-    cJSON *o = parse_body(req);
-    if (!o)
-        return;
-    const cJSON *models = cJSON_GetObjectItemCaseSensitive(o, "models");
-    if (!cJSON_IsArray(models) || cJSON_GetArraySize(models) > SCHED_MAX_MODELS) {
-        cJSON_Delete(o);
-        fail(req, 400, "invalid_request_error", NULL, "models must be an array of at most 16");
+    struct weft_hello h;
+    char why[160];
+    if (weft_hello_parse(req->body.data ? req->body.data : "", req->body.len, &h, why,
+                         sizeof why) != 0) {
+        fail(req, 400, "invalid_request_error", NULL, why);
         return;
     }
-    struct sched_model ms[SCHED_MAX_MODELS];
-    int nm = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, models)
-    {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
-        const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(m, "template");
-        int t = cJSON_IsString(tpl) ? weft_chat_template_parse(tpl->valuestring) : 0;
-        if (!cJSON_IsString(name) || !name->valuestring[0] ||
-            strlen(name->valuestring) >= sizeof ms[0].name || t < 0) {
-            cJSON_Delete(o);
-            fail(req, 400, "invalid_request_error", NULL,
-                 "each model needs a name and a template of raw, llama2, chatml or llama3");
-            return;
-        }
-        snprintf(ms[nm].name, sizeof ms[nm].name, "%s", name->valuestring);
-        ms[nm].tpl = (enum weft_chat_template)t;
-        nm++;
-    }
-    double conc = num_or(o, "max_concurrency", 1);
-    const cJSON *hw = cJSON_GetObjectItemCaseSensitive(o, "hardware");
     sched_node_hello(s, n);
-    memcpy(n->models, ms, sizeof ms);
-    n->n_models = nm;
-    n->max_concurrency = conc < 1 ? 1 : conc > 64 ? 64 : (int)conc;
-    snprintf(n->hardware, sizeof n->hardware, "%s", cJSON_IsString(hw) ? hw->valuestring : "");
+    for (int i = 0; i < h.n_models; i++) {
+        snprintf(n->models[i].name, sizeof n->models[i].name, "%s", h.models[i].name);
+        n->models[i].tpl = h.models[i].tpl;
+    }
+    n->n_models = h.n_models;
+    n->max_concurrency = h.max_concurrency;
+    snprintf(n->hardware, sizeof n->hardware, "%s", h.hardware);
     n->budget_w = 0;
     n->deferrable_ok = n->interactive_ok = 0;
-    cJSON_Delete(o);
     weft_log_notice(s->log, "node %s is live (%d model%s, %d slot%s)", n->name, n->n_models,
                     n->n_models == 1 ? "" : "s", n->max_concurrency,
                     n->max_concurrency == 1 ? "" : "s");
-
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "node", n->name);
     cJSON_AddNumberToObject(r, "heartbeat_ms", s->cfg.heartbeat_ms);
@@ -805,40 +767,32 @@ static void h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct 
              "This node is not registered (or was declared gone): send hello first.");
         return;
     }
-    cJSON *o = parse_body(req);
-    if (!o)
+    struct weft_heartbeat hb;
+    char why[160];
+    if (weft_heartbeat_parse(req->body.data ? req->body.data : "", req->body.len, &hb, why,
+                             sizeof why) != 0) {
+        fail(req, 400, "invalid_request_error", NULL, why);
         return;
+    }
     s->m.heartbeats++;
-    n->budget_w = num_or(o, "budget_w", 0);
-    if (n->budget_w < 0)
-        n->budget_w = 0;
-    n->pv_w = num_or(o, "pv_w", NAN);
-    n->load_w = num_or(o, "load_w", NAN);
-    n->grid_w = num_or(o, "grid_w", NAN);
-    n->battery_w = num_or(o, "battery_w", NAN);
-    n->soc = num_or(o, "soc", NAN);
-    n->deferrable_ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "deferrable"));
-    n->interactive_ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "interactive"));
-    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(o, "policy_state");
-    snprintf(n->policy_state, sizeof n->policy_state, "%s",
-             cJSON_IsString(ps) ? ps->valuestring : "");
-    /* Jobs the node still runs that are no longer its own (reassigned
-     * while it was unreachable) go back in "cancel", so it stops them. */
+    n->budget_w = hb.budget_w;
+    n->pv_w = hb.pv_w;
+    n->load_w = hb.load_w;
+    n->grid_w = hb.grid_w;
+    n->battery_w = hb.battery_w;
+    n->soc = hb.soc;
+    n->deferrable_ok = hb.deferrable;
+    n->interactive_ok = hb.interactive;
+    snprintf(n->policy_state, sizeof n->policy_state, "%s", hb.policy_state);
+    /* Jobs the node still runs that are no longer its own (moved while it
+     * was unreachable) go back in "cancel", so it stops them. */
     cJSON *r = cJSON_CreateObject();
     cJSON *cancel = cJSON_AddArrayToObject(r, "cancel");
-    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(o, "jobs");
-    const cJSON *jj;
-    int count = 0;
-    cJSON_ArrayForEach(jj, jobs)
-    {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(jj, "id");
-        if (++count > 64 || !cJSON_IsString(id))
-            break;
-        struct sched_job *j = sched_job_find(s, id->valuestring);
+    for (int i = 0; i < hb.n_jobs; i++) {
+        struct sched_job *j = sched_job_find(s, hb.jobs[i]);
         if (!j || j->node != n)
-            cJSON_AddItemToArray(cancel, cJSON_CreateString(id->valuestring));
+            cJSON_AddItemToArray(cancel, cJSON_CreateString(hb.jobs[i]));
     }
-    cJSON_Delete(o);
     cJSON_AddNumberToObject(r, "lease_ms", (double)s->lease_ms);
     respond_json(req, 200, r);
     sched_dispatch(s);

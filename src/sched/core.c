@@ -20,6 +20,7 @@
 #include "internal.h"
 #include "weft/error.h"
 #include "weft/log.h"
+#include "weft/nodemsg.h"
 #include "weft/time.h"
 
 #define STREAM_LINE_MAX     (64 * 1024)
@@ -550,81 +551,57 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
     struct sched_job *j = st->job;
     if (!j)
         return 0;
-    cJSON *o = cJSON_ParseWithLength(line, len);
-    if (!o || !cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+    struct weft_event ev;
+    if (weft_event_parse(line, len, &ev) != 0)
         return WEFT_EPARSE;
-    }
-    int rc = 0;
-    const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "i");
-    const cJSON *end = cJSON_GetObjectItemCaseSensitive(o, "end");
-    if (cJSON_IsNumber(i)) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
-        double k = i->valuedouble;
-        if (!cJSON_IsNumber(id) || (text && !cJSON_IsString(text)) || k < 0) {
-            rc = WEFT_EPARSE;
-        } else if (k < j->n_tokens) {
-            /* Already delivered: a resumed node repeating itself. */
-        } else if (k > j->n_tokens || j->n_tokens >= j->req.max_tokens) {
-            rc = WEFT_EPROTO;
-        } else {
-            if (j->n_tokens == j->cap_tokens) {
-                int cap = j->cap_tokens ? 2 * j->cap_tokens : 64;
-                int32_t *t = realloc(j->tokens, (size_t)cap * sizeof *t);
-                if (!t) {
-                    cJSON_Delete(o);
-                    return WEFT_ENOMEM;
-                }
-                j->tokens = t;
-                j->cap_tokens = cap;
-            }
-            j->tokens[j->n_tokens++] = (int32_t)id->valuedouble;
-            const char *piece = text ? text->valuestring : "";
-            size_t plen = strlen(piece);
-            if (weft_buf_append(&j->text, piece, plen) != 0) {
-                rc = WEFT_E2BIG;
-            } else {
-                s->m.tokens++;
-                st->node->tokens++;
-                if (j->client && plen)
-                    sched_client_tokens(s, j, piece, plen);
-            }
+    if (ev.kind == WEFT_EV_TOKEN) {
+        if (ev.i < j->n_tokens)
+            return 0; /* already delivered: a resumed node repeating itself */
+        if (ev.i > j->n_tokens || j->n_tokens >= j->req.max_tokens)
+            return WEFT_EPROTO;
+        if (j->n_tokens == j->cap_tokens) {
+            int cap = j->cap_tokens ? 2 * j->cap_tokens : 64;
+            int32_t *t = realloc(j->tokens, (size_t)cap * sizeof *t);
+            if (!t)
+                return WEFT_ENOMEM;
+            j->tokens = t;
+            j->cap_tokens = cap;
         }
-    } else if (cJSON_IsString(end)) {
-        const char *e = end->valuestring;
-        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(o, "prompt_tokens");
-        if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 1e7)
-            j->prompt_tokens = (int)pt->valuedouble;
-        st->ended = 1;
-        const cJSON *tail = cJSON_GetObjectItemCaseSensitive(o, "text");
-        if (strcmp(e, "stop") == 0 || strcmp(e, "length") == 0) {
-            /* Text the node held back to the end (a stop string's
-             * prefix that turned out not to be one) goes out last. */
-            if (cJSON_IsString(tail) && tail->valuestring[0] &&
-                weft_buf_append_str(&j->text, tail->valuestring) == 0 && j->client)
-                sched_client_tokens(s, j, tail->valuestring, strlen(tail->valuestring));
-            job_done(s, j, e);
-        } else if (strcmp(e, "yield") == 0) {
-            s->m.yields++;
-            job_lost(s, j, 0, "node yielded (lost its power budget)");
-        } else if (strcmp(e, "error") == 0) {
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
-            char why[160];
-            snprintf(why, sizeof why, "node %s: %s", st->node->name,
-                     cJSON_IsString(m) ? m->valuestring : "error");
-            s->m.node_errors++;
-            job_lost(s, j, 1, why);
-        } else {
-            st->ended = 0;
-            rc = WEFT_EPARSE;
-        }
-        sched_dispatch(s);
-    } else {
-        rc = WEFT_EPARSE;
+        size_t plen = strlen(ev.text);
+        if (weft_buf_append(&j->text, ev.text, plen) != 0)
+            return WEFT_E2BIG;
+        j->tokens[j->n_tokens++] = ev.id;
+        s->m.tokens++;
+        st->node->tokens++;
+        if (j->client && plen)
+            sched_client_tokens(s, j, ev.text, plen);
+        return 0;
     }
-    cJSON_Delete(o);
-    return rc;
+    if (ev.prompt_tokens >= 0)
+        j->prompt_tokens = ev.prompt_tokens;
+    st->ended = 1;
+    char why[256];
+    switch (ev.end) {
+    case WEFT_END_STOP:
+    case WEFT_END_LENGTH:
+        /* Text the node held back to the end (a stop string's prefix that
+         * turned out not to be one) goes out last. */
+        if (ev.text[0] && weft_buf_append_str(&j->text, ev.text) == 0 && j->client)
+            sched_client_tokens(s, j, ev.text, strlen(ev.text));
+        job_done(s, j, ev.end == WEFT_END_STOP ? "stop" : "length");
+        break;
+    case WEFT_END_YIELD:
+        s->m.yields++;
+        job_lost(s, j, 0, "node yielded (lost its power budget)");
+        break;
+    case WEFT_END_ERROR:
+        snprintf(why, sizeof why, "node %s: %s", st->node->name, ev.message);
+        s->m.node_errors++;
+        job_lost(s, j, 1, why);
+        break;
+    }
+    sched_dispatch(s);
+    return 0;
 }
 
 static int stream_body(struct weft_http_req *req, const char *p, size_t n)

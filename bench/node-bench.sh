@@ -1,0 +1,133 @@
+#!/bin/bash
+# weftd benchmarks (issue 6), real binaries on loopback:
+#   idle      RSS and CPU of weftd with stories260K loaded, no work, a
+#             scheduler and a simulated home: SECONDS_RUN (default 60) s
+#   ready     time from exec to READY=1 on $NOTIFY_SOCKET, RUNS (default 10)
+#   failover  a weftd killed (SIGKILL) mid-stream: the client's longest gap
+#             between two tokens, RUNS (default 20) kills
+# Usage: bench/node-bench.sh idle|ready|failover|all
+# Needs: a `make` build, ../shared/testdata, python3, mbpoll.
+set -u
+what=${1:-all}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/build/bin
+data=${WEFT_TESTDATA:-$root/../shared/testdata}
+work=$(mktemp -d /tmp/weft-node-bench.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+"$bin/weft-convert" llama2c "$data/models/stories260K.bin" "$data/models/tok512.bin" \
+    "$work/stories260K.gguf" > /dev/null || exit 1
+"$bin/weft-scheduler" --dev-tls --state-dir "$work/sched" --port 0 --heartbeat-ms 2000 \
+    --log-level warn > "$work/sched.out" 2> "$work/sched.err" &
+pids+=($!)
+for _ in $(seq 100); do
+    PORT=$(sed -n 's/.*listening on port \([0-9]*\)/\1/p' "$work/sched.out")
+    [ -n "$PORT" ] && break
+    sleep 0.05
+done
+CA=$work/sched/dev-cert.pem
+KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create b --rate 0 --concurrency 0 2>/dev/null)
+
+home() { # home -> MB (a sunny noon)
+    MB=$(free_port)
+    "$bin/weft-panelsim" --profile "$data/energy/ausgrid-c12-2011-07_2012-03.csv" --port "$MB" \
+        --day 30.5 --pv-kwp 6 --soc 97 > /dev/null 2>&1 &
+    pids+=($!)
+    sleep 0.3
+}
+
+config() { # config NAME MB EXTRA_COMPUTE_JSON
+    local tok
+    tok=$("$bin/weftctl" --state-dir "$work/sched" nodes enroll "$1" 2>/dev/null)
+    cat > "$work/$1.json" <<EOF
+{"scheduler": {"urls": ["https://127.0.0.1:$PORT"], "token": "$tok", "ca_file": "$CA"},
+ "models": [{"path": "$work/stories260K.gguf"}],
+ "energy": {"modbus": "tcp://127.0.0.1:$2", "poll_ms": 1000},
+ "policy": {"enable_delay_s": 1, "disable_delay_s": 1, "min_run_w": 50, "max_compute_w": ${4:-300}},
+ "compute": {"threads": 1 $3},
+ "state_dir": "$work/state-$1", "status": {"listen": "127.0.0.1", "port": 0}, "log_level": "warn"}
+EOF
+}
+
+bench_idle() {
+    local secs=${SECONDS_RUN:-60}
+    home
+    config idle "$MB" ""
+    "$bin/weftd" --config "$work/idle.json" > "$work/idle.out" 2> "$work/idle.err" &
+    local pid=$!
+    pids+=("$pid")
+    sleep 5
+    local t0 t1 tick
+    t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    sleep "$secs"
+    t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    tick=$(getconf CLK_TCK)
+    echo "== idle: weftd with stories260K, 1 s energy poll, 2 s heartbeat, long poll; $secs s"
+    echo "CPU: $(awk -v a="$t0" -v b="$t1" -v t="$tick" -v s="$secs" 'BEGIN{printf "%.2f%% of one core", (b-a)/t/s*100}')"
+    echo "RSS: $(grep VmRSS "/proc/$pid/status" | awk '{printf "%.1f MiB", $2/1024}')  threads: $(ls /proc/$pid/task | wc -l)"
+    kill -9 "$pid"
+}
+
+bench_ready() {
+    local runs=${RUNS:-10}
+    home
+    config ready "$MB" ""
+    echo "== ready: exec to READY=1 (config, model loaded, status socket bound), $runs runs"
+    /usr/bin/python3 - "$bin/weftd" "$work/ready.json" "$runs" "$work/notify.sock" <<'EOF'
+import os, socket, subprocess, sys, time
+weftd, cfg, runs, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+times = []
+for _ in range(runs):
+    if os.path.exists(path): os.unlink(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(path); s.settimeout(20)
+    t0 = time.monotonic()
+    p = subprocess.Popen([weftd, "--config", cfg], env=dict(os.environ, NOTIFY_SOCKET=path),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        msg = s.recv(4096)
+        if b"READY=1" in msg: break
+    times.append((time.monotonic() - t0) * 1000)
+    p.terminate(); p.wait(); s.close()
+times.sort()
+print(f"ms: min {times[0]:.1f}  median {times[len(times)//2]:.1f}  max {times[-1]:.1f}")
+EOF
+}
+
+bench_failover() {
+    local runs=${RUNS:-20}
+    echo "== failover: weftd (stories260K, 40 tok/s ceiling) killed after ~20 tokens, $runs runs"
+    home
+    config steady "$MB" ', "max_tokens_per_s": 40' 100
+    "$bin/weftd" --config "$work/steady.json" > /dev/null 2>&1 &
+    pids+=($!)
+    : > "$work/gaps"
+    for r in $(seq "$runs"); do
+        config "v$r" "$MB" ', "max_tokens_per_s": 40' 300
+        "$bin/weftd" --config "$work/v$r.json" > "$work/v.out" 2>/dev/null &
+        local v=$!
+        pids+=("$v")
+        sleep 2.5 # hello, policy enable delay, first poll
+        ( sleep 0.6; kill -9 "$v" ) &
+        /usr/bin/python3 "$root/bench/sched/failover.py" 127.0.0.1 "$PORT" "$CA" "$KEY" 60 \
+            --model stories260K >> "$work/gaps" || echo "run $r failed" >&2
+        wait "$v" 2>/dev/null
+    done
+    sort -n "$work/gaps" | awk '{a[NR]=$1} END {printf "gap ms (40 tok/s = 25 ms normal): p50 %.1f  p90 %.1f  max %.1f  (runs %d)\n", a[int(NR*0.5+0.5)], a[int(NR*0.9+0.5)], a[NR], NR}'
+    awk '$2 != 60' "$work/gaps" | wc -l | xargs echo "runs with a wrong token count:"
+}
+
+case $what in
+idle) bench_idle ;;
+ready) bench_ready ;;
+failover) bench_failover ;;
+all) bench_idle; bench_ready; bench_failover ;;
+*) echo "usage: $0 idle|ready|failover|all" >&2; exit 2 ;;
+esac

@@ -1,0 +1,57 @@
+/* The node API's messages, parsed without I/O so a fuzz target can drive
+ * them: hello bodies, heartbeat bodies and the token-stream events.
+ *
+ * Ownership: every struct here is the caller's; strings are copied into
+ * fixed arrays, so nothing needs freeing. Thread-safety: reentrant.
+ */
+#ifndef WEFT_NODEMSG_H
+#define WEFT_NODEMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/openai.h"
+
+#define WEFT_NODEMSG_MAX_MODELS 16
+#define WEFT_NODEMSG_MAX_JOBS   64
+#define WEFT_NODEMSG_TEXT_MAX   4096 /* one token's text, or an end event's tail */
+
+struct weft_hello {
+    struct {
+        char name[WEFT_OAI_MODEL_MAX];
+        enum weft_chat_template tpl;
+    } models[WEFT_NODEMSG_MAX_MODELS];
+    int n_models;
+    int max_concurrency; /* clamped to 1..64 */
+    char hardware[128];
+};
+
+struct weft_heartbeat {
+    double budget_w;                             /* >= 0 */
+    double pv_w, load_w, grid_w, battery_w, soc; /* NAN when absent */
+    int deferrable, interactive;
+    char policy_state[16];
+    char jobs[WEFT_NODEMSG_MAX_JOBS][40];
+    int n_jobs;
+};
+
+enum weft_event_kind { WEFT_EV_TOKEN, WEFT_EV_END };
+enum weft_event_end { WEFT_END_STOP, WEFT_END_LENGTH, WEFT_END_YIELD, WEFT_END_ERROR };
+
+struct weft_event {
+    enum weft_event_kind kind;
+    int64_t i;                        /* TOKEN: its index in the completion, >= 0 */
+    int32_t id;                       /* TOKEN: the token id */
+    char text[WEFT_NODEMSG_TEXT_MAX]; /* TOKEN: its text; END: held-back text */
+    enum weft_event_end end;
+    int prompt_tokens; /* END: -1 when absent */
+    char message[160]; /* END error: why */
+};
+
+/* Each returns 0, or WEFT_EPARSE with a reason in why[cap]. */
+int weft_hello_parse(const char *body, size_t len, struct weft_hello *h, char *why, size_t cap);
+int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb, char *why,
+                         size_t cap);
+int weft_event_parse(const char *line, size_t len, struct weft_event *ev);
+
+#endif /* WEFT_NODEMSG_H */
