@@ -26,7 +26,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 "$bin/weft-convert" llama2c "$data/models/stories260K.bin" "$data/models/tok512.bin" \
     "$work/stories260K.gguf" > /dev/null || exit 1
 "$bin/weft-scheduler" --dev-tls --state-dir "$work/sched" --port 0 --heartbeat-ms 2000 \
-    --log-level warn > "$work/sched.out" 2> "$work/sched.err" &
+    --log-level notice > "$work/sched.out" 2> "$work/sched.err" &
 pids+=($!)
 for _ in $(seq 100); do
     PORT=$(sed -n 's/.*listening on port \([0-9]*\)/\1/p' "$work/sched.out")
@@ -73,6 +73,7 @@ bench_idle() {
     echo "== idle: weftd with stories260K, 1 s energy poll, 2 s heartbeat, long poll; $secs s"
     echo "CPU: $(awk -v a="$t0" -v b="$t1" -v t="$tick" -v s="$secs" 'BEGIN{printf "%.2f%% of one core", (b-a)/t/s*100}')"
     echo "RSS: $(grep VmRSS "/proc/$pid/status" | awk '{printf "%.1f MiB", $2/1024}')  threads: $(ls /proc/$pid/task | wc -l)"
+    awk '/^(Rss|Pss|Private_Clean|Private_Dirty|Anonymous):/ {printf "%s %.1f MiB  ", $1, $2/1024} END {print ""}' "/proc/$pid/smaps_rollup"
     kill -9 "$pid"
 }
 
@@ -122,6 +123,7 @@ bench_failover() {
     done
     sort -n "$work/gaps" | awk '{a[NR]=$1} END {printf "gap ms (40 tok/s = 25 ms normal): p50 %.1f  p90 %.1f  max %.1f  (runs %d)\n", a[int(NR*0.5+0.5)], a[int(NR*0.9+0.5)], a[NR], NR}'
     awk '$2 != 60' "$work/gaps" | wc -l | xargs echo "runs with a wrong token count:"
+    echo "node deaths the scheduler saw: $(grep -c 'is gone' "$work/sched.err"), jobs resumed: $(grep -c 'resuming' "$work/sched.err")"
 }
 
 case $what in

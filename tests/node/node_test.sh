@@ -249,6 +249,36 @@ kill9_mid_stream)
     grep -q "node a is gone" "$work/sched.err" || fail "death not seen"
     ;;
 
+sigterm_yields_running_job)
+    start_sched
+    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
+    start_home b
+    start_node b '{"policy":{"max_compute_w":100}}'
+    wait_status b 'd["policy"]["state"]' on
+    ref=$(stream "$REQ") || fail "reference run"
+    start_home a
+    start_node a
+    leaving=$NODE_PID
+    wait_status a 'd["policy"]["state"]' on
+    wait_status a 'd["scheduler"]["state"]' live
+    sleep 0.5
+    (stream "$REQ" > "$work/got" 2> "$work/got.err") &
+    spid=$!
+    wait_status a 'd["job"] is not None and d["job"]["tokens"] > 10' True 50
+    t0=$(date +%s%N)
+    kill -TERM "$leaving"
+    wait "$leaving"
+    rc=$?
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    [ "$rc" = 0 ] || fail "weftd exit status $rc on SIGTERM"
+    [ "$ms" -lt 10000 ] || fail "weftd took $ms ms to stop"
+    wait "$spid" || fail "stream through a stop: $(cat "$work/got.err")"
+    got=$(cat "$work/got")
+    [ "$got" = "$ref" ] || fail "after SIGTERM: $got != $ref"
+    grep -q "stopping: yielding job" "$work/node-a.err" || fail "no yield on stop"
+    grep -q "node yielded" "$work/sched.err" || fail "the scheduler saw no yield"
+    ;;
+
 modbus_silence_stops_new_work)
     start_sched
     KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
@@ -317,4 +347,8 @@ check_config)
     exit 2
     ;;
 esac
+# Sanitizer builds: any report from weftd or the scheduler fails the case.
+if grep -lE "ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error:" "$work"/*.err 2>/dev/null; then
+    fail "sanitizer report above"
+fi
 echo "ok: $case_name"
