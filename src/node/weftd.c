@@ -7,9 +7,9 @@
 #include <uv.h>
 
 #include "weft/config.h"
+#include "weft/daemon.h"
 #include "weft/log.h"
 #include "weft/node.h"
-#include "weft/sdnotify.h"
 #include "weft/version.h"
 
 static const char usage[] =
@@ -20,38 +20,9 @@ static const char usage[] =
     "and runs inference for the regional scheduler only when the energy policy\n"
     "gives it a power budget. Every setting: docs/node.md.\n";
 
-struct app {
-    uv_loop_t loop;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t watchdog;
-    struct weftd *node;
-    struct weft_log log;
-    int stopping;
-};
-
-static void on_stopped(void *arg)
+static void stop_node(void *arg, void (*done)(void *), void *done_arg)
 {
-    struct app *a = arg;
-    uv_close((uv_handle_t *)&a->sigint, NULL);
-    uv_close((uv_handle_t *)&a->sigterm, NULL);
-    uv_close((uv_handle_t *)&a->watchdog, NULL);
-}
-
-static void on_signal(uv_signal_t *h, int sig)
-{
-    struct app *a = h->data;
-    if (a->stopping)
-        return;
-    a->stopping = 1;
-    weft_log_notice(&a->log, "signal %d: stopping", sig);
-    weft_sd_notify("STOPPING=1");
-    weftd_stop(a->node, on_stopped, a);
-}
-
-static void on_watchdog(uv_timer_t *t)
-{
-    (void)t;
-    weft_sd_notify("WATCHDOG=1");
+    weftd_stop(arg, done, done_arg);
 }
 
 static int load(const char *path, struct weftd_config *cfg)
@@ -90,40 +61,27 @@ int main(int argc, char **argv)
     struct weftd_config cfg;
     if (load(path, &cfg) != 0)
         return 2;
-    struct app a;
-    memset(&a, 0, sizeof a);
-    weft_log_init(&a.log, "weftd", 2);
+    struct weft_log log;
+    weft_log_init(&log, "weftd", 2);
     int lvl = weft_log_parse_level(cfg.log_level);
     if (lvl < 0) {
         fprintf(stderr, "weftd: unknown log level \"%s\"\n", cfg.log_level);
         return 2;
     }
-    a.log.level = lvl;
+    log.level = lvl;
     signal(SIGPIPE, SIG_IGN);
-    uv_loop_init(&a.loop);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
     char err[512];
-    if (weftd_start(&a.node, &a.loop, &cfg, &a.log, err, sizeof err) != 0) {
+    struct weftd *node;
+    if (weftd_start(&node, &loop, &cfg, &log, err, sizeof err) != 0) {
         fprintf(stderr, "weftd: %s\n", err);
-        uv_run(&a.loop, UV_RUN_NOWAIT);
-        uv_loop_close(&a.loop);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_loop_close(&loop);
         return 1;
     }
-    uv_signal_init(&a.loop, &a.sigint);
-    uv_signal_init(&a.loop, &a.sigterm);
-    a.sigint.data = a.sigterm.data = &a;
-    uv_signal_start(&a.sigint, on_signal, SIGINT);
-    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-    uv_timer_init(&a.loop, &a.watchdog);
-    uint64_t wd = weft_sd_watchdog_usec();
-    if (wd)
-        uv_timer_start(&a.watchdog, on_watchdog, wd / 2000, wd / 2000);
-    weft_sd_notify("READY=1\nSTATUS=serving");
     /* Scripts read the status port from this line (status.port 0). */
-    printf("weftd: status on port %d\n", weftd_status_port(a.node));
+    printf("weftd: status on port %d\n", weftd_status_port(node));
     fflush(stdout);
-    uv_run(&a.loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&a.loop);
-    if (rc != 0)
-        weft_log_error(&a.log, "loop closed with handles open: %s", uv_strerror(rc));
-    return rc == 0 ? 0 : 1;
+    return weft_daemon_run(&loop, &log, stop_node, node);
 }

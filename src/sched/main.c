@@ -8,10 +8,10 @@
 #include <uv.h>
 
 #include "weft/config.h"
+#include "weft/daemon.h"
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/sched.h"
-#include "weft/sdnotify.h"
 #include "weft/version.h"
 
 static const char usage[] =
@@ -23,40 +23,9 @@ static const char usage[] =
     "Flags override the config file. --dev-tls makes a self-signed certificate in\n"
     "the state directory; --plain-http is allowed only on loopback.\n";
 
-struct app {
-    uv_loop_t loop;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t watchdog;
-    struct sched *sched;
-    struct weft_log log;
-    int stopping;
-};
-
-static void on_stopped(void *arg)
+static void stop_sched(void *arg, void (*done)(void *), void *done_arg)
 {
-    struct app *a = arg;
-    uv_close((uv_handle_t *)&a->sigint, NULL);
-    uv_close((uv_handle_t *)&a->sigterm, NULL);
-    uv_close((uv_handle_t *)&a->watchdog, NULL);
-}
-
-static void on_signal(uv_signal_t *h, int sig)
-{
-    struct app *a = h->data;
-    if (a->stopping)
-        return;
-    a->stopping = 1;
-    weft_log_notice(&a->log, "signal %d: stopping", sig);
-    weft_sd_notify("STOPPING=1");
-    sched_stop(a->sched, on_stopped, a);
-}
-
-/* Pinged from the loop itself: if the loop stalls, the pings stop and
- * systemd restarts the service. */
-static void on_watchdog(uv_timer_t *t)
-{
-    (void)t;
-    weft_sd_notify("WATCHDOG=1");
+    sched_stop(arg, done, done_arg);
 }
 
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
@@ -124,41 +93,28 @@ int main(int argc, char **argv)
                         "config, or use --dev-tls for a local trial\n");
         return 2;
     }
-    struct app a;
-    memset(&a, 0, sizeof a);
-    weft_log_init(&a.log, "weft-scheduler", 2);
+    struct weft_log log;
+    weft_log_init(&log, "weft-scheduler", 2);
     int lvl = weft_log_parse_level(cfg.log_level);
     if (lvl < 0) {
         fprintf(stderr, "weft-scheduler: unknown log level \"%s\"\n", cfg.log_level);
         return 2;
     }
-    a.log.level = lvl;
+    log.level = lvl;
     /* A peer that vanishes mid-write must cost us an EPIPE on that
      * connection, not the process. */
     signal(SIGPIPE, SIG_IGN);
-    uv_loop_init(&a.loop);
-    int rc = sched_start(&a.sched, &a.loop, &cfg, &a.log, err, sizeof err);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct sched *sched;
+    int rc = sched_start(&sched, &loop, &cfg, &log, err, sizeof err);
     if (rc) {
         fprintf(stderr, "weft-scheduler: %s\n", err);
-        uv_loop_close(&a.loop);
+        uv_loop_close(&loop);
         return 1;
     }
-    uv_signal_init(&a.loop, &a.sigint);
-    uv_signal_init(&a.loop, &a.sigterm);
-    a.sigint.data = a.sigterm.data = &a;
-    uv_signal_start(&a.sigint, on_signal, SIGINT);
-    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-    uv_timer_init(&a.loop, &a.watchdog);
-    uint64_t wd = weft_sd_watchdog_usec();
-    if (wd)
-        uv_timer_start(&a.watchdog, on_watchdog, wd / 2000, wd / 2000);
-    weft_sd_notify("READY=1\nSTATUS=serving");
     /* Tests and scripts read the bound port from this line (port 0). */
-    printf("weft-scheduler: listening on port %d\n", sched_port(a.sched));
+    printf("weft-scheduler: listening on port %d\n", sched_port(sched));
     fflush(stdout);
-    uv_run(&a.loop, UV_RUN_DEFAULT);
-    rc = uv_loop_close(&a.loop);
-    if (rc != 0)
-        weft_log_error(&a.log, "loop closed with handles open: %s", uv_strerror(rc));
-    return rc == 0 ? 0 : 1;
+    return weft_daemon_run(&loop, &log, stop_sched, sched);
 }
