@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "weft/energy_config.h"
+#include "weft/regmap.h"
 
 struct weft_log;
 
@@ -41,7 +42,9 @@ struct weftd_sched_cfg {
 };
 
 struct weftd_energy_cfg {
-    char modbus[256]; /* tcp://HOST:PORT */
+    char modbus[256];           /* tcp://HOST:PORT or rtu:///dev/TTY?baud=N... */
+    char layout[16];            /* sunspec | victron | custom */
+    struct weft_regmap_cfg map; /* layout custom */
     int unit;
     int poll_ms;
     int timeout_ms;

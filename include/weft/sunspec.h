@@ -66,7 +66,18 @@ struct weft_modbus; /* a connection; see below */
  * translated here. */
 int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
                          struct weft_modbus **out, char *err, size_t cap);
+/* Modbus RTU on a serial device ("/dev/ttyUSB0", 9600, 'N', 8, 1). */
+int weft_modbus_open_rtu(const char *device, int baud, char parity, int data_bits, int stop_bits,
+                         int unit, int timeout_ms, struct weft_modbus **out, char *err, size_t cap);
+/* tcp://HOST[:PORT] (502 by default) or
+ * rtu:///dev/DEVICE[?baud=9600&parity=N&data=8&stop=1]. */
+int weft_modbus_open_url(const char *url, int unit, int timeout_ms, struct weft_modbus **out,
+                         char *err, size_t cap);
 void weft_modbus_close(struct weft_modbus *m);
+/* Reads n registers (n <= 125) of unit `unit` with function 3 (holding)
+ * or 4 (input). */
+int weft_modbus_read_fn(struct weft_modbus *m, int unit, int fn, uint32_t addr, int n,
+                        uint16_t *out, char *err, size_t cap);
 /* Reads n holding registers (n <= 125) at 0-based address addr. */
 int weft_modbus_read(struct weft_modbus *m, uint32_t addr, int n, uint16_t *out, char *err,
                      size_t cap);

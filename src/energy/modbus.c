@@ -12,7 +12,8 @@
 
 struct weft_modbus {
     modbus_t *ctx;
-    char where[96];
+    int unit; /* the unit id set on ctx now */
+    char where[160];
 };
 
 static int mb_err(struct weft_modbus *m, const char *what, char *err, size_t cap)
@@ -47,7 +48,134 @@ int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
         free(m);
         return rc;
     }
+    m->unit = unit;
     *out = m;
+    return 0;
+}
+
+int weft_modbus_open_rtu(const char *device, int baud, char parity, int data_bits, int stop_bits,
+                         int unit, int timeout_ms, struct weft_modbus **out, char *err, size_t cap)
+{
+    struct weft_modbus *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return WEFT_ENOMEM;
+    snprintf(m->where, sizeof m->where, "rtu://%s (%d %d%c%d) unit %d", device, baud, data_bits,
+             parity, stop_bits, unit);
+    m->ctx = modbus_new_rtu(device, baud, parity, data_bits, stop_bits);
+    if (m->ctx == NULL) {
+        int rc = mb_err(m, "cannot create a context", err, cap);
+        free(m);
+        return rc;
+    }
+    modbus_set_response_timeout(m->ctx, (uint32_t)(timeout_ms / 1000),
+                                (uint32_t)(timeout_ms % 1000) * 1000);
+    if (modbus_set_slave(m->ctx, unit) < 0 || modbus_connect(m->ctx) < 0) {
+        int rc = mb_err(m, "cannot open", err, cap);
+        modbus_free(m->ctx);
+        free(m);
+        return rc;
+    }
+    m->unit = unit;
+    *out = m;
+    return 0;
+}
+
+/* "rtu:///dev/ttyUSB0?baud=9600&parity=N&data=8&stop=1" */
+static int open_rtu_url(const char *url, int unit, int timeout_ms, struct weft_modbus **out,
+                        char *err, size_t cap)
+{
+    char dev[256];
+    const char *p = url + 6;
+    size_t n = strcspn(p, "?");
+    if (n == 0 || n >= sizeof dev) {
+        snprintf(err, cap, "%s: expected rtu:///dev/DEVICE[?baud=N&parity=N|E|O&data=8&stop=1]",
+                 url);
+        return WEFT_EINVAL;
+    }
+    memcpy(dev, p, n);
+    dev[n] = '\0';
+    long baud = 9600, data = 8, stop = 1;
+    char parity = 'N';
+    for (const char *q = p[n] == '?' ? p + n + 1 : ""; *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        char kv[64];
+        if (len >= sizeof kv) {
+            snprintf(err, cap, "%s: option too long", url);
+            return WEFT_EINVAL;
+        }
+        memcpy(kv, q, len);
+        kv[len] = '\0';
+        char *eq = strchr(kv, '='), *end = NULL;
+        long v = eq ? strtol(eq + 1, &end, 10) : 0;
+        if (eq && strncmp(kv, "parity=", 7) == 0 && strlen(eq + 1) == 1 && strchr("NEO", eq[1])) {
+            parity = eq[1];
+        } else if (eq && end && !*end && strncmp(kv, "baud=", 5) == 0 && v >= 300 && v <= 4000000) {
+            baud = v;
+        } else if (eq && end && !*end && strncmp(kv, "data=", 5) == 0 && v >= 5 && v <= 8) {
+            data = v;
+        } else if (eq && end && !*end && strncmp(kv, "stop=", 5) == 0 && (v == 1 || v == 2)) {
+            stop = v;
+        } else {
+            snprintf(err, cap, "%s: bad option \"%s\" (baud, parity N|E|O, data 5-8, stop 1|2)",
+                     url, kv);
+            return WEFT_EINVAL;
+        }
+        q += len + (amp ? 1 : 0);
+    }
+    return weft_modbus_open_rtu(dev, (int)baud, parity, (int)data, (int)stop, unit, timeout_ms, out,
+                                err, cap);
+}
+
+int weft_modbus_open_url(const char *url, int unit, int timeout_ms, struct weft_modbus **out,
+                         char *err, size_t cap)
+{
+    if (strncmp(url, "rtu://", 6) == 0)
+        return open_rtu_url(url, unit, timeout_ms, out, err, cap);
+    char host[256];
+    int n = 0;
+    if (strncmp(url, "tcp://", 6) != 0 || sscanf(url, "tcp://%255[^:/]%n", host, &n) != 1) {
+        snprintf(err, cap, "%s: expected tcp://HOST:PORT or rtu:///dev/DEVICE?baud=N", url);
+        return WEFT_EINVAL;
+    }
+    long port = 502;
+    if (url[n] == ':') {
+        char *end;
+        port = strtol(url + n + 1, &end, 10);
+        if (*end || port < 1 || port > 65535) {
+            snprintf(err, cap, "%s: bad port", url);
+            return WEFT_EINVAL;
+        }
+    } else if (url[n] != '\0') {
+        snprintf(err, cap, "%s: expected tcp://HOST:PORT", url);
+        return WEFT_EINVAL;
+    }
+    return weft_modbus_open_tcp(host, (int)port, unit, timeout_ms, out, err, cap);
+}
+
+int weft_modbus_read_fn(struct weft_modbus *m, int unit, int fn, uint32_t addr, int n,
+                        uint16_t *out, char *err, size_t cap)
+{
+    if (n <= 0 || n > MODBUS_MAX_READ_REGISTERS || addr + (uint32_t)n > 65536 ||
+        (fn != 3 && fn != 4) || unit < 0 || unit > 255)
+        return WEFT_EINVAL;
+    if (unit != m->unit) {
+        if (modbus_set_slave(m->ctx, unit) < 0)
+            return mb_err(m, "setting the unit id", err, cap);
+        m->unit = unit;
+    }
+    int got = fn == 3 ? modbus_read_registers(m->ctx, (int)addr, n, out)
+                      : modbus_read_input_registers(m->ctx, (int)addr, n, out);
+    if (got < 0) {
+        char what[80];
+        snprintf(what, sizeof what, "unit %d: reading %d %s registers at %u", unit, n,
+                 fn == 3 ? "holding" : "input", addr);
+        return mb_err(m, what, err, cap);
+    }
+    if (got != n) {
+        snprintf(err, cap, "%s: asked for %d registers at %u, got %d", m->where, n, addr, got);
+        return WEFT_EMODBUS;
+    }
     return 0;
 }
 

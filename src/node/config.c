@@ -48,7 +48,11 @@ static const struct weft_cfg_field model_elem[] = {
 
 static const struct weft_cfg_field energy_fields[] = {
     WEFT_CFG_STRING_F(struct weftd_energy_cfg, modbus, "modbus", WEFT_CFG_REQUIRED,
-                      "tcp://HOST:PORT of the inverter/meter (SunSpec)"),
+                      "tcp://HOST:PORT or rtu:///dev/TTY?baud=9600&parity=N of the devices"),
+    WEFT_CFG_STRING_F(struct weftd_energy_cfg, layout, "layout", 0,
+                      "sunspec (discovered), victron (a GX, unit 100) or custom (see map)"),
+    WEFT_CFG_OBJECT_F(struct weftd_energy_cfg, map, "map", weft_regmap_fields, 0,
+                      "the register map when layout is custom"),
     WEFT_CFG_INT_F(struct weftd_energy_cfg, unit, "unit", 0, 255, 0, "Modbus unit id"),
     WEFT_CFG_INT_F(struct weftd_energy_cfg, poll_ms, "poll_ms", 100, 60000, 0,
                    "how often to read, ms"),
@@ -112,6 +116,8 @@ void weftd_config_default(struct weftd_config *c)
     memset(c, 0, sizeof *c);
     c->scheduler.poll_wait_s = 20;
     c->energy.unit = 1;
+    snprintf(c->energy.layout, sizeof c->energy.layout, "sunspec");
+    weft_regmap_cfg_defaults(&c->energy.map);
     c->energy.poll_ms = 1000;
     c->energy.timeout_ms = 1000;
     c->energy.grid_sign = 1;
@@ -155,10 +161,25 @@ int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
             return WEFT_ECONFIG;
         }
     }
-    if (strncmp(c->energy.modbus, "tcp://", 6) != 0) {
-        snprintf(err, errcap, "energy.modbus: expected tcp://HOST:PORT, got \"%s\"",
+    if (strncmp(c->energy.modbus, "tcp://", 6) != 0 &&
+        strncmp(c->energy.modbus, "rtu://", 6) != 0) {
+        snprintf(err, errcap,
+                 "energy.modbus: expected tcp://HOST:PORT or rtu:///dev/TTY, got \"%s\"",
                  c->energy.modbus);
         return WEFT_ECONFIG;
+    }
+    const char *lay = c->energy.layout;
+    if (strcmp(lay, "sunspec") != 0 && strcmp(lay, "victron") != 0 && strcmp(lay, "custom") != 0) {
+        snprintf(err, errcap, "energy.layout: \"%s\" is not sunspec, victron or custom", lay);
+        return WEFT_ECONFIG;
+    }
+    if (strcmp(lay, "custom") == 0) {
+        struct weft_regmap m;
+        char why[200];
+        if (weft_regmap_from_cfg(&c->energy.map, &m, why, sizeof why) != 0) {
+            snprintf(err, errcap, "energy.map.%s", why);
+            return WEFT_ECONFIG;
+        }
     }
     if (c->energy.grid_sign == 0 || c->energy.battery_sign == 0) {
         snprintf(err, errcap, "energy.grid_sign and energy.battery_sign must be 1 or -1");

@@ -22,47 +22,55 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 
-static void parse_hostport(const char *url, char *host, size_t cap, int *port)
-{
-    const char *h = url + 6; /* after tcp:// (checked by weftd_config_check) */
-    const char *colon = strrchr(h, ':');
-    size_t n = colon ? (size_t)(colon - h) : strlen(h);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    *port = colon ? (int)strtol(colon + 1, NULL, 10) : 502;
-}
-
-/* Thread pool: connect when needed, discover once, read, write our draw. */
+/* Thread pool: connect when needed, discover once (SunSpec), read, write
+ * our draw. Leaves a sample in Weft's signs in d->last_vals. */
 static void read_work(uv_work_t *w)
 {
     struct weftd *d = w->data;
-    char host[200];
-    int port;
+    const struct weftd_energy_cfg *e = &d->cfg.energy;
     d->last_rc = 0;
     d->last_err[0] = '\0';
     if (!d->mb) {
-        parse_hostport(d->cfg.energy.modbus, host, sizeof host, &port);
-        d->last_rc = weft_modbus_open_tcp(host, port, d->cfg.energy.unit, d->cfg.energy.timeout_ms,
-                                          &d->mb, d->last_err, sizeof d->last_err);
+        d->last_rc = weft_modbus_open_url(e->modbus, e->unit, e->timeout_ms, &d->mb, d->last_err,
+                                          sizeof d->last_err);
         if (d->last_rc)
             return;
         d->mb_discovered = 0;
     }
-    if (!d->mb_discovered) {
-        d->last_rc = weft_sunspec_discover(d->mb, &d->map, d->last_err, sizeof d->last_err);
+    struct weft_energy_sample *out = &d->last_vals;
+    if (strcmp(e->layout, "sunspec") == 0) {
+        if (!d->mb_discovered) {
+            d->last_rc = weft_sunspec_discover(d->mb, &d->map, d->last_err, sizeof d->last_err);
+            if (d->last_rc)
+                goto drop;
+            d->mb_discovered = 1;
+        }
+        struct weft_sunspec_values v;
+        d->last_rc = weft_sunspec_read(d->mb, &d->map, &v, d->last_err, sizeof d->last_err);
         if (d->last_rc)
             goto drop;
-        d->mb_discovered = 1;
+        double pv = isfinite(v.ac_w) ? v.ac_w : v.dc_w;
+        double grid = v.meter_w * e->grid_sign;
+        double batt = v.batt_w * e->battery_sign;
+        out->v[WEFT_Q_PV] = pv;
+        out->v[WEFT_Q_GRID] = grid;
+        out->v[WEFT_Q_BATTERY] = batt;
+        out->v[WEFT_Q_SOC] = v.soc_pct;
+        /* The house is what PV and the grid bring in, less what the
+         * battery takes. */
+        out->v[WEFT_Q_LOAD] = pv + grid - (isfinite(batt) ? batt : 0);
+    } else {
+        d->last_rc = weft_regmap_read(d->mb, &d->regmap, out, d->last_err, sizeof d->last_err);
+        if (d->last_rc)
+            goto drop;
+        if (!isfinite(out->v[WEFT_Q_LOAD]))
+            out->v[WEFT_Q_LOAD] = out->v[WEFT_Q_PV] + out->v[WEFT_Q_GRID] -
+                                  (isfinite(out->v[WEFT_Q_BATTERY]) ? out->v[WEFT_Q_BATTERY] : 0);
     }
-    d->last_rc = weft_sunspec_read(d->mb, &d->map, &d->last_vals, d->last_err, sizeof d->last_err);
-    if (d->last_rc)
-        goto drop;
-    if (d->cfg.energy.compute_register >= 0) {
+    if (e->compute_register >= 0) {
         double cw = d->compute_w < 0 ? 0 : d->compute_w > 65535 ? 65535 : d->compute_w;
-        d->last_rc = weft_modbus_write(d->mb, (uint32_t)d->cfg.energy.compute_register,
-                                       (uint16_t)lrint(cw), d->last_err, sizeof d->last_err);
+        d->last_rc = weft_modbus_write(d->mb, (uint32_t)e->compute_register, (uint16_t)lrint(cw),
+                                       d->last_err, sizeof d->last_err);
         if (d->last_rc)
             goto drop;
     }
@@ -134,16 +142,12 @@ static void read_done(uv_work_t *w, int status)
     d->energy_busy = 0;
     uint64_t now = weft_mono_ms();
     if (status == 0 && d->last_rc == 0) {
-        const struct weft_sunspec_values *v = &d->last_vals;
-        double pv = isfinite(v->ac_w) ? v->ac_w : v->dc_w;
-        set_q(&d->reading.pv, pv, now);
-        set_q(&d->reading.grid, v->meter_w * d->cfg.energy.grid_sign, now);
-        set_q(&d->reading.battery, v->batt_w * d->cfg.energy.battery_sign, now);
-        set_q(&d->reading.soc, v->soc_pct, now);
-        if (isfinite(pv) && isfinite(v->meter_w)) {
-            double batt = isfinite(v->batt_w) ? v->batt_w * d->cfg.energy.battery_sign : 0;
-            set_q(&d->reading.load, pv + v->meter_w * d->cfg.energy.grid_sign - batt, now);
-        }
+        const struct weft_energy_sample *v = &d->last_vals;
+        set_q(&d->reading.pv, v->v[WEFT_Q_PV], now);
+        set_q(&d->reading.grid, v->v[WEFT_Q_GRID], now);
+        set_q(&d->reading.battery, v->v[WEFT_Q_BATTERY], now);
+        set_q(&d->reading.soc, v->v[WEFT_Q_SOC], now);
+        set_q(&d->reading.load, v->v[WEFT_Q_LOAD], now);
         if (d->energy_err[0])
             weft_log_notice(d->log, "energy: %s answers again", d->cfg.energy.modbus);
         d->energy_err[0] = '\0';
@@ -188,6 +192,12 @@ static void on_energy_timer(uv_timer_t *t)
 
 void node_energy_start(struct weftd *d)
 {
+    if (strcmp(d->cfg.energy.layout, "victron") == 0) {
+        weft_regmap_victron(&d->regmap);
+    } else if (strcmp(d->cfg.energy.layout, "custom") == 0) {
+        char why[200];
+        weft_regmap_from_cfg(&d->cfg.energy.map, &d->regmap, why, sizeof why); /* checked */
+    }
     weft_policy_init(&d->policy);
     d->reading.pv.w = d->reading.load.w = d->reading.grid.w = NAN;
     d->reading.battery.w = d->reading.soc.w = NAN;

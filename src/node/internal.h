@@ -89,7 +89,8 @@ struct weftd {
     struct weft_sunspec_map map;
     uint64_t mb_retry_ms; /* monotonic time of the next connect attempt */
     uint64_t mb_backoff_ms;
-    struct weft_sunspec_values last_vals; /* written by the work, read after it */
+    struct weft_regmap regmap;           /* layouts victron and custom */
+    struct weft_energy_sample last_vals; /* Weft's signs; written by the work, read after it */
     int last_rc;
     char last_err[256];
     char energy_err[256]; /* shown on the status page */

@@ -11,12 +11,14 @@
 #include "weft/energy_config.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
+#include "weft/regmap.h"
 #include "weft/sunspec.h"
 #include "weft/time.h"
 #include "weft/version.h"
 
 static const char usage[] =
-    "usage: weft-energy read --modbus tcp://HOST:PORT [--unit N] [--timeout-ms MS]\n"
+    "usage: weft-energy read --modbus tcp://HOST:PORT|rtu:///dev/TTY[?baud=N...] [--unit N]\n"
+    "                        [--layout sunspec|victron|MAP.json] [--timeout-ms MS]\n"
     "       weft-energy replay --profile FILE.csv [--pv-kwp K] [--profile-kwp P]\n"
     "                          [--battery-kwh B] [--battery-kw W] [--gpu-max-w W] [--gpu-min-w W]\n"
     "                          [--policy weft|naive|always|all] [--poll-s S]\n"
@@ -25,7 +27,9 @@ static const char usage[] =
     "\n"
     "read discovers a SunSpec device (\"SunS\" at 40000, 0 or 50000), walks its\n"
     "model chain and prints the models and the values Weft uses as JSON, in the\n"
-    "device's own signs (null: not implemented or missing).\n"
+    "device's own signs (null: not implemented or missing). With --layout victron\n"
+    "(a Victron GX, unit 100) or a register map file it prints pv_w, load_w,\n"
+    "grid_w (+ import), battery_w (+ charge) and soc_pct in Weft's signs.\n"
     "\n"
     "replay runs the policy over the profile with work always queued, once with\n"
     "compute and once without, and prints one JSON object: days, compute_wh,\n"
@@ -195,66 +199,47 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNumberToObject(o, k, v);
 }
 
-static int cmd_read(int argc, char **argv)
+static int read_map(const char *url, struct weft_modbus *m, const struct weft_regmap *map,
+                    const char *layout)
 {
-    const char *url = NULL;
-    double unit = 1, timeout = 2000;
-    for (int i = 2; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) {
-            fprintf(stderr, "weft-energy: %s needs a value (see --help)\n", f);
-            return 2;
-        }
-        i++;
-        int rc = 0;
-        if (strcmp(f, "--modbus") == 0)
-            url = v;
-        else if (strcmp(f, "--unit") == 0)
-            rc = num(f, v, 0, 255, &unit);
-        else if (strcmp(f, "--timeout-ms") == 0)
-            rc = num(f, v, 1, 60000, &timeout);
-        else {
-            fprintf(stderr, "weft-energy: unknown option %s (see --help)\n", f);
-            return 2;
-        }
-        if (rc < 0)
-            return 2;
-    }
-    char host[256];
-    int port = 502, n = 0;
-    if (url == NULL || sscanf(url, "tcp://%255[^:/]%n", host, &n) != 1) {
-        fprintf(stderr, "weft-energy: read needs --modbus tcp://HOST:PORT\n");
-        return 2;
-    }
-    if (url[n] == ':') {
-        char *end;
-        long p = strtol(url + n + 1, &end, 10);
-        if (*end || p < 1 || p > 65535) {
-            fprintf(stderr, "weft-energy: --modbus: bad port in \"%s\"\n", url);
-            return 2;
-        }
-        port = (int)p;
-    } else if (url[n] != '\0') {
-        fprintf(stderr, "weft-energy: --modbus: expected tcp://HOST:PORT, got \"%s\"\n", url);
-        return 2;
-    }
     char err[512];
-    struct weft_modbus *m;
-    struct weft_sunspec_map map;
-    struct weft_sunspec_values v;
-    int rc = weft_modbus_open_tcp(host, port, (int)unit, (int)timeout, &m, err, sizeof err);
-    if (rc == 0) {
-        rc = weft_sunspec_discover(m, &map, err, sizeof err);
-        if (rc == 0)
-            rc = weft_sunspec_read(m, &map, &v, err, sizeof err);
-        weft_modbus_close(m);
-    }
+    struct weft_energy_sample v;
+    int rc = weft_regmap_read(m, map, &v, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "weft-energy: %s\n", err);
         return 1;
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "device", url);
+    cJSON_AddStringToObject(o, "layout", layout);
+    add_num(o, "pv_w", v.v[WEFT_Q_PV]);
+    add_num(o, "load_w", v.v[WEFT_Q_LOAD]);
+    add_num(o, "grid_w", v.v[WEFT_Q_GRID]);
+    add_num(o, "battery_w", v.v[WEFT_Q_BATTERY]);
+    add_num(o, "soc_pct", v.v[WEFT_Q_SOC]);
+    char *s = cJSON_Print(o);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+    return 0;
+}
+
+static int read_sunspec(const char *url, struct weft_modbus *m)
+{
+    char err[512];
+    struct weft_sunspec_map map;
+    struct weft_sunspec_values v;
+    int rc = weft_sunspec_discover(m, &map, err, sizeof err);
+    if (rc == 0)
+        rc = weft_sunspec_read(m, &map, &v, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "weft-energy: %s\n", err);
+        return 1;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "device", url);
+    cJSON_AddStringToObject(o, "layout", "sunspec");
     cJSON_AddNumberToObject(o, "sunspec_base", map.base);
     cJSON *models = cJSON_AddArrayToObject(o, "models");
     for (int i = 0; i < map.n; i++) {
@@ -282,6 +267,72 @@ static int cmd_read(int argc, char **argv)
     free(s);
     cJSON_Delete(o);
     return 0;
+}
+
+static int cmd_read(int argc, char **argv)
+{
+    const char *url = NULL, *layout = "sunspec";
+    double unit = -1, timeout = 2000;
+    for (int i = 2; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL) {
+            fprintf(stderr, "weft-energy: %s needs a value (see --help)\n", f);
+            return 2;
+        }
+        i++;
+        int rc = 0;
+        if (strcmp(f, "--modbus") == 0)
+            url = v;
+        else if (strcmp(f, "--unit") == 0)
+            rc = num(f, v, 0, 255, &unit);
+        else if (strcmp(f, "--timeout-ms") == 0)
+            rc = num(f, v, 1, 60000, &timeout);
+        else if (strcmp(f, "--layout") == 0)
+            layout = v;
+        else {
+            fprintf(stderr, "weft-energy: unknown option %s (see --help)\n", f);
+            return 2;
+        }
+        if (rc < 0)
+            return 2;
+    }
+    if (url == NULL) {
+        fprintf(stderr, "weft-energy: read needs --modbus tcp://HOST:PORT or rtu:///dev/DEVICE\n");
+        return 2;
+    }
+    /* The layout first: a bad map file is an error before any I/O. */
+    struct weft_regmap map;
+    int is_sunspec = strcmp(layout, "sunspec") == 0;
+    char err[WEFT_CONFIG_ERR_MAX];
+    if (strcmp(layout, "victron") == 0) {
+        weft_regmap_victron(&map);
+        if (unit >= 0)
+            for (int q = 0; q < WEFT_Q_COUNT; q++)
+                for (int k = 0; k < map.q[q].n; k++)
+                    map.q[q].t[k].unit = (int)unit;
+    } else if (!is_sunspec) {
+        struct weft_regmap_cfg mc;
+        weft_regmap_cfg_defaults(&mc);
+        if (weft_config_load_file(layout, &weft_regmap_root, &mc, err, sizeof err) != 0 ||
+            weft_regmap_from_cfg(&mc, &map, err, sizeof err) != 0) {
+            fprintf(stderr, "weft-energy: %s%s%s\n", strstr(err, layout) ? "" : layout,
+                    strstr(err, layout) ? "" : ": ", err);
+            return 2;
+        }
+    }
+    struct weft_modbus *m;
+    int rc = weft_modbus_open_url(url,
+                                  unit >= 0    ? (int)unit
+                                  : is_sunspec ? 1
+                                               : 100,
+                                  (int)timeout, &m, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "weft-energy: %s\n", err);
+        return rc == WEFT_EINVAL ? 2 : 1;
+    }
+    rc = is_sunspec ? read_sunspec(url, m) : read_map(url, m, &map, layout);
+    weft_modbus_close(m);
+    return rc;
 }
 
 int main(int argc, char **argv)

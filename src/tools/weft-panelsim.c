@@ -44,14 +44,30 @@ static const char usage[] =
     "                     [--battery-kw W] [--soc PCT] [--fault "
     "none|silent|drop|sentinels|bad-sf]\n"
     "                     [--load-col GC] [--pv-col GG] [--status-every-s S]\n"
+    "                     [--layout sunspec|victron]\n"
     "       weft-panelsim --version | --help\n"
     "\n"
-    "Serves SunSpec models 1, 103, 203, 124 and 802 over Modbus TCP from a day\n"
-    "profile with a self-consumption battery. The node writes its compute draw\n"
-    "(W) to register 40500; 40501 selects a fault mode and 40502 scales PV (%)\n"
-    "at run time.\n";
+    "Serves SunSpec models 1, 103, 203, 124 and 802 (or, with --layout victron,\n"
+    "a Victron GX's system registers 808-850) over Modbus TCP from a day profile\n"
+    "with a self-consumption battery. The node writes its compute draw (W) to\n"
+    "register 40500; 40501 selects a fault mode and 40502 scales PV (%) at run\n"
+    "time, in both layouts.\n";
 
-enum { BASE = 40000, NREGS = 600, R_COMPUTE = 40500, R_FAULT = 40501, R_PV_SCALE = 40502 };
+/* One register table from address 0, so both layouts and the control
+ * registers live in it. */
+enum { BASE = 40000, NREGS = 40600, R_COMPUTE = 40500, R_FAULT = 40501, R_PV_SCALE = 40502 };
+/* Victron GX system registers (unit 100 on a real GX; any unit here). */
+enum {
+    V_PV_OUT_L1 = 808,
+    V_LOAD_L1 = 817,
+    V_GRID_L1 = 820,
+    V_BATT_V = 840,
+    V_BATT_A = 841,
+    V_BATT_W = 842,
+    V_SOC = 843,
+    V_BATT_STATE = 844,
+    V_PV_DC = 850
+};
 enum { M1 = 40002, M103 = 40070, M203 = 40122, M124 = 40229, M802 = 40255, MEND = 40319 };
 enum { F_NONE, F_SILENT, F_DROP, F_SENTINELS, F_BADSF };
 
@@ -62,11 +78,12 @@ struct sim {
     uint64_t t0_ms, last_ms;
     modbus_mapping_t *mb;
     double pv, load, grid, bw, compute;
+    int victron;
 };
 
 static uint16_t *reg(struct sim *s, int addr)
 {
-    return &s->mb->tab_registers[addr - BASE];
+    return &s->mb->tab_registers[addr];
 }
 
 static void put_str(struct sim *s, int addr, const char *text, int nregs)
@@ -118,6 +135,37 @@ static int cha_st(double bw, double soc)
     return bw > 1 ? 4 : bw < -1 ? 3 : 6; /* CHARGING, DISCHARGING, HOLDING */
 }
 
+static uint16_t clamp_u16(double v)
+{
+    return (uint16_t)(v <= 0 ? 0 : v >= 65534 ? 65534 : lrint(v));
+}
+
+static uint16_t clamp_s16(double v)
+{
+    return (uint16_t)(int16_t)(v <= -32767 ? -32767 : v >= 32767 ? 32767 : lrint(v));
+}
+
+/* The Victron layout: all PV as AC-coupled on the output, L1; load and
+ * grid on L1 (+ import); battery + charge; SoC in whole percent. */
+static void victron_regs(struct sim *s, double soc, int fault)
+{
+    *reg(s, V_PV_OUT_L1) = clamp_u16(s->pv);
+    *reg(s, V_LOAD_L1) = clamp_u16(s->load + s->compute);
+    *reg(s, V_GRID_L1) = clamp_s16(s->grid);
+    *reg(s, V_BATT_V) = 520; /* 52.0 V */
+    *reg(s, V_BATT_A) = clamp_s16(s->bw / 52.0 * 10);
+    *reg(s, V_BATT_W) = clamp_s16(s->bw);
+    *reg(s, V_SOC) = clamp_u16(soc);
+    *reg(s, V_BATT_STATE) = s->bw > 1 ? 1 : s->bw < -1 ? 2 : 0;
+    *reg(s, V_PV_DC) = 0;
+    if (fault == F_SENTINELS) {
+        *reg(s, V_PV_OUT_L1) = 0xFFFF;
+        *reg(s, V_GRID_L1) = 0x8000;
+        *reg(s, V_BATT_W) = 0x8000;
+        *reg(s, V_SOC) = 0xFFFF;
+    }
+}
+
 /* Advances the home to now and writes its state into the registers. */
 static void tick(struct sim *s)
 {
@@ -163,6 +211,8 @@ static void tick(struct sim *s)
         *reg(s, M802 + 2 + 54) = 0x7FFF;
         *reg(s, M802 + 2 + 61) = 0x7FFF;
     }
+    if (s->victron)
+        victron_regs(s, soc, fault);
 }
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out)
@@ -184,6 +234,7 @@ int main(int argc, char **argv)
     if (weft_cli_standard(argc, argv, "weft-panelsim", usage))
         return 0;
     const char *profile = NULL, *bind_addr = "127.0.0.1", *load_col = "GC", *pv_col = "GG";
+    int victron = 0;
     double port = 5020, speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1;
     double soc = 50, status_s = 0;
     int fault = F_NONE;
@@ -221,7 +272,13 @@ int main(int argc, char **argv)
             rc = parse_num(f, v, 0, 100, &soc);
         else if (strcmp(f, "--status-every-s") == 0)
             rc = parse_num(f, v, 0, 86400, &status_s);
-        else if (strcmp(f, "--fault") == 0) {
+        else if (strcmp(f, "--layout") == 0) {
+            if (strcmp(v, "sunspec") != 0 && strcmp(v, "victron") != 0) {
+                fprintf(stderr, "weft-panelsim: --layout: expected sunspec or victron\n");
+                return 2;
+            }
+            victron = strcmp(v, "victron") == 0;
+        } else if (strcmp(f, "--fault") == 0) {
             static const char *const names[] = {"none", "silent", "drop", "sentinels", "bad-sf"};
             for (fault = 0; fault < 5 && strcmp(names[fault], v) != 0; fault++)
                 ;
@@ -244,6 +301,7 @@ int main(int argc, char **argv)
 
     struct sim s;
     memset(&s, 0, sizeof s);
+    s.victron = victron;
     char err[512];
     double scale = pv_kwp > 0 ? pv_kwp / profile_kwp : 1;
     if (weft_profile_load(profile, load_col, pv_col, scale, &s.prof, err, sizeof err) < 0) {
@@ -255,13 +313,14 @@ int main(int argc, char **argv)
     s.speed = speed;
     s.t0_sim = day * 86400;
     s.t0_ms = s.last_ms = weft_mono_ms();
-    s.mb = modbus_mapping_new_start_address(0, 0, 0, 0, BASE, NREGS, 0, 0);
+    s.mb = modbus_mapping_new_start_address(0, 0, 0, 0, 0, NREGS, 0, 0);
     modbus_t *ctx = modbus_new_tcp(bind_addr, (int)port);
     if (s.mb == NULL || ctx == NULL) {
         fprintf(stderr, "weft-panelsim: cannot set up Modbus: %s\n", modbus_strerror(errno));
         return 1;
     }
-    layout(&s);
+    if (!s.victron)
+        layout(&s); /* SunSpec; a Victron GX has no "SunS" marker */
     *reg(&s, R_FAULT) = (uint16_t)fault;
     *reg(&s, R_PV_SCALE) = 100;
     tick(&s);
@@ -285,8 +344,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "weft-panelsim: signalfd: %s\n", strerror(errno));
         return 1;
     }
-    fprintf(stderr, "weft-panelsim: serving SunSpec on %s:%d (speed %gx)\n", bind_addr, (int)port,
-            speed);
+    fprintf(stderr, "weft-panelsim: serving %s on %s:%d (speed %gx)\n",
+            s.victron ? "Victron GX registers" : "SunSpec", bind_addr, (int)port, speed);
 
     fd_set all;
     FD_ZERO(&all);

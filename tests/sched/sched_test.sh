@@ -312,10 +312,11 @@ jobs_api)
     [ "$seen" = 6 ] || fail "paging saw $seen jobs, want 6"
     # A job nobody can run before its deadline expires with a clear status.
     kill -9 "$NODE_PID"
-    out=$(api POST /v1/jobs '{"deadline":'$(( $(date +%s) + 1 ))',"request":{"model":"test-model","messages":[{"role":"user","content":"late"}]}}')
+    soon=$(/usr/bin/python3 -c 'import time; print(round(time.time() + 1.5, 3))')
+    out=$(api POST /v1/jobs '{"deadline":'"$soon"',"request":{"model":"test-model","messages":[{"role":"user","content":"late"}]}}')
     expect_status 202 "$out" "deadline job"
     did=$(printf '%s' "$out" | head -n 1 | json_get 'd["id"]')
-    sleep 2.2
+    sleep 2.5
     d=$(api GET "/v1/jobs/$did" | head -n 1)
     [ "$(json_get 'd["status"]' <<< "$d")" = expired ] || fail "deadline: $d"
     json_get 'd["error"]["message"]' <<< "$d" | grep -q "before its deadline" || fail "reason: $d"
