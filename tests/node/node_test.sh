@@ -178,6 +178,18 @@ serves_real_model)
     grep -qE '"tokens":[[:space:]]*20,' "$work/state-a/ledger.json" || fail "ledger: $(cat "$work/state-a/ledger.json")"
     ;;
 
+victron_home_serves)
+    # The same node against a Victron GX layout instead of SunSpec.
+    start_sched
+    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
+    start_home a --layout victron
+    start_node a '{"energy":{"layout":"victron"}}'
+    wait_status a 'd["policy"]["state"]' on
+    wait_status a 'd["energy"]["pv_w"]["value"] > 1000' True
+    out=$(api "$URL/v1/completions" -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":8}')
+    printf '%s' "$out" | grep -q '"completion_tokens":8' || fail "completion: $out"
+    ;;
+
 no_surplus_no_deferrable_work)
     start_sched
     KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
