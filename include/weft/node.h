@@ -61,6 +61,7 @@ struct weftd_compute_cfg {
     int n_ctx;               /* context per job; 0 = the model's, capped */
     char interactive[16];    /* always | surplus | never */
     double max_tokens_per_s; /* 0 = as fast as the hardware goes */
+    bool gpu_power_limit;    /* follow the budget with the GPU's power limit (NVML) */
 };
 
 struct weftd_status_cfg {

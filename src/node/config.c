@@ -80,6 +80,8 @@ static const struct weft_cfg_field compute_fields[] = {
                    "context per job; 0 = the model's"),
     WEFT_CFG_DOUBLE_F(struct weftd_compute_cfg, max_tokens_per_s, "max_tokens_per_s", 0, 1e6, 0,
                       "a ceiling on generation speed (quiet fans, demos); 0 = none"),
+    WEFT_CFG_BOOL_F(struct weftd_compute_cfg, gpu_power_limit, "gpu_power_limit", 0,
+                    "let weftd set the GPU's power limit to the budget (NVML; needs the right)"),
     WEFT_CFG_STRING_F(struct weftd_compute_cfg, interactive, "interactive", 0,
                       "always, surplus or never: when interactive requests may run"),
     WEFT_CFG_END,

@@ -100,8 +100,12 @@ static int minute_of_day(void)
 
 /* The draw compute makes now: the estimate scaled by the duty cycle while
  * a job runs (NVML, where present, would replace it). */
-static double compute_draw(const struct weftd *d)
+static double compute_draw(struct weftd *d)
 {
+    /* Measured when the driver tells us. */
+    d->gpu_w = node_nvml_power_w(d->nvml);
+    if (d->gpu_w >= 0)
+        return d->gpu_w;
     if (!d->job)
         return d->cfg.compute.idle_w;
     double budget = (double)atomic_load(&d->budget_mw) / 1000.0;
@@ -125,6 +129,10 @@ static void policy_step(struct weftd *d)
 
     d->last_poll_ms = now;
     d->compute_w = compute_draw(d);
+    /* Between off and full: the GPU's own power limit follows the budget
+     * where the homeowner allowed it (else the runner's duty cycle). */
+    if (d->cfg.compute.gpu_power_limit && node_nvml_ok(d->nvml))
+        node_nvml_limit(d->nvml, out.budget_w);
 
     /* No budget left mid-job: give it back at the next token, unless the
      * homeowner lets interactive work run regardless. */
@@ -192,6 +200,12 @@ static void on_energy_timer(uv_timer_t *t)
 
 void node_energy_start(struct weftd *d)
 {
+    d->gpu_w = -1;
+    if (node_nvml_open(d->nvml, d->nvml_note, sizeof d->nvml_note) == 0)
+        weft_log_notice(d->log, "%s", d->nvml_note);
+    else
+        weft_log_info(d->log, "%s", d->nvml_note);
+    atomic_store(&d->gpu_limited, d->cfg.compute.gpu_power_limit && node_nvml_ok(d->nvml));
     if (strcmp(d->cfg.energy.layout, "victron") == 0) {
         weft_regmap_victron(&d->regmap);
     } else if (strcmp(d->cfg.energy.layout, "custom") == 0) {
@@ -216,6 +230,8 @@ void node_energy_stop(struct weftd *d)
         weft_modbus_close(d->mb);
         d->mb = NULL;
     }
+    atomic_store(&d->gpu_limited, 0);
+    node_nvml_close(d->nvml);
 }
 
 int node_deferrable_ok(const struct weftd *d)

@@ -21,6 +21,7 @@
 #include "weft/node.h"
 #include "weft/openai.h"
 #include "weft/sunspec.h"
+#include "nvml.h"
 
 struct weft_http_server;
 
@@ -99,6 +100,11 @@ struct weftd {
     struct weft_policy_out pout;
     uint64_t last_poll_ms;
     double compute_w;
+    /* NVML (nvml.c): the GPU's measured draw and, when allowed, its limit. */
+    _Alignas(void *) unsigned char nvml[NODE_NVML_SIZE];
+    char nvml_note[128];
+    double gpu_w;           /* measured, or -1 */
+    atomic_int gpu_limited; /* the GPU's limit follows the budget (the runner reads it) */
 
     /* Scheduler link. */
     CURLM *multi;

@@ -87,7 +87,10 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
     uint64_t busy = now - r->last_ns;
     double budget = (double)atomic_load(&r->d->budget_mw) / 1000.0;
     double full = r->d->cfg.compute.busy_w;
-    if (budget > 0 && budget < full && strcmp(r->d->cfg.compute.interactive, "always") != 0) {
+    /* With the GPU's own limit following the budget, no extra idling. */
+    int limited = atomic_load(&r->d->gpu_limited);
+    if (!limited && budget > 0 && budget < full &&
+        strcmp(r->d->cfg.compute.interactive, "always") != 0) {
         double duty = budget / full < 0.1 ? 0.1 : budget / full;
         uint64_t idle = (uint64_t)((double)busy * (1.0 / duty - 1.0));
         sleep_ns(idle > 1000000000u ? 1000000000u : idle);

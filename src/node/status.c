@@ -42,6 +42,14 @@ static char *status_json(const struct weftd *d)
     add_q(e, "battery_w", &d->reading.battery, now);
     add_q(e, "soc_pct", &d->reading.soc, now);
     cJSON_AddNumberToObject(e, "compute_w", d->compute_w);
+    cJSON *g = cJSON_AddObjectToObject(o, "gpu");
+    cJSON_AddBoolToObject(g, "nvml", node_nvml_ok(d->nvml));
+    cJSON_AddStringToObject(g, "note", d->nvml_note);
+    if (d->gpu_w >= 0)
+        cJSON_AddNumberToObject(g, "power_w", d->gpu_w);
+    else
+        cJSON_AddNullToObject(g, "power_w");
+    cJSON_AddBoolToObject(g, "power_limit", d->cfg.compute.gpu_power_limit);
     cJSON *p = cJSON_AddObjectToObject(o, "policy");
     cJSON_AddStringToObject(p, "state", weft_policy_state_name(d->pout.state));
     cJSON_AddNumberToObject(p, "budget_w", d->pout.budget_w);

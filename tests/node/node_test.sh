@@ -167,6 +167,14 @@ serves_real_model)
     want=", there was a little girl named Lily. She loved to play outside in the park."
     [ "${#text}" -ge 50 ] && [ "${want#"$text"}" != "$want" ] || fail "greedy text: $out"
     wait_status a 'd["ledger"]["total"]["tokens"]' 20
+    # Without an NVIDIA driver the draw is the configured estimate, and the
+    # status says so; with one, it is measured.
+    if [ -e /dev/nvidiactl ]; then
+        wait_status a 'd["gpu"]["nvml"]' True
+    else
+        wait_status a 'd["gpu"]["nvml"]' False
+        status a 'd["gpu"]["note"]' | grep -q "estimated" || fail "gpu note: $(status a 'd["gpu"]')"
+    fi
     "$bin/weftctl" node status --status-url "http://127.0.0.1:$STATUS_a" > "$work/st.txt" ||
         fail "weftctl node status"
     grep -q "^policy: on" "$work/st.txt" || fail "status text: $(cat "$work/st.txt")"
