@@ -173,7 +173,7 @@ static int auth_key(struct sched *s, struct weft_http_req *req, struct weft_key_
              "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'.");
         return -1;
     }
-    if (weft_store_key_check(s->store, tok, info) != 0) {
+    if (sched_auth_key(s, tok, info) != 0) {
         fail(req, 401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.");
         return -1;
     }
@@ -215,7 +215,7 @@ static int auth_node(struct sched *s, struct weft_http_req *req, struct sched_no
 {
     char name[64];
     const char *tok = bearer(req);
-    if (!tok || weft_store_node_check(s->store, tok, name, sizeof name) != 0) {
+    if (!tok || sched_auth_node(s, tok, name, sizeof name) != 0) {
         fail(req, 401, "invalid_request_error", "invalid_node_token",
              "Unknown or revoked node token.");
         return -1;

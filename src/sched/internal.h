@@ -118,6 +118,17 @@ struct sched_metrics {
     uint64_t heartbeats;
 };
 
+#define SCHED_AUTH_SLOTS 1024
+
+/* A credential checked recently (authcache.c). */
+struct sched_auth {
+    int kind; /* 0 empty, 1 API key, 2 node token */
+    unsigned char digest[32];
+    uint64_t expires_ms;
+    struct weft_key_info key;
+    char node[64];
+};
+
 struct sched {
     uv_loop_t *loop;
     struct sched_config cfg;
@@ -134,6 +145,7 @@ struct sched {
     struct sched_keystate *keys;
     struct sched_metrics m;
     uint64_t lease_ms;
+    struct sched_auth auth[SCHED_AUTH_SLOTS];
     int stopping;
     void (*stop_cb)(void *);
     void *stop_arg;
@@ -160,6 +172,10 @@ void sched_tick(uv_timer_t *t);
 int sched_stream_open(struct sched *s, struct sched_node *n, struct sched_job *job,
                       struct weft_http_req *req);
 void sched_stream_complete(struct sched *s, struct weft_http_req *req);
+
+/* authcache.c: the store's checks, remembered for a second. */
+int sched_auth_key(struct sched *s, const char *secret, struct weft_key_info *info);
+int sched_auth_node(struct sched *s, const char *secret, char *name, size_t cap);
 
 /* api.c */
 void sched_api_on_request(struct weft_http_req *req, void *ud);
