@@ -27,14 +27,10 @@ static int mb_err(struct weft_modbus *m, const char *what, char *err, size_t cap
     return WEFT_EMODBUS;
 }
 
-int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
-                         struct weft_modbus **out, char *err, size_t cap)
+/* Sets the timeout and unit on m->ctx and connects; frees m on failure. */
+static int finish_open(struct weft_modbus *m, int unit, int timeout_ms, struct weft_modbus **out,
+                       char *err, size_t cap)
 {
-    struct weft_modbus *m = calloc(1, sizeof *m);
-    if (m == NULL)
-        return WEFT_ENOMEM;
-    snprintf(m->where, sizeof m->where, "tcp://%s:%d unit %d", host, port, unit);
-    m->ctx = modbus_new_tcp(host, port);
     if (m->ctx == NULL) {
         int rc = mb_err(m, "cannot create a context", err, cap);
         free(m);
@@ -53,6 +49,17 @@ int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
     return 0;
 }
 
+int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
+                         struct weft_modbus **out, char *err, size_t cap)
+{
+    struct weft_modbus *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return WEFT_ENOMEM;
+    snprintf(m->where, sizeof m->where, "tcp://%s:%d unit %d", host, port, unit);
+    m->ctx = modbus_new_tcp(host, port);
+    return finish_open(m, unit, timeout_ms, out, err, cap);
+}
+
 int weft_modbus_open_rtu(const char *device, int baud, char parity, int data_bits, int stop_bits,
                          int unit, int timeout_ms, struct weft_modbus **out, char *err, size_t cap)
 {
@@ -62,22 +69,7 @@ int weft_modbus_open_rtu(const char *device, int baud, char parity, int data_bit
     snprintf(m->where, sizeof m->where, "rtu://%s (%d %d%c%d) unit %d", device, baud, data_bits,
              parity, stop_bits, unit);
     m->ctx = modbus_new_rtu(device, baud, parity, data_bits, stop_bits);
-    if (m->ctx == NULL) {
-        int rc = mb_err(m, "cannot create a context", err, cap);
-        free(m);
-        return rc;
-    }
-    modbus_set_response_timeout(m->ctx, (uint32_t)(timeout_ms / 1000),
-                                (uint32_t)(timeout_ms % 1000) * 1000);
-    if (modbus_set_slave(m->ctx, unit) < 0 || modbus_connect(m->ctx) < 0) {
-        int rc = mb_err(m, "cannot open", err, cap);
-        modbus_free(m->ctx);
-        free(m);
-        return rc;
-    }
-    m->unit = unit;
-    *out = m;
-    return 0;
+    return finish_open(m, unit, timeout_ms, out, err, cap);
 }
 
 /* "rtu:///dev/ttyUSB0?baud=9600&parity=N&data=8&stop=1" */

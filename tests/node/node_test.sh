@@ -150,6 +150,19 @@ api() {
     curl -s --cacert "$CA" -H "Authorization: Bearer $KEY" "$@"
 }
 
+# two_homes: a scheduler, home b's node (little budget) with the undisturbed
+# run of $REQ in $ref, then home a's node, which will be preferred (NODE_PID).
+two_homes() {
+    start_sched
+    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
+    start_home b
+    start_node b '{"policy":{"max_compute_w":100}}'
+    wait_status b 'd["policy"]["state"]' on
+    ref=$(stream "$REQ") || fail "reference run"
+    start_home a
+    start_node a
+}
+
 REQ='{"model":"stories260K","prompt":"Once upon a time","max_tokens":60,"temperature":0.9,"seed":4242,"stream":true}'
 
 case "$case_name" in
@@ -224,14 +237,7 @@ no_surplus_no_deferrable_work)
     ;;
 
 cloud_yields_to_another_node)
-    start_sched
-    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
-    start_home b
-    start_node b '{"policy":{"max_compute_w":100}}'
-    wait_status b 'd["policy"]["state"]' on
-    ref=$(stream "$REQ") || fail "reference run"
-    start_home a
-    start_node a
+    two_homes
     wait_status a 'd["policy"]["state"]' on
     wait_status a 'd["scheduler"]["state"]' live
     sleep 0.5
@@ -247,14 +253,7 @@ cloud_yields_to_another_node)
     ;;
 
 kill9_mid_stream)
-    start_sched
-    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
-    start_home b
-    start_node b '{"policy":{"max_compute_w":100}}'
-    wait_status b 'd["policy"]["state"]' on
-    ref=$(stream "$REQ") || fail "reference run"
-    start_home a
-    start_node a
+    two_homes
     victim=$NODE_PID
     wait_status a 'd["policy"]["state"]' on
     wait_status a 'd["scheduler"]["state"]' live
@@ -270,14 +269,7 @@ kill9_mid_stream)
     ;;
 
 sigterm_yields_running_job)
-    start_sched
-    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
-    start_home b
-    start_node b '{"policy":{"max_compute_w":100}}'
-    wait_status b 'd["policy"]["state"]' on
-    ref=$(stream "$REQ") || fail "reference run"
-    start_home a
-    start_node a
+    two_homes
     leaving=$NODE_PID
     wait_status a 'd["policy"]["state"]' on
     wait_status a 'd["scheduler"]["state"]' live
