@@ -199,6 +199,18 @@ serves_real_model)
     grep -qE '"tokens":[[:space:]]*20,' "$work/state-a/ledger.json" || fail "ledger: $(cat "$work/state-a/ledger.json")"
     ;;
 
+second_scheduler_url)
+    # The first URL answers nothing: the node moves on to the next one.
+    start_sched
+    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
+    dead=$(free_port)
+    start_home a
+    start_node a '{"scheduler":{"urls":["https://127.0.0.1:'"$dead"'","'"$URL"'"]}}'
+    wait_status a 'd["scheduler"]["state"]' live 100
+    wait_status a 'd["scheduler"]["url"]' "$URL"
+    grep -q "127.0.0.1:$dead: .*onnect" "$work/node-a.err" || fail "no failed attempt logged"
+    ;;
+
 victron_home_serves)
     # The same node against a Victron GX layout instead of SunSpec.
     start_sched
