@@ -450,16 +450,12 @@ static void h_generate(struct sched *s, struct weft_http_req *req, enum weft_oai
     }
     j->sched = s;
     if (weft_oai_parse(&j->req, kind, req->body.data ? req->body.data : "", req->body.len, &e)) {
-        free(j->tokens);
-        weft_buf_free(&j->text);
-        free(j);
+        sched_job_free(j);
         respond_err(req, &e);
         return;
     }
     if (auth_key(s, req, &k, 1)) {
-        weft_oai_req_free(&j->req);
-        weft_buf_free(&j->text);
-        free(j);
+        sched_job_free(j);
         return;
     }
     snprintf(j->key_id, sizeof j->key_id, "%s", k.id);
@@ -471,9 +467,7 @@ static void h_generate(struct sched *s, struct weft_http_req *req, enum weft_oai
                               : "The scheduler's queue is full; retry later (model '%s').",
                          j->req.model);
         sched_key_release(s, k.id);
-        weft_oai_req_free(&j->req);
-        weft_buf_free(&j->text);
-        free(j);
+        sched_job_free(j);
         respond_err(req, &e);
         return;
     }
@@ -535,8 +529,7 @@ static int job_from_row(struct sched *s, const struct weft_job_row *r, struct sc
     j->sched = s;
     snprintf(j->id, sizeof j->id, "%s", r->id);
     if (weft_oai_parse(&j->req, (enum weft_oai_kind)r->kind, r->request, strlen(r->request), e)) {
-        weft_buf_free(&j->text);
-        free(j);
+        sched_job_free(j);
         return WEFT_EINVAL;
     }
     j->durable = 1;

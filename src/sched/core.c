@@ -121,7 +121,7 @@ struct sched_job *sched_job_new(const char *id_prefix)
     return j;
 }
 
-static void job_free(struct sched_job *j)
+void sched_job_free(struct sched_job *j)
 {
     weft_oai_req_free(&j->req);
     free(j->tokens);
@@ -212,7 +212,7 @@ static void job_fail(struct sched *s, struct sched_job *j, int status, const cha
     store_outcome(
         s, j, code && strcmp(code, "deadline_exceeded") == 0 ? WEFT_JOB_EXPIRED : WEFT_JOB_FAILED,
         NULL, message);
-    job_free(j);
+    sched_job_free(j);
 }
 
 static void job_done(struct sched *s, struct sched_job *j, const char *finish)
@@ -228,7 +228,7 @@ static void job_done(struct sched *s, struct sched_job *j, const char *finish)
         free(res);
         sched_key_release(s, j->key_id);
     }
-    job_free(j);
+    sched_job_free(j);
 }
 
 /* The job's node is gone or gave it back: back to the queue, or failed
@@ -271,7 +271,7 @@ void sched_job_cancel(struct sched *s, struct sched_job *j, const char *why)
     if (j->durable)
         store_outcome(s, j, WEFT_JOB_CANCELLED, NULL, why);
     sched_key_release(s, j->key_id);
-    job_free(j);
+    sched_job_free(j);
     sched_dispatch(s);
 }
 

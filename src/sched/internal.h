@@ -163,6 +163,8 @@ int sched_model_available(struct sched *s, const char *model);
 /* A new job (ownership of job passes to the scheduler). */
 void sched_job_submit(struct sched *s, struct sched_job *job);
 struct sched_job *sched_job_new(const char *id_prefix);
+/* Frees a job that is in no list (also one whose request never parsed). */
+void sched_job_free(struct sched_job *job);
 struct sched_job *sched_job_find(struct sched *s, const char *id);
 void sched_job_cancel(struct sched *s, struct sched_job *job, const char *why);
 void sched_dispatch(struct sched *s);

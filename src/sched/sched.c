@@ -198,10 +198,7 @@ static void free_all(struct sched *s)
         struct sched_job *j = lists[i];
         while (j) {
             struct sched_job *next = j->next;
-            weft_oai_req_free(&j->req);
-            free(j->tokens);
-            weft_buf_free(&j->text);
-            free(j);
+            sched_job_free(j);
             j = next;
         }
     }

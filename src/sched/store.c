@@ -499,6 +499,21 @@ int weft_store_job_get(struct weft_store *st, const char *id, const char *key_id
     return rc;
 }
 
+/* Hands every row of a prepared job query to cb, then finalizes it. */
+static int each_job(sqlite3_stmt *s, void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
+{
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_job_row r;
+        job_from_row(s, &r);
+        cb(&r, ud);
+        weft_job_row_free(&r);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
 int weft_store_job_list(struct weft_store *st, const char *key_id, const char *after, int limit,
                         void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
 {
@@ -521,16 +536,7 @@ int weft_store_job_list(struct weft_store *st, const char *key_id, const char *a
     else
         sqlite3_bind_null(s, 2);
     sqlite3_bind_int(s, 3, limit);
-    int n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        struct weft_job_row r;
-        job_from_row(s, &r);
-        cb(&r, ud);
-        weft_job_row_free(&r);
-        n++;
-    }
-    sqlite3_finalize(s);
-    return n;
+    return each_job(s, cb, ud);
 }
 
 int weft_store_job_pending(struct weft_store *st,
@@ -542,14 +548,5 @@ int weft_store_job_pending(struct weft_store *st,
                            -1, &s, NULL) != SQLITE_OK)
         return db_err(st);
     sqlite3_bind_int(s, 1, WEFT_JOB_SUCCEEDED);
-    int n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        struct weft_job_row r;
-        job_from_row(s, &r);
-        cb(&r, ud);
-        weft_job_row_free(&r);
-        n++;
-    }
-    sqlite3_finalize(s);
-    return n;
+    return each_job(s, cb, ud);
 }
