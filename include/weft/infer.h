@@ -62,7 +62,10 @@ struct weft_model_info {
     uint64_t bytes_per_token;
     uint64_t kv_bytes_per_token; /* K and V for every layer, one position */
     enum weft_backend backend;   /* what the model runs on */
-    int n_threads;
+    int n_threads;               /* CPU threads (0 on CUDA) */
+    /* With backend AUTO on a machine with a GPU: why the model stayed on
+     * the CPU (it did not fit, say); "" otherwise. */
+    char backend_note[256];
 };
 
 int weft_model_load(const char *path, const struct weft_model_opts *opts, struct weft_model **out,
@@ -85,6 +88,15 @@ int weft_session_ctx(const struct weft_session *s);
  * the logits of the last one readable. WEFT_ERANGE when the context would
  * overflow, WEFT_EINVAL for a token id outside the vocabulary. */
 int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n);
+/* One decode step for n sessions of the same model at once: ss[i] takes
+ * tokens[i] at its own position, and its logits are then readable as after
+ * weft_session_eval. On CUDA every weight is read once for all of them
+ * (batches of up to 16); on the CPU they run one after another. Each
+ * session at most once per call. */
+int weft_session_decode_batch(struct weft_session *const *ss, const int32_t *tokens, int n);
+/* What the last failed eval said beyond its code ("" if nothing): the
+ * CUDA call and the driver's message, for one. */
+const char *weft_session_error(const struct weft_session *s);
 /* The last eval's logits, n_vocab floats, valid until the next eval. */
 const float *weft_session_logits(const struct weft_session *s);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/backend.h"
 #include "model.h"
 #include "weft/error.h"
 
@@ -21,6 +22,8 @@ struct weft_session {
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
     float *att; /* [WEFT_MAX_BATCH][n_head][n_ctx] */
     float *logits;
+    struct weft_cuda_seq *cuda; /* the KV cache on the device (CUDA models) */
+    char err[256];              /* what the last failed eval said */
 };
 
 int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out)
@@ -35,6 +38,18 @@ int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out)
         return WEFT_ENOMEM;
     s->m = m;
     s->n_ctx = n_ctx;
+    if (m->cuda) {
+        /* Everything but the logits lives on the device. */
+        s->logits = calloc((size_t)in->n_vocab, sizeof(float));
+        int rc = s->logits ? weft_cuda_seq_new(m->cuda, n_ctx, &s->cuda, s->err, sizeof s->err)
+                           : WEFT_ENOMEM;
+        if (rc < 0) {
+            weft_session_free(s);
+            return rc;
+        }
+        *out = s;
+        return 0;
+    }
     size_t dim = (size_t)in->n_embd, kv = (size_t)(in->head_dim * in->n_head_kv);
     size_t ff = (size_t)in->n_ff, B = WEFT_MAX_BATCH;
     size_t cache = (size_t)in->n_layer * (size_t)n_ctx * kv;
@@ -63,6 +78,7 @@ void weft_session_free(struct weft_session *s)
 {
     if (s == NULL)
         return;
+    weft_cuda_seq_free(s->cuda);
     free(s->k_cache);
     free(s->v_cache);
     free(s->x);
@@ -249,6 +265,19 @@ int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n)
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= s->m->info.n_vocab)
             return WEFT_EINVAL;
+    s->err[0] = '\0';
+    if (s->cuda) {
+        for (int done = 0; done < n;) {
+            int B = n - done < WEFT_CUDA_MAX_SLOTS ? n - done : WEFT_CUDA_MAX_SLOTS;
+            int rc = weft_cuda_eval(s->cuda, tokens + done, B, s->pos, s->logits, s->err,
+                                    sizeof s->err);
+            if (rc < 0)
+                return rc;
+            s->pos += B;
+            done += B;
+        }
+        return 0;
+    }
     for (int done = 0; done < n;) {
         int B = n - done < WEFT_MAX_BATCH ? n - done : WEFT_MAX_BATCH;
         forward(s, tokens + done, B);
@@ -256,4 +285,56 @@ int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n)
         done += B;
     }
     return 0;
+}
+
+int weft_session_decode_batch(struct weft_session *const *ss, const int32_t *tokens, int n)
+{
+    if (n <= 0)
+        return WEFT_EINVAL;
+    for (int i = 0; i < n; i++) {
+        if (ss[i]->m != ss[0]->m)
+            return WEFT_EINVAL;
+        for (int j = 0; j < i; j++)
+            if (ss[j] == ss[i])
+                return WEFT_EINVAL; /* one step per session per call */
+        if (ss[i]->pos >= ss[i]->n_ctx)
+            return WEFT_ERANGE;
+        if (tokens[i] < 0 || tokens[i] >= ss[i]->m->info.n_vocab)
+            return WEFT_EINVAL;
+    }
+    if (ss[0]->cuda == NULL) {
+        for (int i = 0; i < n; i++) {
+            int rc = weft_session_eval(ss[i], &tokens[i], 1);
+            if (rc < 0)
+                return rc;
+        }
+        return 0;
+    }
+    for (int done = 0; done < n;) {
+        int B = n - done < WEFT_CUDA_MAX_SLOTS ? n - done : WEFT_CUDA_MAX_SLOTS;
+        struct weft_cuda_seq *seqs[WEFT_CUDA_MAX_SLOTS];
+        float *logits[WEFT_CUDA_MAX_SLOTS];
+        int pos[WEFT_CUDA_MAX_SLOTS];
+        for (int i = 0; i < B; i++) {
+            struct weft_session *s = ss[done + i];
+            s->err[0] = '\0';
+            seqs[i] = s->cuda;
+            logits[i] = s->logits;
+            pos[i] = s->pos;
+        }
+        struct weft_session *first = ss[done];
+        int rc = weft_cuda_decode(seqs, B, tokens + done, pos, logits, first->err,
+                                  sizeof first->err);
+        if (rc < 0)
+            return rc;
+        for (int i = 0; i < B; i++)
+            ss[done + i]->pos++;
+        done += B;
+    }
+    return 0;
+}
+
+const char *weft_session_error(const struct weft_session *s)
+{
+    return s->err;
 }

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cuda/backend.h"
 #include "model.h"
 #include "weft/error.h"
+#include "weft/gpu.h"
 #include "weft/quant.h"
 
 struct loader {
@@ -199,8 +201,25 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     if (m->output.data != m->tok_embd.data)
         in->bytes_per_token -= (uint64_t)m->tok_embd.row_bytes * (uint64_t)(m->tok_embd.rows - 1);
 
-    if (o && o->backend == WEFT_BACKEND_CUDA)
+    /* CUDA when asked for, or (auto) when a device is there; the CPU when
+     * auto finds none or the model does not fit (the reason is kept). */
+    enum weft_backend want = o ? o->backend : WEFT_BACKEND_AUTO;
+    int reference = o ? o->reference : 0;
+    if (want == WEFT_BACKEND_CUDA && !weft_gpu_built())
         return lerr(l, WEFT_ENOTSUP, "the CUDA backend is not available in this build");
+    if (want == WEFT_BACKEND_CUDA || (want == WEFT_BACKEND_AUTO && !reference && weft_gpu_count() > 0)) {
+        char why[224];
+        int n_ctx = in->n_ctx_train < 4096 ? in->n_ctx_train : 4096;
+        rc = weft_cuda_model_new(m, 0, n_ctx, &m->cuda, why, sizeof why);
+        if (rc == 0) {
+            in->backend = WEFT_BACKEND_CUDA;
+            in->n_threads = 0;
+            return 0;
+        }
+        if (want == WEFT_BACKEND_CUDA)
+            return lerr(l, rc, "CUDA: %s", why);
+        snprintf(in->backend_note, sizeof in->backend_note, "on the CPU: CUDA: %s", why);
+    }
     in->backend = WEFT_BACKEND_CPU;
     int threads = o && o->n_threads > 0 ? o->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
@@ -263,6 +282,7 @@ void weft_model_free(struct weft_model *m)
 {
     if (m == NULL)
         return;
+    weft_cuda_model_free(m->cuda);
     weft_pool_free(m->pool);
     free(m->xq);
     free(m->f16_table);

@@ -44,6 +44,7 @@ struct weft_model {
     struct weft_act_q8 *xq;
     size_t xq_cap;
     float *f16_table; /* all 65536 half floats as floats, for block scales */
+    struct weft_cuda_model *cuda; /* the device copy when the model runs on CUDA */
 };
 
 /* An activation block for the integer kernels: 32 int8 with a float scale. */
