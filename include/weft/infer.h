@@ -74,6 +74,13 @@ void weft_model_free(struct weft_model *m);
 const struct weft_model_info *weft_model_info(const struct weft_model *m);
 const struct weft_vocab *weft_model_vocab(const struct weft_model *m);
 
+/* What the model takes on a GPU (whether or not one is here): its weights
+ * as uploaded, the scratch of a pass, and a KV cache of n_ctx positions. */
+struct weft_gpu_plan {
+    uint64_t weight_bytes, scratch_bytes, kv_bytes;
+};
+void weft_model_gpu_plan(const struct weft_model *m, int n_ctx, struct weft_gpu_plan *p);
+
 /* A session for up to n_ctx positions (0: the model's training context,
  * capped at 4096). Returns WEFT_ENOMEM when the KV cache does not fit. */
 int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out);

@@ -302,3 +302,12 @@ const struct weft_vocab *weft_model_vocab(const struct weft_model *m)
 {
     return m->vocab;
 }
+
+void weft_model_gpu_plan(const struct weft_model *m, int n_ctx, struct weft_gpu_plan *p)
+{
+    struct weft_cuda_plan c;
+    weft_cuda_plan(m, n_ctx, &c);
+    p->weight_bytes = c.weight_bytes;
+    p->scratch_bytes = c.scratch_bytes;
+    p->kv_bytes = c.kv_bytes_per_pos * (uint64_t)n_ctx;
+}

@@ -24,15 +24,18 @@ static const char usage[] =
     "       weft-infer tokenize -m MODEL_OR_VOCAB.gguf     (text on stdin, ids on stdout)\n"
     "       weft-infer info -m MODEL.gguf\n"
     "       weft-infer bench -m MODEL.gguf [-p 128] [-n 128] [-r 3] [--threads N]\n"
+    "                        [--backend auto|cpu|cuda] [--batch B]\n"
     "       weft-infer logits -m MODEL.gguf --tokens ID,ID,...  (last position, one per line)\n"
     "       weft-infer --version | --help\n"
     "\n"
     "run prints only the generated text on stdout; load time and prefill/decode\n"
-    "speeds go to stderr. Greedy decoding: --temp 0.\n";
+    "speeds go to stderr. Greedy decoding: --temp 0. bench --batch B also\n"
+    "decodes B sessions at once (weft_session_decode_batch) and prints the\n"
+    "aggregate tok/s.\n";
 
 struct opts {
     const char *model, *prompt, *tokens;
-    int n, n_set, ctx, threads, reference, reps, prompt_len;
+    int n, n_set, ctx, threads, reference, reps, prompt_len, batch;
     enum weft_backend backend;
     struct weft_gen_params gen;
 };
@@ -96,6 +99,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->n_set = 1;
         } else if (strcmp(a, "-r") == 0) {
             rc = parse_int(a, v, 1, 100, &o->reps);
+        } else if (strcmp(a, "--batch") == 0) {
+            rc = parse_int(a, v, 1, 64, &o->batch);
         } else if (strcmp(a, "--temp") == 0) {
             rc = parse_float(a, v, 0, 100, &o->gen.sampling.temperature);
         } else if (strcmp(a, "--top-k") == 0) {
@@ -288,6 +293,11 @@ static int cmd_info(const struct opts *o)
     printf("kv cache:     %.1f KiB per token, %.1f MiB at %d tokens\n",
            (double)in->kv_bytes_per_token / 1024, (double)in->kv_bytes_per_token * ctx / (1 << 20),
            ctx);
+    struct weft_gpu_plan pl;
+    weft_model_gpu_plan(m, ctx, &pl);
+    printf("on a gpu:     %.1f MiB weights + %.1f MiB scratch + %.1f MiB KV at %d tokens\n",
+           (double)pl.weight_bytes / (1 << 20), (double)pl.scratch_bytes / (1 << 20),
+           (double)pl.kv_bytes / (1 << 20), ctx);
     int ng = weft_gpu_count();
     if (!weft_gpu_built())
         printf("gpu:          this build has no CUDA backend\n");
@@ -357,6 +367,47 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Aggregate decode speed of o->batch sessions stepping together, each
+ * after a short prefill of the same tokens. */
+static int bench_batch(const struct opts *o, struct weft_model *m, const int32_t *toks)
+{
+    int B = o->batch, np = o->prompt_len < 16 ? o->prompt_len : 16, nd = o->n_set ? o->n : 128;
+    struct weft_session **ss = calloc((size_t)B, sizeof *ss);
+    int32_t *step = calloc((size_t)B, sizeof *step);
+    int rc = ss && step ? 0 : WEFT_ENOMEM;
+    for (int i = 0; i < B && rc == 0; i++) {
+        rc = weft_session_new(m, np + nd + 1, &ss[i]);
+        if (rc == 0)
+            rc = weft_session_eval(ss[i], toks, np);
+        step[i] = toks[i % np];
+    }
+    double tg[100];
+    for (int r = 0; r < o->reps && rc == 0; r++) {
+        uint64_t t0 = weft_mono_ns();
+        for (int i = 0; i < nd && rc == 0; i++)
+            rc = weft_session_decode_batch(ss, step, B);
+        tg[r] = (double)B * nd * 1e9 / (double)(weft_mono_ns() - t0);
+        for (int i = 0; i < B && rc == 0; i++) {
+            weft_session_reset(ss[i]);
+            rc = weft_session_eval(ss[i], toks, np);
+        }
+    }
+    if (rc == 0) {
+        qsort(tg, (size_t)o->reps, sizeof tg[0], cmp_double);
+        printf("batched decode, %d sessions x %d tokens: %.2f tok/s aggregate, %.2f per session "
+               "(median of %d)\n",
+               B, nd, tg[o->reps / 2], tg[o->reps / 2] / B, o->reps);
+    } else {
+        fprintf(stderr, "weft-infer: batched bench failed: %s %s\n", weft_strerror(rc),
+                ss && ss[0] ? weft_session_error(ss[0]) : "");
+    }
+    for (int i = 0; ss && i < B; i++)
+        weft_session_free(ss[i]);
+    free(ss);
+    free(step);
+    return rc;
+}
+
 static int cmd_bench(const struct opts *o)
 {
     struct weft_model *m;
@@ -394,14 +445,18 @@ static int cmd_bench(const struct opts *o)
         qsort(pp, (size_t)o->reps, sizeof pp[0], cmp_double);
         qsort(tg, (size_t)o->reps, sizeof tg[0], cmp_double);
         double gb = (double)in->bytes_per_token / 1e9;
-        printf("model %s | %s | %.2f GB weights | %.3f GB read per token | %d threads\n", in->name,
-               weft_type_name(in->weight_type), (double)in->weight_bytes / 1e9, gb, in->n_threads);
+        printf("model %s | %s | %.2f GB weights | %.3f GB read per token | %s\n", in->name,
+               weft_type_name(in->weight_type), (double)in->weight_bytes / 1e9, gb,
+               in->backend == WEFT_BACKEND_CUDA ? "cuda" : "cpu");
         printf("prefill %d tokens: %.2f tok/s (median of %d)\n", np, pp[o->reps / 2], o->reps);
         printf("decode  %d tokens: %.2f tok/s (median of %d), %.2f GB/s of weights read\n", nd,
                tg[o->reps / 2], o->reps, tg[o->reps / 2] * gb);
     } else {
-        fprintf(stderr, "weft-infer: bench failed: %s\n", weft_strerror(rc));
+        fprintf(stderr, "weft-infer: bench failed: %s %s\n", weft_strerror(rc),
+                weft_session_error(s));
     }
+    if (rc == 0 && o->batch > 1)
+        rc = bench_batch(o, m, toks);
     free(toks);
     weft_session_free(s);
     weft_model_free(m);
