@@ -339,69 +339,57 @@ static void mv_n(const dwt &w, const float *x, float *y, int n, const step *st, 
                                                   acc);
 }
 
-static void mv(const dwt &w, const float *x, float *y, int n, const step *st, int acc,
-               cudaStream_t s)
+/* Calls f with the chunk decoder for a weight type: the wide float
+ * decoders when `wide` and the row width allows them, else one element per
+ * chunk. Every type the loader accepts has a case. */
+template <class F> static void by_type(uint32_t type, int cols, bool wide, F &&f)
 {
-    switch (w.type) {
+    switch (type) {
     case WEFT_TYPE_F32:
-        if (w.cols % 4 == 0)
-            mv_n<deq_f32x4>(w, x, y, n, st, acc, s);
+        if (wide && cols % 4 == 0)
+            f(deq_f32x4{});
         else
-            mv_n<deq_f32x1>(w, x, y, n, st, acc, s);
+            f(deq_f32x1{});
         break;
     case WEFT_TYPE_F16:
-        if (w.cols % 8 == 0)
-            mv_n<deq_f16x8>(w, x, y, n, st, acc, s);
+        if (wide && cols % 8 == 0)
+            f(deq_half8<false>{});
         else
-            mv_n<deq_f16x1>(w, x, y, n, st, acc, s);
+            f(deq_half1<false>{});
         break;
     case WEFT_TYPE_BF16:
-        if (w.cols % 8 == 0)
-            mv_n<deq_bf16x8>(w, x, y, n, st, acc, s);
+        if (wide && cols % 8 == 0)
+            f(deq_half8<true>{});
         else
-            mv_n<deq_bf16x1>(w, x, y, n, st, acc, s);
+            f(deq_half1<true>{});
         break;
     case WEFT_TYPE_Q8_0:
-        mv_n<deq_q8_0>(w, x, y, n, st, acc, s);
+        f(deq_q8_0{});
         break;
     case WEFT_TYPE_Q4_0:
-        mv_n<deq_q4_0>(w, x, y, n, st, acc, s);
+        f(deq_q4_0{});
         break;
     case WEFT_TYPE_Q4_K:
-        mv_n<deq_q4_k>(w, x, y, n, st, acc, s);
+        f(deq_q4_k{});
         break;
     case WEFT_TYPE_Q6_K:
-        mv_n<deq_q6_k>(w, x, y, n, st, acc, s);
+        f(deq_q6_k{});
         break;
     }
 }
 
+static void mv(const dwt &w, const float *x, float *y, int n, const step *st, int acc,
+               cudaStream_t s)
+{
+    by_type(w.type, w.cols, true, [&](auto d) { mv_n<decltype(d)>(w, x, y, n, st, acc, s); });
+}
+
+/* Embedding rows: one element per chunk for float types (any width). */
 static void embed_launch(const dwt &w, float *x, int n, const step *st, cudaStream_t s)
 {
-    dim3 grid((unsigned)n), block(256);
-    switch (w.type) {
-    case WEFT_TYPE_F32:
-        embed<deq_f32x1><<<grid, block, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
-        break;
-    case WEFT_TYPE_F16:
-        embed<deq_f16x1><<<grid, block, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
-        break;
-    case WEFT_TYPE_BF16:
-        embed<deq_bf16x1><<<grid, block, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
-        break;
-    case WEFT_TYPE_Q8_0:
-        embed<deq_q8_0><<<grid, block, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
-        break;
-    case WEFT_TYPE_Q4_0:
-        embed<deq_q4_0><<<grid, block, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
-        break;
-    case WEFT_TYPE_Q4_K:
-        embed<deq_q4_k><<<grid, block, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
-        break;
-    case WEFT_TYPE_Q6_K:
-        embed<deq_q6_k><<<grid, block, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
-        break;
-    }
+    by_type(w.type, w.cols, false, [&](auto d) {
+        embed<decltype(d)><<<(unsigned)n, 256, 0, s>>>(w.data, w.row_bytes, w.cols, x, st);
+    });
 }
 
 /* The whole pass for n slots, enqueued on the model's stream (captured

@@ -58,7 +58,11 @@ struct deq_f32x1 {
     }
 };
 /* F16 and BF16, 8 per chunk (one 16-byte load), or 1 for odd widths. */
-struct deq_f16x8 {
+__device__ __forceinline__ float half_bits(uint16_t h, bool bf16)
+{
+    return bf16 ? __uint_as_float((uint32_t)h << 16) : h2f(h);
+}
+template <bool BF16> struct deq_half8 {
     static constexpr int N = 8;
     __device__ static void chunk(const uint8_t *row, int c, float *o)
     {
@@ -66,36 +70,16 @@ struct deq_f16x8 {
         const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            o[2 * i] = h2f((uint16_t)(w[i] & 0xffff));
-            o[2 * i + 1] = h2f((uint16_t)(w[i] >> 16));
+            o[2 * i] = half_bits((uint16_t)(w[i] & 0xffff), BF16);
+            o[2 * i + 1] = half_bits((uint16_t)(w[i] >> 16), BF16);
         }
     }
 };
-struct deq_f16x1 {
+template <bool BF16> struct deq_half1 {
     static constexpr int N = 1;
     __device__ static void chunk(const uint8_t *row, int c, float *o)
     {
-        o[0] = h2f(reinterpret_cast<const uint16_t *>(row)[c]);
-    }
-};
-struct deq_bf16x8 {
-    static constexpr int N = 8;
-    __device__ static void chunk(const uint8_t *row, int c, float *o)
-    {
-        uint4 v = reinterpret_cast<const uint4 *>(row)[c];
-        const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            o[2 * i] = __uint_as_float(w[i] << 16);
-            o[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-        }
-    }
-};
-struct deq_bf16x1 {
-    static constexpr int N = 1;
-    __device__ static void chunk(const uint8_t *row, int c, float *o)
-    {
-        o[0] = __uint_as_float((uint32_t)reinterpret_cast<const uint16_t *>(row)[c] << 16);
+        o[0] = half_bits(reinterpret_cast<const uint16_t *>(row)[c], BF16);
     }
 };
 /* Q8_0: 34-byte blocks (f16 scale, 32 int8); 2-byte loads keep alignment. */
