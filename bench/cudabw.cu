@@ -11,7 +11,7 @@
     do {                                                                                           \
         cudaError_t e_ = (x);                                                                      \
         if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "cudabw: %s: %s\n", #x, cudaGetErrorString(e_));                      \
+            fprintf(stderr, "cudabw: %s: %s\n", #x, cudaGetErrorString(e_));                       \
             return 1;                                                                              \
         }                                                                                          \
     } while (0)

@@ -269,8 +269,8 @@ int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n)
     if (s->cuda) {
         for (int done = 0; done < n;) {
             int B = n - done < WEFT_CUDA_MAX_SLOTS ? n - done : WEFT_CUDA_MAX_SLOTS;
-            int rc = weft_cuda_eval(s->cuda, tokens + done, B, s->pos, s->logits, s->err,
-                                    sizeof s->err);
+            int rc =
+                weft_cuda_eval(s->cuda, tokens + done, B, s->pos, s->logits, s->err, sizeof s->err);
             if (rc < 0)
                 return rc;
             s->pos += B;
@@ -323,8 +323,8 @@ int weft_session_decode_batch(struct weft_session *const *ss, const int32_t *tok
             pos[i] = s->pos;
         }
         struct weft_session *first = ss[done];
-        int rc = weft_cuda_decode(seqs, B, tokens + done, pos, logits, first->err,
-                                  sizeof first->err);
+        int rc =
+            weft_cuda_decode(seqs, B, tokens + done, pos, logits, first->err, sizeof first->err);
         if (rc < 0)
             return rc;
         for (int i = 0; i < B; i++)

@@ -207,7 +207,8 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     int reference = o ? o->reference : 0;
     if (want == WEFT_BACKEND_CUDA && !weft_gpu_built())
         return lerr(l, WEFT_ENOTSUP, "the CUDA backend is not available in this build");
-    if (want == WEFT_BACKEND_CUDA || (want == WEFT_BACKEND_AUTO && !reference && weft_gpu_count() > 0)) {
+    if (want == WEFT_BACKEND_CUDA ||
+        (want == WEFT_BACKEND_AUTO && !reference && weft_gpu_count() > 0)) {
         char why[224];
         int n_ctx = in->n_ctx_train < 4096 ? in->n_ctx_train : 4096;
         rc = weft_cuda_model_new(m, 0, n_ctx, &m->cuda, why, sizeof why);

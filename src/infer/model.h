@@ -43,7 +43,7 @@ struct weft_model {
      * WEFT_MAX_BATCH vectors of the widest matrix input (xq_cap floats). */
     struct weft_act_q8 *xq;
     size_t xq_cap;
-    float *f16_table; /* all 65536 half floats as floats, for block scales */
+    float *f16_table;             /* all 65536 half floats as floats, for block scales */
     struct weft_cuda_model *cuda; /* the device copy when the model runs on CUDA */
 };
 

@@ -47,8 +47,8 @@ static struct weft_model *load(const char *path, enum weft_backend b)
 static const char *synth(uint32_t type)
 {
     static char path[4200];
-    static const struct weft_synth_shape shape = {"gpu-test", 256, 512, 2, 4, 2, 512, 256,
-                                                  10000.0f, 0};
+    static const struct weft_synth_shape shape = {"gpu-test", 256, 512, 2,        4,
+                                                  2,          512, 256, 10000.0f, 0};
     char err[512];
     snprintf(path, sizeof path, "%s/gpu-%s.gguf", harness_tmpdir(), weft_type_name(type));
     if (weft_convert_synth(&shape, type, 7, path, err, sizeof err) < 0)
@@ -231,7 +231,8 @@ TEST(batched_decode_matches_one_at_a_time)
             TEST_FAIL_("decode_batch: %s %s", weft_strerror(rc), weft_session_error(batch[0]));
         for (int i = 0; i < N; i++) {
             ASSERT_EQ_INT(weft_session_eval(alone[i], &step[i], 1), 0);
-            float d = max_rel_diff(weft_session_logits(batch[i]), weft_session_logits(alone[i]), nv);
+            float d =
+                max_rel_diff(weft_session_logits(batch[i]), weft_session_logits(alone[i]), nv);
             if (!(d <= 1e-5f))
                 TEST_FAIL_("session %d, step %d: batched logits differ by %g", i, k, (double)d);
             ASSERT_EQ_INT(weft_session_pos(batch[i]), weft_session_pos(alone[i]));

@@ -17,7 +17,8 @@ extern "C" {
 
 using namespace weft_cuda;
 
-namespace {
+namespace
+{
 
 /* A weight matrix on the device, in its file layout. */
 struct dwt {
@@ -46,9 +47,9 @@ struct weft_cuda_model {
     float *inv_freq; /* n_rot / 2 */
     /* Scratch for one pass of up to WEFT_CUDA_MAX_SLOTS slots. */
     float *x, *xb, *q, *k, *v, *hb, *hb2, *att, *logits;
-    int max_ctx; /* att holds this many positions per (slot, head) */
-    step *d_step, *h_step;  /* device copy and its pinned host source */
-    float *h_logits;        /* pinned, WEFT_CUDA_MAX_SLOTS x n_vocab */
+    int max_ctx;           /* att holds this many positions per (slot, head) */
+    step *d_step, *h_step; /* device copy and its pinned host source */
+    float *h_logits;       /* pinned, WEFT_CUDA_MAX_SLOTS x n_vocab */
     /* Captured passes, by slot count and whether every slot's logits come
      * back (decode) or only the last one's (prefill). */
     cudaGraphExec_t graph[WEFT_CUDA_MAX_SLOTS + 1][2];
@@ -91,8 +92,8 @@ static void free_graphs(struct weft_cuda_model *cm)
 
 static void free_scratch(struct weft_cuda_model *cm)
 {
-    float **bufs[] = {&cm->x, &cm->xb, &cm->q, &cm->k, &cm->v, &cm->hb, &cm->hb2, &cm->att,
-                      &cm->logits};
+    float **bufs[] = {&cm->x,  &cm->xb,  &cm->q,   &cm->k,     &cm->v,
+                      &cm->hb, &cm->hb2, &cm->att, &cm->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         cudaFree(*bufs[i]);
         *bufs[i] = NULL;
@@ -107,8 +108,8 @@ static int alloc_scratch(struct weft_cuda_model *cm, int max_ctx, char *err, siz
     free_scratch(cm);
     size_t sz[WEFT_CUDA_SCRATCH_BUFS];
     weft_cuda_scratch_sizes(&cm->m->info, max_ctx, sz);
-    float **bufs[] = {&cm->x, &cm->xb, &cm->q, &cm->k, &cm->v, &cm->hb, &cm->hb2, &cm->att,
-                      &cm->logits};
+    float **bufs[] = {&cm->x,  &cm->xb,  &cm->q,   &cm->k,     &cm->v,
+                      &cm->hb, &cm->hb2, &cm->att, &cm->logits};
     for (int i = 0; i < WEFT_CUDA_SCRATCH_BUFS; i++)
         CK(cudaMalloc((void **)bufs[i], sz[i] * sizeof(float)));
     cm->max_ctx = max_ctx;
@@ -249,7 +250,8 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
     cm->layers = (dlayer *)calloc((size_t)in->n_layer, sizeof *cm->layers);
     int rc = cm->layers ? 0 : WEFT_ENOMEM;
     cudaError_t e = cudaSuccess;
-    if (rc == 0 && (e = cudaStreamCreateWithFlags(&cm->stream, cudaStreamNonBlocking)) != cudaSuccess)
+    if (rc == 0 &&
+        (e = cudaStreamCreateWithFlags(&cm->stream, cudaStreamNonBlocking)) != cudaSuccess)
         rc = cerr(e, "cudaStreamCreate", err, cap);
     if (rc == 0)
         rc = upload(cm, err, cap);
@@ -257,9 +259,9 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
         rc = cerr(e, "cudaMalloc (step)", err, cap);
     if (rc == 0 && (e = cudaMallocHost((void **)&cm->h_step, sizeof(step))) != cudaSuccess)
         rc = cerr(e, "cudaMallocHost (step)", err, cap);
-    if (rc == 0 && (e = cudaMallocHost((void **)&cm->h_logits,
-                                       (size_t)WEFT_CUDA_MAX_SLOTS * (size_t)in->n_vocab *
-                                           sizeof(float))) != cudaSuccess)
+    if (rc == 0 && (e = cudaMallocHost((void **)&cm->h_logits, (size_t)WEFT_CUDA_MAX_SLOTS *
+                                                                   (size_t)in->n_vocab *
+                                                                   sizeof(float))) != cudaSuccess)
         rc = cerr(e, "cudaMallocHost (logits)", err, cap);
     if (rc == 0)
         rc = alloc_scratch(cm, n_ctx, err, cap);
@@ -327,16 +329,20 @@ static void mv_n(const dwt &w, const float *x, float *y, int n, const step *st, 
 {
     dim3 grid((unsigned)((w.rows + MV_WARPS - 1) / MV_WARPS)), block(MV_WARPS * 32);
     if (n <= 1)
-        matvec<D, 1><<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
+        matvec<D, 1>
+            <<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
     else if (n <= 2)
-        matvec<D, 2><<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
+        matvec<D, 2>
+            <<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
     else if (n <= 4)
-        matvec<D, 4><<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
+        matvec<D, 4>
+            <<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
     else if (n <= 8)
-        matvec<D, 8><<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
+        matvec<D, 8>
+            <<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
     else
-        matvec<D, 16><<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st,
-                                                  acc);
+        matvec<D, 16>
+            <<<grid, block, 0, stream>>>(w.data, w.row_bytes, w.rows, w.cols, x, y, st, acc);
 }
 
 /* Calls f with the chunk decoder for a weight type: the wide float
@@ -413,9 +419,8 @@ static void enqueue_pass(struct weft_cuda_model *cm, int n, int all_logits)
         rope_store<<<n, 256, 0, s>>>(cm->q, cm->k, cm->v, cm->inv_freq, in->n_head, in->n_head_kv,
                                      in->head_dim, in->n_rot, l, st);
         attention<<<dim3((unsigned)in->n_head, (unsigned)n), 128,
-                    (size_t)in->head_dim * sizeof(float), s>>>(cm->q, cm->xb, cm->att, in->n_head,
-                                                               in->n_head_kv, in->head_dim,
-                                                               cm->max_ctx, l, st);
+                    (size_t)in->head_dim * sizeof(float), s>>>(
+            cm->q, cm->xb, cm->att, in->n_head, in->n_head_kv, in->head_dim, cm->max_ctx, l, st);
         mv(ly->wo, cm->xb, cm->x, n, st, 1, s); /* the residual folded in */
         rmsnorm<<<n, 256, 0, s>>>(cm->x, ly->ffn_norm, cm->xb, dim, in->norm_eps, st);
         mv(ly->w_gate, cm->xb, cm->hb, n, st, 0, s);
@@ -520,9 +525,9 @@ extern "C" int weft_cuda_decode(struct weft_cuda_seq *const *seqs, int n, const 
 extern "C" __attribute__((visibility("default"))) const struct weft_cuda_api *weft_cuda_module(void)
 {
     static const struct weft_cuda_api api = {
-        WEFT_CUDA_ABI,        sizeof(struct weft_model), weft_gpu_count,     weft_gpu_describe,
-        weft_cuda_model_new,  weft_cuda_model_free,      weft_cuda_seq_new,  weft_cuda_seq_free,
-        weft_cuda_eval,       weft_cuda_decode,
+        WEFT_CUDA_ABI,       sizeof(struct weft_model), weft_gpu_count,    weft_gpu_describe,
+        weft_cuda_model_new, weft_cuda_model_free,      weft_cuda_seq_new, weft_cuda_seq_free,
+        weft_cuda_eval,      weft_cuda_decode,
     };
     return &api;
 }

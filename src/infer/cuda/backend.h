@@ -53,7 +53,7 @@ void weft_cuda_plan(const struct weft_model *m, int max_ctx, struct weft_cuda_pl
 /* The pass scratch, in floats per buffer (plan.c; the module allocates
  * exactly these). */
 #define WEFT_CUDA_SCRATCH_BUFS 9
-#define WEFT_CUDA_STEP_BYTES 4096 /* room reserved for the pass parameters */
+#define WEFT_CUDA_STEP_BYTES   4096 /* room reserved for the pass parameters */
 void weft_cuda_scratch_sizes(const struct weft_model_info *in, int max_ctx,
                              size_t sz[WEFT_CUDA_SCRATCH_BUFS]);
 

@@ -18,7 +18,8 @@
 
 #include "backend.h"
 
-namespace weft_cuda {
+namespace weft_cuda
+{
 
 /* The parameters of one pass, copied to the device by the graph. */
 struct step {
@@ -317,9 +318,9 @@ __global__ void rmsnorm(const float *__restrict__ x, const float *__restrict__ w
 /* RoPE on q and k (adjacent pairs, the first n_rot dimensions of each
  * head), then k and v into the slot's cache at its position. inv_freq[i]
  * is the host-computed angle per position of pair i. One block per slot. */
-__global__ void rope_store(float *q, const float *k, const float *v, const float *__restrict__ inv_freq,
-                           int n_head, int n_head_kv, int head_dim, int n_rot, int layer,
-                           const step *__restrict__ st)
+__global__ void rope_store(float *q, const float *k, const float *v,
+                           const float *__restrict__ inv_freq, int n_head, int n_head_kv,
+                           int head_dim, int n_rot, int layer, const step *__restrict__ st)
 {
     int b = blockIdx.x;
     if (b >= st->n)
@@ -408,7 +409,8 @@ __global__ void attention(const float *__restrict__ q, float *out, float *att, i
 }
 
 /* hb = silu(hb) * hb2 over n slots of ff. */
-__global__ void swiglu(float *hb, const float *__restrict__ hb2, int ff, const step *__restrict__ st)
+__global__ void swiglu(float *hb, const float *__restrict__ hb2, int ff,
+                       const step *__restrict__ st)
 {
     size_t total = (size_t)st->n * (size_t)ff;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;

@@ -26,7 +26,7 @@ extern "C" {
 #include "weft/gpu.h"
 #endif
 
-#define WEFT_CUDA_ABI 1
+#define WEFT_CUDA_ABI           1
 #define WEFT_CUDA_MODULE_SYMBOL "weft_cuda_module"
 
 struct weft_cuda_api {

@@ -53,6 +53,6 @@ void weft_cuda_plan(const struct weft_model *m, int max_ctx, struct weft_cuda_pl
         s += align256(sz[i] * sizeof(float));
     p->weight_bytes = w;
     p->scratch_bytes = s;
-    p->kv_bytes_per_pos =
-        (uint64_t)in->n_layer * (uint64_t)in->head_dim * (uint64_t)in->n_head_kv * 2 * sizeof(float);
+    p->kv_bytes_per_pos = (uint64_t)in->n_layer * (uint64_t)in->head_dim * (uint64_t)in->n_head_kv *
+                          2 * sizeof(float);
 }
