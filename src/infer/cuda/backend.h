@@ -21,8 +21,10 @@
  * sessions on several threads may share the model as they may on the CPU.
  * Every CUDA status is checked; failures return WEFT_ECUDA (WEFT_ENOMEM
  * when device memory runs out) with the call and CUDA's message in err.
- * Builds without CUDA get gpu_none.c's versions, which return
- * WEFT_ENOTSUP.
+ * The engine calls these through gpu_dl.c, which forwards to the loaded
+ * module (module.h); without one (no CUDA build, no driver) they return
+ * WEFT_ENOTSUP with the reason. weft_cuda_plan() and the scratch sizes
+ * (plan.c) are plain host code, compiled into both sides.
  */
 #ifndef WEFT_INFER_CUDA_BACKEND_H
 #define WEFT_INFER_CUDA_BACKEND_H
