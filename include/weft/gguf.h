@@ -100,6 +100,12 @@ int weft_gguf_parse(const void *data, size_t size, const char *name, struct weft
 
 void weft_gguf_close(struct weft_gguf *g);
 
+/* Says that bytes [p, p + n) of a mapped file are not needed for now: the
+ * whole pages inside leave the process's resident set (the page cache
+ * keeps them, and a later read maps them back). Nothing for a caller's
+ * buffer. */
+void weft_gguf_drop(const struct weft_gguf *g, const void *p, size_t n);
+
 const struct weft_gguf_kv *weft_gguf_find(const struct weft_gguf *g, const char *key);
 const struct weft_gguf_tensor *weft_gguf_tensor(const struct weft_gguf *g, const char *name);
 

@@ -38,6 +38,11 @@ struct weft_model_opts {
     /* 1: use the plain reference kernels (tests, and the definition the
      * fast paths are checked against). */
     int reference;
+    /* 1: the CPU backend computes from the file mapping in place instead of
+     * its own copy of the matrices: no copy at load and the page cache is
+     * shared, but no repacked layouts, and on some machines (docs/engine.md)
+     * streaming from the mapping is much slower. */
+    int mapped;
 };
 
 struct weft_model_info {
@@ -61,8 +66,11 @@ struct weft_model_info {
      * matrix). The numerator of the memory-bandwidth bound. */
     uint64_t bytes_per_token;
     uint64_t kv_bytes_per_token; /* K and V for every layer, one position */
-    enum weft_backend backend;   /* what the model runs on */
-    int n_threads;               /* CPU threads (0 on CUDA) */
+    /* Matrix bytes the CPU backend holds in its own memory (0: it reads
+     * the file mapping). */
+    uint64_t copy_bytes;
+    enum weft_backend backend; /* what the model runs on */
+    int n_threads;             /* CPU threads (0 on CUDA) */
     /* With backend AUTO on a machine with a GPU: why the model stayed on
      * the CPU (it did not fit, say); "" otherwise. */
     char backend_note[256];

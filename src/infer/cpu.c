@@ -215,22 +215,26 @@ AVX2 static float dot_kquant_avx2(uint32_t type, const uint8_t *row, const float
 
 /* AVX2, FMA and F16C from CPUID, plus the OS's promise (XCR0) that it
  * saves the YMM registers: all four are needed before any 256-bit code
- * runs. (__builtin_cpu_supports cannot ask about F16C on every compiler.) */
+ * runs. AVX-512 needs F, BW, VL and VNNI, and XCR0's opmask and ZMM state.
+ * (__builtin_cpu_supports cannot ask about F16C on every compiler.) */
 int weft_cpu_detect(void)
 {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
-        return 0;
+        return WEFT_ISA_NONE;
     int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
     if (!(fma && osxsave && avx && f16c))
-        return 0;
+        return WEFT_ISA_NONE;
     unsigned xlo, xhi;
     __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
     if ((xlo & 6) != 6)
-        return 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return 0;
-    return (b >> 5) & 1;
+        return WEFT_ISA_NONE;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 5) & 1))
+        return WEFT_ISA_NONE;
+    int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1, vnni = (c >> 11) & 1;
+    if (f && bw && vl && vnni && (xlo & 0xe0) == 0xe0)
+        return WEFT_ISA_AVX512;
+    return WEFT_ISA_AVX2;
 }
 
 static float dot_fast(uint32_t type, const uint8_t *row, const float *x, size_t n)
@@ -253,7 +257,7 @@ static float dot_fast(uint32_t type, const uint8_t *row, const float *x, size_t 
 #else
 int weft_cpu_detect(void)
 {
-    return 0;
+    return WEFT_ISA_NONE;
 }
 
 static float dot_fast(uint32_t type, const uint8_t *row, const float *x, size_t n)
@@ -275,11 +279,14 @@ static void quantize_act(const float *x, struct weft_act_q8 *q, size_t nb)
             amax = a > amax ? a : amax;
         }
         float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        int32_t sum = 0;
         q[i].d = d;
         for (int j = 0; j < WEFT_QK8_0; j++) {
             float v = x[j] * id;
             q[i].qs[j] = (int8_t)(v >= 0 ? v + 0.5f : v - 0.5f);
+            sum += q[i].qs[j];
         }
+        q[i].corr = -8 * sum;
     }
 }
 
@@ -300,6 +307,7 @@ struct mm {
     float *y;
     int n_batch, rows_per_task;
     bool fast, int_path;
+    int isa;
 };
 
 static float dot_row(const struct mm *c, const uint8_t *row, int b)
@@ -326,8 +334,23 @@ static void mm_task(void *ctx, int task)
     const struct wt *w = c->w;
     int r0 = task * c->rows_per_task;
     int r1 = r0 + c->rows_per_task < w->rows ? r0 + c->rows_per_task : w->rows;
+    if (c->int_path && w->x16) {
+        size_t nb = (size_t)w->cols / WEFT_QK8_0;
+        for (int b = 0; b < c->n_batch; b += WEFT_X16_TOKENS) {
+            const struct weft_act_q8 *x[WEFT_X16_TOKENS];
+            int nt = c->n_batch - b < WEFT_X16_TOKENS ? c->n_batch - b : WEFT_X16_TOKENS;
+            for (int k = 0; k < nt; k++)
+                x[k] = c->xq + (size_t)(b + k) * nb;
+            weft_x16_groups(c->isa, w, r0 / WEFT_X16_ROWS, r1 / WEFT_X16_ROWS, x, nt,
+                            c->y + (size_t)b * (size_t)w->rows);
+        }
+        return;
+    }
+    /* A repacked copy is for the x16 kernels only; otherwise the rows
+     * come from the backend's plain copy, or the file. */
+    const uint8_t *data = c->fast && w->fast && !w->x16 ? w->fast : w->data;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+        const uint8_t *row = data + (size_t)r * w->row_bytes;
         for (int b = 0; b < c->n_batch; b++)
             c->y[(size_t)b * (size_t)w->rows + (size_t)r] = dot_row(c, row, b);
     }
@@ -336,10 +359,12 @@ static void mm_task(void *ctx, int task)
 void weft_cpu_matmul(struct weft_model *m, const struct wt *w, const float *x, int n_batch,
                      float *y)
 {
-    struct mm c = {w, x, NULL, m->f16_table, y, n_batch, 0, !m->reference && m->simd, false};
+    struct mm c = {w,     x,     NULL, m->f16_table, y, n_batch, 0, !m->reference && m->isa > 0,
+                   false, m->isa};
     /* Q8_0 and Q4_0 weights meet activations quantized to Q8_0 once per
      * matmul, so the inner loop is byte arithmetic, as in ggml. The
-     * reference path keeps float activations: it is the definition. */
+     * reference path keeps float activations: it is the definition. The
+     * x16 layout exists only where this path is taken (load checks xq). */
     if (c.fast && (w->type == WEFT_TYPE_Q8_0 || w->type == WEFT_TYPE_Q4_0) &&
         (size_t)w->cols * (size_t)n_batch <= m->xq_cap) {
         size_t nb = (size_t)w->cols / WEFT_QK8_0;
@@ -351,6 +376,8 @@ void weft_cpu_matmul(struct weft_model *m, const struct wt *w, const float *x, i
     int slices = TASKS_PER_THREAD * weft_pool_threads(m->pool);
     int per = (w->rows + slices - 1) / slices;
     c.rows_per_task = per < MIN_ROWS_PER_TASK ? MIN_ROWS_PER_TASK : per;
+    if (c.int_path && w->x16)
+        c.rows_per_task = (c.rows_per_task + WEFT_X16_ROWS - 1) / WEFT_X16_ROWS * WEFT_X16_ROWS;
     int tasks = (w->rows + c.rows_per_task - 1) / c.rows_per_task;
     weft_pool_run(m->pool, mm_task, &c, tasks);
 }

@@ -465,6 +465,19 @@ int weft_gguf_open(const char *path, struct weft_gguf **out, char *err, size_t c
     return 0;
 }
 
+void weft_gguf_drop(const struct weft_gguf *g, const void *p, size_t n)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (g->map == NULL || pg <= 0)
+        return;
+    uintptr_t a = (uintptr_t)p, e = a + n, mask = (uintptr_t)pg - 1;
+    uintptr_t lo = (a + mask) & ~mask, hi = e & ~mask;
+    /* A private read-only mapping has no changes to lose: this only drops
+     * page-table entries. */
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 void weft_gguf_close(struct weft_gguf *g)
 {
     if (g == NULL)

@@ -13,13 +13,22 @@
 #include "weft/quant.h"
 
 /* A weight matrix of `rows` rows of `cols` elements, stored as in the file
- * (row r starts at data + r * row_bytes). */
+ * (row r starts at data + r * row_bytes). The fast CPU kernels read `fast`
+ * instead: the CPU backend's own copy (NULL: read `data`), rows as stored
+ * or, when x16 is set, repacked 16 rows at a time (x16.c). */
 struct wt {
     const uint8_t *data;
     uint32_t type;
     int rows, cols;
     size_t row_bytes;
+    const uint8_t *fast;
+    int x16;
 };
+
+/* Instruction sets the CPU kernels are built for, in order: each level
+ * includes the one below. AVX2 means AVX2+FMA+F16C; AVX512 adds
+ * AVX-512 F/BW/VL and VNNI. */
+enum { WEFT_ISA_NONE = 0, WEFT_ISA_AVX2 = 1, WEFT_ISA_AVX512 = 2 };
 
 struct layer {
     const float *attn_norm, *ffn_norm; /* n_embd floats each */
@@ -38,7 +47,9 @@ struct weft_model {
     float *f32_arena; /* norms and rope factors converted to F32 */
     struct weft_pool *pool;
     int reference; /* plain reference kernels only */
-    int simd;      /* AVX2+FMA+F16C available */
+    int isa;       /* WEFT_ISA_*: what this CPU runs */
+    uint8_t *copy; /* the CPU backend's copy of the matrices (mmap'd), or NULL */
+    size_t copy_size;
     /* Activations quantized for the integer kernels: room for
      * WEFT_MAX_BATCH vectors of the widest matrix input (xq_cap floats). */
     struct weft_act_q8 *xq;
@@ -47,9 +58,12 @@ struct weft_model {
     struct weft_cuda_model *cuda; /* the device copy when the model runs on CUDA */
 };
 
-/* An activation block for the integer kernels: 32 int8 with a float scale. */
+/* An activation block for the integer kernels: 32 int8 with a float scale,
+ * and -8 times their sum, with which the x16 kernels take the offset of
+ * unsigned stored weights out (x16.c). */
 struct weft_act_q8 {
     float d;
+    int32_t corr;
     int8_t qs[32];
 };
 
@@ -62,8 +76,22 @@ struct weft_act_q8 {
 int weft_model_from_gguf(struct weft_gguf *g, const char *name, const struct weft_model_opts *opts,
                          struct weft_model **out, char *err, size_t cap);
 
-/* 1 when this CPU has the instructions the fast kernels need. */
+/* The best WEFT_ISA_* level this CPU and OS support. */
 int weft_cpu_detect(void);
+
+/* The x16 layout (x16.c): groups of WEFT_X16_ROWS interleaved rows, read
+ * against up to WEFT_X16_TOKENS activation vectors at once. */
+#define WEFT_X16_ROWS   16
+#define WEFT_X16_TOKENS 4
+/* 1 when w should be repacked for kernels of level isa. */
+int weft_x16_layout(int isa, const struct wt *w);
+size_t weft_x16_size(const struct wt *w);
+/* Writes w (read from w->data) repacked into dst, 64-byte aligned. */
+void weft_x16_pack(const struct wt *w, uint8_t *dst);
+/* y[k * w->rows + r] for rows r of groups g0..g1-1 and nt tokens, from
+ * w->fast in the x16 layout and activations x[k] (w->cols / 32 blocks). */
+void weft_x16_groups(int isa, const struct wt *w, int g0, int g1,
+                     const struct weft_act_q8 *const *x, int nt, float *y);
 
 /* y[b * w->rows + r] = row r of w . x[b * w->cols ...] for b < n_batch.
  * `reference` selects the plain per-row reference dot product. */

@@ -20,7 +20,7 @@ static const char usage[] =
     "usage: weft-infer run -m MODEL.gguf [-p PROMPT] [-n N] [--temp T] [--top-k K]\n"
     "                      [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
     "                      [--stop STR]... [--ctx N] [--threads N] [--backend auto|cpu|cuda]\n"
-    "                      [--reference]\n"
+    "                      [--reference] [--mapped]\n"
     "       weft-infer tokenize -m MODEL_OR_VOCAB.gguf     (text on stdin, ids on stdout)\n"
     "       weft-infer info -m MODEL.gguf\n"
     "       weft-infer bench -m MODEL.gguf [-p 128] [-n 128] [-r 3] [--threads N]\n"
@@ -31,11 +31,12 @@ static const char usage[] =
     "run prints only the generated text on stdout; load time and prefill/decode\n"
     "speeds go to stderr. Greedy decoding: --temp 0. bench --batch B also\n"
     "decodes B sessions at once (weft_session_decode_batch) and prints the\n"
-    "aggregate tok/s.\n";
+    "aggregate tok/s. --mapped: the CPU backend computes from the file\n"
+    "mapping instead of its own (repacked) copy of the weights.\n";
 
 struct opts {
     const char *model, *prompt, *tokens;
-    int n, n_set, ctx, threads, reference, reps, prompt_len, batch;
+    int n, n_set, ctx, threads, reference, mapped, reps, prompt_len, batch;
     enum weft_backend backend;
     struct weft_gen_params gen;
 };
@@ -81,6 +82,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         int rc = 0;
         if (strcmp(a, "--reference") == 0) {
             o->reference = 1;
+            continue;
+        }
+        if (strcmp(a, "--mapped") == 0) {
+            o->mapped = 1;
             continue;
         }
         if (v == NULL) {
@@ -161,7 +166,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static int load(const struct opts *o, struct weft_model **m)
 {
-    struct weft_model_opts mo = {o->backend, o->threads, o->reference};
+    struct weft_model_opts mo = {o->backend, o->threads, o->reference, o->mapped};
     char err[512];
     int rc = weft_model_load(o->model, &mo, m, err, sizeof err);
     if (rc < 0)
@@ -289,6 +294,12 @@ static int cmd_info(const struct opts *o)
     printf("rope:         base %g, rms eps %g\n", in->rope_base, in->norm_eps);
     printf("weights:      %s, %.1f MiB\n", weft_type_name(in->weight_type),
            (double)in->weight_bytes / (1 << 20));
+    if (in->copy_bytes)
+        printf("on the cpu:   %.1f MiB copy of the matrices (repacked where it pays)\n",
+               (double)in->copy_bytes / (1 << 20));
+    else
+        printf("on the cpu:   matrices read from the file mapping%s%s\n",
+               in->backend_note[0] ? ": " : "", in->backend_note);
     int ctx = in->n_ctx_train < 4096 ? in->n_ctx_train : 4096;
     printf("kv cache:     %.1f KiB per token, %.1f MiB at %d tokens\n",
            (double)in->kv_bytes_per_token / 1024, (double)in->kv_bytes_per_token * ctx / (1 << 20),
@@ -447,7 +458,9 @@ static int cmd_bench(const struct opts *o)
         double gb = (double)in->bytes_per_token / 1e9;
         printf("model %s | %s | %.2f GB weights | %.3f GB read per token | %s\n", in->name,
                weft_type_name(in->weight_type), (double)in->weight_bytes / 1e9, gb,
-               in->backend == WEFT_BACKEND_CUDA ? "cuda" : "cpu");
+               in->backend == WEFT_BACKEND_CUDA ? "cuda"
+               : in->copy_bytes                 ? "cpu, own copy of the weights"
+                                                : "cpu, weights read from the file mapping");
         printf("prefill %d tokens: %.2f tok/s (median of %d)\n", np, pp[o->reps / 2], o->reps);
         printf("decode  %d tokens: %.2f tok/s (median of %d), %.2f GB/s of weights read\n", nd,
                tg[o->reps / 2], o->reps, tg[o->reps / 2] * gb);

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         check_message(err);
     }
-    struct weft_model_opts o = {WEFT_BACKEND_CPU, 1, 0};
+    struct weft_model_opts o = {WEFT_BACKEND_CPU, 1, 0, 0};
     struct weft_model *m;
     if (weft_model_from_gguf(g, "fuzz.gguf", &o, &m, err, sizeof err) < 0) {
         check_message(err);

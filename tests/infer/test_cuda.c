@@ -34,7 +34,7 @@ static void need_gpu(void)
 static struct weft_model *load(const char *path, enum weft_backend b)
 {
     char err[512];
-    struct weft_model_opts o = {b, 2, b == WEFT_BACKEND_CPU};
+    struct weft_model_opts o = {b, 2, b == WEFT_BACKEND_CPU, 0};
     struct weft_model *m;
     int rc = weft_model_load(path, &o, &m, err, sizeof err);
     if (rc < 0)

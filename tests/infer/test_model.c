@@ -26,7 +26,7 @@ static struct weft_model *load_stories(uint32_t type, int reference)
     int rc = weft_convert_llama2c(m, t, model_path, type, err, sizeof err);
     if (rc < 0)
         TEST_FAIL_("convert: %s", err);
-    struct weft_model_opts o = {WEFT_BACKEND_CPU, 2, reference};
+    struct weft_model_opts o = {WEFT_BACKEND_CPU, 2, reference, 0};
     struct weft_model *model;
     rc = weft_model_load(model_path, &o, &model, err, sizeof err);
     if (rc < 0)

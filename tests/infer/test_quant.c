@@ -4,6 +4,8 @@
  * against the reference on random data. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "../../src/infer/model.h"
 #include "harness.h"
@@ -172,55 +174,159 @@ TEST(quantize_round_trip_error_is_bounded)
     }
 }
 
-/* The fast kernels (AVX2 where present, threads) against the reference on
- * random weights of every type, for a batch of 3 vectors. */
+/* The fast kernels against the reference on random weights of every type,
+ * at every instruction-set level this CPU has (so an AVX-512 machine also
+ * tests the AVX2 kernels), for 37 rows (row kernels only) and 48 (Q4_0
+ * and Q8_0 repacked 16 rows at a time where the level has x16 kernels),
+ * and a batch of 5 (a full 4-token pass of the x16 kernels, then 1). */
+static const char *isa_name(int isa)
+{
+    return isa == WEFT_ISA_AVX512 ? "AVX-512 VNNI" : isa == WEFT_ISA_AVX2 ? "AVX2/FMA" : "portable";
+}
+
 TEST(fast_matmul_matches_reference_for_every_type)
 {
     static const uint32_t types[] = {WEFT_TYPE_F32,  WEFT_TYPE_F16,  WEFT_TYPE_BF16, WEFT_TYPE_Q8_0,
                                      WEFT_TYPE_Q4_0, WEFT_TYPE_Q4_K, WEFT_TYPE_Q6_K};
-    enum { ROWS = 37, COLS = 512, B = 3 };
+    enum { MAXROWS = 48, COLS = 512, B = 5 };
     struct weft_model fast = {0}, ref = {0};
     ASSERT_EQ_INT(weft_pool_new(2, &fast.pool), 0);
     ref.pool = fast.pool;
     ref.reference = 1;
-    fast.simd = weft_cpu_detect();
-    fprintf(stderr, "fast kernels: %s\n", fast.simd ? "AVX2/FMA" : "portable");
+    static struct weft_act_q8 xq[B * COLS / 32];
+    fast.xq = xq;
+    fast.xq_cap = B * COLS;
+    static float table[65536];
+    for (uint32_t h = 0; h < 65536; h++)
+        table[h] = weft_f16_to_f32((uint16_t)h);
+    fast.f16_table = table;
     uint64_t seed = 11;
-    static float w[ROWS * COLS], x[B * COLS], ya[B * ROWS], yb[B * ROWS];
-    static uint8_t q[ROWS * COLS * 4];
-    for (int i = 0; i < ROWS * COLS; i++)
+    static float w[MAXROWS * COLS], x[B * COLS], ya[B * MAXROWS], yb[B * MAXROWS];
+    static uint8_t q[MAXROWS * COLS * 4];
+    uint8_t *packed = aligned_alloc(64, MAXROWS * COLS * 4);
+    ASSERT(packed != NULL);
+    for (int i = 0; i < MAXROWS * COLS; i++)
         w[i] = frand(&seed);
     for (int i = 0; i < B * COLS; i++)
         x[i] = frand(&seed);
-    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        size_t rb = weft_row_size(types[t], COLS);
-        for (int r = 0; r < ROWS; r++)
-            weft_quantize_row(types[t], w + r * COLS, q + (size_t)r * rb, COLS);
-        struct wt m = {q, types[t], ROWS, COLS, rb};
-        weft_cpu_matmul(&fast, &m, x, B, ya);
-        weft_cpu_matmul(&ref, &m, x, B, yb);
-        /* And a float64 check of the reference itself from dequantized rows. */
-        float row[COLS];
-        for (int b = 0; b < B; b++) {
-            for (int r = 0; r < ROWS; r++) {
-                weft_dequantize_row(types[t], q + (size_t)r * rb, row, COLS);
-                double d = 0;
-                for (int i = 0; i < COLS; i++)
-                    d += (double)row[i] * x[b * COLS + i];
-                float a = ya[b * ROWS + r], c = yb[b * ROWS + r];
-                /* Q8_0 and Q4_0 take the integer path, which quantizes the
-                 * activations to 8 bits: its error is a fraction of
-                 * sum |w x|, not of float rounding. */
-                double mag = 0;
-                for (int i = 0; i < COLS; i++)
-                    mag += fabs((double)row[i] * x[b * COLS + i]);
-                int q8 = types[t] == WEFT_TYPE_Q8_0 || types[t] == WEFT_TYPE_Q4_0;
-                double tol_fast = q8 ? 1e-3 + 0.01 * mag : 1e-3;
-                if (fabs(a - d) > tol_fast || fabs(c - d) > 1e-3)
-                    TEST_FAIL_("%s row %d batch %d: fast %g, reference %g, float64 %g",
-                               weft_type_name(types[t]), r, b, a, c, d);
+    int tested_x16 = 0;
+    for (int isa = WEFT_ISA_AVX2; isa <= weft_cpu_detect(); isa++) {
+        fprintf(stderr, "fast kernels: %s\n", isa_name(isa));
+        fast.isa = isa;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            for (int rows = 37; rows <= MAXROWS; rows += MAXROWS - 37) {
+                size_t rb = weft_row_size(types[t], COLS);
+                for (int r = 0; r < rows; r++)
+                    weft_quantize_row(types[t], w + r * COLS, q + (size_t)r * rb, COLS);
+                struct wt m = {q, types[t], rows, COLS, rb, NULL, 0};
+                if (weft_x16_layout(isa, &m)) {
+                    weft_x16_pack(&m, packed);
+                    m.fast = packed;
+                    m.x16 = 1;
+                    tested_x16++;
+                }
+                weft_cpu_matmul(&fast, &m, x, B, ya);
+                weft_cpu_matmul(&ref, &m, x, B, yb);
+                /* And a float64 check of the reference itself from
+                 * dequantized rows. */
+                float row[COLS];
+                for (int b = 0; b < B; b++) {
+                    for (int r = 0; r < rows; r++) {
+                        weft_dequantize_row(types[t], q + (size_t)r * rb, row, COLS);
+                        double d = 0, mag = 0;
+                        for (int i = 0; i < COLS; i++) {
+                            d += (double)row[i] * x[b * COLS + i];
+                            mag += fabs((double)row[i] * x[b * COLS + i]);
+                        }
+                        float a = ya[b * rows + r], c = yb[b * rows + r];
+                        /* Q8_0 and Q4_0 take the integer path, which
+                         * quantizes the activations to 8 bits: its error
+                         * is a fraction of sum |w x|, not of float rounding. */
+                        int q8 = types[t] == WEFT_TYPE_Q8_0 || types[t] == WEFT_TYPE_Q4_0;
+                        double tol_fast = q8 ? 1e-3 + 0.01 * mag : 1e-3;
+                        if (fabs(a - d) > tol_fast || fabs(c - d) > 1e-3)
+                            TEST_FAIL_("%s %s %s rows %d, row %d batch %d: fast %g, reference %g, "
+                                       "float64 %g",
+                                       isa_name(isa), weft_type_name(types[t]),
+                                       m.x16 ? "x16" : "rows", rows, r, b, a, c, d);
+                    }
+                }
             }
         }
     }
+    /* Every x86-64 CPU this runs on in CI has AVX2; elsewhere nothing to check. */
+    if (weft_cpu_detect() >= WEFT_ISA_AVX2)
+        ASSERT(tested_x16 > 0);
+    free(packed);
     weft_pool_free(fast.pool);
+}
+
+/* The x16 kernels' integer arithmetic is exact, so against activation
+ * blocks made directly (any int8, any sum) they must equal the float64 sum
+ * of d_w * d_x * (integer block dot) to float rounding: this checks the
+ * layout, the weight offsets and the 1..4-token passes of each kernel,
+ * including the portable one. */
+TEST(x16_kernels_equal_exact_block_sums)
+{
+    enum { ROWS = 32, COLS = 256, NB = COLS / 32, NT = 4 };
+    static const uint32_t types[] = {WEFT_TYPE_Q4_0, WEFT_TYPE_Q8_0};
+    uint64_t seed = 5;
+    static float w[ROWS * COLS];
+    static uint8_t q[ROWS * COLS * 2];
+    uint8_t *packed = aligned_alloc(64, ROWS * COLS * 2);
+    ASSERT(packed != NULL);
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = frand(&seed) * (1 + i % 7);
+    static struct weft_act_q8 xa[NT][NB];
+    for (int k = 0; k < NT; k++)
+        for (int b = 0; b < NB; b++) {
+            xa[k][b].d = 0.01f * (float)(1 + (k + b) % 5);
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                /* Extremes included: -128 and 127 both occur. */
+                int v = j == 0 ? -128 : j == 1 ? 127 : (int)(frand(&seed) * 127);
+                xa[k][b].qs[j] = (int8_t)v;
+                sum += v;
+            }
+            xa[k][b].corr = -8 * sum;
+        }
+    for (size_t t = 0; t < 2; t++) {
+        size_t rb = weft_row_size(types[t], COLS);
+        for (int r = 0; r < ROWS; r++)
+            weft_quantize_row(types[t], w + r * COLS, q + (size_t)r * rb, COLS);
+        struct wt m = {q, types[t], ROWS, COLS, rb, packed, 1};
+        weft_x16_pack(&m, packed);
+        for (int isa = WEFT_ISA_NONE; isa <= weft_cpu_detect(); isa++) {
+            if (isa > WEFT_ISA_NONE && !weft_x16_layout(isa, &m))
+                continue;
+            for (int nt = 1; nt <= NT; nt++) {
+                const struct weft_act_q8 *xp[NT];
+                for (int k = 0; k < nt; k++)
+                    xp[k] = xa[k];
+                float y[NT * ROWS];
+                weft_x16_groups(isa, &m, 0, ROWS / 16, xp, nt, y);
+                for (int k = 0; k < nt; k++)
+                    for (int r = 0; r < ROWS; r++) {
+                        float row[COLS];
+                        weft_dequantize_row(types[t], q + (size_t)r * rb, row, COLS);
+                        double want = 0, mag = 0;
+                        for (int b = 0; b < NB; b++) {
+                            /* dequantized weight = d_w * level, so the block
+                             * dot in float64 is exact up to d_w's rounding. */
+                            double s = 0;
+                            for (int j = 0; j < 32; j++)
+                                s += (double)row[b * 32 + j] * xa[k][b].qs[j];
+                            want += s * xa[k][b].d;
+                            mag += fabs(s * xa[k][b].d);
+                        }
+                        float got = y[k * ROWS + r];
+                        if (fabs(got - want) > 1e-5 * mag + 1e-6)
+                            TEST_FAIL_("%s %s, %d tokens: row %d token %d: %g, want %g",
+                                       isa_name(isa), weft_type_name(types[t]), nt, r, k, got,
+                                       want);
+                    }
+            }
+        }
+    }
+    free(packed);
 }
