@@ -270,7 +270,7 @@ static float dot_fast(uint32_t type, const uint8_t *row, const float *x, size_t 
 
 /* Activations to 8 bits per block of 32, scale amax / 127, rounding half
  * away from zero (this is Weft's own in-memory format, never stored). */
-static void quantize_act(const float *x, struct weft_act_q8 *q, size_t nb)
+static void quantize_act_plain(const float *x, struct weft_act_q8 *q, size_t nb)
 {
     for (size_t i = 0; i < nb; i++, x += WEFT_QK8_0) {
         float amax = 0;
@@ -288,6 +288,59 @@ static void quantize_act(const float *x, struct weft_act_q8 *q, size_t nb)
         }
         q[i].corr = -8 * sum;
     }
+}
+
+#ifdef WEFT_X86
+/* The same, eight lanes at a time, with the same result: the caller runs
+ * it alone while the pool waits, once per matmul (it was 6 % of decode).
+ * Half away from zero is v + copysign(0.5, v) truncated. */
+AVX2 static void quantize_act_avx2(const float *x, struct weft_act_q8 *q, size_t nb)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f);
+    for (size_t i = 0; i < nb; i++, x += WEFT_QK8_0) {
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+        float d = _mm_cvtss_f32(m) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i n[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 t = _mm256_mul_ps(v[k], vid);
+            t = _mm256_add_ps(t, _mm256_or_ps(_mm256_and_ps(t, sign), half));
+            n[k] = _mm256_cvttps_epi32(t);
+        }
+        __m256i s = _mm256_add_epi32(_mm256_add_epi32(n[0], n[1]), _mm256_add_epi32(n[2], n[3]));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        /* Pack 32 x int32 to int8; packs work per 128-bit lane, so the
+         * dwords come out in lane order 0 4 1 5 2 6 3 7 and are put back. */
+        __m256i a = _mm256_packs_epi32(n[0], n[1]), b = _mm256_packs_epi32(n[2], n[3]);
+        __m256i p8 = _mm256_packs_epi16(a, b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        q[i].d = d;
+        q[i].corr = -8 * _mm_cvtsi128_si32(s4);
+        _mm256_storeu_si256((__m256i *)(void *)q[i].qs, p8);
+    }
+}
+#endif
+
+void weft_cpu_quantize_act(int isa, const float *x, struct weft_act_q8 *q, size_t nb)
+{
+#ifdef WEFT_X86
+    if (isa >= WEFT_ISA_AVX2) {
+        quantize_act_avx2(x, q, nb);
+        return;
+    }
+#endif
+    (void)isa;
+    quantize_act_plain(x, q, nb);
 }
 
 /* How rows are split. Each thread should stream long contiguous runs of a
@@ -369,7 +422,8 @@ void weft_cpu_matmul(struct weft_model *m, const struct wt *w, const float *x, i
         (size_t)w->cols * (size_t)n_batch <= m->xq_cap) {
         size_t nb = (size_t)w->cols / WEFT_QK8_0;
         for (int b = 0; b < n_batch; b++)
-            quantize_act(x + (size_t)b * (size_t)w->cols, m->xq + (size_t)b * nb, nb);
+            weft_cpu_quantize_act(m->isa, x + (size_t)b * (size_t)w->cols, m->xq + (size_t)b * nb,
+                                  nb);
         c.xq = m->xq;
         c.int_path = true;
     }

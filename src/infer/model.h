@@ -67,6 +67,10 @@ struct weft_act_q8 {
     int8_t qs[32];
 };
 
+/* x[0 .. 32 nb) as nb activation blocks, with kernels of level isa (every
+ * level gives the same bytes). */
+void weft_cpu_quantize_act(int isa, const float *x, struct weft_act_q8 *q, size_t nb);
+
 /* Tokens one forward pass takes at once (prefill chunks). */
 #define WEFT_MAX_BATCH 16
 

@@ -330,3 +330,37 @@ TEST(x16_kernels_equal_exact_block_sums)
     }
     free(packed);
 }
+
+/* The vector activation quantizer gives the same bytes as the plain one,
+ * ties and signed zeros included. */
+TEST(activation_quantizers_agree_exactly)
+{
+    enum { NB = 64 };
+    static float x[NB * 32];
+    uint64_t seed = 3;
+    for (int i = 0; i < NB * 32; i++)
+        x[i] = frand(&seed) * (float)(1 + i % 13);
+    /* Block 1: exact halves after scaling (amax 127 makes the scale 1). */
+    for (int j = 0; j < 32; j++)
+        x[32 + j] = j == 0 ? 127.0f : (float)(j - 16) + 0.5f;
+    /* Block 2: zeros of both signs; block 3: all zero (scale 0). */
+    for (int j = 0; j < 32; j++) {
+        x[64 + j] = j == 0 ? 3.0f : j % 2 ? -0.0f : 0.0f;
+        x[96 + j] = 0.0f;
+    }
+    static struct weft_act_q8 a[NB], b[NB];
+    weft_cpu_quantize_act(WEFT_ISA_NONE, x, a, NB);
+    for (int isa = WEFT_ISA_AVX2; isa <= weft_cpu_detect(); isa++) {
+        weft_cpu_quantize_act(isa, x, b, NB);
+        for (int i = 0; i < NB; i++) {
+            ASSERT(a[i].d == b[i].d);
+            ASSERT_EQ_INT(a[i].corr, b[i].corr);
+            for (int j = 0; j < 32; j++)
+                if (a[i].qs[j] != b[i].qs[j])
+                    TEST_FAIL_("%s: block %d byte %d: %d, plain %d", isa_name(isa), i, j,
+                               b[i].qs[j], a[i].qs[j]);
+        }
+    }
+    ASSERT_EQ_INT(a[1].qs[1], -15); /* -14.5 rounds away from zero */
+    ASSERT_EQ_INT(a[1].qs[31], 16); /* 15.5 likewise */
+}
