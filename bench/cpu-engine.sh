@@ -6,7 +6,7 @@
 # GGUF files are also run through llama.cpp for a side-by-side figure.
 #
 # Usage: bench/cpu-engine.sh [WORK_DIR=/tmp/weft-bench]   (after `make`)
-# Env:   THREADS (default: all CPUs), PROMPT (128), GEN (64), REPS (3)
+# Env:   THREADS (default: all CPUs), PROMPT (128), GEN (64), REPS (3), ROUNDS (3)
 set -eu
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/weft-bench}
@@ -28,21 +28,40 @@ for t in f16 q8_0 q4_0; do
         "$bin/weft-convert" synth --shape tinyllama-1.1b --type "$t" "$work/tinyllama-$t.gguf"
 done
 
+# The same read through a mapping of the largest model file: what the CPU
+# backend would stream at with --mapped (docs/engine.md).
+"$bin/membw" 2048 "$threads" 3 "$work/tinyllama-f16.gguf"
+
+# The VM's bandwidth drifts by tens of percent within minutes, so Weft and
+# llama.cpp alternate, ROUNDS times per model, and each figure is the
+# median over rounds (each round itself the median of REPS runs).
+rounds=${ROUNDS:-3}
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
 printf '\n%-22s %12s %12s %10s %9s\n' model "prefill t/s" "decode t/s" "GB/token" "of bound"
 for m in stories260K tinyllama-f16 tinyllama-q8_0 tinyllama-q4_0; do
-    out=$("$bin/weft-infer" bench -m "$work/$m.gguf" -p "$pp" -n "$tg" -r "$reps" --threads "$threads" 2>&1)
-    pf=$(echo "$out" | sed -n 's/^prefill .*: \([0-9.]*\) tok\/s.*/\1/p')
-    dc=$(echo "$out" | sed -n 's/^decode .*: \([0-9.]*\) tok\/s.*/\1/p')
-    gb=$(echo "$out" | sed -n 's/.*| \([0-9.]*\) GB read per token.*/\1/p')
-    frac=$(awk -v d="$dc" -v g="$gb" -v b="$bw" 'BEGIN { if (g > 0.01) printf "%.0f%%", 100 * d * g / b; else print "-" }')
-    printf '%-22s %12s %12s %10s %9s\n' "weft $m" "$pf" "$dc" "$gb" "$frac"
-    if [ -n "${LLAMA_BENCH:-}" ]; then
-        l=$("$LLAMA_BENCH" -m "$work/$m.gguf" -p "$pp" -n "$tg" -r "$reps" -t "$threads" 2>/dev/null)
-        lpf=$(echo "$l" | awk -F'|' '/ pp[0-9]/ { gsub(/ /, "", $8); split($8, a, "±"); print a[1] }')
-        ltg=$(echo "$l" | awk -F'|' '/ tg[0-9]/ { gsub(/ /, "", $8); split($8, a, "±"); print a[1] }')
-        lfrac=$(awk -v d="$ltg" -v g="$gb" -v b="$bw" 'BEGIN { if (g > 0.01) printf "%.0f%%", 100 * d * g / b; else print "-" }')
-        printf '%-22s %12s %12s %10s %9s\n' "llama.cpp $m" "$lpf" "$ltg" "$gb" "$lfrac"
-    fi
+    : > "$work/w.pf"; : > "$work/w.dc"; : > "$work/l.pf"; : > "$work/l.dc"
+    gb=0
+    for r in $(seq "$rounds"); do
+        out=$("$bin/weft-infer" bench -m "$work/$m.gguf" -p "$pp" -n "$tg" -r "$reps" --threads "$threads" 2>&1)
+        echo "$out" | sed -n 's/^prefill .*: \([0-9.]*\) tok\/s.*/\1/p' >> "$work/w.pf"
+        echo "$out" | sed -n 's/^decode .*: \([0-9.]*\) tok\/s.*/\1/p' >> "$work/w.dc"
+        gb=$(echo "$out" | sed -n 's/.*| \([0-9.]*\) GB read per token.*/\1/p')
+        if [ -n "${LLAMA_BENCH:-}" ]; then
+            l=$("$LLAMA_BENCH" -m "$work/$m.gguf" -p "$pp" -n "$tg" -r "$reps" -t "$threads" 2>/dev/null)
+            echo "$l" | awk -F'|' '/ pp[0-9]/ { gsub(/ /, "", $8); split($8, a, "±"); print a[1] }' >> "$work/l.pf"
+            echo "$l" | awk -F'|' '/ tg[0-9]/ { gsub(/ /, "", $8); split($8, a, "±"); print a[1] }' >> "$work/l.dc"
+        fi
+    done
+    for who in weft llama.cpp; do
+        f=w
+        [ "$who" = weft ] || f=l
+        [ -s "$work/$f.dc" ] || continue
+        pf=$(median < "$work/$f.pf") dc=$(median < "$work/$f.dc")
+        frac=$(awk -v d="$dc" -v g="$gb" -v b="$bw" 'BEGIN { if (g > 0.01) printf "%.0f%%", 100 * d * g / b; else print "-" }')
+        printf '%-22s %12s %12s %10s %9s   (rounds: %s)\n' "$who $m" "$pf" "$dc" "$gb" "$frac" \
+            "$(tr '\n' ' ' < "$work/$f.dc")"
+    done
 done
 echo
-echo "prefill: $pp tokens, decode: $tg tokens, median of $reps runs, $threads threads"
+echo "prefill: $pp tokens, decode: $tg tokens, median of $rounds rounds of $reps runs, $threads threads"
