@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "../../src/infer/model.h"
 #include "harness.h"
 #include "weft/convert.h"
 #include "weft/error.h"
@@ -15,7 +16,7 @@
 
 static char model_path[4200];
 
-static struct weft_model *load_stories(uint32_t type, int reference)
+static struct weft_model *load_stories_opts(uint32_t type, int reference, int mapped)
 {
     char m[4096], t[4096], err[512];
     const char *td = harness_testdata();
@@ -26,12 +27,17 @@ static struct weft_model *load_stories(uint32_t type, int reference)
     int rc = weft_convert_llama2c(m, t, model_path, type, err, sizeof err);
     if (rc < 0)
         TEST_FAIL_("convert: %s", err);
-    struct weft_model_opts o = {WEFT_BACKEND_CPU, 2, reference, 0};
+    struct weft_model_opts o = {WEFT_BACKEND_CPU, 2, reference, mapped};
     struct weft_model *model;
     rc = weft_model_load(model_path, &o, &model, err, sizeof err);
     if (rc < 0)
         TEST_FAIL_("load: %s", err);
     return model;
+}
+
+static struct weft_model *load_stories(uint32_t type, int reference)
+{
+    return load_stories_opts(type, reference, 0);
 }
 
 struct collect {
@@ -331,4 +337,42 @@ TEST(sampler_draws_depend_only_on_seed_and_position)
     float l[6];
     memcpy(l, logits, sizeof l);
     ASSERT_EQ_INT(weft_sample(&p, l, 6, 2, hist, 2, scratch), 3);
+}
+
+/* The CPU backend's own copy of the matrices (repacked for Q8_0 where the
+ * CPU has the x16 kernels) and reading the file mapping in place give the
+ * same logits to quantization-level tolerance, and say which they did. */
+TEST(copied_and_mapped_weights_agree)
+{
+    uint32_t types[] = {WEFT_TYPE_F32, WEFT_TYPE_Q8_0};
+    for (size_t t = 0; t < 2; t++) {
+        struct weft_model *copy = load_stories_opts(types[t], 0, 0);
+        struct weft_model *map = load_stories_opts(types[t], 0, 1);
+        ASSERT_EQ_UINT(weft_model_info(map)->copy_bytes, 0);
+        if (weft_cpu_detect() >= WEFT_ISA_AVX2)
+            ASSERT(weft_model_info(copy)->copy_bytes > 0);
+        int32_t toks[] = {1, 403, 261, 378, 410, 262, 300, 266};
+        struct weft_session *a, *b;
+        ASSERT_EQ_INT(weft_session_new(copy, 64, &a), 0);
+        ASSERT_EQ_INT(weft_session_new(map, 64, &b), 0);
+        ASSERT_EQ_INT(weft_session_eval(a, toks, 8), 0);
+        ASSERT_EQ_INT(weft_session_eval(b, toks, 8), 0);
+        const float *la = weft_session_logits(a), *lb = weft_session_logits(b);
+        float maxabs = 0, maxdiff = 0;
+        for (int i = 0; i < 512; i++) {
+            maxabs = fmaxf(maxabs, fabsf(lb[i]));
+            maxdiff = fmaxf(maxdiff, fabsf(la[i] - lb[i]));
+        }
+        ASSERT(maxabs > 1.0f);
+        /* F32 runs the same kernels on the same bytes: identical. Q8_0
+         * sums in a different order on the x16 path. */
+        float tol = types[t] == WEFT_TYPE_F32 ? 0.0f : 1e-3f * maxabs;
+        if (maxdiff > tol)
+            TEST_FAIL_("%s: logits differ by %g (max |logit| %g)", weft_type_name(types[t]),
+                       maxdiff, maxabs);
+        weft_session_free(a);
+        weft_session_free(b);
+        weft_model_free(copy);
+        weft_model_free(map);
+    }
 }
