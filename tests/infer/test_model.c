@@ -126,6 +126,21 @@ TEST(model_info_describes_stories260k)
     weft_model_free(m);
 }
 
+/* The largest difference between two sessions' stories260K logits, and
+ * in *maxabs the largest |logit| of b (checked to be non-trivial). */
+static float logit_diff(const struct weft_session *a, const struct weft_session *b, float *maxabs)
+{
+    const float *la = weft_session_logits(a), *lb = weft_session_logits(b);
+    float maxdiff = 0;
+    *maxabs = 0;
+    for (int i = 0; i < 512; i++) {
+        *maxabs = fmaxf(*maxabs, fabsf(lb[i]));
+        maxdiff = fmaxf(maxdiff, fabsf(la[i] - lb[i]));
+    }
+    ASSERT(*maxabs > 1.0f);
+    return maxdiff;
+}
+
 TEST(fast_and_reference_logits_agree)
 {
     struct weft_model *fast = load_stories(WEFT_TYPE_F32, 0);
@@ -138,13 +153,7 @@ TEST(fast_and_reference_logits_agree)
     ASSERT_EQ_INT(weft_session_eval(a, toks, 12), 0);
     for (int i = 0; i < 12; i++)
         ASSERT_EQ_INT(weft_session_eval(b, &toks[i], 1), 0);
-    const float *la = weft_session_logits(a), *lb = weft_session_logits(b);
-    float maxabs = 0, maxdiff = 0;
-    for (int i = 0; i < 512; i++) {
-        maxabs = fmaxf(maxabs, fabsf(lb[i]));
-        maxdiff = fmaxf(maxdiff, fabsf(la[i] - lb[i]));
-    }
-    ASSERT(maxabs > 1.0f);
+    float maxabs, maxdiff = logit_diff(a, b, &maxabs);
     if (maxdiff > 1e-4f * maxabs)
         TEST_FAIL_("logits differ by %g (max |logit| %g)", maxdiff, maxabs);
     weft_session_free(a);
@@ -357,13 +366,7 @@ TEST(copied_and_mapped_weights_agree)
         ASSERT_EQ_INT(weft_session_new(map, 64, &b), 0);
         ASSERT_EQ_INT(weft_session_eval(a, toks, 8), 0);
         ASSERT_EQ_INT(weft_session_eval(b, toks, 8), 0);
-        const float *la = weft_session_logits(a), *lb = weft_session_logits(b);
-        float maxabs = 0, maxdiff = 0;
-        for (int i = 0; i < 512; i++) {
-            maxabs = fmaxf(maxabs, fabsf(lb[i]));
-            maxdiff = fmaxf(maxdiff, fabsf(la[i] - lb[i]));
-        }
-        ASSERT(maxabs > 1.0f);
+        float maxabs, maxdiff = logit_diff(a, b, &maxabs);
         /* F32 runs the same kernels on the same bytes: identical. Q8_0
          * sums in a different order on the x16 path. */
         float tol = types[t] == WEFT_TYPE_F32 ? 0.0f : 1e-3f * maxabs;
