@@ -7,16 +7,14 @@
 #include "model.h"
 #include "weft/quant.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef WEFT_X86
 #include <cpuid.h>
 #include <immintrin.h>
-#define WEFT_X86 1
 #endif
 
 /* --- AVX2 dot products ------------------------------------------------------- */
 
 #ifdef WEFT_X86
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 /* Decode streams every weight byte once per token. These loops are dense
  * enough that the out-of-order window covers only a few cache lines, so
@@ -27,7 +25,7 @@
 #define PREFETCH_AHEAD   2048
 #define PREFETCH(p, off) _mm_prefetch((const char *)(p) + PREFETCH_AHEAD + (off), _MM_HINT_T0)
 
-AVX2 static inline float hsum8(__m256 v)
+WEFT_AVX2 static inline float hsum8(__m256 v)
 {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
     lo = _mm_add_ps(lo, hi);
@@ -36,7 +34,7 @@ AVX2 static inline float hsum8(__m256 v)
     return _mm_cvtss_f32(lo);
 }
 
-AVX2 static float dot_f32_avx2(const float *w, const float *x, size_t n)
+WEFT_AVX2 static float dot_f32_avx2(const float *w, const float *x, size_t n)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     size_t i = 0;
@@ -51,7 +49,7 @@ AVX2 static float dot_f32_avx2(const float *w, const float *x, size_t n)
     return s;
 }
 
-AVX2 static float dot_f16_avx2(const uint16_t *w, const float *x, size_t n)
+WEFT_AVX2 static float dot_f16_avx2(const uint16_t *w, const float *x, size_t n)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
@@ -72,7 +70,7 @@ AVX2 static float dot_f16_avx2(const uint16_t *w, const float *x, size_t n)
     return s;
 }
 
-AVX2 static float dot_bf16_avx2(const uint16_t *w, const float *x, size_t n)
+WEFT_AVX2 static float dot_bf16_avx2(const uint16_t *w, const float *x, size_t n)
 {
     __m256 acc = _mm256_setzero_ps();
     size_t i = 0;
@@ -89,7 +87,7 @@ AVX2 static float dot_bf16_avx2(const uint16_t *w, const float *x, size_t n)
     return s;
 }
 
-AVX2 static float dot_q8_0_avx2(const struct weft_block_q8_0 *b, const float *x, size_t n)
+WEFT_AVX2 static float dot_q8_0_avx2(const struct weft_block_q8_0 *b, const float *x, size_t n)
 {
     __m256 acc = _mm256_setzero_ps();
     for (size_t i = 0; i < n / WEFT_QK8_0; i++) {
@@ -106,7 +104,7 @@ AVX2 static float dot_q8_0_avx2(const struct weft_block_q8_0 *b, const float *x,
     return hsum8(acc);
 }
 
-AVX2 static float dot_q4_0_avx2(const struct weft_block_q4_0 *b, const float *x, size_t n)
+WEFT_AVX2 static float dot_q4_0_avx2(const struct weft_block_q4_0 *b, const float *x, size_t n)
 {
     __m256 acc = _mm256_setzero_ps();
     const __m256i eight = _mm256_set1_epi32(8);
@@ -131,7 +129,7 @@ AVX2 static float dot_q4_0_avx2(const struct weft_block_q4_0 *b, const float *x,
  * unsigned by signed bytes, so the weight's sign moves onto the activation
  * and its magnitude stays: |w| * sign(w) * x == w * x, and 128 * 127 * 2
  * fits the int16 lanes. */
-AVX2 static inline __m256 mul_sum_i8(__m256i w, __m256i x)
+WEFT_AVX2 static inline __m256 mul_sum_i8(__m256i w, __m256i x)
 {
     __m256i aw = _mm256_sign_epi8(w, w);
     __m256i sx = _mm256_sign_epi8(x, w);
@@ -143,8 +141,8 @@ AVX2 static inline __m256 mul_sum_i8(__m256i w, __m256i x)
  * load instead of a conversion that competes with the shuffles for the
  * same execution port (measured 1.57 -> 1.08 ns per Q4_0 block). Two
  * blocks per iteration into two accumulators. */
-AVX2 static float dot_q8_0_q8_avx2(const struct weft_block_q8_0 *w, const struct weft_act_q8 *x,
-                                   size_t nb, const float *f16)
+WEFT_AVX2 static float dot_q8_0_q8_avx2(const struct weft_block_q8_0 *w,
+                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;
     size_t i = 0;
@@ -166,7 +164,7 @@ AVX2 static float dot_q8_0_q8_avx2(const struct weft_block_q8_0 *w, const struct
     return hsum8(_mm256_add_ps(a0, a1));
 }
 
-AVX2 static inline __m256i q4_unpack(const struct weft_block_q4_0 *w)
+WEFT_AVX2 static inline __m256i q4_unpack(const struct weft_block_q4_0 *w)
 {
     /* Low nibbles are elements 0..15, high nibbles 16..31: one 128-bit
      * lane each, then shifted from 0..15 to -8..7. */
@@ -175,8 +173,8 @@ AVX2 static inline __m256i q4_unpack(const struct weft_block_q4_0 *w)
     return _mm256_sub_epi8(_mm256_and_si256(q, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
 }
 
-AVX2 static float dot_q4_0_q8_avx2(const struct weft_block_q4_0 *w, const struct weft_act_q8 *x,
-                                   size_t nb, const float *f16)
+WEFT_AVX2 static float dot_q4_0_q8_avx2(const struct weft_block_q4_0 *w,
+                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;
     size_t i = 0;
@@ -198,7 +196,7 @@ AVX2 static float dot_q4_0_q8_avx2(const struct weft_block_q4_0 *w, const struct
 }
 
 /* K-quants: dequantize one super-block to floats, then a vector dot. */
-AVX2 static float dot_kquant_avx2(uint32_t type, const uint8_t *row, const float *x, size_t n)
+WEFT_AVX2 static float dot_kquant_avx2(uint32_t type, const uint8_t *row, const float *x, size_t n)
 {
     float buf[WEFT_QK_K];
     size_t bs = weft_type_size(type);
@@ -294,7 +292,7 @@ static void quantize_act_plain(const float *x, struct weft_act_q8 *q, size_t nb)
 /* The same, eight lanes at a time, with the same result: the caller runs
  * it alone while the pool waits, once per matmul (it was 6 % of decode).
  * Half away from zero is v + copysign(0.5, v) truncated. */
-AVX2 static void quantize_act_avx2(const float *x, struct weft_act_q8 *q, size_t nb)
+WEFT_AVX2 static void quantize_act_avx2(const float *x, struct weft_act_q8 *q, size_t nb)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f);
     for (size_t i = 0; i < nb; i++, x += WEFT_QK8_0) {

@@ -121,16 +121,20 @@ static int get_vec(struct loader *l, const char *name, int n, int required, floa
  * leave the resident set, so the process holds the weights once. */
 
 /* The matrices the forward pass multiplies by (not the embedding table,
- * read one row a token, unless it is also the output). */
+ * read one row a token, unless it is also the output), into out when it
+ * is not NULL; returns how many. */
 static int matrices(struct weft_model *m, struct wt **out)
 {
     int n = 0;
-    out[n++] = &m->output;
+    if (out)
+        out[n] = &m->output;
+    n++;
     for (int i = 0; i < m->info.n_layer; i++) {
         struct layer *ly = &m->layers[i];
         struct wt *w[] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
-        for (size_t j = 0; j < sizeof w / sizeof w[0]; j++)
-            out[n++] = w[j];
+        for (size_t j = 0; j < sizeof w / sizeof w[0]; j++, n++)
+            if (out)
+                out[n] = w[j];
     }
     return n;
 }
@@ -162,7 +166,7 @@ static size_t copy_size(const struct wt *w)
 static int copy_weights(struct loader *l)
 {
     struct weft_model *m = l->m;
-    int n = 1 + 7 * m->info.n_layer;
+    int n = matrices(m, NULL);
     struct wt **w = malloc((size_t)n * sizeof *w);
     size_t *at = malloc((size_t)n * sizeof *at);
     if (!w || !at) {

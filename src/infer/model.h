@@ -30,6 +30,14 @@ struct wt {
  * AVX-512 F/BW/VL and VNNI. */
 enum { WEFT_ISA_NONE = 0, WEFT_ISA_AVX2 = 1, WEFT_ISA_AVX512 = 2 };
 
+/* The kernels of each level are compiled with these target attributes in
+ * any build, and only called when weft_cpu_detect() reports the level. */
+#if defined(__x86_64__) || defined(__i386__)
+#define WEFT_X86    1
+#define WEFT_AVX2   __attribute__((target("avx2,fma,f16c")))
+#define WEFT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c")))
+#endif
+
 struct layer {
     const float *attn_norm, *ffn_norm; /* n_embd floats each */
     struct wt wq, wk, wv, wo;

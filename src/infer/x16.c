@@ -11,7 +11,7 @@
  * multiply-add) is paid once per 16 rows instead of once per row.
  *
  * Layout of a weight with `rows` a multiple of 16 and nb blocks per row:
- * groups of 16 rows, each GROUP_BYTES (a multiple of 64) apart. A group
+ * groups of 16 rows, each group_bytes() (a multiple of 64) apart. A group
  * holds first the quants of block 0, 1, ... nb-1, each QB * 16 bytes (QB =
  * 16 for Q4_0, 32 for Q8_0) cut into 64-byte chunks t = 0 .. QB/4-1 whose
  * 4-byte lane r is qs[4t .. 4t+3] of row r; then the 16 half-float scales
@@ -28,9 +28,8 @@
 #include "model.h"
 #include "weft/quant.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef WEFT_X86
 #include <immintrin.h>
-#define WEFT_X86 1
 #endif
 
 enum { ROWS = WEFT_X16_ROWS };
@@ -102,8 +101,6 @@ static inline int32_t x4(const struct weft_act_q8 *x, int i)
 /* --- AVX-512 VNNI ---------------------------------------------------------- */
 
 #ifdef WEFT_X86
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c")))
-#define AVX2   __attribute__((target("avx2,fma,f16c")))
 #ifndef X16_AHEAD
 #define X16_AHEAD 4096
 #endif
@@ -115,7 +112,7 @@ static inline int32_t x4(const struct weft_act_q8 *x, int i)
  * out-of-order window then spans more bytes in flight): Q4_0's high
  * nibbles are masked in place, 16 times their value, and the sum is
  * shifted back once; loads fold into the masks. */
-AVX512 static inline __attribute__((always_inline)) void
+WEFT_AVX512 static inline __attribute__((always_inline)) void
 group_avx512_n(uint32_t type, const uint8_t *q, int nb, const struct weft_act_q8 *const *x,
                const int nt, float *y, int stride)
 {
@@ -170,8 +167,9 @@ group_avx512_n(uint32_t type, const uint8_t *q, int nb, const struct weft_act_q8
 
 /* One copy of the loop per token count and type, so each is straight-line
  * code with its accumulators in registers. */
-AVX512 static void group_avx512(uint32_t type, const uint8_t *q, int nb,
-                                const struct weft_act_q8 *const *x, int nt, float *y, int stride)
+WEFT_AVX512 static void group_avx512(uint32_t type, const uint8_t *q, int nb,
+                                     const struct weft_act_q8 *const *x, int nt, float *y,
+                                     int stride)
 {
 #define N(n)                                                                                       \
     case n:                                                                                        \
@@ -194,8 +192,8 @@ AVX512 static void group_avx512(uint32_t type, const uint8_t *q, int nb,
  * eight of them still fit 16 bits (30480), so a block's eight chunks add
  * up as 16-bit before one widening madd. The group is two halves of 8
  * rows: bytes 0..31 of each 64-byte chunk are rows 0..7. */
-AVX2 static void group_avx2(const uint8_t *q, int nb, const struct weft_act_q8 *const *x, int nt,
-                            float *y, int stride)
+WEFT_AVX2 static void group_avx2(const uint8_t *q, int nb, const struct weft_act_q8 *const *x,
+                                 int nt, float *y, int stride)
 {
     const uint16_t *scales = (const uint16_t *)(const void *)(q + (size_t)nb * ROWS * 16);
     const __m256i nib = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
@@ -231,8 +229,9 @@ AVX2 static void group_avx2(const uint8_t *q, int nb, const struct weft_act_q8 *
 }
 #endif
 
-/* Portable: the same arithmetic one lane at a time. Used where the fast
- * kernels are not compiled (non-x86) and as their definition in tests. */
+/* Portable: the same arithmetic one lane at a time, the definition the
+ * vector kernels are tested against. (A model is only repacked where a
+ * vector kernel exists, so loads never reach it.) */
 static void group_plain(uint32_t type, const uint8_t *q, int nb, const struct weft_act_q8 *const *x,
                         int nt, float *y, int stride)
 {
