@@ -114,7 +114,7 @@ static int get_vec(struct loader *l, const char *name, int n, int required, floa
  *
  * The CPU backend computes from memory it owns, not from the file mapping.
  * Measured on the development VM (docs/BENCHMARKS.md): one core streamed
- * 28 GB/s from anonymous memory but 4-6 GB/s from a mapped 2 GB GGUF once
+ * 28 GB/s from anonymous memory but 4-7 GB/s from a mapped 2 GB GGUF once
  * more than about 1.3 GB of it was read per pass, which left TinyLlama F16
  * decode at a fifth of the bandwidth bound. The copy is also where Q4_0
  * and Q8_0 are repacked for the x16 kernels. Afterwards the file's pages
