@@ -1,7 +1,9 @@
 #!/bin/bash
 # weftd benchmarks (issue 6), real binaries on loopback:
-#   idle      RSS and CPU of weftd with stories260K loaded, no work, a
-#             scheduler and a simulated home: SECONDS_RUN (default 60) s
+#   idle      RSS and CPU of weftd without a model and with stories260K
+#             loaded, no work, a scheduler and a simulated home:
+#             SECONDS_RUN (default 60) s each; WEFTD_ENV (e.g.
+#             LD_LIBRARY_PATH=DIR) is passed to weftd through env(1)
 #   ready     time from exec to READY=1 on $NOTIFY_SOCKET, RUNS (default 10)
 #   failover  a weftd killed (SIGKILL) mid-stream: the client's longest gap
 #             between two tokens, RUNS (default 20) kills
@@ -44,12 +46,12 @@ home() { # home -> MB (a sunny noon)
     sleep 0.3
 }
 
-config() { # config NAME MB EXTRA_COMPUTE_JSON
-    local tok
+config() { # config NAME MB EXTRA_COMPUTE_JSON [MAX_COMPUTE_W] [MODELS_JSON]
+    local tok models=${5:-[\{\"path\": \"$work/stories260K.gguf\"\}]}
     tok=$("$bin/weftctl" --state-dir "$work/sched" nodes enroll "$1" 2>/dev/null)
     cat > "$work/$1.json" <<EOF
 {"scheduler": {"urls": ["https://127.0.0.1:$PORT"], "token": "$tok", "ca_file": "$CA"},
- "models": [{"path": "$work/stories260K.gguf"}],
+ "models": $models,
  "energy": {"modbus": "tcp://127.0.0.1:$2", "poll_ms": 1000},
  "policy": {"enable_delay_s": 1, "disable_delay_s": 1, "min_run_w": 50, "max_compute_w": ${4:-300}},
  "compute": {"threads": 1 $3},
@@ -57,11 +59,11 @@ config() { # config NAME MB EXTRA_COMPUTE_JSON
 EOF
 }
 
-bench_idle() {
+idle_one() { # idle_one LABEL MODELS_JSON ("" for stories260K)
     local secs=${SECONDS_RUN:-60}
-    home
-    config idle "$MB" ""
-    "$bin/weftd" --config "$work/idle.json" > "$work/idle.out" 2> "$work/idle.err" &
+    config "idle$1" "$MB" "" 300 "$2"
+    # shellcheck disable=SC2086
+    env ${WEFTD_ENV:-} "$bin/weftd" --config "$work/idle$1.json" > "$work/idle.out" 2> "$work/idle.err" &
     local pid=$!
     pids+=("$pid")
     sleep 5
@@ -70,11 +72,22 @@ bench_idle() {
     sleep "$secs"
     t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
     tick=$(getconf CLK_TCK)
-    echo "== idle: weftd with stories260K, 1 s energy poll, 2 s heartbeat, long poll; $secs s"
+    echo "== idle, $1: 1 s energy poll, 2 s heartbeat; $secs s${WEFTD_ENV:+ (env $WEFTD_ENV)}"
     echo "CPU: $(awk -v a="$t0" -v b="$t1" -v t="$tick" -v s="$secs" 'BEGIN{printf "%.2f%% of one core", (b-a)/t/s*100}')"
-    echo "RSS: $(grep VmRSS "/proc/$pid/status" | awk '{printf "%.1f MiB", $2/1024}')  threads: $(ls /proc/$pid/task | wc -l)"
+    echo "RSS: $(grep VmRSS "/proc/$pid/status" | awk '{printf "%.1f MiB", $2/1024}')  threads: $(ls /proc/$pid/task | wc -l)  libraries: $(grep -c '\.so.*r-xp\|r-xp.*\.so' "/proc/$pid/maps")"
     awk '/^(Rss|Pss|Private_Clean|Private_Dirty|Anonymous):/ {printf "%s %.1f MiB  ", $1, $2/1024} END {print ""}' "/proc/$pid/smaps_rollup"
+    # Where the resident set is: the largest mappings by file (KiB).
+    awk '/^[0-9a-f]+-[0-9a-f]+ / {n = split($6, a, "/"); f = $6 == "" ? "[anon]" : a[n]}
+         /^Rss:/ {r[f] += $2} END {for (f in r) if (r[f] >= 100) printf "%d %s\n", r[f], f}' \
+        "/proc/$pid/smaps" | sort -rn | awk '{printf "  %s %d KiB", $2, $1} END {print ""}'
     kill -9 "$pid"
+    wait "$pid" 2> /dev/null
+}
+
+bench_idle() {
+    home
+    idle_one "no model" "[]"
+    idle_one "stories260K loaded" ""
 }
 
 bench_ready() {

@@ -98,8 +98,8 @@ static const struct weft_cfg_field status_fields[] = {
 static const struct weft_cfg_field fields[] = {
     WEFT_CFG_OBJECT_F(C, scheduler, "scheduler", scheduler_fields, WEFT_CFG_REQUIRED,
                       "where the node finds work"),
-    WEFT_CFG_ARRAY_F(C, models, n_models, "models", model_elem, 1, WEFT_CFG_REQUIRED,
-                     "the models this node serves"),
+    WEFT_CFG_ARRAY_F(C, models, n_models, "models", model_elem, 0, WEFT_CFG_REQUIRED,
+                     "the models this node serves; [] for a node that only reports its energy"),
     WEFT_CFG_OBJECT_F(C, energy, "energy", energy_fields, WEFT_CFG_REQUIRED,
                       "the home's energy devices"),
     WEFT_CFG_OBJECT_F(C, policy, "policy", weft_policy_fields, 0,

@@ -47,6 +47,8 @@ static enum weft_chat_template detect_template(const char *path)
 static int load_models(struct weftd *d, char *err, size_t errcap)
 {
     struct weft_model_opts o = {.backend = WEFT_BACKEND_AUTO, .n_threads = d->cfg.compute.threads};
+    if (d->cfg.n_models == 0)
+        weft_log_notice(d->log, "no models: this node reports its energy and serves nothing");
     for (int i = 0; i < d->cfg.n_models; i++) {
         const struct weftd_model_cfg *mc = &d->cfg.models[i];
         struct node_model *nm = &d->models[i];
@@ -109,7 +111,10 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     pthread_cond_init(&d->cv, NULL);
     uv_async_init(loop, &d->wake, on_wake);
     d->wake.data = d;
-    if ((rc = node_runner_start(d)) != 0 || (rc = node_status_start(d, err, errcap)) != 0 ||
+    /* Without models no job can reach the runner (the link does not poll
+     * and refuses a job for a model it lacks), so it needs no thread. */
+    if ((d->n_models > 0 && (rc = node_runner_start(d)) != 0) ||
+        (rc = node_status_start(d, err, errcap)) != 0 ||
         (rc = node_link_init(d, err, errcap)) != 0) {
         /* Nothing has run yet; close what exists and give up. */
         node_runner_stop(d);

@@ -275,10 +275,12 @@ static void send_hello(struct weftd *d)
         cJSON_AddItemToArray(ms, m);
     }
     cJSON_AddNumberToObject(o, "max_concurrency", 1);
-    const struct weft_model_info *mi = weft_model_info(d->models[0].model);
-    char hw[128];
-    snprintf(hw, sizeof hw, "%s, %d threads", mi->backend == WEFT_BACKEND_CUDA ? "CUDA" : "CPU",
-             mi->n_threads);
+    char hw[128] = "none (no models)";
+    if (d->n_models > 0) {
+        const struct weft_model_info *mi = weft_model_info(d->models[0].model);
+        snprintf(hw, sizeof hw, "%s, %d threads", mi->backend == WEFT_BACKEND_CUDA ? "CUDA" : "CPU",
+                 mi->n_threads);
+    }
     cJSON_AddStringToObject(o, "hardware", hw);
     d->link = LINK_HELLO;
     xfer_post(d, x, cJSON_PrintUnformatted(o));
@@ -490,7 +492,8 @@ static void send_poll(struct weftd *d)
 
 void node_link_kick(struct weftd *d)
 {
-    if (d->link == LINK_LIVE && !d->poll_in_flight && !d->job && !d->stopping &&
+    /* A node without models has nothing to take: it only reports. */
+    if (d->link == LINK_LIVE && !d->poll_in_flight && !d->job && !d->stopping && d->n_models > 0 &&
         (node_deferrable_ok(d) || node_interactive_ok(d)))
         send_poll(d);
 }

@@ -102,6 +102,12 @@ int node_nvml_limit(void *storage, double watts)
     return 0;
 }
 
+double node_nvml_limit_w(const void *storage)
+{
+    const struct node_nvml *n = storage;
+    return n->lib && n->set_mw ? n->set_mw / 1000.0 : -1;
+}
+
 void node_nvml_close(void *storage)
 {
     struct node_nvml *n = storage;

@@ -17,6 +17,8 @@ double node_nvml_power_w(void *storage);
 /* Sets the power limit to watts, clamped to what the GPU allows (0: its
  * minimum). 0, or -1 when not possible. */
 int node_nvml_limit(void *storage, double watts);
+/* The limit weftd last set, in W, or -1 when it has set none. */
+double node_nvml_limit_w(const void *storage);
 /* Restores the default limit if we changed it, and unloads NVML. */
 void node_nvml_close(void *storage);
 

@@ -50,6 +50,11 @@ static char *status_json(const struct weftd *d)
     else
         cJSON_AddNullToObject(g, "power_w");
     cJSON_AddBoolToObject(g, "power_limit", d->cfg.compute.gpu_power_limit);
+    double lim = node_nvml_limit_w(d->nvml);
+    if (lim >= 0)
+        cJSON_AddNumberToObject(g, "limit_w", lim);
+    else
+        cJSON_AddNullToObject(g, "limit_w");
     cJSON *p = cJSON_AddObjectToObject(o, "policy");
     cJSON_AddStringToObject(p, "state", weft_policy_state_name(d->pout.state));
     cJSON_AddNumberToObject(p, "budget_w", d->pout.budget_w);

@@ -426,6 +426,23 @@ static int cmd_node_status(int argc, char **argv)
            cJSON_GetNumberValue(cJSON_GetObjectItem(p, "budget_w")), str_or(p, "reason", ""));
     printf("scheduler: %s (%s)%s%s\n", str_or(s, "url", "?"), str_or(s, "state", "?"),
            cJSON_IsString(cJSON_GetObjectItem(s, "error")) ? ": " : "", str_or(s, "error", ""));
+    const cJSON *g = cJSON_GetObjectItem(j, "gpu");
+    printf("gpu: %s", str_or(g, "note", "?"));
+    if (cJSON_IsNumber(cJSON_GetObjectItem(g, "power_w")))
+        printf(", %.0f W", cJSON_GetNumberValue(cJSON_GetObjectItem(g, "power_w")));
+    if (cJSON_IsNumber(cJSON_GetObjectItem(g, "limit_w")))
+        printf(", limit %.0f W (follows the budget)",
+               cJSON_GetNumberValue(cJSON_GetObjectItem(g, "limit_w")));
+    printf("\n");
+    char models[256] = "";
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItem(j, "models"))
+    {
+        size_t l = strlen(models);
+        snprintf(models + l, sizeof models - l, "%s%s (%s)", l ? ", " : "", str_or(m, "name", "?"),
+                 str_or(m, "template", "?"));
+    }
+    printf("models: %s\n", models[0] ? models : "none (this node only reports its energy)");
     if (cJSON_IsObject(job))
         printf("job: %s on %s, %d tokens (resumed from %d)%s\n", str_or(job, "id", "?"),
                str_or(job, "model", "?"),

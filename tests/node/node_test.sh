@@ -192,6 +192,7 @@ serves_real_model)
         fail "weftctl node status"
     grep -q "^policy: on" "$work/st.txt" || fail "status text: $(cat "$work/st.txt")"
     grep -q "scheduler: .* (live)" "$work/st.txt" || fail "status text: $(cat "$work/st.txt")"
+    grep -q "^models: stories260K (" "$work/st.txt" || fail "status text: $(cat "$work/st.txt")"
     # A clean stop: SIGTERM, exit 0, the ledger on disk.
     kill -TERM "$NODE_PID"
     wait "$NODE_PID"
@@ -346,6 +347,78 @@ scheduler_restart_reconnects)
         sleep 0.1
     done
     [ "$st" = succeeded ] || fail "job after two restarts: $st"
+    ;;
+
+no_models_reports_energy)
+    # "models": [] is a node that reads its home and reports to the scheduler
+    # (the issue's idle benchmark measures this node) but takes no work.
+    start_sched
+    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
+    ADMIN=$("$bin/weftctl" --state-dir "$work/sched" keys create ops --admin 2> /dev/null)
+    start_home a
+    start_node a '{"models": []}'
+    wait_status a 'd["scheduler"]["state"]' live
+    wait_status a 'd["policy"]["takes_deferrable"]' True
+    wait_status a 'd["models"]' '[]'
+    "$bin/weftctl" node status --status-url "http://127.0.0.1:$STATUS_a" > "$work/st.txt" ||
+        fail "weftctl node status"
+    grep -q "^models: none" "$work/st.txt" || fail "status text: $(cat "$work/st.txt")"
+    "$bin/weftctl" --url "$URL" --cacert "$CA" --key "$ADMIN" nodes > "$work/nodes.txt" ||
+        fail "weftctl nodes"
+    grep -qE "^a +live" "$work/nodes.txt" || fail "nodes: $(cat "$work/nodes.txt")"
+    out=$(api "$URL/v1/jobs" -d '{"endpoint":"/v1/completions","request":{"model":"stories260K","prompt":"Once","max_tokens":5}}')
+    id=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    sleep 1.5
+    st=$(api "$URL/v1/jobs/$id" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    [ "$st" = queued ] || fail "a node without models took work: $st"
+    # No runner thread without models: the loop and libuv's pool only.
+    [ "$(ls "/proc/$NODE_PID/task" | wc -l)" -le 5 ] || fail "threads: $(ls "/proc/$NODE_PID/task" | wc -l)"
+    kill -TERM "$NODE_PID"
+    wait "$NODE_PID" || fail "weftd exit status $?"
+    ;;
+
+nvml_limit_follows_budget)
+    # weftd against a stand-in libnvidia-ml.so.1 (tests/node/fake_nvml.c: a
+    # 100-250 W GPU drawing 87 W, default limit 200 W, calls logged): the draw
+    # comes from NVML, the limit follows the budget within the GPU's range
+    # only where the homeowner allowed it, and the default is back at exit.
+    fake=${WEFT_FAKE_NVML_DIR:-}
+    [ -f "$fake/libnvidia-ml.so.1" ] || fail "no fake NVML in '$fake'"
+    export LD_LIBRARY_PATH=$fake${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    start_sched
+    KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create t 2> /dev/null)
+    start_home a
+    start_home b
+    start_home c
+    FAKE_NVML_LOG=$work/nvml-a.log start_node a '{"compute":{"gpu_power_limit":true}}'
+    limited=$NODE_PID
+    FAKE_NVML_LOG=$work/nvml-b.log start_node b
+    FAKE_NVML_NO_GPU=1 start_node c
+    wait_status a 'd["gpu"]["nvml"]' True
+    wait_status a 'd["gpu"]["power_w"] == 87 and d["energy"]["compute_w"] == 87' True
+    # Sunny, max_compute_w 300: the limit goes to the GPU's 250 W maximum.
+    wait_status a 'd["policy"]["budget_w"]' 300
+    wait_status a 'd["gpu"]["limit_w"]' 250
+    grep -qx "set 250000" "$work/nvml-a.log" || fail "nvml log: $(cat "$work/nvml-a.log")"
+    # A cloud: budget 0, the limit drops to the GPU's 100 W minimum.
+    mbw a 40503 0
+    wait_status a 'd["gpu"]["limit_w"]' 100
+    "$bin/weftctl" node status --status-url "http://127.0.0.1:$STATUS_a" > "$work/st.txt" ||
+        fail "weftctl node status"
+    grep -q "^gpu: NVML.*, 87 W, limit 100 W" "$work/st.txt" || fail "status text: $(cat "$work/st.txt")"
+    # Not allowed to (the default): NVML is read, no limit is ever set.
+    wait_status b 'd["gpu"]["power_w"]' 87
+    wait_status b 'd["gpu"]["limit_w"]' None
+    # A driver without a GPU: the estimate, and the status says why.
+    wait_status c 'd["gpu"]["nvml"]' False
+    status c 'd["gpu"]["note"]' | grep -q "NVML found no GPU" || fail "note: $(status c 'd["gpu"]')"
+    # SIGTERM: the default limit is put back before NVML is shut down.
+    kill -TERM "$limited"
+    wait "$limited" || fail "weftd exit status $?"
+    [ "$(tail -n 2 "$work/nvml-a.log" | tr '\n' ' ')" = "set 200000 shutdown " ] ||
+        fail "nvml log at exit: $(cat "$work/nvml-a.log")"
+    [ "$(head -n 1 "$work/nvml-a.log")" = init ] || fail "nvml log: $(cat "$work/nvml-a.log")"
+    grep -q "^set" "$work/nvml-b.log" && fail "node b set a limit: $(cat "$work/nvml-b.log")"
     ;;
 
 check_config)
