@@ -2,11 +2,12 @@
 # weftd benchmarks (issue 6), real binaries on loopback:
 #   idle      RSS and CPU of weftd without a model and with stories260K
 #             loaded, no work, a scheduler and a simulated home:
-#             SECONDS_RUN (default 60) s each; WEFTD_ENV (e.g.
-#             LD_LIBRARY_PATH=DIR) is passed to weftd through env(1)
+#             SECONDS_RUN (default 60) s each
 #   ready     time from exec to READY=1 on $NOTIFY_SOCKET, RUNS (default 10)
 #   failover  a weftd killed (SIGKILL) mid-stream: the client's longest gap
 #             between two tokens, RUNS (default 20) kills
+# WEFTD_ENV (e.g. LD_LIBRARY_PATH=DIR, to try another libcurl) is added to
+# weftd's environment in idle and ready.
 # Usage: bench/node-bench.sh idle|ready|failover|all
 # Needs: a `make` build, ../shared/testdata, python3, mbpoll.
 set -u
@@ -67,13 +68,14 @@ idle_one() { # idle_one LABEL MODELS_JSON ("" for stories260K)
     local pid=$!
     pids+=("$pid")
     sleep 5
-    local t0 t1 tick
-    t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    # CPU time in ns from the scheduler's own accounting (schedstat), summed
+    # over threads: clock ticks are too coarse for a process this quiet.
+    local t0 t1
+    t0=$(cat /proc/"$pid"/task/*/schedstat | awk '{s += $1} END {print s}')
     sleep "$secs"
-    t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
-    tick=$(getconf CLK_TCK)
+    t1=$(cat /proc/"$pid"/task/*/schedstat | awk '{s += $1} END {print s}')
     echo "== idle, $1: 1 s energy poll, 2 s heartbeat; $secs s${WEFTD_ENV:+ (env $WEFTD_ENV)}"
-    echo "CPU: $(awk -v a="$t0" -v b="$t1" -v t="$tick" -v s="$secs" 'BEGIN{printf "%.2f%% of one core", (b-a)/t/s*100}')"
+    echo "CPU: $(awk -v a="$t0" -v b="$t1" -v s="$secs" 'BEGIN{printf "%.3f%% of one core (%.2f ms/s)", (b-a)/s/1e7, (b-a)/s/1e6}')"
     echo "RSS: $(grep VmRSS "/proc/$pid/status" | awk '{printf "%.1f MiB", $2/1024}')  threads: $(ls /proc/$pid/task | wc -l)  libraries: $(grep -c '\.so.*r-xp\|r-xp.*\.so' "/proc/$pid/maps")"
     awk '/^(Rss|Pss|Private_Clean|Private_Dirty|Anonymous):/ {printf "%s %.1f MiB  ", $1, $2/1024} END {print ""}' "/proc/$pid/smaps_rollup"
     # Where the resident set is: the largest mappings by file (KiB).
@@ -94,7 +96,7 @@ bench_ready() {
     local runs=${RUNS:-10}
     home
     config ready "$MB" ""
-    echo "== ready: exec to READY=1 (config, model loaded, status socket bound), $runs runs"
+    echo "== ready: exec to READY=1 (config, model loaded, status socket bound), $runs runs${WEFTD_ENV:+ (env $WEFTD_ENV)}"
     /usr/bin/python3 - "$bin/weftd" "$work/ready.json" "$runs" "$work/notify.sock" <<'EOF'
 import os, socket, subprocess, sys, time
 weftd, cfg, runs, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -103,7 +105,8 @@ for _ in range(runs):
     if os.path.exists(path): os.unlink(path)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(path); s.settimeout(20)
     t0 = time.monotonic()
-    p = subprocess.Popen([weftd, "--config", cfg], env=dict(os.environ, NOTIFY_SOCKET=path),
+    extra = dict(kv.split("=", 1) for kv in os.environ.get("WEFTD_ENV", "").split())
+    p = subprocess.Popen([weftd, "--config", cfg], env=dict(os.environ, NOTIFY_SOCKET=path, **extra),
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         msg = s.recv(4096)
