@@ -180,7 +180,9 @@ static void finish_stop(struct weftd *d)
     node_link_stop(d);
     node_runner_stop(d); /* the runner sees cancel at its next token */
     if (d->job) {
-        node_ledger_add(d, 0, 0, atomic_load(&d->job->tokens), 0);
+        /* Not finished here, but its tokens and energy were spent here. */
+        node_ledger_job_step(d);
+        node_ledger_add(d, d->job->wh, d->job->surplus_wh, atomic_load(&d->job->tokens), 0);
         node_job_free(d->job);
         d->job = NULL;
     }

@@ -98,9 +98,7 @@ static int minute_of_day(void)
     return tm.tm_hour * 60 + tm.tm_min;
 }
 
-/* The draw compute makes now: the estimate scaled by the duty cycle while
- * a job runs (NVML, where present, would replace it). */
-static double compute_draw(struct weftd *d)
+double node_energy_draw(struct weftd *d)
 {
     /* Measured when the driver tells us. */
     d->gpu_w = node_nvml_power_w(d->nvml);
@@ -128,7 +126,8 @@ static void policy_step(struct weftd *d)
     atomic_store(&d->budget_mw, (long)(out.budget_w * 1000));
 
     d->last_poll_ms = now;
-    d->compute_w = compute_draw(d);
+    node_ledger_job_step(d); /* at the draw of the interval that ends now */
+    d->compute_w = node_energy_draw(d);
     /* Between off and full: the GPU's own power limit follows the budget
      * where the homeowner allowed it (else the runner's duty cycle). */
     if (d->cfg.compute.gpu_power_limit && node_nvml_ok(d->nvml))

@@ -56,6 +56,11 @@ struct node_job {
     int paused;
     int uploaded; /* the upload completed */
     uint64_t started_ms;
+    /* Energy so far (ledger.c), summed at each energy poll. */
+    double wh, surplus_wh;
+    uint64_t acct_ms;           /* the end of the last summed interval */
+    unsigned long long acct_mj; /* NVML's energy counter then */
+    int acct_counter;           /* acct_mj is valid */
 };
 
 enum link_state { LINK_DOWN, LINK_HELLO, LINK_LIVE };
@@ -148,6 +153,9 @@ void node_handle_closed(uv_handle_t *h);
 /* energy.c */
 void node_energy_start(struct weftd *d);
 void node_energy_stop(struct weftd *d);
+/* The draw compute makes now, W: NVML's reading where there is one, else
+ * the configured estimate scaled by the duty cycle while a job runs. */
+double node_energy_draw(struct weftd *d);
 int node_deferrable_ok(const struct weftd *d);
 int node_interactive_ok(const struct weftd *d);
 
@@ -172,6 +180,11 @@ void node_job_emit(struct weftd *d, struct node_job *job, const char *line, size
 /* ledger.c */
 void node_ledger_load(struct weftd *d);
 void node_ledger_add(struct weftd *d, double wh, double surplus_wh, int tokens, int jobs);
+/* d->job starts running: its energy is summed from now on. */
+void node_ledger_job_start(struct weftd *d);
+/* Adds the interval since the last call to d->job's energy (each energy
+ * poll, and when the job ends). */
+void node_ledger_job_step(struct weftd *d);
 void node_ledger_save(struct weftd *d);
 struct cJSON;
 void node_ledger_json(const struct weftd *d, struct cJSON *into);

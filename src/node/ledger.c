@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "weft/log.h"
+#include "weft/time.h"
 
 #define LEDGER_MAX_BYTES (1u << 20)
 
@@ -70,6 +71,42 @@ void node_ledger_load(struct weftd *d)
             e->wh = e->surplus_wh = 0;
     }
     cJSON_Delete(root);
+}
+
+/* A job's energy is summed interval by interval: from NVML's energy
+ * counter where the GPU has one (exact, whatever the draw did between two
+ * polls), else the draw at the start of the interval (NVML's reading or the
+ * estimate) times its length. The surplus part of each interval is what the
+ * grid did not supply at its end: an import while running counts against it. */
+void node_ledger_job_start(struct weftd *d)
+{
+    struct node_job *j = d->job;
+    j->acct_ms = weft_mono_ms();
+    j->acct_counter = node_nvml_energy_mj(d->nvml, &j->acct_mj) == 0;
+    d->compute_w = node_energy_draw(d); /* running now, not idle as at the last poll */
+}
+
+void node_ledger_job_step(struct weftd *d)
+{
+    struct node_job *j = d->job;
+    if (!j || !j->acct_ms)
+        return; /* not running: refused or yielded on arrival */
+    uint64_t now = weft_mono_ms();
+    double h = (double)weft_elapsed_ms(j->acct_ms, now) / 3.6e6;
+    double wh = d->compute_w * h;
+    unsigned long long mj = 0;
+    int counter = node_nvml_energy_mj(d->nvml, &mj) == 0;
+    /* A counter that went backwards is a driver reload: estimate this one. */
+    if (counter && j->acct_counter && mj >= j->acct_mj)
+        wh = (double)(mj - j->acct_mj) / 3.6e6; /* mJ to Wh */
+    j->acct_ms = now;
+    j->acct_mj = mj;
+    j->acct_counter = counter;
+    double draw = h > 0 ? wh / h : 0;
+    double grid = d->reading.grid.at_ms ? d->reading.grid.w : 0;
+    double from_grid = grid > 0 ? (grid < draw ? grid : draw) : 0;
+    j->wh += wh;
+    j->surplus_wh += draw > 0 ? wh * (draw - from_grid) / draw : 0;
 }
 
 void node_ledger_add(struct weftd *d, double wh, double surplus_wh, int tokens, int jobs)

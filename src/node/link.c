@@ -376,16 +376,10 @@ static void release_job_if_done(struct weftd *d)
     int fin = job->finished;
     pthread_mutex_unlock(&d->mu);
     if (!fin)
-        return; /* the runner is still stopping; its wake-up brings us back */
+        return;              /* the runner is still stopping; its wake-up brings us back */
+    node_ledger_job_step(d); /* the last interval */
     d->job = NULL;
-    /* Energy: the job's wall time at the draw compute had. Surplus is what
-     * of it the grid did not supply (a grid import while running counts
-     * against it). */
-    double h = (double)weft_elapsed_ms(job->started_ms, weft_mono_ms()) / 3.6e6;
-    double draw = d->compute_w > d->cfg.compute.idle_w ? d->compute_w : d->cfg.compute.busy_w;
-    double grid = d->reading.grid.at_ms ? d->reading.grid.w : 0;
-    double from_grid = grid > 0 ? (grid < draw ? grid : draw) : 0;
-    node_ledger_add(d, draw * h, (draw - from_grid) * h, atomic_load(&job->tokens), 1);
+    node_ledger_add(d, job->wh, job->surplus_wh, atomic_load(&job->tokens), 1);
     node_job_free(job);
     node_link_kick(d);
 }
@@ -474,6 +468,7 @@ static void start_job(struct weftd *d, struct node_job *job)
     } else {
         weft_log_info(d->log, "job %s: %s, from token %d, up to %d", job->id,
                       d->models[job->model].name, job->n_resume, job->max_tokens);
+        node_ledger_job_start(d);
         node_runner_give(d, job);
     }
     xfer_start(d, x);

@@ -1,7 +1,8 @@
 /* GPU power through NVML, loaded with dlopen so weftd runs (and builds)
  * where the NVIDIA driver is absent. Only the handful of entry points
  * weftd needs, declared from NVIDIA's public API documentation: power
- * draw (mW), the power-management limit and its allowed range (mW).
+ * draw (mW), the energy counter (mJ), the power-management limit and its
+ * allowed range (mW).
  *
  * Everything here runs on the loop thread. Setting a limit needs the
  * right to (root or the driver's persistence settings); weftd does it
@@ -24,6 +25,7 @@ struct node_nvml {
     nvml_ret (*shutdown)(void);
     nvml_ret (*by_index)(unsigned, nvml_dev *);
     nvml_ret (*power)(nvml_dev, unsigned *);
+    nvml_ret (*energy)(nvml_dev, unsigned long long *);
     nvml_ret (*constraints)(nvml_dev, unsigned *, unsigned *);
     nvml_ret (*default_limit)(nvml_dev, unsigned *);
     nvml_ret (*set_limit)(nvml_dev, unsigned);
@@ -45,6 +47,7 @@ int node_nvml_open(void *storage, char *why, size_t cap)
     *(void **)&n->shutdown = dlsym(n->lib, "nvmlShutdown");
     *(void **)&n->by_index = dlsym(n->lib, "nvmlDeviceGetHandleByIndex_v2");
     *(void **)&n->power = dlsym(n->lib, "nvmlDeviceGetPowerUsage");
+    *(void **)&n->energy = dlsym(n->lib, "nvmlDeviceGetTotalEnergyConsumption");
     *(void **)&n->constraints = dlsym(n->lib, "nvmlDeviceGetPowerManagementLimitConstraints");
     *(void **)&n->default_limit = dlsym(n->lib, "nvmlDeviceGetPowerManagementDefaultLimit");
     *(void **)&n->set_limit = dlsym(n->lib, "nvmlDeviceSetPowerManagementLimit");
@@ -81,6 +84,12 @@ double node_nvml_power_w(void *storage)
     if (!n->lib || n->power(n->dev, &mw) != 0)
         return -1;
     return mw / 1000.0;
+}
+
+int node_nvml_energy_mj(void *storage, unsigned long long *mj)
+{
+    struct node_nvml *n = storage;
+    return n->lib && n->energy && n->energy(n->dev, mj) == 0 ? 0 : -1;
 }
 
 int node_nvml_limit(void *storage, double watts)

@@ -14,6 +14,9 @@ int node_nvml_open(void *storage, char *why, size_t cap);
 int node_nvml_ok(const void *storage);
 /* The GPU's draw now in W, or -1. */
 double node_nvml_power_w(void *storage);
+/* The GPU's energy counter (mJ since the driver loaded) into *mj: 0, or -1
+ * where NVML or the counter (GPUs before Volta) is missing. */
+int node_nvml_energy_mj(void *storage, unsigned long long *mj);
 /* Sets the power limit to watts, clamped to what the GPU allows (0: its
  * minimum). 0, or -1 when not possible. */
 int node_nvml_limit(void *storage, double watts);

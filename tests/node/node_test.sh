@@ -175,7 +175,9 @@ serves_real_model)
     wait_status a 'd["policy"]["state"]' on
     wait_status a 'd["scheduler"]["state"]' live
     # Greedy from "Once upon a time": llama2.c's published stories260K text.
-    out=$(api "$URL/v1/completions" -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":20,"temperature":0}')
+    out=$(api -w '\n%{time_total}' "$URL/v1/completions" -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":20,"temperature":0}')
+    secs=${out##*$'\n'}
+    out=${out%$'\n'*}
     text=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"])')
     want=", there was a little girl named Lily. She loved to play outside in the park."
     [ "${#text}" -ge 50 ] && [ "${want#"$text"}" != "$want" ] || fail "greedy text: $out"
@@ -187,6 +189,10 @@ serves_real_model)
     else
         wait_status a 'd["gpu"]["nvml"]' False
         status a 'd["gpu"]["note"]' | grep -q "estimated" || fail "gpu note: $(status a 'd["gpu"]')"
+        # The estimate: busy_w 120 at full duty (budget 300 W) over the job,
+        # which lies (all but the last upload) inside the client's time.
+        w=$(status a 'round(d["ledger"]["total"]["wh"] * 3600 / '"$secs"')')
+        [ "$w" -ge 80 ] && [ "$w" -le 135 ] || fail "ledger: $w W over $secs s: $(status a 'd["ledger"]')"
     fi
     "$bin/weftctl" node status --status-url "http://127.0.0.1:$STATUS_a" > "$work/st.txt" ||
         fail "weftctl node status"
@@ -381,7 +387,8 @@ nvml_limit_follows_budget)
     # weftd against a stand-in libnvidia-ml.so.1 (tests/node/fake_nvml.c: a
     # 100-250 W GPU drawing 87 W, default limit 200 W, calls logged): the draw
     # comes from NVML, the limit follows the budget within the GPU's range
-    # only where the homeowner allowed it, and the default is back at exit.
+    # only where the homeowner allowed it, the default is back at exit, and
+    # the ledger sums the GPU's energy counter.
     fake=${WEFT_FAKE_NVML_DIR:-}
     [ -f "$fake/libnvidia-ml.so.1" ] || fail "no fake NVML in '$fake'"
     export LD_LIBRARY_PATH=$fake${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -392,7 +399,7 @@ nvml_limit_follows_budget)
     start_home c
     FAKE_NVML_LOG=$work/nvml-a.log start_node a '{"compute":{"gpu_power_limit":true}}'
     limited=$NODE_PID
-    FAKE_NVML_LOG=$work/nvml-b.log start_node b
+    FAKE_NVML_LOG=$work/nvml-b.log FAKE_NVML_ENERGY_MW=150000 start_node b
     FAKE_NVML_NO_GPU=1 start_node c
     wait_status a 'd["gpu"]["nvml"]' True
     wait_status a 'd["gpu"]["power_w"] == 87 and d["energy"]["compute_w"] == 87' True
@@ -419,6 +426,20 @@ nvml_limit_follows_budget)
         fail "nvml log at exit: $(cat "$work/nvml-a.log")"
     [ "$(head -n 1 "$work/nvml-a.log")" = init ] || fail "nvml log: $(cat "$work/nvml-a.log")"
     grep -q "^set" "$work/nvml-b.log" && fail "node b set a limit: $(cat "$work/nvml-b.log")"
+    # A job on b (a and c under clouds). b's counter runs at 150 W while its
+    # samples read 87 W: the ledger's Wh over the client's time must be the
+    # counter's 150 W, give or take the ends of the job against the client's.
+    mbw c 40503 0
+    wait_status c 'd["policy"]["budget_w"]' 0
+    wait_status b 'd["scheduler"]["state"] == "live" and d["policy"]["takes_deferrable"]' True
+    secs=$(curl -s -o "$work/job.json" -w '%{time_total}' --cacert "$CA" -H "Authorization: Bearer $KEY" \
+        -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":60,"temperature":0}' \
+        "$URL/v1/completions") || fail "completion on b"
+    grep -q '"completion_tokens":60' "$work/job.json" || fail "completion: $(cat "$work/job.json")"
+    wait_status b 'd["ledger"]["total"]["jobs"]' 1
+    w=$(status b 'round(d["ledger"]["total"]["wh"] * 3600 / '"$secs"')')
+    [ "$w" -ge 120 ] && [ "$w" -le 170 ] || fail "ledger: $w W over ${secs} s, want about 150: $(status b 'd["ledger"]')"
+    [ "$(status b 'd["ledger"]["total"]["surplus_share"] == 1')" = True ] || fail "surplus share: $(status b 'd["ledger"]')"
     ;;
 
 check_config)
