@@ -210,6 +210,7 @@ int node_runner_start(struct weftd *d)
 {
     if (pthread_create(&d->runner, NULL, runner_main, d) != 0)
         return WEFT_ENOMEM;
+    pthread_setname_np(d->runner, "weftd-runner"); /* for top -H, perf, the tests */
     d->runner_started = 1;
     return 0;
 }
