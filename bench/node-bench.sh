@@ -6,9 +6,11 @@
 #   ready     time from exec to READY=1 on $NOTIFY_SOCKET, RUNS (default 10)
 #   failover  a weftd killed (SIGKILL) mid-stream: the client's longest gap
 #             between two tokens, RUNS (default 20) kills
+#   duty      generation speed at budgets below compute.busy_w (the duty
+#             cycle, no GPU limit): a 200-token stream at each budget
 # WEFTD_ENV (e.g. LD_LIBRARY_PATH=DIR, to try another libcurl) is added to
 # weftd's environment in idle and ready.
-# Usage: bench/node-bench.sh idle|ready|failover|all
+# Usage: bench/node-bench.sh idle|ready|failover|duty|all
 # Needs: a `make` build, ../shared/testdata, python3, mbpoll.
 set -u
 what=${1:-all}
@@ -142,10 +144,35 @@ bench_failover() {
     echo "node deaths the scheduler saw: $(grep -c 'is gone' "$work/sched.err"), jobs resumed: $(grep -c 'resuming' "$work/sched.err")"
 }
 
+bench_duty() {
+    echo "== duty: one node, busy_w 120 W, budgets 120/90/60 W (duty 1, 0.75, 0.5); a 200-token stream each, ${REPS:-3} reps"
+    home
+    local full=""
+    for w in 120 90 60; do
+        config "d$w" "$MB" ', "busy_w": 120' "$w"
+        "$bin/weftd" --config "$work/d$w.json" > /dev/null 2> "$work/d$w.err" &
+        local p=$!
+        pids+=("$p")
+        sleep 2.5 # hello, policy enable delay, first poll
+        local rates=""
+        for _ in $(seq "${REPS:-3}"); do
+            rates="$rates $(/usr/bin/python3 "$root/bench/sched/failover.py" 127.0.0.1 "$PORT" "$CA" "$KEY" 200 \
+                --model stories260K | awk '{print $3}')"
+        done
+        local med
+        med=$(echo "$rates" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+        [ -z "$full" ] && full=$med
+        echo "budget $w W: tok/s median $med (runs:$rates), $(awk -v a="$med" -v f="$full" 'BEGIN{printf "%.2f", a/f}') of full"
+        kill "$p"
+        wait "$p" 2> /dev/null
+    done
+}
+
 case $what in
 idle) bench_idle ;;
 ready) bench_ready ;;
 failover) bench_failover ;;
-all) bench_idle; bench_ready; bench_failover ;;
-*) echo "usage: $0 idle|ready|failover|all" >&2; exit 2 ;;
+duty) bench_duty ;;
+all) bench_idle; bench_ready; bench_failover; bench_duty ;;
+*) echo "usage: $0 idle|ready|failover|duty|all" >&2; exit 2 ;;
 esac

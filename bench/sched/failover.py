@@ -1,7 +1,8 @@
 """Streams one chat completion through the scheduler and prints the longest
-gap between two consecutive tokens at the client, in ms, and the token
-count. With a node that dies right after token K, that gap is the failover
-time as the client feels it."""
+gap between two consecutive tokens at the client, in ms, the token count,
+and the tokens per second from the first token to the last. With a node that
+dies right after token K, that gap is the failover time as the client feels
+it."""
 import http.client, json, ssl, sys, time
 
 host, port, cafile, key, max_tokens = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
@@ -29,4 +30,5 @@ while True:
     if ev["choices"] and ev["choices"][0]["delta"].get("content"):
         times.append(time.monotonic()); n += 1
 gaps = [b - a for a, b in zip(times, times[1:])]
-print(f"{max(gaps) * 1000:.1f} {n}")
+rate = (n - 1) / (times[-1] - times[0]) if n > 1 and times[-1] > times[0] else 0
+print(f"{max(gaps) * 1000:.1f} {n} {rate:.1f}")

@@ -38,12 +38,17 @@ void node_job_emit(struct weftd *d, struct node_job *job, const char *line, size
     uv_async_send(&d->wake);
 }
 
+/* The duty cycle idles in sleeps of at least this: shorter ones cost more in
+ * timer slack and wake-ups than they idle. Well below anything thermal. */
+#define DUTY_MIN_SLEEP_NS 2000000
+
 struct run {
     struct weftd *d;
     struct node_job *job;
     int first; /* index of the first token this node generates */
     uint64_t last_ns;
-    char *tail; /* text held back to the end (a partial stop string) */
+    int64_t idle_debt_ns; /* duty-cycle idling owed (< 0: overslept, credited) */
+    char *tail;           /* text held back to the end (a partial stop string) */
 };
 
 static void sleep_ns(uint64_t ns)
@@ -81,8 +86,12 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
     if (atomic_load(&job->yield) || atomic_load(&job->cancel))
         return 1;
     /* Between off and full power: a duty cycle. The token took `busy`
-     * ns at full speed; idling busy * (1/duty - 1) after it brings the
-     * average draw down to the budget. */
+     * ns at full speed and owes busy * (1/duty - 1) ns of idling, which
+     * brings the average draw down to the budget. The debt is paid in
+     * sleeps of DUTY_MIN_SLEEP_NS or more and what a sleep overran is
+     * credited (one sleep's worth at most), so the average holds even for
+     * tokens of microseconds (a small model on a CPU), where sleeping after
+     * each one would idle mostly timer slack. */
     uint64_t now = weft_mono_ns();
     uint64_t busy = now - r->last_ns;
     double budget = (double)atomic_load(&r->d->budget_mw) / 1000.0;
@@ -92,8 +101,18 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
     if (!limited && budget > 0 && budget < full &&
         strcmp(r->d->cfg.compute.interactive, "always") != 0) {
         double duty = budget / full < 0.1 ? 0.1 : budget / full;
-        uint64_t idle = (uint64_t)((double)busy * (1.0 / duty - 1.0));
-        sleep_ns(idle > 1000000000u ? 1000000000u : idle);
+        r->idle_debt_ns += (int64_t)((double)busy * (1.0 / duty - 1.0));
+        if (r->idle_debt_ns > 1000000000) /* the yield check waits for the sleep */
+            r->idle_debt_ns = 1000000000;
+        if (r->idle_debt_ns >= DUTY_MIN_SLEEP_NS) {
+            uint64_t t0 = weft_mono_ns();
+            sleep_ns((uint64_t)r->idle_debt_ns);
+            r->idle_debt_ns -= (int64_t)(weft_mono_ns() - t0);
+            if (r->idle_debt_ns < -DUTY_MIN_SLEEP_NS)
+                r->idle_debt_ns = -DUTY_MIN_SLEEP_NS;
+        }
+    } else {
+        r->idle_debt_ns = 0;
     }
     /* A speed ceiling, when the homeowner set one. */
     double tps = r->d->cfg.compute.max_tokens_per_s;
