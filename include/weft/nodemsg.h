@@ -1,8 +1,10 @@
 /* The node API's messages, parsed without I/O so a fuzz target can drive
- * them: hello bodies, heartbeat bodies and the token-stream events.
+ * them: hello bodies, heartbeat bodies and the token-stream events (the
+ * scheduler's side), and job assignments (the node's side).
  *
  * Ownership: every struct here is the caller's; strings are copied into
- * fixed arrays, so nothing needs freeing. Thread-safety: reentrant.
+ * fixed arrays, so nothing needs freeing, except an assignment's prompt and
+ * resume tokens (weft_assignment_free). Thread-safety: reentrant.
  */
 #ifndef WEFT_NODEMSG_H
 #define WEFT_NODEMSG_H
@@ -48,10 +50,31 @@ struct weft_event {
     char message[160]; /* END error: why */
 };
 
+/* A job the scheduler hands a node (the answer to its poll for work). */
+struct weft_assignment {
+    char job[64]; /* letters, digits, '-', '_', '.': it goes into a URL path */
+    char model[WEFT_OAI_MODEL_MAX];
+    char *prompt;       /* rendered: the node only tokenizes it */
+    int32_t *resume;    /* tokens the client already has, each >= 0 */
+    int n_resume;       /* <= max_tokens */
+    int max_tokens;     /* 1..WEFT_OAI_MAX_TOKENS */
+    double temperature; /* 0..2, default 1 */
+    double top_p;       /* 0..1, default 1 */
+    uint64_t seed;
+    char stop[WEFT_OAI_MAX_STOP][WEFT_OAI_STOP_MAX_LEN + 1];
+    int n_stop;
+};
+
 /* Each returns 0, or WEFT_EPARSE with a reason in why[cap]. */
 int weft_hello_parse(const char *body, size_t len, struct weft_hello *h, char *why, size_t cap);
 int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb, char *why,
                          size_t cap);
 int weft_event_parse(const char *line, size_t len, struct weft_event *ev);
+/* Also WEFT_ENOMEM. On failure a->job still holds the job's id when the
+ * body had a valid one (so the node can tell the scheduler it refused that
+ * job), else "". Either way the caller calls weft_assignment_free. */
+int weft_assignment_parse(const char *body, size_t len, struct weft_assignment *a, char *why,
+                          size_t cap);
+void weft_assignment_free(struct weft_assignment *a);
 
 #endif /* WEFT_NODEMSG_H */

@@ -21,6 +21,7 @@
 #define WEFT_OAI_DEFAULT_TOKENS 256
 #define WEFT_OAI_MAX_DEPTH      16 /* JSON nesting allowed in a body */
 #define WEFT_OAI_MODEL_MAX      128
+#define WEFT_OAI_STOP_MAX_LEN   63 /* bytes in one stop string (what a node matches) */
 
 enum weft_oai_kind { WEFT_OAI_CHAT, WEFT_OAI_COMPLETION };
 

@@ -56,6 +56,7 @@ struct node_job {
     int paused;
     int uploaded; /* the upload completed */
     uint64_t started_ms;
+    char refused[200]; /* a bad assignment: why (sent back as an error end) */
     /* Energy so far (ledger.c), summed at each energy poll. */
     double wh, surplus_wh;
     uint64_t acct_ms;           /* the end of the last summed interval */
@@ -173,6 +174,10 @@ int node_runner_start(struct weftd *d);
 void node_runner_stop(struct weftd *d);
 void node_runner_give(struct weftd *d, struct node_job *job);
 void node_job_free(struct node_job *job);
+/* The end event (end: stop, length, yield or error; prompt_tokens -1 and
+ * message/tail NULL when absent), through node_job_emit. */
+void node_job_end(struct weftd *d, struct node_job *job, const char *end, int prompt_tokens,
+                  const char *message, const char *tail);
 /* Appends an event to job->out under d->mu and wakes the loop. */
 void node_job_emit(struct weftd *d, struct node_job *job, const char *line, size_t len,
                    int finished);

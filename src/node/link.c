@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "weft/error.h"
 #include "weft/log.h"
+#include "weft/nodemsg.h"
 #include "weft/time.h"
 
 #define BACKOFF_MIN_MS 500
@@ -384,62 +385,46 @@ static void release_job_if_done(struct weftd *d)
     node_link_kick(d);
 }
 
-static int parse_job(struct weftd *d, const char *body, struct node_job **out)
+/* The scheduler's assignment as a job. A body that names a job but is
+ * otherwise wrong still gives one, carrying `refused`, so the scheduler
+ * hears at once that this node will not run it; a body without a usable id
+ * gives none (*out NULL). */
+static int parse_job(struct weftd *d, const char *body, size_t len, struct node_job **out,
+                     char *why, size_t cap)
 {
-    cJSON *a = cJSON_Parse(body);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "job"),
-                *model = cJSON_GetObjectItemCaseSensitive(a, "model"),
-                *prompt = cJSON_GetObjectItemCaseSensitive(a, "prompt"),
-                *toks = cJSON_GetObjectItemCaseSensitive(a, "tokens"),
-                *max = cJSON_GetObjectItemCaseSensitive(a, "max_tokens"),
-                *seed = cJSON_GetObjectItemCaseSensitive(a, "seed"),
-                *stop = cJSON_GetObjectItemCaseSensitive(a, "stop");
-    int rc = WEFT_EPARSE;
-    struct node_job *j = NULL;
-    if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof j->id || !cJSON_IsString(model) ||
-        !cJSON_IsString(prompt) || !cJSON_IsArray(toks) || !cJSON_IsNumber(max) ||
-        !cJSON_IsString(seed))
-        goto out;
-    j = calloc(1, sizeof *j);
-    if (!j) {
-        rc = WEFT_ENOMEM;
-        goto out;
-    }
-    snprintf(j->id, sizeof j->id, "%s", id->valuestring);
-    j->model = -1;
-    for (int i = 0; i < d->n_models; i++)
-        if (strcmp(d->models[i].name, model->valuestring) == 0)
-            j->model = i;
-    j->prompt = strdup(prompt->valuestring);
-    j->n_resume = cJSON_GetArraySize(toks);
-    j->resume = malloc((size_t)(j->n_resume + 1) * sizeof *j->resume);
-    weft_buf_init(&j->out, 16u << 20);
-    if (!j->prompt || !j->resume)
-        goto out;
-    int k = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, toks) j->resume[k++] = (int32_t)t->valuedouble;
-    j->max_tokens = (int)max->valuedouble;
-    const cJSON *temp = cJSON_GetObjectItemCaseSensitive(a, "temperature");
-    const cJSON *top_p = cJSON_GetObjectItemCaseSensitive(a, "top_p");
-    j->temperature = cJSON_IsNumber(temp) ? (float)temp->valuedouble : 1.0f;
-    j->top_p = cJSON_IsNumber(top_p) ? (float)top_p->valuedouble : 1.0f;
-    j->seed = strtoull(seed->valuestring, NULL, 10);
-    cJSON_ArrayForEach(t, stop)
-    {
-        if (j->n_stop < WEFT_MAX_STOP && cJSON_IsString(t))
-            snprintf(j->stop[j->n_stop++], WEFT_STOP_MAX_LEN, "%s", t->valuestring);
-    }
-    j->started_ms = weft_mono_ms();
-    rc = 0;
-out:
-    cJSON_Delete(a);
-    if (rc && j) {
-        node_job_free(j);
-        j = NULL;
-    }
+    struct weft_assignment a;
+    int rc = weft_assignment_parse(body, len, &a, why, cap);
+    struct node_job *j = a.job[0] ? calloc(1, sizeof *j) : NULL;
     *out = j;
-    return rc;
+    if (!j) {
+        weft_assignment_free(&a);
+        return rc ? rc : WEFT_ENOMEM;
+    }
+    snprintf(j->id, sizeof j->id, "%s", a.job);
+    j->model = -1;
+    weft_buf_init(&j->out, 16u << 20);
+    j->started_ms = weft_mono_ms();
+    if (rc) {
+        snprintf(j->refused, sizeof j->refused, "bad assignment: %s", why);
+        weft_assignment_free(&a);
+        return rc;
+    }
+    for (int i = 0; i < d->n_models; i++)
+        if (strcmp(d->models[i].name, a.model) == 0)
+            j->model = i;
+    j->prompt = a.prompt;
+    j->resume = a.resume;
+    j->n_resume = a.n_resume;
+    j->max_tokens = a.max_tokens;
+    j->temperature = (float)a.temperature;
+    j->top_p = (float)a.top_p;
+    j->seed = a.seed;
+    _Static_assert(WEFT_OAI_MAX_STOP <= WEFT_MAX_STOP, "stop strings");
+    _Static_assert(WEFT_OAI_STOP_MAX_LEN < WEFT_STOP_MAX_LEN, "stop string length");
+    for (int i = 0; i < a.n_stop; i++)
+        snprintf(j->stop[i], sizeof j->stop[i], "%s", a.stop[i]);
+    j->n_stop = a.n_stop;
+    return 0;
 }
 
 static void start_job(struct weftd *d, struct node_job *job)
@@ -460,8 +445,10 @@ static void start_job(struct weftd *d, struct node_job *job)
     curl_easy_setopt(x->e, CURLOPT_POST, 1L);
     curl_easy_setopt(x->e, CURLOPT_READFUNCTION, upload_read);
     curl_easy_setopt(x->e, CURLOPT_READDATA, x);
-    if (job->model < 0) {
-        node_job_emit(d, job, "{\"end\":\"error\",\"message\":\"model not held here\"}\n", 47, 1);
+    if (job->refused[0]) {
+        node_job_end(d, job, "error", -1, job->refused, NULL);
+    } else if (job->model < 0) {
+        node_job_end(d, job, "error", -1, "model not held here", NULL);
     } else if (!node_deferrable_ok(d) && !node_interactive_ok(d)) {
         /* The budget went away while the assignment was on its way. */
         node_job_emit(d, job, "{\"end\":\"yield\"}\n", 16, 1);
@@ -545,10 +532,16 @@ static void finished(struct weftd *d, struct xfer *x, CURLcode cc, long status)
         d->poll_in_flight = 0;
         if (cc == CURLE_OK && status == 200 && x->resp.data) {
             struct node_job *job;
-            if (parse_job(d, x->resp.data, &job) == 0 && !d->stopping && !d->job)
+            char bad[160];
+            if (parse_job(d, x->resp.data, x->resp.len, &job, bad, sizeof bad) != 0)
+                weft_log_warn(d->log, "scheduler: %s%s: %s",
+                              job ? "refusing job " : "an assignment",
+                              job ? job->id : " without a usable id", bad);
+            if (job && !d->stopping && !d->job)
                 start_job(d, job);
             else if (job)
                 node_job_free(job);
+            node_link_kick(d); /* a bad or surplus assignment must not stop the polling */
         } else if (cc == CURLE_OK && status == 204) {
             node_link_kick(d);
         } else if (cc == CURLE_OK && status == 409) {

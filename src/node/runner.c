@@ -126,8 +126,8 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
     return 0;
 }
 
-static void end_event(struct weftd *d, struct node_job *job, const char *end, int prompt_tokens,
-                      const char *message, const char *tail)
+void node_job_end(struct weftd *d, struct node_job *job, const char *end, int prompt_tokens,
+                  const char *message, const char *tail)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "end", end);
@@ -154,13 +154,13 @@ static void run_job(struct weftd *d, struct weft_session *sess, struct node_job 
     int cap = (int)plen + 8 + job->n_resume;
     int32_t *toks = malloc((size_t)cap * sizeof *toks);
     if (!toks) {
-        end_event(d, job, "error", -1, "out of memory", NULL);
+        node_job_end(d, job, "error", -1, "out of memory", NULL);
         return;
     }
     int n = weft_tokenize(v, job->prompt, plen, weft_vocab_adds_bos(v), toks, (size_t)cap);
     if (n < 0 || n > cap - job->n_resume) {
         free(toks);
-        end_event(d, job, "error", -1, "cannot tokenize the prompt", NULL);
+        node_job_end(d, job, "error", -1, "cannot tokenize the prompt", NULL);
         return;
     }
     int n_prompt = n;
@@ -185,13 +185,13 @@ static void run_job(struct weftd *d, struct weft_session *sess, struct node_job 
     if (rc < 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "engine: %s", weft_strerror(rc));
-        end_event(d, job, "error", n_prompt, msg, NULL);
+        node_job_end(d, job, "error", n_prompt, msg, NULL);
     } else if (res.finish == WEFT_FINISH_CANCELED) {
-        end_event(d, job, atomic_load(&job->cancel) ? "error" : "yield", n_prompt,
-                  atomic_load(&job->cancel) ? "cancelled" : NULL, NULL);
+        node_job_end(d, job, atomic_load(&job->cancel) ? "error" : "yield", n_prompt,
+                     atomic_load(&job->cancel) ? "cancelled" : NULL, NULL);
     } else {
-        end_event(d, job, res.finish == WEFT_FINISH_STOP ? "stop" : "length", n_prompt, NULL,
-                  r.tail);
+        node_job_end(d, job, res.finish == WEFT_FINISH_STOP ? "stop" : "length", n_prompt, NULL,
+                     r.tail);
     }
     free(r.tail);
 }
@@ -212,7 +212,7 @@ static void *runner_main(void *arg)
             int mi = job->model;
             if (!sessions[mi] &&
                 weft_session_new(d->models[mi].model, d->cfg.compute.n_ctx, &sessions[mi]) != 0) {
-                end_event(d, job, "error", -1, "cannot allocate the KV cache", NULL);
+                node_job_end(d, job, "error", -1, "cannot allocate the KV cache", NULL);
                 continue;
             }
             run_job(d, sessions[mi], job);

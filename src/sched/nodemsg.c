@@ -2,8 +2,10 @@
 #include "weft/nodemsg.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "weft/error.h"
@@ -145,4 +147,129 @@ int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
         snprintf(ev->text, sizeof ev->text, "%s", text->valuestring);
     cJSON_Delete(o);
     return rc;
+}
+
+/* A whole number in [lo, hi], or -1 (NAN and huge doubles included: the
+ * cast to int happens only after the range check). */
+static int whole_in(const cJSON *v, double lo, double hi, long long *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != floor(v->valuedouble))
+        return -1;
+    *out = (long long)v->valuedouble;
+    return 0;
+}
+
+static int job_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof((struct weft_assignment *)0)->job)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* An optional number in [lo, hi]; absent or null gives dflt. */
+static int opt_num(const cJSON *o, const char *k, double lo, double hi, double dflt, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!v || cJSON_IsNull(v)) {
+        *out = dflt;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+        return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *why, size_t cap)
+{
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(o, "model"),
+                *prompt = cJSON_GetObjectItemCaseSensitive(o, "prompt"),
+                *toks = cJSON_GetObjectItemCaseSensitive(o, "tokens"),
+                *seed = cJSON_GetObjectItemCaseSensitive(o, "seed"),
+                *stop = cJSON_GetObjectItemCaseSensitive(o, "stop");
+    long long v;
+    if (!cJSON_IsString(model) || !model->valuestring[0] ||
+        strlen(model->valuestring) >= sizeof a->model)
+        return fail(why, cap, "model must be a string of 1 to 127 bytes");
+    snprintf(a->model, sizeof a->model, "%s", model->valuestring);
+    if (!cJSON_IsString(prompt))
+        return fail(why, cap, "prompt must be a string");
+    if (whole_in(cJSON_GetObjectItemCaseSensitive(o, "max_tokens"), 1, WEFT_OAI_MAX_TOKENS, &v))
+        return fail(why, cap, "max_tokens must be a whole number from 1 to 8192");
+    a->max_tokens = (int)v;
+    /* All max_tokens already delivered is possible: a node died before its end event. */
+    if (!cJSON_IsArray(toks) || cJSON_GetArraySize(toks) > a->max_tokens)
+        return fail(why, cap, "tokens must be an array of at most max_tokens");
+    if (opt_num(o, "temperature", 0, 2, 1, &a->temperature))
+        return fail(why, cap, "temperature must be a number from 0 to 2");
+    if (opt_num(o, "top_p", 0, 1, 1, &a->top_p))
+        return fail(why, cap, "top_p must be a number from 0 to 1");
+    /* A string: a 64-bit seed does not survive a JSON double. */
+    char *end = NULL;
+    errno = 0;
+    if (!cJSON_IsString(seed) || seed->valuestring[0] < '0' || seed->valuestring[0] > '9' ||
+        (a->seed = strtoull(seed->valuestring, &end, 10), errno != 0 || *end != '\0'))
+        return fail(why, cap, "seed must be a decimal string of a 64-bit number");
+    if (stop && !cJSON_IsNull(stop)) {
+        if (!cJSON_IsArray(stop) || cJSON_GetArraySize(stop) > WEFT_OAI_MAX_STOP)
+            return fail(why, cap, "stop must be an array of up to 4 strings");
+        const cJSON *s;
+        cJSON_ArrayForEach(s, stop)
+        {
+            if (!cJSON_IsString(s) || !s->valuestring[0] ||
+                strlen(s->valuestring) > WEFT_OAI_STOP_MAX_LEN)
+                return fail(why, cap, "stop strings must have 1 to 63 bytes");
+            snprintf(a->stop[a->n_stop++], sizeof a->stop[0], "%s", s->valuestring);
+        }
+    }
+    int n = cJSON_GetArraySize(toks);
+    a->resume = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->resume);
+    a->prompt = strdup(prompt->valuestring);
+    if (!a->resume || !a->prompt)
+        return WEFT_ENOMEM;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, toks)
+    {
+        if (whole_in(t, 0, INT32_MAX, &v))
+            return fail(why, cap, "tokens must be whole numbers from 0 to 2^31-1");
+        a->resume[a->n_resume++] = (int32_t)v;
+    }
+    return 0;
+}
+
+int weft_assignment_parse(const char *body, size_t len, struct weft_assignment *a, char *why,
+                          size_t cap)
+{
+    memset(a, 0, sizeof *a);
+    cJSON *o = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return fail(why, cap, "expected a JSON object");
+    }
+    const cJSON *job = cJSON_GetObjectItemCaseSensitive(o, "job");
+    int rc;
+    if (!cJSON_IsString(job) || !job_id_ok(job->valuestring)) {
+        rc = fail(why, cap, "job must be an id of 1 to 63 letters, digits, '-', '_' or '.'");
+    } else {
+        snprintf(a->job, sizeof a->job, "%s", job->valuestring);
+        rc = assignment_fields(o, a, why, cap);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+void weft_assignment_free(struct weft_assignment *a)
+{
+    free(a->prompt);
+    free(a->resume);
+    a->prompt = NULL;
+    a->resume = NULL;
 }

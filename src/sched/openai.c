@@ -174,6 +174,8 @@ static int parse_stop(struct weft_oai_req *r, const cJSON *v, struct weft_oai_er
     if (cJSON_IsString(v)) {
         if (!v->valuestring[0])
             return bad(err, "stop", "'%s' must not be empty", "stop");
+        if (strlen(v->valuestring) > WEFT_OAI_STOP_MAX_LEN)
+            return bad(err, "stop", "'%s' strings must be at most 63 bytes", "stop");
         r->stop[r->n_stop++] = strdup(v->valuestring);
         return r->stop[0] ? 0 : WEFT_ENOMEM;
     }
@@ -184,6 +186,8 @@ static int parse_stop(struct weft_oai_req *r, const cJSON *v, struct weft_oai_er
     {
         if (!cJSON_IsString(s) || !s->valuestring[0])
             return bad(err, "stop", "'%s' entries must be non-empty strings", "stop");
+        if (strlen(s->valuestring) > WEFT_OAI_STOP_MAX_LEN)
+            return bad(err, "stop", "'%s' strings must be at most 63 bytes", "stop");
         if (!(r->stop[r->n_stop++] = strdup(s->valuestring)))
             return WEFT_ENOMEM;
     }

@@ -85,6 +85,11 @@ TEST(bad_requests_name_the_param)
          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
          "\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
          "stop"},
+        /* A node matches stop strings of up to 63 bytes: longer is refused, not cut. */
+        {WEFT_OAI_COMPLETION,
+         "{\"model\":\"m\",\"prompt\":\"a\",\"stop\":"
+         "\"0123456789012345678901234567890123456789012345678901234567890123\"}",
+         "stop"},
         {WEFT_OAI_CHAT,
          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
          "\"n\":2}",
