@@ -17,6 +17,16 @@ static int fail(char *why, size_t cap, const char *msg)
     return WEFT_EPARSE;
 }
 
+/* The body as a JSON object, or NULL (not JSON, or not an object). */
+static cJSON *parse_object(const char *body, size_t len)
+{
+    cJSON *o = cJSON_ParseWithLength(body, len);
+    if (cJSON_IsObject(o))
+        return o;
+    cJSON_Delete(o);
+    return NULL;
+}
+
 static double num_or(const cJSON *o, const char *k, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -26,11 +36,9 @@ static double num_or(const cJSON *o, const char *k, double dflt)
 int weft_hello_parse(const char *body, size_t len, struct weft_hello *h, char *why, size_t cap)
 {
     memset(h, 0, sizeof *h);
-    cJSON *o = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+    cJSON *o = parse_object(body, len);
+    if (!o)
         return fail(why, cap, "expected a JSON object");
-    }
     int rc = 0;
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(o, "models");
     if (!cJSON_IsArray(models) || cJSON_GetArraySize(models) > WEFT_NODEMSG_MAX_MODELS) {
@@ -66,11 +74,9 @@ int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb
                          size_t cap)
 {
     memset(hb, 0, sizeof *hb);
-    cJSON *o = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+    cJSON *o = parse_object(body, len);
+    if (!o)
         return fail(why, cap, "expected a JSON object");
-    }
     hb->budget_w = num_or(o, "budget_w", 0);
     if (hb->budget_w < 0)
         hb->budget_w = 0;
@@ -249,11 +255,9 @@ int weft_assignment_parse(const char *body, size_t len, struct weft_assignment *
                           size_t cap)
 {
     memset(a, 0, sizeof *a);
-    cJSON *o = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+    cJSON *o = parse_object(body, len);
+    if (!o)
         return fail(why, cap, "expected a JSON object");
-    }
     const cJSON *job = cJSON_GetObjectItemCaseSensitive(o, "job");
     int rc;
     if (!cJSON_IsString(job) || !job_id_ok(job->valuestring)) {
