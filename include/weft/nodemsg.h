@@ -1,6 +1,7 @@
 /* The node API's messages, parsed without I/O so a fuzz target can drive
  * them: hello bodies, heartbeat bodies and the token-stream events (the
- * scheduler's side), and job assignments (the node's side).
+ * scheduler's side), and the scheduler's answers: hello and heartbeat
+ * replies and job assignments (the node's side).
  *
  * Ownership: every struct here is the caller's; strings are copied into
  * fixed arrays, so nothing needs freeing, except an assignment's prompt and
@@ -50,6 +51,17 @@ struct weft_event {
     char message[160]; /* END error: why */
 };
 
+/* The answer to a hello: how often to send heartbeats. */
+struct weft_hello_reply {
+    int heartbeat_ms; /* clamped to 50..60000; 2000 when absent */
+};
+
+/* The answer to a heartbeat: jobs the node still runs that were moved away. */
+struct weft_heartbeat_reply {
+    char cancel[WEFT_NODEMSG_MAX_JOBS][64];
+    int n_cancel; /* entries that are not strings of 1..63 bytes are skipped */
+};
+
 /* A job the scheduler hands a node (the answer to its poll for work). */
 struct weft_assignment {
     char job[64]; /* letters, digits, '-', '_', '.': it goes into a URL path */
@@ -70,6 +82,10 @@ int weft_hello_parse(const char *body, size_t len, struct weft_hello *h, char *w
 int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb, char *why,
                          size_t cap);
 int weft_event_parse(const char *line, size_t len, struct weft_event *ev);
+int weft_hello_reply_parse(const char *body, size_t len, struct weft_hello_reply *r, char *why,
+                           size_t cap);
+int weft_heartbeat_reply_parse(const char *body, size_t len, struct weft_heartbeat_reply *r,
+                               char *why, size_t cap);
 /* Also WEFT_ENOMEM. On failure a->job still holds the job's id when the
  * body had a valid one (so the node can tell the scheduler it refused that
  * job), else "". Either way the caller calls weft_assignment_free. */

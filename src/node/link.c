@@ -490,13 +490,16 @@ static void finished(struct weftd *d, struct xfer *x, CURLcode cc, long status)
     else
         snprintf(why, sizeof why, "HTTP %ld", status);
     switch (x->kind) {
-    case X_HELLO:
-        if (cc == CURLE_OK && status == 200) {
-            cJSON *r = cJSON_Parse(x->resp.data ? x->resp.data : "");
-            const cJSON *hb = cJSON_GetObjectItemCaseSensitive(r, "heartbeat_ms");
-            d->heartbeat_ms =
-                cJSON_IsNumber(hb) && hb->valuedouble >= 50 ? (int)hb->valuedouble : 2000;
-            cJSON_Delete(r);
+    case X_HELLO: {
+        struct weft_hello_reply hr;
+        char bad[160];
+        if (cc == CURLE_OK && status == 200 &&
+            weft_hello_reply_parse(x->resp.data ? x->resp.data : "", x->resp.len, &hr, bad,
+                                   sizeof bad) != 0) {
+            snprintf(why, sizeof why, "hello answered with %s", bad);
+            link_down(d, why);
+        } else if (cc == CURLE_OK && status == 200) {
+            d->heartbeat_ms = hr.heartbeat_ms;
             d->link = LINK_LIVE;
             d->backoff_ms = 0;
             d->link_err[0] = '\0';
@@ -509,18 +512,20 @@ static void finished(struct weftd *d, struct xfer *x, CURLcode cc, long status)
             link_down(d, why);
         }
         break;
+    }
     case X_HEARTBEAT:
         if (cc == CURLE_OK && status == 200) {
-            cJSON *r = cJSON_Parse(x->resp.data ? x->resp.data : "");
-            const cJSON *c;
-            cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "cancel"))
-            {
-                if (d->job && cJSON_IsString(c) && strcmp(c->valuestring, d->job->id) == 0) {
+            struct weft_heartbeat_reply hr;
+            char bad[160];
+            if (weft_heartbeat_reply_parse(x->resp.data ? x->resp.data : "", x->resp.len, &hr, bad,
+                                           sizeof bad) != 0)
+                weft_log_warn(d->log, "scheduler: heartbeat answered with %s", bad);
+            for (int i = 0; i < hr.n_cancel; i++) {
+                if (d->job && strcmp(hr.cancel[i], d->job->id) == 0) {
                     weft_log_notice(d->log, "job %s: the scheduler moved it; stopping", d->job->id);
                     atomic_store(&d->job->cancel, 1);
                 }
             }
-            cJSON_Delete(r);
         } else if (cc == CURLE_OK && status == 409) {
             d->link = LINK_DOWN;
             send_hello(d);

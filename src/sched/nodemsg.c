@@ -155,6 +155,42 @@ int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
     return rc;
 }
 
+int weft_hello_reply_parse(const char *body, size_t len, struct weft_hello_reply *r, char *why,
+                           size_t cap)
+{
+    r->heartbeat_ms = 2000;
+    cJSON *o = parse_object(body, len);
+    if (!o)
+        return fail(why, cap, "expected a JSON object");
+    const cJSON *hb = cJSON_GetObjectItemCaseSensitive(o, "heartbeat_ms");
+    /* Clamped, not refused: a scheduler asking for something odd still
+     * gets heartbeats, at most a minute apart. */
+    if (cJSON_IsNumber(hb) && !isnan(hb->valuedouble))
+        r->heartbeat_ms = hb->valuedouble < 50      ? 50
+                          : hb->valuedouble > 60000 ? 60000
+                                                    : (int)hb->valuedouble;
+    cJSON_Delete(o);
+    return 0;
+}
+
+int weft_heartbeat_reply_parse(const char *body, size_t len, struct weft_heartbeat_reply *r,
+                               char *why, size_t cap)
+{
+    r->n_cancel = 0;
+    cJSON *o = parse_object(body, len);
+    if (!o)
+        return fail(why, cap, "expected a JSON object");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "cancel"))
+    {
+        if (r->n_cancel < WEFT_NODEMSG_MAX_JOBS && cJSON_IsString(c) && c->valuestring[0] &&
+            strlen(c->valuestring) < sizeof r->cancel[0])
+            snprintf(r->cancel[r->n_cancel++], sizeof r->cancel[0], "%s", c->valuestring);
+    }
+    cJSON_Delete(o);
+    return 0;
+}
+
 /* A whole number in [lo, hi], or -1 (NAN and huge doubles included: the
  * cast to int happens only after the range check). */
 static int whole_in(const cJSON *v, double lo, double hi, long long *out)

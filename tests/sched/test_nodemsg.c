@@ -1,6 +1,7 @@
-/* The job assignment as a node parses it: every field of the body the
- * scheduler sends (src/sched/core.c, assignment_json), and what is refused,
- * with the job id kept whenever it is usable so the node can answer for it. */
+/* What a node reads from the scheduler. The job assignment: every field of
+ * the body the scheduler sends (src/sched/core.c, assignment_json), and
+ * what is refused, with the job id kept whenever it is usable so the node
+ * can answer for it. The hello and heartbeat replies: bounds and defaults. */
 #include <string.h>
 
 #include "harness.h"
@@ -105,4 +106,40 @@ TEST(assignment_refusals)
         ASSERT_EQ_STR(a.job, cases[i].job);
         weft_assignment_free(&a);
     }
+}
+
+TEST(hello_reply_heartbeat_is_clamped)
+{
+    static const struct {
+        const char *body;
+        int ms;
+    } cases[] = {
+        {"{\"heartbeat_ms\":300}", 300},     {"{\"heartbeat_ms\":10}", 50},
+        {"{\"heartbeat_ms\":1e300}", 60000}, {"{\"heartbeat_ms\":-1e300}", 50},
+        {"{\"heartbeat_ms\":\"x\"}", 2000},  {"{}", 2000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct weft_hello_reply r;
+        char why[160];
+        ASSERT_EQ_INT(
+            weft_hello_reply_parse(cases[i].body, strlen(cases[i].body), &r, why, sizeof why), 0);
+        ASSERT_EQ_INT(r.heartbeat_ms, cases[i].ms);
+    }
+    struct weft_hello_reply r;
+    char why[160];
+    ASSERT_EQ_INT(weft_hello_reply_parse("[1]", 3, &r, why, sizeof why), WEFT_EPARSE);
+    ASSERT_CONTAINS(why, "JSON object");
+}
+
+TEST(heartbeat_reply_cancels)
+{
+    const char *body = "{\"lease_ms\":6000,\"cancel\":[\"cmpl-1\",7,\"\",null,\"chatcmpl-2\"]}";
+    struct weft_heartbeat_reply r;
+    char why[160];
+    ASSERT_EQ_INT(weft_heartbeat_reply_parse(body, strlen(body), &r, why, sizeof why), 0);
+    ASSERT_EQ_INT(r.n_cancel, 2);
+    ASSERT_EQ_STR(r.cancel[0], "cmpl-1");
+    ASSERT_EQ_STR(r.cancel[1], "chatcmpl-2");
+    ASSERT_EQ_INT(weft_heartbeat_reply_parse("nope", 4, &r, why, sizeof why), WEFT_EPARSE);
+    ASSERT_EQ_INT(r.n_cancel, 0);
 }

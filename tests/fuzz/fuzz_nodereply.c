@@ -1,7 +1,7 @@
-/* libFuzzer target: the job assignment a node receives from the scheduler
- * (weft_assignment_parse). Promises: no crash or leak; what it accepts is
- * inside the documented bounds, and a refused body leaves either no id or a
- * well-formed one. */
+/* libFuzzer target: what a node reads from the scheduler, every input given
+ * to each parser: hello replies, heartbeat replies and job assignments.
+ * Promises: no crash or leak; what they accept is inside the documented
+ * bounds, and a refused assignment leaves either no id or a well-formed one. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,9 +24,22 @@ static int id_ok(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct weft_assignment a;
+    const char *s = (const char *)data;
     char why[160];
-    int rc = weft_assignment_parse((const char *)data, size, &a, why, sizeof why);
+    struct weft_hello_reply hr;
+    if (weft_hello_reply_parse(s, size, &hr, why, sizeof why) == 0 &&
+        (hr.heartbeat_ms < 50 || hr.heartbeat_ms > 60000))
+        abort();
+    struct weft_heartbeat_reply hb;
+    if (weft_heartbeat_reply_parse(s, size, &hb, why, sizeof why) == 0) {
+        if (hb.n_cancel < 0 || hb.n_cancel > WEFT_NODEMSG_MAX_JOBS)
+            abort();
+        for (int i = 0; i < hb.n_cancel; i++)
+            if (!hb.cancel[i][0])
+                abort();
+    }
+    struct weft_assignment a;
+    int rc = weft_assignment_parse(s, size, &a, why, sizeof why);
     if (!id_ok(a.job))
         abort();
     if (rc == 0) {
