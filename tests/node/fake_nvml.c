@@ -63,11 +63,13 @@ static void note(const char *what, long v)
     fclose(f);
 }
 
-static int check(struct nvml_device *dev)
+/* A call's status: before init, on a handle not ours, or with a NULL
+ * out-pointer (args_ok 0), what the real library returns. */
+static int check(struct nvml_device *dev, int args_ok)
 {
     if (!inited)
         return UNINIT;
-    return dev == &gpu0 ? OK : INVALID;
+    return dev == &gpu0 && args_ok ? OK : INVALID;
 }
 
 int nvmlInit_v2(void)
@@ -102,18 +104,18 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned index, struct nvml_device **dev)
 
 int nvmlDeviceGetPowerUsage(struct nvml_device *dev, unsigned *mw)
 {
-    int rc = check(dev);
-    if (rc != OK || !mw)
-        return rc != OK ? rc : INVALID;
+    int rc = check(dev, mw != NULL);
+    if (rc != OK)
+        return rc;
     *mw = env_mw("FAKE_NVML_POWER_MW", 87000);
     return OK;
 }
 
 int nvmlDeviceGetTotalEnergyConsumption(struct nvml_device *dev, unsigned long long *mj)
 {
-    int rc = check(dev);
-    if (rc != OK || !mj)
-        return rc != OK ? rc : INVALID;
+    int rc = check(dev, mj != NULL);
+    if (rc != OK)
+        return rc;
     unsigned rate = env_mw("FAKE_NVML_ENERGY_MW", env_mw("FAKE_NVML_POWER_MW", 87000));
     *mj = 5000000ull + (unsigned long long)(rate * (now_s() - inited_s)); /* mW x s = mJ */
     return OK;
@@ -122,9 +124,9 @@ int nvmlDeviceGetTotalEnergyConsumption(struct nvml_device *dev, unsigned long l
 int nvmlDeviceGetPowerManagementLimitConstraints(struct nvml_device *dev, unsigned *lo,
                                                  unsigned *hi)
 {
-    int rc = check(dev);
-    if (rc != OK || !lo || !hi)
-        return rc != OK ? rc : INVALID;
+    int rc = check(dev, lo && hi);
+    if (rc != OK)
+        return rc;
     *lo = min_mw;
     *hi = max_mw;
     return OK;
@@ -132,16 +134,16 @@ int nvmlDeviceGetPowerManagementLimitConstraints(struct nvml_device *dev, unsign
 
 int nvmlDeviceGetPowerManagementDefaultLimit(struct nvml_device *dev, unsigned *mw)
 {
-    int rc = check(dev);
-    if (rc != OK || !mw)
-        return rc != OK ? rc : INVALID;
+    int rc = check(dev, mw != NULL);
+    if (rc != OK)
+        return rc;
     *mw = default_mw;
     return OK;
 }
 
 int nvmlDeviceSetPowerManagementLimit(struct nvml_device *dev, unsigned mw)
 {
-    int rc = check(dev);
+    int rc = check(dev, 1);
     if (rc != OK)
         return rc;
     if (mw < min_mw || mw > max_mw)
