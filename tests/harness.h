@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/error.h"
+
 typedef void (*harness_fn)(void);
 void harness_register(const char *name, harness_fn fn);
 /* A fresh directory for the running case (removed on success); its path. */
@@ -95,6 +97,25 @@ const char *harness_testdata(void);
         const char *h_ = (hay), *n_ = (needle);                                                    \
         if (h_ == NULL || strstr(h_, n_) == NULL)                                                  \
             TEST_FAIL_("%s does not contain \"%s\":\n  \"%s\"", #hay, n_, h_ ? h_ : "(null)");     \
+    } while (0)
+
+/* A call that returns Weft's error convention: ASSERT_OK wants 0 (or a
+ * count), ASSERT_ERR one code; both print the codes' names on failure. */
+#define ASSERT_OK(call)                                                                            \
+    do {                                                                                           \
+        long long rc_ = (long long)(call);                                                         \
+        if (rc_ < 0)                                                                               \
+            TEST_FAIL_("%s: %s (%lld: %s)", #call, weft_err_name((int)rc_), rc_,                   \
+                       weft_strerror((int)rc_));                                                   \
+    } while (0)
+
+#define ASSERT_ERR(call, want)                                                                     \
+    do {                                                                                           \
+        long long rc_ = (long long)(call), w_ = (long long)(want);                                 \
+        if (rc_ != w_)                                                                             \
+            TEST_FAIL_("%s: %s (%lld), want %s (%lld)", #call,                                     \
+                       rc_ < 0 ? weft_err_name((int)rc_) : "success", rc_, weft_err_name((int)w_), \
+                       w_);                                                                        \
     } while (0)
 
 #define ASSERT_NULL(p)     ASSERT((p) == NULL)

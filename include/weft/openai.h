@@ -1,4 +1,4 @@
-/* OpenAI-compatible request bodies and chat templates.
+/* OpenAI-compatible request bodies.
  *
  * Pure functions: JSON text in, a validated request out, or an error in
  * OpenAI's shape (status, message, type, param). No I/O, so a fuzz target
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "weft/buf.h"
+#include "weft/chat.h"
 
 #define WEFT_OAI_MAX_STOP       4
 #define WEFT_OAI_MAX_MESSAGES   256
@@ -27,16 +28,11 @@ enum weft_oai_kind { WEFT_OAI_CHAT, WEFT_OAI_COMPLETION };
 
 enum weft_oai_priority { WEFT_OAI_INTERACTIVE, WEFT_OAI_DEFERRABLE };
 
-struct weft_oai_msg {
-    char *role; /* system | user | assistant */
-    char *content;
-};
-
 struct weft_oai_req {
     enum weft_oai_kind kind;
     char model[WEFT_OAI_MODEL_MAX];
-    char *prompt; /* completions: the prompt; chat: NULL until rendered */
-    struct weft_oai_msg *msgs;
+    char *prompt;               /* completions: the prompt; chat: NULL until rendered */
+    struct weft_chat_msg *msgs; /* chat: role system, user or assistant */
     int n_msgs;
     int max_tokens;
     double temperature;
@@ -79,27 +75,5 @@ int weft_oai_error_json(const struct weft_oai_err *err, struct weft_buf *out);
 void weft_oai_set_err(struct weft_oai_err *err, int status, const char *type, const char *code,
                       const char *param, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-
-/* ---- chat templates --------------------------------------------------- */
-
-enum weft_chat_template {
-    WEFT_TPL_RAW,    /* contents joined by newlines: base models */
-    WEFT_TPL_LLAMA2, /* [INST] <<SYS>> ... [/INST] */
-    WEFT_TPL_CHATML, /* <|im_start|>role ... <|im_end|> */
-    WEFT_TPL_LLAMA3, /* <|start_header_id|>role<|end_header_id|> ... <|eot_id|> */
-};
-
-/* "raw", "llama2", "chatml", "llama3" -> the enum; -1 for anything else. */
-int weft_chat_template_parse(const char *name);
-const char *weft_chat_template_name(enum weft_chat_template t);
-
-/* Chooses a template from a GGUF tokenizer.chat_template (Jinja) text by
- * its markers; NULL or an unknown text gives WEFT_TPL_RAW. */
-enum weft_chat_template weft_chat_template_detect(const char *jinja);
-
-/* Renders r->msgs into a prompt that ends where the assistant's reply
- * begins, into out (appended). BOS is the tokenizer's job, not the
- * template's. */
-int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t, struct weft_buf *out);
 
 #endif /* WEFT_OPENAI_H */

@@ -7,7 +7,7 @@
 #include "weft/config.h"
 #include "weft/error.h"
 #include "weft/node.h"
-#include "weft/openai.h"
+#include "weft/chat.h"
 
 #define C struct weftd_config
 
@@ -156,7 +156,8 @@ int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
             snprintf(err, errcap, "models[%d].path: cannot read %s", i, c->models[i].path);
             return WEFT_ECONFIG;
         }
-        if (c->models[i].template[0] && weft_chat_template_parse(c->models[i].template) < 0) {
+        enum weft_chat_template t;
+        if (c->models[i].template[0] && weft_chat_template_parse(c->models[i].template, &t) != 0) {
             snprintf(err, errcap,
                      "models[%d].template: \"%s\" is not raw, llama2, chatml or llama3", i,
                      c->models[i].template);

@@ -66,8 +66,9 @@ static int load_models(struct weftd *d, char *err, size_t errcap)
                 n -= 5;
             snprintf(nm->name, sizeof nm->name, "%.*s", (int)n, base);
         }
-        nm->tpl = mc->template[0] ? (enum weft_chat_template)weft_chat_template_parse(mc->template)
-                                  : detect_template(mc->path);
+        /* A configured template was checked with the config. */
+        if (!mc->template[0] || weft_chat_template_parse(mc->template, &nm->tpl) != 0)
+            nm->tpl = detect_template(mc->path);
         const struct weft_model_info *mi = weft_model_info(nm->model);
         weft_log_notice(d->log, "model %s: %s, %d layers, %s template, on %s with %d threads",
                         nm->name, mi->arch, mi->n_layer, weft_chat_template_name(nm->tpl),

@@ -19,7 +19,8 @@
 #include "weft/energy.h"
 #include "weft/infer.h"
 #include "weft/node.h"
-#include "weft/openai.h"
+#include "weft/chat.h"
+#include "weft/nodemsg.h"
 #include "weft/sunspec.h"
 #include "nvml.h"
 
@@ -174,10 +175,12 @@ int node_runner_start(struct weftd *d);
 void node_runner_stop(struct weftd *d);
 void node_runner_give(struct weftd *d, struct node_job *job);
 void node_job_free(struct node_job *job);
-/* The end event (end: stop, length, yield or error; prompt_tokens -1 and
- * message/tail NULL when absent), through node_job_emit. */
-void node_job_end(struct weftd *d, struct node_job *job, const char *end, int prompt_tokens,
+/* The end event (prompt_tokens -1 and message/tail NULL when absent),
+ * through node_job_emit_event. */
+void node_job_end(struct weftd *d, struct node_job *job, enum weft_event_end end, int prompt_tokens,
                   const char *message, const char *tail);
+/* Writes ev as a line and emits it (an end event finishes the upload). */
+void node_job_emit_event(struct weftd *d, struct node_job *job, const struct weft_event *ev);
 /* Appends an event to job->out under d->mu and wakes the loop. */
 void node_job_emit(struct weftd *d, struct node_job *job, const char *line, size_t len,
                    int finished);

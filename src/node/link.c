@@ -10,7 +10,7 @@
  * wake-up resumes it. Any transport failure takes the link down; it comes
  * back through the next scheduler URL after a jittered exponential
  * backoff (0.5 s up to 30 s). */
-#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +34,7 @@ struct xfer {
     enum xfer_kind kind;
     struct weft_buf resp;
     struct curl_slist *hdrs;
-    char *body;
+    struct weft_buf req;  /* the body of a POST */
     struct node_job *job; /* X_UPLOAD */
 };
 
@@ -166,6 +166,7 @@ static struct xfer *xfer_new(struct weftd *d, enum xfer_kind kind, const char *p
     x->kind = kind;
     x->e = curl_easy_init();
     weft_buf_init(&x->resp, 4u << 20);
+    weft_buf_init(&x->req, 1u << 20);
     char url[600], auth[200];
     snprintf(url, sizeof url, "%s%s", d->cfg.scheduler.urls[d->url_idx].url, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", d->cfg.scheduler.token);
@@ -191,7 +192,7 @@ static void xfer_free(struct xfer *x)
     curl_slist_free_all(x->hdrs);
     curl_easy_cleanup(x->e);
     weft_buf_free(&x->resp);
-    free(x->body);
+    weft_buf_free(&x->req);
     free(x);
 }
 
@@ -209,10 +210,16 @@ static void xfer_start(struct weftd *d, struct xfer *x)
     d->n_xfers++;
 }
 
-static void xfer_post(struct weftd *d, struct xfer *x, char *body)
+/* Posts the message written into x->req (rc: how writing it went). */
+static void xfer_post_msg(struct weftd *d, struct xfer *x, int rc)
 {
-    x->body = body;
-    curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, body);
+    if (rc) {
+        xfer_free(x);
+        link_down(d, "cannot write a message to the scheduler");
+        return;
+    }
+    curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, x->req.data);
+    curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE, (long)x->req.len);
     xfer_start(d, x);
 }
 
@@ -267,25 +274,22 @@ static void send_hello(struct weftd *d)
     struct xfer *x = xfer_new(d, X_HELLO, "/v1/node/hello", 10);
     if (!x)
         return;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *ms = cJSON_AddArrayToObject(o, "models");
+    struct weft_hello h;
+    memset(&h, 0, sizeof h);
     for (int i = 0; i < d->n_models; i++) {
-        cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "name", d->models[i].name);
-        cJSON_AddStringToObject(m, "template", weft_chat_template_name(d->models[i].tpl));
-        cJSON_AddItemToArray(ms, m);
+        snprintf(h.models[i].name, sizeof h.models[i].name, "%s", d->models[i].name);
+        h.models[i].tpl = d->models[i].tpl;
     }
-    cJSON_AddNumberToObject(o, "max_concurrency", 1);
-    char hw[128] = "none (no models)";
+    h.n_models = d->n_models;
+    h.max_concurrency = 1;
+    snprintf(h.hardware, sizeof h.hardware, "none (no models)");
     if (d->n_models > 0) {
         const struct weft_model_info *mi = weft_model_info(d->models[0].model);
-        snprintf(hw, sizeof hw, "%s, %d threads", mi->backend == WEFT_BACKEND_CUDA ? "CUDA" : "CPU",
-                 mi->n_threads);
+        snprintf(h.hardware, sizeof h.hardware, "%s, %d threads",
+                 mi->backend == WEFT_BACKEND_CUDA ? "CUDA" : "CPU", mi->n_threads);
     }
-    cJSON_AddStringToObject(o, "hardware", hw);
     d->link = LINK_HELLO;
-    xfer_post(d, x, cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
+    xfer_post_msg(d, x, weft_hello_write(&h, &x->req));
 }
 
 static void send_heartbeat(struct weftd *d)
@@ -293,33 +297,26 @@ static void send_heartbeat(struct weftd *d)
     struct xfer *x = xfer_new(d, X_HEARTBEAT, "/v1/node/heartbeat", 10);
     if (!x)
         return;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "budget_w", d->pout.budget_w);
-    cJSON_AddStringToObject(o, "policy_state", weft_policy_state_name(d->pout.state));
-    cJSON_AddStringToObject(o, "reason", d->pout.reason);
-    cJSON_AddBoolToObject(o, "deferrable", node_deferrable_ok(d));
-    cJSON_AddBoolToObject(o, "interactive", node_interactive_ok(d));
+    struct weft_heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    hb.budget_w = d->pout.budget_w;
+    snprintf(hb.policy_state, sizeof hb.policy_state, "%s", weft_policy_state_name(d->pout.state));
+    snprintf(hb.reason, sizeof hb.reason, "%s", d->pout.reason);
+    hb.deferrable = node_deferrable_ok(d);
+    hb.interactive = node_interactive_ok(d);
     const struct weft_energy_reading *r = &d->reading;
-    if (r->pv.at_ms)
-        cJSON_AddNumberToObject(o, "pv_w", r->pv.w);
-    if (r->load.at_ms)
-        cJSON_AddNumberToObject(o, "load_w", r->load.w);
-    if (r->grid.at_ms)
-        cJSON_AddNumberToObject(o, "grid_w", r->grid.w);
-    if (r->battery.at_ms)
-        cJSON_AddNumberToObject(o, "battery_w", r->battery.w);
-    if (r->soc.at_ms)
-        cJSON_AddNumberToObject(o, "soc", r->soc.w);
-    cJSON_AddNumberToObject(o, "compute_w", d->compute_w);
-    cJSON *jobs = cJSON_AddArrayToObject(o, "jobs");
+    hb.pv_w = r->pv.at_ms ? r->pv.w : NAN;
+    hb.load_w = r->load.at_ms ? r->load.w : NAN;
+    hb.grid_w = r->grid.at_ms ? r->grid.w : NAN;
+    hb.battery_w = r->battery.at_ms ? r->battery.w : NAN;
+    hb.soc = r->soc.at_ms ? r->soc.w : NAN;
+    hb.compute_w = d->compute_w;
     if (d->job) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "id", d->job->id);
-        cJSON_AddNumberToObject(j, "tokens", atomic_load(&d->job->tokens));
-        cJSON_AddItemToArray(jobs, j);
+        snprintf(hb.jobs[0].id, sizeof hb.jobs[0].id, "%s", d->job->id);
+        hb.jobs[0].tokens = atomic_load(&d->job->tokens);
+        hb.n_jobs = 1;
     }
-    xfer_post(d, x, cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
+    xfer_post_msg(d, x, weft_heartbeat_write(&hb, &x->req));
 }
 
 static void on_hb_timer(uv_timer_t *t)
@@ -419,8 +416,8 @@ static int parse_job(struct weftd *d, const char *body, size_t len, struct node_
     j->temperature = (float)a.temperature;
     j->top_p = (float)a.top_p;
     j->seed = a.seed;
-    _Static_assert(WEFT_OAI_MAX_STOP <= WEFT_MAX_STOP, "stop strings");
-    _Static_assert(WEFT_OAI_STOP_MAX_LEN < WEFT_STOP_MAX_LEN, "stop string length");
+    _Static_assert(WEFT_NODEMSG_MAX_STOP <= WEFT_MAX_STOP, "stop strings");
+    _Static_assert(WEFT_NODEMSG_STOP_LEN < WEFT_STOP_MAX_LEN, "stop string length");
     for (int i = 0; i < a.n_stop; i++)
         snprintf(j->stop[i], sizeof j->stop[i], "%s", a.stop[i]);
     j->n_stop = a.n_stop;
@@ -446,12 +443,12 @@ static void start_job(struct weftd *d, struct node_job *job)
     curl_easy_setopt(x->e, CURLOPT_READFUNCTION, upload_read);
     curl_easy_setopt(x->e, CURLOPT_READDATA, x);
     if (job->refused[0]) {
-        node_job_end(d, job, "error", -1, job->refused, NULL);
+        node_job_end(d, job, WEFT_END_ERROR, -1, job->refused, NULL);
     } else if (job->model < 0) {
-        node_job_end(d, job, "error", -1, "model not held here", NULL);
+        node_job_end(d, job, WEFT_END_ERROR, -1, "model not held here", NULL);
     } else if (!node_deferrable_ok(d) && !node_interactive_ok(d)) {
         /* The budget went away while the assignment was on its way. */
-        node_job_emit(d, job, "{\"end\":\"yield\"}\n", 16, 1);
+        node_job_end(d, job, WEFT_END_YIELD, -1, NULL, NULL);
     } else {
         weft_log_info(d->log, "job %s: %s, from token %d, up to %d", job->id,
                       d->models[job->model].name, job->n_resume, job->max_tokens);

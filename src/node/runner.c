@@ -4,7 +4,6 @@
  * per token into job->out (under d->mu), waking the loop with uv_async
  * (sends coalesce; the loop drains everything there is). The loop never
  * touches the model or the session; the runner never touches curl. */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,20 +68,9 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
         return 0;
     }
     int k = atomic_fetch_add(&job->tokens, 1);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "i", r->first + k);
-    cJSON_AddNumberToObject(o, "id", token);
-    char *piece = strndup(text, len);
-    cJSON_AddStringToObject(o, "text", piece ? piece : "");
-    free(piece);
-    char *line = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (line) {
-        size_t n = strlen(line);
-        line[n] = '\n'; /* replaces the NUL; length passed explicitly */
-        node_job_emit(r->d, job, line, n + 1, 0);
-        free(line);
-    }
+    struct weft_event ev;
+    weft_event_token(&ev, r->first + k, token, text, len);
+    node_job_emit_event(r->d, job, &ev);
     if (atomic_load(&job->yield) || atomic_load(&job->cancel))
         return 1;
     /* Between off and full power: a duty cycle. The token took `busy`
@@ -126,24 +114,25 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
     return 0;
 }
 
-void node_job_end(struct weftd *d, struct node_job *job, const char *end, int prompt_tokens,
+void node_job_emit_event(struct weftd *d, struct node_job *job, const struct weft_event *ev)
+{
+    struct weft_buf line;
+    weft_buf_init(&line, 2 * WEFT_NODEMSG_TEXT_MAX + 1024);
+    int rc = weft_event_write(ev, &line);
+    int end = ev->kind == WEFT_EV_END;
+    if (rc == 0)
+        node_job_emit(d, job, line.data, line.len, end);
+    else if (end)
+        node_job_emit(d, job, "{\"end\":\"error\"}\n", 16, 1);
+    weft_buf_free(&line);
+}
+
+void node_job_end(struct weftd *d, struct node_job *job, enum weft_event_end end, int prompt_tokens,
                   const char *message, const char *tail)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "end", end);
-    if (tail && tail[0])
-        cJSON_AddStringToObject(o, "text", tail);
-    if (prompt_tokens >= 0)
-        cJSON_AddNumberToObject(o, "prompt_tokens", prompt_tokens);
-    if (message)
-        cJSON_AddStringToObject(o, "message", message);
-    char *line = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    size_t n = line ? strlen(line) : 0;
-    if (line)
-        line[n] = '\n';
-    node_job_emit(d, job, line ? line : "{\"end\":\"error\"}\n", line ? n + 1 : 16, 1);
-    free(line);
+    struct weft_event ev;
+    weft_event_end(&ev, end, prompt_tokens, message, tail);
+    node_job_emit_event(d, job, &ev);
 }
 
 static void run_job(struct weftd *d, struct weft_session *sess, struct node_job *job)
@@ -154,13 +143,13 @@ static void run_job(struct weftd *d, struct weft_session *sess, struct node_job 
     int cap = (int)plen + 8 + job->n_resume;
     int32_t *toks = malloc((size_t)cap * sizeof *toks);
     if (!toks) {
-        node_job_end(d, job, "error", -1, "out of memory", NULL);
+        node_job_end(d, job, WEFT_END_ERROR, -1, "out of memory", NULL);
         return;
     }
     int n = weft_tokenize(v, job->prompt, plen, weft_vocab_adds_bos(v), toks, (size_t)cap);
     if (n < 0 || n > cap - job->n_resume) {
         free(toks);
-        node_job_end(d, job, "error", -1, "cannot tokenize the prompt", NULL);
+        node_job_end(d, job, WEFT_END_ERROR, -1, "cannot tokenize the prompt", NULL);
         return;
     }
     int n_prompt = n;
@@ -185,13 +174,13 @@ static void run_job(struct weftd *d, struct weft_session *sess, struct node_job 
     if (rc < 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "engine: %s", weft_strerror(rc));
-        node_job_end(d, job, "error", n_prompt, msg, NULL);
+        node_job_end(d, job, WEFT_END_ERROR, n_prompt, msg, NULL);
     } else if (res.finish == WEFT_FINISH_CANCELED) {
-        node_job_end(d, job, atomic_load(&job->cancel) ? "error" : "yield", n_prompt,
+        node_job_end(d, job, atomic_load(&job->cancel) ? WEFT_END_ERROR : WEFT_END_YIELD, n_prompt,
                      atomic_load(&job->cancel) ? "cancelled" : NULL, NULL);
     } else {
-        node_job_end(d, job, res.finish == WEFT_FINISH_STOP ? "stop" : "length", n_prompt, NULL,
-                     r.tail);
+        node_job_end(d, job, res.finish == WEFT_FINISH_STOP ? WEFT_END_STOP : WEFT_END_LENGTH,
+                     n_prompt, NULL, r.tail);
     }
     free(r.tail);
 }
@@ -212,7 +201,7 @@ static void *runner_main(void *arg)
             int mi = job->model;
             if (!sessions[mi] &&
                 weft_session_new(d->models[mi].model, d->cfg.compute.n_ctx, &sessions[mi]) != 0) {
-                node_job_end(d, job, "error", -1, "cannot allocate the KV cache", NULL);
+                node_job_end(d, job, WEFT_END_ERROR, -1, "cannot allocate the KV cache", NULL);
                 continue;
             }
             run_job(d, sessions[mi], job);

@@ -42,6 +42,16 @@ static void respond_json(struct weft_http_req *req, int status, cJSON *o)
     free(txt);
 }
 
+/* Answers with b's JSON (or 500 when writing it failed) and frees b. */
+static void respond_buf(struct weft_http_req *req, int status, struct weft_buf *b)
+{
+    if (b->data)
+        weft_http_respond(req, status, JSON, NULL, b->data, b->len);
+    else
+        weft_http_respond(req, 500, JSON, NULL, "{}", 2);
+    weft_buf_free(b);
+}
+
 static void respond_err(struct weft_http_req *req, const struct weft_oai_err *e)
 {
     struct weft_buf b;
@@ -746,11 +756,13 @@ static void h_node_hello(struct sched *s, struct weft_http_req *req, struct sche
     weft_log_notice(s->log, "node %s is live (%d model%s, %d slot%s)", n->name, n->n_models,
                     n->n_models == 1 ? "" : "s", n->max_concurrency,
                     n->max_concurrency == 1 ? "" : "s");
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "node", n->name);
-    cJSON_AddNumberToObject(r, "heartbeat_ms", s->cfg.heartbeat_ms);
-    cJSON_AddNumberToObject(r, "lease_ms", (double)s->lease_ms);
-    respond_json(req, 200, r);
+    struct weft_hello_reply r = {.heartbeat_ms = s->cfg.heartbeat_ms,
+                                 .lease_ms = (int64_t)s->lease_ms};
+    snprintf(r.node, sizeof r.node, "%s", n->name);
+    struct weft_buf b;
+    weft_buf_init(&b, 4096);
+    weft_hello_reply_write(&r, &b);
+    respond_buf(req, 200, &b);
 }
 
 static void h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct sched_node *n)
@@ -779,15 +791,18 @@ static void h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct 
     snprintf(n->policy_state, sizeof n->policy_state, "%s", hb.policy_state);
     /* Jobs the node still runs that are no longer its own (moved while it
      * was unreachable) go back in "cancel", so it stops them. */
-    cJSON *r = cJSON_CreateObject();
-    cJSON *cancel = cJSON_AddArrayToObject(r, "cancel");
+    struct weft_heartbeat_reply r;
+    memset(&r, 0, sizeof r);
     for (int i = 0; i < hb.n_jobs; i++) {
-        struct sched_job *j = sched_job_find(s, hb.jobs[i]);
+        struct sched_job *j = sched_job_find(s, hb.jobs[i].id);
         if (!j || j->node != n)
-            cJSON_AddItemToArray(cancel, cJSON_CreateString(hb.jobs[i]));
+            snprintf(r.cancel[r.n_cancel++], sizeof r.cancel[0], "%s", hb.jobs[i].id);
     }
-    cJSON_AddNumberToObject(r, "lease_ms", (double)s->lease_ms);
-    respond_json(req, 200, r);
+    r.lease_ms = (int64_t)s->lease_ms;
+    struct weft_buf b;
+    weft_buf_init(&b, 64u << 10);
+    weft_heartbeat_reply_write(&r, &b);
+    respond_buf(req, 200, &b);
     sched_dispatch(s);
 }
 

@@ -12,7 +12,6 @@
  * numbered above is a protocol error. That is how the client's stream
  * stays free of gaps and repeats across any number of moves.
  */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,37 +440,46 @@ static struct sched_node *pick(struct sched *s, const struct sched_job *j)
     return best;
 }
 
+/* What node n is sent for job j: the prompt rendered with n's template for
+ * the model, every token the client already has, the sampling settings
+ * and the seed. */
 static char *assignment_json(const struct sched_job *j, const struct sched_model *m)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "job", j->id);
-    cJSON_AddStringToObject(o, "model", j->req.model);
-    if (j->req.kind == WEFT_OAI_CHAT) {
-        struct weft_buf p;
-        weft_buf_init(&p, 8u << 20);
-        weft_chat_render(&j->req, m->tpl, &p);
-        cJSON_AddStringToObject(o, "prompt", p.data ? p.data : "");
-        weft_buf_free(&p);
-    } else {
-        cJSON_AddStringToObject(o, "prompt", j->req.prompt ? j->req.prompt : "");
-    }
-    cJSON *toks = cJSON_AddArrayToObject(o, "tokens");
-    for (int i = 0; i < j->n_tokens; i++)
-        cJSON_AddItemToArray(toks, cJSON_CreateNumber(j->tokens[i]));
-    cJSON_AddNumberToObject(o, "max_tokens", j->req.max_tokens);
-    cJSON_AddNumberToObject(o, "temperature", j->req.temperature);
-    cJSON_AddNumberToObject(o, "top_p", j->req.top_p);
-    /* As a string: a 64-bit seed does not survive a JSON double. */
-    char seed[24];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)j->req.seed);
-    cJSON_AddStringToObject(o, "seed", seed);
-    cJSON *stop = cJSON_AddArrayToObject(o, "stop");
+    _Static_assert(WEFT_OAI_MAX_STOP <= WEFT_NODEMSG_MAX_STOP, "stop strings");
+    _Static_assert(WEFT_OAI_STOP_MAX_LEN <= WEFT_NODEMSG_STOP_LEN, "stop string length");
+    _Static_assert(WEFT_OAI_MAX_TOKENS <= WEFT_NODEMSG_MAX_TOKENS, "max_tokens");
+    _Static_assert(WEFT_OAI_MODEL_MAX <= WEFT_NODEMSG_NAME_MAX, "model names");
+    struct weft_assignment a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.job, sizeof a.job, "%s", j->id);
+    snprintf(a.model, sizeof a.model, "%s", j->req.model);
+    struct weft_buf p;
+    weft_buf_init(&p, 8u << 20);
+    if (j->req.kind == WEFT_OAI_CHAT)
+        weft_chat_render(j->req.msgs, j->req.n_msgs, m->tpl, &p);
+    else
+        weft_buf_append_str(&p, j->req.prompt ? j->req.prompt : "");
+    char empty[1] = "";
+    a.prompt = p.data ? p.data : empty;
+    a.resume = j->tokens;
+    a.n_resume = j->n_tokens;
+    a.max_tokens = j->req.max_tokens;
+    a.temperature = j->req.temperature;
+    a.top_p = j->req.top_p;
+    a.seed = j->req.seed;
     for (int i = 0; i < j->req.n_stop; i++)
-        cJSON_AddItemToArray(stop, cJSON_CreateString(j->req.stop[i]));
-    cJSON_AddNumberToObject(o, "attempt", j->reassignments);
-    char *txt = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return txt;
+        snprintf(a.stop[i], sizeof a.stop[i], "%s", j->req.stop[i]);
+    a.n_stop = j->req.n_stop;
+    a.attempt = j->reassignments;
+    struct weft_buf out;
+    weft_buf_init(&out, 64u << 20);
+    int rc = weft_assignment_write(&a, &out);
+    weft_buf_free(&p);
+    if (rc) {
+        weft_buf_free(&out);
+        return NULL;
+    }
+    return weft_buf_steal(&out, NULL);
 }
 
 static void assign(struct sched *s, struct sched_job *j, struct sched_node *n)

@@ -26,7 +26,7 @@ static void check(int rc, struct weft_oai_req *r, const struct weft_oai_err *e)
         for (int t = WEFT_TPL_RAW; t <= WEFT_TPL_LLAMA3; t++) {
             struct weft_buf b;
             weft_buf_init(&b, 1u << 24);
-            weft_chat_render(r, (enum weft_chat_template)t, &b);
+            weft_chat_render(r->msgs, r->n_msgs, (enum weft_chat_template)t, &b);
             weft_buf_free(&b);
         }
     } else if (!r->prompt) {

@@ -10,8 +10,8 @@
  * (a node that goes silent with its connections open), --yield-after N
  * gives each job back after N of its tokens (lost power budget).
  */
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "weft/buf.h"
+#include "weft/error.h"
+#include "weft/nodemsg.h"
 
 struct cfg {
     const char *url, *token, *cacert, *models;
@@ -47,8 +49,8 @@ struct job {
     uint64_t seed;
     int next, max, emitted;
     int done;
-    char line[512];
-    size_t line_len, line_off;
+    struct weft_buf line; /* the event being sent */
+    size_t line_off;
 };
 
 static const char *const words[] = {
@@ -115,51 +117,59 @@ static long post(struct node *n, const char *path, const char *body, struct weft
 
 static int hello(struct node *n)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *ms = cJSON_AddArrayToObject(o, "models");
+    struct weft_hello h;
+    memset(&h, 0, sizeof h);
     char list[512];
     snprintf(list, sizeof list, "%s", n->c.models);
-    for (char *save = NULL, *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
-        cJSON *x = cJSON_CreateObject();
+    for (char *save = NULL, *m = strtok_r(list, ",", &save);
+         m && h.n_models < WEFT_NODEMSG_MAX_MODELS; m = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(m, ':');
         if (colon)
             *colon = '\0';
-        cJSON_AddStringToObject(x, "name", m);
-        cJSON_AddStringToObject(x, "template", colon ? colon + 1 : "chatml");
-        cJSON_AddItemToArray(ms, x);
+        snprintf(h.models[h.n_models].name, sizeof h.models[0].name, "%s", m);
+        h.models[h.n_models].tpl = WEFT_TPL_CHATML;
+        if (colon && weft_chat_template_parse(colon + 1, &h.models[h.n_models].tpl) != 0)
+            fprintf(stderr, "testnode: unknown template %s; chatml it is\n", colon + 1);
+        h.n_models++;
     }
-    cJSON_AddNumberToObject(o, "max_concurrency", n->c.concurrency);
-    cJSON_AddStringToObject(o, "hardware", "testnode (scripted tokens)");
-    char *body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    struct weft_buf out;
+    h.max_concurrency = n->c.concurrency;
+    snprintf(h.hardware, sizeof h.hardware, "testnode (scripted tokens)");
+    struct weft_buf body, out;
+    weft_buf_init(&body, 1 << 16);
     weft_buf_init(&out, 1 << 16);
-    long st = post(n, "/v1/node/hello", body, &out);
-    free(body);
-    if (st == 200) {
-        cJSON *r = cJSON_Parse(out.data);
-        const cJSON *hb = cJSON_GetObjectItem(r, "heartbeat_ms");
-        if (cJSON_IsNumber(hb))
-            atomic_store(&n->heartbeat_ms, (int)hb->valuedouble);
-        cJSON_Delete(r);
-    }
+    long st = weft_hello_write(&h, &body) == 0 ? post(n, "/v1/node/hello", body.data, &out) : 0;
+    struct weft_hello_reply r;
+    char err[160];
+    if (st == 200 &&
+        weft_hello_reply_parse(out.data ? out.data : "", out.len, &r, err, sizeof err) == 0)
+        atomic_store(&n->heartbeat_ms, r.heartbeat_ms);
+    weft_buf_free(&body);
     weft_buf_free(&out);
-    return st == 200 ? 0 : -1;
+    return st == 200 ? 0 : WEFT_EAGAIN;
 }
 
 static void *heartbeats(void *arg)
 {
     struct node *n = arg;
+    struct weft_heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    hb.budget_w = n->c.budget_w;
+    snprintf(hb.policy_state, sizeof hb.policy_state, "on");
+    hb.deferrable = n->c.deferrable;
+    hb.interactive = n->c.interactive;
+    hb.pv_w = 3000;
+    hb.grid_w = -1500;
+    hb.battery_w = 0;
+    hb.soc = 80;
+    hb.load_w = hb.compute_w = NAN;
     for (;;) {
-        char body[256];
-        snprintf(body, sizeof body,
-                 "{\"budget_w\":%g,\"policy_state\":\"on\",\"deferrable\":%s,\"interactive\":%s,"
-                 "\"pv_w\":3000,\"grid_w\":-1500,\"battery_w\":0,\"soc\":80,\"jobs\":[]}",
-                 n->c.budget_w, n->c.deferrable ? "true" : "false",
-                 n->c.interactive ? "true" : "false");
-        struct weft_buf out;
+        struct weft_buf body, out;
+        weft_buf_init(&body, 1 << 16);
         weft_buf_init(&out, 1 << 16);
-        long st = post(n, "/v1/node/heartbeat", body, &out);
+        long st = weft_heartbeat_write(&hb, &body) == 0
+                      ? post(n, "/v1/node/heartbeat", body.data, &out)
+                      : 0;
+        weft_buf_free(&body);
         weft_buf_free(&out);
         if (st == 409)
             atomic_store(&n->need_hello, 1);
@@ -181,20 +191,20 @@ static size_t produce(char *buf, size_t sz, size_t nitems, void *ud)
 {
     struct job *j = ud;
     size_t cap = sz * nitems;
-    if (j->line_off == j->line_len) {
+    if (j->line_off == j->line.len) {
         if (j->done)
             return 0;
         struct node *n = j->n;
+        struct weft_event ev;
+        memset(&ev, 0, sizeof ev);
         if (n->c.yield_after && j->emitted >= n->c.yield_after) {
-            j->line_len = (size_t)snprintf(j->line, sizeof j->line, "{\"end\":\"yield\"}\n");
+            weft_event_end(&ev, WEFT_END_YIELD, -1, NULL, NULL);
             j->done = 1;
         } else if (j->next >= j->max) {
             int words_in_prompt = 1;
             for (const char *p = j->prompt; *p; p++)
                 words_in_prompt += *p == ' ';
-            j->line_len =
-                (size_t)snprintf(j->line, sizeof j->line,
-                                 "{\"end\":\"length\",\"prompt_tokens\":%d}\n", words_in_prompt);
+            weft_event_end(&ev, WEFT_END_LENGTH, words_in_prompt, NULL, NULL);
             j->done = 1;
         } else {
             /* Faults strike right after token N went out, so a benchmark
@@ -207,18 +217,21 @@ static size_t produce(char *buf, size_t sz, size_t nitems, void *ud)
             sleep_ms(n->c.token_ms);
             atomic_fetch_add(&n->tokens, 1);
             int id = token_at(j->seed, j->prompt, j->next);
-            j->line_len =
-                (size_t)snprintf(j->line, sizeof j->line, "{\"i\":%d,\"id\":%d,\"text\":\" %s\"}\n",
-                                 j->next, id, words[id]);
+            char text[32];
+            int len = snprintf(text, sizeof text, " %s", words[id]);
+            weft_event_token(&ev, j->next, id, text, (size_t)len);
             j->next++;
             j->emitted++;
         }
+        weft_buf_reset(&j->line);
+        if (weft_event_write(&ev, &j->line) != 0)
+            return CURL_READFUNC_ABORT;
         j->line_off = 0;
     }
-    size_t take = j->line_len - j->line_off;
+    size_t take = j->line.len - j->line_off;
     if (take > cap)
         take = cap;
-    memcpy(buf, j->line + j->line_off, take);
+    memcpy(buf, j->line.data + j->line_off, take);
     j->line_off += take;
     return take;
 }
@@ -243,42 +256,37 @@ static void *run_job(void *arg)
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     weft_buf_free(&out);
+    weft_buf_free(&j->line);
     free(j->prompt);
     free(j);
     atomic_fetch_sub(&n->running, 1);
     return NULL;
 }
 
-static void start_job(struct node *n, const char *body)
+static void start_job(struct node *n, const char *body, size_t len)
 {
-    cJSON *a = cJSON_Parse(body);
-    const cJSON *id = cJSON_GetObjectItem(a, "job"), *prompt = cJSON_GetObjectItem(a, "prompt"),
-                *toks = cJSON_GetObjectItem(a, "tokens"),
-                *max = cJSON_GetObjectItem(a, "max_tokens"), *seed = cJSON_GetObjectItem(a, "seed");
-    if (!cJSON_IsString(id) || !cJSON_IsString(prompt) || !cJSON_IsArray(toks) ||
-        !cJSON_IsNumber(max) || !cJSON_IsString(seed)) {
-        fprintf(stderr, "testnode: bad assignment: %s\n", body);
-        cJSON_Delete(a);
+    struct weft_assignment a;
+    char err[160];
+    if (weft_assignment_parse(body, len, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "testnode: bad assignment (%s): %s\n", err, body);
+        weft_assignment_free(&a);
         return;
     }
     struct job *j = calloc(1, sizeof *j);
     j->n = n;
-    snprintf(j->id, sizeof j->id, "%s", id->valuestring);
-    j->prompt = strdup(prompt->valuestring);
-    j->seed = strtoull(seed->valuestring, NULL, 10);
-    j->next = cJSON_GetArraySize(toks);
-    j->max = (int)max->valuedouble;
+    snprintf(j->id, sizeof j->id, "%s", a.job);
+    j->prompt = a.prompt;
+    a.prompt = NULL;
+    j->seed = a.seed;
+    j->next = a.n_resume;
+    j->max = a.max_tokens;
+    weft_buf_init(&j->line, 1 << 16);
     /* Check the resume point: the tokens the scheduler sends back must be
      * the ones this script would have produced. */
-    int i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, toks)
-    {
-        if ((int)t->valuedouble != token_at(j->seed, j->prompt, i))
+    for (int i = 0; i < a.n_resume; i++)
+        if (a.resume[i] != token_at(j->seed, j->prompt, i))
             fprintf(stderr, "testnode: job %s: token %d differs from the script\n", j->id, i);
-        i++;
-    }
-    cJSON_Delete(a);
+    weft_assignment_free(&a);
     atomic_fetch_add(&n->running, 1);
     pthread_t th;
     pthread_attr_t at;
@@ -318,22 +326,22 @@ static void *fast_worker(void *arg)
                 sleep_ms(100);
             continue;
         }
-        cJSON *a = cJSON_Parse(out.data);
-        const cJSON *id = cJSON_GetObjectItem(a, "job"), *prompt = cJSON_GetObjectItem(a, "prompt"),
-                    *toks = cJSON_GetObjectItem(a, "tokens"),
-                    *max = cJSON_GetObjectItem(a, "max_tokens"),
-                    *seed = cJSON_GetObjectItem(a, "seed");
-        if (cJSON_IsString(id) && cJSON_IsString(prompt) && cJSON_IsNumber(max) &&
-            cJSON_IsString(seed)) {
-            uint64_t sd = strtoull(seed->valuestring, NULL, 10);
+        struct weft_assignment a;
+        char err[160];
+        if (weft_assignment_parse(out.data, out.len, &a, err, sizeof err) == 0) {
             weft_buf_reset(&body);
-            for (int i = cJSON_GetArraySize(toks); i < (int)max->valuedouble; i++) {
-                int t = token_at(sd, prompt->valuestring, i);
-                weft_buf_appendf(&body, "{\"i\":%d,\"id\":%d,\"text\":\" %s\"}\n", i, t, words[t]);
+            struct weft_event ev;
+            for (int i = a.n_resume; i < a.max_tokens; i++) {
+                int t = token_at(a.seed, a.prompt, i);
+                char text[32];
+                int len = snprintf(text, sizeof text, " %s", words[t]);
+                weft_event_token(&ev, i, t, text, (size_t)len);
+                weft_event_write(&ev, &body);
             }
-            weft_buf_appendf(&body, "{\"end\":\"length\",\"prompt_tokens\":1}\n");
+            weft_event_end(&ev, WEFT_END_LENGTH, 1, NULL, NULL);
+            weft_event_write(&ev, &body);
             char url[512];
-            snprintf(url, sizeof url, "%s/v1/node/jobs/%s/stream", n->c.url, id->valuestring);
+            snprintf(url, sizeof url, "%s/v1/node/jobs/%s/stream", n->c.url, a.job);
             curl_easy_setopt(up, CURLOPT_URL, url);
             curl_easy_setopt(up, CURLOPT_POSTFIELDS, body.data);
             curl_easy_setopt(up, CURLOPT_POSTFIELDSIZE, (long)body.len);
@@ -341,7 +349,7 @@ static void *fast_worker(void *arg)
             curl_easy_perform(up);
             atomic_fetch_add(&n->tokens, 1);
         }
-        cJSON_Delete(a);
+        weft_assignment_free(&a);
     }
     return NULL;
 }
@@ -443,7 +451,7 @@ int main(int argc, char **argv)
         curl_slist_free_all(h);
         curl_easy_cleanup(c);
         if (st == 200 && out.data)
-            start_job(&n, out.data);
+            start_job(&n, out.data, out.len);
         else if (st == 409)
             atomic_store(&n.need_hello, 1);
         else if (st != 204)

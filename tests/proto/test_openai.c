@@ -1,5 +1,5 @@
 /* OpenAI request bodies: what is accepted, what is refused with which
- * status and param, job fields, and the chat templates' exact text. */
+ * status and param, and job fields. */
 #include "harness.h"
 #include "weft/error.h"
 #include "weft/openai.h"
@@ -173,46 +173,4 @@ TEST(job_fields)
     ASSERT_EQ_INT(r.priority, WEFT_OAI_DEFERRABLE);
     ASSERT_EQ_INT(r.deadline_ms, 0);
     weft_oai_req_free(&r);
-}
-
-static void render(enum weft_chat_template t, const char *want)
-{
-    struct weft_oai_req r;
-    struct weft_oai_err e;
-    const char *b = "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"S\"},"
-                    "{\"role\":\"user\",\"content\":\"U1\"},{\"role\":\"assistant\","
-                    "\"content\":\"A1\"},{\"role\":\"user\",\"content\":\"U2\"}]}";
-    ASSERT_EQ_INT(weft_oai_parse(&r, WEFT_OAI_CHAT, b, strlen(b), &e), 0);
-    struct weft_buf out;
-    weft_buf_init(&out, 1 << 16);
-    ASSERT_EQ_INT(weft_chat_render(&r, t, &out), 0);
-    ASSERT_EQ_STR(out.data, want);
-    weft_buf_free(&out);
-    weft_oai_req_free(&r);
-}
-
-TEST(templates_render_exactly)
-{
-    render(WEFT_TPL_LLAMA2,
-           "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
-    render(WEFT_TPL_CHATML, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n"
-                            "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n"
-                            "<|im_start|>assistant\n");
-    render(WEFT_TPL_LLAMA3, "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
-                            "<|start_header_id|>user<|end_header_id|>\n\nU1<|eot_id|>"
-                            "<|start_header_id|>assistant<|end_header_id|>\n\nA1<|eot_id|>"
-                            "<|start_header_id|>user<|end_header_id|>\n\nU2<|eot_id|>"
-                            "<|start_header_id|>assistant<|end_header_id|>\n\n");
-    render(WEFT_TPL_RAW, "S\nU1\nA1\nU2");
-}
-
-TEST(template_detection_and_names)
-{
-    ASSERT_EQ_INT(weft_chat_template_detect("{% ... '<|im_start|>' + role %}"), WEFT_TPL_CHATML);
-    ASSERT_EQ_INT(weft_chat_template_detect("'<|start_header_id|>' + m.role"), WEFT_TPL_LLAMA3);
-    ASSERT_EQ_INT(weft_chat_template_detect("{{ bos_token + '[INST] ' }}"), WEFT_TPL_LLAMA2);
-    ASSERT_EQ_INT(weft_chat_template_detect(NULL), WEFT_TPL_RAW);
-    ASSERT_EQ_INT(weft_chat_template_parse("llama3"), WEFT_TPL_LLAMA3);
-    ASSERT_EQ_INT(weft_chat_template_parse("vicuna"), -1);
-    ASSERT_EQ_STR(weft_chat_template_name(WEFT_TPL_CHATML), "chatml");
 }

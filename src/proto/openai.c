@@ -1,4 +1,4 @@
-/* OpenAI request bodies and chat templates; see include/weft/openai.h. */
+/* OpenAI request bodies; see include/weft/openai.h. */
 #include "weft/openai.h"
 
 #include <cjson/cJSON.h>
@@ -450,88 +450,4 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
     if (rc)
         weft_oai_req_free(out);
     return rc;
-}
-
-/* ---- chat templates --------------------------------------------------- */
-
-static const char *const tpl_names[] = {"raw", "llama2", "chatml", "llama3"};
-
-int weft_chat_template_parse(const char *name)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, tpl_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *weft_chat_template_name(enum weft_chat_template t)
-{
-    return (unsigned)t < 4 ? tpl_names[t] : "raw";
-}
-
-enum weft_chat_template weft_chat_template_detect(const char *jinja)
-{
-    if (!jinja)
-        return WEFT_TPL_RAW;
-    if (strstr(jinja, "<|start_header_id|>"))
-        return WEFT_TPL_LLAMA3;
-    if (strstr(jinja, "<|im_start|>"))
-        return WEFT_TPL_CHATML;
-    if (strstr(jinja, "[INST]"))
-        return WEFT_TPL_LLAMA2;
-    return WEFT_TPL_RAW;
-}
-
-static int render_llama2(const struct weft_oai_req *r, struct weft_buf *o)
-{
-    /* Llama-2-chat: the system prompt folds into the first user turn; each
-     * finished exchange closes with </s> and the next opens with <s>. */
-    const char *sys = NULL;
-    int rc = 0, first = 1;
-    for (int i = 0; i < r->n_msgs && rc == 0; i++) {
-        const struct weft_oai_msg *m = &r->msgs[i];
-        if (strcmp(m->role, "system") == 0) {
-            sys = m->content;
-        } else if (strcmp(m->role, "user") == 0) {
-            if (!first)
-                rc |= weft_buf_append_str(o, "<s>");
-            rc |= weft_buf_append_str(o, "[INST] ");
-            if (sys) {
-                rc |= weft_buf_appendf(o, "<<SYS>>\n%s\n<</SYS>>\n\n", sys);
-                sys = NULL;
-            }
-            rc |= weft_buf_appendf(o, "%s [/INST]", m->content);
-            first = 0;
-        } else {
-            rc |= weft_buf_appendf(o, " %s </s>", m->content);
-        }
-    }
-    return rc ? WEFT_E2BIG : 0;
-}
-
-int weft_chat_render(const struct weft_oai_req *r, enum weft_chat_template t, struct weft_buf *out)
-{
-    int rc = 0;
-    switch (t) {
-    case WEFT_TPL_LLAMA2:
-        return render_llama2(r, out);
-    case WEFT_TPL_CHATML:
-        for (int i = 0; i < r->n_msgs; i++)
-            rc |= weft_buf_appendf(out, "<|im_start|>%s\n%s<|im_end|>\n", r->msgs[i].role,
-                                   r->msgs[i].content);
-        rc |= weft_buf_append_str(out, "<|im_start|>assistant\n");
-        break;
-    case WEFT_TPL_LLAMA3:
-        for (int i = 0; i < r->n_msgs; i++)
-            rc |= weft_buf_appendf(out, "<|start_header_id|>%s<|end_header_id|>\n\n%s<|eot_id|>",
-                                   r->msgs[i].role, r->msgs[i].content);
-        rc |= weft_buf_append_str(out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
-        break;
-    case WEFT_TPL_RAW:
-    default:
-        for (int i = 0; i < r->n_msgs; i++)
-            rc |= weft_buf_appendf(out, "%s%s", i ? "\n" : "", r->msgs[i].content);
-        break;
-    }
-    return rc ? WEFT_E2BIG : 0;
 }

@@ -1,0 +1,56 @@
+/* Chat templates: their exact text over a conversation with every role,
+ * detection from a GGUF's Jinja text, and the names. */
+#include "harness.h"
+#include "weft/chat.h"
+#include "weft/error.h"
+
+static void render(enum weft_chat_template t, const char *want)
+{
+    char sys[] = "system", user[] = "user", asst[] = "assistant";
+    char s[] = "S", u1[] = "U1", a1[] = "A1", u2[] = "U2";
+    struct weft_chat_msg msgs[] = {{sys, s}, {user, u1}, {asst, a1}, {user, u2}};
+    struct weft_buf out;
+    weft_buf_init(&out, 1 << 16);
+    ASSERT_OK(weft_chat_render(msgs, 4, t, &out));
+    ASSERT_EQ_STR(out.data, want);
+    weft_buf_free(&out);
+}
+
+TEST(templates_render_exactly)
+{
+    render(WEFT_TPL_LLAMA2,
+           "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
+    render(WEFT_TPL_CHATML, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n"
+                            "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n"
+                            "<|im_start|>assistant\n");
+    render(WEFT_TPL_LLAMA3, "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+                            "<|start_header_id|>user<|end_header_id|>\n\nU1<|eot_id|>"
+                            "<|start_header_id|>assistant<|end_header_id|>\n\nA1<|eot_id|>"
+                            "<|start_header_id|>user<|end_header_id|>\n\nU2<|eot_id|>"
+                            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    render(WEFT_TPL_RAW, "S\nU1\nA1\nU2");
+}
+
+TEST(render_stops_at_the_bound)
+{
+    char user[] = "user", text[] = "a message longer than the buffer allows";
+    struct weft_chat_msg m = {user, text};
+    struct weft_buf out;
+    weft_buf_init(&out, 16);
+    ASSERT_ERR(weft_chat_render(&m, 1, WEFT_TPL_CHATML, &out), WEFT_E2BIG);
+    weft_buf_free(&out);
+}
+
+TEST(template_detection_and_names)
+{
+    ASSERT_EQ_INT(weft_chat_template_detect("{% ... '<|im_start|>' + role %}"), WEFT_TPL_CHATML);
+    ASSERT_EQ_INT(weft_chat_template_detect("'<|start_header_id|>' + m.role"), WEFT_TPL_LLAMA3);
+    ASSERT_EQ_INT(weft_chat_template_detect("{{ bos_token + '[INST] ' }}"), WEFT_TPL_LLAMA2);
+    ASSERT_EQ_INT(weft_chat_template_detect(NULL), WEFT_TPL_RAW);
+    enum weft_chat_template t = WEFT_TPL_RAW;
+    ASSERT_OK(weft_chat_template_parse("llama3", &t));
+    ASSERT_EQ_INT(t, WEFT_TPL_LLAMA3);
+    ASSERT_ERR(weft_chat_template_parse("vicuna", &t), WEFT_EINVAL);
+    ASSERT_EQ_INT(t, WEFT_TPL_LLAMA3); /* untouched on failure */
+    ASSERT_EQ_STR(weft_chat_template_name(WEFT_TPL_CHATML), "chatml");
+}
