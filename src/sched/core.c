@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core.h"
+
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/nodemsg.h"
@@ -38,25 +39,8 @@ struct sched_stream {
 
 /* ---- lists ------------------------------------------------------------- */
 
-static void list_remove(struct sched_job **head, struct sched_job *j)
-{
-    if (j->prev)
-        j->prev->next = j->next;
-    else if (*head == j)
-        *head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    j->prev = j->next = NULL;
-}
-
-static void list_push(struct sched_job **head, struct sched_job *j)
-{
-    j->prev = NULL;
-    j->next = *head;
-    if (*head)
-        (*head)->prev = j;
-    *head = j;
-}
+#define JOB_OF(it)  weft_list_entry(it, struct sched_job, link)
+#define NODE_OF(it) weft_list_entry(it, struct sched_node, link)
 
 /* Interactive before deferrable; deferrable by deadline (none = last);
  * then by arrival, so a job that lost its node keeps its place. */
@@ -77,29 +61,22 @@ static void queue_insert(struct sched *s, struct sched_job *j)
 {
     j->state = SJ_QUEUED;
     s->n_queued++;
-    if (!s->queue || before(j, s->queue)) {
-        list_push(&s->queue, j);
-        return;
+    struct weft_list *at;
+    weft_list_foreach(at, &s->queue)
+    {
+        if (before(j, JOB_OF(at)))
+            break;
     }
-    struct sched_job *at = s->queue;
-    while (at->next && !before(j, at->next))
-        at = at->next;
-    j->prev = at;
-    j->next = at->next;
-    if (at->next)
-        at->next->prev = j;
-    at->next = j;
+    weft_list_insert_before(at, &j->link);
 }
 
 static void job_unlink(struct sched *s, struct sched_job *j)
 {
-    if (j->state == SJ_QUEUED) {
-        list_remove(&s->queue, j);
+    weft_list_remove(&j->link);
+    if (j->state == SJ_QUEUED)
         s->n_queued--;
-    } else {
-        list_remove(&s->running, j);
+    else
         s->n_running--;
-    }
 }
 
 /* ---- jobs -------------------------------------------------------------- */
@@ -109,6 +86,7 @@ struct sched_job *sched_job_new(const char *id_prefix)
     struct sched_job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
+    weft_list_init(&j->link);
     char hex[25];
     if (weft_random_hex(hex, 12) != 0) {
         free(j);
@@ -130,12 +108,14 @@ void sched_job_free(struct sched_job *j)
 
 struct sched_job *sched_job_find(struct sched *s, const char *id)
 {
-    for (struct sched_job *j = s->running; j; j = j->next)
-        if (strcmp(j->id, id) == 0)
-            return j;
-    for (struct sched_job *j = s->queue; j; j = j->next)
-        if (strcmp(j->id, id) == 0)
-            return j;
+    struct weft_list *lists[2] = {&s->running, &s->queue}, *it;
+    for (int i = 0; i < 2; i++) {
+        weft_list_foreach(it, lists[i])
+        {
+            if (strcmp(JOB_OF(it)->id, id) == 0)
+                return JOB_OF(it);
+        }
+    }
     return NULL;
 }
 
@@ -204,10 +184,7 @@ static void job_fail(struct sched *s, struct sched_job *j, int status, const cha
     weft_log_warn(s->log, "job %s failed: %s", j->id, message);
     detach_node(s, j, 409);
     job_unlink(s, j);
-    if (j->client)
-        sched_client_fail(s, j, status, code, message);
-    else
-        sched_key_release(s, j->key_id);
+    s->events->failed(s, j, status, code, message);
     store_outcome(
         s, j, code && strcmp(code, "deadline_exceeded") == 0 ? WEFT_JOB_EXPIRED : WEFT_JOB_FAILED,
         NULL, message);
@@ -218,15 +195,9 @@ static void job_done(struct sched *s, struct sched_job *j, const char *finish)
 {
     detach_node(s, j, 409);
     job_unlink(s, j);
-    if (j->client) {
-        sched_client_finish(s, j, finish);
-        s->m.finished[WEFT_JOB_SUCCEEDED]++;
-    } else {
-        char *res = sched_completion_json(j, finish);
-        store_outcome(s, j, WEFT_JOB_SUCCEEDED, res, NULL);
-        free(res);
-        sched_key_release(s, j->key_id);
-    }
+    char *res = s->events->done(s, j, finish);
+    store_outcome(s, j, WEFT_JOB_SUCCEEDED, res, NULL);
+    free(res);
     sched_job_free(j);
 }
 
@@ -255,8 +226,7 @@ static void job_lost(struct sched *s, struct sched_job *j, int failure, const ch
         return;
     }
     weft_log_notice(s->log, "job %s: resuming from token %d (%s)", j->id, j->n_tokens, why);
-    list_remove(&s->running, j);
-    s->n_running--;
+    job_unlink(s, j);
     queue_insert(s, j);
     if (j->durable)
         weft_store_job_mark(s->store, j->id, WEFT_JOB_QUEUED);
@@ -269,7 +239,6 @@ void sched_job_cancel(struct sched *s, struct sched_job *j, const char *why)
     job_unlink(s, j);
     if (j->durable)
         store_outcome(s, j, WEFT_JOB_CANCELLED, NULL, why);
-    sched_key_release(s, j->key_id);
     sched_job_free(j);
     sched_dispatch(s);
 }
@@ -278,9 +247,12 @@ void sched_job_cancel(struct sched *s, struct sched_job *j, const char *why)
 
 struct sched_node *sched_node_find(struct sched *s, const char *name)
 {
-    for (struct sched_node *n = s->nodes; n; n = n->next)
-        if (strcmp(n->name, name) == 0)
-            return n;
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        if (strcmp(NODE_OF(it)->name, name) == 0)
+            return NODE_OF(it);
+    }
     return NULL;
 }
 
@@ -293,15 +265,17 @@ struct sched_node *sched_node_get(struct sched *s, const char *name)
     if (!n)
         return NULL;
     snprintf(n->name, sizeof n->name, "%s", name);
-    n->next = s->nodes;
-    s->nodes = n;
+    weft_list_push_front(&s->nodes, &n->link);
     s->n_nodes++;
     return n;
 }
 
 int sched_model_available(struct sched *s, const char *model)
 {
-    for (struct sched_node *n = s->nodes; n; n = n->next) {
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = NODE_OF(it);
         if (!n->live)
             continue;
         for (int i = 0; i < n->n_models; i++)
@@ -309,6 +283,17 @@ int sched_model_available(struct sched *s, const char *model)
                 return 1;
     }
     return 0;
+}
+
+int sched_nodes_live(struct sched *s)
+{
+    int live = 0;
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        live += NODE_OF(it)->live;
+    }
+    return live;
 }
 
 static void end_poll(struct sched_node *n, int status)
@@ -330,9 +315,10 @@ void sched_node_dead(struct sched *s, struct sched_node *n, int silent, const ch
     n->live = 0;
     weft_log_warn(s->log, "node %s is gone: %s", n->name, why);
     end_poll(n, 409);
-    struct sched_job *j = s->running;
-    while (j) {
-        struct sched_job *next = j->next;
+    struct weft_list *it, *tmp;
+    weft_list_foreach_safe(it, tmp, &s->running)
+    {
+        struct sched_job *j = JOB_OF(it);
         if (j->node == n) {
             if (silent)
                 s->m.failovers_silent++;
@@ -340,7 +326,6 @@ void sched_node_dead(struct sched *s, struct sched_node *n, int silent, const ch
                 s->m.failovers_closed++;
             job_lost(s, j, 1, why);
         }
-        j = next;
     }
     sched_dispatch(s);
 }
@@ -421,7 +406,10 @@ static struct sched_node *pick(struct sched *s, const struct sched_job *j)
 {
     struct sched_node *best = NULL;
     double best_score = 0;
-    for (struct sched_node *n = s->nodes; n; n = n->next) {
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        struct sched_node *n = NODE_OF(it);
         if (!n->live || !n->poll || n->running >= n->max_concurrency)
             continue;
         if (!node_model(n, j->req.model))
@@ -492,9 +480,8 @@ static void assign(struct sched *s, struct sched_job *j, struct sched_node *n)
     poll->data = NULL;
     poll->on_abort = NULL;
     n->poll = NULL;
-    list_remove(&s->queue, j);
-    s->n_queued--;
-    list_push(&s->running, j);
+    job_unlink(s, j);
+    weft_list_push_front(&s->running, &j->link);
     s->n_running++;
     j->state = SJ_RUNNING;
     j->node = n;
@@ -511,13 +498,13 @@ void sched_dispatch(struct sched *s)
 {
     if (s->stopping)
         return;
-    struct sched_job *j = s->queue;
-    while (j) {
-        struct sched_job *next = j->next;
+    struct weft_list *it, *tmp;
+    weft_list_foreach_safe(it, tmp, &s->queue)
+    {
+        struct sched_job *j = JOB_OF(it);
         struct sched_node *n = pick(s, j);
         if (n)
             assign(s, j, n);
-        j = next;
     }
 }
 
@@ -526,7 +513,10 @@ void sched_tick(uv_timer_t *t)
     struct sched *s = t->data;
     uint64_t now = weft_mono_ms();
     int64_t wall = weft_wall_ms();
-    for (struct sched_node *n = s->nodes; n; n = n->next) {
+    struct weft_list *it, *tmp;
+    weft_list_foreach(it, &s->nodes)
+    {
+        struct sched_node *n = NODE_OF(it);
         if (n->live && weft_elapsed_ms(n->last_seen_ms, now) > s->lease_ms) {
             char why[96];
             snprintf(why, sizeof why, "no heartbeat for %llu ms",
@@ -536,9 +526,9 @@ void sched_tick(uv_timer_t *t)
         if (n->poll && now >= n->poll_deadline_ms)
             end_poll(n, 204);
     }
-    struct sched_job *j = s->queue;
-    while (j) {
-        struct sched_job *next = j->next;
+    weft_list_foreach_safe(it, tmp, &s->queue)
+    {
+        struct sched_job *j = JOB_OF(it);
         if (j->req.priority == WEFT_OAI_DEFERRABLE && j->req.deadline_ms &&
             wall > j->req.deadline_ms)
             job_fail(s, j, 504, "deadline_exceeded",
@@ -547,7 +537,6 @@ void sched_tick(uv_timer_t *t)
                  weft_elapsed_ms(j->queued_ms, now) > INTERACTIVE_WAIT_MS)
             job_fail(s, j, 503, "no_capacity",
                      "no node could take the request within 60 s; try again later");
-        j = next;
     }
 }
 
@@ -581,8 +570,8 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
         j->tokens[j->n_tokens++] = ev.id;
         s->m.tokens++;
         st->node->tokens++;
-        if (j->client && plen)
-            sched_client_tokens(s, j, ev.text, plen);
+        if (plen)
+            s->events->tokens(s, j, ev.text, plen);
         return 0;
     }
     if (ev.prompt_tokens >= 0)
@@ -594,8 +583,8 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
     case WEFT_END_LENGTH:
         /* Text the node held back to the end (a stop string's prefix that
          * turned out not to be one) goes out last. */
-        if (ev.text[0] && weft_buf_append_str(&j->text, ev.text) == 0 && j->client)
-            sched_client_tokens(s, j, ev.text, strlen(ev.text));
+        if (ev.text[0] && weft_buf_append_str(&j->text, ev.text) == 0)
+            s->events->tokens(s, j, ev.text, strlen(ev.text));
         job_done(s, j, ev.end == WEFT_END_STOP ? "stop" : "length");
         break;
     case WEFT_END_YIELD:
@@ -714,4 +703,31 @@ void sched_stream_complete(struct sched *s, struct weft_http_req *req)
         return;
     }
     weft_http_respond(req, 200, "application/json", NULL, "{\"ok\":true}\n", 12);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+void sched_core_init(struct sched *s, const struct sched_job_events *events)
+{
+    s->events = events;
+    weft_list_init(&s->nodes);
+    weft_list_init(&s->queue);
+    weft_list_init(&s->running);
+}
+
+void sched_core_free(struct sched *s)
+{
+    struct weft_list *lists[2] = {&s->queue, &s->running}, *it, *tmp;
+    for (int i = 0; i < 2; i++) {
+        weft_list_foreach_safe(it, tmp, lists[i])
+        {
+            weft_list_remove(it);
+            sched_job_free(JOB_OF(it));
+        }
+    }
+    weft_list_foreach_safe(it, tmp, &s->nodes)
+    {
+        weft_list_remove(it);
+        free(NODE_OF(it));
+    }
 }

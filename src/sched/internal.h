@@ -1,13 +1,31 @@
-/* The scheduler's private state, shared by core.c (nodes, jobs, placement,
- * failover) and api.c (the HTTP routes). Everything here belongs to the
- * loop thread. */
+/* The scheduler's private types. Each file of src/sched owns a part of
+ * them and has a header of its own for its functions; the layers, bottom
+ * up, with no file calling into one above it:
+ *
+ *   reply.c     answering a request (JSON, OpenAI errors), reading bearer
+ *               tokens and query parameters
+ *   auth.c      credentials (cached for a second), key limits, node identity
+ *   core.c      nodes, jobs, placement, failover, the nodes' token streams;
+ *               reports a job's progress through struct sched_job_events
+ *   client.c    the client side of a job: OpenAI responses and SSE (the
+ *               events core.c reports)
+ *   api_*.c     route handlers: developer, jobs, node, operations
+ *   metrics.c   /metrics and the access log
+ *   dispatch.c  matches a request to its row in routes.h and calls it
+ *   sched.c     configuration, start and stop
+ *
+ * Everything here belongs to the loop thread.
+ */
 #ifndef WEFT_SCHED_INTERNAL_H
 #define WEFT_SCHED_INTERNAL_H
 
 #include <stdint.h>
 
+#include "routes.h"
 #include "weft/buf.h"
+#include "weft/chat.h"
 #include "weft/http.h"
+#include "weft/list.h"
 #include "weft/openai.h"
 #include "weft/sched.h"
 #include "weft/store.h"
@@ -15,6 +33,7 @@
 #define SCHED_MAX_MODELS 16
 #define SCHED_MAX_TRIED  8
 #define SCHED_TICK_MS    100 /* the longest tick; see sched_start() */
+#define SCHED_ID_MAX     40  /* a job's id, NUL included */
 
 struct sched_model {
     char name[WEFT_OAI_MODEL_MAX];
@@ -22,7 +41,7 @@ struct sched_model {
 };
 
 struct sched_node {
-    struct sched_node *next;
+    struct weft_list link; /* in sched.nodes */
     char name[64];
     int live;
     uint64_t last_seen_ms; /* monotonic, last hello/heartbeat/poll */
@@ -45,14 +64,14 @@ struct sched_node {
 
 enum sched_job_state { SJ_QUEUED, SJ_RUNNING };
 
-struct sched_stream; /* a node's token upload for one job */
+struct sched_stream; /* a node's token upload for one job (core.c) */
 
 struct sched;
 
 struct sched_job {
-    struct sched_job *prev, *next; /* in the queue or the running list */
+    struct weft_list link; /* in sched.queue or sched.running */
     struct sched *sched;
-    char id[40];
+    char id[SCHED_ID_MAX];
     int durable; /* a /v1/jobs job, in the store */
     struct weft_oai_req req;
     char key_id[24];
@@ -72,46 +91,44 @@ struct sched_job {
     char tried[SCHED_MAX_TRIED][64];
     int n_tried;
     uint64_t lost_ms; /* when it last lost its node; 0 if never */
-    /* Interactive client, or NULL. */
+    /* Interactive client (client.c), or NULL. */
     struct weft_http_req *client;
+    int holds_slot; /* the client took one of its key's concurrency slots */
     int sent_role;
 };
 
+/* How core.c tells the client side what became of a job. Each is called
+ * once the job has left its node; none may free the job (core.c does,
+ * right after). */
+struct sched_job_events {
+    /* Text the client has not seen yet. */
+    void (*tokens)(struct sched *s, struct sched_job *j, const char *text, size_t len);
+    /* The job finished ("stop" or "length"). Returns the completion object
+     * as JSON text for the store when the job has no client (core.c frees
+     * it), else NULL. */
+    char *(*done)(struct sched *s, struct sched_job *j, const char *finish);
+    /* The job failed for good: an HTTP status, an OpenAI error code, why. */
+    void (*failed)(struct sched *s, struct sched_job *j, int status, const char *code,
+                   const char *message);
+};
+
+/* A developer key's limits in use (auth.c). */
 struct sched_keystate {
-    struct sched_keystate *next;
+    struct weft_list link; /* in sched.keys */
     char id[24];
     double bucket;
     uint64_t refill_ms;
     int in_flight;
 };
 
-enum sched_route {
-    R_OTHER,
-    R_HEALTHZ,
-    R_METRICS,
-    R_MODELS,
-    R_CHAT,
-    R_COMPLETIONS,
-    R_JOBS_CREATE,
-    R_JOBS_GET,
-    R_JOBS_LIST,
-    R_JOBS_CANCEL,
-    R_ADMIN_NODES,
-    R_NODE_HELLO,
-    R_NODE_HEARTBEAT,
-    R_NODE_WORK,
-    R_NODE_STREAM,
-    R_COUNT
-};
-
 #define SCHED_N_STATUS  18
 #define SCHED_N_BUCKETS 12
 
 struct sched_metrics {
-    uint64_t requests[R_COUNT][SCHED_N_STATUS];
-    uint64_t latency_bucket[R_COUNT][SCHED_N_BUCKETS];
-    double latency_sum[R_COUNT];
-    uint64_t latency_count[R_COUNT];
+    uint64_t requests[SCHED_N_ROUTES][SCHED_N_STATUS];
+    uint64_t latency_bucket[SCHED_N_ROUTES][SCHED_N_BUCKETS];
+    double latency_sum[SCHED_N_ROUTES];
+    uint64_t latency_count[SCHED_N_ROUTES];
     uint64_t failovers_closed, failovers_silent, yields, node_errors;
     uint64_t tokens;
     uint64_t finished[6]; /* by enum weft_job_state */
@@ -120,7 +137,7 @@ struct sched_metrics {
 
 #define SCHED_AUTH_SLOTS 1024
 
-/* A credential checked recently (authcache.c). */
+/* A credential checked recently (auth.c). */
 struct sched_auth {
     int kind; /* 0 empty, 1 API key, 2 node token */
     unsigned char digest[32];
@@ -137,60 +154,30 @@ struct sched {
     struct weft_tls_ctx *tls;
     struct weft_http_server *http;
     uv_timer_t tick;
-    struct sched_node *nodes;
-    int n_nodes;
-    struct sched_job *queue; /* head of the waiting list */
-    struct sched_job *running;
-    int n_queued, n_running;
-    struct sched_keystate *keys;
-    struct sched_metrics m;
+    /* core.c */
+    const struct sched_job_events *events;
+    struct weft_list nodes;   /* struct sched_node, newest first */
+    struct weft_list queue;   /* struct sched_job waiting, in dispatch order */
+    struct weft_list running; /* struct sched_job on a node */
+    int n_nodes, n_queued, n_running;
     uint64_t lease_ms;
+    /* auth.c */
+    struct weft_list keys; /* struct sched_keystate */
     struct sched_auth auth[SCHED_AUTH_SLOTS];
+    /* metrics.c */
+    struct sched_metrics m;
+    /* sched.c */
     int stopping;
     void (*stop_cb)(void *);
     void *stop_arg;
 };
 
-/* core.c */
-struct sched_node *sched_node_find(struct sched *s, const char *name);
-struct sched_node *sched_node_get(struct sched *s, const char *name); /* creates */
-void sched_node_hello(struct sched *s, struct sched_node *n);
-void sched_node_dead(struct sched *s, struct sched_node *n, int silent, const char *why);
-void sched_node_park_poll(struct sched *s, struct sched_node *n, struct weft_http_req *req,
-                          int wait_s);
-int sched_model_available(struct sched *s, const char *model);
-
-/* A new job (ownership of job passes to the scheduler). */
-void sched_job_submit(struct sched *s, struct sched_job *job);
-struct sched_job *sched_job_new(const char *id_prefix);
-/* Frees a job that is in no list (also one whose request never parsed). */
-void sched_job_free(struct sched_job *job);
-struct sched_job *sched_job_find(struct sched *s, const char *id);
-void sched_job_cancel(struct sched *s, struct sched_job *job, const char *why);
-void sched_dispatch(struct sched *s);
-void sched_tick(uv_timer_t *t);
-
-/* The node's token upload: headers in, then lines of JSON. */
-int sched_stream_open(struct sched *s, struct sched_node *n, struct sched_job *job,
-                      struct weft_http_req *req);
-void sched_stream_complete(struct sched *s, struct weft_http_req *req);
-
-/* authcache.c: the store's checks, remembered for a second. */
-int sched_auth_key(struct sched *s, const char *secret, struct weft_key_info *info);
-int sched_auth_node(struct sched *s, const char *secret, char *name, size_t cap);
-
-/* api.c */
-void sched_api_on_request(struct weft_http_req *req, void *ud);
-int sched_api_on_headers(struct weft_http_req *req, void *ud);
-void sched_api_on_done(const struct weft_http_req *req, int status, void *ud);
-/* Client side of a job: tokens, the end, an error. */
-void sched_client_tokens(struct sched *s, struct sched_job *job, const char *text, size_t len);
-void sched_client_finish(struct sched *s, struct sched_job *job, const char *finish_reason);
-void sched_client_fail(struct sched *s, struct sched_job *job, int status, const char *code,
-                       const char *message);
-void sched_key_release(struct sched *s, const char *key_id);
-/* The whole (non-streamed) completion object for a finished job, as JSON
- * text the caller frees. */
-char *sched_completion_json(const struct sched_job *j, const char *finish_reason);
+/* What dispatch.c hands a route's handler. */
+struct sched_call {
+    enum sched_route route;
+    char id[64];              /* the pattern's {id}; "" when it is longer */
+    struct weft_key_info key; /* SCHED_AUTH_KEY and SCHED_AUTH_ADMIN */
+    struct sched_node *node;  /* SCHED_AUTH_NODE */
+};
 
 #endif /* WEFT_SCHED_INTERNAL_H */

@@ -6,13 +6,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "api.h"
+#include "auth.h"
+#include "client.h"
+#include "core.h"
+#include "dispatch.h"
+#include "metrics.h"
 #include "weft/config.h"
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/tls.h"
-
-int sched_api_resume(struct sched *s);
 
 static const struct weft_cfg_field limits_fields[] = {
     WEFT_CFG_INT_F(struct sched_limits_cfg, max_header_bytes, "max_header_bytes", 1024, 1 << 20, 0,
@@ -126,6 +129,8 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
         return WEFT_ENOMEM;
     s->loop = loop;
     s->cfg = *cfg;
+    sched_core_init(s, &sched_client_events);
+    weft_list_init(&s->keys);
     s->log = log;
     s->lease_ms = (uint64_t)cfg->heartbeat_ms * (uint64_t)cfg->lease_factor;
     int rc = 0;
@@ -155,9 +160,9 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
     lim.idle_timeout_ms = (uint32_t)cfg->limits.idle_timeout_ms;
     lim.max_connections = cfg->limits.max_connections;
     struct weft_http_handler h = {
-        .on_headers = sched_api_on_headers,
-        .on_request = sched_api_on_request,
-        .on_done = sched_api_on_done,
+        .on_headers = sched_dispatch_headers,
+        .on_request = sched_dispatch_request,
+        .on_done = sched_metrics_on_done,
         .ud = s,
     };
     rc = weft_http_server_start(&s->http, loop, cfg->listen, cfg->port, s->tls, &lim, &h, log);
@@ -176,7 +181,7 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
     uint64_t tick = (uint64_t)cfg->heartbeat_ms / 10;
     tick = tick < 10 ? 10 : tick > SCHED_TICK_MS ? SCHED_TICK_MS : tick;
     uv_timer_start(&s->tick, sched_tick, tick, tick);
-    int resumed = sched_api_resume(s);
+    int resumed = sched_jobs_resume(s);
     if (resumed > 0)
         weft_log_notice(s->log, "resumed %d unfinished job%s from the store", resumed,
                         resumed == 1 ? "" : "s");
@@ -193,25 +198,8 @@ int sched_port(const struct sched *s)
 
 static void free_all(struct sched *s)
 {
-    struct sched_job *lists[2] = {s->queue, s->running};
-    for (int i = 0; i < 2; i++) {
-        struct sched_job *j = lists[i];
-        while (j) {
-            struct sched_job *next = j->next;
-            sched_job_free(j);
-            j = next;
-        }
-    }
-    while (s->nodes) {
-        struct sched_node *n = s->nodes->next;
-        free(s->nodes);
-        s->nodes = n;
-    }
-    while (s->keys) {
-        struct sched_keystate *k = s->keys->next;
-        free(s->keys);
-        s->keys = k;
-    }
+    sched_core_free(s);
+    sched_auth_free(s);
     weft_tls_ctx_free(s->tls);
     weft_store_close(s->store);
 }

@@ -3,6 +3,7 @@
  * Promises: no crash or leak; what they accept is inside the documented
  * bounds, a refused assignment leaves either no id or a well-formed one,
  * and what is accepted, written again by its writer, reads back the same. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,14 @@ static int id_ok(const char *s)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", s[i]))
             return 0;
     return 1;
+}
+
+/* cJSON prints a double with 15 significant digits when they read back
+ * as "equal" within its relative epsilon: a written number may move by an
+ * ulp or two. */
+static int same(double a, double b)
+{
+    return a == b || fabs(a - b) <= 4 * DBL_EPSILON * fabs(a);
 }
 
 /* Each round trip writes into a fresh buffer; NULL when writing failed. */
@@ -48,8 +57,8 @@ static void assignment_again(const struct weft_assignment *a)
     if (txt && (strcmp(x.job, a->job) || strcmp(x.model, a->model) || strcmp(x.prompt, a->prompt) ||
                 x.n_resume != a->n_resume ||
                 memcmp(x.resume, a->resume, (size_t)a->n_resume * sizeof *a->resume) ||
-                x.max_tokens != a->max_tokens || x.temperature != a->temperature ||
-                x.top_p != a->top_p || x.seed != a->seed || x.n_stop != a->n_stop ||
+                x.max_tokens != a->max_tokens || !same(x.temperature, a->temperature) ||
+                !same(x.top_p, a->top_p) || x.seed != a->seed || x.n_stop != a->n_stop ||
                 memcmp(x.stop, a->stop, sizeof x.stop) || x.attempt != a->attempt))
         abort();
     if (txt)

@@ -1,0 +1,239 @@
+/* The job API: durable jobs (POST /v1/jobs, GET one or a page, DELETE),
+ * written to the store before they are acknowledged and put back in the
+ * queue from it after a restart. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "core.h"
+#include "reply.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/time.h"
+
+static cJSON *job_object(struct sched *s, const struct weft_job_row *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", r->id);
+    cJSON_AddStringToObject(o, "object", "job");
+    cJSON_AddStringToObject(o, "status", weft_job_state_name(r->state));
+    cJSON_AddStringToObject(
+        o, "endpoint", r->kind == WEFT_OAI_COMPLETION ? "/v1/completions" : "/v1/chat/completions");
+    cJSON_AddStringToObject(o, "priority",
+                            r->priority == WEFT_OAI_INTERACTIVE ? "interactive" : "deferrable");
+    cJSON_AddNumberToObject(o, "created_at", (double)(r->created_ms / 1000));
+    if (r->deadline_ms)
+        cJSON_AddNumberToObject(o, "deadline", (double)(r->deadline_ms / 1000));
+    else
+        cJSON_AddNullToObject(o, "deadline");
+    if (r->finished_ms)
+        cJSON_AddNumberToObject(o, "finished_at", (double)(r->finished_ms / 1000));
+    else
+        cJSON_AddNullToObject(o, "finished_at");
+    struct sched_job *live = s ? sched_job_find(s, r->id) : NULL;
+    if (live)
+        cJSON_AddNumberToObject(o, "tokens_done", live->n_tokens);
+    cJSON *res = r->result ? cJSON_Parse(r->result) : NULL;
+    if (res)
+        cJSON_AddItemToObject(o, "result", res);
+    else
+        cJSON_AddNullToObject(o, "result");
+    if (r->error) {
+        cJSON *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "message", r->error);
+    } else {
+        cJSON_AddNullToObject(o, "error");
+    }
+    if (r->idem[0])
+        cJSON_AddStringToObject(o, "idempotency_key", r->idem);
+    return o;
+}
+
+/* A stored job back into memory: at submission and after a restart. */
+static int job_from_row(struct sched *s, const struct weft_job_row *r, struct sched_job **out,
+                        struct weft_oai_err *e)
+{
+    struct sched_job *j = sched_job_new("");
+    if (!j)
+        return WEFT_ENOMEM;
+    j->sched = s;
+    snprintf(j->id, sizeof j->id, "%s", r->id);
+    if (weft_oai_parse(&j->req, (enum weft_oai_kind)r->kind, r->request, strlen(r->request), e)) {
+        sched_job_free(j);
+        return WEFT_EINVAL;
+    }
+    j->durable = 1;
+    j->req.priority = (enum weft_oai_priority)r->priority;
+    j->req.deadline_ms = r->deadline_ms;
+    j->created_s = r->created_ms / 1000;
+    snprintf(j->key_id, sizeof j->key_id, "%s", r->key_id);
+    *out = j;
+    return 0;
+}
+
+void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    const struct weft_key_info *k = &call->key;
+    struct weft_oai_err e;
+    struct weft_oai_req parsed;
+    int64_t now = weft_wall_ms();
+    const char *body = req->body.data ? req->body.data : "";
+    if (weft_oai_parse_job(&parsed, body, req->body.len, now, &e)) {
+        sched_reply_err(req, &e);
+        return;
+    }
+    if (s->n_queued >= s->cfg.limits.max_queued) {
+        weft_oai_req_free(&parsed);
+        sched_reply_fail(req, 503, NULL, "queue_full", "The job queue is full; retry later.");
+        return;
+    }
+    /* The request part is stored as sent, so a restart parses the same
+     * thing again. */
+    cJSON *root = cJSON_ParseWithLength(body, req->body.len);
+    char *request = root ? cJSON_PrintUnformatted(cJSON_GetObjectItem(root, "request")) : NULL;
+    cJSON_Delete(root);
+    struct weft_job_row row;
+    memset(&row, 0, sizeof row);
+    char hex[25];
+    weft_random_hex(hex, 12);
+    snprintf(row.id, sizeof row.id, "job-%s", hex);
+    snprintf(row.key_id, sizeof row.key_id, "%s", k->id);
+    const char *idem = weft_http_header(req, "Idempotency-Key");
+    if (idem && strlen(idem) >= sizeof row.idem) {
+        weft_oai_req_free(&parsed);
+        free(request);
+        sched_reply_fail(req, 400, NULL, NULL, "Idempotency-Key is longer than 127 bytes");
+        return;
+    }
+    snprintf(row.idem, sizeof row.idem, "%s", idem ? idem : "");
+    row.created_ms = now;
+    row.deadline_ms = parsed.deadline_ms;
+    row.priority = parsed.priority;
+    row.kind = parsed.kind;
+    row.request = request;
+    weft_oai_req_free(&parsed);
+    int existing = 0;
+    int rc = request ? weft_store_job_insert(s->store, &row, &existing) : WEFT_ENOMEM;
+    if (rc) {
+        weft_job_row_free(&row);
+        sched_reply_fail(req, 503, NULL, NULL, "The job store is unavailable; nothing was queued.");
+        return;
+    }
+    if (!existing) {
+        struct sched_job *j;
+        if (job_from_row(s, &row, &j, &e) == 0)
+            sched_job_submit(s, j);
+    }
+    sched_reply_json(req, existing ? 200 : 202, job_object(s, &row));
+    weft_job_row_free(&row);
+}
+
+static void jobs_get(struct sched *s, struct weft_http_req *req, struct sched_call *call,
+                     int cancel)
+{
+    const struct weft_key_info *k = &call->key;
+    const char *id = call->id;
+    struct weft_job_row row;
+    if (weft_store_job_get(s->store, id, k->admin ? NULL : k->id, &row) != 0) {
+        sched_reply_fail(req, 404, NULL, "job_not_found", "No such job.");
+        return;
+    }
+    if (cancel) {
+        if (weft_job_state_final(row.state)) {
+            weft_job_row_free(&row);
+            sched_reply_fail(req, 409, NULL, "job_finished", "The job has already finished.");
+            return;
+        }
+        struct sched_job *j = sched_job_find(s, id);
+        if (j)
+            sched_job_cancel(s, j, "cancelled by its owner");
+        else
+            weft_store_job_finish(s->store, id, WEFT_JOB_CANCELLED, NULL, "cancelled");
+        weft_job_row_free(&row);
+        weft_store_job_get(s->store, id, NULL, &row);
+    }
+    sched_reply_json(req, 200, job_object(s, &row));
+    weft_job_row_free(&row);
+}
+
+void sched_h_jobs_get(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    jobs_get(s, req, call, 0);
+}
+
+void sched_h_jobs_cancel(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    jobs_get(s, req, call, 1);
+}
+
+struct list_ctx {
+    struct sched *s;
+    cJSON *data;
+    char last[40];
+};
+
+static void list_one(const struct weft_job_row *r, void *ud)
+{
+    struct list_ctx *c = ud;
+    cJSON_AddItemToArray(c->data, job_object(c->s, r));
+    snprintf(c->last, sizeof c->last, "%s", r->id);
+}
+
+void sched_h_jobs_list(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    const struct weft_key_info *k = &call->key;
+    char lim[16], after[40];
+    int limit = 20;
+    if (sched_query_param(req->query, "limit", lim, sizeof lim) == 0) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (*end || v < 1 || v > 100) {
+            sched_reply_fail(req, 400, NULL, NULL, "limit must be 1..100");
+            return;
+        }
+        limit = (int)v;
+    }
+    int has_after = sched_query_param(req->query, "after", after, sizeof after) == 0;
+    struct list_ctx c = {.s = s};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    c.data = cJSON_AddArrayToObject(o, "data");
+    /* One more than asked tells whether there is another page. */
+    int n = weft_store_job_list(s->store, k->admin ? NULL : k->id, has_after ? after : NULL,
+                                limit + 1, list_one, &c);
+    int more = n > limit;
+    if (more) {
+        cJSON_DeleteItemFromArray(c.data, limit);
+        cJSON *lastj = cJSON_GetArrayItem(c.data, limit - 1);
+        snprintf(c.last, sizeof c.last, "%s", cJSON_GetObjectItem(lastj, "id")->valuestring);
+    }
+    cJSON_AddBoolToObject(o, "has_more", more);
+    if (n > 0)
+        cJSON_AddStringToObject(o, "last_id", c.last);
+    else
+        cJSON_AddNullToObject(o, "last_id");
+    sched_reply_json(req, 200, o);
+}
+
+/* Loads the store's unfinished jobs after a restart. */
+static void resume_one(const struct weft_job_row *r, void *ud)
+{
+    struct sched *s = ud;
+    struct sched_job *j;
+    struct weft_oai_err e;
+    if (job_from_row(s, r, &j, &e) != 0) {
+        weft_log_error(s->log, "job %s: stored request no longer parses (%s): failing it", r->id,
+                       e.message);
+        weft_store_job_finish(s->store, r->id, WEFT_JOB_FAILED, NULL, e.message);
+        return;
+    }
+    weft_store_job_mark(s->store, r->id, WEFT_JOB_QUEUED);
+    sched_job_submit(s, j);
+}
+
+int sched_jobs_resume(struct sched *s)
+{
+    return weft_store_job_pending(s->store, resume_one, s);
+}

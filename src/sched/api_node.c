@@ -1,0 +1,126 @@
+/* The node API: hello, heartbeat, the long poll for work and a job's
+ * token upload. Nodes dial out; the messages are proto's (nodemsg.h) and
+ * what they do to jobs is core.c's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "core.h"
+#include "reply.h"
+#include "weft/log.h"
+#include "weft/nodemsg.h"
+#include "weft/time.h"
+
+void sched_h_node_hello(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    struct sched_node *n = call->node;
+    struct weft_hello h;
+    char why[160];
+    if (weft_hello_parse(req->body.data ? req->body.data : "", req->body.len, &h, why,
+                         sizeof why) != 0) {
+        sched_reply_fail(req, 400, NULL, NULL, why);
+        return;
+    }
+    sched_node_hello(s, n);
+    for (int i = 0; i < h.n_models; i++) {
+        snprintf(n->models[i].name, sizeof n->models[i].name, "%s", h.models[i].name);
+        n->models[i].tpl = h.models[i].tpl;
+    }
+    n->n_models = h.n_models;
+    n->max_concurrency = h.max_concurrency;
+    snprintf(n->hardware, sizeof n->hardware, "%s", h.hardware);
+    n->budget_w = 0;
+    n->deferrable_ok = n->interactive_ok = 0;
+    weft_log_notice(s->log, "node %s is live (%d model%s, %d slot%s)", n->name, n->n_models,
+                    n->n_models == 1 ? "" : "s", n->max_concurrency,
+                    n->max_concurrency == 1 ? "" : "s");
+    struct weft_hello_reply r = {.heartbeat_ms = s->cfg.heartbeat_ms,
+                                 .lease_ms = (int64_t)s->lease_ms};
+    snprintf(r.node, sizeof r.node, "%s", n->name);
+    struct weft_buf b;
+    weft_buf_init(&b, 4096);
+    weft_hello_reply_write(&r, &b);
+    sched_reply_buf(req, 200, &b);
+}
+
+void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    struct sched_node *n = call->node;
+    if (!n->live) {
+        sched_reply_fail(req, 409, NULL, "hello_first",
+                         "This node is not registered (or was declared gone): send hello first.");
+        return;
+    }
+    struct weft_heartbeat hb;
+    char why[160];
+    if (weft_heartbeat_parse(req->body.data ? req->body.data : "", req->body.len, &hb, why,
+                             sizeof why) != 0) {
+        sched_reply_fail(req, 400, NULL, NULL, why);
+        return;
+    }
+    s->m.heartbeats++;
+    n->budget_w = hb.budget_w;
+    n->pv_w = hb.pv_w;
+    n->load_w = hb.load_w;
+    n->grid_w = hb.grid_w;
+    n->battery_w = hb.battery_w;
+    n->soc = hb.soc;
+    n->deferrable_ok = hb.deferrable;
+    n->interactive_ok = hb.interactive;
+    snprintf(n->policy_state, sizeof n->policy_state, "%s", hb.policy_state);
+    /* Jobs the node still runs that are no longer its own (moved while it
+     * was unreachable) go back in "cancel", so it stops them. */
+    struct weft_heartbeat_reply r;
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < hb.n_jobs; i++) {
+        struct sched_job *j = sched_job_find(s, hb.jobs[i].id);
+        if (!j || j->node != n)
+            snprintf(r.cancel[r.n_cancel++], sizeof r.cancel[0], "%s", hb.jobs[i].id);
+    }
+    r.lease_ms = (int64_t)s->lease_ms;
+    struct weft_buf b;
+    weft_buf_init(&b, 64u << 10);
+    weft_heartbeat_reply_write(&r, &b);
+    sched_reply_buf(req, 200, &b);
+    sched_dispatch(s);
+}
+
+void sched_h_node_work(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    struct sched_node *n = call->node;
+    if (!n->live) {
+        sched_reply_fail(req, 409, NULL, "hello_first",
+                         "This node is not registered (or was declared gone): send hello first.");
+        return;
+    }
+    char w[16];
+    int wait_s = 25;
+    if (sched_query_param(req->query, "wait", w, sizeof w) == 0) {
+        char *end;
+        long v = strtol(w, &end, 10);
+        if (*end || v < 0 || v > s->cfg.limits.max_work_wait_s) {
+            sched_reply_fail(req, 400, NULL, NULL, "wait must be 0..max_work_wait_s");
+            return;
+        }
+        wait_s = (int)v;
+    }
+    sched_node_park_poll(s, n, req, wait_s);
+}
+
+int sched_h_node_stream_open(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    struct sched_job *j = call->id[0] ? sched_job_find(s, call->id) : NULL;
+    int st = j ? sched_stream_open(s, call->node, j, req) : 404;
+    if (st)
+        sched_reply_fail(req, st, NULL, st == 404 ? "job_not_found" : "stream_exists",
+                         st == 404 ? "No such job on this node."
+                                   : "This job already has a token stream.");
+    return st;
+}
+
+void sched_h_node_stream_end(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    (void)call;
+    sched_stream_complete(s, req);
+}

@@ -1,0 +1,92 @@
+/* The OpenAI-compatible developer API: GET /v1/models, POST
+ * /v1/chat/completions and /v1/completions. A completion is an interactive
+ * job whose client is the request (client.c). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+#include "client.h"
+#include "core.h"
+#include "reply.h"
+
+void sched_h_models(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    (void)call;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = weft_list_entry(it, struct sched_node, link);
+        if (!n->live)
+            continue;
+        for (int i = 0; i < n->n_models; i++) {
+            int dup = 0;
+            cJSON *m;
+            cJSON_ArrayForEach(m, data)
+            {
+                dup |= strcmp(cJSON_GetObjectItem(m, "id")->valuestring, n->models[i].name) == 0;
+            }
+            if (dup)
+                continue;
+            m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "id", n->models[i].name);
+            cJSON_AddStringToObject(m, "object", "model");
+            cJSON_AddNumberToObject(m, "created", 0);
+            cJSON_AddStringToObject(m, "owned_by", "weft");
+            cJSON_AddItemToArray(data, m);
+        }
+    }
+    sched_reply_json(req, 200, o);
+}
+
+static void generate(struct sched *s, struct weft_http_req *req, const struct weft_key_info *k,
+                     enum weft_oai_kind kind)
+{
+    struct weft_oai_err e;
+    struct sched_job *j = sched_job_new(kind == WEFT_OAI_CHAT ? "chatcmpl-" : "cmpl-");
+    if (!j) {
+        sched_reply_fail(req, 503, NULL, NULL, "out of memory");
+        return;
+    }
+    j->sched = s;
+    if (weft_oai_parse(&j->req, kind, req->body.data ? req->body.data : "", req->body.len, &e)) {
+        sched_job_free(j);
+        sched_reply_err(req, &e);
+        return;
+    }
+    if (sched_auth_slot_take(s, req, k) != 0) {
+        sched_job_free(j);
+        return;
+    }
+    snprintf(j->key_id, sizeof j->key_id, "%s", k->id);
+    int none = !sched_model_available(s, j->req.model);
+    if (none || s->n_queued >= s->cfg.limits.max_queued) {
+        weft_oai_set_err(&e, none ? 404 : 503, none ? "invalid_request_error" : "server_error",
+                         none ? "model_not_found" : "queue_full", "model",
+                         none ? "The model '%s' is not held by any live node."
+                              : "The scheduler's queue is full; retry later (model '%s').",
+                         j->req.model);
+        sched_auth_slot_release(s, k->id);
+        sched_job_free(j);
+        sched_reply_err(req, &e);
+        return;
+    }
+    j->req.priority = WEFT_OAI_INTERACTIVE;
+    j->holds_slot = 1;
+    sched_client_begin(s, j, req);
+    sched_job_submit(s, j);
+}
+
+void sched_h_chat(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    generate(s, req, &call->key, WEFT_OAI_CHAT);
+}
+
+void sched_h_completions(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    generate(s, req, &call->key, WEFT_OAI_COMPLETION);
+}

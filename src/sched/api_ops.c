@@ -1,0 +1,55 @@
+/* Operations: GET /healthz (anyone) and GET /v1/admin/nodes (an admin
+ * key): what the region looks like now. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "api.h"
+#include "core.h"
+#include "reply.h"
+#include "weft/time.h"
+
+void sched_h_healthz(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    (void)call;
+    char body[160];
+    int len = snprintf(body, sizeof body,
+                       "{\"status\":\"ok\",\"nodes_live\":%d,\"queued\":%d,\"running\":%d}\n",
+                       sched_nodes_live(s), s->n_queued, s->n_running);
+    weft_http_respond(req, 200, SCHED_JSON, NULL, body, (size_t)len);
+}
+
+void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    (void)call;
+    uint64_t now = weft_mono_ms();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = weft_list_entry(it, struct sched_node, link);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", n->name);
+        cJSON_AddStringToObject(x, "state", n->live ? "live" : "gone");
+        cJSON_AddNumberToObject(x, "last_seen_ms_ago",
+                                (double)weft_elapsed_ms(n->last_seen_ms, now));
+        cJSON_AddStringToObject(x, "hardware", n->hardware);
+        cJSON *models = cJSON_AddArrayToObject(x, "models");
+        for (int i = 0; i < n->n_models; i++)
+            cJSON_AddItemToArray(models, cJSON_CreateString(n->models[i].name));
+        cJSON_AddNumberToObject(x, "running", n->running);
+        cJSON_AddNumberToObject(x, "max_concurrency", n->max_concurrency);
+        cJSON_AddNumberToObject(x, "budget_w", n->budget_w);
+        cJSON_AddStringToObject(x, "policy_state", n->policy_state);
+        cJSON_AddBoolToObject(x, "deferrable", n->deferrable_ok);
+        cJSON_AddBoolToObject(x, "interactive", n->interactive_ok);
+        cJSON_AddNumberToObject(x, "pv_w", n->pv_w);
+        cJSON_AddNumberToObject(x, "grid_w", n->grid_w);
+        cJSON_AddNumberToObject(x, "battery_w", n->battery_w);
+        cJSON_AddNumberToObject(x, "soc", n->soc);
+        cJSON_AddNumberToObject(x, "tokens", (double)n->tokens);
+        cJSON_AddItemToArray(data, x);
+    }
+    sched_reply_json(req, 200, o);
+}

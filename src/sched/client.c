@@ -1,0 +1,213 @@
+/* The client side of a job; see client.h. */
+#include "client.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "core.h"
+#include "reply.h"
+
+static cJSON *chunk_base(const struct sched_job *j)
+{
+    cJSON *o = cJSON_CreateObject();
+    int chat = j->req.kind == WEFT_OAI_CHAT;
+    cJSON_AddStringToObject(o, "id", j->id);
+    cJSON_AddStringToObject(o, "object", chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddNumberToObject(o, "created", (double)j->created_s);
+    cJSON_AddStringToObject(o, "model", j->req.model);
+    cJSON_AddStringToObject(o, "system_fingerprint", "weft");
+    return o;
+}
+
+static void sse_send(struct sched_job *j, cJSON *o)
+{
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!txt)
+        return;
+    struct weft_buf b;
+    weft_buf_init(&b, strlen(txt) + 16);
+    weft_buf_appendf(&b, "data: %s\n\n", txt);
+    free(txt);
+    weft_http_stream_write(j->client, b.data, b.len);
+    weft_buf_free(&b);
+}
+
+static cJSON *choice(const struct sched_job *j, const char *text, const char *finish, int role)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
+    if (j->req.kind == WEFT_OAI_CHAT) {
+        cJSON *d = cJSON_AddObjectToObject(c, "delta");
+        if (role)
+            cJSON_AddStringToObject(d, "role", "assistant");
+        if (text)
+            cJSON_AddStringToObject(d, "content", text);
+    } else {
+        cJSON_AddStringToObject(c, "text", text ? text : "");
+        cJSON_AddNullToObject(c, "logprobs");
+    }
+    if (finish)
+        cJSON_AddStringToObject(c, "finish_reason", finish);
+    else
+        cJSON_AddNullToObject(c, "finish_reason");
+    return c;
+}
+
+static cJSON *usage(const struct sched_job *j)
+{
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", j->prompt_tokens);
+    cJSON_AddNumberToObject(u, "completion_tokens", j->n_tokens);
+    cJSON_AddNumberToObject(u, "total_tokens", j->prompt_tokens + j->n_tokens);
+    return u;
+}
+
+/* The whole (non-streamed) completion object, as JSON text the caller frees. */
+static char *completion_json(const struct sched_job *j, const char *finish)
+{
+    cJSON *o = cJSON_CreateObject();
+    int chat = j->req.kind == WEFT_OAI_CHAT;
+    cJSON_AddStringToObject(o, "id", j->id);
+    cJSON_AddStringToObject(o, "object", chat ? "chat.completion" : "text_completion");
+    cJSON_AddNumberToObject(o, "created", (double)j->created_s);
+    cJSON_AddStringToObject(o, "model", j->req.model);
+    cJSON_AddStringToObject(o, "system_fingerprint", "weft");
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
+    const char *text = j->text.data ? j->text.data : "";
+    if (chat) {
+        cJSON *m = cJSON_AddObjectToObject(c, "message");
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddStringToObject(m, "content", text);
+    } else {
+        cJSON_AddStringToObject(c, "text", text);
+        cJSON_AddNullToObject(c, "logprobs");
+    }
+    cJSON_AddStringToObject(c, "finish_reason", finish);
+    cJSON_AddItemToArray(choices, c);
+    cJSON_AddItemToObject(o, "usage", usage(j));
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return txt;
+}
+
+/* The client is done with: it no longer hears of the job, and its slot
+ * goes back to its key. */
+static void client_detach(struct sched *s, struct sched_job *j)
+{
+    if (j->client) {
+        j->client->on_abort = NULL;
+        j->client->data = NULL;
+        j->client = NULL;
+    }
+    if (j->holds_slot) {
+        j->holds_slot = 0;
+        sched_auth_slot_release(s, j->key_id);
+    }
+}
+
+static void on_tokens(struct sched *s, struct sched_job *j, const char *text, size_t len)
+{
+    (void)s;
+    if (!j->client || !j->req.stream)
+        return;
+    char *piece = strndup(text, len);
+    if (!piece)
+        return;
+    cJSON *o = chunk_base(j);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON_AddItemToArray(choices, choice(j, piece, NULL, !j->sent_role));
+    j->sent_role = 1;
+    free(piece);
+    sse_send(j, o);
+}
+
+static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
+{
+    struct weft_http_req *req = j->client;
+    if (!req) {
+        client_detach(s, j);
+        return completion_json(j, finish);
+    }
+    if (j->req.stream) {
+        cJSON *o = chunk_base(j);
+        cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+        cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
+        sse_send(j, o);
+        if (j->req.include_usage) {
+            o = chunk_base(j);
+            cJSON_AddArrayToObject(o, "choices");
+            cJSON_AddItemToObject(o, "usage", usage(j));
+            sse_send(j, o);
+        }
+        weft_http_stream_write(req, "data: [DONE]\n\n", 14);
+        client_detach(s, j);
+        weft_http_stream_end(req);
+        return NULL;
+    }
+    char *txt = completion_json(j, finish);
+    client_detach(s, j);
+    if (txt)
+        weft_http_respond(req, 200, SCHED_JSON, NULL, txt, strlen(txt));
+    else
+        weft_http_respond(req, 500, SCHED_JSON, NULL, "{}", 2);
+    free(txt);
+    return NULL;
+}
+
+static void on_failed(struct sched *s, struct sched_job *j, int status, const char *code,
+                      const char *message)
+{
+    struct weft_http_req *req = j->client;
+    client_detach(s, j);
+    if (!req)
+        return;
+    struct weft_oai_err e;
+    weft_oai_set_err(&e, status, status >= 500 ? "server_error" : "invalid_request_error", code,
+                     NULL, "%s", message);
+    if (req->streaming) {
+        /* Headers went out with the first byte: the error travels as an
+         * event, the way OpenAI's streams report one. */
+        struct weft_buf b;
+        weft_buf_init(&b, 4096);
+        weft_buf_append_str(&b, "data: ");
+        weft_oai_error_json(&e, &b);
+        weft_buf_append_str(&b, "\n\ndata: [DONE]\n\n");
+        weft_http_stream_write(req, b.data, b.len);
+        weft_buf_free(&b);
+        weft_http_stream_end(req);
+        return;
+    }
+    sched_reply_err(req, &e);
+}
+
+const struct sched_job_events sched_client_events = {
+    .tokens = on_tokens,
+    .done = on_done,
+    .failed = on_failed,
+};
+
+static void client_aborted(struct weft_http_req *req)
+{
+    struct sched_job *j = req->data;
+    if (!j)
+        return;
+    struct sched *s = j->sched;
+    client_detach(s, j);
+    sched_job_cancel(s, j, "client went away");
+}
+
+void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_req *req)
+{
+    (void)s;
+    j->client = req;
+    req->data = j;
+    req->on_abort = client_aborted;
+    if (j->req.stream)
+        weft_http_stream_begin(req, 200, "text/event-stream",
+                               "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+}

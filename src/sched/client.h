@@ -1,0 +1,21 @@
+/* The client side of a job (client.c): what a developer's connection
+ * sees. OpenAI chat and text completions, whole or streamed as server-sent
+ * events, and errors in OpenAI's shape, in the stream when it has begun.
+ * It is what core.c reports a job's progress to (sched_client_events).
+ * Loop thread only. */
+#ifndef WEFT_SCHED_CLIENT_H
+#define WEFT_SCHED_CLIENT_H
+
+#include "internal.h"
+
+/* For sched_core_init: tokens go out as they come, the end answers or
+ * ends the stream, and a job without a client gets its completion object
+ * back for the store. */
+extern const struct sched_job_events sched_client_events;
+
+/* req becomes j's client: its hang-up cancels the job, and a streamed
+ * request's headers go out now. A concurrency slot the request holds
+ * (j->holds_slot) is released when the client is done with. */
+void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_req *req);
+
+#endif /* WEFT_SCHED_CLIENT_H */

@@ -1,0 +1,59 @@
+/* The scheduler's state machine (core.c): nodes, jobs, placement,
+ * failover and the nodes' token streams. It answers nodes itself (their
+ * polls and uploads) and reports what becomes of a job through
+ * s->events; it never calls the client side or the routes. Loop thread
+ * only. */
+#ifndef WEFT_SCHED_CORE_H
+#define WEFT_SCHED_CORE_H
+
+#include "internal.h"
+
+/* Empty lists; events (borrowed for the scheduler's life) hears what
+ * becomes of each job. */
+void sched_core_init(struct sched *s, const struct sched_job_events *events);
+/* Frees every job and node (at stop; nothing is answered). */
+void sched_core_free(struct sched *s);
+
+/* ---- nodes ---- */
+struct sched_node *sched_node_find(struct sched *s, const char *name);
+/* Finds or creates (NULL when out of memory). */
+struct sched_node *sched_node_get(struct sched *s, const char *name);
+/* The node said hello: it is live; jobs it held before are lost. */
+void sched_node_hello(struct sched *s, struct sched_node *n);
+/* The node is gone (silent: its lease ran out, else its connection
+ * closed); its jobs go back to the queue. */
+void sched_node_dead(struct sched *s, struct sched_node *n, int silent, const char *why);
+/* Parks the node's GET /v1/node/work for up to wait_s (answered with an
+ * assignment, or 204 at the end). */
+void sched_node_park_poll(struct sched *s, struct sched_node *n, struct weft_http_req *req,
+                          int wait_s);
+/* Whether a live node holds the model. */
+int sched_model_available(struct sched *s, const char *model);
+int sched_nodes_live(struct sched *s);
+
+/* ---- jobs ---- */
+/* A job with a fresh id (prefix + 24 hex digits), or NULL. */
+struct sched_job *sched_job_new(const char *id_prefix);
+/* Frees a job that is in no list (also one whose request never parsed). */
+void sched_job_free(struct sched_job *job);
+struct sched_job *sched_job_find(struct sched *s, const char *id);
+/* Queues a job (ownership passes to the scheduler) and places what can be
+ * placed. */
+void sched_job_submit(struct sched *s, struct sched_job *job);
+/* Drops a job whose client is gone or whose owner cancelled it (its
+ * client, if any, was detached first). */
+void sched_job_cancel(struct sched *s, struct sched_job *job, const char *why);
+/* Hands queued jobs to parked polls that can take them. */
+void sched_dispatch(struct sched *s);
+/* The tick: silent nodes, ended polls, deadlines. */
+void sched_tick(uv_timer_t *t);
+
+/* ---- a node's token upload for a job ---- */
+/* At the upload's headers: 0, or the status to refuse it with (404: not
+ * this node's job; 409: it has an upload already; 503). */
+int sched_stream_open(struct sched *s, struct sched_node *n, struct sched_job *job,
+                      struct weft_http_req *req);
+/* The upload's body ended: answers it. */
+void sched_stream_complete(struct sched *s, struct weft_http_req *req);
+
+#endif /* WEFT_SCHED_CORE_H */

@@ -1,0 +1,158 @@
+/* Routing; see dispatch.h and the table in routes.h. */
+#include "dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+#include "core.h"
+#include "reply.h"
+#include "weft/error.h"
+#include "weft/time.h"
+
+struct route {
+    const char *name, *method, *pattern;
+    enum sched_auth_kind auth;
+    sched_headers_handler *on_headers;
+    sched_handler *on_request;
+    int flags;
+};
+
+static const struct route routes[SCHED_N_ROUTES] = {[SCHED_R_other] = {.name = "other"},
+#define SCHED_ROUTE_ROW_(name, method, pattern, auth, on_headers, on_request, flags)               \
+    [SCHED_R_##name] = {#name, method, pattern, auth, on_headers, on_request, flags},
+                                                    SCHED_ROUTES(SCHED_ROUTE_ROW_)
+#undef SCHED_ROUTE_ROW_
+};
+
+/* path against a pattern whose "{id}" stands for one non-empty segment. */
+static int match(const char *pattern, const char *path, char *id, size_t cap)
+{
+    const char *p = pattern, *q = path;
+    while (*p && *q) {
+        if (strncmp(p, "{id}", 4) == 0) {
+            size_t n = strcspn(q, "/");
+            if (n == 0)
+                return 0;
+            if (n < cap) {
+                memcpy(id, q, n);
+                id[n] = '\0';
+            } else {
+                id[0] = '\0';
+            }
+            p += 4;
+            q += n;
+        } else if (*p++ != *q++) {
+            return 0;
+        }
+    }
+    return *p == '\0' && *q == '\0';
+}
+
+enum sched_route sched_route_match(const char *method, const char *path, char *id, size_t cap,
+                                   int *path_known)
+{
+    char scratch[2];
+    if (!id || cap == 0) {
+        id = scratch;
+        cap = sizeof scratch;
+    }
+    id[0] = '\0';
+    int known = 0;
+    for (int r = SCHED_R_other + 1; r < SCHED_N_ROUTES; r++) {
+        if (!match(routes[r].pattern, path, id, cap))
+            continue;
+        known = 1;
+        if (strcmp(method, routes[r].method) == 0) {
+            if (path_known)
+                *path_known = 1;
+            return (enum sched_route)r;
+        }
+    }
+    id[0] = '\0';
+    if (path_known)
+        *path_known = known;
+    return SCHED_R_other;
+}
+
+const char *sched_route_name(enum sched_route r)
+{
+    return (int)r >= 0 && r < SCHED_N_ROUTES ? routes[r].name : "other";
+}
+
+int sched_route_flags(enum sched_route r)
+{
+    return (int)r > 0 && r < SCHED_N_ROUTES ? routes[r].flags : 0;
+}
+
+/* Checks the caller the route wants: 0, or the status the request was
+ * answered with. */
+static int authenticate(struct sched *s, struct weft_http_req *req, enum sched_auth_kind kind,
+                        struct sched_call *call)
+{
+    int rc;
+    switch (kind) {
+    case SCHED_AUTH_NONE:
+        return 0;
+    case SCHED_AUTH_KEY:
+    case SCHED_AUTH_ADMIN:
+        rc = sched_auth_key(s, req, &call->key);
+        if (rc)
+            return rc == WEFT_ELIMIT ? 429 : rc == WEFT_EAUTH ? 401 : 503;
+        if (kind == SCHED_AUTH_ADMIN && !call->key.admin) {
+            sched_reply_fail(req, 403, NULL, "admin_only", "This key is not an admin key.");
+            return 403;
+        }
+        return 0;
+    case SCHED_AUTH_NODE: {
+        char name[64];
+        if (sched_auth_node(s, req, name, sizeof name) != 0)
+            return 401;
+        call->node = sched_node_get(s, name);
+        if (!call->node) {
+            sched_reply_fail(req, 503, NULL, NULL, "out of memory");
+            return 503;
+        }
+        call->node->last_seen_ms = weft_mono_ms();
+        return 0;
+    }
+    }
+    return 0;
+}
+
+int sched_dispatch_headers(struct weft_http_req *req, void *ud)
+{
+    struct sched *s = ud;
+    struct sched_call call;
+    memset(&call, 0, sizeof call);
+    call.route = sched_route_match(req->method, req->path, call.id, sizeof call.id, NULL);
+    const struct route *rt = &routes[call.route];
+    if (!rt->on_headers)
+        return 0; /* the body is buffered; the route runs when it is in */
+    int st = authenticate(s, req, rt->auth, &call);
+    return st ? st : rt->on_headers(s, req, &call);
+}
+
+void sched_dispatch_request(struct weft_http_req *req, void *ud)
+{
+    struct sched *s = ud;
+    struct sched_call call;
+    memset(&call, 0, sizeof call);
+    int known = 0;
+    call.route = sched_route_match(req->method, req->path, call.id, sizeof call.id, &known);
+    const struct route *rt = &routes[call.route];
+    if (call.route == SCHED_R_other) {
+        if (known)
+            sched_reply_fail(req, 405, NULL, "method_not_allowed",
+                             "Method not allowed for this path.");
+        else
+            sched_reply_fail(req, 404, NULL, "unknown_url", "Unknown request URL.");
+        return;
+    }
+    /* A route that took its body as it came checked its caller at the
+     * headers; the request is the one it accepted then. */
+    if (!rt->on_headers && authenticate(s, req, rt->auth, &call) != 0)
+        return;
+    rt->on_request(s, req, &call);
+}

@@ -1,0 +1,80 @@
+/* Answering requests; see reply.h. */
+#include "reply.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "weft/error.h"
+
+void sched_reply_json(struct weft_http_req *req, int status, cJSON *o)
+{
+    char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!txt) {
+        weft_http_respond(req, 500, SCHED_JSON, NULL, "{}", 2);
+        return;
+    }
+    weft_http_respond(req, status, SCHED_JSON, NULL, txt, strlen(txt));
+    free(txt);
+}
+
+void sched_reply_buf(struct weft_http_req *req, int status, struct weft_buf *b)
+{
+    if (b->data)
+        weft_http_respond(req, status, SCHED_JSON, NULL, b->data, b->len);
+    else
+        weft_http_respond(req, 500, SCHED_JSON, NULL, "{}", 2);
+    weft_buf_free(b);
+}
+
+void sched_reply_err(struct weft_http_req *req, const struct weft_oai_err *e)
+{
+    struct weft_buf b;
+    weft_buf_init(&b, 4096);
+    weft_oai_error_json(e, &b);
+    weft_buf_append_byte(&b, '\n');
+    weft_http_respond(req, e->status, SCHED_JSON, NULL, b.data, b.len);
+    weft_buf_free(&b);
+}
+
+void sched_reply_fail(struct weft_http_req *req, int status, const char *type, const char *code,
+                      const char *message)
+{
+    struct weft_oai_err e;
+    if (!type)
+        type = status >= 500 ? "server_error" : "invalid_request_error";
+    weft_oai_set_err(&e, status, type, code, NULL, "%s", message);
+    sched_reply_err(req, &e);
+}
+
+const char *sched_bearer(const struct weft_http_req *req)
+{
+    const char *a = weft_http_header(req, "Authorization");
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    a += 7;
+    while (*a == ' ')
+        a++;
+    return a;
+}
+
+int sched_query_param(const char *query, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = len - nl - 1;
+            if (vl >= cap)
+                return WEFT_E2BIG;
+            memcpy(out, p + nl + 1, vl);
+            out[vl] = '\0';
+            return 0;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return WEFT_ENOENT;
+}
