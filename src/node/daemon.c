@@ -1,13 +1,26 @@
-/* weftd's life: start (models, runner, ledger, status, energy, link) and
- * an orderly stop (no new work, the running job yielded and its last
- * events delivered, then everything closed). */
+/* weftd's life and glue: start (models, runner, ledger, status, energy,
+ * link), the one place where the modules meet, and an orderly stop (no new
+ * work, the running job yielded and its last events delivered, then
+ * everything closed).
+ *
+ * The glue, by event:
+ *   an energy poll ended an interval   -> the job's energy in the ledger
+ *   the policy stepped                 -> the runner's budget; a yield when
+ *                                         the budget is gone; maybe a poll
+ *   the link is live / a poll ended    -> maybe a poll
+ *   an assignment                      -> a job: to the runner, and its upload
+ *   the scheduler cancelled a job      -> the runner stops it
+ *   the runner has events              -> the upload goes on
+ *   the upload and the runner are done -> the ledger, and the next poll */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "status.h"
 #include "weft/error.h"
 #include "weft/gguf.h"
 #include "weft/http.h"
@@ -16,15 +29,204 @@
 
 #define STOP_WAIT_MS 10000
 
-static void on_wake(uv_async_t *a)
+/* ---- jobs ----------------------------------------------------------------- */
+
+/* The energy side's measurements at the end of an interval, for the ledger. */
+static struct node_meter meter(struct weftd *d)
 {
-    node_link_upload_wake(a->data);
+    struct node_meter m = {.draw_w = d->energy.compute_w, .grid_w = node_energy_grid_w(&d->energy)};
+    m.counter = node_nvml_energy_mj(d->energy.nvml, &m.mj) == 0;
+    return m;
 }
 
-static void on_ledger_timer(uv_timer_t *t)
+/* Polls for work when the node could run some: live, idle, with a model
+ * and a budget (a node without models only reports). */
+static void kick(struct weftd *d)
 {
-    node_ledger_save(t->data);
+    if (node_link_can_poll(&d->link) && !d->job && !d->stopping && d->n_models > 0 &&
+        (node_energy_deferrable_ok(&d->energy) || node_energy_interactive_ok(&d->energy)))
+        node_link_poll(&d->link);
 }
+
+/* Drops the job once its upload has ended and the runner is done with it. */
+static void release_job_if_done(struct weftd *d)
+{
+    struct node_job *job = d->job;
+    if (!job || !job->uploaded || !node_job_finished(job))
+        return; /* the runner is still stopping; its wake-up brings us back */
+    struct node_meter m = meter(d);
+    node_ledger_job_step(&job->energy, &m); /* the last interval */
+    d->job = NULL;
+    node_energy_set_running(&d->energy, 0);
+    node_ledger_add(&d->ledger, job->energy.wh, job->energy.surplus_wh, atomic_load(&job->tokens),
+                    1);
+    node_job_free(job);
+    kick(d);
+}
+
+/* The scheduler's assignment as a job. A body that names a job but is
+ * otherwise wrong still gives one, carrying `refused`, so the scheduler
+ * hears at once that this node will not run it; a body without a usable id
+ * gives none (*out NULL). */
+static int parse_job(struct weftd *d, const char *body, size_t len, struct node_job **out,
+                     char *err, size_t errcap)
+{
+    struct weft_assignment a;
+    int rc = weft_assignment_parse(body, len, &a, err, errcap);
+    struct node_job *j = a.job[0] ? node_job_new(a.job) : NULL;
+    *out = j;
+    if (!j) {
+        weft_assignment_free(&a);
+        return rc ? rc : WEFT_ENOMEM;
+    }
+    if (rc) {
+        snprintf(j->refused, sizeof j->refused, "bad assignment: %s", err);
+        weft_assignment_free(&a);
+        return rc;
+    }
+    for (int i = 0; i < d->n_models; i++)
+        if (strcmp(d->models[i].name, a.model) == 0)
+            j->model = i;
+    node_job_take_spec(j, &a);
+    weft_assignment_free(&a);
+    return 0;
+}
+
+static void start_job(struct weftd *d, struct node_job *job)
+{
+    if (job->refused[0]) {
+        node_job_end(job, WEFT_END_ERROR, -1, job->refused, NULL);
+    } else if (job->model < 0) {
+        node_job_end(job, WEFT_END_ERROR, -1, "model not held here", NULL);
+    } else if (!node_energy_deferrable_ok(&d->energy) && !node_energy_interactive_ok(&d->energy)) {
+        /* The budget went away while the assignment was on its way. */
+        node_job_end(job, WEFT_END_YIELD, -1, NULL, NULL);
+    } else {
+        weft_log_info(d->log, "job %s: %s, from token %d, up to %d", job->id,
+                      d->models[job->model].name, job->n_resume, job->max_tokens);
+        node_energy_set_running(&d->energy, 1);
+        struct node_meter m = meter(d);
+        node_ledger_job_start(&job->energy, &m);
+        node_runner_give(&d->runner, job);
+    }
+    if (node_link_upload(&d->link, job) != 0) {
+        /* Nothing went out: the scheduler moves the job when its lease ends. */
+        weft_log_warn(d->log, "job %s: cannot start its upload", job->id);
+        atomic_store(&job->cancel, 1);
+        job->uploaded = 1;
+    }
+    d->job = job;
+    release_job_if_done(d);
+}
+
+/* ---- what the modules report ------------------------------------------------ */
+
+static void on_interval_end(void *ud)
+{
+    struct weftd *d = ud;
+    if (d->job) {
+        struct node_meter m = meter(d);
+        node_ledger_job_step(&d->job->energy, &m);
+    }
+}
+
+static void on_policy_step(void *ud)
+{
+    struct weftd *d = ud;
+    const struct weft_policy_out *out = &d->energy.pout;
+    node_runner_set_budget(&d->runner, out->budget_w, d->energy.gpu_limited);
+    /* No budget left mid-job: give it back at the next token, unless the
+     * homeowner lets interactive work run regardless. */
+    if (d->job && out->budget_w <= 0 && strcmp(d->cfg.compute.interactive, "always") != 0 &&
+        !atomic_load(&d->job->yield)) {
+        weft_log_notice(d->log, "job %s: yielding: %s", d->job->id, out->reason);
+        atomic_store(&d->job->yield, 1);
+    }
+    kick(d);
+}
+
+static void on_live(void *ud)
+{
+    kick(ud);
+}
+
+static void on_heartbeat(void *ud, struct weft_heartbeat *hb)
+{
+    struct weftd *d = ud;
+    const struct node_energy *e = &d->energy;
+    hb->budget_w = e->pout.budget_w;
+    snprintf(hb->policy_state, sizeof hb->policy_state, "%s",
+             weft_policy_state_name(e->pout.state));
+    snprintf(hb->reason, sizeof hb->reason, "%s", e->pout.reason);
+    hb->deferrable = node_energy_deferrable_ok(e);
+    hb->interactive = node_energy_interactive_ok(e);
+    const struct weft_energy_reading *r = &e->reading;
+    hb->pv_w = r->pv.at_ms ? r->pv.w : NAN;
+    hb->load_w = r->load.at_ms ? r->load.w : NAN;
+    hb->grid_w = r->grid.at_ms ? r->grid.w : NAN;
+    hb->battery_w = r->battery.at_ms ? r->battery.w : NAN;
+    hb->soc = r->soc.at_ms ? r->soc.w : NAN;
+    hb->compute_w = e->compute_w;
+    if (d->job) {
+        snprintf(hb->jobs[0].id, sizeof hb->jobs[0].id, "%s", d->job->id);
+        hb->jobs[0].tokens = atomic_load(&d->job->tokens);
+        hb->n_jobs = 1;
+    }
+}
+
+static void on_assignment(void *ud, const char *body, size_t len)
+{
+    struct weftd *d = ud;
+    struct node_job *job;
+    char bad[160];
+    if (parse_job(d, body, len, &job, bad, sizeof bad) != 0)
+        weft_log_warn(d->log, "scheduler: %s%s: %s", job ? "refusing job " : "an assignment",
+                      job ? job->id : " without a usable id", bad);
+    if (job && !d->stopping && !d->job)
+        start_job(d, job);
+    else
+        node_job_free(job);
+}
+
+static void on_poll_done(void *ud)
+{
+    kick(ud);
+}
+
+static void on_cancel(void *ud, const char *id)
+{
+    struct weftd *d = ud;
+    if (d->job && strcmp(id, d->job->id) == 0) {
+        weft_log_notice(d->log, "job %s: the scheduler moved it; stopping", d->job->id);
+        atomic_store(&d->job->cancel, 1);
+    }
+}
+
+static void on_upload_done(void *ud, struct node_job *job, int ok, const char *why)
+{
+    struct weftd *d = ud;
+    if (!ok) {
+        /* Moved away (409), or the scheduler is unreachable: stop. */
+        weft_log_notice(d->log, "job %s: upload ended (%s); stopping it", job->id, why);
+        atomic_store(&job->cancel, 1);
+        d->failures++;
+    } else {
+        d->jobs_done++;
+    }
+    release_job_if_done(d);
+}
+
+static void on_runner_events(void *ud)
+{
+    struct weftd *d = ud;
+    if (!d->job)
+        return;
+    node_link_upload_wake(&d->link, d->job);
+    /* An upload that ended early waits for the runner to stop. */
+    release_job_if_done(d);
+}
+
+/* ---- models ------------------------------------------------------------------ */
 
 /* The chat template a GGUF names, by its markers; raw when it has none. */
 static enum weft_chat_template detect_template(const char *path)
@@ -84,6 +286,37 @@ static void free_models(struct weftd *d)
     d->n_models = 0;
 }
 
+/* What the node tells the scheduler it is. */
+static void hello_of(const struct weftd *d, struct weft_hello *h)
+{
+    memset(h, 0, sizeof *h);
+    for (int i = 0; i < d->n_models; i++) {
+        snprintf(h->models[i].name, sizeof h->models[i].name, "%s", d->models[i].name);
+        h->models[i].tpl = d->models[i].tpl;
+    }
+    h->n_models = d->n_models;
+    h->max_concurrency = 1;
+    snprintf(h->hardware, sizeof h->hardware, "none (no models)");
+    if (d->n_models > 0) {
+        const struct weft_model_info *mi = weft_model_info(d->models[0].model);
+        snprintf(h->hardware, sizeof h->hardware, "%s, %d threads",
+                 mi->backend == WEFT_BACKEND_CUDA ? "CUDA" : "CPU", mi->n_threads);
+    }
+}
+
+/* ---- start ------------------------------------------------------------------- */
+
+static void on_ledger_timer(uv_timer_t *t)
+{
+    struct weftd *d = t->data;
+    node_ledger_save(&d->ledger);
+}
+
+static void closed_quietly(void *arg)
+{
+    (void)arg;
+}
+
 int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *cfg,
                 const struct weft_log *log, char *err, size_t errcap)
 {
@@ -96,7 +329,6 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     d->loop = loop;
     d->cfg = *cfg;
     d->log = log;
-    weft_policy_from_config(&cfg->policy, cfg->energy.has_battery, &d->ps);
     if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
         rc = weft_err_from_errno(errno);
         snprintf(err, errcap, "%s: cannot create: %s", cfg->state_dir, weft_strerror(rc));
@@ -108,31 +340,56 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
         free(d);
         return rc;
     }
-    pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv, NULL);
-    uv_async_init(loop, &d->wake, on_wake);
-    d->wake.data = d;
-    /* Without models no job can reach the runner (the link does not poll
-     * and refuses a job for a model it lacks), so it needs no thread. */
-    if ((d->n_models > 0 && (rc = node_runner_start(d)) != 0) ||
-        (rc = node_status_start(d, err, errcap)) != 0 ||
-        (rc = node_link_init(d, err, errcap)) != 0) {
+    static const struct node_energy_cb energy_cb = {on_interval_end, on_policy_step, NULL};
+    struct node_energy_cb ecb = energy_cb;
+    ecb.ud = d;
+    node_energy_init(&d->energy, loop, &d->cfg, log, &ecb);
+    struct weft_hello hello;
+    hello_of(d, &hello);
+    struct node_link_cb lcb = {
+        on_live, on_heartbeat, on_assignment, on_poll_done, on_cancel, on_upload_done, d};
+    int runner_ok = 0, link_ok = 0;
+    rc = node_runner_init(&d->runner, loop, &d->cfg.compute, d->models, d->n_models,
+                          on_runner_events, d);
+    if (rc == 0) {
+        runner_ok = 1;
+        /* Without models no job can reach the runner (the link does not
+         * poll and refuses a job for a model it lacks), so it needs no
+         * thread. */
+        if (d->n_models > 0)
+            rc = node_runner_start(&d->runner);
+    }
+    if (rc == 0 && (rc = node_link_init(&d->link, loop, &d->cfg.scheduler, log, &hello, &lcb, err,
+                                        errcap)) == 0)
+        link_ok = 1;
+    if (rc == 0)
+        rc = node_status_start(d, err, errcap);
+    if (rc) {
         /* Nothing has run yet; close what exists and give up. */
-        node_runner_stop(d);
-        uv_close((uv_handle_t *)&d->wake, NULL);
+        node_runner_stop(&d->runner);
+        if (runner_ok)
+            node_runner_close(&d->runner, closed_quietly, NULL);
+        if (link_ok) {
+            node_link_stop(&d->link);
+            node_link_close(&d->link, closed_quietly, NULL);
+        }
+        node_energy_close(&d->energy, closed_quietly, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
         free_models(d);
         free(d);
-        return rc ? rc : WEFT_EIO;
+        if (!err[0])
+            snprintf(err, errcap, "cannot start: %s", weft_strerror(rc));
+        return rc;
     }
-    node_ledger_load(d);
+    node_ledger_init(&d->ledger, cfg->state_dir, log);
     uv_timer_init(loop, &d->ledger_timer);
     d->ledger_timer.data = d;
     uv_timer_start(&d->ledger_timer, on_ledger_timer, 30000, 30000);
     uv_timer_init(loop, &d->stop_timer);
     d->stop_timer.data = d;
-    node_energy_start(d);
-    node_link_start(d);
+    node_energy_start(&d->energy);
+    node_runner_set_budget(&d->runner, 0, d->energy.gpu_limited);
+    node_link_start(&d->link);
     *out = d;
     return 0;
 }
@@ -144,50 +401,53 @@ int weftd_status_port(const struct weftd *d)
 
 /* ---- stop ------------------------------------------------------------------------- */
 
-/* Every handle inside struct weftd closes through here; the last one
- * frees it (libuv runs close callbacks in no order we may rely on). */
-void node_handle_closed(uv_handle_t *h)
+/* Every module and handle closes through here; the last one frees d. */
+static void part_closed(void *arg)
 {
-    struct weftd *d = h->data;
+    struct weftd *d = arg;
     if (--d->pending_closes > 0)
         return;
     void (*cb)(void *) = d->stop_cb;
-    void *arg = d->stop_arg;
+    void *cb_arg = d->stop_arg;
     free_models(d);
-    pthread_mutex_destroy(&d->mu);
-    pthread_cond_destroy(&d->cv);
     free(d);
     if (cb)
-        cb(arg);
+        cb(cb_arg);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    part_closed(h->data);
 }
 
 static void after_status(void *arg)
 {
     struct weftd *d = arg;
-    uv_close((uv_handle_t *)&d->wake, node_handle_closed);
-    uv_close((uv_handle_t *)&d->ledger_timer, node_handle_closed);
-    uv_close((uv_handle_t *)&d->energy_timer, node_handle_closed);
-    uv_close((uv_handle_t *)&d->stop_timer, node_handle_closed);
+    d->pending_closes = 5;
+    node_link_close(&d->link, part_closed, d);
+    node_runner_close(&d->runner, part_closed, d);
+    node_energy_close(&d->energy, part_closed, d);
+    uv_close((uv_handle_t *)&d->ledger_timer, handle_closed);
+    uv_close((uv_handle_t *)&d->stop_timer, handle_closed);
 }
 
 static void finish_stop(struct weftd *d)
 {
     uv_timer_stop(&d->stop_timer);
-    /* Three link timers (node_link_stop) and four of ours (after_status). */
-    d->pending_closes = 7;
-    if (d->job) {
+    if (d->job)
         atomic_store(&d->job->cancel, 1);
-    }
-    node_link_stop(d);
-    node_runner_stop(d); /* the runner sees cancel at its next token */
+    node_link_stop(&d->link);
+    node_runner_stop(&d->runner); /* the runner sees cancel at its next token */
     if (d->job) {
         /* Not finished here, but its tokens and energy were spent here. */
-        node_ledger_job_step(d);
-        node_ledger_add(d, d->job->wh, d->job->surplus_wh, atomic_load(&d->job->tokens), 0);
+        struct node_meter m = meter(d);
+        node_ledger_job_step(&d->job->energy, &m);
+        node_ledger_add(&d->ledger, d->job->energy.wh, d->job->energy.surplus_wh,
+                        atomic_load(&d->job->tokens), 0);
         node_job_free(d->job);
         d->job = NULL;
     }
-    node_ledger_save(d);
+    node_ledger_save(&d->ledger);
     weft_log_notice(d->log, "stopped");
     node_status_stop(d, after_status, d);
 }
@@ -197,8 +457,8 @@ static void on_stop_timer(uv_timer_t *t)
     struct weftd *d = t->data;
     /* Wait for the yielded job's last events to reach the scheduler (and
      * for an energy read in flight), but never past STOP_WAIT_MS. */
-    if ((!d->job && !d->energy_busy) ||
-        weft_elapsed_ms(d->link_since_ms, weft_mono_ms()) > STOP_WAIT_MS)
+    if ((!d->job && !node_energy_busy(&d->energy)) ||
+        weft_elapsed_ms(d->stop_since_ms, weft_mono_ms()) > STOP_WAIT_MS)
         finish_stop(d);
 }
 
@@ -209,11 +469,11 @@ void weftd_stop(struct weftd *d, void (*cb)(void *arg), void *arg)
     d->stopping = 1;
     d->stop_cb = cb;
     d->stop_arg = arg;
-    node_energy_stop(d);
+    node_energy_stop(&d->energy);
     if (d->job && !atomic_load(&d->job->yield)) {
         weft_log_notice(d->log, "stopping: yielding job %s", d->job->id);
         atomic_store(&d->job->yield, 1);
     }
-    d->link_since_ms = weft_mono_ms(); /* reused as the stop clock */
+    d->stop_since_ms = weft_mono_ms();
     uv_timer_start(&d->stop_timer, on_stop_timer, 0, 50);
 }

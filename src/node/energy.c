@@ -1,12 +1,15 @@
 /* The node's energy loop: every poll_ms a Modbus read on libuv's thread
  * pool (bounded by the read timeout, so it never holds a pool thread
- * long), then, back on the loop, the reading, the policy step, the job's
- * yield when the budget is gone, and the energy ledger.
+ * long), then, back on the loop, the reading, the policy step and the
+ * GPU's limit; the owner hears of each step (interval_end, stepped) and
+ * does the rest: the ledger, a yield, a poll for work.
  *
  * A device that stops answering keeps its last good values with their old
  * timestamps: the policy sees them go stale and drops the budget to 0
  * after stale_timeout_s, with the reason on the status page. Reconnects
  * back off exponentially with jitter (1 s up to 60 s). */
+#include "energy.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +17,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "internal.h"
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/time.h"
@@ -23,35 +25,35 @@
 #define BACKOFF_MAX_MS 60000
 
 /* Thread pool: connect when needed, discover once (SunSpec), read, write
- * our draw. Leaves a sample in Weft's signs in d->last_vals. */
+ * our draw. Leaves a sample in Weft's signs in e->last_vals. */
 static void read_work(uv_work_t *w)
 {
-    struct weftd *d = w->data;
-    const struct weftd_energy_cfg *e = &d->cfg.energy;
-    d->last_rc = 0;
-    d->last_err[0] = '\0';
-    if (!d->mb) {
-        d->last_rc = weft_modbus_open_url(e->modbus, e->unit, e->timeout_ms, &d->mb, d->last_err,
-                                          sizeof d->last_err);
-        if (d->last_rc)
+    struct node_energy *n = w->data;
+    const struct weftd_energy_cfg *c = n->cfg;
+    n->last_rc = 0;
+    n->last_err[0] = '\0';
+    if (!n->mb) {
+        n->last_rc = weft_modbus_open_url(c->modbus, c->unit, c->timeout_ms, &n->mb, n->last_err,
+                                          sizeof n->last_err);
+        if (n->last_rc)
             return;
-        d->mb_discovered = 0;
+        n->mb_discovered = 0;
     }
-    struct weft_energy_sample *out = &d->last_vals;
-    if (strcmp(e->layout, "sunspec") == 0) {
-        if (!d->mb_discovered) {
-            d->last_rc = weft_sunspec_discover(d->mb, &d->map, d->last_err, sizeof d->last_err);
-            if (d->last_rc)
+    struct weft_energy_sample *out = &n->last_vals;
+    if (strcmp(c->layout, "sunspec") == 0) {
+        if (!n->mb_discovered) {
+            n->last_rc = weft_sunspec_discover(n->mb, &n->map, n->last_err, sizeof n->last_err);
+            if (n->last_rc)
                 goto drop;
-            d->mb_discovered = 1;
+            n->mb_discovered = 1;
         }
         struct weft_sunspec_values v;
-        d->last_rc = weft_sunspec_read(d->mb, &d->map, &v, d->last_err, sizeof d->last_err);
-        if (d->last_rc)
+        n->last_rc = weft_sunspec_read(n->mb, &n->map, &v, n->last_err, sizeof n->last_err);
+        if (n->last_rc)
             goto drop;
         double pv = isfinite(v.ac_w) ? v.ac_w : v.dc_w;
-        double grid = v.meter_w * e->grid_sign;
-        double batt = v.batt_w * e->battery_sign;
+        double grid = v.meter_w * c->grid_sign;
+        double batt = v.batt_w * c->battery_sign;
         out->v[WEFT_Q_PV] = pv;
         out->v[WEFT_Q_GRID] = grid;
         out->v[WEFT_Q_BATTERY] = batt;
@@ -60,26 +62,26 @@ static void read_work(uv_work_t *w)
          * battery takes. */
         out->v[WEFT_Q_LOAD] = pv + grid - (isfinite(batt) ? batt : 0);
     } else {
-        d->last_rc = weft_regmap_read(d->mb, &d->regmap, out, d->last_err, sizeof d->last_err);
-        if (d->last_rc)
+        n->last_rc = weft_regmap_read(n->mb, &n->regmap, out, n->last_err, sizeof n->last_err);
+        if (n->last_rc)
             goto drop;
         if (!isfinite(out->v[WEFT_Q_LOAD]))
             out->v[WEFT_Q_LOAD] = out->v[WEFT_Q_PV] + out->v[WEFT_Q_GRID] -
                                   (isfinite(out->v[WEFT_Q_BATTERY]) ? out->v[WEFT_Q_BATTERY] : 0);
     }
-    if (e->compute_register >= 0) {
-        double cw = d->compute_w < 0 ? 0 : d->compute_w > 65535 ? 65535 : d->compute_w;
-        d->last_rc = weft_modbus_write(d->mb, (uint32_t)e->compute_register, (uint16_t)lrint(cw),
-                                       d->last_err, sizeof d->last_err);
-        if (d->last_rc)
+    if (c->compute_register >= 0) {
+        double cw = n->write_w < 0 ? 0 : n->write_w > 65535 ? 65535 : n->write_w;
+        n->last_rc = weft_modbus_write(n->mb, (uint32_t)c->compute_register, (uint16_t)lrint(cw),
+                                       n->last_err, sizeof n->last_err);
+        if (n->last_rc)
             goto drop;
     }
     return;
 drop:
     /* A fresh connection next time: a device that timed out may have lost
      * track of the transaction ids, and discovery may have changed. */
-    weft_modbus_close(d->mb);
-    d->mb = NULL;
+    weft_modbus_close(n->mb);
+    n->mb = NULL;
 }
 
 static void set_q(struct weft_quantity *q, double v, uint64_t now)
@@ -98,153 +100,189 @@ static int minute_of_day(void)
     return tm.tm_hour * 60 + tm.tm_min;
 }
 
-double node_energy_draw(struct weftd *d)
+/* The draw compute makes now, W: NVML's reading where there is one, else
+ * the configured estimate scaled by the duty cycle while a job runs. */
+static double draw(struct node_energy *e)
 {
-    /* Measured when the driver tells us. */
-    d->gpu_w = node_nvml_power_w(d->nvml);
-    if (d->gpu_w >= 0)
-        return d->gpu_w;
-    if (!d->job)
-        return d->cfg.compute.idle_w;
-    double budget = (double)atomic_load(&d->budget_mw) / 1000.0;
-    double duty = budget >= d->cfg.compute.busy_w ? 1.0 : budget / d->cfg.compute.busy_w;
+    e->gpu_w = node_nvml_power_w(e->nvml);
+    if (e->gpu_w >= 0)
+        return e->gpu_w;
+    if (!e->running)
+        return e->compute->idle_w;
+    double budget = e->pout.budget_w;
+    double duty = budget >= e->compute->busy_w ? 1.0 : budget / e->compute->busy_w;
     if (duty < 0.1)
         duty = 0.1;
-    return d->cfg.compute.idle_w + duty * (d->cfg.compute.busy_w - d->cfg.compute.idle_w);
+    return e->compute->idle_w + duty * (e->compute->busy_w - e->compute->idle_w);
 }
 
-static void policy_step(struct weftd *d)
+static void policy_step(struct node_energy *e)
 {
     uint64_t now = weft_mono_ms();
-    d->reading.compute_w = d->compute_w;
+    e->reading.compute_w = e->compute_w;
     struct weft_policy_out out;
-    weft_policy_step(&d->policy, &d->ps, &d->reading, now, minute_of_day(), &out);
-    if (out.cause_changed || out.state != d->pout.state)
-        weft_log_notice(d->log, "policy: %s, budget %.0f W: %s", weft_policy_state_name(out.state),
+    weft_policy_step(&e->policy, &e->ps, &e->reading, now, minute_of_day(), &out);
+    if (out.cause_changed || out.state != e->pout.state)
+        weft_log_notice(e->log, "policy: %s, budget %.0f W: %s", weft_policy_state_name(out.state),
                         out.budget_w, out.reason);
-    d->pout = out;
-    atomic_store(&d->budget_mw, (long)(out.budget_w * 1000));
-
-    d->last_poll_ms = now;
-    node_ledger_job_step(d); /* at the draw of the interval that ends now */
-    d->compute_w = node_energy_draw(d);
+    e->pout = out;
+    e->last_poll_ms = now;
+    e->cb.interval_end(e->cb.ud); /* at the draw of the interval that ends now */
+    e->compute_w = draw(e);
     /* Between off and full: the GPU's own power limit follows the budget
      * where the homeowner allowed it (else the runner's duty cycle). */
-    if (d->cfg.compute.gpu_power_limit && node_nvml_ok(d->nvml))
-        node_nvml_limit(d->nvml, out.budget_w);
-
-    /* No budget left mid-job: give it back at the next token, unless the
-     * homeowner lets interactive work run regardless. */
-    if (d->job && out.budget_w <= 0 && strcmp(d->cfg.compute.interactive, "always") != 0 &&
-        !atomic_load(&d->job->yield)) {
-        weft_log_notice(d->log, "job %s: yielding: %s", d->job->id, out.reason);
-        atomic_store(&d->job->yield, 1);
-    }
-    node_link_kick(d);
+    if (e->gpu_limited)
+        node_nvml_limit(e->nvml, out.budget_w);
+    e->cb.stepped(e->cb.ud);
 }
 
 static void read_done(uv_work_t *w, int status)
 {
-    struct weftd *d = w->data;
-    d->energy_busy = 0;
+    struct node_energy *e = w->data;
+    e->busy = 0;
     uint64_t now = weft_mono_ms();
-    if (status == 0 && d->last_rc == 0) {
-        const struct weft_energy_sample *v = &d->last_vals;
-        set_q(&d->reading.pv, v->v[WEFT_Q_PV], now);
-        set_q(&d->reading.grid, v->v[WEFT_Q_GRID], now);
-        set_q(&d->reading.battery, v->v[WEFT_Q_BATTERY], now);
-        set_q(&d->reading.soc, v->v[WEFT_Q_SOC], now);
-        set_q(&d->reading.load, v->v[WEFT_Q_LOAD], now);
-        if (d->energy_err[0])
-            weft_log_notice(d->log, "energy: %s answers again", d->cfg.energy.modbus);
-        d->energy_err[0] = '\0';
-        d->mb_backoff_ms = 0;
-    } else if (!d->stopping) {
-        if (strcmp(d->energy_err, d->last_err) != 0)
-            weft_log_warn(d->log, "energy: %s", d->last_err);
-        snprintf(d->energy_err, sizeof d->energy_err, "%s", d->last_err);
-        if (!d->mb) {
+    if (status == 0 && e->last_rc == 0) {
+        const struct weft_energy_sample *v = &e->last_vals;
+        set_q(&e->reading.pv, v->v[WEFT_Q_PV], now);
+        set_q(&e->reading.grid, v->v[WEFT_Q_GRID], now);
+        set_q(&e->reading.battery, v->v[WEFT_Q_BATTERY], now);
+        set_q(&e->reading.soc, v->v[WEFT_Q_SOC], now);
+        set_q(&e->reading.load, v->v[WEFT_Q_LOAD], now);
+        if (e->error[0])
+            weft_log_notice(e->log, "energy: %s answers again", e->cfg->modbus);
+        e->error[0] = '\0';
+        e->mb_backoff_ms = 0;
+    } else if (!e->stopping) {
+        if (strcmp(e->error, e->last_err) != 0)
+            weft_log_warn(e->log, "energy: %s", e->last_err);
+        snprintf(e->error, sizeof e->error, "%s", e->last_err);
+        if (!e->mb) {
             /* Jittered exponential backoff before the next connect. */
-            d->mb_backoff_ms = d->mb_backoff_ms ? d->mb_backoff_ms * 2 : BACKOFF_MIN_MS;
-            if (d->mb_backoff_ms > BACKOFF_MAX_MS)
-                d->mb_backoff_ms = BACKOFF_MAX_MS;
+            e->mb_backoff_ms = e->mb_backoff_ms ? e->mb_backoff_ms * 2 : BACKOFF_MIN_MS;
+            if (e->mb_backoff_ms > BACKOFF_MAX_MS)
+                e->mb_backoff_ms = BACKOFF_MAX_MS;
             unsigned char r = 0;
             if (getrandom(&r, 1, 0) != 1)
                 r = 128;
-            uint64_t jitter = d->mb_backoff_ms * r / 512;
-            d->mb_retry_ms = now + d->mb_backoff_ms / 2 + jitter;
+            uint64_t jitter = e->mb_backoff_ms * r / 512;
+            e->mb_retry_ms = now + e->mb_backoff_ms / 2 + jitter;
         }
     }
-    if (d->stopping) {
-        node_energy_stop(d);
+    if (e->stopping) {
+        node_energy_stop(e);
         return;
     }
-    policy_step(d);
+    policy_step(e);
 }
 
-static void on_energy_timer(uv_timer_t *t)
+static void on_timer(uv_timer_t *t)
 {
-    struct weftd *d = t->data;
-    if (d->energy_busy || d->stopping)
+    struct node_energy *e = t->data;
+    if (e->busy || e->stopping)
         return;
-    if (!d->mb && weft_mono_ms() < d->mb_retry_ms) {
-        policy_step(d); /* no read yet: the readings age, the policy sees it */
+    if (!e->mb && weft_mono_ms() < e->mb_retry_ms) {
+        policy_step(e); /* no read yet: the readings age, the policy sees it */
         return;
     }
-    d->energy_busy = 1;
-    d->energy_work.data = d;
-    if (uv_queue_work(d->loop, &d->energy_work, read_work, read_done) != 0)
-        d->energy_busy = 0;
+    e->busy = 1;
+    e->write_w = e->compute_w; /* the pool thread reads this copy, never compute_w */
+    e->work.data = e;
+    if (uv_queue_work(e->loop, &e->work, read_work, read_done) != 0)
+        e->busy = 0;
 }
 
-void node_energy_start(struct weftd *d)
+void node_energy_init(struct node_energy *e, uv_loop_t *loop, const struct weftd_config *cfg,
+                      const struct weft_log *log, const struct node_energy_cb *cb)
 {
-    d->gpu_w = -1;
-    if (node_nvml_open(d->nvml, d->nvml_note, sizeof d->nvml_note) == 0)
-        weft_log_notice(d->log, "%s", d->nvml_note);
+    memset(e, 0, sizeof *e);
+    e->loop = loop;
+    e->cfg = &cfg->energy;
+    e->compute = &cfg->compute;
+    e->log = log;
+    e->cb = *cb;
+    weft_policy_from_config(&cfg->policy, cfg->energy.has_battery, &e->ps);
+    e->gpu_w = -1;
+    weft_policy_init(&e->policy);
+    e->reading.pv.w = e->reading.load.w = e->reading.grid.w = NAN;
+    e->reading.battery.w = e->reading.soc.w = NAN;
+    e->compute_w = e->compute->idle_w;
+    uv_timer_init(loop, &e->timer);
+    e->timer.data = e;
+}
+
+void node_energy_start(struct node_energy *e)
+{
+    if (node_nvml_open(e->nvml, e->nvml_note, sizeof e->nvml_note) == 0)
+        weft_log_notice(e->log, "%s", e->nvml_note);
     else
-        weft_log_info(d->log, "%s", d->nvml_note);
-    atomic_store(&d->gpu_limited, d->cfg.compute.gpu_power_limit && node_nvml_ok(d->nvml));
-    if (strcmp(d->cfg.energy.layout, "victron") == 0) {
-        weft_regmap_victron(&d->regmap);
-    } else if (strcmp(d->cfg.energy.layout, "custom") == 0) {
-        char why[200];
-        weft_regmap_from_cfg(&d->cfg.energy.map, &d->regmap, why, sizeof why); /* checked */
+        weft_log_info(e->log, "%s", e->nvml_note);
+    e->gpu_limited = e->compute->gpu_power_limit && node_nvml_ok(e->nvml);
+    if (strcmp(e->cfg->layout, "victron") == 0) {
+        weft_regmap_victron(&e->regmap);
+    } else if (strcmp(e->cfg->layout, "custom") == 0) {
+        char err[200];
+        weft_regmap_from_cfg(&e->cfg->map, &e->regmap, err, sizeof err); /* checked */
     }
-    weft_policy_init(&d->policy);
-    d->reading.pv.w = d->reading.load.w = d->reading.grid.w = NAN;
-    d->reading.battery.w = d->reading.soc.w = NAN;
-    d->compute_w = d->cfg.compute.idle_w;
-    uv_timer_init(d->loop, &d->energy_timer);
-    d->energy_timer.data = d;
-    uv_timer_start(&d->energy_timer, on_energy_timer, 0, (uint64_t)d->cfg.energy.poll_ms);
+    uv_timer_start(&e->timer, on_timer, 0, (uint64_t)e->cfg->poll_ms);
 }
 
-void node_energy_stop(struct weftd *d)
+void node_energy_stop(struct node_energy *e)
 {
-    uv_timer_stop(&d->energy_timer);
-    if (d->energy_busy)
+    e->stopping = 1;
+    uv_timer_stop(&e->timer);
+    if (e->busy)
         return; /* read_done comes back here */
-    if (d->mb) {
-        weft_modbus_close(d->mb);
-        d->mb = NULL;
+    if (e->mb) {
+        weft_modbus_close(e->mb);
+        e->mb = NULL;
     }
-    atomic_store(&d->gpu_limited, 0);
-    node_nvml_close(d->nvml);
+    e->gpu_limited = 0;
+    node_nvml_close(e->nvml);
 }
 
-int node_deferrable_ok(const struct weftd *d)
+int node_energy_busy(const struct node_energy *e)
 {
-    return d->pout.state == WEFT_POLICY_ON && d->pout.budget_w >= d->ps.min_run_w &&
-           d->pout.budget_w > 0;
+    return e->busy;
 }
 
-int node_interactive_ok(const struct weftd *d)
+static void on_closed(uv_handle_t *h)
 {
-    const char *ia = d->cfg.compute.interactive;
+    struct node_energy *e = h->data;
+    if (e->close_cb)
+        e->close_cb(e->close_arg);
+}
+
+void node_energy_close(struct node_energy *e, void (*cb)(void *), void *arg)
+{
+    e->close_cb = cb;
+    e->close_arg = arg;
+    uv_close((uv_handle_t *)&e->timer, on_closed);
+}
+
+void node_energy_set_running(struct node_energy *e, int running)
+{
+    e->running = running;
+    if (running)
+        e->compute_w = draw(e); /* running now, not idle as at the last poll */
+}
+
+int node_energy_deferrable_ok(const struct node_energy *e)
+{
+    return e->pout.state == WEFT_POLICY_ON && e->pout.budget_w >= e->ps.min_run_w &&
+           e->pout.budget_w > 0;
+}
+
+int node_energy_interactive_ok(const struct node_energy *e)
+{
+    const char *ia = e->compute->interactive;
     if (strcmp(ia, "always") == 0)
         return 1;
     if (strcmp(ia, "never") == 0)
         return 0;
-    return node_deferrable_ok(d);
+    return node_energy_deferrable_ok(e);
+}
+
+double node_energy_grid_w(const struct node_energy *e)
+{
+    return e->reading.grid.at_ms ? e->reading.grid.w : 0;
 }

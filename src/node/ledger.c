@@ -3,6 +3,8 @@
  * written to state_dir/ledger.json every 30 s and at exit (a temporary
  * file, fsync, rename: a crash leaves the old or the new file, never half
  * of one), read back at start so it survives restarts. */
+#include "ledger.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "weft/log.h"
 #include "weft/time.h"
 
@@ -27,15 +28,33 @@ static void today(char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-static void path_of(const struct weftd *d, char *p, size_t cap, const char *suffix)
+/* A count or an amount from the file: 0 when missing, not a number, or
+ * outside what a day can hold (so the cast to long is defined). */
+static double num(const cJSON *x, const char *k)
 {
-    snprintf(p, cap, "%s/ledger.json%s", d->cfg.state_dir, suffix);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(x, k);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e15 ? v->valuedouble : 0;
 }
 
-void node_ledger_load(struct weftd *d)
+/* The entry for day, appended (the oldest dropped when the ledger is full). */
+static struct node_day *new_day(struct node_ledger *l, const char *day)
 {
-    char p[400];
-    path_of(d, p, sizeof p, "");
+    if (l->n_days == NODE_LEDGER_DAYS) {
+        memmove(l->days, l->days + 1, (NODE_LEDGER_DAYS - 1) * sizeof l->days[0]);
+        l->n_days--;
+    }
+    struct node_day *e = &l->days[l->n_days++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->day, day, 11);
+    return e;
+}
+
+void node_ledger_init(struct node_ledger *l, const char *state_dir, const struct weft_log *log)
+{
+    memset(l, 0, sizeof *l);
+    l->log = log;
+    snprintf(l->path, sizeof l->path, "%s/ledger.json", state_dir);
+    const char *p = l->path;
     FILE *f = fopen(p, "rbe");
     if (!f)
         return; /* a first start */
@@ -46,7 +65,7 @@ void node_ledger_load(struct weftd *d)
     free(buf);
     const cJSON *days = cJSON_GetObjectItemCaseSensitive(root, "days");
     if (!cJSON_IsArray(days)) {
-        weft_log_warn(d->log, "%s: unreadable ledger; starting a new one", p);
+        weft_log_warn(l->log, "%s: unreadable ledger; starting a new one", p);
         cJSON_Delete(root);
         return;
     }
@@ -56,19 +75,11 @@ void node_ledger_load(struct weftd *d)
         const cJSON *day = cJSON_GetObjectItemCaseSensitive(x, "day");
         if (!cJSON_IsString(day) || strlen(day->valuestring) != 10)
             continue;
-        if (d->n_days == NODE_LEDGER_DAYS) {
-            memmove(d->days, d->days + 1, (NODE_LEDGER_DAYS - 1) * sizeof d->days[0]);
-            d->n_days--;
-        }
-        struct node_day *e = &d->days[d->n_days++];
-        memset(e, 0, sizeof *e);
-        memcpy(e->day, day->valuestring, 11);
-        e->wh = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "wh"));
-        e->surplus_wh = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "surplus_wh"));
-        e->tokens = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "tokens"));
-        e->jobs = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "jobs"));
-        if (e->wh != e->wh || e->surplus_wh != e->surplus_wh) /* NAN from a missing key */
-            e->wh = e->surplus_wh = 0;
+        struct node_day *e = new_day(l, day->valuestring);
+        e->wh = num(x, "wh");
+        e->surplus_wh = num(x, "surplus_wh");
+        e->tokens = (long)num(x, "tokens");
+        e->jobs = (long)num(x, "jobs");
     }
     cJSON_Delete(root);
 }
@@ -78,51 +89,39 @@ void node_ledger_load(struct weftd *d)
  * polls), else the draw at the start of the interval (NVML's reading or the
  * estimate) times its length. The surplus part of each interval is what the
  * grid did not supply at its end: an import while running counts against it. */
-void node_ledger_job_start(struct weftd *d)
+void node_ledger_job_start(struct node_job_energy *j, const struct node_meter *m)
 {
-    struct node_job *j = d->job;
     j->acct_ms = weft_mono_ms();
-    j->acct_counter = node_nvml_energy_mj(d->nvml, &j->acct_mj) == 0;
-    d->compute_w = node_energy_draw(d); /* running now, not idle as at the last poll */
+    j->acct_counter = m->counter;
+    j->acct_mj = m->mj;
 }
 
-void node_ledger_job_step(struct weftd *d)
+void node_ledger_job_step(struct node_job_energy *j, const struct node_meter *m)
 {
-    struct node_job *j = d->job;
-    if (!j || !j->acct_ms)
+    if (!j->acct_ms)
         return; /* not running: refused or yielded on arrival */
     uint64_t now = weft_mono_ms();
     double h = (double)weft_elapsed_ms(j->acct_ms, now) / 3.6e6;
-    double wh = d->compute_w * h;
-    unsigned long long mj = 0;
-    int counter = node_nvml_energy_mj(d->nvml, &mj) == 0;
+    double wh = m->draw_w * h;
     /* A counter that went backwards is a driver reload: estimate this one. */
-    if (counter && j->acct_counter && mj >= j->acct_mj)
-        wh = (double)(mj - j->acct_mj) / 3.6e6; /* mJ to Wh */
+    if (m->counter && j->acct_counter && m->mj >= j->acct_mj)
+        wh = (double)(m->mj - j->acct_mj) / 3.6e6; /* mJ to Wh */
     j->acct_ms = now;
-    j->acct_mj = mj;
-    j->acct_counter = counter;
+    j->acct_mj = m->mj;
+    j->acct_counter = m->counter;
     double draw = h > 0 ? wh / h : 0;
-    double grid = d->reading.grid.at_ms ? d->reading.grid.w : 0;
-    double from_grid = grid > 0 ? (grid < draw ? grid : draw) : 0;
+    double from_grid = m->grid_w > 0 ? (m->grid_w < draw ? m->grid_w : draw) : 0;
     j->wh += wh;
     j->surplus_wh += draw > 0 ? wh * (draw - from_grid) / draw : 0;
 }
 
-void node_ledger_add(struct weftd *d, double wh, double surplus_wh, int tokens, int jobs)
+void node_ledger_add(struct node_ledger *l, double wh, double surplus_wh, int tokens, int jobs)
 {
     char t[11];
     today(t);
-    struct node_day *e = d->n_days ? &d->days[d->n_days - 1] : NULL;
-    if (!e || strcmp(e->day, t) != 0) {
-        if (d->n_days == NODE_LEDGER_DAYS) {
-            memmove(d->days, d->days + 1, (NODE_LEDGER_DAYS - 1) * sizeof d->days[0]);
-            d->n_days--;
-        }
-        e = &d->days[d->n_days++];
-        memset(e, 0, sizeof *e);
-        memcpy(e->day, t, 11);
-    }
+    struct node_day *e = l->n_days ? &l->days[l->n_days - 1] : NULL;
+    if (!e || strcmp(e->day, t) != 0)
+        e = new_day(l, t);
     e->wh += wh;
     e->surplus_wh += surplus_wh;
     e->tokens += tokens;
@@ -140,19 +139,19 @@ static cJSON *day_json(const struct node_day *e)
     return o;
 }
 
-void node_ledger_save(struct weftd *d)
+void node_ledger_save(struct node_ledger *l)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *days = cJSON_AddArrayToObject(root, "days");
-    for (int i = 0; i < d->n_days; i++)
-        cJSON_AddItemToArray(days, day_json(&d->days[i]));
+    for (int i = 0; i < l->n_days; i++)
+        cJSON_AddItemToArray(days, day_json(&l->days[i]));
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt)
         return;
-    char tmp[400], p[400];
-    path_of(d, tmp, sizeof tmp, ".tmp");
-    path_of(d, p, sizeof p, "");
+    char tmp[420];
+    const char *p = l->path;
+    snprintf(tmp, sizeof tmp, "%s.tmp", p);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     size_t len = strlen(txt);
     int ok = fd >= 0 && write(fd, txt, len) == (ssize_t)len && fsync(fd) == 0;
@@ -161,25 +160,25 @@ void node_ledger_save(struct weftd *d)
     if (ok && rename(tmp, p) != 0)
         ok = 0;
     if (!ok)
-        weft_log_warn(d->log, "%s: cannot write the ledger: %s", p, strerror(errno));
+        weft_log_warn(l->log, "%s: cannot write the ledger: %s", p, strerror(errno));
     free(txt);
 }
 
-void node_ledger_json(const struct weftd *d, cJSON *into)
+void node_ledger_json(const struct node_ledger *l, cJSON *into)
 {
-    cJSON *l = cJSON_AddObjectToObject(into, "ledger");
+    cJSON *o = cJSON_AddObjectToObject(into, "ledger");
     struct node_day total;
     memset(&total, 0, sizeof total);
-    cJSON *days = cJSON_AddArrayToObject(l, "days");
-    for (int i = 0; i < d->n_days; i++) {
-        cJSON_AddItemToArray(days, day_json(&d->days[i]));
-        total.wh += d->days[i].wh;
-        total.surplus_wh += d->days[i].surplus_wh;
-        total.tokens += d->days[i].tokens;
-        total.jobs += d->days[i].jobs;
+    cJSON *days = cJSON_AddArrayToObject(o, "days");
+    for (int i = 0; i < l->n_days; i++) {
+        cJSON_AddItemToArray(days, day_json(&l->days[i]));
+        total.wh += l->days[i].wh;
+        total.surplus_wh += l->days[i].surplus_wh;
+        total.tokens += l->days[i].tokens;
+        total.jobs += l->days[i].jobs;
     }
     snprintf(total.day, sizeof total.day, "all");
     cJSON *t = day_json(&total);
     cJSON_AddNumberToObject(t, "surplus_share", total.wh > 0 ? total.surplus_wh / total.wh : 1.0);
-    cJSON_AddItemToObject(l, "total", t);
+    cJSON_AddItemToObject(o, "total", t);
 }

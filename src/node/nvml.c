@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "weft/error.h"
+
 typedef int nvml_ret;
 typedef struct nvml_device *nvml_dev;
 
@@ -31,17 +33,17 @@ struct node_nvml {
     nvml_ret (*set_limit)(nvml_dev, unsigned);
 };
 
-/* One node_nvml per daemon, kept inside struct weftd's storage. */
+/* One node_nvml per daemon, kept inside struct node_energy's storage. */
 _Static_assert(sizeof(struct node_nvml) <= NODE_NVML_SIZE, "NODE_NVML_SIZE too small");
 
-int node_nvml_open(void *storage, char *why, size_t cap)
+int node_nvml_open(void *storage, char *err, size_t errcap)
 {
     struct node_nvml *n = storage;
     memset(n, 0, sizeof *n);
     n->lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!n->lib) {
-        snprintf(why, cap, "no NVML (libnvidia-ml.so.1 not found): draw is estimated");
-        return -1;
+        snprintf(err, errcap, "no NVML (libnvidia-ml.so.1 not found): draw is estimated");
+        return WEFT_ENODEV;
     }
     *(void **)&n->init = dlsym(n->lib, "nvmlInit_v2");
     *(void **)&n->shutdown = dlsym(n->lib, "nvmlShutdown");
@@ -52,23 +54,23 @@ int node_nvml_open(void *storage, char *why, size_t cap)
     *(void **)&n->default_limit = dlsym(n->lib, "nvmlDeviceGetPowerManagementDefaultLimit");
     *(void **)&n->set_limit = dlsym(n->lib, "nvmlDeviceSetPowerManagementLimit");
     if (!n->init || !n->shutdown || !n->by_index || !n->power) {
-        snprintf(why, cap, "NVML lacks the power calls: draw is estimated");
+        snprintf(err, errcap, "NVML lacks the power calls: draw is estimated");
         dlclose(n->lib);
         n->lib = NULL;
-        return -1;
+        return WEFT_ENOSYS;
     }
     if (n->init() != 0 || n->by_index(0, &n->dev) != 0) {
-        snprintf(why, cap, "NVML found no GPU: draw is estimated");
+        snprintf(err, errcap, "NVML found no GPU: draw is estimated");
         n->shutdown();
         dlclose(n->lib);
         n->lib = NULL;
-        return -1;
+        return WEFT_ENODEV;
     }
     if (n->constraints && n->constraints(n->dev, &n->min_mw, &n->max_mw) != 0)
         n->min_mw = n->max_mw = 0;
     if (n->default_limit && n->default_limit(n->dev, &n->default_mw) != 0)
         n->default_mw = 0;
-    snprintf(why, cap, "NVML: GPU power read from the driver");
+    snprintf(err, errcap, "NVML: GPU power read from the driver");
     return 0;
 }
 
@@ -82,21 +84,23 @@ double node_nvml_power_w(void *storage)
     struct node_nvml *n = storage;
     unsigned mw = 0;
     if (!n->lib || n->power(n->dev, &mw) != 0)
-        return -1;
+        return -1; /* a draw of -1 W: none measured (nvml.h) */
     return mw / 1000.0;
 }
 
 int node_nvml_energy_mj(void *storage, unsigned long long *mj)
 {
     struct node_nvml *n = storage;
-    return n->lib && n->energy && n->energy(n->dev, mj) == 0 ? 0 : -1;
+    if (!n->lib || !n->energy)
+        return WEFT_ENOSYS;
+    return n->energy(n->dev, mj) == 0 ? 0 : WEFT_EIO;
 }
 
 int node_nvml_limit(void *storage, double watts)
 {
     struct node_nvml *n = storage;
     if (!n->lib || !n->set_limit || n->max_mw == 0)
-        return -1;
+        return WEFT_ENOSYS;
     unsigned mw = watts <= 0 ? n->min_mw : (unsigned)(watts * 1000);
     if (mw < n->min_mw)
         mw = n->min_mw;
@@ -106,7 +110,7 @@ int node_nvml_limit(void *storage, double watts)
     if (n->set_mw && (mw > n->set_mw ? mw - n->set_mw : n->set_mw - mw) < n->max_mw / 20)
         return 0;
     if (n->set_limit(n->dev, mw) != 0)
-        return -1;
+        return WEFT_EACCES; /* NVML_ERROR_NO_PERMISSION, mostly: the right is root's */
     n->set_mw = mw;
     return 0;
 }

@@ -5,20 +5,23 @@
 
 #include <stddef.h>
 
-/* Room for the private state inside struct weftd (no allocation). */
+/* Room for the private state inside struct node_energy (no allocation). */
 #define NODE_NVML_SIZE 128
 
-/* 0 when NVML and a GPU are there; -1 otherwise, with why[] saying which
- * (either way why[] is a line for the log and the status page). */
-int node_nvml_open(void *storage, char *why, size_t cap);
+/* 0 when NVML and a GPU are there; otherwise WEFT_ENODEV (no driver, or no
+ * GPU) or WEFT_ENOSYS (a driver without the power calls). Either way err
+ * holds a line for the log and the status page. */
+int node_nvml_open(void *storage, char *err, size_t errcap);
 int node_nvml_ok(const void *storage);
 /* The GPU's draw now in W, or -1. */
 double node_nvml_power_w(void *storage);
-/* The GPU's energy counter (mJ since the driver loaded) into *mj: 0, or -1
- * where NVML or the counter (GPUs before Volta) is missing. */
+/* The GPU's energy counter (mJ since the driver loaded) into *mj: 0, or
+ * WEFT_ENOSYS where NVML or the counter (GPUs before Volta) is missing,
+ * WEFT_EIO when the driver refused. */
 int node_nvml_energy_mj(void *storage, unsigned long long *mj);
 /* Sets the power limit to watts, clamped to what the GPU allows (0: its
- * minimum). 0, or -1 when not possible. */
+ * minimum). 0, WEFT_ENOSYS (no limit to set here) or WEFT_EACCES (the
+ * driver refused: weftd lacks the right). */
 int node_nvml_limit(void *storage, double watts);
 /* The limit weftd last set, in W, or -1 when it has set none. */
 double node_nvml_limit_w(const void *storage);

@@ -1,40 +1,31 @@
-/* The runner thread: the engine, one job at a time. The loop hands a job
- * over with node_runner_give(); the runner tokenizes the prompt, appends
- * the tokens the client already has, generates, and writes one JSON line
- * per token into job->out (under d->mu), waking the loop with uv_async
- * (sends coalesce; the loop drains everything there is). The loop never
- * touches the model or the session; the runner never touches curl. */
+/* The runner thread; see runner.h. For each job it tokenizes the prompt,
+ * appends the tokens the client already has, generates, and pushes one
+ * event per token into the job, waking the loop (which drains everything
+ * there is). */
+#include "runner.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/time.h"
 #include "weft/vocab.h"
 
-void node_job_free(struct node_job *job)
+/* Pushes ev into the job and wakes the loop. */
+static void emit(struct node_runner *r, struct node_job *job, const struct weft_event *ev)
 {
-    if (!job)
-        return;
-    free(job->prompt);
-    free(job->resume);
-    weft_buf_free(&job->out);
-    free(job);
+    node_job_push(job, ev);
+    uv_async_send(&r->wake);
 }
 
-void node_job_emit(struct weftd *d, struct node_job *job, const char *line, size_t len,
-                   int finished)
+static void end(struct node_runner *r, struct node_job *job, enum weft_event_end e,
+                int prompt_tokens, const char *message, const char *tail)
 {
-    pthread_mutex_lock(&d->mu);
-    if (weft_buf_append(&job->out, line, len) != 0)
-        finished = 1; /* cannot happen within the bound; end the upload */
-    if (finished)
-        job->finished = 1;
-    pthread_mutex_unlock(&d->mu);
-    uv_async_send(&d->wake);
+    node_job_end(job, e, prompt_tokens, message, tail);
+    uv_async_send(&r->wake);
 }
 
 /* The duty cycle idles in sleeps of at least this: shorter ones cost more in
@@ -42,7 +33,7 @@ void node_job_emit(struct weftd *d, struct node_job *job, const char *line, size
 #define DUTY_MIN_SLEEP_NS 2000000
 
 struct run {
-    struct weftd *d;
+    struct node_runner *r;
     struct node_job *job;
     int first; /* index of the first token this node generates */
     uint64_t last_ns;
@@ -59,18 +50,19 @@ static void sleep_ns(uint64_t ns)
 static int on_token(void *ud, int32_t token, int pos, const char *text, size_t len)
 {
     (void)pos;
-    struct run *r = ud;
-    struct node_job *job = r->job;
+    struct run *run = ud;
+    struct node_job *job = run->job;
+    struct node_runner *r = run->r;
     if (token < 0) {
         /* Held-back text at the natural end: it rides on the end event. */
-        free(r->tail);
-        r->tail = strndup(text, len);
+        free(run->tail);
+        run->tail = strndup(text, len);
         return 0;
     }
     int k = atomic_fetch_add(&job->tokens, 1);
     struct weft_event ev;
-    weft_event_token(&ev, r->first + k, token, text, len);
-    node_job_emit_event(r->d, job, &ev);
+    weft_event_token(&ev, run->first + k, token, text, len);
+    emit(r, job, &ev);
     if (atomic_load(&job->yield) || atomic_load(&job->cancel))
         return 1;
     /* Between off and full power: a duty cycle. The token took `busy`
@@ -81,75 +73,53 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
      * tokens of microseconds (a small model on a CPU), where sleeping after
      * each one would idle mostly timer slack. */
     uint64_t now = weft_mono_ns();
-    uint64_t busy = now - r->last_ns;
-    double budget = (double)atomic_load(&r->d->budget_mw) / 1000.0;
-    double full = r->d->cfg.compute.busy_w;
+    uint64_t busy = now - run->last_ns;
+    double budget = (double)atomic_load(&r->budget_mw) / 1000.0;
+    double full = r->cfg->busy_w;
     /* With the GPU's own limit following the budget, no extra idling. */
-    int limited = atomic_load(&r->d->gpu_limited);
-    if (!limited && budget > 0 && budget < full &&
-        strcmp(r->d->cfg.compute.interactive, "always") != 0) {
+    int limited = atomic_load(&r->gpu_limited);
+    if (!limited && budget > 0 && budget < full && strcmp(r->cfg->interactive, "always") != 0) {
         double duty = budget / full < 0.1 ? 0.1 : budget / full;
-        r->idle_debt_ns += (int64_t)((double)busy * (1.0 / duty - 1.0));
-        if (r->idle_debt_ns > 1000000000) /* the yield check waits for the sleep */
-            r->idle_debt_ns = 1000000000;
-        if (r->idle_debt_ns >= DUTY_MIN_SLEEP_NS) {
+        run->idle_debt_ns += (int64_t)((double)busy * (1.0 / duty - 1.0));
+        if (run->idle_debt_ns > 1000000000) /* the yield check waits for the sleep */
+            run->idle_debt_ns = 1000000000;
+        if (run->idle_debt_ns >= DUTY_MIN_SLEEP_NS) {
             uint64_t t0 = weft_mono_ns();
-            sleep_ns((uint64_t)r->idle_debt_ns);
-            r->idle_debt_ns -= (int64_t)(weft_mono_ns() - t0);
-            if (r->idle_debt_ns < -DUTY_MIN_SLEEP_NS)
-                r->idle_debt_ns = -DUTY_MIN_SLEEP_NS;
+            sleep_ns((uint64_t)run->idle_debt_ns);
+            run->idle_debt_ns -= (int64_t)(weft_mono_ns() - t0);
+            if (run->idle_debt_ns < -DUTY_MIN_SLEEP_NS)
+                run->idle_debt_ns = -DUTY_MIN_SLEEP_NS;
         }
     } else {
-        r->idle_debt_ns = 0;
+        run->idle_debt_ns = 0;
     }
     /* A speed ceiling, when the homeowner set one. */
-    double tps = r->d->cfg.compute.max_tokens_per_s;
+    double tps = r->cfg->max_tokens_per_s;
     if (tps > 0) {
-        uint64_t spent = weft_mono_ns() - (r->last_ns);
+        uint64_t spent = weft_mono_ns() - run->last_ns;
         uint64_t want = (uint64_t)(1e9 / tps);
         if (spent < want)
             sleep_ns(want - spent);
     }
-    r->last_ns = weft_mono_ns();
+    run->last_ns = weft_mono_ns();
     return 0;
 }
 
-void node_job_emit_event(struct weftd *d, struct node_job *job, const struct weft_event *ev)
+static void run_job(struct node_runner *r, struct weft_session *sess, struct node_job *job)
 {
-    struct weft_buf line;
-    weft_buf_init(&line, 2 * WEFT_NODEMSG_TEXT_MAX + 1024);
-    int rc = weft_event_write(ev, &line);
-    int end = ev->kind == WEFT_EV_END;
-    if (rc == 0)
-        node_job_emit(d, job, line.data, line.len, end);
-    else if (end)
-        node_job_emit(d, job, "{\"end\":\"error\"}\n", 16, 1);
-    weft_buf_free(&line);
-}
-
-void node_job_end(struct weftd *d, struct node_job *job, enum weft_event_end end, int prompt_tokens,
-                  const char *message, const char *tail)
-{
-    struct weft_event ev;
-    weft_event_end(&ev, end, prompt_tokens, message, tail);
-    node_job_emit_event(d, job, &ev);
-}
-
-static void run_job(struct weftd *d, struct weft_session *sess, struct node_job *job)
-{
-    struct weft_model *m = d->models[job->model].model;
+    struct weft_model *m = r->models[job->model].model;
     const struct weft_vocab *v = weft_model_vocab(m);
     size_t plen = strlen(job->prompt);
     int cap = (int)plen + 8 + job->n_resume;
     int32_t *toks = malloc((size_t)cap * sizeof *toks);
     if (!toks) {
-        node_job_end(d, job, WEFT_END_ERROR, -1, "out of memory", NULL);
+        end(r, job, WEFT_END_ERROR, -1, "out of memory", NULL);
         return;
     }
     int n = weft_tokenize(v, job->prompt, plen, weft_vocab_adds_bos(v), toks, (size_t)cap);
     if (n < 0 || n > cap - job->n_resume) {
         free(toks);
-        node_job_end(d, job, WEFT_END_ERROR, -1, "cannot tokenize the prompt", NULL);
+        end(r, job, WEFT_END_ERROR, -1, "cannot tokenize the prompt", NULL);
         return;
     }
     int n_prompt = n;
@@ -167,44 +137,45 @@ static void run_job(struct weftd *d, struct weft_session *sess, struct node_job 
     p.n_resumed = job->n_resume;
     p.n_stop = job->n_stop;
     memcpy(p.stop, job->stop, sizeof p.stop);
-    struct run r = {.d = d, .job = job, .first = job->n_resume, .last_ns = weft_mono_ns()};
+    struct run run = {.r = r, .job = job, .first = job->n_resume, .last_ns = weft_mono_ns()};
     struct weft_gen_result res;
-    int rc = weft_generate(sess, toks, n, &p, on_token, &r, &res);
+    int rc = weft_generate(sess, toks, n, &p, on_token, &run, &res);
     free(toks);
     if (rc < 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "engine: %s", weft_strerror(rc));
-        node_job_end(d, job, WEFT_END_ERROR, n_prompt, msg, NULL);
+        end(r, job, WEFT_END_ERROR, n_prompt, msg, NULL);
     } else if (res.finish == WEFT_FINISH_CANCELED) {
-        node_job_end(d, job, atomic_load(&job->cancel) ? WEFT_END_ERROR : WEFT_END_YIELD, n_prompt,
-                     atomic_load(&job->cancel) ? "cancelled" : NULL, NULL);
+        int cancelled = atomic_load(&job->cancel);
+        end(r, job, cancelled ? WEFT_END_ERROR : WEFT_END_YIELD, n_prompt,
+            cancelled ? "cancelled" : NULL, NULL);
     } else {
-        node_job_end(d, job, res.finish == WEFT_FINISH_STOP ? WEFT_END_STOP : WEFT_END_LENGTH,
-                     n_prompt, NULL, r.tail);
+        end(r, job, res.finish == WEFT_FINISH_STOP ? WEFT_END_STOP : WEFT_END_LENGTH, n_prompt,
+            NULL, run.tail);
     }
-    free(r.tail);
+    free(run.tail);
 }
 
 static void *runner_main(void *arg)
 {
-    struct weftd *d = arg;
+    struct node_runner *r = arg;
     struct weft_session *sessions[WEFTD_MAX_MODELS] = {0};
     for (;;) {
-        pthread_mutex_lock(&d->mu);
-        while (!d->next && !d->quit)
-            pthread_cond_wait(&d->cv, &d->mu);
-        struct node_job *job = d->next;
-        d->next = NULL;
-        int quit = d->quit;
-        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_lock(&r->mu);
+        while (!r->next && !r->quit)
+            pthread_cond_wait(&r->cv, &r->mu);
+        struct node_job *job = r->next;
+        r->next = NULL;
+        int quit = r->quit;
+        pthread_mutex_unlock(&r->mu);
         if (job) {
             int mi = job->model;
             if (!sessions[mi] &&
-                weft_session_new(d->models[mi].model, d->cfg.compute.n_ctx, &sessions[mi]) != 0) {
-                node_job_end(d, job, WEFT_END_ERROR, -1, "cannot allocate the KV cache", NULL);
+                weft_session_new(r->models[mi].model, r->cfg->n_ctx, &sessions[mi]) != 0) {
+                end(r, job, WEFT_END_ERROR, -1, "cannot allocate the KV cache", NULL);
                 continue;
             }
-            run_job(d, sessions[mi], job);
+            run_job(r, sessions[mi], job);
         } else if (quit) {
             break;
         }
@@ -214,31 +185,76 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
-int node_runner_start(struct weftd *d)
+static void on_wake(uv_async_t *a)
 {
-    if (pthread_create(&d->runner, NULL, runner_main, d) != 0)
+    struct node_runner *r = a->data;
+    r->on_events(r->ud);
+}
+
+int node_runner_init(struct node_runner *r, uv_loop_t *loop, const struct weftd_compute_cfg *cfg,
+                     const struct node_model *models, int n_models, void (*on_events)(void *),
+                     void *ud)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg;
+    r->models = models;
+    r->n_models = n_models;
+    r->on_events = on_events;
+    r->ud = ud;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = uv_async_init(loop, &r->wake, on_wake);
+    r->wake.data = r;
+    return rc;
+}
+
+int node_runner_start(struct node_runner *r)
+{
+    if (pthread_create(&r->thread, NULL, runner_main, r) != 0)
         return WEFT_ENOMEM;
-    pthread_setname_np(d->runner, "weftd-runner"); /* for top -H, perf, the tests */
-    d->runner_started = 1;
+    pthread_setname_np(r->thread, "weftd-runner"); /* for top -H, perf, the tests */
+    r->started = 1;
     return 0;
 }
 
-void node_runner_give(struct weftd *d, struct node_job *job)
+void node_runner_give(struct node_runner *r, struct node_job *job)
 {
-    pthread_mutex_lock(&d->mu);
-    d->next = job;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_lock(&r->mu);
+    r->next = job;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
 }
 
-void node_runner_stop(struct weftd *d)
+void node_runner_set_budget(struct node_runner *r, double watts, int gpu_limited)
 {
-    if (!d->runner_started)
+    atomic_store(&r->budget_mw, (long)(watts * 1000));
+    atomic_store(&r->gpu_limited, gpu_limited);
+}
+
+void node_runner_stop(struct node_runner *r)
+{
+    if (!r->started)
         return;
-    pthread_mutex_lock(&d->mu);
-    d->quit = 1;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-    pthread_join(d->runner, NULL);
-    d->runner_started = 0;
+    pthread_mutex_lock(&r->mu);
+    r->quit = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    r->started = 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct node_runner *r = h->data;
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    if (r->close_cb)
+        r->close_cb(r->close_arg);
+}
+
+void node_runner_close(struct node_runner *r, void (*cb)(void *), void *arg)
+{
+    r->close_cb = cb;
+    r->close_arg = arg;
+    uv_close((uv_handle_t *)&r->wake, on_closed);
 }

@@ -1,12 +1,12 @@
-/* The local status endpoint: GET /status on loopback, plain HTTP (it
- * never leaves the machine), read by `weftctl node status`. It shows what
- * a homeowner asks: what the house does, what the policy decided and why,
- * what the node serves, whether the scheduler is reachable, and the
- * ledger. */
+/* The local status endpoint; see status.h. It shows what a homeowner
+ * asks: what the house does, what the policy decided and why, what the node
+ * serves, whether the scheduler is reachable, and the ledger. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "status.h"
 
 #include "internal.h"
 #include "weft/http.h"
@@ -28,45 +28,46 @@ static void add_q(cJSON *o, const char *k, const struct weft_quantity *q, uint64
 static char *status_json(const struct weftd *d)
 {
     uint64_t now = weft_mono_ms();
+    const struct node_energy *en = &d->energy;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "version", weft_version());
     cJSON *e = cJSON_AddObjectToObject(o, "energy");
     cJSON_AddStringToObject(e, "device", d->cfg.energy.modbus);
-    if (d->energy_err[0])
-        cJSON_AddStringToObject(e, "error", d->energy_err);
+    if (en->error[0])
+        cJSON_AddStringToObject(e, "error", en->error);
     else
         cJSON_AddNullToObject(e, "error");
-    add_q(e, "pv_w", &d->reading.pv, now);
-    add_q(e, "load_w", &d->reading.load, now);
-    add_q(e, "grid_w", &d->reading.grid, now);
-    add_q(e, "battery_w", &d->reading.battery, now);
-    add_q(e, "soc_pct", &d->reading.soc, now);
-    cJSON_AddNumberToObject(e, "compute_w", d->compute_w);
+    add_q(e, "pv_w", &en->reading.pv, now);
+    add_q(e, "load_w", &en->reading.load, now);
+    add_q(e, "grid_w", &en->reading.grid, now);
+    add_q(e, "battery_w", &en->reading.battery, now);
+    add_q(e, "soc_pct", &en->reading.soc, now);
+    cJSON_AddNumberToObject(e, "compute_w", en->compute_w);
     cJSON *g = cJSON_AddObjectToObject(o, "gpu");
-    cJSON_AddBoolToObject(g, "nvml", node_nvml_ok(d->nvml));
-    cJSON_AddStringToObject(g, "note", d->nvml_note);
-    if (d->gpu_w >= 0)
-        cJSON_AddNumberToObject(g, "power_w", d->gpu_w);
+    cJSON_AddBoolToObject(g, "nvml", node_nvml_ok(en->nvml));
+    cJSON_AddStringToObject(g, "note", en->nvml_note);
+    if (en->gpu_w >= 0)
+        cJSON_AddNumberToObject(g, "power_w", en->gpu_w);
     else
         cJSON_AddNullToObject(g, "power_w");
     cJSON_AddBoolToObject(g, "power_limit", d->cfg.compute.gpu_power_limit);
-    double lim = node_nvml_limit_w(d->nvml);
+    double lim = node_nvml_limit_w(en->nvml);
     if (lim >= 0)
         cJSON_AddNumberToObject(g, "limit_w", lim);
     else
         cJSON_AddNullToObject(g, "limit_w");
     cJSON *p = cJSON_AddObjectToObject(o, "policy");
-    cJSON_AddStringToObject(p, "state", weft_policy_state_name(d->pout.state));
-    cJSON_AddNumberToObject(p, "budget_w", d->pout.budget_w);
-    cJSON_AddNumberToObject(p, "surplus_w", isfinite(d->pout.surplus_w) ? d->pout.surplus_w : 0);
-    cJSON_AddStringToObject(p, "reason", d->pout.reason);
-    cJSON_AddBoolToObject(p, "takes_deferrable", node_deferrable_ok(d));
-    cJSON_AddBoolToObject(p, "takes_interactive", node_interactive_ok(d));
+    cJSON_AddStringToObject(p, "state", weft_policy_state_name(en->pout.state));
+    cJSON_AddNumberToObject(p, "budget_w", en->pout.budget_w);
+    cJSON_AddNumberToObject(p, "surplus_w", isfinite(en->pout.surplus_w) ? en->pout.surplus_w : 0);
+    cJSON_AddStringToObject(p, "reason", en->pout.reason);
+    cJSON_AddBoolToObject(p, "takes_deferrable", node_energy_deferrable_ok(en));
+    cJSON_AddBoolToObject(p, "takes_interactive", node_energy_interactive_ok(en));
     cJSON *s = cJSON_AddObjectToObject(o, "scheduler");
-    cJSON_AddStringToObject(s, "url", d->cfg.scheduler.urls[d->url_idx].url);
-    cJSON_AddStringToObject(s, "state", node_link_state_name(d));
-    if (d->link_err[0])
-        cJSON_AddStringToObject(s, "error", d->link_err);
+    cJSON_AddStringToObject(s, "url", node_link_url(&d->link));
+    cJSON_AddStringToObject(s, "state", node_link_state_name(&d->link));
+    if (d->link.error[0])
+        cJSON_AddStringToObject(s, "error", d->link.error);
     else
         cJSON_AddNullToObject(s, "error");
     if (d->job) {
@@ -90,7 +91,7 @@ static char *status_json(const struct weftd *d)
     }
     cJSON_AddNumberToObject(o, "jobs_done", (double)d->jobs_done);
     cJSON_AddNumberToObject(o, "jobs_lost", (double)d->failures);
-    node_ledger_json(d, o);
+    node_ledger_json(&d->ledger, o);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     return txt;
