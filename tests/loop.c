@@ -35,8 +35,8 @@ static void ticker_stop(struct ticker *k, uv_loop_t *loop)
         uv_run(loop, UV_RUN_ONCE);
 }
 
-void loop_until_(uv_loop_t *loop, int (*cond)(void *), void *arg, int timeout_ms,
-                 const char *what, const char *file, int line)
+void loop_until_(uv_loop_t *loop, int (*cond)(void *), void *arg, int timeout_ms, const char *what,
+                 const char *file, int line)
 {
     struct ticker k;
     ticker_start(&k, loop);

@@ -19,8 +19,8 @@
 /* Runs loop until cond(arg) is true; fails the case (naming what) after
  * timeout_ms. The loop keeps turning while it waits, also with nothing to
  * do, so a condition that depends on time alone is seen. */
-void loop_until_(uv_loop_t *loop, int (*cond)(void *), void *arg, int timeout_ms,
-                 const char *what, const char *file, int line);
+void loop_until_(uv_loop_t *loop, int (*cond)(void *), void *arg, int timeout_ms, const char *what,
+                 const char *file, int line);
 #define loop_until(loop, cond, arg, ms) loop_until_(loop, cond, arg, ms, #cond, __FILE__, __LINE__)
 
 /* Runs loop for ms, whatever happens. */

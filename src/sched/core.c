@@ -625,17 +625,21 @@ static int stream_body(struct weft_http_req *req, const char *p, size_t n)
             rc = stream_event(st, st->line.data, st->line.len);
         weft_buf_reset(&st->line);
     }
-    st->busy = 0;
     if (rc < 0 && st->job) {
+        /* Still busy: the upload is this callback's to end, with 400 from
+         * the server, not detach_stream's (which would answer and free st
+         * under our feet). The abort that follows the close frees st. */
         struct sched *s = st->s;
         char why[128];
         snprintf(why, sizeof why, "node %s sent a bad token stream: %s", st->node->name,
                  weft_strerror(rc));
         s->m.node_errors++;
         job_lost(s, st->job, 1, why);
+        st->busy = 0;
         sched_dispatch(s);
-        return -1; /* the server answers 400 and closes the upload */
+        return WEFT_EPROTO; /* the server answers 400 and closes the upload */
     }
+    st->busy = 0;
     return 0;
 }
 

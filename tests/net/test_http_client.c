@@ -70,10 +70,10 @@ static void on_request(struct weft_http_req *req, void *ud)
         return;
     }
     char body[256];
-    int len = snprintf(body, sizeof body, "%s %s auth=%s body=%.*s", req->method, req->target,
-                       weft_http_header(req, "Authorization") ? weft_http_header(req, "Authorization")
-                                                              : "-",
-                       (int)req->body.len, req->body.data ? req->body.data : "");
+    int len = snprintf(
+        body, sizeof body, "%s %s auth=%s body=%.*s", req->method, req->target,
+        weft_http_header(req, "Authorization") ? weft_http_header(req, "Authorization") : "-",
+        (int)req->body.len, req->body.data ? req->body.data : "");
     weft_http_respond(req, 200, "text/plain", NULL, body, (size_t)len);
 }
 
@@ -210,7 +210,8 @@ TEST(chunked_upload_pauses_and_resumes)
     struct upload u = {.f = {.pieces = {"abcd", "efg", "hi"}, .ready = 1}};
     char url[128];
     snprintf(url, sizeof url, "%s/upload", e.base);
-    struct weft_http_call_opts o = {.url = url, .on_upload = feed, .on_done = upload_done, .ud = &u};
+    struct weft_http_call_opts o = {
+        .url = url, .on_upload = feed, .on_done = upload_done, .ud = &u};
     struct weft_http_call *c;
     ASSERT_OK(weft_http_call_start(e.client, &o, &c));
     loop_until(&e.loop, has_pieces, &e, 3000);

@@ -16,9 +16,9 @@ struct srv {
     struct weft_log log;
     struct weft_http_server *http;
     int closed;
-    int done;             /* responses counted by on_done */
-    int aborted;          /* on_abort calls */
-    int body_bytes;       /* taken by on_body */
+    int done;       /* responses counted by on_done */
+    int aborted;    /* on_abort calls */
+    int body_bytes; /* taken by on_body */
     struct weft_http_req *parked;
 };
 
