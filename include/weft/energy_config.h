@@ -42,7 +42,7 @@ void weft_policy_config_defaults(struct weft_policy_config *c);
 void weft_policy_from_config(const struct weft_policy_config *c, bool has_battery,
                              struct weft_policy_settings *s);
 
-/* "HH:MM" -> minutes since midnight, or -1. */
+/* "HH:MM" -> minutes since midnight, or WEFT_EINVAL. */
 int weft_parse_hhmm(const char *s);
 
 #endif /* WEFT_ENERGY_CONFIG_H */

@@ -8,13 +8,13 @@
 int weft_parse_hhmm(const char *s)
 {
     if (strlen(s) != 5 || s[2] != ':')
-        return -1;
+        return WEFT_EINVAL;
     for (int i = 0; i < 5; i++)
         if (i != 2 && (s[i] < '0' || s[i] > '9'))
-            return -1;
+            return WEFT_EINVAL;
     int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
     if (h > 23 || m > 59)
-        return -1;
+        return WEFT_EINVAL;
     return h * 60 + m;
 }
 

@@ -31,7 +31,7 @@ static int parse_time(const char *s, int64_t *out)
     if (sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
         s[n] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 ||
         h < 0 || mi < 0 || se < 0)
-        return -1;
+        return WEFT_EPARSE;
     *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     return 0;
 }

@@ -47,12 +47,10 @@ static int fail(struct cur *c, const char *fmt, ...)
 static int need(struct cur *c, uint64_t n, const char *what)
 {
     if (c->failed)
-        return -1;
-    if (n > c->size - c->off) {
-        fail(c, "truncated: %s needs %llu bytes at offset %zu, file has %zu", what,
-             (unsigned long long)n, c->off, c->size);
-        return -1;
-    }
+        return WEFT_EFORMAT;
+    if (n > c->size - c->off)
+        return fail(c, "truncated: %s needs %llu bytes at offset %zu, file has %zu", what,
+                    (unsigned long long)n, c->off, c->size);
     return 0;
 }
 
@@ -219,23 +217,23 @@ static int str_eq2(struct weft_str a, struct weft_str b)
     return a.n == b.n && memcmp(a.p, b.p, (size_t)a.n) == 0;
 }
 
-/* Index of the first item whose name repeats an earlier one, -1 when all
- * are unique, -2 without memory. Items are structs that start with their
+/* Index of the first item whose name repeats an earlier one, WEFT_ENOENT
+ * when all are unique, WEFT_ENOMEM without memory. Items are structs that start with their
  * struct weft_str name (kv keys, tensor names). A hash set keeps a hostile
  * file with a million keys from costing a million squared comparisons. */
 static int64_t find_duplicate(const void *items, size_t stride, uint64_t n)
 {
     if (n < 2)
-        return -1;
+        return WEFT_ENOENT;
     uint64_t cap = 16;
     while (cap < n * 2)
         cap *= 2;
     int64_t *slots = malloc(cap * sizeof *slots);
     if (slots == NULL)
-        return -2;
+        return WEFT_ENOMEM;
     for (uint64_t i = 0; i < cap; i++)
         slots[i] = -1;
-    int64_t dup = -1;
+    int64_t dup = WEFT_ENOENT;
     for (uint64_t i = 0; i < n && dup < 0; i++) {
         const struct weft_str *s = (const void *)((const char *)items + i * stride);
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -355,12 +353,12 @@ static int parse(struct weft_gguf *g, struct cur *c)
                         (unsigned long long)t->offset, g->alignment);
     }
     int64_t dup = find_duplicate(g->kv, sizeof *g->kv, g->n_kv);
-    if (dup == -2)
+    if (dup == WEFT_ENOMEM)
         return WEFT_ENOMEM;
     if (dup >= 0)
         return fail(c, "key '%s' appears twice", q(g->kv[dup].key, nb, sizeof nb));
     dup = find_duplicate(g->tensors, sizeof *g->tensors, g->n_tensors);
-    if (dup == -2)
+    if (dup == WEFT_ENOMEM)
         return WEFT_ENOMEM;
     if (dup >= 0)
         return fail(c, "tensor '%s' appears twice", q(g->tensors[dup].name, nb, sizeof nb));

@@ -46,12 +46,13 @@ static uint64_t fnv(const char *s, size_t n)
     return h;
 }
 
+/* The id of the piece s[0..n), or WEFT_ENOENT. */
 static int32_t lookup(const struct weft_vocab *v, const char *s, size_t n)
 {
     for (uint32_t j = (uint32_t)fnv(s, n) & (v->n_slots - 1);; j = (j + 1) & (v->n_slots - 1)) {
         int32_t id = v->slots[j];
         if (id < 0)
-            return -1;
+            return WEFT_ENOENT;
         if (v->len[id] == n && memcmp(v->arena + v->off[id], s, n) == 0)
             return id;
     }
@@ -65,14 +66,15 @@ static uint64_t mix(uint64_t k)
     return k;
 }
 
+/* The rank of the merge a + b, or WEFT_ENOENT when there is none. */
 static int32_t merge_rank(const struct weft_vocab *v, int32_t a, int32_t b)
 {
     if (v->n_mslots == 0 || a < 0 || b < 0)
-        return -1;
+        return WEFT_ENOENT;
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
     for (uint32_t j = (uint32_t)mix(key) & (v->n_mslots - 1);; j = (j + 1) & (v->n_mslots - 1)) {
         if (v->mrank[j] < 0)
-            return -1;
+            return WEFT_ENOENT;
         if (v->mkeys[j] == key)
             return v->mrank[j];
     }

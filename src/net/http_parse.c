@@ -22,13 +22,14 @@ static struct weft_http_parse *ps_of(http_parser *p)
     return p->data;
 }
 
+/* Records the status to answer with; returns what stops http_parser. */
 static int fail(struct weft_http_parse *ps, int status, const char *why)
 {
     if (!ps->error_status) {
         ps->error_status = status;
         ps->why = why;
     }
-    return -1;
+    return -1; /* http_parser: stop */
 }
 
 void weft_http_limits_default(struct weft_http_limits *lim)
@@ -75,7 +76,7 @@ static int add_text(http_parser *p, int kind, const char *at, size_t len)
 {
     struct weft_http_parse *ps = ps_of(p);
     if (ps->gone)
-        return -1;
+        return -1; /* http_parser: stop */
     struct weft_http_req *req = ps->req;
     ps->header_bytes += len;
     if (ps->header_bytes > ps->lim.max_header_bytes)
@@ -173,7 +174,7 @@ static int on_headers_complete(http_parser *p)
     struct weft_http_parse *ps = ps_of(p);
     struct weft_http_req *req = ps->req;
     if (finish_strings(ps) != 0)
-        return -1;
+        return -1; /* http_parser: stop */
     if (p->http_major != 1)
         return fail(ps, 505, "only HTTP/1.x is served");
     req->method = http_method_str((enum http_method)p->method);
@@ -197,7 +198,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct weft_http_parse *ps = ps_of(p);
     if (ps->gone)
-        return -1;
+        return -1; /* http_parser: stop */
     struct weft_http_req *req = ps->req;
     ps->body_bytes += len;
     if (req->on_body) {
@@ -216,7 +217,7 @@ static int on_message_complete(http_parser *p)
 {
     struct weft_http_parse *ps = ps_of(p);
     if (ps->gone)
-        return -1;
+        return -1; /* http_parser: stop */
     ps->complete = 1;
     /* Stop here: the next pipelined request waits until this one has been
      * answered, so responses go out in order. */

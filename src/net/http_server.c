@@ -7,6 +7,7 @@
 
 #include "weft/error.h"
 #include "weft/http.h"
+#include "weft/list.h"
 #include "weft/log.h"
 #include "weft/tls.h"
 
@@ -23,7 +24,7 @@ struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     struct weft_http_server *srv;
-    struct conn *prev, *next;
+    struct weft_list link; /* in srv->conns until it closes */
     struct weft_tls *tls;
     struct weft_http_parse ps;
     struct weft_http_req *req; /* handed to the handler, not yet ended */
@@ -49,8 +50,8 @@ struct weft_http_server {
     struct weft_http_limits lim;
     struct weft_http_handler h;
     const struct weft_log *log;
-    struct conn *conns;
-    int n_conns;
+    struct weft_list conns; /* struct conn, open ones */
+    int n_conns;            /* open and closing */
     int port;
     int closing;
     int listener_open;
@@ -327,7 +328,6 @@ static void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = 1;
-    struct weft_http_server *srv = c->srv;
     if (c->req) {
         struct weft_http_req *req = c->req;
         c->req = NULL;
@@ -337,12 +337,7 @@ static void conn_close(struct conn *c)
         weft_http_req_free(req);
     }
     weft_http_parse_free(&c->ps);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    weft_list_remove(&c->link);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -371,7 +366,7 @@ static int p_on_body(void *ud, struct weft_http_req *req, const char *p, size_t 
 {
     struct conn *c = ud;
     if (c->req != req)
-        return -1;
+        return WEFT_ECLOSED; /* answered already: the rest of its body is not wanted */
     timer_set(c, PH_BODY);
     return req->on_body(req, p, n);
 }
@@ -507,16 +502,14 @@ static void on_connection(uv_stream_t *ls, int status)
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return;
+    weft_list_init(&c->link);
     c->srv = srv;
     uv_tcp_init(srv->loop, &c->tcp);
     uv_timer_init(srv->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->open_handles = 2;
     srv->n_conns++;
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    weft_list_push_front(&srv->conns, &c->link);
     weft_buf_init(&c->stash, STASH_MAX);
     weft_http_parse_init(&c->ps, &srv->lim, &parse_cb, c);
     snprintf(c->peer, sizeof c->peer, "?");
@@ -576,6 +569,7 @@ int weft_http_server_start(struct weft_http_server **out, uv_loop_t *loop, const
     uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
     srv->listener_open = 1;
+    weft_list_init(&srv->conns);
     int rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&sa, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
@@ -619,8 +613,8 @@ void weft_http_server_close(struct weft_http_server *srv, void (*cb)(void *arg),
     srv->closing = 1;
     srv->close_cb = cb;
     srv->close_arg = arg;
-    while (srv->conns)
-        conn_close(srv->conns);
+    while (!weft_list_empty(&srv->conns))
+        conn_close(weft_list_entry(srv->conns.next, struct conn, link));
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
 }
 

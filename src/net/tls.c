@@ -119,10 +119,10 @@ static int add_san(X509 *x)
     X509_EXTENSION *ext =
         X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
     if (!ext)
-        return -1;
+        return WEFT_ETLS;
     int ok = X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
-    return ok == 1 ? 0 : -1;
+    return ok == 1 ? 0 : WEFT_ETLS;
 }
 
 int weft_tls_make_dev_cert(const char *cert_path, const char *key_path, char *err, size_t errcap)

@@ -104,7 +104,8 @@ static int minute_of_day(void)
  * the configured estimate scaled by the duty cycle while a job runs. */
 static double draw(struct node_energy *e)
 {
-    e->gpu_w = node_nvml_power_w(e->nvml);
+    double w = node_nvml_power_w(e->nvml);
+    e->gpu_w = isfinite(w) ? w : -1;
     if (e->gpu_w >= 0)
         return e->gpu_w;
     if (!e->running)

@@ -11,6 +11,7 @@
 #include "nvml.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,7 +85,7 @@ double node_nvml_power_w(void *storage)
     struct node_nvml *n = storage;
     unsigned mw = 0;
     if (!n->lib || n->power(n->dev, &mw) != 0)
-        return -1; /* a draw of -1 W: none measured (nvml.h) */
+        return NAN;
     return mw / 1000.0;
 }
 

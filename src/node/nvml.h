@@ -13,7 +13,7 @@
  * holds a line for the log and the status page. */
 int node_nvml_open(void *storage, char *err, size_t errcap);
 int node_nvml_ok(const void *storage);
-/* The GPU's draw now in W, or -1. */
+/* The GPU's draw now in W, or NAN when none is measured. */
 double node_nvml_power_w(void *storage);
 /* The GPU's energy counter (mJ since the driver loaded) into *mj: 0, or
  * WEFT_ENOSYS where NVML or the counter (GPUs before Volta) is missing,

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <uv.h>
 
+#include "weft/cli.h"
 #include "weft/config.h"
+#include "weft/error.h"
 #include "weft/daemon.h"
 #include "weft/log.h"
 #include "weft/node.h"
@@ -33,7 +35,7 @@ static int load(const char *path, struct weftd_config *cfg)
         weftd_config_check(cfg, err, sizeof err) != 0) {
         fprintf(stderr, "weftd: %s%s%s\n", strstr(err, path) ? "" : path,
                 strstr(err, path) ? "" : ": ", err);
-        return -1;
+        return WEFT_ECONFIG;
     }
     return 0;
 }
@@ -42,21 +44,25 @@ int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weftd", usage))
         return 0;
-    const char *path = "/etc/weft/weftd.json";
-    if (argc == 3 && strcmp(argv[1], "--check-config") == 0) {
+    const char *path = "/etc/weft/weftd.json", *check = NULL;
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--config", &path),
+        WEFT_OPTS("--check-config", &check),
+        WEFT_OPT_END,
+    };
+    char err[512];
+    if (weft_opts_parse(argc - 1, argv + 1, opts, NULL, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "weftd: %s\n%s", err, usage);
+        return 2;
+    }
+    if (check) {
         struct weftd_config cfg;
-        if (load(argv[2], &cfg) != 0)
+        if (load(check, &cfg) != 0)
             return 1;
-        printf("weftd: %s is valid (%d scheduler URL%s, %d model%s, energy from %s)\n", argv[2],
+        printf("weftd: %s is valid (%d scheduler URL%s, %d model%s, energy from %s)\n", check,
                cfg.scheduler.n_urls, cfg.scheduler.n_urls == 1 ? "" : "s", cfg.n_models,
                cfg.n_models == 1 ? "" : "s", cfg.energy.modbus);
         return 0;
-    }
-    if (argc == 3 && strcmp(argv[1], "--config") == 0) {
-        path = argv[2];
-    } else if (argc != 1) {
-        fputs(usage, stderr);
-        return 2;
     }
     struct weftd_config cfg;
     if (load(path, &cfg) != 0)
@@ -72,7 +78,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t loop;
     uv_loop_init(&loop);
-    char err[512];
     struct weftd *node;
     if (weftd_start(&node, &loop, &cfg, &log, err, sizeof err) != 0) {
         fprintf(stderr, "weftd: %s\n", err);

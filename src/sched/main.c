@@ -7,6 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "weft/cli.h"
 #include "weft/config.h"
 #include "weft/daemon.h"
 #include "weft/error.h"
@@ -28,66 +29,49 @@ static void stop_sched(void *arg, void (*done)(void *), void *done_arg)
     sched_stop(arg, done, done_arg);
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi) {
-        fprintf(stderr, "weft-scheduler: %s: expected a whole number %d..%d, got \"%s\"\n", flag,
-                lo, hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weft-scheduler", usage))
         return 0;
     struct sched_config cfg;
     sched_config_default(&cfg);
+    /* Flags override the config file: read both, then apply the flags. */
+    const char *config = NULL, *listen = NULL, *state_dir = NULL, *log_level = NULL;
+    int dev_tls = 0, plain_http = 0, port = 0, port_set = 0, hb = 0, hb_set = 0;
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--config", &config),
+        WEFT_OPTS("--listen", &listen),
+        WEFT_OPTI_SEEN("--port", &port, 0, 65535, &port_set),
+        WEFT_OPTS("--state-dir", &state_dir),
+        WEFT_OPTF("--dev-tls", &dev_tls),
+        WEFT_OPTF("--plain-http", &plain_http),
+        WEFT_OPTI_SEEN("--heartbeat-ms", &hb, 50, 600000, &hb_set),
+        WEFT_OPTS("--log-level", &log_level),
+        WEFT_OPT_END,
+    };
     char err[WEFT_CONFIG_ERR_MAX];
-    /* The config file first, so flags can override it. */
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 &&
-            weft_config_load_file(argv[i + 1], &sched_config_schema, &cfg, err, sizeof err)) {
-            fprintf(stderr, "weft-scheduler: %s\n", err);
-            return 2;
-        }
+    if (weft_opts_parse(argc - 1, argv + 1, opts, NULL, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-scheduler: %s\n%s", err, usage);
+        return 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (strcmp(f, "--dev-tls") == 0) {
-            cfg.dev_tls = true;
-            takes = 0;
-        } else if (strcmp(f, "--plain-http") == 0) {
-            cfg.plain_http = true;
-            takes = 0;
-        } else if (!v) {
-            fprintf(stderr, "weft-scheduler: %s needs a value (or is unknown)\n%s", f, usage);
-            return 2;
-        } else if (strcmp(f, "--config") == 0) {
-        } else if (strcmp(f, "--listen") == 0) {
-            snprintf(cfg.listen, sizeof cfg.listen, "%s", v);
-        } else if (strcmp(f, "--port") == 0) {
-            if (parse_int(f, v, 0, 65535, &cfg.port))
-                return 2;
-        } else if (strcmp(f, "--state-dir") == 0) {
-            snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s", v);
-        } else if (strcmp(f, "--heartbeat-ms") == 0) {
-            if (parse_int(f, v, 50, 600000, &cfg.heartbeat_ms))
-                return 2;
-        } else if (strcmp(f, "--log-level") == 0) {
-            snprintf(cfg.log_level, sizeof cfg.log_level, "%s", v);
-        } else {
-            fprintf(stderr, "weft-scheduler: unknown option %s\n%s", f, usage);
-            return 2;
-        }
-        i += takes;
+    if (config && weft_config_load_file(config, &sched_config_schema, &cfg, err, sizeof err)) {
+        fprintf(stderr, "weft-scheduler: %s\n", err);
+        return 2;
     }
+    if (listen)
+        snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
+    if (port_set)
+        cfg.port = port;
+    if (state_dir)
+        snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s", state_dir);
+    if (dev_tls)
+        cfg.dev_tls = true;
+    if (plain_http)
+        cfg.plain_http = true;
+    if (hb_set)
+        cfg.heartbeat_ms = hb;
+    if (log_level)
+        snprintf(cfg.log_level, sizeof cfg.log_level, "%s", log_level);
     if (!cfg.plain_http && !cfg.dev_tls && (!cfg.tls_cert[0] || !cfg.tls_key[0])) {
         fprintf(stderr, "weft-scheduler: no TLS certificate: set tls_cert and tls_key in the "
                         "config, or use --dev-tls for a local trial\n");

@@ -1,11 +1,10 @@
 /* weft-convert: write GGUF models from llama2.c checkpoints, or synthetic
  * models with real shapes for benchmarks. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "weft/cli.h"
 #include "weft/convert.h"
 #include "weft/quant.h"
 #include "weft/version.h"
@@ -21,25 +20,10 @@ static const char usage[] =
     "real model's shapes; NAME is one of: test-tiny, tinyllama-1.1b, llama-3.2-1b,\n"
     "llama-2-7b.\n";
 
-static int parse_type(const char *s, uint32_t *out)
-{
-    static const struct {
-        const char *name;
-        uint32_t type;
-    } types[] = {
-        {"f32", WEFT_TYPE_F32},   {"f16", WEFT_TYPE_F16},   {"bf16", WEFT_TYPE_BF16},
-        {"q8_0", WEFT_TYPE_Q8_0}, {"q4_0", WEFT_TYPE_Q4_0}, {"q4_k", WEFT_TYPE_Q4_K},
-        {"q6_k", WEFT_TYPE_Q6_K},
-    };
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (strcasecmp(s, types[i].name) == 0) {
-            *out = types[i].type;
-            return 0;
-        }
-    }
-    fprintf(stderr, "weft-convert: --type: unknown type \"%s\"\n", s);
-    return -1;
-}
+static const char *const type_names[] = {"f32",  "f16",  "bf16", "q8_0",
+                                         "q4_0", "q4_k", "q6_k", NULL};
+static const uint32_t type_ids[] = {WEFT_TYPE_F32,  WEFT_TYPE_F16,  WEFT_TYPE_BF16, WEFT_TYPE_Q8_0,
+                                    WEFT_TYPE_Q4_0, WEFT_TYPE_Q4_K, WEFT_TYPE_Q6_K};
 
 int main(int argc, char **argv)
 {
@@ -50,44 +34,31 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *pos[3] = {0};
-    int npos = 0;
-    uint32_t type = WEFT_TYPE_F32;
-    int type_set = 0;
+    int npos = 0, type = 0, type_set = 0;
     const char *shape = NULL;
-    unsigned long long seed = 1;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
-            if (parse_type(argv[++i], &type) < 0)
-                return 2;
-            type_set = 1;
-        } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
-            shape = argv[++i];
-        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            seed = strtoull(argv[++i], &end, 10);
-            if (errno || *end) {
-                fprintf(stderr, "weft-convert: --seed: expected an integer\n");
-                return 2;
-            }
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "weft-convert: unknown option %s (see --help)\n", argv[i]);
-            return 2;
-        } else if (npos < 3) {
-            pos[npos++] = argv[i];
-        } else {
-            fprintf(stderr, "weft-convert: too many arguments (see --help)\n");
-            return 2;
-        }
-    }
+    uint64_t seed = 1;
+    const struct weft_opt opts[] = {
+        {.names = "--type",
+         .kind = WEFT_OPT_CHOICE,
+         .out = &type,
+         .choices = type_names,
+         .seen = &type_set},
+        WEFT_OPTS("--shape", &shape),
+        WEFT_OPTU("--seed", &seed),
+        WEFT_OPT_END,
+    };
     char err[512];
+    if (weft_opts_parse(argc - 2, argv + 2, opts, pos, 3, &npos, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-convert: %s (see --help)\n", err);
+        return 2;
+    }
     int rc;
     if (strcmp(argv[1], "llama2c") == 0) {
         if (npos != 3) {
             fprintf(stderr, "weft-convert: llama2c needs MODEL.bin TOKENIZER.bin OUT.gguf\n");
             return 2;
         }
-        rc = weft_convert_llama2c(pos[0], pos[1], pos[2], type, err, sizeof err);
+        rc = weft_convert_llama2c(pos[0], pos[1], pos[2], type_ids[type], err, sizeof err);
     } else if (strcmp(argv[1], "synth") == 0) {
         if (npos != 1 || shape == NULL || !type_set) {
             fprintf(stderr, "weft-convert: synth needs --shape NAME --type TYPE OUT.gguf\n");
@@ -101,7 +72,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "\n");
             return 2;
         }
-        rc = weft_convert_synth(sh, type, seed, pos[0], err, sizeof err);
+        rc = weft_convert_synth(sh, type_ids[type], seed, pos[0], err, sizeof err);
     } else {
         fprintf(stderr, "weft-convert: unknown command \"%s\"\n\n%s", argv[1], usage);
         return 2;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/cli.h"
 #include "weft/energy.h"
 #include "weft/energy_config.h"
 #include "weft/energy_sim.h"
@@ -44,19 +45,6 @@ struct replay_args {
     int poll_s;
 };
 
-static int num(const char *flag, const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "weft-energy: %s: expected a number %g..%g, got \"%s\"\n", flag, lo, hi, v);
-        return -1;
-    }
-    *out = d;
-    return 0;
-}
-
 static cJSON *result_json(const struct weft_replay_result *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -78,46 +66,25 @@ static cJSON *result_json(const struct weft_replay_result *r)
 static int cmd_replay(int argc, char **argv)
 {
     struct replay_args a = {NULL, "GC", "GG", "weft", NULL, 0, 1.0, 0, -1, 350, 100, 10};
-    for (int i = 2; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) {
-            fprintf(stderr, "weft-energy: %s needs a value (see --help)\n", f);
-            return 2;
-        }
-        i++;
-        int rc = 0;
-        if (strcmp(f, "--profile") == 0)
-            a.profile = v;
-        else if (strcmp(f, "--load-col") == 0)
-            a.load_col = v;
-        else if (strcmp(f, "--pv-col") == 0)
-            a.pv_col = v;
-        else if (strcmp(f, "--policy") == 0)
-            a.policy = v;
-        else if (strcmp(f, "--config") == 0)
-            a.config = v;
-        else if (strcmp(f, "--pv-kwp") == 0)
-            rc = num(f, v, 0, 1000, &a.pv_kwp);
-        else if (strcmp(f, "--profile-kwp") == 0)
-            rc = num(f, v, 0.001, 1000, &a.profile_kwp);
-        else if (strcmp(f, "--battery-kwh") == 0)
-            rc = num(f, v, 0, 10000, &a.battery_kwh);
-        else if (strcmp(f, "--battery-kw") == 0)
-            rc = num(f, v, 0, 10000, &a.battery_kw);
-        else if (strcmp(f, "--gpu-max-w") == 0)
-            rc = num(f, v, 1, 100000, &a.gpu_max);
-        else if (strcmp(f, "--gpu-min-w") == 0)
-            rc = num(f, v, 0, 100000, &a.gpu_min);
-        else if (strcmp(f, "--poll-s") == 0) {
-            double d;
-            rc = num(f, v, 1, 3600, &d);
-            a.poll_s = (int)d;
-        } else {
-            fprintf(stderr, "weft-energy: unknown option %s (see --help)\n", f);
-            return 2;
-        }
-        if (rc < 0)
-            return 2;
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--profile", &a.profile),
+        WEFT_OPTS("--load-col", &a.load_col),
+        WEFT_OPTS("--pv-col", &a.pv_col),
+        WEFT_OPTS("--policy", &a.policy),
+        WEFT_OPTS("--config", &a.config),
+        WEFT_OPTN("--pv-kwp", &a.pv_kwp, 0, 1000),
+        WEFT_OPTN("--profile-kwp", &a.profile_kwp, 0.001, 1000),
+        WEFT_OPTN("--battery-kwh", &a.battery_kwh, 0, 10000),
+        WEFT_OPTN("--battery-kw", &a.battery_kw, 0, 10000),
+        WEFT_OPTN("--gpu-max-w", &a.gpu_max, 1, 100000),
+        WEFT_OPTN("--gpu-min-w", &a.gpu_min, 0, 100000),
+        WEFT_OPTI("--poll-s", &a.poll_s, 1, 3600),
+        WEFT_OPT_END,
+    };
+    char err[512];
+    if (weft_opts_parse(argc - 2, argv + 2, opts, NULL, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-energy: %s (see --help)\n", err);
+        return 2;
     }
     if (a.profile == NULL) {
         fprintf(stderr, "weft-energy: replay needs --profile FILE.csv\n");
@@ -136,7 +103,6 @@ static int cmd_replay(int argc, char **argv)
     }
     double scale = a.pv_kwp > 0 ? a.pv_kwp / a.profile_kwp : 1.0;
     struct weft_profile p;
-    char err[512];
     uint64_t t0 = weft_mono_ns();
     if (weft_profile_load(a.profile, a.load_col, a.pv_col, scale, &p, err, sizeof err) < 0) {
         fprintf(stderr, "weft-energy: %s\n", err);
@@ -272,29 +238,18 @@ static int read_sunspec(const char *url, struct weft_modbus *m)
 static int cmd_read(int argc, char **argv)
 {
     const char *url = NULL, *layout = "sunspec";
-    double unit = -1, timeout = 2000;
-    for (int i = 2; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) {
-            fprintf(stderr, "weft-energy: %s needs a value (see --help)\n", f);
-            return 2;
-        }
-        i++;
-        int rc = 0;
-        if (strcmp(f, "--modbus") == 0)
-            url = v;
-        else if (strcmp(f, "--unit") == 0)
-            rc = num(f, v, 0, 255, &unit);
-        else if (strcmp(f, "--timeout-ms") == 0)
-            rc = num(f, v, 1, 60000, &timeout);
-        else if (strcmp(f, "--layout") == 0)
-            layout = v;
-        else {
-            fprintf(stderr, "weft-energy: unknown option %s (see --help)\n", f);
-            return 2;
-        }
-        if (rc < 0)
-            return 2;
+    int unit = -1, timeout = 2000;
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--modbus", &url),
+        WEFT_OPTI("--unit", &unit, 0, 255),
+        WEFT_OPTI("--timeout-ms", &timeout, 1, 60000),
+        WEFT_OPTS("--layout", &layout),
+        WEFT_OPT_END,
+    };
+    char err[WEFT_CONFIG_ERR_MAX];
+    if (weft_opts_parse(argc - 2, argv + 2, opts, NULL, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-energy: %s (see --help)\n", err);
+        return 2;
     }
     if (url == NULL) {
         fprintf(stderr, "weft-energy: read needs --modbus tcp://HOST:PORT or rtu:///dev/DEVICE\n");
@@ -303,13 +258,12 @@ static int cmd_read(int argc, char **argv)
     /* The layout first: a bad map file is an error before any I/O. */
     struct weft_regmap map;
     int is_sunspec = strcmp(layout, "sunspec") == 0;
-    char err[WEFT_CONFIG_ERR_MAX];
     if (strcmp(layout, "victron") == 0) {
         weft_regmap_victron(&map);
         if (unit >= 0)
             for (int q = 0; q < WEFT_Q_COUNT; q++)
                 for (int k = 0; k < map.q[q].n; k++)
-                    map.q[q].t[k].unit = (int)unit;
+                    map.q[q].t[k].unit = unit;
     } else if (!is_sunspec) {
         struct weft_regmap_cfg mc;
         weft_regmap_cfg_defaults(&mc);
@@ -322,10 +276,10 @@ static int cmd_read(int argc, char **argv)
     }
     struct weft_modbus *m;
     int rc = weft_modbus_open_url(url,
-                                  unit >= 0    ? (int)unit
+                                  unit >= 0    ? unit
                                   : is_sunspec ? 1
                                                : 100,
-                                  (int)timeout, &m, err, sizeof err);
+                                  timeout, &m, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "weft-energy: %s\n", err);
         return rc == WEFT_EINVAL ? 2 : 1;

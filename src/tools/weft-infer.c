@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "weft/cli.h"
 #include "weft/error.h"
 #include "weft/gguf.h"
 #include "weft/gpu.h"
@@ -37,35 +38,32 @@ static const char usage[] =
 struct opts {
     const char *model, *prompt, *tokens;
     int n, n_set, ctx, threads, reference, mapped, reps, prompt_len, batch;
+    int bench; /* the command is bench */
     enum weft_backend backend;
     struct weft_gen_params gen;
 };
 
-static int parse_int(const char *flag, const char *s, long lo, long hi, int *out)
+static int add_stop(void *ud, const char *v, char *err, size_t errcap)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "weft-infer: %s: expected an integer %ld..%ld, got \"%s\"\n", flag, lo, hi,
-                s);
-        return -1;
+    struct weft_gen_params *g = ud;
+    if (g->n_stop == WEFT_MAX_STOP || strlen(v) >= WEFT_STOP_MAX_LEN || !*v) {
+        snprintf(err, errcap, "--stop: at most %d non-empty strings of < %d bytes", WEFT_MAX_STOP,
+                 WEFT_STOP_MAX_LEN);
+        return WEFT_EINVAL;
     }
-    *out = (int)v;
+    snprintf(g->stop[g->n_stop++], WEFT_STOP_MAX_LEN, "%s", v);
     return 0;
 }
 
-static int parse_float(const char *flag, const char *s, double lo, double hi, float *out)
+/* -p: the prompt, or for bench how many prompt tokens to time. */
+static int set_prompt(void *ud, const char *v, char *err, size_t errcap)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "weft-infer: %s: expected a number %g..%g, got \"%s\"\n", flag, lo, hi, s);
-        return -1;
-    }
-    *out = (float)v;
-    return 0;
+    struct opts *o = ud;
+    o->prompt = v;
+    if (!o->bench)
+        return 0;
+    const struct weft_opt len = WEFT_OPTI("-p", &o->prompt_len, 1, 1 << 20);
+    return weft_opt_value(&len, "-p", v, err, errcap);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -76,90 +74,42 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->n = 256;
     o->reps = 3;
     o->prompt_len = 128;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (strcmp(a, "--reference") == 0) {
-            o->reference = 1;
-            continue;
-        }
-        if (strcmp(a, "--mapped") == 0) {
-            o->mapped = 1;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "weft-infer: %s needs a value (see --help)\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
-            o->model = v;
-        } else if (strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) {
-            o->prompt = v;
-            if (strcmp(argv[1], "bench") == 0)
-                rc = parse_int(a, v, 1, 1 << 20, &o->prompt_len);
-        } else if (strcmp(a, "-n") == 0) {
-            rc = parse_int(a, v, 0, 1 << 24, &o->n);
-            o->n_set = 1;
-        } else if (strcmp(a, "-r") == 0) {
-            rc = parse_int(a, v, 1, 100, &o->reps);
-        } else if (strcmp(a, "--batch") == 0) {
-            rc = parse_int(a, v, 1, 64, &o->batch);
-        } else if (strcmp(a, "--temp") == 0) {
-            rc = parse_float(a, v, 0, 100, &o->gen.sampling.temperature);
-        } else if (strcmp(a, "--top-k") == 0) {
-            rc = parse_int(a, v, 0, 1 << 24, &o->gen.sampling.top_k);
-        } else if (strcmp(a, "--top-p") == 0) {
-            rc = parse_float(a, v, 0, 1, &o->gen.sampling.top_p);
-        } else if (strcmp(a, "--min-p") == 0) {
-            rc = parse_float(a, v, 0, 1, &o->gen.sampling.min_p);
-        } else if (strcmp(a, "--repeat-penalty") == 0) {
-            rc = parse_float(a, v, 0.01, 100, &o->gen.sampling.repeat_penalty);
-        } else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (errno || end == v || *end) {
-                fprintf(stderr, "weft-infer: --seed: expected an integer, got \"%s\"\n", v);
-                return -1;
-            }
-            o->gen.sampling.seed = s;
-        } else if (strcmp(a, "--stop") == 0) {
-            if (o->gen.n_stop == WEFT_MAX_STOP || strlen(v) >= WEFT_STOP_MAX_LEN || !*v) {
-                fprintf(stderr, "weft-infer: --stop: at most %d non-empty strings of < %d bytes\n",
-                        WEFT_MAX_STOP, WEFT_STOP_MAX_LEN);
-                return -1;
-            }
-            snprintf(o->gen.stop[o->gen.n_stop++], WEFT_STOP_MAX_LEN, "%s", v);
-        } else if (strcmp(a, "--tokens") == 0) {
-            o->tokens = v;
-        } else if (strcmp(a, "--ctx") == 0) {
-            rc = parse_int(a, v, 1, 1 << 24, &o->ctx);
-        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
-            rc = parse_int(a, v, 1, 256, &o->threads);
-        } else if (strcmp(a, "--backend") == 0) {
-            if (strcmp(v, "auto") == 0)
-                o->backend = WEFT_BACKEND_AUTO;
-            else if (strcmp(v, "cpu") == 0)
-                o->backend = WEFT_BACKEND_CPU;
-            else if (strcmp(v, "cuda") == 0)
-                o->backend = WEFT_BACKEND_CUDA;
-            else {
-                fprintf(stderr, "weft-infer: --backend: expected auto, cpu or cuda, got \"%s\"\n",
-                        v);
-                return -1;
-            }
-        } else {
-            fprintf(stderr, "weft-infer: unknown option %s (see --help)\n", a);
-            return -1;
-        }
-        if (rc < 0)
-            return -1;
+    o->bench = strcmp(argv[1], "bench") == 0;
+    static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+    _Static_assert(WEFT_BACKEND_AUTO == 0 && WEFT_BACKEND_CPU == 1 && WEFT_BACKEND_CUDA == 2,
+                   "--backend's choices are the enum's order");
+    int backend = 0;
+    struct weft_sampling *sp = &o->gen.sampling;
+    const struct weft_opt opts[] = {
+        WEFT_OPTF("--reference", &o->reference),
+        WEFT_OPTF("--mapped", &o->mapped),
+        WEFT_OPTS("-m|--model", &o->model),
+        WEFT_OPTX("-p|--prompt", set_prompt, o),
+        WEFT_OPTI_SEEN("-n", &o->n, 0, 1 << 24, &o->n_set),
+        WEFT_OPTI("-r", &o->reps, 1, 100),
+        WEFT_OPTI("--batch", &o->batch, 1, 64),
+        WEFT_OPTR("--temp", &sp->temperature, 0, 100),
+        WEFT_OPTI("--top-k", &sp->top_k, 0, 1 << 24),
+        WEFT_OPTR("--top-p", &sp->top_p, 0, 1),
+        WEFT_OPTR("--min-p", &sp->min_p, 0, 1),
+        WEFT_OPTR("--repeat-penalty", &sp->repeat_penalty, 0.01, 100),
+        WEFT_OPTU("--seed", &sp->seed),
+        WEFT_OPTX("--stop", add_stop, &o->gen),
+        WEFT_OPTS("--tokens", &o->tokens),
+        WEFT_OPTI("--ctx", &o->ctx, 1, 1 << 24),
+        WEFT_OPTI("-t|--threads", &o->threads, 1, 256),
+        WEFT_OPTC("--backend", &backend, backends),
+        WEFT_OPT_END,
+    };
+    char err[256];
+    if (weft_opts_parse(argc - 2, argv + 2, opts, NULL, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-infer: %s (see --help)\n", err);
+        return WEFT_EINVAL;
     }
+    o->backend = (enum weft_backend)backend;
     if (o->model == NULL) {
         fprintf(stderr, "weft-infer: -m MODEL.gguf is required\n");
-        return -1;
+        return WEFT_EINVAL;
     }
     return 0;
 }

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "weft/cli.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
 #include "weft/time.h"
@@ -215,85 +216,40 @@ static void tick(struct sim *s)
         victron_regs(s, soc, fault);
 }
 
-static int parse_num(const char *flag, const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "weft-panelsim: %s: expected a number %g..%g, got \"%s\"\n", flag, lo, hi,
-                v);
-        return -1;
-    }
-    *out = d;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (weft_cli_standard(argc, argv, "weft-panelsim", usage))
         return 0;
     const char *profile = NULL, *bind_addr = "127.0.0.1", *load_col = "GC", *pv_col = "GG";
-    int victron = 0;
-    double port = 5020, speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1;
+    int port = 5020, layout_ix = 0, fault = F_NONE;
+    double speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1;
     double soc = 50, status_s = 0;
-    int fault = F_NONE;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) {
-            fprintf(stderr, "weft-panelsim: %s needs a value (see --help)\n", f);
-            return 2;
-        }
-        i++;
-        int rc = 0;
-        if (strcmp(f, "--profile") == 0)
-            profile = v;
-        else if (strcmp(f, "--bind") == 0)
-            bind_addr = v;
-        else if (strcmp(f, "--load-col") == 0)
-            load_col = v;
-        else if (strcmp(f, "--pv-col") == 0)
-            pv_col = v;
-        else if (strcmp(f, "--port") == 0)
-            rc = parse_num(f, v, 1, 65535, &port);
-        else if (strcmp(f, "--speed") == 0)
-            rc = parse_num(f, v, 0.001, 1e6, &speed);
-        else if (strcmp(f, "--day") == 0)
-            rc = parse_num(f, v, 0, 100000, &day);
-        else if (strcmp(f, "--pv-kwp") == 0)
-            rc = parse_num(f, v, 0, 1000, &pv_kwp);
-        else if (strcmp(f, "--profile-kwp") == 0)
-            rc = parse_num(f, v, 0.001, 1000, &profile_kwp);
-        else if (strcmp(f, "--battery-kwh") == 0)
-            rc = parse_num(f, v, 0, 65, &bkwh);
-        else if (strcmp(f, "--battery-kw") == 0)
-            rc = parse_num(f, v, 0, 1000, &bkw);
-        else if (strcmp(f, "--soc") == 0)
-            rc = parse_num(f, v, 0, 100, &soc);
-        else if (strcmp(f, "--status-every-s") == 0)
-            rc = parse_num(f, v, 0, 86400, &status_s);
-        else if (strcmp(f, "--layout") == 0) {
-            if (strcmp(v, "sunspec") != 0 && strcmp(v, "victron") != 0) {
-                fprintf(stderr, "weft-panelsim: --layout: expected sunspec or victron\n");
-                return 2;
-            }
-            victron = strcmp(v, "victron") == 0;
-        } else if (strcmp(f, "--fault") == 0) {
-            static const char *const names[] = {"none", "silent", "drop", "sentinels", "bad-sf"};
-            for (fault = 0; fault < 5 && strcmp(names[fault], v) != 0; fault++)
-                ;
-            if (fault == 5) {
-                fprintf(stderr, "weft-panelsim: --fault: expected none, silent, drop, sentinels "
-                                "or bad-sf\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "weft-panelsim: unknown option %s (see --help)\n", f);
-            return 2;
-        }
-        if (rc < 0)
-            return 2;
+    static const char *const layouts[] = {"sunspec", "victron", NULL};
+    static const char *const faults[] = {"none", "silent", "drop", "sentinels", "bad-sf", NULL};
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--profile", &profile),
+        WEFT_OPTS("--bind", &bind_addr),
+        WEFT_OPTS("--load-col", &load_col),
+        WEFT_OPTS("--pv-col", &pv_col),
+        WEFT_OPTI("--port", &port, 1, 65535),
+        WEFT_OPTN("--speed", &speed, 0.001, 1e6),
+        WEFT_OPTN("--day", &day, 0, 100000),
+        WEFT_OPTN("--pv-kwp", &pv_kwp, 0, 1000),
+        WEFT_OPTN("--profile-kwp", &profile_kwp, 0.001, 1000),
+        WEFT_OPTN("--battery-kwh", &bkwh, 0, 65),
+        WEFT_OPTN("--battery-kw", &bkw, 0, 1000),
+        WEFT_OPTN("--soc", &soc, 0, 100),
+        WEFT_OPTN("--status-every-s", &status_s, 0, 86400),
+        WEFT_OPTC("--layout", &layout_ix, layouts),
+        WEFT_OPTC("--fault", &fault, faults),
+        WEFT_OPT_END,
+    };
+    char err[512];
+    if (weft_opts_parse(argc - 1, argv + 1, opts, NULL, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-panelsim: %s (see --help)\n", err);
+        return 2;
     }
+    int victron = layout_ix == 1;
     if (profile == NULL) {
         fprintf(stderr, "weft-panelsim: --profile FILE.csv is required\n");
         return 2;
@@ -302,7 +258,6 @@ int main(int argc, char **argv)
     struct sim s;
     memset(&s, 0, sizeof s);
     s.victron = victron;
-    char err[512];
     double scale = pv_kwp > 0 ? pv_kwp / profile_kwp : 1;
     if (weft_profile_load(profile, load_col, pv_col, scale, &s.prof, err, sizeof err) < 0) {
         fprintf(stderr, "weft-panelsim: %s\n", err);
@@ -314,7 +269,7 @@ int main(int argc, char **argv)
     s.t0_sim = day * 86400;
     s.t0_ms = s.last_ms = weft_mono_ms();
     s.mb = modbus_mapping_new_start_address(0, 0, 0, 0, 0, NREGS, 0, 0);
-    modbus_t *ctx = modbus_new_tcp(bind_addr, (int)port);
+    modbus_t *ctx = modbus_new_tcp(bind_addr, port);
     if (s.mb == NULL || ctx == NULL) {
         fprintf(stderr, "weft-panelsim: cannot set up Modbus: %s\n", modbus_strerror(errno));
         return 1;
@@ -326,7 +281,7 @@ int main(int argc, char **argv)
     tick(&s);
     int lfd = modbus_tcp_listen(ctx, 16);
     if (lfd < 0) {
-        fprintf(stderr, "weft-panelsim: cannot listen on %s:%d: %s\n", bind_addr, (int)port,
+        fprintf(stderr, "weft-panelsim: cannot listen on %s:%d: %s\n", bind_addr, port,
                 modbus_strerror(errno));
         return 1;
     }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "weft/buf.h"
+#include "weft/cli.h"
 #include "weft/error.h"
 #include "weft/store.h"
 #include "weft/version.h"
@@ -70,17 +71,24 @@ static void print_node(const char *name, int64_t created_ms, int revoked, void *
     printf("%-24s enrolled %s%s\n", name, when, revoked ? "  REVOKED" : "");
 }
 
-static int int_arg(const char *flag, const char *v, int lo, int hi, int *out)
+/* A command's own options and its positional arguments (exactly want of
+ * them): 0, or 2 after saying what is wrong. */
+static int args(int argc, char **argv, const struct weft_opt *opts, const char **pos, int want)
 {
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || x < lo || x > hi) {
-        fprintf(stderr, "weftctl: %s: expected a whole number %d..%d\n", flag, lo, hi);
-        return -1;
+    char err[256];
+    int n = 0;
+    if (weft_opts_parse(argc, argv, opts, pos, want, &n, err, sizeof err) != 0) {
+        fprintf(stderr, "weftctl: %s (see --help)\n", err);
+        return 2;
     }
-    *out = (int)x;
+    if (n != want) {
+        fputs(usage, stderr);
+        return 2;
+    }
     return 0;
 }
+
+static const struct weft_opt no_options[] = {WEFT_OPT_END};
 
 static int cmd_keys(const struct opts *o, int argc, char **argv)
 {
@@ -90,28 +98,19 @@ static int cmd_keys(const struct opts *o, int argc, char **argv)
     if (open_store(o, &st))
         return 1;
     int rc = 0;
-    if (strcmp(argv[0], "create") == 0 && argc >= 2) {
+    const char *pos[1];
+    if (strcmp(argv[0], "create") == 0) {
         int rate = 600, conc = 16, admin = 0;
-        int i = 2;
-        while (i < argc && rc == 0) {
-            const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-            if (strcmp(argv[i], "--admin") == 0) {
-                admin = 1;
-                i += 1;
-            } else if (strcmp(argv[i], "--rate") == 0) {
-                rc = int_arg("--rate", v, 0, 1000000, &rate) ? 2 : 0;
-                i += 2;
-            } else if (strcmp(argv[i], "--concurrency") == 0) {
-                rc = int_arg("--concurrency", v, 0, 100000, &conc) ? 2 : 0;
-                i += 2;
-            } else {
-                fprintf(stderr, "weftctl: unknown option %s\n", argv[i]);
-                rc = 2;
-            }
-        }
+        const struct weft_opt opts[] = {
+            WEFT_OPTI("--rate", &rate, 0, 1000000),
+            WEFT_OPTI("--concurrency", &conc, 0, 100000),
+            WEFT_OPTF("--admin", &admin),
+            WEFT_OPT_END,
+        };
+        rc = args(argc - 1, argv + 1, opts, pos, 1);
         char key[WEFT_SECRET_MAX];
         struct weft_key_info info;
-        if (rc == 0 && (rc = weft_store_key_create(st, argv[1], rate, conc, admin, key, &info))) {
+        if (rc == 0 && (rc = weft_store_key_create(st, pos[0], rate, conc, admin, key, &info))) {
             fprintf(stderr, "weftctl: cannot create key: %s\n", weft_strerror(rc));
             rc = 1;
         } else if (rc == 0) {
@@ -121,13 +120,16 @@ static int cmd_keys(const struct opts *o, int argc, char **argv)
                     info.id, info.name);
         }
     } else if (strcmp(argv[0], "list") == 0) {
-        weft_store_key_list(st, print_key, NULL);
-    } else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
-        rc = weft_store_key_revoke(st, argv[1]);
-        if (rc)
-            fprintf(stderr, "weftctl: %s: %s\n", argv[1],
-                    rc == WEFT_ENOENT ? "no such key" : weft_strerror(rc));
-        rc = rc ? 1 : 0;
+        if ((rc = args(argc - 1, argv + 1, no_options, pos, 0)) == 0)
+            weft_store_key_list(st, print_key, NULL);
+    } else if (strcmp(argv[0], "revoke") == 0) {
+        if ((rc = args(argc - 1, argv + 1, no_options, pos, 1)) == 0) {
+            rc = weft_store_key_revoke(st, pos[0]);
+            if (rc)
+                fprintf(stderr, "weftctl: %s: %s\n", pos[0],
+                        rc == WEFT_ENOENT ? "no such key" : weft_strerror(rc));
+            rc = rc ? 1 : 0;
+        }
     } else {
         fputs(usage, stderr);
         rc = 2;
@@ -142,25 +144,25 @@ static int cmd_nodes_store(const struct opts *o, int argc, char **argv)
     if (open_store(o, &st))
         return 1;
     int rc = 0;
-    if (strcmp(argv[0], "enroll") == 0 && argc == 2) {
+    const char *pos[1];
+    int want = strcmp(argv[0], "enrolled") == 0 ? 0 : 1;
+    if ((rc = args(argc - 1, argv + 1, no_options, pos, want)) != 0) {
+    } else if (strcmp(argv[0], "enroll") == 0) {
         char tok[WEFT_SECRET_MAX];
-        if ((rc = weft_store_node_enroll(st, argv[1], tok)) != 0) {
+        if ((rc = weft_store_node_enroll(st, pos[0], tok)) != 0) {
             fprintf(stderr, "weftctl: cannot enroll: %s\n", weft_strerror(rc));
             rc = 1;
         } else {
             printf("%s\n", tok);
             fprintf(stderr, "weftctl: node %s enrolled; put this token in its weftd.json\n",
-                    argv[1]);
+                    pos[0]);
         }
-    } else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
-        rc = weft_store_node_revoke(st, argv[1]) ? 1 : 0;
+    } else if (strcmp(argv[0], "revoke") == 0) {
+        rc = weft_store_node_revoke(st, pos[0]) ? 1 : 0;
         if (rc)
-            fprintf(stderr, "weftctl: %s: no such node\n", argv[1]);
-    } else if (strcmp(argv[0], "enrolled") == 0) {
-        weft_store_node_list(st, print_node, NULL);
+            fprintf(stderr, "weftctl: %s: no such node\n", pos[0]);
     } else {
-        fputs(usage, stderr);
-        rc = 2;
+        weft_store_node_list(st, print_node, NULL);
     }
     weft_store_close(st);
     return rc;
@@ -243,10 +245,11 @@ static int cmd_jobs(const struct opts *o, int argc, char **argv)
 {
     cJSON *j = NULL;
     char path[256];
+    const char *pos[1];
     if (argc >= 1 && strcmp(argv[0], "list") == 0) {
         int limit = 20;
-        if (argc == 3 && strcmp(argv[1], "--limit") == 0 &&
-            int_arg("--limit", argv[2], 1, 100, &limit))
+        const struct weft_opt opts[] = {WEFT_OPTI("--limit", &limit, 1, 100), WEFT_OPT_END};
+        if (args(argc - 1, argv + 1, opts, pos, 0))
             return 2;
         snprintf(path, sizeof path, "/v1/jobs?limit=%d", limit);
         if (api(o, "GET", path, NULL, NULL, &j))
@@ -262,12 +265,14 @@ static int cmd_jobs(const struct opts *o, int argc, char **argv)
         cJSON_Delete(j);
         return 0;
     }
-    if (argc == 2 && (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "cancel") == 0)) {
-        if (strlen(argv[1]) > 64 || strchr(argv[1], '/') || strchr(argv[1], '?')) {
-            fprintf(stderr, "weftctl: not a job id: %s\n", argv[1]);
+    if (argc >= 1 && (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "cancel") == 0)) {
+        if (args(argc - 1, argv + 1, no_options, pos, 1))
+            return 2;
+        if (strlen(pos[0]) > 64 || strchr(pos[0], '/') || strchr(pos[0], '?')) {
+            fprintf(stderr, "weftctl: not a job id: %s\n", pos[0]);
             return 2;
         }
-        snprintf(path, sizeof path, "/v1/jobs/%s", argv[1]);
+        snprintf(path, sizeof path, "/v1/jobs/%s", pos[0]);
         if (api(o, strcmp(argv[0], "show") == 0 ? "GET" : "DELETE", path, NULL, NULL, &j))
             return 1;
         return print_json(j);
@@ -281,32 +286,19 @@ static int cmd_submit(const struct opts *o, int argc, char **argv)
     const char *model = NULL, *prompt = NULL, *message = NULL, *window = "24h",
                *priority = "deferrable", *idem = NULL;
     int max_tokens = 256;
-    for (int i = 0; i < argc; i += 2) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "weftctl: %s needs a value\n", argv[i]);
-            return 2;
-        }
-        if (strcmp(argv[i], "--model") == 0)
-            model = v;
-        else if (strcmp(argv[i], "--prompt") == 0)
-            prompt = v;
-        else if (strcmp(argv[i], "--message") == 0)
-            message = v;
-        else if (strcmp(argv[i], "--window") == 0)
-            window = v;
-        else if (strcmp(argv[i], "--priority") == 0)
-            priority = v;
-        else if (strcmp(argv[i], "--idempotency-key") == 0)
-            idem = v;
-        else if (strcmp(argv[i], "--max-tokens") == 0) {
-            if (int_arg("--max-tokens", v, 1, 8192, &max_tokens))
-                return 2;
-        } else {
-            fprintf(stderr, "weftctl: unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--model", &model),
+        WEFT_OPTS("--prompt", &prompt),
+        WEFT_OPTS("--message", &message),
+        WEFT_OPTS("--window", &window),
+        WEFT_OPTS("--priority", &priority),
+        WEFT_OPTS("--idempotency-key", &idem),
+        WEFT_OPTI("--max-tokens", &max_tokens, 1, 8192),
+        WEFT_OPT_END,
+    };
+    const char *pos[1];
+    if (args(argc, argv, opts, pos, 0))
+        return 2;
     if (!model || (!prompt == !message)) {
         fprintf(stderr, "weftctl: submit needs --model and one of --prompt or --message\n");
         return 2;
@@ -384,14 +376,14 @@ static int cmd_node_status(int argc, char **argv)
 {
     const char *url = "http://127.0.0.1:9464";
     int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (strcmp(argv[i], "--status-url") == 0 && i + 1 < argc)
-            url = argv[++i];
-        else
-            return fputs(usage, stderr), 2;
-    }
+    const struct weft_opt opts[] = {
+        WEFT_OPTF("--json", &json),
+        WEFT_OPTS("--status-url", &url),
+        WEFT_OPT_END,
+    };
+    const char *pos[1];
+    if (args(argc, argv, opts, pos, 0))
+        return 2;
     char full[512];
     snprintf(full, sizeof full, "%s/status", url);
     CURL *c = curl_easy_init();
@@ -470,19 +462,20 @@ int main(int argc, char **argv)
         .key = getenv("WEFT_API_KEY"),
         .cacert = getenv("WEFT_CACERT"),
     };
-    int i = 1;
-    for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
-        if (strcmp(argv[i], "--state-dir") == 0)
-            o.state_dir = argv[i + 1];
-        else if (strcmp(argv[i], "--url") == 0)
-            o.url = argv[i + 1];
-        else if (strcmp(argv[i], "--key") == 0)
-            o.key = argv[i + 1];
-        else if (strcmp(argv[i], "--cacert") == 0)
-            o.cacert = argv[i + 1];
-        else
-            break;
+    const struct weft_opt global[] = {
+        WEFT_OPTS("--state-dir", &o.state_dir),
+        WEFT_OPTS("--url", &o.url),
+        WEFT_OPTS("--key", &o.key),
+        WEFT_OPTS("--cacert", &o.cacert),
+        WEFT_OPT_END,
+    };
+    char err[256];
+    int used = 0;
+    if (weft_opts_parse_leading(argc - 1, argv + 1, global, &used, err, sizeof err) != 0) {
+        fprintf(stderr, "weftctl: %s (see --help)\n", err);
+        return 2;
     }
+    int i = 1 + used;
     if (i >= argc) {
         fputs(usage, stderr);
         return 2;
@@ -498,8 +491,8 @@ int main(int argc, char **argv)
              (strcmp(rv[0], "enroll") == 0 || strcmp(rv[0], "revoke") == 0 ||
               strcmp(rv[0], "enrolled") == 0))
         rc = cmd_nodes_store(&o, rest, rv);
-    else if (strcmp(cmd, "nodes") == 0 && rest == 0)
-        rc = cmd_nodes_live(&o);
+    else if (strcmp(cmd, "nodes") == 0)
+        rc = args(rest, rv, no_options, NULL, 0) ? 2 : cmd_nodes_live(&o);
     else if (strcmp(cmd, "node") == 0 && rest >= 1 && strcmp(rv[0], "status") == 0)
         rc = cmd_node_status(rest - 1, rv + 1);
     else if (strcmp(cmd, "jobs") == 0)
