@@ -70,9 +70,9 @@ struct weft_cfg_field {
     /* ENUM: the accepted strings, ended by NULL. */
     const char *const *names;
     /* OBJECT: optional cross-field check run after the members are read.
-     * Writes a reason (no key path, no file name) into why[cap] and returns
+     * Writes a reason (no key path, no file name) into err[errcap] and returns
      * a negative code to reject the object. */
-    int (*validate)(const void *obj, char *why, size_t cap);
+    int (*validate)(const void *obj, char *err, size_t errcap);
     /* One sentence for documentation and --help output. */
     const char *help;
 };

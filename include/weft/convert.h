@@ -3,7 +3,7 @@
  *
  * Both write a complete GGUF v3 file (llama architecture, SentencePiece
  * vocabulary) at out_path, streaming tensors so memory stays small. On
- * failure they return a negative code with a one-line reason in err[cap];
+ * failure they return a negative code with a one-line reason in err[errcap];
  * a partly written output file is removed.
  */
 #ifndef WEFT_CONVERT_H
@@ -18,7 +18,7 @@
  * weights already use the adjacent-pair RoPE layout, so nothing is
  * permuted. */
 int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, const char *out_path,
-                         uint32_t type, char *err, size_t cap);
+                         uint32_t type, char *err, size_t errcap);
 
 struct weft_synth_shape {
     const char *name;
@@ -37,6 +37,6 @@ const char *const *weft_synth_shape_names(void);
  * moderate through the layers, norms 1.0, a synthetic SPM vocabulary with
  * byte tokens. Matrices and the embedding in `type`. */
 int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint64_t seed,
-                       const char *out_path, char *err, size_t cap);
+                       const char *out_path, char *err, size_t errcap);
 
 #endif /* WEFT_CONVERT_H */

@@ -30,7 +30,7 @@ struct weft_profile {
  * PV (to model another array size). Errors name the file, line and column:
  * "day.csv:17: column GG: expected a number, got \"x\"". */
 int weft_profile_load(const char *path, const char *load_col, const char *pv_col, double pv_scale,
-                      struct weft_profile *out, char *err, size_t cap);
+                      struct weft_profile *out, char *err, size_t errcap);
 void weft_profile_free(struct weft_profile *p);
 /* Length in seconds. */
 double weft_profile_seconds(const struct weft_profile *p);

@@ -5,7 +5,7 @@
  * overflow-safe arithmetic; keys and tensor names unique; alignment a power
  * of two; tensor types known and supported; tensor data aligned, inside the
  * data section and non-overlapping. Errors name the file, the key or tensor,
- * and what is wrong, in err[cap].
+ * and what is wrong, in err[errcap].
  *
  * Ownership: struct weft_gguf owns the mapping and its tables. Every pointer
  * it hands out (strings, array data, tensor data) points into the mapping
@@ -91,12 +91,12 @@ struct weft_gguf {
 
 /* Maps and validates a file. 0 or WEFT_ENOENT/EACCES/EIO (cannot read),
  * WEFT_EFORMAT (not GGUF, corrupt, unsupported), WEFT_ENOMEM. */
-int weft_gguf_open(const char *path, struct weft_gguf **out, char *err, size_t cap);
+int weft_gguf_open(const char *path, struct weft_gguf **out, char *err, size_t errcap);
 
 /* The same over a buffer the caller keeps alive until weft_gguf_close();
  * `name` prefixes error messages. Used by the fuzz target and tests. */
 int weft_gguf_parse(const void *data, size_t size, const char *name, struct weft_gguf **out,
-                    char *err, size_t cap);
+                    char *err, size_t errcap);
 
 void weft_gguf_close(struct weft_gguf *g);
 

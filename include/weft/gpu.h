@@ -32,7 +32,7 @@ int weft_gpu_count(void);
  * (a device newer than the built architectures and without PTX fallback
  * would fail here, not halfway through a model load). Returns 0,
  * WEFT_ENODEV for a bad index or no CUDA, or WEFT_ECUDA with a reason in
- * why[cap]. */
-int weft_gpu_describe(int index, struct weft_gpu_info *info, char *why, size_t cap);
+ * err[errcap]. */
+int weft_gpu_describe(int index, struct weft_gpu_info *info, char *err, size_t errcap);
 
 #endif /* WEFT_GPU_H */

@@ -12,7 +12,7 @@
  *    allocates nothing per token. Use one session from one thread at a
  *    time.
  *
- * Errors follow weft/error.h; functions that take err[cap] write a one-line
+ * Errors follow weft/error.h; functions that take err[errcap] write a one-line
  * reason there that names the file and what is wrong.
  */
 #ifndef WEFT_INFER_H
@@ -77,7 +77,7 @@ struct weft_model_info {
 };
 
 int weft_model_load(const char *path, const struct weft_model_opts *opts, struct weft_model **out,
-                    char *err, size_t cap);
+                    char *err, size_t errcap);
 void weft_model_free(struct weft_model *m);
 const struct weft_model_info *weft_model_info(const struct weft_model *m);
 const struct weft_vocab *weft_model_vocab(const struct weft_model *m);

@@ -86,7 +86,7 @@ void weft_regmap_victron(struct weft_regmap *m);
 /* Reads every quantity of the map: registers of one unit and function are
  * read in one request when they fit in 125, else one by one. */
 int weft_regmap_read(struct weft_modbus *mb, const struct weft_regmap *map,
-                     struct weft_energy_sample *out, char *err, size_t cap);
+                     struct weft_energy_sample *out, char *err, size_t errcap);
 
 /* ---- custom maps from config ----------------------------------------- */
 
@@ -112,6 +112,6 @@ void weft_regmap_cfg_defaults(struct weft_regmap_cfg *c);
 
 /* Checks and converts; err names the quantity and the field at fault. */
 int weft_regmap_from_cfg(const struct weft_regmap_cfg *c, struct weft_regmap *m, char *err,
-                         size_t cap);
+                         size_t errcap);
 
 #endif /* WEFT_REGMAP_H */

@@ -65,36 +65,38 @@ struct weft_modbus; /* a connection; see below */
  * timeout. Errors (and the messages in err) come from libmodbus's errno,
  * translated here. */
 int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
-                         struct weft_modbus **out, char *err, size_t cap);
+                         struct weft_modbus **out, char *err, size_t errcap);
 /* Modbus RTU on a serial device ("/dev/ttyUSB0", 9600, 'N', 8, 1). */
 int weft_modbus_open_rtu(const char *device, int baud, char parity, int data_bits, int stop_bits,
-                         int unit, int timeout_ms, struct weft_modbus **out, char *err, size_t cap);
+                         int unit, int timeout_ms, struct weft_modbus **out, char *err,
+                         size_t errcap);
 /* tcp://HOST[:PORT] (502 by default) or
  * rtu:///dev/DEVICE[?baud=9600&parity=N&data=8&stop=1]. */
 int weft_modbus_open_url(const char *url, int unit, int timeout_ms, struct weft_modbus **out,
-                         char *err, size_t cap);
+                         char *err, size_t errcap);
 void weft_modbus_close(struct weft_modbus *m);
 /* Reads n registers (n <= 125) of unit `unit` with function 3 (holding)
  * or 4 (input). */
 int weft_modbus_read_fn(struct weft_modbus *m, int unit, int fn, uint32_t addr, int n,
-                        uint16_t *out, char *err, size_t cap);
+                        uint16_t *out, char *err, size_t errcap);
 /* Reads n holding registers (n <= 125) at 0-based address addr. */
 int weft_modbus_read(struct weft_modbus *m, uint32_t addr, int n, uint16_t *out, char *err,
-                     size_t cap);
+                     size_t errcap);
 
 /* Writes one holding register (function 06). */
-int weft_modbus_write(struct weft_modbus *m, uint32_t addr, uint16_t value, char *err, size_t cap);
+int weft_modbus_write(struct weft_modbus *m, uint32_t addr, uint16_t value, char *err,
+                      size_t errcap);
 
 /* Looks for "SunS" at 40000, 0 and 50000 and walks the model chain (ID, L;
  * next at addr + L + 2; end at 0xFFFF), bounded by WEFT_SUNSPEC_MAX_MODELS
  * and the 16-bit address space. */
 int weft_sunspec_discover(struct weft_modbus *m, struct weft_sunspec_map *map, char *err,
-                          size_t cap);
+                          size_t errcap);
 
 /* Reads every decodable model of the map, each model's block in as few
  * reads as the 125-register limit allows, so a scale factor always comes
  * from the same read as its value when the block fits in one. */
 int weft_sunspec_read(struct weft_modbus *m, const struct weft_sunspec_map *map,
-                      struct weft_sunspec_values *v, char *err, size_t cap);
+                      struct weft_sunspec_values *v, char *err, size_t errcap);
 
 #endif /* WEFT_SUNSPEC_H */

@@ -37,7 +37,7 @@ enum weft_token_type {
  * names the file's key, or WEFT_ENOTSUP for a tokenizer model or
  * pre-tokenizer this engine does not implement. `name` prefixes messages. */
 int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_vocab **out, char *err,
-                    size_t cap);
+                    size_t errcap);
 void weft_vocab_free(struct weft_vocab *v);
 
 enum weft_vocab_kind weft_vocab_kind(const struct weft_vocab *v);

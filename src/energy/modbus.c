@@ -16,10 +16,10 @@ struct weft_modbus {
     char where[160];
 };
 
-static int mb_err(struct weft_modbus *m, const char *what, char *err, size_t cap)
+static int mb_err(struct weft_modbus *m, const char *what, char *err, size_t errcap)
 {
     int e = errno;
-    snprintf(err, cap, "%s: %s: %s", m ? m->where : "modbus", what, modbus_strerror(e));
+    snprintf(err, errcap, "%s: %s: %s", m ? m->where : "modbus", what, modbus_strerror(e));
     if (e == ETIMEDOUT)
         return WEFT_ETIMEDOUT;
     if (e == ECONNREFUSED || e == ECONNRESET || e == EPIPE || e == EHOSTUNREACH)
@@ -29,17 +29,17 @@ static int mb_err(struct weft_modbus *m, const char *what, char *err, size_t cap
 
 /* Sets the timeout and unit on m->ctx and connects; frees m on failure. */
 static int finish_open(struct weft_modbus *m, int unit, int timeout_ms, struct weft_modbus **out,
-                       char *err, size_t cap)
+                       char *err, size_t errcap)
 {
     if (m->ctx == NULL) {
-        int rc = mb_err(m, "cannot create a context", err, cap);
+        int rc = mb_err(m, "cannot create a context", err, errcap);
         free(m);
         return rc;
     }
     modbus_set_response_timeout(m->ctx, (uint32_t)(timeout_ms / 1000),
                                 (uint32_t)(timeout_ms % 1000) * 1000);
     if (modbus_set_slave(m->ctx, unit) < 0 || modbus_connect(m->ctx) < 0) {
-        int rc = mb_err(m, "cannot connect", err, cap);
+        int rc = mb_err(m, "cannot connect", err, errcap);
         modbus_free(m->ctx);
         free(m);
         return rc;
@@ -50,18 +50,19 @@ static int finish_open(struct weft_modbus *m, int unit, int timeout_ms, struct w
 }
 
 int weft_modbus_open_tcp(const char *host, int port, int unit, int timeout_ms,
-                         struct weft_modbus **out, char *err, size_t cap)
+                         struct weft_modbus **out, char *err, size_t errcap)
 {
     struct weft_modbus *m = calloc(1, sizeof *m);
     if (m == NULL)
         return WEFT_ENOMEM;
     snprintf(m->where, sizeof m->where, "tcp://%s:%d unit %d", host, port, unit);
     m->ctx = modbus_new_tcp(host, port);
-    return finish_open(m, unit, timeout_ms, out, err, cap);
+    return finish_open(m, unit, timeout_ms, out, err, errcap);
 }
 
 int weft_modbus_open_rtu(const char *device, int baud, char parity, int data_bits, int stop_bits,
-                         int unit, int timeout_ms, struct weft_modbus **out, char *err, size_t cap)
+                         int unit, int timeout_ms, struct weft_modbus **out, char *err,
+                         size_t errcap)
 {
     struct weft_modbus *m = calloc(1, sizeof *m);
     if (m == NULL)
@@ -69,18 +70,18 @@ int weft_modbus_open_rtu(const char *device, int baud, char parity, int data_bit
     snprintf(m->where, sizeof m->where, "rtu://%s (%d %d%c%d) unit %d", device, baud, data_bits,
              parity, stop_bits, unit);
     m->ctx = modbus_new_rtu(device, baud, parity, data_bits, stop_bits);
-    return finish_open(m, unit, timeout_ms, out, err, cap);
+    return finish_open(m, unit, timeout_ms, out, err, errcap);
 }
 
 /* "rtu:///dev/ttyUSB0?baud=9600&parity=N&data=8&stop=1" */
 static int open_rtu_url(const char *url, int unit, int timeout_ms, struct weft_modbus **out,
-                        char *err, size_t cap)
+                        char *err, size_t errcap)
 {
     char dev[256];
     const char *p = url + 6;
     size_t n = strcspn(p, "?");
     if (n == 0 || n >= sizeof dev) {
-        snprintf(err, cap, "%s: expected rtu:///dev/DEVICE[?baud=N&parity=N|E|O&data=8&stop=1]",
+        snprintf(err, errcap, "%s: expected rtu:///dev/DEVICE[?baud=N&parity=N|E|O&data=8&stop=1]",
                  url);
         return WEFT_EINVAL;
     }
@@ -93,7 +94,7 @@ static int open_rtu_url(const char *url, int unit, int timeout_ms, struct weft_m
         size_t len = amp ? (size_t)(amp - q) : strlen(q);
         char kv[64];
         if (len >= sizeof kv) {
-            snprintf(err, cap, "%s: option too long", url);
+            snprintf(err, errcap, "%s: option too long", url);
             return WEFT_EINVAL;
         }
         memcpy(kv, q, len);
@@ -109,25 +110,25 @@ static int open_rtu_url(const char *url, int unit, int timeout_ms, struct weft_m
         } else if (eq && end && !*end && strncmp(kv, "stop=", 5) == 0 && (v == 1 || v == 2)) {
             stop = v;
         } else {
-            snprintf(err, cap, "%s: bad option \"%s\" (baud, parity N|E|O, data 5-8, stop 1|2)",
+            snprintf(err, errcap, "%s: bad option \"%s\" (baud, parity N|E|O, data 5-8, stop 1|2)",
                      url, kv);
             return WEFT_EINVAL;
         }
         q += len + (amp ? 1 : 0);
     }
     return weft_modbus_open_rtu(dev, (int)baud, parity, (int)data, (int)stop, unit, timeout_ms, out,
-                                err, cap);
+                                err, errcap);
 }
 
 int weft_modbus_open_url(const char *url, int unit, int timeout_ms, struct weft_modbus **out,
-                         char *err, size_t cap)
+                         char *err, size_t errcap)
 {
     if (strncmp(url, "rtu://", 6) == 0)
-        return open_rtu_url(url, unit, timeout_ms, out, err, cap);
+        return open_rtu_url(url, unit, timeout_ms, out, err, errcap);
     char host[256];
     int n = 0;
     if (strncmp(url, "tcp://", 6) != 0 || sscanf(url, "tcp://%255[^:/]%n", host, &n) != 1) {
-        snprintf(err, cap, "%s: expected tcp://HOST:PORT or rtu:///dev/DEVICE?baud=N", url);
+        snprintf(err, errcap, "%s: expected tcp://HOST:PORT or rtu:///dev/DEVICE?baud=N", url);
         return WEFT_EINVAL;
     }
     long port = 502;
@@ -135,25 +136,25 @@ int weft_modbus_open_url(const char *url, int unit, int timeout_ms, struct weft_
         char *end;
         port = strtol(url + n + 1, &end, 10);
         if (*end || port < 1 || port > 65535) {
-            snprintf(err, cap, "%s: bad port", url);
+            snprintf(err, errcap, "%s: bad port", url);
             return WEFT_EINVAL;
         }
     } else if (url[n] != '\0') {
-        snprintf(err, cap, "%s: expected tcp://HOST:PORT", url);
+        snprintf(err, errcap, "%s: expected tcp://HOST:PORT", url);
         return WEFT_EINVAL;
     }
-    return weft_modbus_open_tcp(host, (int)port, unit, timeout_ms, out, err, cap);
+    return weft_modbus_open_tcp(host, (int)port, unit, timeout_ms, out, err, errcap);
 }
 
 int weft_modbus_read_fn(struct weft_modbus *m, int unit, int fn, uint32_t addr, int n,
-                        uint16_t *out, char *err, size_t cap)
+                        uint16_t *out, char *err, size_t errcap)
 {
     if (n <= 0 || n > MODBUS_MAX_READ_REGISTERS || addr + (uint32_t)n > 65536 ||
         (fn != 3 && fn != 4) || unit < 0 || unit > 255)
         return WEFT_EINVAL;
     if (unit != m->unit) {
         if (modbus_set_slave(m->ctx, unit) < 0)
-            return mb_err(m, "setting the unit id", err, cap);
+            return mb_err(m, "setting the unit id", err, errcap);
         m->unit = unit;
     }
     int got = fn == 3 ? modbus_read_registers(m->ctx, (int)addr, n, out)
@@ -162,10 +163,10 @@ int weft_modbus_read_fn(struct weft_modbus *m, int unit, int fn, uint32_t addr, 
         char what[80];
         snprintf(what, sizeof what, "unit %d: reading %d %s registers at %u", unit, n,
                  fn == 3 ? "holding" : "input", addr);
-        return mb_err(m, what, err, cap);
+        return mb_err(m, what, err, errcap);
     }
     if (got != n) {
-        snprintf(err, cap, "%s: asked for %d registers at %u, got %d", m->where, n, addr, got);
+        snprintf(err, errcap, "%s: asked for %d registers at %u, got %d", m->where, n, addr, got);
         return WEFT_EMODBUS;
     }
     return 0;
@@ -181,7 +182,7 @@ void weft_modbus_close(struct weft_modbus *m)
 }
 
 int weft_modbus_read(struct weft_modbus *m, uint32_t addr, int n, uint16_t *out, char *err,
-                     size_t cap)
+                     size_t errcap)
 {
     if (n <= 0 || n > MODBUS_MAX_READ_REGISTERS || addr + (uint32_t)n > 65536)
         return WEFT_EINVAL;
@@ -189,36 +190,37 @@ int weft_modbus_read(struct weft_modbus *m, uint32_t addr, int n, uint16_t *out,
     if (got < 0) {
         char what[64];
         snprintf(what, sizeof what, "reading %d registers at %u", n, addr);
-        return mb_err(m, what, err, cap);
+        return mb_err(m, what, err, errcap);
     }
     if (got != n) {
-        snprintf(err, cap, "%s: asked for %d registers at %u, got %d", m->where, n, addr, got);
+        snprintf(err, errcap, "%s: asked for %d registers at %u, got %d", m->where, n, addr, got);
         return WEFT_EMODBUS;
     }
     return 0;
 }
 
-int weft_modbus_write(struct weft_modbus *m, uint32_t addr, uint16_t value, char *err, size_t cap)
+int weft_modbus_write(struct weft_modbus *m, uint32_t addr, uint16_t value, char *err,
+                      size_t errcap)
 {
     if (addr > 65535)
         return WEFT_EINVAL;
     if (modbus_write_register(m->ctx, (int)addr, value) != 1) {
         char what[64];
         snprintf(what, sizeof what, "writing register %u", addr);
-        return mb_err(m, what, err, cap);
+        return mb_err(m, what, err, errcap);
     }
     return 0;
 }
 
 int weft_sunspec_discover(struct weft_modbus *m, struct weft_sunspec_map *map, char *err,
-                          size_t cap)
+                          size_t errcap)
 {
     static const uint32_t bases[] = {40000, 0, 50000};
     memset(map, 0, sizeof *map);
     uint16_t r[2];
     int found = 0, rc = 0;
     for (size_t i = 0; i < sizeof bases / sizeof bases[0] && !found; i++) {
-        rc = weft_modbus_read(m, bases[i], 2, r, err, cap);
+        rc = weft_modbus_read(m, bases[i], 2, r, err, errcap);
         if (rc == 0 && r[0] == WEFT_SUNSPEC_MARKER0 && r[1] == WEFT_SUNSPEC_MARKER1) {
             map->base = bases[i];
             found = 1;
@@ -227,25 +229,25 @@ int weft_sunspec_discover(struct weft_modbus *m, struct weft_sunspec_map *map, c
         }
     }
     if (!found) {
-        snprintf(err, cap, "%s: no SunSpec marker \"SunS\" at 40000, 0 or 50000", m->where);
+        snprintf(err, errcap, "%s: no SunSpec marker \"SunS\" at 40000, 0 or 50000", m->where);
         return WEFT_ENODEV;
     }
     uint32_t addr = map->base + 2;
     while (map->n < WEFT_SUNSPEC_MAX_MODELS && addr + 2 <= 65536) {
-        if ((rc = weft_modbus_read(m, addr, 2, r, err, cap)) < 0)
+        if ((rc = weft_modbus_read(m, addr, 2, r, err, errcap)) < 0)
             return rc;
         if (r[0] == WEFT_SUNSPEC_END)
             return 0;
         map->models[map->n++] = (struct weft_sunspec_model){r[0], r[1], addr};
         addr += (uint32_t)r[1] + 2;
     }
-    snprintf(err, cap, "%s: model chain from %u has no end marker within %d models", m->where,
+    snprintf(err, errcap, "%s: model chain from %u has no end marker within %d models", m->where,
              map->base, WEFT_SUNSPEC_MAX_MODELS);
     return WEFT_EPARSE;
 }
 
 int weft_sunspec_read(struct weft_modbus *m, const struct weft_sunspec_map *map,
-                      struct weft_sunspec_values *v, char *err, size_t cap)
+                      struct weft_sunspec_values *v, char *err, size_t errcap)
 {
     weft_sunspec_values_init(v);
     uint16_t regs[65536 / 8];
@@ -258,13 +260,13 @@ int weft_sunspec_read(struct weft_modbus *m, const struct weft_sunspec_map *map,
         for (size_t o = 0; o < len; o += MODBUS_MAX_READ_REGISTERS) {
             int k =
                 (int)(len - o < MODBUS_MAX_READ_REGISTERS ? len - o : MODBUS_MAX_READ_REGISTERS);
-            int rc = weft_modbus_read(m, md->addr + 2 + (uint32_t)o, k, regs + o, err, cap);
+            int rc = weft_modbus_read(m, md->addr + 2 + (uint32_t)o, k, regs + o, err, errcap);
             if (rc < 0)
                 return rc;
         }
         int rc = weft_sunspec_decode(md->id, regs, len, v);
         if (rc < 0) {
-            snprintf(err, cap, "%s: model %u at %u: length %u is too short", m->where, md->id,
+            snprintf(err, errcap, "%s: model %u at %u: length %u is too short", m->where, md->id,
                      md->addr, md->len);
             return rc;
         }

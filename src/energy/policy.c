@@ -73,19 +73,19 @@ int weft_window_contains(const struct weft_window *w, int m)
 static enum weft_policy_cause check(const struct weft_quantity *q, const char *what, double lo,
                                     double hi, uint64_t now_ms, int stale_s,
                                     enum weft_policy_cause missing, enum weft_policy_cause stale,
-                                    char *reason, size_t cap)
+                                    char *err, size_t errcap)
 {
     if (q->at_ms == 0 || isnan(q->w)) {
-        snprintf(reason, cap, "%s reading missing", what);
+        snprintf(err, errcap, "%s reading missing", what);
         return missing;
     }
     uint64_t age = now_ms > q->at_ms ? now_ms - q->at_ms : 0;
     if (age > (uint64_t)stale_s * 1000) {
-        snprintf(reason, cap, "%s stale for %llu s", what, (unsigned long long)(age / 1000));
+        snprintf(err, errcap, "%s stale for %llu s", what, (unsigned long long)(age / 1000));
         return stale;
     }
     if (!(q->w >= lo && q->w <= hi)) {
-        snprintf(reason, cap, "%s reading %.0f is implausible", what, q->w);
+        snprintf(err, errcap, "%s reading %.0f is implausible", what, q->w);
         return WEFT_CAUSE_IMPLAUSIBLE;
     }
     return WEFT_CAUSE_NONE;

@@ -18,38 +18,38 @@ int weft_parse_hhmm(const char *s)
     return h * 60 + m;
 }
 
-static int check_window(const void *obj, char *why, size_t cap)
+static int check_window(const void *obj, char *err, size_t errcap)
 {
     const struct weft_policy_window_cfg *w = obj;
     const char *bad = weft_parse_hhmm(w->start) < 0 ? w->start
                       : weft_parse_hhmm(w->end) < 0 ? w->end
                                                     : NULL;
     if (bad) {
-        snprintf(why, cap, "expected times as \"HH:MM\" (00:00..23:59), got \"%s\"", bad);
+        snprintf(err, errcap, "expected times as \"HH:MM\" (00:00..23:59), got \"%s\"", bad);
         return WEFT_ECONFIG;
     }
     if (strcmp(w->start, w->end) == 0) {
-        snprintf(why, cap, "start and end are both %s: the window would be empty", w->start);
+        snprintf(err, errcap, "start and end are both %s: the window would be empty", w->start);
         return WEFT_ECONFIG;
     }
     return 0;
 }
 
-static int check_policy(const void *obj, char *why, size_t cap)
+static int check_policy(const void *obj, char *err, size_t errcap)
 {
     const struct weft_policy_config *c = obj;
     if (c->min_run_w > c->max_compute_w) {
-        snprintf(why, cap, "min_run_w (%g) must not exceed max_compute_w (%g)", c->min_run_w,
+        snprintf(err, errcap, "min_run_w (%g) must not exceed max_compute_w (%g)", c->min_run_w,
                  c->max_compute_w);
         return WEFT_ECONFIG;
     }
     if (c->battery_full_by[0] && weft_parse_hhmm(c->battery_full_by) < 0) {
-        snprintf(why, cap, "battery_full_by: expected \"HH:MM\" or \"\", got \"%s\"",
+        snprintf(err, errcap, "battery_full_by: expected \"HH:MM\" or \"\", got \"%s\"",
                  c->battery_full_by);
         return WEFT_ECONFIG;
     }
     if (c->reserve_soc > c->priority_soc) {
-        snprintf(why, cap, "reserve_soc (%g) must not exceed priority_soc (%g)", c->reserve_soc,
+        snprintf(err, errcap, "reserve_soc (%g) must not exceed priority_soc (%g)", c->reserve_soc,
                  c->priority_soc);
         return WEFT_ECONFIG;
     }

@@ -57,30 +57,30 @@ static void chomp(char *s)
         s[--n] = '\0';
 }
 
-static int perr(char *err, size_t cap, int code, const char *fmt, ...)
+static int perr(char *err, size_t errcap, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int perr(char *err, size_t cap, int code, const char *fmt, ...)
+static int perr(char *err, size_t errcap, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
+    vsnprintf(err, errcap, fmt, ap);
     va_end(ap);
     return code;
 }
 
 int weft_profile_load(const char *path, const char *load_col, const char *pv_col, double pv_scale,
-                      struct weft_profile *out, char *err, size_t cap)
+                      struct weft_profile *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return perr(err, cap, weft_err_from_errno(errno), "%s: cannot open: %s", path,
+        return perr(err, errcap, weft_err_from_errno(errno), "%s: cannot open: %s", path,
                     strerror(errno));
     char line[LINE_MAX_BYTES + 2];
     char *fields[MAX_COLS];
     int rc = 0, lc = -1, pc = -1, ncols = 0, lineno = 1, alloc = 0;
     if (fgets(line, sizeof line, f) == NULL) {
-        rc = perr(err, cap, WEFT_EFORMAT, "%s: empty file", path);
+        rc = perr(err, errcap, WEFT_EFORMAT, "%s: empty file", path);
         goto out;
     }
     chomp(line);
@@ -92,7 +92,7 @@ int weft_profile_load(const char *path, const char *load_col, const char *pv_col
             pc = i;
     }
     if (lc < 0 || pc < 0) {
-        rc = perr(err, cap, WEFT_EFORMAT, "%s:1: no column named \"%s\" in the header", path,
+        rc = perr(err, errcap, WEFT_EFORMAT, "%s:1: no column named \"%s\" in the header", path,
                   lc < 0 ? load_col : pv_col);
         goto out;
     }
@@ -101,7 +101,7 @@ int weft_profile_load(const char *path, const char *load_col, const char *pv_col
         lineno++;
         size_t len = strlen(line);
         if (len > LINE_MAX_BYTES || (len > 0 && line[len - 1] != '\n' && !feof(f))) {
-            rc = perr(err, cap, WEFT_EFORMAT, "%s:%d: line longer than %d bytes", path, lineno,
+            rc = perr(err, errcap, WEFT_EFORMAT, "%s:%d: line longer than %d bytes", path, lineno,
                       LINE_MAX_BYTES);
             goto out;
         }
@@ -109,19 +109,19 @@ int weft_profile_load(const char *path, const char *load_col, const char *pv_col
         if (line[0] == '\0')
             continue;
         if (out->n >= WEFT_PROFILE_MAX_ROWS) {
-            rc = perr(err, cap, WEFT_E2BIG, "%s:%d: more than %d rows", path, lineno,
+            rc = perr(err, errcap, WEFT_E2BIG, "%s:%d: more than %d rows", path, lineno,
                       WEFT_PROFILE_MAX_ROWS);
             goto out;
         }
         int nf = split(line, fields, MAX_COLS);
         if (nf != ncols) {
-            rc = perr(err, cap, WEFT_EFORMAT, "%s:%d: %d fields, the header has %d", path, lineno,
-                      nf, ncols);
+            rc = perr(err, errcap, WEFT_EFORMAT, "%s:%d: %d fields, the header has %d", path,
+                      lineno, nf, ncols);
             goto out;
         }
         int64_t t;
         if (parse_time(fields[0], &t) < 0) {
-            rc = perr(err, cap, WEFT_EFORMAT,
+            rc = perr(err, errcap, WEFT_EFORMAT,
                       "%s:%d: expected a timestamp YYYY-MM-DD HH:MM:SS, got \"%.32s\"", path,
                       lineno, fields[0]);
             goto out;
@@ -130,13 +130,13 @@ int weft_profile_load(const char *path, const char *load_col, const char *pv_col
             out->start_s = t;
         } else if (out->n == 1) {
             if (t <= prev || t - prev > 86400) {
-                rc = perr(err, cap, WEFT_EFORMAT, "%s:%d: slot length %lld s is not 1..86400", path,
-                          lineno, (long long)(t - prev));
+                rc = perr(err, errcap, WEFT_EFORMAT, "%s:%d: slot length %lld s is not 1..86400",
+                          path, lineno, (long long)(t - prev));
                 goto out;
             }
             out->slot_s = (int)(t - prev);
         } else if (t - prev != out->slot_s) {
-            rc = perr(err, cap, WEFT_EFORMAT,
+            rc = perr(err, errcap, WEFT_EFORMAT,
                       "%s:%d: timestamp \"%s\" is %lld s after the last; slots are %d s", path,
                       lineno, fields[0], (long long)(t - prev), out->slot_s);
             goto out;
@@ -150,7 +150,7 @@ int weft_profile_load(const char *path, const char *load_col, const char *pv_col
             v[k] = strtod(fields[cols[k]], &end);
             if (errno || end == fields[cols[k]] || *end || !isfinite(v[k]) || v[k] < 0 ||
                 v[k] > 1e6) {
-                rc = perr(err, cap, WEFT_EFORMAT,
+                rc = perr(err, errcap, WEFT_EFORMAT,
                           "%s:%d: column %s: expected a number of kW >= 0, got \"%.32s\"", path,
                           lineno, k ? pv_col : load_col, fields[cols[k]]);
                 goto out;
@@ -174,7 +174,7 @@ int weft_profile_load(const char *path, const char *load_col, const char *pv_col
         out->n++;
     }
     if (out->n < 2)
-        rc = perr(err, cap, WEFT_EFORMAT, "%s: fewer than two data rows", path);
+        rc = perr(err, errcap, WEFT_EFORMAT, "%s: fewer than two data rows", path);
 out:
     fclose(f);
     if (rc < 0)

@@ -78,7 +78,7 @@ struct span {
 };
 
 static int fetch(struct weft_modbus *mb, const struct weft_regmap *map, struct span *sp, int *nsp,
-                 char *err, size_t cap)
+                 char *err, size_t errcap)
 {
     /* One span per (unit, function) whose registers fit one request. */
     *nsp = 0;
@@ -110,7 +110,7 @@ static int fetch(struct weft_modbus *mb, const struct weft_regmap *map, struct s
     }
     for (int i = 0; i < *nsp; i++) {
         int rc =
-            weft_modbus_read_fn(mb, sp[i].unit, sp[i].fn, sp[i].lo, sp[i].n, sp[i].r, err, cap);
+            weft_modbus_read_fn(mb, sp[i].unit, sp[i].fn, sp[i].lo, sp[i].n, sp[i].r, err, errcap);
         if (rc)
             return rc;
         sp[i].ok = 1;
@@ -119,14 +119,14 @@ static int fetch(struct weft_modbus *mb, const struct weft_regmap *map, struct s
 }
 
 int weft_regmap_read(struct weft_modbus *mb, const struct weft_regmap *map,
-                     struct weft_energy_sample *out, char *err, size_t cap)
+                     struct weft_energy_sample *out, char *err, size_t errcap)
 {
     static const int max_spans = WEFT_Q_COUNT * WEFT_REGMAP_TERMS;
     struct span sp[WEFT_Q_COUNT * WEFT_REGMAP_TERMS];
     int nsp;
     for (int q = 0; q < WEFT_Q_COUNT; q++)
         out->v[q] = NAN;
-    int rc = fetch(mb, map, sp, &nsp, err, cap);
+    int rc = fetch(mb, map, sp, &nsp, err, errcap);
     if (rc)
         return rc;
     for (int q = 0; q < WEFT_Q_COUNT; q++) {
@@ -207,7 +207,7 @@ void weft_regmap_cfg_defaults(struct weft_regmap_cfg *c)
 }
 
 int weft_regmap_from_cfg(const struct weft_regmap_cfg *c, struct weft_regmap *m, char *err,
-                         size_t cap)
+                         size_t errcap)
 {
     static const char *const types[] = {"int16", "uint16", "int32", "uint32", "float32"};
     const struct weft_regmap_quantity_cfg *qs[WEFT_Q_COUNT] = {&c->pv, &c->load, &c->grid,
@@ -236,7 +236,7 @@ int weft_regmap_from_cfg(const struct weft_regmap_cfg *c, struct weft_regmap *m,
         else if (q->address + weft_reg_words((enum weft_reg_type)t) > 65536)
             what = "address runs past 65535";
         if (what) {
-            snprintf(err, cap, "%s: %s", qnames[i], what);
+            snprintf(err, errcap, "%s: %s", qnames[i], what);
             return WEFT_ECONFIG;
         }
         m->q[i].n = 1;
@@ -251,7 +251,7 @@ int weft_regmap_from_cfg(const struct weft_regmap_cfg *c, struct weft_regmap *m,
         any = 1;
     }
     if (!any || m->q[WEFT_Q_GRID].n == 0) {
-        snprintf(err, cap, "grid: a map must at least say where the grid power is");
+        snprintf(err, errcap, "grid: a map must at least say where the grid power is");
         return WEFT_ECONFIG;
     }
     return 0;

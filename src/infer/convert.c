@@ -45,13 +45,13 @@ struct tdesc {
 /* Fills rows [r0, r0+n) of tensor t as floats. */
 typedef void (*rows_fn)(void *ud, int t_index, const struct tdesc *t, int r0, int n, float *dst);
 
-static int cerr(char *err, size_t cap, int code, const char *fmt, ...)
+static int cerr(char *err, size_t errcap, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int cerr(char *err, size_t cap, int code, const char *fmt, ...)
+static int cerr(char *err, size_t errcap, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
+    vsnprintf(err, errcap, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -115,12 +115,12 @@ static uint32_t tensor_type(const struct tdesc *t, uint32_t type)
 
 static int write_model(const struct hparams *hp, const struct vocab_data *v, struct tdesc *t,
                        int nt, uint32_t type, rows_fn fill, void *ud, const char *out_path,
-                       char *err, size_t cap)
+                       char *err, size_t errcap)
 {
     struct weft_gguf_writer *w;
     int rc = weft_gguf_writer_new(&w);
     if (rc < 0)
-        return cerr(err, cap, rc, "out of memory");
+        return cerr(err, errcap, rc, "out of memory");
     int hd = hp->n_embd / hp->n_head;
     float *f = NULL;
     uint8_t *q = NULL;
@@ -176,7 +176,8 @@ static int write_model(const struct hparams *hp, const struct vocab_data *v, str
     }
     if (rc < 0) {
         weft_gguf_writer_free(w);
-        return cerr(err, cap, rc, "%s: cannot describe the model: %s", out_path, weft_strerror(rc));
+        return cerr(err, errcap, rc, "%s: cannot describe the model: %s", out_path,
+                    weft_strerror(rc));
     }
     rc = weft_gguf_write_begin(w, out_path);
     /* Rows go through in chunks of at most CHUNK floats. */
@@ -207,7 +208,7 @@ static int write_model(const struct hparams *hp, const struct vocab_data *v, str
     free(q);
     if (rc < 0) {
         unlink(out_path);
-        return cerr(err, cap, rc, "%s: cannot write: %s", out_path, weft_strerror(rc));
+        return cerr(err, errcap, rc, "%s: cannot write: %s", out_path, weft_strerror(rc));
     }
     return 0;
 }
@@ -250,32 +251,33 @@ static void l2c_rows(void *ud, int t_index, const struct tdesc *t, int r0, int n
  * an int length and the bytes. Its exporter wrote SentencePiece's U+2581 as
  * a plain space and BOS/EOS as "\n<s>\n" / "\n</s>\n"; both are undone so
  * the vocabulary is an ordinary SentencePiece one. */
-static int read_tokenizer(const char *path, int n, struct vocab_data *v, char *err, size_t cap)
+static int read_tokenizer(const char *path, int n, struct vocab_data *v, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return cerr(err, cap, weft_err_from_errno(errno), "%s: cannot open: %s", path,
+        return cerr(err, errcap, weft_err_from_errno(errno), "%s: cannot open: %s", path,
                     strerror(errno));
     int rc = alloc_vocab(v, n);
     int32_t maxlen;
     if (rc == 0 && fread(&maxlen, 4, 1, f) != 1)
-        rc = cerr(err, cap, WEFT_EFORMAT, "%s: truncated header", path);
+        rc = cerr(err, errcap, WEFT_EFORMAT, "%s: truncated header", path);
     if (rc == 0 && (maxlen < 1 || maxlen > 4096))
-        rc = cerr(err, cap, WEFT_EFORMAT, "%s: max token length %d is implausible", path, maxlen);
+        rc =
+            cerr(err, errcap, WEFT_EFORMAT, "%s: max token length %d is implausible", path, maxlen);
     for (int i = 0; rc == 0 && i < n; i++) {
         int32_t len;
         if (fread(&v->scores[i], 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1) {
-            rc = cerr(err, cap, WEFT_EFORMAT, "%s: truncated at token %d of %d", path, i, n);
+            rc = cerr(err, errcap, WEFT_EFORMAT, "%s: truncated at token %d of %d", path, i, n);
             break;
         }
         if (len < 0 || len > maxlen) {
-            rc = cerr(err, cap, WEFT_EFORMAT, "%s: token %d has length %d (max %d)", path, i, len,
-                      maxlen);
+            rc = cerr(err, errcap, WEFT_EFORMAT, "%s: token %d has length %d (max %d)", path, i,
+                      len, maxlen);
             break;
         }
         char raw[4096];
         if (fread(raw, 1, (size_t)len, f) != (size_t)len) {
-            rc = cerr(err, cap, WEFT_EFORMAT, "%s: truncated in token %d", path, i);
+            rc = cerr(err, errcap, WEFT_EFORMAT, "%s: truncated in token %d", path, i);
             break;
         }
         /* Each space becomes the 3-byte U+2581. */
@@ -314,23 +316,24 @@ static int read_tokenizer(const char *path, int n, struct vocab_data *v, char *e
 }
 
 int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, const char *out_path,
-                         uint32_t type, char *err, size_t cap)
+                         uint32_t type, char *err, size_t errcap)
 {
     if (!weft_type_supported(type))
-        return cerr(err, cap, WEFT_EINVAL, "type %s cannot be written", weft_type_name(type));
+        return cerr(err, errcap, WEFT_EINVAL, "type %s cannot be written", weft_type_name(type));
     int fd = open(model_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return cerr(err, cap, weft_err_from_errno(errno), "%s: cannot open: %s", model_path,
+        return cerr(err, errcap, weft_err_from_errno(errno), "%s: cannot open: %s", model_path,
                     strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < 28) {
         close(fd);
-        return cerr(err, cap, WEFT_EFORMAT, "%s: too small for a llama2.c checkpoint", model_path);
+        return cerr(err, errcap, WEFT_EFORMAT, "%s: too small for a llama2.c checkpoint",
+                    model_path);
     }
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
-        return cerr(err, cap, weft_err_from_errno(errno), "%s: cannot map: %s", model_path,
+        return cerr(err, errcap, weft_err_from_errno(errno), "%s: cannot map: %s", model_path,
                     strerror(errno));
     int32_t h[7];
     memcpy(h, map, sizeof h);
@@ -342,7 +345,7 @@ int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, con
     if (dim <= 0 || dim > 65536 || hidden <= 0 || hidden > 1 << 20 || layers <= 0 ||
         layers > 1024 || heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0 || dim % heads != 0 ||
         vocab <= 0 || vocab > 1 << 22 || seq <= 0 || seq > 1 << 24) {
-        rc = cerr(err, cap, WEFT_EFORMAT,
+        rc = cerr(err, errcap, WEFT_EFORMAT,
                   "%s: implausible header (dim %d, hidden %d, layers %d, heads %d/%d, vocab %d, "
                   "seq %d)",
                   model_path, dim, hidden, layers, heads, kv_heads, vocab, seq);
@@ -357,12 +360,12 @@ int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, con
              o_fin = o_w3 + L * D * F, o_cls = o_fin + D + (uint64_t)seq * hs;
     uint64_t want = o_cls + (shared ? 0 : V * D);
     if ((uint64_t)st.st_size != 28 + want * 4) {
-        rc = cerr(err, cap, WEFT_EFORMAT,
+        rc = cerr(err, errcap, WEFT_EFORMAT,
                   "%s: %lld bytes, but the header describes %llu (a llama2.c v0 checkpoint)",
                   model_path, (long long)st.st_size, (unsigned long long)(28 + want * 4));
         goto out;
     }
-    rc = read_tokenizer(tokenizer_path, vocab, &v, err, cap);
+    rc = read_tokenizer(tokenizer_path, vocab, &v, err, errcap);
     if (rc < 0)
         goto out;
     const char *base = strrchr(model_path, '/');
@@ -408,7 +411,7 @@ int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, con
             t[i].src = o_w3 + ul * D * F;
     }
     struct l2c c = {(const float *)(const void *)((const char *)map + 28)};
-    rc = write_model(&hp, &v, t, nt, type, l2c_rows, &c, out_path, err, cap);
+    rc = write_model(&hp, &v, t, nt, type, l2c_rows, &c, out_path, err, errcap);
 out:
     free(t);
     free_vocab(&v);
@@ -504,16 +507,16 @@ static int synth_vocab(int n, struct vocab_data *v)
 }
 
 int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint64_t seed,
-                       const char *out_path, char *err, size_t cap)
+                       const char *out_path, char *err, size_t errcap)
 {
     if (!weft_type_supported(type))
-        return cerr(err, cap, WEFT_EINVAL, "type %s cannot be written", weft_type_name(type));
+        return cerr(err, errcap, WEFT_EINVAL, "type %s cannot be written", weft_type_name(type));
     struct vocab_data v = {0};
     struct tdesc *t = NULL;
     int rc = synth_vocab(shape->n_vocab, &v);
     if (rc < 0) {
         free_vocab(&v);
-        return cerr(err, cap, rc, "cannot build the synthetic vocabulary");
+        return cerr(err, errcap, rc, "cannot build the synthetic vocabulary");
     }
     struct hparams hp = {shape->name,    shape->n_embd, shape->n_ff,
                          shape->n_layer, shape->n_head, shape->n_head_kv,
@@ -524,7 +527,7 @@ int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint
         rc = nt;
     } else {
         struct synth c = {seed};
-        rc = write_model(&hp, &v, t, nt, type, synth_rows, &c, out_path, err, cap);
+        rc = write_model(&hp, &v, t, nt, type, synth_rows, &c, out_path, err, errcap);
     }
     free(t);
     free_vocab(&v);

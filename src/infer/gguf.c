@@ -403,20 +403,20 @@ static int parse(struct weft_gguf *g, struct cur *c)
 }
 
 int weft_gguf_parse(const void *data, size_t size, const char *name, struct weft_gguf **out,
-                    char *err, size_t cap)
+                    char *err, size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     struct weft_gguf *g = calloc(1, sizeof *g);
     if (g == NULL)
         return WEFT_ENOMEM;
     g->base = data;
     g->size = size;
-    struct cur c = {.p = data, .size = size, .name = name, .err = err, .cap = cap};
+    struct cur c = {.p = data, .size = size, .name = name, .err = err, .cap = errcap};
     int rc = parse(g, &c);
     if (rc < 0) {
-        if (rc == WEFT_ENOMEM && cap)
-            snprintf(err, cap, "%s: out of memory", name);
+        if (rc == WEFT_ENOMEM && errcap)
+            snprintf(err, errcap, "%s: out of memory", name);
         weft_gguf_close(g);
         return rc;
     }
@@ -424,24 +424,24 @@ int weft_gguf_parse(const void *data, size_t size, const char *name, struct weft
     return 0;
 }
 
-int weft_gguf_open(const char *path, struct weft_gguf **out, char *err, size_t cap)
+int weft_gguf_open(const char *path, struct weft_gguf **out, char *err, size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, cap, "%s: cannot open: %s", path, strerror(e));
+        snprintf(err, errcap, "%s: cannot open: %s", path, strerror(e));
         return weft_err_from_errno(e);
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, cap, "%s: not a regular file", path);
+        snprintf(err, errcap, "%s: not a regular file", path);
         close(fd);
         return WEFT_EINVAL;
     }
     if (st.st_size == 0) {
-        snprintf(err, cap, "%s: empty file", path);
+        snprintf(err, errcap, "%s: empty file", path);
         close(fd);
         return WEFT_EFORMAT;
     }
@@ -449,11 +449,11 @@ int weft_gguf_open(const char *path, struct weft_gguf **out, char *err, size_t c
     int e = errno;
     close(fd);
     if (m == MAP_FAILED) {
-        snprintf(err, cap, "%s: cannot map: %s", path, strerror(e));
+        snprintf(err, errcap, "%s: cannot map: %s", path, strerror(e));
         return weft_err_from_errno(e);
     }
     struct weft_gguf *g = NULL;
-    int rc = weft_gguf_parse(m, (size_t)st.st_size, path, &g, err, cap);
+    int rc = weft_gguf_parse(m, (size_t)st.st_size, path, &g, err, errcap);
     if (rc < 0) {
         munmap(m, (size_t)st.st_size);
         return rc;

@@ -95,10 +95,10 @@ static const struct weft_cuda_api *module(void)
     return api;
 }
 
-static int absent(char *err, size_t cap)
+static int absent(char *err, size_t errcap)
 {
-    if (cap)
-        snprintf(err, cap, "no CUDA backend: %s", load_why[0] ? load_why : "not loaded");
+    if (errcap)
+        snprintf(err, errcap, "no CUDA backend: %s", load_why[0] ? load_why : "not loaded");
     return WEFT_ENOTSUP;
 }
 
@@ -117,22 +117,22 @@ int weft_gpu_count(void)
     return a ? a->gpu_count() : 0;
 }
 
-int weft_gpu_describe(int index, struct weft_gpu_info *info, char *why, size_t cap)
+int weft_gpu_describe(int index, struct weft_gpu_info *info, char *err, size_t errcap)
 {
     const struct weft_cuda_api *a = module();
     if (a)
-        return a->gpu_describe(index, info, why, cap);
-    if (cap)
-        snprintf(why, cap, "no CUDA device %d: %s", index, load_why);
+        return a->gpu_describe(index, info, err, errcap);
+    if (errcap)
+        snprintf(err, errcap, "no CUDA device %d: %s", index, load_why);
     return WEFT_ENODEV;
 }
 
 int weft_cuda_model_new(const struct weft_model *m, int device, int n_ctx,
-                        struct weft_cuda_model **out, char *err, size_t cap)
+                        struct weft_cuda_model **out, char *err, size_t errcap)
 {
     const struct weft_cuda_api *a = module();
     *out = NULL;
-    return a ? a->model_new(m, device, n_ctx, out, err, cap) : absent(err, cap);
+    return a ? a->model_new(m, device, n_ctx, out, err, errcap) : absent(err, errcap);
 }
 
 void weft_cuda_model_free(struct weft_cuda_model *cm)
@@ -142,11 +142,11 @@ void weft_cuda_model_free(struct weft_cuda_model *cm)
 }
 
 int weft_cuda_seq_new(struct weft_cuda_model *cm, int n_ctx, struct weft_cuda_seq **out, char *err,
-                      size_t cap)
+                      size_t errcap)
 {
     const struct weft_cuda_api *a = module();
     *out = NULL;
-    return a ? a->seq_new(cm, n_ctx, out, err, cap) : absent(err, cap);
+    return a ? a->seq_new(cm, n_ctx, out, err, errcap) : absent(err, errcap);
 }
 
 void weft_cuda_seq_free(struct weft_cuda_seq *s)
@@ -156,15 +156,15 @@ void weft_cuda_seq_free(struct weft_cuda_seq *s)
 }
 
 int weft_cuda_eval(struct weft_cuda_seq *s, const int32_t *tokens, int n, int pos, float *logits,
-                   char *err, size_t cap)
+                   char *err, size_t errcap)
 {
     const struct weft_cuda_api *a = module();
-    return a ? a->eval(s, tokens, n, pos, logits, err, cap) : absent(err, cap);
+    return a ? a->eval(s, tokens, n, pos, logits, err, errcap) : absent(err, errcap);
 }
 
 int weft_cuda_decode(struct weft_cuda_seq *const *seqs, int n, const int32_t *tokens,
-                     const int *pos, float *const *logits, char *err, size_t cap)
+                     const int *pos, float *const *logits, char *err, size_t errcap)
 {
     const struct weft_cuda_api *a = module();
-    return a ? a->decode(seqs, n, tokens, pos, logits, err, cap) : absent(err, cap);
+    return a ? a->decode(seqs, n, tokens, pos, logits, err, errcap) : absent(err, errcap);
 }

@@ -352,9 +352,9 @@ static int load(struct loader *l, const struct weft_model_opts *o)
 }
 
 int weft_model_from_gguf(struct weft_gguf *g, const char *name, const struct weft_model_opts *opts,
-                         struct weft_model **out, char *err, size_t cap)
+                         struct weft_model **out, char *err, size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     struct weft_model *m = calloc(1, sizeof *m);
     if (m == NULL) {
@@ -362,7 +362,7 @@ int weft_model_from_gguf(struct weft_gguf *g, const char *name, const struct wef
         return WEFT_ENOMEM;
     }
     m->g = g;
-    struct loader l = {m, name, err, cap};
+    struct loader l = {m, name, err, errcap};
     int rc = load(&l, opts);
     if (rc < 0) {
         weft_model_free(m);
@@ -373,13 +373,13 @@ int weft_model_from_gguf(struct weft_gguf *g, const char *name, const struct wef
 }
 
 int weft_model_load(const char *path, const struct weft_model_opts *opts, struct weft_model **out,
-                    char *err, size_t cap)
+                    char *err, size_t errcap)
 {
     struct weft_gguf *g;
-    int rc = weft_gguf_open(path, &g, err, cap);
+    int rc = weft_gguf_open(path, &g, err, errcap);
     if (rc < 0)
         return rc;
-    return weft_model_from_gguf(g, path, opts, out, err, cap);
+    return weft_model_from_gguf(g, path, opts, out, err, errcap);
 }
 
 void weft_model_free(struct weft_model *m)

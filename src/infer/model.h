@@ -86,7 +86,7 @@ void weft_cpu_quantize_act(int isa, const float *x, struct weft_act_q8 *q, size_
  * on failure too). weft_model_load() is this after weft_gguf_open(); the
  * fuzz target uses it on in-memory files. */
 int weft_model_from_gguf(struct weft_gguf *g, const char *name, const struct weft_model_opts *opts,
-                         struct weft_model **out, char *err, size_t cap);
+                         struct weft_model **out, char *err, size_t errcap);
 
 /* The best WEFT_ISA_* level this CPU and OS support. */
 int weft_cpu_detect(void);

@@ -109,22 +109,22 @@ static void init_byte_map(struct weft_vocab *v)
     }
 }
 
-static int load_err(char *err, size_t cap, int code, const char *name, const char *what)
+static int load_err(char *err, size_t errcap, int code, const char *name, const char *what)
 {
-    snprintf(err, cap, "%s: %s", name, what);
+    snprintf(err, errcap, "%s: %s", name, what);
     return code;
 }
 
 static int build_merges(struct weft_vocab *v, const struct weft_gguf *g, const char *name,
-                        char *err, size_t cap)
+                        char *err, size_t errcap)
 {
     uint64_t n;
     const uint8_t *data;
     if (weft_gguf_get_arr(g, "tokenizer.ggml.merges", WEFT_GGUF_STRING, &n, &data) < 0)
-        return load_err(err, cap, WEFT_EFORMAT, name,
+        return load_err(err, errcap, WEFT_EFORMAT, name,
                         "tokenizer.ggml.merges: missing or not a string array (BPE needs it)");
     if (n > MAX_VOCAB)
-        return load_err(err, cap, WEFT_EFORMAT, name, "tokenizer.ggml.merges: too many merges");
+        return load_err(err, errcap, WEFT_EFORMAT, name, "tokenizer.ggml.merges: too many merges");
     struct weft_str *m = malloc((n ? n : 1) * sizeof *m);
     if (m == NULL)
         return WEFT_ENOMEM;
@@ -156,7 +156,7 @@ static int build_merges(struct weft_vocab *v, const struct weft_gguf *g, const c
             char what[96];
             snprintf(what, sizeof what, "tokenizer.ggml.merges[%llu]: no space in the merge",
                      (unsigned long long)i);
-            return load_err(err, cap, WEFT_EFORMAT, name, what);
+            return load_err(err, errcap, WEFT_EFORMAT, name, what);
         }
         int32_t a = lookup(v, s, sp), b = lookup(v, s + sp + 1, len - sp - 1);
         if (a < 0 || b < 0)
@@ -178,13 +178,13 @@ static int build_merges(struct weft_vocab *v, const struct weft_gguf *g, const c
 }
 
 int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_vocab **out, char *err,
-                    size_t cap)
+                    size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     struct weft_str model;
     if (weft_gguf_get_str(g, "tokenizer.ggml.model", &model) < 0)
-        return load_err(err, cap, WEFT_EFORMAT, name,
+        return load_err(err, errcap, WEFT_EFORMAT, name,
                         "tokenizer.ggml.model: missing or not a string");
     enum weft_vocab_kind kind;
     if (weft_str_eq(model, "llama")) {
@@ -199,23 +199,23 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
                      "tokenizer.ggml.pre: pre-tokenizer '%.*s' is not supported (gpt-2 and "
                      "default are)",
                      (int)(pre.n > 40 ? 40 : pre.n), pre.p);
-            return load_err(err, cap, WEFT_ENOTSUP, name, what);
+            return load_err(err, errcap, WEFT_ENOTSUP, name, what);
         }
     } else {
         char what[160];
         snprintf(what, sizeof what,
                  "tokenizer.ggml.model: '%.*s' is not supported (llama and gpt2 are)",
                  (int)(model.n > 40 ? 40 : model.n), model.p);
-        return load_err(err, cap, WEFT_ENOTSUP, name, what);
+        return load_err(err, errcap, WEFT_ENOTSUP, name, what);
     }
 
     uint64_t n;
     const uint8_t *data;
     if (weft_gguf_get_arr(g, "tokenizer.ggml.tokens", WEFT_GGUF_STRING, &n, &data) < 0)
-        return load_err(err, cap, WEFT_EFORMAT, name,
+        return load_err(err, errcap, WEFT_EFORMAT, name,
                         "tokenizer.ggml.tokens: missing or not a string array");
     if (n == 0 || n > MAX_VOCAB)
-        return load_err(err, cap, WEFT_EFORMAT, name,
+        return load_err(err, errcap, WEFT_EFORMAT, name,
                         "tokenizer.ggml.tokens: vocabulary size out of range");
 
     struct weft_vocab *v = calloc(1, sizeof *v);
@@ -238,7 +238,7 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
             char what[96];
             snprintf(what, sizeof what, "tokenizer.ggml.tokens[%llu]: longer than %d bytes",
                      (unsigned long long)i, MAX_TOKEN_BYTES);
-            rc = load_err(err, cap, WEFT_EFORMAT, name, what);
+            rc = load_err(err, errcap, WEFT_EFORMAT, name, what);
             goto fail;
         }
         total += views[i].n + 1;
@@ -260,7 +260,7 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
     const uint8_t *d;
     if (weft_gguf_get_arr(g, "tokenizer.ggml.scores", WEFT_GGUF_F32, &m, &d) == 0) {
         if (m != n) {
-            rc = load_err(err, cap, WEFT_EFORMAT, name,
+            rc = load_err(err, errcap, WEFT_EFORMAT, name,
                           "tokenizer.ggml.scores: length differs from tokenizer.ggml.tokens");
             goto fail;
         }
@@ -268,7 +268,7 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
     }
     if (weft_gguf_get_arr(g, "tokenizer.ggml.token_type", WEFT_GGUF_I32, &m, &d) == 0) {
         if (m != n) {
-            rc = load_err(err, cap, WEFT_EFORMAT, name,
+            rc = load_err(err, errcap, WEFT_EFORMAT, name,
                           "tokenizer.ggml.token_type: length differs from tokenizer.ggml.tokens");
             goto fail;
         }
@@ -312,7 +312,7 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
     }
 
     if (kind == WEFT_VOCAB_BPE) {
-        rc = build_merges(v, g, name, err, cap);
+        rc = build_merges(v, g, name, err, errcap);
         if (rc < 0)
             goto fail;
     }
@@ -328,7 +328,7 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
     if (weft_gguf_get_u32(g, "tokenizer.ggml.unknown_token_id", &id) == 0)
         v->unk = (int32_t)id;
     if (v->bos >= v->n || v->eos >= v->n || v->unk >= v->n) {
-        rc = load_err(err, cap, WEFT_EFORMAT, name,
+        rc = load_err(err, errcap, WEFT_EFORMAT, name,
                       "tokenizer.ggml.*_token_id: a special token id is past the vocabulary");
         goto fail;
     }
@@ -341,8 +341,8 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
     *out = v;
     return 0;
 fail:
-    if (rc == WEFT_ENOMEM && cap && err[0] == '\0')
-        snprintf(err, cap, "%s: out of memory loading the vocabulary", name);
+    if (rc == WEFT_ENOMEM && errcap && err[0] == '\0')
+        snprintf(err, errcap, "%s: out of memory loading the vocabulary", name);
     free(views);
     weft_vocab_free(v);
     return rc;

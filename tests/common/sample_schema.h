@@ -44,11 +44,11 @@ struct sample_config {
 static const char *const sample_protos[] = {"tcp", "rtu", NULL};
 static const char *const sample_levels[] = {"error", "warn", "info", "debug", NULL};
 
-static int sample_battery_check(const void *obj, char *why, size_t cap)
+static int sample_battery_check(const void *obj, char *err, size_t errcap)
 {
     const struct sample_battery *b = obj;
     if (b->reserve_soc > b->priority_soc) {
-        snprintf(why, cap, "reserve_soc (%g) must not exceed priority_soc (%g)", b->reserve_soc,
+        snprintf(err, errcap, "reserve_soc (%g) must not exceed priority_soc (%g)", b->reserve_soc,
                  b->priority_soc);
         return WEFT_ECONFIG;
     }

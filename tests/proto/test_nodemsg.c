@@ -10,9 +10,9 @@
 #include "weft/error.h"
 #include "weft/nodemsg.h"
 
-static int parse(const char *body, struct weft_assignment *a, char *why, size_t cap)
+static int parse(const char *body, struct weft_assignment *a, char *err, size_t errcap)
 {
-    return weft_assignment_parse(body, strlen(body), a, why, cap);
+    return weft_assignment_parse(body, strlen(body), a, err, errcap);
 }
 
 TEST(assignment_with_every_field)

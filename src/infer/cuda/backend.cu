@@ -61,10 +61,10 @@ struct weft_cuda_seq {
     float *k, *v; /* [layer][n_ctx][kv_dim] */
 };
 
-static int cerr(cudaError_t e, const char *what, char *err, size_t cap)
+static int cerr(cudaError_t e, const char *what, char *err, size_t errcap)
 {
-    if (cap)
-        snprintf(err, cap, "%s: %s", what, cudaGetErrorString(e));
+    if (errcap)
+        snprintf(err, errcap, "%s: %s", what, cudaGetErrorString(e));
     return e == cudaErrorMemoryAllocation ? WEFT_ENOMEM : WEFT_ECUDA;
 }
 
@@ -72,7 +72,7 @@ static int cerr(cudaError_t e, const char *what, char *err, size_t cap)
     do {                                                                                           \
         cudaError_t e_ = (call);                                                                   \
         if (e_ != cudaSuccess)                                                                     \
-            return cerr(e_, #call, err, cap);                                                      \
+            return cerr(e_, #call, err, errcap);                                                   \
     } while (0)
 
 static size_t align256(size_t n)
@@ -102,7 +102,7 @@ static void free_scratch(struct weft_cuda_model *cm)
 
 /* (Re)allocates the pass scratch for sequences of up to max_ctx positions;
  * captured graphs point into it, so they go too. */
-static int alloc_scratch(struct weft_cuda_model *cm, int max_ctx, char *err, size_t cap)
+static int alloc_scratch(struct weft_cuda_model *cm, int max_ctx, char *err, size_t errcap)
 {
     free_graphs(cm);
     free_scratch(cm);
@@ -134,7 +134,7 @@ extern "C" void weft_cuda_model_free(struct weft_cuda_model *cm)
     free(cm);
 }
 
-static int upload(struct weft_cuda_model *cm, char *err, size_t cap)
+static int upload(struct weft_cuda_model *cm, char *err, size_t errcap)
 {
     const struct weft_model *m = cm->m;
     const struct weft_model_info *in = &m->info;
@@ -178,8 +178,8 @@ static int upload(struct weft_cuda_model *cm, char *err, size_t cap)
     if (!norms || !freq) {
         free(norms);
         free(freq);
-        if (cap)
-            snprintf(err, cap, "out of host memory");
+        if (errcap)
+            snprintf(err, errcap, "out of host memory");
         return WEFT_ENOMEM;
     }
     for (int l = 0; l < in->n_layer; l++) {
@@ -201,7 +201,7 @@ static int upload(struct weft_cuda_model *cm, char *err, size_t cap)
     free(norms);
     free(freq);
     if (e != cudaSuccess)
-        return cerr(e, "cudaMemcpy (norms)", err, cap);
+        return cerr(e, "cudaMemcpy (norms)", err, errcap);
     const float *nf = (const float *)dn;
     for (int l = 0; l < in->n_layer; l++) {
         cm->layers[l].attn_norm = nf + (size_t)(2 * l) * dim;
@@ -213,14 +213,14 @@ static int upload(struct weft_cuda_model *cm, char *err, size_t cap)
 }
 
 extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n_ctx,
-                                   struct weft_cuda_model **out, char *err, size_t cap)
+                                   struct weft_cuda_model **out, char *err, size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     const struct weft_model_info *in = &m->info;
     if (in->head_dim > 1024 || in->n_head % in->n_head_kv != 0 || in->n_rot % 2 != 0) {
-        if (cap)
-            snprintf(err, cap, "head_dim %d / heads %d/%d not supported by the CUDA kernels",
+        if (errcap)
+            snprintf(err, errcap, "head_dim %d / heads %d/%d not supported by the CUDA kernels",
                      in->head_dim, in->n_head, in->n_head_kv);
         return WEFT_ENOTSUP;
     }
@@ -231,8 +231,8 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
     CK(cudaMemGetInfo(&free_b, &total_b));
     uint64_t need = p.weight_bytes + p.scratch_bytes + p.kv_bytes_per_pos * (uint64_t)n_ctx;
     if (need > free_b) {
-        if (cap)
-            snprintf(err, cap,
+        if (errcap)
+            snprintf(err, errcap,
                      "the model needs %llu MiB of GPU memory (weights %llu MiB, KV cache for %d "
                      "positions %llu MiB, scratch %llu MiB); the device has %llu MiB free",
                      (unsigned long long)(need >> 20), (unsigned long long)(p.weight_bytes >> 20),
@@ -252,19 +252,19 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
     cudaError_t e = cudaSuccess;
     if (rc == 0 &&
         (e = cudaStreamCreateWithFlags(&cm->stream, cudaStreamNonBlocking)) != cudaSuccess)
-        rc = cerr(e, "cudaStreamCreate", err, cap);
+        rc = cerr(e, "cudaStreamCreate", err, errcap);
     if (rc == 0)
-        rc = upload(cm, err, cap);
+        rc = upload(cm, err, errcap);
     if (rc == 0 && (e = cudaMalloc((void **)&cm->d_step, sizeof(step))) != cudaSuccess)
-        rc = cerr(e, "cudaMalloc (step)", err, cap);
+        rc = cerr(e, "cudaMalloc (step)", err, errcap);
     if (rc == 0 && (e = cudaMallocHost((void **)&cm->h_step, sizeof(step))) != cudaSuccess)
-        rc = cerr(e, "cudaMallocHost (step)", err, cap);
+        rc = cerr(e, "cudaMallocHost (step)", err, errcap);
     if (rc == 0 && (e = cudaMallocHost((void **)&cm->h_logits, (size_t)WEFT_CUDA_MAX_SLOTS *
                                                                    (size_t)in->n_vocab *
                                                                    sizeof(float))) != cudaSuccess)
-        rc = cerr(e, "cudaMallocHost (logits)", err, cap);
+        rc = cerr(e, "cudaMallocHost (logits)", err, errcap);
     if (rc == 0)
-        rc = alloc_scratch(cm, n_ctx, err, cap);
+        rc = alloc_scratch(cm, n_ctx, err, errcap);
     if (rc < 0) {
         weft_cuda_model_free(cm);
         return rc;
@@ -274,9 +274,9 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
 }
 
 extern "C" int weft_cuda_seq_new(struct weft_cuda_model *cm, int n_ctx, struct weft_cuda_seq **out,
-                                 char *err, size_t cap)
+                                 char *err, size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     struct weft_cuda_plan p;
     weft_cuda_plan(cm->m, n_ctx, &p);
@@ -299,9 +299,9 @@ extern "C" int weft_cuda_seq_new(struct weft_cuda_model *cm, int n_ctx, struct w
     if (e == cudaSuccess)
         e = cudaMemset(s->v, 0, bytes);
     if (e != cudaSuccess)
-        rc = cerr(e, "cudaMalloc (KV cache)", err, cap);
+        rc = cerr(e, "cudaMalloc (KV cache)", err, errcap);
     if (rc == 0 && n_ctx > cm->max_ctx)
-        rc = alloc_scratch(cm, n_ctx, err, cap);
+        rc = alloc_scratch(cm, n_ctx, err, errcap);
     pthread_mutex_unlock(&cm->lock);
     if (rc < 0) {
         weft_cuda_seq_free(s);
@@ -441,7 +441,7 @@ static void enqueue_pass(struct weft_cuda_model *cm, int n, int all_logits)
 
 /* Runs the pass for the slots in h_step (lock held), capturing its graph
  * the first time this shape is seen. */
-static int run_pass(struct weft_cuda_model *cm, int all_logits, char *err, size_t cap)
+static int run_pass(struct weft_cuda_model *cm, int all_logits, char *err, size_t errcap)
 {
     int n = cm->h_step->n;
     CK(cudaSetDevice(cm->device));
@@ -454,13 +454,13 @@ static int run_pass(struct weft_cuda_model *cm, int all_logits, char *err, size_
         CK(cudaStreamEndCapture(cm->stream, &g));
         if (launch != cudaSuccess) {
             cudaGraphDestroy(g);
-            return cerr(launch, "kernel launch", err, cap);
+            return cerr(launch, "kernel launch", err, errcap);
         }
         cudaError_t e = cudaGraphInstantiate(ge, g, 0);
         cudaGraphDestroy(g);
         if (e != cudaSuccess) {
             *ge = NULL;
-            return cerr(e, "cudaGraphInstantiate", err, cap);
+            return cerr(e, "cudaGraphInstantiate", err, errcap);
         }
     }
     CK(cudaGraphLaunch(*ge, cm->stream));
@@ -478,9 +478,9 @@ static void set_slot(step *st, int i, const struct weft_cuda_seq *s, int32_t tok
 }
 
 extern "C" int weft_cuda_eval(struct weft_cuda_seq *s, const int32_t *tokens, int n, int pos,
-                              float *logits, char *err, size_t cap)
+                              float *logits, char *err, size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     if (n <= 0 || n > WEFT_CUDA_MAX_SLOTS || pos < 0 || pos + n > s->n_ctx)
         return WEFT_EINVAL;
@@ -489,7 +489,7 @@ extern "C" int weft_cuda_eval(struct weft_cuda_seq *s, const int32_t *tokens, in
     cm->h_step->n = n;
     for (int i = 0; i < n; i++)
         set_slot(cm->h_step, i, s, tokens[i], pos + i);
-    int rc = run_pass(cm, 0, err, cap);
+    int rc = run_pass(cm, 0, err, errcap);
     if (rc == 0)
         memcpy(logits, cm->h_logits, (size_t)cm->m->info.n_vocab * sizeof(float));
     pthread_mutex_unlock(&cm->lock);
@@ -497,9 +497,9 @@ extern "C" int weft_cuda_eval(struct weft_cuda_seq *s, const int32_t *tokens, in
 }
 
 extern "C" int weft_cuda_decode(struct weft_cuda_seq *const *seqs, int n, const int32_t *tokens,
-                                const int *pos, float *const *logits, char *err, size_t cap)
+                                const int *pos, float *const *logits, char *err, size_t errcap)
 {
-    if (cap)
+    if (errcap)
         err[0] = '\0';
     if (n <= 0 || n > WEFT_CUDA_MAX_SLOTS)
         return WEFT_EINVAL;
@@ -511,7 +511,7 @@ extern "C" int weft_cuda_decode(struct weft_cuda_seq *const *seqs, int n, const 
     cm->h_step->n = n;
     for (int i = 0; i < n; i++)
         set_slot(cm->h_step, i, seqs[i], tokens[i], pos[i]);
-    int rc = run_pass(cm, 1, err, cap);
+    int rc = run_pass(cm, 1, err, errcap);
     size_t nv = (size_t)cm->m->info.n_vocab;
     for (int i = 0; rc == 0 && i < n; i++)
         memcpy(logits[i], cm->h_logits + (size_t)i * nv, nv * sizeof(float));

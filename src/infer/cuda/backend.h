@@ -63,25 +63,25 @@ void weft_cuda_scratch_sizes(const struct weft_model_info *in, int max_ctx,
  * needed and free) when weights, scratch and a KV cache of `n_ctx`
  * positions would not fit in the device's free memory. */
 int weft_cuda_model_new(const struct weft_model *m, int device, int n_ctx,
-                        struct weft_cuda_model **out, char *err, size_t cap);
+                        struct weft_cuda_model **out, char *err, size_t errcap);
 void weft_cuda_model_free(struct weft_cuda_model *cm);
 
 /* A KV cache of n_ctx positions on the device. */
 int weft_cuda_seq_new(struct weft_cuda_model *cm, int n_ctx, struct weft_cuda_seq **out, char *err,
-                      size_t cap);
+                      size_t errcap);
 void weft_cuda_seq_free(struct weft_cuda_seq *s);
 
 /* n tokens of one sequence from position pos (n <= WEFT_CUDA_MAX_SLOTS,
  * pos + n <= its n_ctx); the last token's logits (n_vocab floats) to
  * `logits` on the host. */
 int weft_cuda_eval(struct weft_cuda_seq *s, const int32_t *tokens, int n, int pos, float *logits,
-                   char *err, size_t cap);
+                   char *err, size_t errcap);
 
 /* One decode step for n sequences of the same model: seqs[i] takes
  * tokens[i] at pos[i]; logits[i] (n_vocab floats on the host) receives its
  * logits. */
 int weft_cuda_decode(struct weft_cuda_seq *const *seqs, int n, const int32_t *tokens,
-                     const int *pos, float *const *logits, char *err, size_t cap);
+                     const int *pos, float *const *logits, char *err, size_t errcap);
 
 #ifdef __cplusplus
 }

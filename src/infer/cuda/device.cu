@@ -15,10 +15,10 @@ __global__ static void probe_kernel(int *out)
     *out = 0x5eed;
 }
 
-static int fail(cudaError_t e, const char *what, char *why, size_t cap)
+static int fail(cudaError_t e, const char *what, char *err, size_t errcap)
 {
-    if (cap)
-        snprintf(why, cap, "%s: %s", what, cudaGetErrorString(e));
+    if (errcap)
+        snprintf(err, errcap, "%s: %s", what, cudaGetErrorString(e));
     return WEFT_ECUDA;
 }
 
@@ -41,43 +41,43 @@ extern "C" int weft_gpu_count(void)
     return n;
 }
 
-extern "C" int weft_gpu_describe(int index, struct weft_gpu_info *info, char *why, size_t cap)
+extern "C" int weft_gpu_describe(int index, struct weft_gpu_info *info, char *err, size_t errcap)
 {
-    if (cap)
-        why[0] = '\0';
+    if (errcap)
+        err[0] = '\0';
     int n = weft_gpu_count();
     if (index < 0 || index >= n) {
-        if (cap)
-            snprintf(why, cap, "no CUDA device %d (%d present)", index, n);
+        if (errcap)
+            snprintf(err, errcap, "no CUDA device %d (%d present)", index, n);
         return WEFT_ENODEV;
     }
     cudaDeviceProp p;
     cudaError_t e = cudaGetDeviceProperties(&p, index);
     if (e != cudaSuccess)
-        return fail(e, "cudaGetDeviceProperties", why, cap);
+        return fail(e, "cudaGetDeviceProperties", err, errcap);
     e = cudaSetDevice(index);
     if (e != cudaSuccess)
-        return fail(e, "cudaSetDevice", why, cap);
+        return fail(e, "cudaSetDevice", err, errcap);
     size_t free_b = 0, total_b = 0;
     e = cudaMemGetInfo(&free_b, &total_b);
     if (e != cudaSuccess)
-        return fail(e, "cudaMemGetInfo", why, cap);
+        return fail(e, "cudaMemGetInfo", err, errcap);
 
     int *d = NULL;
     int h = 0;
     e = cudaMalloc(&d, sizeof *d);
     if (e != cudaSuccess)
-        return fail(e, "cudaMalloc", why, cap);
+        return fail(e, "cudaMalloc", err, errcap);
     probe_kernel<<<1, 1>>>(d);
     e = cudaGetLastError();
     if (e == cudaSuccess)
         e = cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost);
     cudaFree(d);
     if (e != cudaSuccess)
-        return fail(e, "probe kernel", why, cap);
+        return fail(e, "probe kernel", err, errcap);
     if (h != 0x5eed) {
-        if (cap)
-            snprintf(why, cap, "probe kernel wrote %#x, expected 0x5eed", h);
+        if (errcap)
+            snprintf(err, errcap, "probe kernel wrote %#x, expected 0x5eed", h);
         return WEFT_ECUDA;
     }
 

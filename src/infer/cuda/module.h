@@ -33,17 +33,17 @@ struct weft_cuda_api {
     uint32_t abi;
     size_t model_size; /* sizeof(struct weft_model) in the module's build */
     int (*gpu_count)(void);
-    int (*gpu_describe)(int index, struct weft_gpu_info *info, char *why, size_t cap);
+    int (*gpu_describe)(int index, struct weft_gpu_info *info, char *err, size_t errcap);
     int (*model_new)(const struct weft_model *m, int device, int n_ctx,
-                     struct weft_cuda_model **out, char *err, size_t cap);
+                     struct weft_cuda_model **out, char *err, size_t errcap);
     void (*model_free)(struct weft_cuda_model *cm);
     int (*seq_new)(struct weft_cuda_model *cm, int n_ctx, struct weft_cuda_seq **out, char *err,
-                   size_t cap);
+                   size_t errcap);
     void (*seq_free)(struct weft_cuda_seq *s);
     int (*eval)(struct weft_cuda_seq *s, const int32_t *tokens, int n, int pos, float *logits,
-                char *err, size_t cap);
+                char *err, size_t errcap);
     int (*decode)(struct weft_cuda_seq *const *seqs, int n, const int32_t *tokens, const int *pos,
-                  float *const *logits, char *err, size_t cap);
+                  float *const *logits, char *err, size_t errcap);
 };
 
 #ifdef __cplusplus
