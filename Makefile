@@ -73,8 +73,8 @@ install: build
 	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
 
 format:
-	find src include tests bench -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' \) \
-	    -print0 2>/dev/null | xargs -0 clang-format -i
+	find src include tests bench -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) \
+	    -not -path '*/node_modules/*' -print0 2>/dev/null | xargs -0 clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

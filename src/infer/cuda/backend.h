@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pass.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,8 +42,6 @@ struct weft_model;
 struct weft_model_info;
 struct weft_cuda_model;
 struct weft_cuda_seq;
-
-#define WEFT_CUDA_MAX_SLOTS 16
 
 /* Device bytes the model's weights take as uploaded, the per-pass scratch
  * for `max_ctx` positions, and each position of one sequence's KV cache. */
@@ -55,7 +55,6 @@ void weft_cuda_plan(const struct weft_model *m, int max_ctx, struct weft_cuda_pl
 /* The pass scratch, in floats per buffer (plan.c; the module allocates
  * exactly these). */
 #define WEFT_CUDA_SCRATCH_BUFS 9
-#define WEFT_CUDA_STEP_BYTES   4096 /* room reserved for the pass parameters */
 void weft_cuda_scratch_sizes(const struct weft_model_info *in, int max_ctx,
                              size_t sz[WEFT_CUDA_SCRATCH_BUFS]);
 

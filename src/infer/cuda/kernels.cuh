@@ -16,7 +16,7 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "pass.h"
 
 namespace weft_cuda
 {
