@@ -18,40 +18,24 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/bin
 data=${WEFT_TESTDATA:-$root/../shared/testdata}
 work=$(mktemp -d /tmp/weft-node-bench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-"$bin/weft-convert" llama2c "$data/models/stories260K.bin" "$data/models/tok512.bin" \
-    "$work/stories260K.gguf" > /dev/null || exit 1
-"$bin/weft-scheduler" --dev-tls --state-dir "$work/sched" --port 0 --heartbeat-ms 2000 \
-    --log-level notice > "$work/sched.out" 2> "$work/sched.err" &
-pids+=($!)
-for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*listening on port \([0-9]*\)/\1/p' "$work/sched.out")
-    [ -n "$PORT" ] && break
-    sleep 0.05
-done
-CA=$work/sched/dev-cert.pem
-KEY=$("$bin/weftctl" --state-dir "$work/sched" keys create b --rate 0 --concurrency 0 2>/dev/null)
+# The tests' helpers: start_sched, start_home, enroll, wait_ready, cleanup.
+DATA=$data
+. "$root/tests/lib/weft.sh" "$bin" "$root/build/tests" "$work" "$data"
+trap 'weft_cleanup; rm -rf "$work"' EXIT
+need_testdata
+convert_stories
+HEARTBEAT_MS=2000 SCHED_LOG=notice start_sched
+KEY=$(new_key b --rate 0 --concurrency 0)
+ADMIN=$(new_key ops --admin)
 
 home() { # home -> MB (a sunny noon)
-    MB=$(free_port)
-    "$bin/weft-panelsim" --profile "$data/energy/ausgrid-c12-2011-07_2012-03.csv" --port "$MB" \
-        --day 30.5 --pv-kwp 6 --soc 97 > /dev/null 2>&1 &
-    pids+=($!)
-    sleep 0.3
+    start_home h
+    MB=${HOME_PORT[h]}
 }
 
 config() { # config NAME MB EXTRA_COMPUTE_JSON [MAX_COMPUTE_W] [MODELS_JSON]
     local tok models=${5:-[\{\"path\": \"$work/stories260K.gguf\"\}]}
-    tok=$("$bin/weftctl" --state-dir "$work/sched" nodes enroll "$1" 2>/dev/null)
+    tok=$(enroll "$1")
     cat > "$work/$1.json" <<EOF
 {"scheduler": {"urls": ["https://127.0.0.1:$PORT"], "token": "$tok", "ca_file": "$CA"},
  "models": $models,
@@ -68,7 +52,7 @@ idle_one() { # idle_one LABEL MODELS_JSON ("" for stories260K)
     # shellcheck disable=SC2086
     env ${WEFTD_ENV:-} "$bin/weftd" --config "$work/idle$1.json" > "$work/idle.out" 2> "$work/idle.err" &
     local pid=$!
-    pids+=("$pid")
+    PIDS+=("$pid")
     sleep 5
     # CPU time in ns from the scheduler's own accounting (schedstat), summed
     # over threads: clock ticks are too coarse for a process this quiet.
@@ -126,15 +110,16 @@ bench_failover() {
     home
     config steady "$MB" ', "max_tokens_per_s": 40' 100
     "$bin/weftd" --config "$work/steady.json" > /dev/null 2>&1 &
-    pids+=($!)
+    PIDS+=($!)
     : > "$work/gaps"
     for r in $(seq "$runs"); do
         config "v$r" "$MB" ', "max_tokens_per_s": 40' 300
         "$bin/weftd" --config "$work/v$r.json" > "$work/v.out" 2>/dev/null &
         local v=$!
-        pids+=("$v")
-        sleep 2.5 # hello, policy enable delay, first poll
-        ( sleep 0.6; kill -9 "$v" ) &
+        PIDS+=("$v")
+        wait_ready "v$r"
+        ( sleep 0.6; kill -9 "$v" ) & # ~20 tokens in at 40 tok/s: the benchmark's kill
+
         /usr/bin/python3 "$root/bench/sched/failover.py" 127.0.0.1 "$PORT" "$CA" "$KEY" 60 \
             --model stories260K >> "$work/gaps" || echo "run $r failed" >&2
         wait "$v" 2>/dev/null
@@ -152,8 +137,8 @@ bench_duty() {
         config "d$w" "$MB" ', "busy_w": 120' "$w"
         "$bin/weftd" --config "$work/d$w.json" > /dev/null 2> "$work/d$w.err" &
         local p=$!
-        pids+=("$p")
-        sleep 2.5 # hello, policy enable delay, first poll
+        PIDS+=("$p")
+        wait_ready "d$w"
         local rates=""
         for _ in $(seq "${REPS:-3}"); do
             rates="$rates $(/usr/bin/python3 "$root/bench/sched/failover.py" 127.0.0.1 "$PORT" "$CA" "$KEY" 200 \

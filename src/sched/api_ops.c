@@ -39,6 +39,8 @@ void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sche
         for (int i = 0; i < n->n_models; i++)
             cJSON_AddItemToArray(models, cJSON_CreateString(n->models[i].name));
         cJSON_AddNumberToObject(x, "running", n->running);
+        /* A poll parked here: the node waits for work now. */
+        cJSON_AddBoolToObject(x, "waiting", n->poll != NULL);
         cJSON_AddNumberToObject(x, "max_concurrency", n->max_concurrency);
         cJSON_AddNumberToObject(x, "budget_w", n->budget_w);
         cJSON_AddStringToObject(x, "policy_state", n->policy_state);

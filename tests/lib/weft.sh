@@ -1,0 +1,268 @@
+# shellcheck shell=bash
+# One helper library for the black-box tests (tests/*/cases/*.sh) and the
+# benchmarks (bench/): start the real binaries on loopback, wait for a
+# condition with a deadline, talk to them with curl, stop everything.
+# h2o's t/Util.pm is the model: helpers once, one scenario per file.
+#
+# A case sources it with its arguments:
+#     . "$(dirname "$0")/../../lib/weft.sh" "$@"   # BIN TESTS_BIN WORK [TESTDATA]
+# and ends with weft_finish. Nothing here sleeps to synchronise: waits are
+# wait_for CONDITION with a deadline, polled every 50 ms.
+
+set -u
+BIN=${1:?usage: CASE BIN_DIR TESTS_BIN_DIR WORK_DIR [TESTDATA_DIR]}
+TBIN=${2:?tests bin dir}
+WORK=${3:?work dir}
+DATA=${4:-}
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CASE=$(basename "$0" .sh)
+PIDS=()
+declare -A HOME_PORT STATUS_PORT # by home/node name
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+weft_cleanup() {
+    [ -n "${KEEP:-}" ] && { echo "keeping pids ${PIDS[*]}"; return; }
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+}
+trap weft_cleanup EXIT
+
+fail() {
+    echo "FAIL ($CASE): $*"
+    for f in "$WORK"/*.err; do
+        [ -f "$f" ] || continue
+        echo "--- $f (tail)"
+        tail -n 25 "$f"
+    done
+    exit 1
+}
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+# wait_for WHAT SECONDS COMMAND...: runs COMMAND until it succeeds; fails
+# the case, saying WHAT, when SECONDS pass first.
+wait_for() {
+    local what=$1 secs=$2
+    shift 2
+    local end=$(($(date +%s%N) + secs * 1000000000))
+    until "$@" 2>/dev/null; do
+        [ "$(date +%s%N)" -lt "$end" ] || fail "waited ${secs} s for: $what"
+        sleep 0.05
+    done
+}
+
+json() { /usr/bin/python3 "$LIB/weftjson.py" get "$1"; } # json EXPR < document (d)
+free_port() { /usr/bin/python3 "$LIB/weftjson.py" free-port; }
+
+# ---- the scheduler ---------------------------------------------------------
+
+# start_sched [flags...]: a scheduler with a dev certificate in $WORK/sched,
+# on SCHED_PORT (default: any), heartbeats every HEARTBEAT_MS (200). Sets
+# SCHED_PID, PORT, URL, CA.
+start_sched() {
+    : > "$WORK/sched.out"
+    "$BIN/weft-scheduler" --dev-tls --state-dir "$WORK/sched" --port "${SCHED_PORT:-0}" \
+        --heartbeat-ms "${HEARTBEAT_MS:-200}" --log-level "${SCHED_LOG:-info}" "$@" \
+        > "$WORK/sched.out" 2>> "$WORK/sched.err" &
+    SCHED_PID=$!
+    PIDS+=("$SCHED_PID")
+    wait_for "the scheduler's port" 10 grep -q "listening on port" "$WORK/sched.out"
+    PORT=$(sed -n 's/.*listening on port \([0-9]*\)/\1/p' "$WORK/sched.out")
+    URL="https://127.0.0.1:$PORT"
+    CA="$WORK/sched/dev-cert.pem"
+}
+
+# stop_sched_hard: SIGKILL, as a crash would.
+stop_sched_hard() {
+    kill -9 "$SCHED_PID"
+    wait "$SCHED_PID" 2>/dev/null
+}
+
+ctl() { "$BIN/weftctl" --state-dir "$WORK/sched" "$@"; }
+new_key() { ctl keys create "$@" 2>/dev/null; } # new_key NAME [flags] -> the secret
+enroll() { ctl nodes enroll "$1" 2>/dev/null; }  # enroll NAME -> the node's token
+
+healthz() { curl -s --cacert "$CA" "$URL/healthz"; }
+live_nodes() { healthz | json 'd["nodes_live"]'; }
+nodes_are() { [ "$(live_nodes)" = "$1" ]; }
+wait_nodes() { wait_for "$1 live nodes" 10 nodes_are "$1"; }
+
+# metric NAME: the value of a sample line of /metrics ("" when absent).
+metric() {
+    curl -s --cacert "$CA" "$URL/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
+metric_at_least() { # metric_at_least NAME N
+    local v
+    v=$(metric "$1")
+    [ -n "$v" ] && awk -v a="$v" -v b="$2" 'BEGIN {exit !(a >= b)}'
+}
+wait_metric() { wait_for "$1 >= $2" "${3:-10}" metric_at_least "$1" "$2"; }
+
+# Two heartbeats from now: every node has told the scheduler what it may
+# take since, and the scheduler has tried to place what is queued.
+wait_two_heartbeats() {
+    local n
+    n=$(metric weft_heartbeats_total)
+    wait_metric weft_heartbeats_total $((${n:-0} + 2))
+}
+
+# node_ready NAME: the scheduler would hand the node work now: a poll of
+# its is parked and its last heartbeat offered a budget and interactive
+# work (admin key in ADMIN).
+node_ready() {
+    curl -s --cacert "$CA" -H "Authorization: Bearer $ADMIN" "$URL/v1/admin/nodes" |
+        json "[n['waiting'] and n['interactive'] and n['budget_w'] > 0
+               for n in d['data'] if n['name'] == '$1'] == [True]" | grep -qx True
+}
+wait_ready() { wait_for "node $1 ready for work" 10 node_ready "$1"; }
+
+# api METHOD PATH [BODY]: the body, then a last line with the status (KEY).
+api() {
+    local method=$1 path=$2 body=${3-}
+    if [ -n "$body" ]; then
+        curl -s --cacert "$CA" -X "$method" -H "Authorization: Bearer $KEY" \
+            -H 'Content-Type: application/json' -d "$body" -w '\n%{http_code}' "$URL$path"
+    else
+        curl -s --cacert "$CA" -X "$method" -H "Authorization: Bearer $KEY" \
+            -w '\n%{http_code}' "$URL$path"
+    fi
+}
+body_of() { printf '%s' "$1" | head -n 1; } # the body of api's output
+expect_status() { # expect_status WANT OUTPUT WHAT
+    local got
+    got=$(printf '%s' "$2" | tail -n 1)
+    [ "$got" = "$1" ] || fail "$3: expected HTTP $1, got $got: $(printf '%s' "$2" | head -c 300)"
+}
+
+job_status() { api GET "/v1/jobs/$1" | head -n 1 | json 'd["status"]'; }
+job_is() { [ "$(job_status "$1")" = "$2" ]; }
+wait_job() { wait_for "job $1 $2" "${3:-10}" job_is "$1" "$2"; } # wait_job ID STATUS [S]
+
+# stream PATH BODY [--repr]: the text of a streamed completion (chat or
+# text) on stdout, the count of its token events on stderr.
+stream() {
+    curl -sN --cacert "$CA" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+        -d "$2" "$URL$1" | /usr/bin/python3 "$LIB/weftjson.py" sse ${3:+"$3"}
+}
+
+# ---- testnode (scripted tokens) --------------------------------------------
+
+# start_testnode NAME [testnode flags...]: enrolls NAME, starts it; NODE_PID.
+start_testnode() {
+    local name=$1
+    shift
+    local tok
+    tok=$(enroll "$name") || fail "enroll $name"
+    "$TBIN/testnode" --url "$URL" --token "$tok" --cacert "$CA" "$@" 2>> "$WORK/node-$name.err" &
+    NODE_PID=$!
+    PIDS+=("$NODE_PID")
+}
+
+# ---- homes and weftd --------------------------------------------------------
+
+need_testdata() {
+    [ -f "$DATA/models/stories260K.bin" ] ||
+        skip "$DATA/models/stories260K.bin not found (../shared/testdata)"
+    PROFILE=$DATA/energy/ausgrid-c12-2011-07_2012-03.csv
+}
+
+# stories260K as GGUF in $WORK (llama2.c's checkpoint, converted).
+convert_stories() {
+    "$BIN/weft-convert" llama2c "$DATA/models/stories260K.bin" "$DATA/models/tok512.bin" \
+        "$WORK/stories260K.gguf" > /dev/null 2>&1 || fail "convert"
+}
+
+mb_answers() { mbpoll -m tcp -a 1 -t 4 -r 40001 -c 2 -1 -p "$1" 127.0.0.1 > /dev/null 2>&1; }
+
+# start_home NAME [panelsim flags]: a sunny noon with a full battery, on
+# HOME_PORT[NAME].
+start_home() {
+    local name=$1
+    shift
+    local p
+    p=$(free_port)
+    "$BIN/weft-panelsim" --profile "$PROFILE" --port "$p" --day 30.5 --pv-kwp 6 --soc 97 "$@" \
+        > /dev/null 2>> "$WORK/panel-$name.err" &
+    PIDS+=($!)
+    HOME_PORT[$name]=$p
+    wait_for "home $name's Modbus server" 10 mb_answers "$p"
+}
+
+# mbw NAME REGISTER VALUE: writes a holding register (mbpoll counts from 1:
+# 40503 is address 40502).
+mbw() {
+    mbpoll -m tcp -a 1 -t 4 -r "$2" -1 -p "${HOME_PORT[$1]}" 127.0.0.1 "$3" > /dev/null ||
+        fail "mbpoll write $2 on $1"
+}
+
+# start_weftd NAME [json merged into its config]: weftd for home NAME;
+# NODE_PID, STATUS_PORT[NAME].
+start_weftd() {
+    local name=$1 extra=${2:-'{}'}
+    local tok
+    tok=$(enroll "$name") || fail "enroll $name"
+    /usr/bin/python3 "$LIB/weftjson.py" node-config "$WORK/$name.json" "$URL" "$tok" "$CA" \
+        "$WORK" "${HOME_PORT[$name]}" "$name" "$extra" || fail "config for $name"
+    "$BIN/weftd" --config "$WORK/$name.json" > "$WORK/node-$name.out" 2>> "$WORK/node-$name.err" &
+    NODE_PID=$!
+    PIDS+=("$NODE_PID")
+    wait_for "weftd $name's status port" 10 grep -q "status on port" "$WORK/node-$name.out"
+    STATUS_PORT[$name]=$(sed -n 's/.*status on port \([0-9]*\)/\1/p' "$WORK/node-$name.out")
+}
+
+# status NAME EXPR: a Python expression over weftd NAME's status JSON (d).
+status() { curl -s "http://127.0.0.1:${STATUS_PORT[$1]}/status" | json "$2"; }
+status_is() { [ "$(status "$1" "$2")" = "$3" ]; }
+wait_status() { # wait_status NAME EXPR WANT [SECONDS]
+    local s=${4:-10}
+    status_is "$1" "$2" "$3" 2>/dev/null && return 0
+    wait_for "$1: $2 == $3 (it is '$(status "$1" "$2" 2>/dev/null)')" "$s" status_is "$1" "$2" "$3"
+}
+
+# ---- the end of a case --------------------------------------------------------
+
+# The scheduler stops cleanly on SIGTERM (exit 0, its loop closed, no leak
+# in sanitizer builds), and no process left a sanitizer report.
+weft_finish() {
+    if [ -n "${SCHED_PID:-}" ] && kill -0 "$SCHED_PID" 2>/dev/null; then
+        kill -TERM "$SCHED_PID"
+        wait "$SCHED_PID"
+        local rc=$?
+        [ "$rc" = 0 ] || fail "the scheduler exited with $rc on SIGTERM"
+    fi
+    if grep -lE "AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer" "$WORK"/*.err \
+        2>/dev/null; then
+        fail "sanitizer report above"
+    fi
+    echo "ok: $CASE"
+}
+
+# ---- the node cases' common ground ------------------------------------------
+
+# node_setup: the test data, stories260K as GGUF, heartbeats every 300 ms.
+node_setup() {
+    need_testdata
+    convert_stories
+    HEARTBEAT_MS=${HEARTBEAT_MS:-300}
+}
+
+# two_homes: a scheduler; home b's node (little budget) with the undisturbed
+# run of $REQ in $ref; then home a's node, which is preferred (NODE_PID).
+# KEY and ADMIN are set.
+two_homes() {
+    start_sched
+    KEY=$(new_key t)
+    ADMIN=$(new_key ops --admin)
+    start_home b
+    start_weftd b '{"policy":{"max_compute_w":100}}'
+    wait_status b 'd["policy"]["state"]' on
+    wait_status b 'd["scheduler"]["state"]' live
+    ref=$(stream /v1/completions "$REQ" --repr 2>/dev/null) || fail "reference run"
+    start_home a
+    start_weftd a
+}
