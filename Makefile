@@ -1,6 +1,9 @@
 # Weft: a thin front over CMake. `make` builds into build/ (binaries in
-# build/bin/); `make test` runs every test in a normal build, an ASan+UBSan
-# build, a TSan build and, when clang is there, a short libFuzzer pass.
+# build/bin/) and touches nothing outside the tree; `make deps` installs
+# what a fresh Debian 12 lacks (scripts/install-deps, apt-get), and
+# `make test` and `make demo` run it first. `make test` runs every test in
+# a normal build, an ASan+UBSan build, a TSan build and, when clang is
+# there, a short libFuzzer pass.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -23,14 +26,14 @@ all: build
 deps:
 	@scripts/install-deps
 
-build: deps
+build:
 	$(CMAKE) -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
 
 test: deps test-normal test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed"
 
-test-normal: build
+test-normal: deps build
 	cd $(BUILD) && $(CTEST) $(CTEST_FLAGS)
 
 # The whole suite again under AddressSanitizer and UBSan. CUDA stays out:
@@ -66,7 +69,7 @@ test-tsan: deps
 
 # A region on loopback: scheduler, three simulated homes, three weftd nodes
 # (scripts/demo.py). Needs ../shared/testdata for the model and profile.
-demo: build
+demo: deps build
 	/usr/bin/python3 scripts/demo.py
 
 install: build
