@@ -266,3 +266,37 @@ two_homes() {
     start_home a
     start_weftd a
 }
+
+# ---- the energy cases' common ground -----------------------------------------
+
+# steady_home [panelsim flags]: weft-panelsim on a home with a steady 2 kW
+# of PV, 0.5 kW of load and a full battery, so every reading is known
+# exactly (the meter shows 1.5 kW of export); HOME_PORT[steady], port, SIM_PID.
+steady_home() {
+    printf ',GC,GG\n2012-01-01 00:00:00,0.5,2.0\n2012-01-01 00:30:00,0.5,2.0\n2012-01-01 01:00:00,0.5,2.0\n' \
+        > "$WORK/steady.csv"
+    port=$(free_port)
+    HOME_PORT[steady]=$port
+    : > "$WORK/sim.log"
+    "$BIN/weft-panelsim" --profile "$WORK/steady.csv" --port "$port" --soc 100 "$@" \
+        > "$WORK/sim.log" 2>&1 &
+    SIM_PID=$!
+    PIDS+=("$SIM_PID")
+    # It prints this line once it listens; every fault mode gets that far.
+    wait_for "panelsim serving" 5 grep -q "weft-panelsim: serving" "$WORK/sim.log"
+}
+stop_steady_home() {
+    kill "$SIM_PID"
+    wait "$SIM_PID" 2>/dev/null
+}
+
+# jvalue KEY FILE: a top-level value of a JSON file, "null" for null,
+# numbers to 3 places.
+jvalue() {
+    json "'null' if d['$1'] is None else round(d['$1'], 3)" < "$2"
+}
+
+# need_models: the shared test data's models, or skip.
+need_models() {
+    [ -d "$DATA/models" ] || skip "$DATA/models is missing (../shared/testdata)"
+}
