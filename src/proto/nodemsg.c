@@ -52,6 +52,13 @@ static int whole_in(const cJSON *v, double lo, double hi, long long *out)
     return 0;
 }
 
+/* An optional whole number in [0, hi]: dflt when absent or out of range. */
+static long long whole_or(const cJSON *o, const char *k, double hi, long long dflt)
+{
+    long long v;
+    return whole_in(cJSON_GetObjectItemCaseSensitive(o, k), 0, hi, &v) == 0 ? v : dflt;
+}
+
 /* Prints o into out and frees o. */
 static int emit(cJSON *o, struct weft_buf *out, int newline)
 {
@@ -142,9 +149,7 @@ int weft_hello_reply_parse(const char *body, size_t len, struct weft_hello_reply
         r->heartbeat_ms = hb->valuedouble < 50      ? 50
                           : hb->valuedouble > 60000 ? 60000
                                                     : (int)hb->valuedouble;
-    long long lease;
-    if (whole_in(cJSON_GetObjectItemCaseSensitive(o, "lease_ms"), 0, 1e12, &lease) == 0)
-        r->lease_ms = lease;
+    r->lease_ms = whole_or(o, "lease_ms", 1e12, 0);
     str_into(o, "node", r->node, sizeof r->node);
     cJSON_Delete(o);
     return 0;
@@ -190,9 +195,7 @@ int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb
         if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof hb->jobs[0].id)
             continue;
         snprintf(hb->jobs[hb->n_jobs].id, sizeof hb->jobs[0].id, "%s", id->valuestring);
-        long long t;
-        if (whole_in(cJSON_GetObjectItemCaseSensitive(j, "tokens"), 0, 1e12, &t) == 0)
-            hb->jobs[hb->n_jobs].tokens = t;
+        hb->jobs[hb->n_jobs].tokens = whole_or(j, "tokens", 1e12, 0);
         hb->n_jobs++;
     }
     cJSON_Delete(o);
@@ -237,9 +240,7 @@ int weft_heartbeat_reply_parse(const char *body, size_t len, struct weft_heartbe
             strlen(c->valuestring) < sizeof r->cancel[0])
             snprintf(r->cancel[r->n_cancel++], sizeof r->cancel[0], "%s", c->valuestring);
     }
-    long long lease;
-    if (whole_in(cJSON_GetObjectItemCaseSensitive(o, "lease_ms"), 0, 1e12, &lease) == 0)
-        r->lease_ms = lease;
+    r->lease_ms = whole_or(o, "lease_ms", 1e12, 0);
     cJSON_Delete(o);
     return 0;
 }
@@ -326,8 +327,7 @@ static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *er
             snprintf(a->stop[a->n_stop++], sizeof a->stop[0], "%s", s->valuestring);
         }
     }
-    if (whole_in(cJSON_GetObjectItemCaseSensitive(o, "attempt"), 0, 1e6, &v) == 0)
-        a->attempt = (int)v;
+    a->attempt = (int)whole_or(o, "attempt", 1e6, 0);
     int n = cJSON_GetArraySize(toks);
     a->resume = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->resume);
     a->prompt = strdup(prompt->valuestring);

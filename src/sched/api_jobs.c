@@ -197,9 +197,7 @@ void sched_h_jobs_list(struct sched *s, struct weft_http_req *req, struct sched_
     }
     int has_after = sched_query_param(req->query, "after", after, sizeof after) == 0;
     struct list_ctx c = {.s = s};
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "object", "list");
-    c.data = cJSON_AddArrayToObject(o, "data");
+    cJSON *o = sched_list_object(&c.data);
     /* One more than asked tells whether there is another page. */
     int n = weft_store_job_list(s->store, k->admin ? NULL : k->id, has_after ? after : NULL,
                                 limit + 1, list_one, &c);

@@ -44,14 +44,21 @@ void sched_h_node_hello(struct sched *s, struct weft_http_req *req, struct sched
     sched_reply_buf(req, 200, &b);
 }
 
+/* Heartbeats and polls come from a node that said hello; 409 tells one the
+ * scheduler forgot (a restart, a lease that ran out) to say it again. */
+static int known_live(struct weft_http_req *req, const struct sched_node *n)
+{
+    if (!n->live)
+        sched_reply_fail(req, 409, NULL, "hello_first",
+                         "This node is not registered (or was declared gone): send hello first.");
+    return n->live;
+}
+
 void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     struct sched_node *n = call->node;
-    if (!n->live) {
-        sched_reply_fail(req, 409, NULL, "hello_first",
-                         "This node is not registered (or was declared gone): send hello first.");
+    if (!known_live(req, n))
         return;
-    }
     struct weft_heartbeat hb;
     char why[160];
     if (weft_heartbeat_parse(req->body.data ? req->body.data : "", req->body.len, &hb, why,
@@ -89,11 +96,8 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
 void sched_h_node_work(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     struct sched_node *n = call->node;
-    if (!n->live) {
-        sched_reply_fail(req, 409, NULL, "hello_first",
-                         "This node is not registered (or was declared gone): send hello first.");
+    if (!known_live(req, n))
         return;
-    }
     char w[16];
     int wait_s = 25;
     if (sched_query_param(req->query, "wait", w, sizeof w) == 0) {

@@ -14,9 +14,8 @@
 void sched_h_models(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     (void)call;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "object", "list");
-    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    cJSON *data;
+    cJSON *o = sched_list_object(&data);
     struct weft_list *it;
     weft_list_foreach(it, &s->nodes)
     {

@@ -22,9 +22,8 @@ void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sche
 {
     (void)call;
     uint64_t now = weft_mono_ms();
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "object", "list");
-    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    cJSON *data;
+    cJSON *o = sched_list_object(&data);
     struct weft_list *it;
     weft_list_foreach(it, &s->nodes)
     {

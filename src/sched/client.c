@@ -9,16 +9,22 @@
 #include "core.h"
 #include "reply.h"
 
-static cJSON *chunk_base(const struct sched_job *j)
+/* What every completion object and chunk starts with. */
+static cJSON *object_base(const struct sched_job *j, const char *chat_object)
 {
     cJSON *o = cJSON_CreateObject();
     int chat = j->req.kind == WEFT_OAI_CHAT;
     cJSON_AddStringToObject(o, "id", j->id);
-    cJSON_AddStringToObject(o, "object", chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddStringToObject(o, "object", chat ? chat_object : "text_completion");
     cJSON_AddNumberToObject(o, "created", (double)j->created_s);
     cJSON_AddStringToObject(o, "model", j->req.model);
     cJSON_AddStringToObject(o, "system_fingerprint", "weft");
     return o;
+}
+
+static cJSON *chunk_base(const struct sched_job *j)
+{
+    return object_base(j, "chat.completion.chunk");
 }
 
 static void sse_send(struct sched_job *j, cJSON *o)
@@ -68,13 +74,8 @@ static cJSON *usage(const struct sched_job *j)
 /* The whole (non-streamed) completion object, as JSON text the caller frees. */
 static char *completion_json(const struct sched_job *j, const char *finish)
 {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = object_base(j, "chat.completion");
     int chat = j->req.kind == WEFT_OAI_CHAT;
-    cJSON_AddStringToObject(o, "id", j->id);
-    cJSON_AddStringToObject(o, "object", chat ? "chat.completion" : "text_completion");
-    cJSON_AddNumberToObject(o, "created", (double)j->created_s);
-    cJSON_AddStringToObject(o, "model", j->req.model);
-    cJSON_AddStringToObject(o, "system_fingerprint", "weft");
     cJSON *choices = cJSON_AddArrayToObject(o, "choices");
     cJSON *c = cJSON_CreateObject();
     cJSON_AddNumberToObject(c, "index", 0);

@@ -49,6 +49,14 @@ void sched_reply_fail(struct weft_http_req *req, int status, const char *type, c
     sched_reply_err(req, &e);
 }
 
+cJSON *sched_list_object(cJSON **data)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    *data = cJSON_AddArrayToObject(o, "data");
+    return o;
+}
+
 const char *sched_bearer(const struct weft_http_req *req)
 {
     const char *a = weft_http_header(req, "Authorization");

@@ -25,6 +25,10 @@ void sched_reply_err(struct weft_http_req *req, const struct weft_oai_err *e);
 void sched_reply_fail(struct weft_http_req *req, int status, const char *type, const char *code,
                       const char *message);
 
+/* {"object":"list","data":[]}: the list object of OpenAI's list routes, with
+ * its data array in *data. */
+struct cJSON *sched_list_object(struct cJSON **data);
+
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
 const char *sched_bearer(const struct weft_http_req *req);
 

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,7 +53,8 @@ static const char usage[] =
     "a Victron GX's system registers 808-850) over Modbus TCP from a day profile\n"
     "with a self-consumption battery. The node writes its compute draw (W) to\n"
     "register 40500; 40501 selects a fault mode and 40502 scales PV (%) at run\n"
-    "time, in both layouts.\n";
+    "time, in both layouts. --port 0 picks a free port; the line \"serving ... on\n"
+    "HOST:PORT\" on stderr says which.\n";
 
 /* One register table from address 0, so both layouts and the control
  * registers live in it. */
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
         WEFT_OPTS("--bind", &bind_addr),
         WEFT_OPTS("--load-col", &load_col),
         WEFT_OPTS("--pv-col", &pv_col),
-        WEFT_OPTI("--port", &port, 1, 65535),
+        WEFT_OPTI("--port", &port, 0, 65535),
         WEFT_OPTN("--speed", &speed, 0.001, 1e6),
         WEFT_OPTN("--day", &day, 0, 100000),
         WEFT_OPTN("--pv-kwp", &pv_kwp, 0, 1000),
@@ -299,8 +301,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "weft-panelsim: signalfd: %s\n", strerror(errno));
         return 1;
     }
+    /* Port 0 picks a free one: say which, so a script that starts us need
+     * not guess one that another process may take first. */
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(lfd, (struct sockaddr *)&bound, &blen) == 0)
+        port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                 : ((struct sockaddr_in *)&bound)->sin_port);
     fprintf(stderr, "weft-panelsim: serving %s on %s:%d (speed %gx)\n",
-            s.victron ? "Victron GX registers" : "SunSpec", bind_addr, (int)port, speed);
+            s.victron ? "Victron GX registers" : "SunSpec", bind_addr, port, speed);
 
     fd_set all;
     FD_ZERO(&all);

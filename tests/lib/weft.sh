@@ -152,6 +152,28 @@ stream() {
 
 # ---- testnode (scripted tokens) --------------------------------------------
 
+# failover_run VICTIM [testnode flags...]: the undisturbed run of $REQ on a
+# steady node (little budget) in $ref; then VICTIM (more budget, and the
+# flags that make it fail), ready for work, takes the same request: its text
+# must be $ref, and its token events are counted in $WORK/count. KEY and
+# ADMIN are set.
+failover_run() {
+    local victim=$1
+    shift
+    start_sched
+    KEY=$(new_key dev)
+    ADMIN=$(new_key ops --admin)
+    start_testnode steady --budget-w 100 --token-ms 2
+    wait_nodes 1
+    ref=$(stream /v1/chat/completions "$REQ" 2>/dev/null) || fail "reference run"
+    start_testnode "$victim" --budget-w 900 "$@"
+    wait_nodes 2
+    wait_ready "$victim" # preferred, and parked: the request goes to it
+    local got
+    got=$(stream /v1/chat/completions "$REQ" 2> "$WORK/count") || fail "stream through $victim"
+    [ "$got" = "$ref" ] || fail "through $victim: '$got' != '$ref'"
+}
+
 # start_testnode NAME [testnode flags...]: enrolls NAME, starts it; NODE_PID.
 start_testnode() {
     local name=$1
@@ -179,18 +201,22 @@ convert_stories() {
 
 mb_answers() { mbpoll -m tcp -a 1 -t 4 -r 40001 -c 2 -1 -p "$1" 127.0.0.1 > /dev/null 2>&1; }
 
-# start_home NAME [panelsim flags]: a sunny noon with a full battery, on
-# HOME_PORT[NAME].
+# panel_port FILE: the port weft-panelsim's "serving ... on HOST:PORT" line
+# in FILE names.
+panel_port() { sed -n 's/^weft-panelsim: serving .* on .*:\([0-9]*\) (speed.*/\1/p' "$1"; }
+
+# start_home NAME [panelsim flags]: a sunny noon with a full battery, on the
+# free port it picks, HOME_PORT[NAME].
 start_home() {
     local name=$1
     shift
-    local p
-    p=$(free_port)
-    "$BIN/weft-panelsim" --profile "$PROFILE" --port "$p" --day 30.5 --pv-kwp 6 --soc 97 "$@" \
+    : > "$WORK/panel-$name.err"
+    "$BIN/weft-panelsim" --profile "$PROFILE" --port 0 --day 30.5 --pv-kwp 6 --soc 97 "$@" \
         > /dev/null 2>> "$WORK/panel-$name.err" &
     PIDS+=($!)
-    HOME_PORT[$name]=$p
-    wait_for "home $name's Modbus server" 10 mb_answers "$p"
+    wait_for "home $name serving" 10 grep -q "weft-panelsim: serving" "$WORK/panel-$name.err"
+    HOME_PORT[$name]=$(panel_port "$WORK/panel-$name.err")
+    wait_for "home $name's Modbus server" 10 mb_answers "${HOME_PORT[$name]}"
 }
 
 # mbw NAME REGISTER VALUE: writes a holding register (mbpoll counts from 1:
@@ -267,6 +293,33 @@ two_homes() {
     start_weftd a
 }
 
+# one_home [json]: a scheduler (KEY set), home a and its weftd.
+one_home() {
+    start_sched
+    KEY=$(new_key t)
+    start_home a
+    start_weftd a "$@"
+}
+
+# stream_on_a TOKENS: two_homes, then $REQ streamed in the background (text
+# to $WORK/got, SPID) once home a's node is preferred and parked; returns when
+# a's job has more than TOKENS tokens.
+stream_on_a() {
+    two_homes
+    wait_status a 'd["policy"]["state"]' on
+    wait_status a 'd["scheduler"]["state"]' live
+    wait_ready a
+    (stream /v1/completions "$REQ" --repr > "$WORK/got" 2> "$WORK/got.err") &
+    SPID=$!
+    wait_status a "d['job'] is not None and d['job']['tokens'] > $1" True 5
+}
+
+# same_text WHAT: the background stream ended and its text is $ref.
+same_text() {
+    wait "$SPID" || fail "stream $1: $(cat "$WORK/got.err")"
+    [ "$(cat "$WORK/got")" = "$ref" ] || fail "$1: $(cat "$WORK/got") != $ref"
+}
+
 # ---- the energy cases' common ground -----------------------------------------
 
 # steady_home [panelsim flags]: weft-panelsim on a home with a steady 2 kW
@@ -275,15 +328,15 @@ two_homes() {
 steady_home() {
     printf ',GC,GG\n2012-01-01 00:00:00,0.5,2.0\n2012-01-01 00:30:00,0.5,2.0\n2012-01-01 01:00:00,0.5,2.0\n' \
         > "$WORK/steady.csv"
-    port=$(free_port)
-    HOME_PORT[steady]=$port
     : > "$WORK/sim.log"
-    "$BIN/weft-panelsim" --profile "$WORK/steady.csv" --port "$port" --soc 100 "$@" \
+    "$BIN/weft-panelsim" --profile "$WORK/steady.csv" --port 0 --soc 100 "$@" \
         > "$WORK/sim.log" 2>&1 &
     SIM_PID=$!
     PIDS+=("$SIM_PID")
     # It prints this line once it listens; every fault mode gets that far.
     wait_for "panelsim serving" 5 grep -q "weft-panelsim: serving" "$WORK/sim.log"
+    port=$(panel_port "$WORK/sim.log")
+    HOME_PORT[steady]=$port
 }
 stop_steady_home() {
     kill "$SIM_PID"

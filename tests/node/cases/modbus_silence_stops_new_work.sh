@@ -3,10 +3,7 @@
 # reason shown, and queued work is not taken.
 . "$(dirname "$0")/../../lib/weft.sh" "$@"
 node_setup
-start_sched
-KEY=$(new_key t)
-start_home a
-start_weftd a
+one_home
 wait_status a 'd["policy"]["takes_deferrable"]' True
 mbw a 40502 1 # the meter stops answering
 # Within the 2 s stale timeout (+ a poll) the budget is 0, and why.

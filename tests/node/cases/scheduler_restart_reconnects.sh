@@ -3,10 +3,7 @@
 # job completes.
 . "$(dirname "$0")/../../lib/weft.sh" "$@"
 node_setup
-start_sched
-KEY=$(new_key t)
-start_home a
-start_weftd a
+one_home
 wait_status a 'd["scheduler"]["state"]' live
 stop_sched_hard
 wait_status a 'd["scheduler"]["state"] != "live"' True 6

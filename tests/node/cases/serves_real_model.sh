@@ -4,10 +4,7 @@
 # status, and a clean SIGTERM with the ledger on disk.
 . "$(dirname "$0")/../../lib/weft.sh" "$@"
 node_setup
-start_sched
-KEY=$(new_key t)
-start_home a
-start_weftd a
+one_home
 wait_status a 'd["policy"]["state"]' on
 wait_status a 'd["scheduler"]["state"]' live
 # Greedy from "Once upon a time": llama2.c's published stories260K text.
