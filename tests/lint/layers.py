@@ -14,7 +14,11 @@ and only the third-party headers its part is built with (THIRD_PARTY).
 
 Inside a folder, each file's private headers ("core.h", "internal.h")
 make a graph of modules (a .c and its .h are one module); a circle in it
-fails, as does a circle among the public headers. Usage: layers.py ROOT
+fails, as does a circle among the public headers. Where a folder's modules
+have an order (ORDER: src/sched's core.c never calls up into the client
+side or the routes) or must stay apart (APART: src/node's energy, ledger,
+link and runner meet only in daemon.c), a include against it fails.
+Usage: layers.py ROOT | --self-test
 """
 import os
 import re
@@ -51,6 +55,19 @@ THIRD_PARTY = {
     "http_parser.h": ["net"],
     "cuda": ["infer"],
     "cublas": ["infer"],
+}
+
+# Inside a folder: modules (a .c and its .h) in their order, bottom first; a
+# module may include the private headers of those below it only. Headers of
+# types alone (internal.h, routes.h) may be included from anywhere.
+ORDER = {
+    "src/sched": ["reply", "auth", "core", "client", "api", "api_openai", "api_jobs", "api_node",
+                  "api_ops", "dispatch", "metrics", "sched"],
+}
+# Inside a folder: modules none of which may include another's header;
+# their owner is the only glue between them.
+APART = {
+    "src/node": ["energy", "ledger", "link", "runner"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
@@ -130,6 +147,14 @@ def main(root):
                 there = os.path.splitext(os.path.basename(inc))[0]
                 if os.path.dirname(inc) == "" and here != there:
                     private.setdefault(folder, {}).setdefault(here, set()).add(there)
+                    order = ORDER.get(folder, [])
+                    if here in order and there in order and order.index(there) > order.index(here):
+                        errors.append(f"{path}: {here} may not include {inc}: {there} is above it "
+                                      f"({' < '.join(order)})")
+                    apart = APART.get(folder, [])
+                    if here in apart and there in apart:
+                        errors.append(f"{path}: {here} may not include {inc}: "
+                                      f"{', '.join(apart)} meet only in their owner")
             else:
                 for prefix, parts in THIRD_PARTY.items():
                     if inc.startswith(prefix) and part not in parts:
@@ -165,6 +190,10 @@ def self_test():
             "src/proto/b.c": '#include "a.h"\n',
             "src/proto/b.h": "",
             "src/common/log.c": '#include "weft/stranger.h"\n',
+            "src/sched/core.c": '#include "client.h"\n',  # core calls up
+            "src/sched/client.h": "",
+            "src/node/energy.c": '#include "ledger.h"\n',  # a module calls another
+            "src/node/ledger.h": "",
             "include/weft/stranger.h": "",
         }
         for path, text in files.items():
@@ -180,7 +209,9 @@ def self_test():
                 "include/weft/energy.h: energy may not include weft/http.h (net)",
                 "src/energy/policy.c: energy may not include <uv.h>",
                 "src/proto: private headers in a circle: a -> b -> a",
-                "include/weft/stranger.h: not in any part"]
+                "include/weft/stranger.h: not in any part",
+                "src/sched/core.c: core may not include client.h: client is above it",
+                "src/node/energy.c: energy may not include ledger.h"]
         missing = [w for w in want if w not in text]
         if rc == 0 or missing:
             print("the layer check missed:", missing, "\n" + text)
