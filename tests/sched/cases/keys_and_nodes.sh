@@ -14,7 +14,7 @@ ctl keys list | grep -q limited || fail "keys list"
 ctl keys revoke limited 2> /dev/null || fail "revoke"
 # Checked credentials are remembered for a second (auth.c).
 refused() { [ "$(api GET /v1/models | tail -n 1)" = 401 ]; }
-wait_for "the revoked key refused" 3 refused
+wait_for "the revoked key refused" 2 refused
 # Keys are stored hashed: the secret is nowhere in the database.
 secret=${KEY#*.}
 ! grep -qa "$secret" "$WORK/sched/weft.db"* || fail "secret found in the store"
