@@ -110,16 +110,31 @@ static void run_job(struct node_runner *r, struct weft_session *sess, struct nod
     struct weft_model *m = r->models[job->model].model;
     const struct weft_vocab *v = weft_model_vocab(m);
     size_t plen = strlen(job->prompt);
-    int cap = (int)plen + 8 + job->n_resume;
-    int32_t *toks = malloc((size_t)cap * sizeof *toks);
-    if (!toks) {
-        end(r, job, WEFT_END_ERROR, -1, "out of memory", NULL);
-        return;
+    int bos = weft_vocab_adds_bos(v);
+    /* The tokenizer says how many ids the prompt takes: a byte-level
+     * vocabulary may need several per byte, so no size is guessed. A first
+     * try with room for one per byte is enough for most prompts. */
+    size_t cap = plen + 8;
+    int32_t *toks = NULL;
+    int n = WEFT_ENOMEM;
+    for (int tries = 0; tries < 2; tries++) {
+        int32_t *t = realloc(toks, (cap + (size_t)job->n_resume) * sizeof *toks);
+        if (!t) {
+            n = WEFT_ENOMEM;
+            break;
+        }
+        toks = t;
+        n = weft_tokenize(v, job->prompt, plen, bos, toks, cap);
+        if (n < 0 || (size_t)n <= cap)
+            break;
+        cap = (size_t)n;
     }
-    int n = weft_tokenize(v, job->prompt, plen, weft_vocab_adds_bos(v), toks, (size_t)cap);
-    if (n < 0 || n > cap - job->n_resume) {
+    if (n < 0 || (size_t)n > cap) {
         free(toks);
-        end(r, job, WEFT_END_ERROR, -1, "cannot tokenize the prompt", NULL);
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot tokenize the prompt: %s",
+                 weft_strerror(n < 0 ? n : WEFT_EIO));
+        end(r, job, WEFT_END_ERROR, -1, msg, NULL);
         return;
     }
     int n_prompt = n;
