@@ -23,15 +23,31 @@ enum weft_type {
     WEFT_TYPE_F32 = 0,
     WEFT_TYPE_F16 = 1,
     WEFT_TYPE_Q4_0 = 2,
+    WEFT_TYPE_Q4_1 = 3,
+    WEFT_TYPE_Q5_0 = 6,
+    WEFT_TYPE_Q5_1 = 7,
     WEFT_TYPE_Q8_0 = 8,
+    WEFT_TYPE_Q2_K = 10,
+    WEFT_TYPE_Q3_K = 11,
     WEFT_TYPE_Q4_K = 12,
+    WEFT_TYPE_Q5_K = 13,
     WEFT_TYPE_Q6_K = 14,
+    WEFT_TYPE_IQ4_NL = 20,
+    WEFT_TYPE_IQ4_XS = 23,
     WEFT_TYPE_BF16 = 30,
 };
 
-#define WEFT_QK8_0 32
-#define WEFT_QK4_0 32
-#define WEFT_QK_K  256
+#define WEFT_QK8_0  32
+#define WEFT_QK4_0  32
+#define WEFT_QK4_1  32
+#define WEFT_QK5_0  32
+#define WEFT_QK5_1  32
+#define WEFT_QK4_NL 32
+#define WEFT_QK_K   256
+
+/* The 16 values an IQ4_NL / IQ4_XS nibble stands for (times the block's
+ * scale): non-linear, denser near zero where weights are. */
+extern const int8_t weft_iq4nl_values[16];
 
 /* Block layouts, byte for byte as in the file. Half floats are raw bits. */
 struct weft_block_q8_0 {
@@ -41,6 +57,47 @@ struct weft_block_q8_0 {
 struct weft_block_q4_0 {
     uint16_t d;
     uint8_t qs[WEFT_QK4_0 / 2];
+};
+struct weft_block_q4_1 {
+    uint16_t d, m; /* x = d * q + m */
+    uint8_t qs[WEFT_QK4_1 / 2];
+};
+struct weft_block_q5_0 {
+    uint16_t d;
+    uint8_t qh[4]; /* the fifth bit of each element, element j at bit j */
+    uint8_t qs[WEFT_QK5_0 / 2];
+};
+struct weft_block_q5_1 {
+    uint16_t d, m;
+    uint8_t qh[4];
+    uint8_t qs[WEFT_QK5_1 / 2];
+};
+struct weft_block_iq4_nl {
+    uint16_t d;
+    uint8_t qs[WEFT_QK4_NL / 2]; /* indices into weft_iq4nl_values */
+};
+struct weft_block_q2_k {
+    uint8_t scales[WEFT_QK_K / 16]; /* per 16: scale (low nibble), min (high) */
+    uint8_t qs[WEFT_QK_K / 4];
+    uint16_t d, dmin;
+};
+struct weft_block_q3_k {
+    uint8_t hmask[WEFT_QK_K / 8]; /* the third bit, set for the upper half */
+    uint8_t qs[WEFT_QK_K / 4];
+    uint8_t scales[12]; /* 16 six-bit signed scales */
+    uint16_t d;
+};
+struct weft_block_q5_k {
+    uint16_t d, dmin;
+    uint8_t scales[12]; /* as Q4_K */
+    uint8_t qh[WEFT_QK_K / 8];
+    uint8_t qs[WEFT_QK_K / 2];
+};
+struct weft_block_iq4_xs {
+    uint16_t d;
+    uint16_t scales_h; /* two high bits of each of the 8 sub-block scales */
+    uint8_t scales_l[WEFT_QK_K / 64];
+    uint8_t qs[WEFT_QK_K / 2];
 };
 struct weft_block_q4_k {
     uint16_t d;

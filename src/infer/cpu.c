@@ -195,18 +195,21 @@ WEFT_AVX2 static float dot_q4_0_q8_avx2(const struct weft_block_q4_0 *w,
     return hsum8(_mm256_add_ps(a0, a1));
 }
 
-/* K-quants: dequantize one super-block to floats, then a vector dot. */
-WEFT_AVX2 static float dot_kquant_avx2(uint32_t type, const uint8_t *row, const float *x, size_t n)
+/* Every other type: dequantize 256 elements at a time (a K-quant
+ * super-block, or eight 32-element blocks), then a vector dot. A row of a
+ * 32-element type need not be a multiple of 256: the last chunk is short. */
+WEFT_AVX2 static float dot_dequant_avx2(uint32_t type, const uint8_t *row, const float *x, size_t n)
 {
     float buf[WEFT_QK_K];
-    size_t bs = weft_type_size(type);
+    size_t chunk_bytes = weft_row_size(type, WEFT_QK_K);
     float s = 0;
     for (size_t i = 0; i < n; i += WEFT_QK_K) {
-        for (size_t o = 0; o < bs; o += 64)
+        size_t m = n - i < WEFT_QK_K ? n - i : WEFT_QK_K;
+        for (size_t o = 0; o < chunk_bytes; o += 64)
             PREFETCH(row, o);
-        weft_dequantize_row(type, row, buf, WEFT_QK_K);
-        s += dot_f32_avx2(buf, x + i, WEFT_QK_K);
-        row += bs;
+        weft_dequantize_row(type, row, buf, m);
+        s += dot_f32_avx2(buf, x + i, m);
+        row += chunk_bytes;
     }
     return s;
 }
@@ -249,7 +252,7 @@ static float dot_fast(uint32_t type, const uint8_t *row, const float *x, size_t 
     case WEFT_TYPE_Q4_0:
         return dot_q4_0_avx2((const struct weft_block_q4_0 *)(const void *)row, x, n);
     default:
-        return dot_kquant_avx2(type, row, x, n);
+        return dot_dequant_avx2(type, row, x, n);
     }
 }
 #else

@@ -26,6 +26,18 @@ const char *weft_type_name(uint32_t type)
     return "unknown";
 }
 
+_Static_assert(sizeof(struct weft_block_q4_1) == 20, "Q4_1 block");
+_Static_assert(sizeof(struct weft_block_q5_0) == 22, "Q5_0 block");
+_Static_assert(sizeof(struct weft_block_q5_1) == 24, "Q5_1 block");
+_Static_assert(sizeof(struct weft_block_iq4_nl) == 18, "IQ4_NL block");
+_Static_assert(sizeof(struct weft_block_q2_k) == 84, "Q2_K block");
+_Static_assert(sizeof(struct weft_block_q3_k) == 110, "Q3_K block");
+_Static_assert(sizeof(struct weft_block_q5_k) == 176, "Q5_K block");
+_Static_assert(sizeof(struct weft_block_iq4_xs) == 136, "IQ4_XS block");
+
+const int8_t weft_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                      1,    13,   25,  38,  53,  69,  89,  113};
+
 size_t weft_type_block(uint32_t type)
 {
     switch (type) {
@@ -34,11 +46,18 @@ size_t weft_type_block(uint32_t type)
     case WEFT_TYPE_BF16:
         return 1;
     case WEFT_TYPE_Q8_0:
-        return WEFT_QK8_0;
     case WEFT_TYPE_Q4_0:
-        return WEFT_QK4_0;
+    case WEFT_TYPE_Q4_1:
+    case WEFT_TYPE_Q5_0:
+    case WEFT_TYPE_Q5_1:
+    case WEFT_TYPE_IQ4_NL:
+        return 32;
+    case WEFT_TYPE_Q2_K:
+    case WEFT_TYPE_Q3_K:
     case WEFT_TYPE_Q4_K:
+    case WEFT_TYPE_Q5_K:
     case WEFT_TYPE_Q6_K:
+    case WEFT_TYPE_IQ4_XS:
         return WEFT_QK_K;
     default:
         return 0;
@@ -57,10 +76,26 @@ size_t weft_type_size(uint32_t type)
         return sizeof(struct weft_block_q8_0);
     case WEFT_TYPE_Q4_0:
         return sizeof(struct weft_block_q4_0);
+    case WEFT_TYPE_Q4_1:
+        return sizeof(struct weft_block_q4_1);
+    case WEFT_TYPE_Q5_0:
+        return sizeof(struct weft_block_q5_0);
+    case WEFT_TYPE_Q5_1:
+        return sizeof(struct weft_block_q5_1);
+    case WEFT_TYPE_IQ4_NL:
+        return sizeof(struct weft_block_iq4_nl);
+    case WEFT_TYPE_Q2_K:
+        return sizeof(struct weft_block_q2_k);
+    case WEFT_TYPE_Q3_K:
+        return sizeof(struct weft_block_q3_k);
     case WEFT_TYPE_Q4_K:
         return sizeof(struct weft_block_q4_k);
+    case WEFT_TYPE_Q5_K:
+        return sizeof(struct weft_block_q5_k);
     case WEFT_TYPE_Q6_K:
         return sizeof(struct weft_block_q6_k);
+    case WEFT_TYPE_IQ4_XS:
+        return sizeof(struct weft_block_iq4_xs);
     default:
         return 0;
     }
@@ -236,6 +271,144 @@ static void dequant_q6_k(const struct weft_block_q6_k *b, float *y, size_t nb)
     }
 }
 
+/* The legacy 32-element types: low nibbles hold elements 0..15, high
+ * nibbles 16..31; Q5's fifth bit of element j is bit j of qh (a 32-bit
+ * little-endian word). */
+static uint32_t qh_word(const uint8_t qh[4])
+{
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+static void dequant_q4_1(const struct weft_block_q4_1 *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, y += 32) {
+        float d = weft_f16_to_f32(b[i].d), m = weft_f16_to_f32(b[i].m);
+        for (int j = 0; j < 16; j++) {
+            y[j] = (float)(b[i].qs[j] & 0x0f) * d + m;
+            y[j + 16] = (float)(b[i].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+static void dequant_q5_0(const struct weft_block_q5_0 *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, y += 32) {
+        float d = weft_f16_to_f32(b[i].d);
+        uint32_t qh = qh_word(b[i].qh);
+        for (int j = 0; j < 16; j++) {
+            int lo = (b[i].qs[j] & 0x0f) | (int)(((qh >> j) & 1) << 4);
+            int hi = (b[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+            y[j] = (float)(lo - 16) * d;
+            y[j + 16] = (float)(hi - 16) * d;
+        }
+    }
+}
+
+static void dequant_q5_1(const struct weft_block_q5_1 *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, y += 32) {
+        float d = weft_f16_to_f32(b[i].d), m = weft_f16_to_f32(b[i].m);
+        uint32_t qh = qh_word(b[i].qh);
+        for (int j = 0; j < 16; j++) {
+            int lo = (b[i].qs[j] & 0x0f) | (int)(((qh >> j) & 1) << 4);
+            int hi = (b[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+            y[j] = (float)lo * d + m;
+            y[j + 16] = (float)hi * d + m;
+        }
+    }
+}
+
+static void dequant_iq4_nl(const struct weft_block_iq4_nl *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, y += 32) {
+        float d = weft_f16_to_f32(b[i].d);
+        for (int j = 0; j < 16; j++) {
+            y[j] = d * (float)weft_iq4nl_values[b[i].qs[j] & 0x0f];
+            y[j + 16] = d * (float)weft_iq4nl_values[b[i].qs[j] >> 4];
+        }
+    }
+}
+
+/* Q2_K and Q3_K share a layout of their 2-bit parts: each half of the
+ * super-block (128 elements) is 32 bytes, and element 32 * j + l of a half
+ * is bits 2j..2j+1 of byte l. Sub-blocks of 16 run in element order. */
+static void dequant_q2_k(const struct weft_block_q2_k *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d), dmin = weft_f16_to_f32(b[i].dmin);
+        for (int e = 0; e < WEFT_QK_K; e++) {
+            int half = e / 128, j = (e % 128) / 32, l = e % 32;
+            int sub = e / 16;
+            float dl = d * (float)(b[i].scales[sub] & 0x0f);
+            float ml = dmin * (float)(b[i].scales[sub] >> 4);
+            int q = (b[i].qs[32 * half + l] >> (2 * j)) & 3;
+            *y++ = dl * (float)q - ml;
+        }
+    }
+}
+
+/* Q3_K's 16 scales are 6 bits each in 12 bytes: the low four bits of
+ * scale s in the low (s < 8) or high (s >= 8) nibble of byte s % 8, the two
+ * high bits at 2 * (s / 4) of byte 8 + s % 4; stored + 32. */
+static int q3k_scale(const uint8_t *sc, int s)
+{
+    int lo = s < 8 ? sc[s] & 0x0f : sc[s - 8] >> 4;
+    int hi = (sc[8 + s % 4] >> (2 * (s / 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
+static void dequant_q3_k(const struct weft_block_q3_k *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d);
+        for (int e = 0; e < WEFT_QK_K; e++) {
+            int half = e / 128, j = (e % 128) / 32, l = e % 32;
+            int q = (b[i].qs[32 * half + l] >> (2 * j)) & 3;
+            /* The third bit: element 128 * half + 32 * j + l at bit
+             * 4 * half + j of hmask[l]; clear means 4 less. */
+            if (!((b[i].hmask[l] >> (4 * half + j)) & 1))
+                q -= 4;
+            *y++ = d * (float)q3k_scale(b[i].scales, e / 16) * (float)q;
+        }
+    }
+}
+
+static void dequant_q5_k(const struct weft_block_q5_k *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d), dmin = weft_f16_to_f32(b[i].dmin);
+        /* As Q4_K, and the fifth bit of sub-block s's element l is bit s of
+         * qh[l]. */
+        for (int s = 0; s < 8; s++) {
+            uint8_t sc, m;
+            q4k_scale_min(s, b[i].scales, &sc, &m);
+            float ds = d * sc, ms = dmin * m;
+            const uint8_t *q = b[i].qs + 32 * (s / 2);
+            for (int l = 0; l < 32; l++) {
+                int v = (s % 2 ? q[l] >> 4 : q[l] & 0x0f) | (((b[i].qh[l] >> s) & 1) << 4);
+                *y++ = ds * (float)v - ms;
+            }
+        }
+    }
+}
+
+static void dequant_iq4_xs(const struct weft_block_iq4_xs *b, float *y, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        float d = weft_f16_to_f32(b[i].d);
+        for (int s = 0; s < 8; s++, y += 32) {
+            int ls = ((b[i].scales_l[s / 2] >> (4 * (s % 2))) & 0x0f) |
+                     (((b[i].scales_h >> (2 * s)) & 3) << 4);
+            float dl = d * (float)(ls - 32);
+            const uint8_t *q = b[i].qs + 16 * s;
+            for (int j = 0; j < 16; j++) {
+                y[j] = dl * (float)weft_iq4nl_values[q[j] & 0x0f];
+                y[j + 16] = dl * (float)weft_iq4nl_values[q[j] >> 4];
+            }
+        }
+    }
+}
+
 void weft_dequantize_row(uint32_t type, const void *src, float *dst, size_t n)
 {
     switch (type) {
@@ -265,6 +438,30 @@ void weft_dequantize_row(uint32_t type, const void *src, float *dst, size_t n)
         break;
     case WEFT_TYPE_Q6_K:
         dequant_q6_k(src, dst, n / WEFT_QK_K);
+        break;
+    case WEFT_TYPE_Q4_1:
+        dequant_q4_1(src, dst, n / 32);
+        break;
+    case WEFT_TYPE_Q5_0:
+        dequant_q5_0(src, dst, n / 32);
+        break;
+    case WEFT_TYPE_Q5_1:
+        dequant_q5_1(src, dst, n / 32);
+        break;
+    case WEFT_TYPE_IQ4_NL:
+        dequant_iq4_nl(src, dst, n / 32);
+        break;
+    case WEFT_TYPE_Q2_K:
+        dequant_q2_k(src, dst, n / WEFT_QK_K);
+        break;
+    case WEFT_TYPE_Q3_K:
+        dequant_q3_k(src, dst, n / WEFT_QK_K);
+        break;
+    case WEFT_TYPE_Q5_K:
+        dequant_q5_k(src, dst, n / WEFT_QK_K);
+        break;
+    case WEFT_TYPE_IQ4_XS:
+        dequant_iq4_xs(src, dst, n / WEFT_QK_K);
         break;
     default:
         memset(dst, 0, n * sizeof(float));
@@ -417,6 +614,256 @@ static void quant_q6_k(const float *x, struct weft_block_q6_k *b, size_t nb)
     }
 }
 
+/* --- quantizers for the other types ---------------------------------------- *
+ * Like the ones above: direct min-max or max-magnitude fits, enough for
+ * synthetic models, tests and weft-convert; not llama.cpp's
+ * error-minimising searches. Each packs in exactly the order its
+ * dequantizer reads. */
+
+static long clampl(long v, long lo, long hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The element of largest magnitude, with its sign. */
+static float signed_max(const float *x, int n)
+{
+    float amax = 0, max = 0;
+    for (int j = 0; j < n; j++) {
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+
+/* An affine fit of n values onto levels 0..top: x ~ d * q + m. */
+static void affine_fit(const float *x, int n, int top, float *d, float *m)
+{
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < n; j++) {
+        lo = fminf(lo, x[j]);
+        hi = fmaxf(hi, x[j]);
+    }
+    *d = (hi - lo) / (float)top;
+    *m = lo;
+}
+
+static void quant_q4_1(const float *x, struct weft_block_q4_1 *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += 32) {
+        float d, m;
+        affine_fit(x, 32, 15, &d, &m);
+        b[i].d = weft_f32_to_f16(d);
+        b[i].m = weft_f32_to_f16(m);
+        d = weft_f16_to_f32(b[i].d);
+        m = weft_f16_to_f32(b[i].m);
+        for (int j = 0; j < 16; j++) {
+            long q0 = d > 0 ? clampl(lrintf((x[j] - m) / d), 0, 15) : 0;
+            long q1 = d > 0 ? clampl(lrintf((x[j + 16] - m) / d), 0, 15) : 0;
+            b[i].qs[j] = (uint8_t)(q0 | q1 << 4);
+        }
+    }
+}
+
+/* Five-bit values: the low four in qs as for Q4, the fifth in qh. */
+static void put_q5(uint8_t *qs, uint8_t qh[4], const long q[32])
+{
+    uint32_t h = 0;
+    for (int j = 0; j < 16; j++) {
+        qs[j] = (uint8_t)((q[j] & 0x0f) | (q[j + 16] & 0x0f) << 4);
+        h |= (uint32_t)((q[j] >> 4) & 1) << j | (uint32_t)((q[j + 16] >> 4) & 1) << (j + 16);
+    }
+    for (int k = 0; k < 4; k++)
+        qh[k] = (uint8_t)(h >> (8 * k));
+}
+
+static void quant_q5_0(const float *x, struct weft_block_q5_0 *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += 32) {
+        float d = signed_max(x, 32) / -16.0f; /* it maps to -16 exactly */
+        b[i].d = weft_f32_to_f16(d);
+        d = weft_f16_to_f32(b[i].d);
+        long q[32];
+        for (int j = 0; j < 32; j++)
+            q[j] = d != 0 ? clampl(lrintf(x[j] / d) + 16, 0, 31) : 16;
+        put_q5(b[i].qs, b[i].qh, q);
+    }
+}
+
+static void quant_q5_1(const float *x, struct weft_block_q5_1 *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += 32) {
+        float d, m;
+        affine_fit(x, 32, 31, &d, &m);
+        b[i].d = weft_f32_to_f16(d);
+        b[i].m = weft_f32_to_f16(m);
+        d = weft_f16_to_f32(b[i].d);
+        m = weft_f16_to_f32(b[i].m);
+        long q[32];
+        for (int j = 0; j < 32; j++)
+            q[j] = d > 0 ? clampl(lrintf((x[j] - m) / d), 0, 31) : 0;
+        put_q5(b[i].qs, b[i].qh, q);
+    }
+}
+
+/* The index of the IQ4 level nearest v (in units of the block scale). */
+static int iq4_nearest(float v)
+{
+    int best = 0;
+    for (int k = 1; k < 16; k++)
+        if (fabsf(v - (float)weft_iq4nl_values[k]) < fabsf(v - (float)weft_iq4nl_values[best]))
+            best = k;
+    return best;
+}
+
+/* 32 values against scale dl into 16 bytes of IQ4 indices. */
+static void put_iq4(const float *x, float dl, uint8_t *qs)
+{
+    for (int j = 0; j < 16; j++) {
+        int lo = iq4_nearest(dl != 0 ? x[j] / dl : 0);
+        int hi = iq4_nearest(dl != 0 ? x[j + 16] / dl : 0);
+        qs[j] = (uint8_t)(lo | hi << 4);
+    }
+}
+
+static void quant_iq4_nl(const float *x, struct weft_block_iq4_nl *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += 32) {
+        /* The largest magnitude lands on the outermost level, -127. */
+        float d = signed_max(x, 32) / (float)weft_iq4nl_values[0];
+        b[i].d = weft_f32_to_f16(d);
+        put_iq4(x, weft_f16_to_f32(b[i].d), b[i].qs);
+    }
+}
+
+static void quant_iq4_xs(const float *x, struct weft_block_iq4_xs *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += WEFT_QK_K) {
+        float sub[8], amax = 0;
+        for (int s = 0; s < 8; s++) {
+            sub[s] = signed_max(x + 32 * s, 32) / (float)weft_iq4nl_values[0];
+            amax = fmaxf(amax, fabsf(sub[s]));
+        }
+        memset(&b[i], 0, sizeof b[i]);
+        b[i].d = weft_f32_to_f16(amax / 31.0f);
+        float d = weft_f16_to_f32(b[i].d);
+        for (int s = 0; s < 8; s++) {
+            long ls = d > 0 ? clampl(lrintf(sub[s] / d), -32, 31) : 0;
+            unsigned u = (unsigned)(ls + 32);
+            b[i].scales_l[s / 2] |= (uint8_t)((u & 0x0f) << (4 * (s % 2)));
+            b[i].scales_h |= (uint16_t)((u >> 4) << (2 * s));
+            put_iq4(x + 32 * s, d * (float)ls, b[i].qs + 16 * s);
+        }
+    }
+}
+
+/* Q2_K and Q3_K: element e's two low bits at bits 2j of qs[32 * half + l]
+ * (half = e / 128, j = e % 128 / 32, l = e % 32), as their dequantizers
+ * read them. */
+static void put_2bit(uint8_t *qs, int e, unsigned q)
+{
+    qs[32 * (e / 128) + e % 32] |= (uint8_t)((q & 3) << (2 * (e % 128 / 32)));
+}
+
+static void quant_q2_k(const float *x, struct weft_block_q2_k *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += WEFT_QK_K) {
+        float scales[16], mins[16], max_scale = 0, max_min = 0;
+        for (int s = 0; s < 16; s++) {
+            float lo = 0, hi = 0; /* the min is clamped to <= 0: m is subtracted */
+            for (int l = 0; l < 16; l++) {
+                lo = fminf(lo, x[16 * s + l]);
+                hi = fmaxf(hi, x[16 * s + l]);
+            }
+            scales[s] = (hi - lo) / 3.0f;
+            mins[s] = -lo;
+            max_scale = fmaxf(max_scale, scales[s]);
+            max_min = fmaxf(max_min, mins[s]);
+        }
+        memset(&b[i], 0, sizeof b[i]);
+        b[i].d = weft_f32_to_f16(max_scale / 15.0f);
+        b[i].dmin = weft_f32_to_f16(max_min / 15.0f);
+        float d = weft_f16_to_f32(b[i].d), dmin = weft_f16_to_f32(b[i].dmin);
+        for (int s = 0; s < 16; s++) {
+            long sc = d > 0 ? clampl(lrintf(scales[s] / d), 0, 15) : 0;
+            long m = dmin > 0 ? clampl(lrintf(mins[s] / dmin), 0, 15) : 0;
+            b[i].scales[s] = (uint8_t)(sc | m << 4);
+            float ds = d * (float)sc, ms = dmin * (float)m;
+            for (int l = 0; l < 16; l++) {
+                int e = 16 * s + l;
+                long q = ds > 0 ? clampl(lrintf((x[e] + ms) / ds), 0, 3) : 0;
+                put_2bit(b[i].qs, e, (unsigned)q);
+            }
+        }
+    }
+}
+
+static void quant_q3_k(const float *x, struct weft_block_q3_k *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += WEFT_QK_K) {
+        float scales[16], amax = 0;
+        for (int s = 0; s < 16; s++) {
+            scales[s] = signed_max(x + 16 * s, 16) / -4.0f; /* it maps to -4 */
+            amax = fmaxf(amax, fabsf(scales[s]));
+        }
+        memset(&b[i], 0, sizeof b[i]);
+        b[i].d = weft_f32_to_f16(amax / 31.0f);
+        float d = weft_f16_to_f32(b[i].d);
+        for (int s = 0; s < 16; s++) {
+            long sc = d > 0 ? clampl(lrintf(scales[s] / d), -32, 31) : 0;
+            unsigned u = (unsigned)(sc + 32); /* the layout q3k_scale reads */
+            b[i].scales[s % 8] |= (uint8_t)((u & 0x0f) << (s < 8 ? 0 : 4));
+            b[i].scales[8 + s % 4] |= (uint8_t)((u >> 4) << (2 * (s / 4)));
+            float ds = d * (float)sc;
+            for (int l = 0; l < 16; l++) {
+                int e = 16 * s + l;
+                long q = ds != 0 ? clampl(lrintf(x[e] / ds), -4, 3) : 0;
+                /* Stored as q + 4: the low two bits in qs, the third (set
+                 * for q >= 0) at bit 4 * half + j of hmask[l]. */
+                unsigned c = (unsigned)(q + 4);
+                put_2bit(b[i].qs, e, c);
+                b[i].hmask[e % 32] |= (uint8_t)((c >> 2) << (4 * (e / 128) + e % 128 / 32));
+            }
+        }
+    }
+}
+
+static void quant_q5_k(const float *x, struct weft_block_q5_k *b, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += WEFT_QK_K) {
+        float scales[8], mins[8], max_scale = 0, max_min = 0;
+        for (int s = 0; s < 8; s++) {
+            float lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) {
+                lo = fminf(lo, x[32 * s + l]);
+                hi = fmaxf(hi, x[32 * s + l]);
+            }
+            scales[s] = (hi - lo) / 31.0f;
+            mins[s] = -lo;
+            max_scale = fmaxf(max_scale, scales[s]);
+            max_min = fmaxf(max_min, mins[s]);
+        }
+        memset(&b[i], 0, sizeof b[i]);
+        b[i].d = weft_f32_to_f16(max_scale / 63.0f);
+        b[i].dmin = weft_f32_to_f16(max_min / 63.0f);
+        float d = weft_f16_to_f32(b[i].d), dmin = weft_f16_to_f32(b[i].dmin);
+        for (int s = 0; s < 8; s++) {
+            long sc = d > 0 ? clampl(lrintf(scales[s] / d), 0, 63) : 0;
+            long m = dmin > 0 ? clampl(lrintf(mins[s] / dmin), 0, 63) : 0;
+            q4k_put_scale_min(s, b[i].scales, (uint8_t)sc, (uint8_t)m);
+            float ds = d * (float)sc, ms = dmin * (float)m;
+            uint8_t *q = b[i].qs + 32 * (s / 2);
+            for (int l = 0; l < 32; l++) {
+                long v = ds > 0 ? clampl(lrintf((x[32 * s + l] + ms) / ds), 0, 31) : 0;
+                q[l] |= (uint8_t)((v & 0x0f) << (4 * (s % 2)));
+                b[i].qh[l] |= (uint8_t)(((v >> 4) & 1) << s);
+            }
+        }
+    }
+}
+
 size_t weft_quantize_row(uint32_t type, const float *src, void *dst, size_t n)
 {
     size_t blk = weft_type_block(type);
@@ -449,6 +896,30 @@ size_t weft_quantize_row(uint32_t type, const float *src, void *dst, size_t n)
         break;
     case WEFT_TYPE_Q6_K:
         quant_q6_k(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q4_1:
+        quant_q4_1(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q5_0:
+        quant_q5_0(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q5_1:
+        quant_q5_1(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_IQ4_NL:
+        quant_iq4_nl(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q2_K:
+        quant_q2_k(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q3_K:
+        quant_q3_k(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_Q5_K:
+        quant_q5_k(src, dst, n / blk);
+        break;
+    case WEFT_TYPE_IQ4_XS:
+        quant_iq4_xs(src, dst, n / blk);
         break;
     default:
         return 0;

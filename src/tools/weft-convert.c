@@ -11,7 +11,7 @@
 
 static const char usage[] =
     "usage: weft-convert llama2c MODEL.bin TOKENIZER.bin OUT.gguf [--type "
-    "f32|f16|bf16|q8_0|q4_0|q4_k|q6_k]\n"
+    "f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs]\n"
     "       weft-convert synth --shape NAME --type f16|q8_0|q4_0|q4_k|... [--seed N] OUT.gguf\n"
     "       weft-convert --version | --help\n"
     "\n"
@@ -20,10 +20,15 @@ static const char usage[] =
     "real model's shapes; NAME is one of: test-tiny, tinyllama-1.1b, llama-3.2-1b,\n"
     "llama-2-7b.\n";
 
-static const char *const type_names[] = {"f32",  "f16",  "bf16", "q8_0",
-                                         "q4_0", "q4_k", "q6_k", NULL};
-static const uint32_t type_ids[] = {WEFT_TYPE_F32,  WEFT_TYPE_F16,  WEFT_TYPE_BF16, WEFT_TYPE_Q8_0,
-                                    WEFT_TYPE_Q4_0, WEFT_TYPE_Q4_K, WEFT_TYPE_Q6_K};
+static const char *const type_names[] = {"f32",  "f16",    "bf16",   "q8_0", "q4_0", "q4_1",
+                                         "q5_0", "q5_1",   "q2_k",   "q3_k", "q4_k", "q5_k",
+                                         "q6_k", "iq4_nl", "iq4_xs", NULL};
+static const uint32_t type_ids[] = {
+    WEFT_TYPE_F32,  WEFT_TYPE_F16,  WEFT_TYPE_BF16, WEFT_TYPE_Q8_0,   WEFT_TYPE_Q4_0,
+    WEFT_TYPE_Q4_1, WEFT_TYPE_Q5_0, WEFT_TYPE_Q5_1, WEFT_TYPE_Q2_K,   WEFT_TYPE_Q3_K,
+    WEFT_TYPE_Q4_K, WEFT_TYPE_Q5_K, WEFT_TYPE_Q6_K, WEFT_TYPE_IQ4_NL, WEFT_TYPE_IQ4_XS};
+_Static_assert(sizeof type_ids / sizeof type_ids[0] == sizeof type_names / sizeof type_names[0] - 1,
+               "one id per type name");
 
 int main(int argc, char **argv)
 {

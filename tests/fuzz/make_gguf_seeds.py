@@ -6,6 +6,7 @@ model loader. Independent of Weft's own writer on purpose.
 Usage: tests/fuzz/make_gguf_seeds.py
 """
 import os
+import random
 import struct
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "gguf")
@@ -78,6 +79,15 @@ def main():
              ("m", ARR, (ARR, [(I32, [1, 2]), (STR, ["x"])])), ("n", ARR, (U8, []))]
     open(os.path.join(OUT, "every-type.gguf"), "wb").write(
         gguf(every, [("t", [4, 2], 0, f32s(8, 1)), ("q", [32], 8, b"\x00\x3c" + bytes(range(32)))]))
+
+    # One tensor of each quantized type, two rows of random bytes.
+    sizes = {2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 10: (256, 84),
+             11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 20: (32, 18),
+             23: (256, 136)}
+    rnd = random.Random(5)
+    quants = [("q%d" % t, [blk, 2], t, bytes(rnd.randrange(256) for _ in range(2 * size)))
+              for t, (blk, size) in sorted(sizes.items())]
+    open(os.path.join(OUT, "every-quant.gguf"), "wb").write(gguf([], quants))
 
     kv, n = spm_vocab()
     open(os.path.join(OUT, "vocab-spm.gguf"), "wb").write(gguf(kv, []))

@@ -339,8 +339,8 @@ TEST(refuses_bad_values)
 TEST(refuses_bad_tensors)
 {
     struct variant v = standard();
-    v.t1_type = 13;
-    refuse(v, "tensor 'b': type Q5_K (13) is not supported");
+    v.t1_type = 16;
+    refuse(v, "tensor 'b': type IQ2_XXS (16) is not supported");
     v.t1_type = 77;
     refuse(v, "type unknown (77) is not supported");
     v = standard();

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../src/infer/model.h"
 #include "harness.h"
@@ -52,9 +53,68 @@ TEST(type_table)
     ASSERT_EQ_UINT(weft_type_size(WEFT_TYPE_Q6_K), 210);
     ASSERT_EQ_UINT(weft_row_size(WEFT_TYPE_Q4_K, 512), 288);
     ASSERT_EQ_UINT(weft_row_size(WEFT_TYPE_Q4_K, 500), 0);
+    /* The newer types, sizes as ggml's block structs. */
+    static const struct {
+        uint32_t type;
+        size_t block, bytes;
+    } more[] = {{WEFT_TYPE_Q4_1, 32, 20},   {WEFT_TYPE_Q5_0, 32, 22},    {WEFT_TYPE_Q5_1, 32, 24},
+                {WEFT_TYPE_IQ4_NL, 32, 18}, {WEFT_TYPE_Q2_K, 256, 84},   {WEFT_TYPE_Q3_K, 256, 110},
+                {WEFT_TYPE_Q5_K, 256, 176}, {WEFT_TYPE_IQ4_XS, 256, 136}};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        ASSERT(weft_type_supported(more[i].type));
+        ASSERT_EQ_UINT(weft_type_block(more[i].type), more[i].block);
+        ASSERT_EQ_UINT(weft_type_size(more[i].type), more[i].bytes);
+    }
     ASSERT_EQ_STR(weft_type_name(13), "Q5_K");
-    ASSERT(!weft_type_supported(13));
+    ASSERT_EQ_STR(weft_type_name(16), "IQ2_XXS");
+    ASSERT(!weft_type_supported(16));
     ASSERT_EQ_STR(weft_type_name(9999), "unknown");
+}
+
+/* Random blocks of every quantized type and the floats llama.cpp's gguf-py
+ * (a reader we did not write) dequantizes them to, made by
+ * data/make_quant_vectors.py: a layout we misread differs here. */
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+TEST(peer_dequantizer_vectors)
+{
+    FILE *f = fopen(WEFT_TESTS_DIR "/infer/data/quant_vectors.bin", "rb");
+    ASSERT_NOT_NULL(f);
+    static uint8_t buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ASSERT(len >= 8 && len < sizeof buf && memcmp(buf, "WQV1", 4) == 0);
+    uint32_t records = le32(buf + 4), seen_types = 0;
+    size_t off = 8;
+    for (uint32_t r = 0; r < records; r++) {
+        ASSERT(off + 12 <= len);
+        uint32_t type = le32(buf + off), n = le32(buf + off + 4), bytes = le32(buf + off + 8);
+        off += 12;
+        ASSERT(n > 0 && n <= 2048 && off + bytes + 4 * (size_t)n <= len);
+        if (!weft_type_supported(type) || weft_row_size(type, n) != bytes)
+            TEST_FAIL_("type %s (%u), %u elements: %u bytes, weft wants %zu", weft_type_name(type),
+                       type, n, bytes, weft_row_size(type, n));
+        float y[2048];
+        weft_dequantize_row(type, buf + off, y, n);
+        off += bytes;
+        int bad = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            float want;
+            memcpy(&want, buf + off + 4 * (size_t)i, sizeof want);
+            /* Equal up to the rounding of a multiply-add contracted or
+             * not: the same products in the same order otherwise. */
+            if (fabsf(y[i] - want) > 1e-6f * fabsf(want) + 1e-30f && bad++ < 3)
+                TEST_FAIL_("%s element %u: %.9g, gguf-py %.9g", weft_type_name(type), i, y[i],
+                           want);
+        }
+        off += 4 * (size_t)n;
+        seen_types++;
+    }
+    ASSERT_EQ_UINT(off, len);
+    ASSERT_EQ_UINT(seen_types, 12);
 }
 
 TEST(q8_0_hand_made_block)
@@ -155,7 +215,15 @@ TEST(quantize_round_trip_error_is_bounded)
         {WEFT_TYPE_Q4_0,
          0.13f} /* levels -8..7: the side opposite the largest value clamps at 7/8 of it */,
         {WEFT_TYPE_Q4_K, 0.08f},
-        {WEFT_TYPE_Q6_K, 0.03f}};
+        {WEFT_TYPE_Q6_K, 0.03f},
+        {WEFT_TYPE_Q4_1, 0.08f},   /* 15 steps over the block's range */
+        {WEFT_TYPE_Q5_0, 0.07f},   /* as Q4_0 with 32 levels */
+        {WEFT_TYPE_Q5_1, 0.04f},   /* 31 steps over the range */
+        {WEFT_TYPE_IQ4_NL, 0.12f}, /* the widest gap between levels, and 113 of 127 */
+        {WEFT_TYPE_IQ4_XS, 0.13f}, /* as IQ4_NL with 6-bit sub-block scales */
+        {WEFT_TYPE_Q2_K, 0.4f},    /* 3 steps over 16 values, 4-bit scales and mins */
+        {WEFT_TYPE_Q3_K, 0.3f},    /* levels -4..3: the far side clamps at 3/4 */
+        {WEFT_TYPE_Q5_K, 0.045f}};
     uint64_t seed = 7;
     float x[1024], y[1024];
     uint8_t q[1024 * 4];
@@ -186,8 +254,10 @@ static const char *isa_name(int isa)
 
 TEST(fast_matmul_matches_reference_for_every_type)
 {
-    static const uint32_t types[] = {WEFT_TYPE_F32,  WEFT_TYPE_F16,  WEFT_TYPE_BF16, WEFT_TYPE_Q8_0,
-                                     WEFT_TYPE_Q4_0, WEFT_TYPE_Q4_K, WEFT_TYPE_Q6_K};
+    static const uint32_t types[] = {
+        WEFT_TYPE_F32,  WEFT_TYPE_F16,  WEFT_TYPE_BF16, WEFT_TYPE_Q8_0,   WEFT_TYPE_Q4_0,
+        WEFT_TYPE_Q4_K, WEFT_TYPE_Q6_K, WEFT_TYPE_Q4_1, WEFT_TYPE_Q5_0,   WEFT_TYPE_Q5_1,
+        WEFT_TYPE_Q2_K, WEFT_TYPE_Q3_K, WEFT_TYPE_Q5_K, WEFT_TYPE_IQ4_NL, WEFT_TYPE_IQ4_XS};
     enum { MAXROWS = 48, COLS = 512, B = 5 };
     struct weft_model fast = {0}, ref = {0};
     ASSERT_EQ_INT(weft_pool_new(2, &fast.pool), 0);
@@ -258,6 +328,46 @@ TEST(fast_matmul_matches_reference_for_every_type)
     if (weft_cpu_detect() >= WEFT_ISA_AVX2)
         ASSERT(tested_x16 > 0);
     free(packed);
+    weft_pool_free(fast.pool);
+}
+
+/* A row of a 32-element type need not be a whole number of 256-element
+ * chunks (stories15M's 288, Qwen's 896): the fast path's last chunk is
+ * short, and reads nothing past the row. */
+TEST(fast_dot_on_rows_that_are_not_whole_super_blocks)
+{
+    static const uint32_t types[] = {WEFT_TYPE_Q4_1, WEFT_TYPE_Q5_0, WEFT_TYPE_Q5_1,
+                                     WEFT_TYPE_IQ4_NL};
+    enum { ROWS = 3, COLS = 288 };
+    struct weft_model fast = {0}, ref = {0};
+    ASSERT_EQ_INT(weft_pool_new(1, &fast.pool), 0);
+    ref.pool = fast.pool;
+    ref.reference = 1;
+    uint64_t seed = 5;
+    float w[ROWS * COLS], x[COLS], ya[ROWS], yb[ROWS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = frand(&seed);
+    for (int i = 0; i < COLS; i++)
+        x[i] = frand(&seed);
+    for (int isa = WEFT_ISA_AVX2; isa <= weft_cpu_detect(); isa++) {
+        fast.isa = isa;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            size_t rb = weft_row_size(types[t], COLS);
+            /* Exactly the row's bytes, so ASan sees any read past it. */
+            uint8_t *q = malloc(rb * ROWS);
+            ASSERT_NOT_NULL(q);
+            for (int r = 0; r < ROWS; r++)
+                ASSERT_EQ_UINT(weft_quantize_row(types[t], w + r * COLS, q + rb * r, COLS), rb);
+            struct wt m = {q, types[t], ROWS, COLS, rb, NULL, 0};
+            weft_cpu_matmul(&fast, &m, x, 1, ya);
+            weft_cpu_matmul(&ref, &m, x, 1, yb);
+            for (int r = 0; r < ROWS; r++)
+                if (fabsf(ya[r] - yb[r]) > 1e-3f)
+                    TEST_FAIL_("%s %s row %d: fast %g, reference %g", isa_name(isa),
+                               weft_type_name(types[t]), r, ya[r], yb[r]);
+            free(q);
+        }
+    }
     weft_pool_free(fast.pool);
 }
 

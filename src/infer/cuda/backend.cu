@@ -212,6 +212,43 @@ static int upload(struct weft_cuda_model *cm, char *err, size_t errcap)
     return 0;
 }
 
+/* The weight types by_type has a decoder for. The CPU reads more (every
+ * type quant.c knows); a model using one of those is refused here, so that
+ * auto falls back to the CPU with the reason rather than running a kernel
+ * that was never launched. */
+static bool cuda_type_ok(uint32_t type)
+{
+    switch (type) {
+    case WEFT_TYPE_F32:
+    case WEFT_TYPE_F16:
+    case WEFT_TYPE_BF16:
+    case WEFT_TYPE_Q8_0:
+    case WEFT_TYPE_Q4_0:
+    case WEFT_TYPE_Q4_K:
+    case WEFT_TYPE_Q6_K:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const struct wt *first_unsupported(const struct weft_model *m)
+{
+    if (!cuda_type_ok(m->tok_embd.type))
+        return &m->tok_embd;
+    if (!cuda_type_ok(m->output.type))
+        return &m->output;
+    for (int l = 0; l < m->info.n_layer; l++) {
+        const struct layer *ly = &m->layers[l];
+        const struct wt *ws[] = {&ly->wq,     &ly->wk,   &ly->wv,    &ly->wo,
+                                 &ly->w_gate, &ly->w_up, &ly->w_down};
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
+            if (!cuda_type_ok(ws[k]->type))
+                return ws[k];
+    }
+    return NULL;
+}
+
 extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n_ctx,
                                    struct weft_cuda_model **out, char *err, size_t errcap)
 {
@@ -222,6 +259,11 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
         if (errcap)
             snprintf(err, errcap, "head_dim %d / heads %d/%d not supported by the CUDA kernels",
                      in->head_dim, in->n_head, in->n_head_kv);
+        return WEFT_ENOTSUP;
+    }
+    if (const struct wt *w = first_unsupported(m)) {
+        if (errcap)
+            snprintf(err, errcap, "weight type %s has no CUDA kernel yet", weft_type_name(w->type));
         return WEFT_ENOTSUP;
     }
     CK(cudaSetDevice(device));
