@@ -169,7 +169,7 @@ enum weft_finish {
 };
 
 /* Called once per generated token with the text it completes (possibly
- * empty: part of a UTF-8 character, or text held back while it may begin a
+ * empty, never NULL: part of a UTF-8 character, or text held back while it may begin a
  * stop string). Return 0 to go on, anything else to stop now: the node uses
  * this to yield when its power budget vanishes. When generation ends
  * naturally with text still held back, one last call with token -1 carries

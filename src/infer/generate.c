@@ -20,6 +20,8 @@ struct emitter {
 
 static int pend_add(struct emitter *e, const char *s, size_t n)
 {
+    if (n == 0)
+        return 0; /* an empty piece; e->pend may still be NULL */
     if (e->n + n > e->cap) {
         size_t cap = (e->n + n) * 2 + 64;
         char *np = realloc(e->pend, cap);
@@ -71,7 +73,8 @@ static size_t releasable(const struct emitter *e, int *hit)
 
 static void drop(struct emitter *e, size_t n)
 {
-    memmove(e->pend, e->pend + n, e->n - n);
+    if (e->n > n) /* nothing to move (and maybe no buffer yet) otherwise */
+        memmove(e->pend, e->pend + n, e->n - n);
     e->n -= n;
 }
 
@@ -150,7 +153,8 @@ int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
         }
         int hit;
         size_t out_n = releasable(&e, &hit);
-        int stop = cb ? cb(ud, tok, pos, e.pend, out_n) : 0;
+        /* Never NULL, even before the first byte is pending. */
+        int stop = cb ? cb(ud, tok, pos, e.pend ? e.pend : "", out_n) : 0;
         drop(&e, out_n);
         if (hit) {
             e.n = 0;

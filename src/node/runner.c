@@ -138,7 +138,8 @@ static void run_job(struct node_runner *r, struct weft_session *sess, struct nod
         return;
     }
     int n_prompt = n;
-    memcpy(toks + n, job->resume, (size_t)job->n_resume * sizeof *toks);
+    if (job->n_resume > 0) /* a fresh job has no resume array at all */
+        memcpy(toks + n, job->resume, (size_t)job->n_resume * sizeof *toks);
     n += job->n_resume;
     struct weft_gen_params p;
     memset(&p, 0, sizeof p);
