@@ -524,6 +524,28 @@ static void q4k_put_scale_min(int j, uint8_t *q, uint8_t sc, uint8_t m)
     }
 }
 
+/* The K-quants' affine fit per sub-block: nsub sub-blocks of len values
+ * onto levels 0..top, x ~ scale * q - min with the min clamped to >= 0
+ * (it is subtracted), and the largest scale and min, which the
+ * super-block's d and dmin are then fitted to. */
+static void sub_ranges(const float *x, int nsub, int len, int top, float *scales, float *mins,
+                       float *max_scale, float *max_min)
+{
+    *max_scale = 0;
+    *max_min = 0;
+    for (int s = 0; s < nsub; s++) {
+        float lo = 0, hi = 0;
+        for (int l = 0; l < len; l++) {
+            lo = fminf(lo, x[len * s + l]);
+            hi = fmaxf(hi, x[len * s + l]);
+        }
+        scales[s] = (hi - lo) / (float)top;
+        mins[s] = -lo;
+        *max_scale = fmaxf(*max_scale, scales[s]);
+        *max_min = fmaxf(*max_min, mins[s]);
+    }
+}
+
 /* A straightforward Q4_K quantizer: per 32-element sub-block an affine
  * range [min, max] with min clamped to <= 0, scales and mins then quantized
  * to 6 bits against the super-block's d and dmin. Good enough for
@@ -531,19 +553,8 @@ static void q4k_put_scale_min(int j, uint8_t *q, uint8_t sc, uint8_t m)
 static void quant_q4_k(const float *x, struct weft_block_q4_k *b, size_t nb)
 {
     for (size_t i = 0; i < nb; i++) {
-        float scales[8], mins[8], max_scale = 0, max_min = 0;
-        for (int s = 0; s < 8; s++) {
-            const float *xs = x + 32 * s;
-            float lo = 0, hi = 0;
-            for (int l = 0; l < 32; l++) {
-                lo = fminf(lo, xs[l]);
-                hi = fmaxf(hi, xs[l]);
-            }
-            scales[s] = (hi - lo) / 15.0f;
-            mins[s] = -lo;
-            max_scale = fmaxf(max_scale, scales[s]);
-            max_min = fmaxf(max_min, mins[s]);
-        }
+        float scales[8], mins[8], max_scale, max_min;
+        sub_ranges(x, 8, 32, 15, scales, mins, &max_scale, &max_min);
         float d = max_scale / 63.0f, dmin = max_min / 63.0f;
         memset(&b[i], 0, sizeof b[i]);
         b[i].d = weft_f32_to_f16(d);
@@ -770,18 +781,8 @@ static void put_2bit(uint8_t *qs, int e, unsigned q)
 static void quant_q2_k(const float *x, struct weft_block_q2_k *b, size_t nb)
 {
     for (size_t i = 0; i < nb; i++, x += WEFT_QK_K) {
-        float scales[16], mins[16], max_scale = 0, max_min = 0;
-        for (int s = 0; s < 16; s++) {
-            float lo = 0, hi = 0; /* the min is clamped to <= 0: m is subtracted */
-            for (int l = 0; l < 16; l++) {
-                lo = fminf(lo, x[16 * s + l]);
-                hi = fmaxf(hi, x[16 * s + l]);
-            }
-            scales[s] = (hi - lo) / 3.0f;
-            mins[s] = -lo;
-            max_scale = fmaxf(max_scale, scales[s]);
-            max_min = fmaxf(max_min, mins[s]);
-        }
+        float scales[16], mins[16], max_scale, max_min;
+        sub_ranges(x, 16, 16, 3, scales, mins, &max_scale, &max_min);
         memset(&b[i], 0, sizeof b[i]);
         b[i].d = weft_f32_to_f16(max_scale / 15.0f);
         b[i].dmin = weft_f32_to_f16(max_min / 15.0f);
@@ -833,18 +834,8 @@ static void quant_q3_k(const float *x, struct weft_block_q3_k *b, size_t nb)
 static void quant_q5_k(const float *x, struct weft_block_q5_k *b, size_t nb)
 {
     for (size_t i = 0; i < nb; i++, x += WEFT_QK_K) {
-        float scales[8], mins[8], max_scale = 0, max_min = 0;
-        for (int s = 0; s < 8; s++) {
-            float lo = 0, hi = 0;
-            for (int l = 0; l < 32; l++) {
-                lo = fminf(lo, x[32 * s + l]);
-                hi = fmaxf(hi, x[32 * s + l]);
-            }
-            scales[s] = (hi - lo) / 31.0f;
-            mins[s] = -lo;
-            max_scale = fmaxf(max_scale, scales[s]);
-            max_min = fmaxf(max_min, mins[s]);
-        }
+        float scales[8], mins[8], max_scale, max_min;
+        sub_ranges(x, 8, 32, 31, scales, mins, &max_scale, &max_min);
         memset(&b[i], 0, sizeof b[i]);
         b[i].d = weft_f32_to_f16(max_scale / 63.0f);
         b[i].dmin = weft_f32_to_f16(max_min / 63.0f);
