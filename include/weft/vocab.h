@@ -48,11 +48,19 @@ int32_t weft_vocab_eos(const struct weft_vocab *v);
 int weft_vocab_adds_bos(const struct weft_vocab *v);
 int weft_vocab_token_type(const struct weft_vocab *v, int32_t id);
 
-/* Tokenizes text[0..len) with special tokens treated as plain text.
- * Writes at most cap ids and returns how many the text needs (call again
- * with a bigger buffer when the result exceeds cap), or a negative code. */
+/* Tokenizes text[0..len): content, with control tokens (<|im_end|>,
+ * <|eot_id|>, ...) treated as plain text, so a user cannot type one.
+ * User-defined tokens are matched whole, as llama.cpp and Hugging Face
+ * tokenizers match them in all text. Writes at most cap ids and returns how
+ * many the text needs (call again with a bigger buffer when the result
+ * exceeds cap), or a negative code. */
 int weft_tokenize(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
                   int32_t *out, size_t cap);
+
+/* The same for markup Weft itself composes (a chat template's own text):
+ * control tokens are matched whole too. Never for user content. */
+int weft_tokenize_markup(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
+                         int32_t *out, size_t cap);
 
 /* The raw bytes a token stands for (byte tokens decoded, U+2581 or the
  * GPT-2 byte mapping undone). Control tokens give no bytes. Returns the

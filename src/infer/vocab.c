@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pretok.h"
 #include "unicode.h"
 #include "weft/error.h"
 #include "weft/gguf.h"
@@ -36,6 +37,11 @@ struct weft_vocab {
     int16_t cp_byte[512];    /* and back; -1 for code points no byte maps to */
     int32_t bos, eos, unk;
     bool add_bos, add_space_prefix;
+    struct weft_pretok *pre; /* BPE: how text is cut into words */
+    /* Control, user-defined and unknown tokens with text, longest first
+     * (ties by id): the order llama.cpp cuts them out of text in. */
+    int32_t *special;
+    int n_special;
 };
 
 static uint64_t fnv(const char *s, size_t n)
@@ -92,6 +98,8 @@ void weft_vocab_free(struct weft_vocab *v)
     free(v->slots);
     free(v->mkeys);
     free(v->mrank);
+    weft_pretok_free(v->pre);
+    free(v->special);
     free(v);
 }
 
@@ -113,6 +121,56 @@ static int load_err(char *err, size_t errcap, int code, const char *name, const 
 {
     snprintf(err, errcap, "%s: %s", name, what);
     return code;
+}
+
+static bool is_special_type(int type)
+{
+    return type == WEFT_TOKEN_CONTROL || type == WEFT_TOKEN_USER_DEFINED ||
+           type == WEFT_TOKEN_UNKNOWN;
+}
+
+/* Longest text first, then lower id: a stable order for equal lengths. */
+static bool special_before(const struct weft_vocab *v, int32_t x, int32_t y)
+{
+    return v->len[x] != v->len[y] ? v->len[x] > v->len[y] : x < y;
+}
+
+/* Sorts a[0..n) with tmp[0..n) as scratch (a merge sort: qsort has no
+ * context argument, and the order needs the vocab). */
+static void sort_special(const struct weft_vocab *v, int32_t *a, int32_t *tmp, int n)
+{
+    if (n < 2)
+        return;
+    int h = n / 2;
+    sort_special(v, a, tmp, h);
+    sort_special(v, a + h, tmp, n - h);
+    int i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = special_before(v, a[j], a[i]) ? a[j++] : a[i++];
+    while (i < h)
+        tmp[k++] = a[i++];
+    while (j < n)
+        tmp[k++] = a[j++];
+    memcpy(a, tmp, (size_t)n * sizeof *a);
+}
+
+static int collect_special(struct weft_vocab *v)
+{
+    int n = 0;
+    for (int i = 0; i < v->n; i++)
+        n += is_special_type(v->type[i]) && v->len[i] > 0;
+    v->special = malloc((size_t)(n ? n : 1) * sizeof *v->special);
+    int32_t *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+    if (!v->special || !tmp) {
+        free(tmp);
+        return WEFT_ENOMEM;
+    }
+    for (int i = 0; i < v->n; i++)
+        if (is_special_type(v->type[i]) && v->len[i] > 0)
+            v->special[v->n_special++] = i;
+    sort_special(v, v->special, tmp, v->n_special);
+    free(tmp);
+    return 0;
 }
 
 static int build_merges(struct weft_vocab *v, const struct weft_gguf *g, const char *name,
@@ -187,19 +245,21 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
         return load_err(err, errcap, WEFT_EFORMAT, name,
                         "tokenizer.ggml.model: missing or not a string");
     enum weft_vocab_kind kind;
+    struct weft_pretok *pre = NULL;
     if (weft_str_eq(model, "llama")) {
         kind = WEFT_VOCAB_SPM;
     } else if (weft_str_eq(model, "gpt2")) {
         kind = WEFT_VOCAB_BPE;
-        struct weft_str pre;
-        if (weft_gguf_get_str(g, "tokenizer.ggml.pre", &pre) == 0 && !weft_str_eq(pre, "gpt-2") &&
-            !weft_str_eq(pre, "default")) {
-            char what[160];
-            snprintf(what, sizeof what,
-                     "tokenizer.ggml.pre: pre-tokenizer '%.*s' is not supported (gpt-2 and "
-                     "default are)",
-                     (int)(pre.n > 40 ? 40 : pre.n), pre.p);
-            return load_err(err, errcap, WEFT_ENOTSUP, name, what);
+        /* No pre-tokenizer named: llama.cpp's "default" list. */
+        struct weft_str pn = {"default", 7};
+        weft_gguf_get_str(g, "tokenizer.ggml.pre", &pn);
+        char why[320];
+        int rc = weft_pretok_new(pn.p, (size_t)pn.n, &pre, why, sizeof why);
+        if (rc < 0) {
+            char what[360];
+            snprintf(what, sizeof what, "tokenizer.ggml.pre: %s",
+                     rc == WEFT_ENOMEM ? "out of memory" : why);
+            return load_err(err, errcap, rc, name, what);
         }
     } else {
         char what[160];
@@ -211,17 +271,24 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
 
     uint64_t n;
     const uint8_t *data;
-    if (weft_gguf_get_arr(g, "tokenizer.ggml.tokens", WEFT_GGUF_STRING, &n, &data) < 0)
+    if (weft_gguf_get_arr(g, "tokenizer.ggml.tokens", WEFT_GGUF_STRING, &n, &data) < 0) {
+        weft_pretok_free(pre);
         return load_err(err, errcap, WEFT_EFORMAT, name,
                         "tokenizer.ggml.tokens: missing or not a string array");
-    if (n == 0 || n > MAX_VOCAB)
+    }
+    if (n == 0 || n > MAX_VOCAB) {
+        weft_pretok_free(pre);
         return load_err(err, errcap, WEFT_EFORMAT, name,
                         "tokenizer.ggml.tokens: vocabulary size out of range");
+    }
 
     struct weft_vocab *v = calloc(1, sizeof *v);
-    if (v == NULL)
+    if (v == NULL) {
+        weft_pretok_free(pre);
         return WEFT_ENOMEM;
+    }
     v->kind = kind;
+    v->pre = pre;
     v->n = (int)n;
     struct weft_str *views = malloc(n * sizeof *views);
     v->off = malloc(n * sizeof *v->off);
@@ -274,6 +341,11 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
         }
         memcpy(v->type, d, n * sizeof(int32_t));
     }
+
+    rc = collect_special(v);
+    if (rc < 0)
+        goto fail;
+    rc = WEFT_ENOMEM;
 
     v->n_slots = 16;
     while (v->n_slots < n * 2)
@@ -332,7 +404,7 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
                       "tokenizer.ggml.*_token_id: a special token id is past the vocabulary");
         goto fail;
     }
-    v->add_bos = kind == WEFT_VOCAB_SPM;
+    v->add_bos = kind == WEFT_VOCAB_SPM || (pre && weft_pretok_adds_bos(pre));
     v->add_space_prefix = kind == WEFT_VOCAB_SPM;
     weft_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &v->add_bos);
     weft_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix);
@@ -549,19 +621,20 @@ static int merge_symbols(const struct weft_vocab *v, struct sym *s, int32_t ns, 
     return rc;
 }
 
-static int spm_tokenize(const struct weft_vocab *v, const char *text, size_t len, struct ids *o)
+static int spm_tokenize(const struct weft_vocab *v, const char *text, size_t len, bool prefix,
+                        struct ids *o)
 {
-    /* The text SentencePiece sees: a leading space when the vocab asks for
-     * one, and every space replaced by U+2581 (3 bytes). */
-    size_t spaces = v->add_space_prefix ? 1 : 0;
+    /* The text SentencePiece sees: a leading space when asked for one, and
+     * every space replaced by U+2581 (3 bytes). */
+    size_t spaces = prefix ? 1 : 0;
     for (size_t i = 0; i < len; i++)
         spaces += text[i] == ' ';
-    size_t n = len + (v->add_space_prefix ? 1 : 0) + spaces * 2;
+    size_t n = len + (prefix ? 1 : 0) + spaces * 2;
     char *t = malloc(n ? n : 1);
     if (t == NULL)
         return WEFT_ENOMEM;
     size_t k = 0;
-    if (v->add_space_prefix) {
+    if (prefix) {
         memcpy(t, "\xe2\x96\x81", 3);
         k = 3;
     }
@@ -627,50 +700,6 @@ static int decode_all(const char *text, size_t len, struct cps *c)
     return 0;
 }
 
-static enum weft_ucat cat_at(const struct cps *c, size_t i)
-{
-    return i < c->n ? weft_ucat(c->cp[i]) : WEFT_UCAT_OTHER;
-}
-
-/* Length in code points of the GPT-2 pre-token starting at i, following
- * the regex  's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
- * \s+(?!\S)|\s+  alternative by alternative, as a regex engine would. */
-static size_t gpt2_piece(const struct cps *c, size_t i)
-{
-    const uint32_t *cp = c->cp;
-    size_t n = c->n;
-    if (cp[i] == '\'' && i + 1 < n) {
-        uint32_t a = cp[i + 1], b = i + 2 < n ? cp[i + 2] : 0;
-        if (a == 's' || a == 't' || a == 'm' || a == 'd')
-            return 2;
-        if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
-            return 3;
-    }
-    size_t j = i + (cp[i] == ' ' ? 1 : 0);
-    enum weft_ucat k = cat_at(c, j);
-    if (j < n && (k == WEFT_UCAT_LETTER || k == WEFT_UCAT_NUMBER)) {
-        while (j < n && cat_at(c, j) == k)
-            j++;
-        return j - i;
-    }
-    if (j < n && k == WEFT_UCAT_OTHER) {
-        while (j < n && cat_at(c, j) == WEFT_UCAT_OTHER)
-            j++;
-        return j - i;
-    }
-    /* Whitespace run. \s+(?!\S): the whole run if it reaches the end or is
-     * followed by more whitespace-free text only after giving back its last
-     * character; a run of one before non-space falls to plain \s+. */
-    j = i;
-    while (j < n && cat_at(c, j) == WEFT_UCAT_SPACE)
-        j++;
-    if (j == i)
-        return 1; /* unreachable for valid categories; keeps progress */
-    if (j < n && j - i > 1)
-        return j - i - 1;
-    return j - i;
-}
-
 static int bpe_word(const struct weft_vocab *v, const char *word, size_t wlen, struct ids *o)
 {
     /* Map bytes to GPT-2's printable code points, then merge. */
@@ -680,6 +709,16 @@ static int bpe_word(const struct weft_vocab *v, const char *word, size_t wlen, s
     size_t k = 0;
     for (size_t i = 0; i < wlen; i++)
         k += weft_utf8_encode(v->byte_cp[(unsigned char)word[i]], t + k);
+    /* Llama 3 and Tekken take a word that is itself a token whole, even
+     * when the merges would not build it. */
+    if (weft_pretok_ignore_merges(v->pre)) {
+        int32_t id = lookup(v, t, k);
+        if (id >= 0) {
+            emit(o, id);
+            free(t);
+            return 0;
+        }
+    }
     struct sym *s;
     int32_t ns;
     int rc = make_symbols(t, k, &s, &ns);
@@ -713,18 +752,99 @@ static int bpe_tokenize(const struct weft_vocab *v, const char *text, size_t len
 {
     struct cps c = {0};
     int rc = decode_all(text, len, &c);
-    for (size_t i = 0; rc == 0 && i < c.n;) {
-        size_t n = gpt2_piece(&c, i);
-        rc = bpe_word(v, text + c.off[i], c.off[i + n] - c.off[i], o);
-        i += n;
+    size_t *bounds = NULL, nb = 0;
+    if (rc == 0) {
+        struct weft_cps view = {text, c.cp, c.off, c.n};
+        rc = weft_pretok_split(v->pre, &view, &bounds, &nb);
     }
+    for (size_t k = 0; rc == 0 && k < nb; k++) {
+        const char *w = text + c.off[bounds[k]];
+        size_t wl = c.off[bounds[k + 1]] - c.off[bounds[k]];
+        rc = bpe_word(v, w, wl, o);
+    }
+    free(bounds);
     free(c.cp);
     free(c.off);
     return rc;
 }
 
-int weft_tokenize(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
-                  int32_t *out, size_t cap)
+/* A span of the text to tokenize: raw text, or a special token cut out. */
+struct frag {
+    size_t start, len;
+    int32_t id; /* -1: raw */
+};
+
+static int push_frag(struct frag **f, size_t *n, size_t *cap, struct frag x)
+{
+    if (x.id < 0 && x.len == 0)
+        return 0;
+    if (*n == *cap) {
+        size_t nc = *cap * 2;
+        struct frag *nf = realloc(*f, nc * sizeof *nf);
+        if (nf == NULL)
+            return WEFT_ENOMEM;
+        *f = nf;
+        *cap = nc;
+    }
+    (*f)[(*n)++] = x;
+    return 0;
+}
+
+/* Cuts the special tokens out of text, longest first, each one out of
+ * every raw span left by the ones before it (as llama.cpp's
+ * tokenizer_st_partition does). User-defined tokens are always cut, as
+ * they are in llama.cpp and Hugging Face tokenizers; control and unknown
+ * tokens only when `control`. */
+static int partition(const struct weft_vocab *v, const char *text, size_t len, bool control,
+                     struct frag **out, size_t *nout)
+{
+    size_t n = 0, cap = 8, n2 = 0, cap2 = 8;
+    struct frag *f = malloc(cap * sizeof *f), *g = malloc(cap2 * sizeof *g);
+    int rc = f && g ? push_frag(&f, &n, &cap, (struct frag){0, len, -1}) : WEFT_ENOMEM;
+    for (int s = 0; rc == 0 && s < v->n_special; s++) {
+        int32_t id = v->special[s];
+        if (!control && v->type[id] != WEFT_TOKEN_USER_DEFINED)
+            continue;
+        const char *tt = v->arena + v->off[id];
+        size_t tl = v->len[id];
+        n2 = 0;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            if (f[i].id >= 0 || f[i].len < tl) {
+                rc = push_frag(&g, &n2, &cap2, f[i]);
+                continue;
+            }
+            size_t at = f[i].start, end = f[i].start + f[i].len;
+            const char *p;
+            while (rc == 0 && (p = memmem(text + at, end - at, tt, tl)) != NULL) {
+                size_t m = (size_t)(p - text);
+                rc = push_frag(&g, &n2, &cap2, (struct frag){at, m - at, -1});
+                if (rc == 0)
+                    rc = push_frag(&g, &n2, &cap2, (struct frag){m, tl, id});
+                at = m + tl;
+            }
+            if (rc == 0)
+                rc = push_frag(&g, &n2, &cap2, (struct frag){at, end - at, -1});
+        }
+        struct frag *t = f;
+        size_t tc = cap;
+        f = g;
+        cap = cap2;
+        n = n2;
+        g = t;
+        cap2 = tc;
+    }
+    free(g);
+    if (rc < 0) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    *nout = n;
+    return 0;
+}
+
+static int tokenize(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
+                    bool control, int32_t *out, size_t cap)
 {
     if (len > INT32_MAX / 4)
         return WEFT_E2BIG;
@@ -733,9 +853,38 @@ int weft_tokenize(const struct weft_vocab *v, const char *text, size_t len, int 
         emit(&o, v->bos);
     if (len == 0)
         return (int)o.n;
-    int rc =
-        v->kind == WEFT_VOCAB_SPM ? spm_tokenize(v, text, len, &o) : bpe_tokenize(v, text, len, &o);
+    struct frag *f = NULL;
+    size_t nf = 0;
+    int rc = partition(v, text, len, control, &f, &nf);
+    /* SentencePiece: a space before the first raw span and before each one
+     * that follows a special token, as llama.cpp adds it. */
+    bool prev_special = true;
+    for (size_t i = 0; rc == 0 && i < nf; i++) {
+        if (f[i].id >= 0) {
+            emit(&o, f[i].id);
+            prev_special = true;
+            continue;
+        }
+        const char *t = text + f[i].start;
+        rc = v->kind == WEFT_VOCAB_SPM
+                 ? spm_tokenize(v, t, f[i].len, v->add_space_prefix && prev_special, &o)
+                 : bpe_tokenize(v, t, f[i].len, &o);
+        prev_special = false;
+    }
+    free(f);
     return rc < 0 ? rc : (int)o.n;
+}
+
+int weft_tokenize(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
+                  int32_t *out, size_t cap)
+{
+    return tokenize(v, text, len, add_bos, false, out, cap);
+}
+
+int weft_tokenize_markup(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
+                         int32_t *out, size_t cap)
+{
+    return tokenize(v, text, len, add_bos, true, out, cap);
 }
 
 /* --- detokenization ----------------------------------------------------------------- */

@@ -102,6 +102,18 @@ def main():
                                               "\u0120w or", "l d", "\u0120wor ld"])),
     ], []))
 
+    # The same vocabulary under the pre-tokenizers with their own code
+    # paths: Llama 3's matcher and whole-word lookup, a PCRE2 list, and a
+    # user-defined token cut out of the text before either.
+    for pre in ["llama-bpe", "deepseek-coder", "default"]:
+        open(os.path.join(OUT, "vocab-bpe-%s.gguf" % pre), "wb").write(gguf([
+            ("tokenizer.ggml.model", STR, "gpt2"),
+            ("tokenizer.ggml.pre", STR, pre),
+            ("tokenizer.ggml.tokens", ARR, (STR, bpe + ["ok"])),
+            ("tokenizer.ggml.token_type", ARR, (I32, [1] * len(bpe) + [4])),
+            ("tokenizer.ggml.merges", ARR, (STR, ["H e", "l l", "ll o", "He llo"])),
+        ], []))
+
     # A one-layer llama, n_embd 32, 2 heads (1 kv head), ff 64, F32 and F16.
     E, FF, KV = 32, 64, 16
     meta = [("general.architecture", STR, "llama"), ("llama.context_length", U32, 16),
