@@ -453,7 +453,8 @@ static int split_stages(const struct weft_pretok *p, const struct weft_cps *c, s
 {
     *bounds = NULL;
     *nb = 0;
-    size_t *a = malloc((c->n + 1) * sizeof *a), *b = malloc((c->n + 1) * sizeof *b);
+    /* At most n + 1 boundaries; one more so an empty text still has {0, 0}. */
+    size_t *a = malloc((c->n + 2) * sizeof *a), *b = malloc((c->n + 2) * sizeof *b);
     void *md = NULL;
     int rc = a && b ? 0 : WEFT_ENOMEM;
 #ifdef WEFT_HAVE_PCRE2
