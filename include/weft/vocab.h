@@ -16,6 +16,7 @@
 #define WEFT_VOCAB_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct weft_gguf;
@@ -44,6 +45,14 @@ enum weft_vocab_kind weft_vocab_kind(const struct weft_vocab *v);
 int weft_vocab_size(const struct weft_vocab *v);
 int32_t weft_vocab_bos(const struct weft_vocab *v); /* -1 when none */
 int32_t weft_vocab_eos(const struct weft_vocab *v);
+/* End of generation: eos, the file's eot/eom ids, and the end-of-turn
+ * markers llama.cpp finds by text (<|eot_id|>, <|im_end|>, <|end|>,
+ * <end_of_turn>, <|endoftext|>, <|eom_id|>, <EOT>, DeepSeek's end of
+ * sentence). Generation stops at any of them and does not emit it. */
+#define WEFT_VOCAB_MAX_EOG 16
+bool weft_vocab_is_eog(const struct weft_vocab *v, int32_t id);
+/* Copies up to cap of them to out; returns how many there are. */
+int weft_vocab_eog(const struct weft_vocab *v, int32_t *out, int cap);
 /* Whether generation should start with BOS (tokenizer.ggml.add_bos_token). */
 int weft_vocab_adds_bos(const struct weft_vocab *v);
 int weft_vocab_token_type(const struct weft_vocab *v, int32_t id);

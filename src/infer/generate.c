@@ -130,7 +130,6 @@ int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
     }
 
     int produced = p->n_resumed;
-    int32_t eos = weft_vocab_eos(v);
     for (;;) {
         int pos = weft_session_pos(s);
         if ((p->max_tokens > 0 && produced >= p->max_tokens) || pos >= n_ctx) {
@@ -139,7 +138,7 @@ int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
         }
         memcpy(logits, weft_session_logits(s), (size_t)n_vocab * sizeof *logits);
         int32_t tok = weft_sample(&p->sampling, logits, n_vocab, pos, hist, pos, scratch);
-        if (tok == eos) {
+        if (weft_vocab_is_eog(v, tok)) { /* eos, end of turn, ...: not emitted */
             res->finish = WEFT_FINISH_STOP;
             break;
         }

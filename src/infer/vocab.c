@@ -42,6 +42,10 @@ struct weft_vocab {
      * (ties by id): the order llama.cpp cuts them out of text in. */
     int32_t *special;
     int n_special;
+    /* Tokens that end generation: eos, eot, eom and the end-of-turn
+     * markers found by text, as llama.cpp finds them. */
+    int32_t eog[WEFT_VOCAB_MAX_EOG];
+    int n_eog;
 };
 
 static uint64_t fnv(const char *s, size_t n)
@@ -121,6 +125,48 @@ static int load_err(char *err, size_t errcap, int code, const char *name, const 
 {
     snprintf(err, errcap, "%s: %s", name, what);
     return code;
+}
+
+/* The end-of-turn markers llama.cpp recognises by text (c392e509), for
+ * files whose keys name only eos. They are control tokens whatever the
+ * file says, so content can never spell one. */
+static const char *const eog_texts[] = {"<|eot_id|>",    "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                        "<|endoftext|>", "<|eom_id|>", "<EOT>"};
+
+static void add_eog(struct weft_vocab *v, int32_t id)
+{
+    if (id < 0 || id >= v->n)
+        return;
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->eog[i] == id)
+            return;
+    if (v->n_eog < WEFT_VOCAB_MAX_EOG)
+        v->eog[v->n_eog++] = id;
+}
+
+static void find_eog(struct weft_vocab *v, const struct weft_gguf *g)
+{
+    for (size_t k = 0; k < sizeof eog_texts / sizeof eog_texts[0]; k++) {
+        int32_t id = lookup(v, eog_texts[k], strlen(eog_texts[k]));
+        if (id >= 0) {
+            add_eog(v, id);
+            v->type[id] = WEFT_TOKEN_CONTROL;
+        }
+    }
+    static const char *const keys[] = {"tokenizer.ggml.eot_token_id",
+                                       "tokenizer.ggml.eom_token_id"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        uint32_t id;
+        if (weft_gguf_get_u32(g, keys[k], &id) == 0)
+            add_eog(v, (int32_t)id);
+    }
+    /* DeepSeek's end of sentence is its end of turn. */
+    static const char ds_end[] = "<\xef\xbd\x9c" /* fullwidth bar */ "end\xe2\x96\x81of\xe2\x96\x81"
+                                 "sentence\xef\xbd\x9c>";
+    int32_t ds = lookup(v, ds_end, sizeof ds_end - 1);
+    if (ds >= 0)
+        add_eog(v, ds);
+    add_eog(v, v->eos);
 }
 
 static bool is_special_type(int type)
@@ -342,11 +388,6 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
         memcpy(v->type, d, n * sizeof(int32_t));
     }
 
-    rc = collect_special(v);
-    if (rc < 0)
-        goto fail;
-    rc = WEFT_ENOMEM;
-
     v->n_slots = 16;
     while (v->n_slots < n * 2)
         v->n_slots *= 2;
@@ -404,6 +445,10 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
                       "tokenizer.ggml.*_token_id: a special token id is past the vocabulary");
         goto fail;
     }
+    find_eog(v, g);
+    rc = collect_special(v);
+    if (rc < 0)
+        goto fail;
     v->add_bos = kind == WEFT_VOCAB_SPM || (pre && weft_pretok_adds_bos(pre));
     v->add_space_prefix = kind == WEFT_VOCAB_SPM;
     weft_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &v->add_bos);
@@ -438,6 +483,21 @@ int32_t weft_vocab_bos(const struct weft_vocab *v)
 int32_t weft_vocab_eos(const struct weft_vocab *v)
 {
     return v->eos;
+}
+
+bool weft_vocab_is_eog(const struct weft_vocab *v, int32_t id)
+{
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->eog[i] == id)
+            return true;
+    return false;
+}
+
+int weft_vocab_eog(const struct weft_vocab *v, int32_t *out, int cap)
+{
+    for (int i = 0; i < v->n_eog && i < cap; i++)
+        out[i] = v->eog[i];
+    return v->n_eog;
 }
 
 int weft_vocab_adds_bos(const struct weft_vocab *v)

@@ -247,3 +247,32 @@ TEST(llama3_markup_and_bos)
     ASSERT_EQ_INT(m[k - 1], 128009);
     close_vocab(&fx);
 }
+
+/* End of generation: eos and every end-of-turn marker, found by text. */
+TEST(end_of_generation_tokens)
+{
+    struct fixture fx = open_vocab("ggml-vocab-qwen2.gguf");
+    ASSERT(weft_vocab_is_eog(fx.v, 151645));  /* <|im_end|> */
+    ASSERT(weft_vocab_is_eog(fx.v, 151643));  /* <|endoftext|> */
+    ASSERT(!weft_vocab_is_eog(fx.v, 151644)); /* <|im_start|> */
+    ASSERT(!weft_vocab_is_eog(fx.v, 100));
+    close_vocab(&fx);
+
+    fx = open_vocab("ggml-vocab-llama-bpe.gguf");
+    int32_t ids[WEFT_VOCAB_MAX_EOG];
+    int n = weft_vocab_eog(fx.v, ids, WEFT_VOCAB_MAX_EOG);
+    /* Llama 3.0's vocabulary: <|end_of_text|> and <|eot_id|> (3.1 adds
+     * <|eom_id|>, where 3.0 has a reserved token). */
+    ASSERT_EQ_INT(n, 2);
+    ASSERT(weft_vocab_is_eog(fx.v, 128009)); /* <|eot_id|> */
+    ASSERT(!weft_vocab_is_eog(fx.v, 128008));
+    ASSERT(weft_vocab_is_eog(fx.v, weft_vocab_eos(fx.v)));
+    ASSERT(!weft_vocab_is_eog(fx.v, 128006)); /* <|start_header_id|> */
+    close_vocab(&fx);
+
+    /* SentencePiece: </s> only. */
+    fx = open_vocab("ggml-vocab-llama-spm.gguf");
+    ASSERT_EQ_INT(weft_vocab_eog(fx.v, ids, WEFT_VOCAB_MAX_EOG), 1);
+    ASSERT_EQ_INT(ids[0], 2);
+    close_vocab(&fx);
+}
