@@ -11,6 +11,9 @@
 #ifndef WEFT_CHAT_H
 #define WEFT_CHAT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "weft/buf.h"
 
 enum weft_chat_template {
@@ -35,10 +38,24 @@ const char *weft_chat_template_name(enum weft_chat_template t);
  * its markers; NULL or an unknown text gives WEFT_TPL_RAW. */
 enum weft_chat_template weft_chat_template_detect(const char *jinja);
 
+/* Which bytes of a rendered prompt the template wrote (its markup), as
+ * ordered, non-overlapping [start, end) ranges; the rest is the messages'
+ * content. The node tokenizes control tokens (<|im_end|>, ...) only inside
+ * markup, so content cannot spell one. Grown as needed; free with
+ * weft_chat_markup_free. */
+#define WEFT_CHAT_MAX_MARKUP 4096
+struct weft_chat_markup {
+    uint32_t (*r)[2];
+    size_t n, cap;
+};
+void weft_chat_markup_free(struct weft_chat_markup *m);
+
 /* Renders msgs[0..n) into a prompt that ends where the assistant's reply
- * begins, appended to out. BOS is the tokenizer's job, not the template's.
- * 0, or WEFT_E2BIG when out's bound is reached. */
+ * begins, appended to out, and (when markup is not NULL) records the
+ * template's own spans, offsets counted from out's start. BOS is the
+ * tokenizer's job, not the template's. 0, or WEFT_E2BIG when out's bound
+ * or WEFT_CHAT_MAX_MARKUP spans are reached, or WEFT_ENOMEM. */
 int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_template t,
-                     struct weft_buf *out);
+                     struct weft_buf *out, struct weft_chat_markup *markup);
 
 #endif /* WEFT_CHAT_H */

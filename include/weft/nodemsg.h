@@ -39,6 +39,7 @@
 #define WEFT_NODEMSG_NAME_MAX   128  /* a model's name, NUL included */
 #define WEFT_NODEMSG_ID_MAX     64   /* a job's id, NUL included */
 #define WEFT_NODEMSG_MAX_TOKENS 8192 /* an assignment's max_tokens */
+#define WEFT_NODEMSG_MAX_MARKUP 4096 /* markup spans in an assignment */
 #define WEFT_NODEMSG_MAX_STOP   4
 #define WEFT_NODEMSG_STOP_LEN   63   /* bytes in one stop string */
 #define WEFT_NODEMSG_TEXT_MAX   4096 /* one token's text, or an end event's tail */
@@ -85,7 +86,11 @@ struct weft_heartbeat_reply {
 struct weft_assignment {
     char job[WEFT_NODEMSG_ID_MAX]; /* letters, digits, '-', '_', '.': it goes into a URL path */
     char model[WEFT_NODEMSG_NAME_MAX];
-    char *prompt;       /* rendered: the node only tokenizes it */
+    char *prompt; /* rendered: the node only tokenizes it */
+    /* The template's spans of prompt ([start, end) bytes, in order):
+     * the only places control tokens are read. NULL/0: all content. */
+    uint32_t (*markup)[2];
+    int n_markup;       /* <= WEFT_NODEMSG_MAX_MARKUP */
     int32_t *resume;    /* tokens the client already has, each >= 0 */
     int n_resume;       /* <= max_tokens */
     int max_tokens;     /* 1..WEFT_NODEMSG_MAX_TOKENS */

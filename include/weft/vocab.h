@@ -71,6 +71,20 @@ int weft_tokenize(const struct weft_vocab *v, const char *text, size_t len, int 
 int weft_tokenize_markup(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
                          int32_t *out, size_t cap);
 
+/* A rendered prompt's markup: byte ranges [r[i][0], r[i][1]) of the text
+ * that the template wrote, in order, not overlapping. The rest is content. */
+struct weft_spans {
+    uint32_t (*r)[2];
+    size_t n;
+};
+
+/* Tokenizes a rendered prompt as a whole (so the ids are those of the
+ * whole text, as llama.cpp tokenizes a chat prompt), with control tokens
+ * matched only where they lie inside a markup span: content that spells
+ * one stays text. markup may be NULL (all content). */
+int weft_tokenize_spans(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
+                        const struct weft_spans *markup, int32_t *out, size_t cap);
+
 /* The raw bytes a token stands for (byte tokens decoded, U+2581 or the
  * GPT-2 byte mapping undone). Control tokens give no bytes. Returns the
  * byte count (bytes past cap are dropped), or WEFT_EINVAL for a bad id. */

@@ -855,9 +855,19 @@ static int push_frag(struct frag **f, size_t *n, size_t *cap, struct frag x)
  * tokenizer_st_partition does). User-defined tokens are always cut, as
  * they are in llama.cpp and Hugging Face tokenizers; control and unknown
  * tokens only when `control`. */
-static int partition(const struct weft_vocab *v, const char *text, size_t len, bool control,
-                     struct frag **out, size_t *nout)
+/* Whether [at, at + n) lies inside one of the markup spans. */
+static bool in_markup(const struct weft_spans *mk, size_t at, size_t n)
 {
+    for (size_t i = 0; mk && i < mk->n; i++)
+        if (mk->r[i][0] <= at && at + n <= mk->r[i][1])
+            return true;
+    return false;
+}
+
+static int partition(const struct weft_vocab *v, const char *text, size_t len,
+                     const struct weft_spans *mk, struct frag **out, size_t *nout)
+{
+    bool control = mk && mk->n > 0;
     size_t n = 0, cap = 8, n2 = 0, cap2 = 8;
     struct frag *f = malloc(cap * sizeof *f), *g = malloc(cap2 * sizeof *g);
     int rc = f && g ? push_frag(&f, &n, &cap, (struct frag){0, len, -1}) : WEFT_ENOMEM;
@@ -875,12 +885,18 @@ static int partition(const struct weft_vocab *v, const char *text, size_t len, b
             }
             size_t at = f[i].start, end = f[i].start + f[i].len;
             const char *p;
-            while (rc == 0 && (p = memmem(text + at, end - at, tt, tl)) != NULL) {
+            size_t from = at; /* where the search goes on; at: the raw span's start */
+            while (rc == 0 && (p = memmem(text + from, end - from, tt, tl)) != NULL) {
                 size_t m = (size_t)(p - text);
+                /* A control token counts only where markup spells it. */
+                if (v->type[id] != WEFT_TOKEN_USER_DEFINED && !in_markup(mk, m, tl)) {
+                    from = m + 1;
+                    continue;
+                }
                 rc = push_frag(&g, &n2, &cap2, (struct frag){at, m - at, -1});
                 if (rc == 0)
                     rc = push_frag(&g, &n2, &cap2, (struct frag){m, tl, id});
-                at = m + tl;
+                at = from = m + tl;
             }
             if (rc == 0)
                 rc = push_frag(&g, &n2, &cap2, (struct frag){at, end - at, -1});
@@ -904,7 +920,7 @@ static int partition(const struct weft_vocab *v, const char *text, size_t len, b
 }
 
 static int tokenize(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
-                    bool control, int32_t *out, size_t cap)
+                    const struct weft_spans *mk, int32_t *out, size_t cap)
 {
     if (len > INT32_MAX / 4)
         return WEFT_E2BIG;
@@ -915,7 +931,7 @@ static int tokenize(const struct weft_vocab *v, const char *text, size_t len, in
         return (int)o.n;
     struct frag *f = NULL;
     size_t nf = 0;
-    int rc = partition(v, text, len, control, &f, &nf);
+    int rc = partition(v, text, len, mk, &f, &nf);
     /* SentencePiece: a space before the first raw span and before each one
      * that follows a special token, as llama.cpp adds it. */
     bool prev_special = true;
@@ -938,13 +954,21 @@ static int tokenize(const struct weft_vocab *v, const char *text, size_t len, in
 int weft_tokenize(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
                   int32_t *out, size_t cap)
 {
-    return tokenize(v, text, len, add_bos, false, out, cap);
+    return tokenize(v, text, len, add_bos, NULL, out, cap);
 }
 
 int weft_tokenize_markup(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
                          int32_t *out, size_t cap)
 {
-    return tokenize(v, text, len, add_bos, true, out, cap);
+    uint32_t all[1][2] = {{0, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len}};
+    struct weft_spans mk = {all, 1};
+    return tokenize(v, text, len, add_bos, &mk, out, cap);
+}
+
+int weft_tokenize_spans(const struct weft_vocab *v, const char *text, size_t len, int add_bos,
+                        const struct weft_spans *markup, int32_t *out, size_t cap)
+{
+    return tokenize(v, text, len, add_bos, markup, out, cap);
 }
 
 /* --- detokenization ----------------------------------------------------------------- */

@@ -28,8 +28,12 @@ void node_job_take_spec(struct node_job *j, struct weft_assignment *a)
     _Static_assert(WEFT_NODEMSG_STOP_LEN < WEFT_STOP_MAX_LEN, "stop string length");
     j->prompt = a->prompt;
     j->resume = a->resume;
+    j->markup = a->markup;
+    j->n_markup = a->n_markup;
     a->prompt = NULL;
     a->resume = NULL;
+    a->markup = NULL;
+    a->n_markup = 0;
     j->n_resume = a->n_resume;
     j->max_tokens = a->max_tokens;
     j->temperature = (float)a->temperature;
@@ -46,6 +50,7 @@ void node_job_free(struct node_job *j)
         return;
     free(j->prompt);
     free(j->resume);
+    free(j->markup);
     weft_buf_free(&j->out);
     pthread_mutex_destroy(&j->mu);
     free(j);

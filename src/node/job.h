@@ -34,6 +34,8 @@ struct node_job {
     char id[WEFT_NODEMSG_ID_MAX];
     int model; /* index into the node's models; -1: not held here */
     char *prompt;
+    uint32_t (*markup)[2]; /* the template's spans of prompt (nodemsg.h) */
+    int n_markup;
     int32_t *resume; /* tokens the client already has */
     int n_resume;
     int max_tokens;

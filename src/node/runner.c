@@ -124,7 +124,10 @@ static void run_job(struct node_runner *r, struct weft_session *sess, struct nod
             break;
         }
         toks = t;
-        n = weft_tokenize(v, job->prompt, plen, bos, toks, cap);
+        /* Control tokens only where the template wrote them: a user's
+         * "<|im_end|>" stays text. */
+        struct weft_spans mk = {job->markup, (size_t)job->n_markup};
+        n = weft_tokenize_spans(v, job->prompt, plen, bos, &mk, toks, cap);
         if (n < 0 || (size_t)n <= cap)
             break;
         cap = (size_t)n;

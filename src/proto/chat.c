@@ -1,6 +1,7 @@
 /* Chat templates; see include/weft/chat.h. */
 #include "weft/chat.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "weft/error.h"
@@ -37,57 +38,131 @@ enum weft_chat_template weft_chat_template_detect(const char *jinja)
     return WEFT_TPL_RAW;
 }
 
-static int render_llama2(const struct weft_chat_msg *msgs, int n, struct weft_buf *o)
+void weft_chat_markup_free(struct weft_chat_markup *m)
+{
+    free(m->r);
+    m->r = NULL;
+    m->n = m->cap = 0;
+}
+
+/* The renderer's output: text, and the template's spans. */
+struct out {
+    struct weft_buf *b;
+    struct weft_chat_markup *mk;
+    int rc;
+};
+
+/* Appends template text, recording its span (merged with the one before
+ * when they touch). */
+static void mk(struct out *o, const char *s)
+{
+    size_t at = o->b->len;
+    if (o->rc == 0 && weft_buf_append_str(o->b, s) != 0)
+        o->rc = WEFT_E2BIG;
+    if (o->rc != 0 || o->mk == NULL || o->b->len == at)
+        return;
+    struct weft_chat_markup *m = o->mk;
+    if (o->b->len > UINT32_MAX) {
+        o->rc = WEFT_E2BIG;
+        return;
+    }
+    if (m->n > 0 && m->r[m->n - 1][1] == at) {
+        m->r[m->n - 1][1] = (uint32_t)o->b->len;
+        return;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        if (cap > WEFT_CHAT_MAX_MARKUP) {
+            o->rc = WEFT_E2BIG;
+            return;
+        }
+        uint32_t(*r)[2] = realloc(m->r, cap * sizeof *r);
+        if (r == NULL) {
+            o->rc = WEFT_ENOMEM;
+            return;
+        }
+        m->r = r;
+        m->cap = cap;
+    }
+    m->r[m->n][0] = (uint32_t)at;
+    m->r[m->n][1] = (uint32_t)o->b->len;
+    m->n++;
+}
+
+/* Appends content: a message's text, never markup. */
+static void ct(struct out *o, const char *s)
+{
+    if (o->rc == 0 && weft_buf_append_str(o->b, s) != 0)
+        o->rc = WEFT_E2BIG;
+}
+
+static void render_llama2(const struct weft_chat_msg *msgs, int n, struct out *o)
 {
     /* Llama-2-chat: the system prompt folds into the first user turn; each
      * finished exchange closes with </s> and the next opens with <s>. */
     const char *sys = NULL;
-    int rc = 0, first = 1;
-    for (int i = 0; i < n && rc == 0; i++) {
+    int first = 1;
+    for (int i = 0; i < n; i++) {
         const struct weft_chat_msg *m = &msgs[i];
         if (strcmp(m->role, "system") == 0) {
             sys = m->content;
         } else if (strcmp(m->role, "user") == 0) {
             if (!first)
-                rc |= weft_buf_append_str(o, "<s>");
-            rc |= weft_buf_append_str(o, "[INST] ");
+                mk(o, "<s>");
+            mk(o, "[INST] ");
             if (sys) {
-                rc |= weft_buf_appendf(o, "<<SYS>>\n%s\n<</SYS>>\n\n", sys);
+                mk(o, "<<SYS>>\n");
+                ct(o, sys);
+                mk(o, "\n<</SYS>>\n\n");
                 sys = NULL;
             }
-            rc |= weft_buf_appendf(o, "%s [/INST]", m->content);
+            ct(o, m->content);
+            mk(o, " [/INST]");
             first = 0;
         } else {
-            rc |= weft_buf_appendf(o, " %s </s>", m->content);
+            mk(o, " ");
+            ct(o, m->content);
+            mk(o, " </s>");
         }
     }
-    return rc ? WEFT_E2BIG : 0;
 }
 
 int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_template t,
-                     struct weft_buf *out)
+                     struct weft_buf *out, struct weft_chat_markup *markup)
 {
-    int rc = 0;
+    struct out o = {out, markup, 0};
     switch (t) {
     case WEFT_TPL_LLAMA2:
-        return render_llama2(msgs, n, out);
+        render_llama2(msgs, n, &o);
+        break;
     case WEFT_TPL_CHATML:
-        for (int i = 0; i < n; i++)
-            rc |= weft_buf_appendf(out, "<|im_start|>%s\n%s<|im_end|>\n", msgs[i].role,
-                                   msgs[i].content);
-        rc |= weft_buf_append_str(out, "<|im_start|>assistant\n");
+        for (int i = 0; i < n; i++) {
+            mk(&o, "<|im_start|>");
+            mk(&o, msgs[i].role);
+            mk(&o, "\n");
+            ct(&o, msgs[i].content);
+            mk(&o, "<|im_end|>\n");
+        }
+        mk(&o, "<|im_start|>assistant\n");
         break;
     case WEFT_TPL_LLAMA3:
-        for (int i = 0; i < n; i++)
-            rc |= weft_buf_appendf(out, "<|start_header_id|>%s<|end_header_id|>\n\n%s<|eot_id|>",
-                                   msgs[i].role, msgs[i].content);
-        rc |= weft_buf_append_str(out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        for (int i = 0; i < n; i++) {
+            mk(&o, "<|start_header_id|>");
+            mk(&o, msgs[i].role);
+            mk(&o, "<|end_header_id|>\n\n");
+            ct(&o, msgs[i].content);
+            mk(&o, "<|eot_id|>");
+        }
+        mk(&o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
         break;
     case WEFT_TPL_RAW:
     default:
-        for (int i = 0; i < n; i++)
-            rc |= weft_buf_appendf(out, "%s%s", i ? "\n" : "", msgs[i].content);
+        for (int i = 0; i < n; i++) {
+            if (i)
+                mk(&o, "\n");
+            ct(&o, msgs[i].content);
+        }
         break;
     }
-    return rc ? WEFT_E2BIG : 0;
+    return o.rc;
 }

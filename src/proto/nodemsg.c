@@ -285,6 +285,38 @@ static int opt_num(const cJSON *o, const char *k, double lo, double hi, double d
     return 0;
 }
 
+/* "markup": [[start, end], ...] over the prompt's bytes, in order, not
+ * overlapping; absent or null for none. */
+static int markup_field(const cJSON *mk, struct weft_assignment *a, char *err, size_t errcap)
+{
+    if (mk == NULL || cJSON_IsNull(mk))
+        return 0;
+    int n = cJSON_IsArray(mk) ? cJSON_GetArraySize(mk) : -1;
+    if (n < 0 || n > WEFT_NODEMSG_MAX_MARKUP)
+        return fail(err, errcap, "markup must be an array of up to 4096 [start, end] pairs");
+    a->markup = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->markup);
+    if (a->markup == NULL)
+        return WEFT_ENOMEM;
+    size_t plen = strlen(a->prompt);
+    long long prev = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, mk)
+    {
+        long long s, e;
+        if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2 ||
+            whole_in(cJSON_GetArrayItem(r, 0), 0, (double)plen, &s) ||
+            whole_in(cJSON_GetArrayItem(r, 1), 0, (double)plen, &e) || s >= e || s < prev)
+            return fail(err, errcap,
+                        "markup spans must be [start, end] with start < end <= the prompt's "
+                        "length, in order, not overlapping");
+        a->markup[a->n_markup][0] = (uint32_t)s;
+        a->markup[a->n_markup][1] = (uint32_t)e;
+        a->n_markup++;
+        prev = e;
+    }
+    return 0;
+}
+
 static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *err, size_t errcap)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(o, "model"),
@@ -340,7 +372,7 @@ static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *er
             return fail(err, errcap, "tokens must be whole numbers from 0 to 2^31-1");
         a->resume[a->n_resume++] = (int32_t)v;
     }
-    return 0;
+    return markup_field(cJSON_GetObjectItemCaseSensitive(o, "markup"), a, err, errcap);
 }
 
 int weft_assignment_parse(const char *body, size_t len, struct weft_assignment *a, char *err,
@@ -366,8 +398,11 @@ void weft_assignment_free(struct weft_assignment *a)
 {
     free(a->prompt);
     free(a->resume);
+    free(a->markup);
     a->prompt = NULL;
     a->resume = NULL;
+    a->markup = NULL;
+    a->n_markup = 0;
 }
 
 int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
@@ -390,6 +425,15 @@ int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
     for (int i = 0; i < a->n_stop; i++)
         cJSON_AddItemToArray(stop, cJSON_CreateString(a->stop[i]));
     cJSON_AddNumberToObject(o, "attempt", a->attempt);
+    if (a->n_markup > 0) {
+        cJSON *mk = cJSON_AddArrayToObject(o, "markup");
+        for (int i = 0; i < a->n_markup; i++) {
+            cJSON *r = cJSON_CreateArray();
+            cJSON_AddItemToArray(r, cJSON_CreateNumber(a->markup[i][0]));
+            cJSON_AddItemToArray(r, cJSON_CreateNumber(a->markup[i][1]));
+            cJSON_AddItemToArray(mk, r);
+        }
+    }
     return emit(o, out, 0);
 }
 

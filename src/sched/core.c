@@ -441,14 +441,18 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
     memset(&a, 0, sizeof a);
     snprintf(a.job, sizeof a.job, "%s", j->id);
     snprintf(a.model, sizeof a.model, "%s", j->req.model);
+    _Static_assert(WEFT_CHAT_MAX_MARKUP <= WEFT_NODEMSG_MAX_MARKUP, "markup spans");
     struct weft_buf p;
     weft_buf_init(&p, 8u << 20);
+    struct weft_chat_markup mk = {0};
     if (j->req.kind == WEFT_OAI_CHAT)
-        weft_chat_render(j->req.msgs, j->req.n_msgs, m->tpl, &p);
+        weft_chat_render(j->req.msgs, j->req.n_msgs, m->tpl, &p, &mk);
     else
         weft_buf_append_str(&p, j->req.prompt ? j->req.prompt : "");
     char empty[1] = "";
     a.prompt = p.data ? p.data : empty;
+    a.markup = mk.r;
+    a.n_markup = (int)mk.n;
     a.resume = j->tokens;
     a.n_resume = j->n_tokens;
     a.max_tokens = j->req.max_tokens;
@@ -463,6 +467,7 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
     weft_buf_init(&out, 64u << 20);
     int rc = weft_assignment_write(&a, &out);
     weft_buf_free(&p);
+    weft_chat_markup_free(&mk);
     if (rc) {
         weft_buf_free(&out);
         return NULL;

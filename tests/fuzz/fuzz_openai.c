@@ -26,7 +26,13 @@ static void check(int rc, struct weft_oai_req *r, const struct weft_oai_err *e)
         for (int t = WEFT_TPL_RAW; t <= WEFT_TPL_LLAMA3; t++) {
             struct weft_buf b;
             weft_buf_init(&b, 1u << 24);
-            weft_chat_render(r->msgs, r->n_msgs, (enum weft_chat_template)t, &b);
+            struct weft_chat_markup mk = {0};
+            if (weft_chat_render(r->msgs, r->n_msgs, (enum weft_chat_template)t, &b, &mk) == 0)
+                for (size_t i = 0; i < mk.n; i++) /* ordered, apart, inside the text */
+                    if (mk.r[i][0] >= mk.r[i][1] || mk.r[i][1] > b.len ||
+                        (i > 0 && mk.r[i][0] <= mk.r[i - 1][1]))
+                        abort();
+            weft_chat_markup_free(&mk);
             weft_buf_free(&b);
         }
     } else if (!r->prompt) {

@@ -11,8 +11,31 @@ static void render(enum weft_chat_template t, const char *want)
     struct weft_chat_msg msgs[] = {{sys, s}, {user, u1}, {asst, a1}, {user, u2}};
     struct weft_buf out;
     weft_buf_init(&out, 1 << 16);
-    ASSERT_OK(weft_chat_render(msgs, 4, t, &out));
+    struct weft_chat_markup mk = {0};
+    ASSERT_OK(weft_chat_render(msgs, 4, t, &out, &mk));
     ASSERT_EQ_STR(out.data, want);
+    /* The markup spans are ordered, apart, inside the text, and what they
+     * leave out is exactly the four contents, in order. */
+    char rest[64];
+    size_t k = 0, at = 0;
+    for (size_t i = 0; i < mk.n; i++) {
+        ASSERT(mk.r[i][0] >= at && mk.r[i][0] < mk.r[i][1] && mk.r[i][1] <= out.len);
+        ASSERT(i == 0 || mk.r[i][0] > mk.r[i - 1][1]); /* touching spans are merged */
+        for (; at < mk.r[i][0]; at++)
+            rest[k++] = out.data[at];
+        at = mk.r[i][1];
+    }
+    for (; at < out.len; at++)
+        rest[k++] = out.data[at];
+    rest[k] = '\0';
+    ASSERT_EQ_STR(rest, "SU1A1U2");
+    /* The same text without asking for the spans. */
+    struct weft_buf again;
+    weft_buf_init(&again, 1 << 16);
+    ASSERT_OK(weft_chat_render(msgs, 4, t, &again, NULL));
+    ASSERT_EQ_STR(again.data, want);
+    weft_buf_free(&again);
+    weft_chat_markup_free(&mk);
     weft_buf_free(&out);
 }
 
@@ -37,7 +60,7 @@ TEST(render_stops_at_the_bound)
     struct weft_chat_msg m = {user, text};
     struct weft_buf out;
     weft_buf_init(&out, 16);
-    ASSERT_ERR(weft_chat_render(&m, 1, WEFT_TPL_CHATML, &out), WEFT_E2BIG);
+    ASSERT_ERR(weft_chat_render(&m, 1, WEFT_TPL_CHATML, &out, NULL), WEFT_E2BIG);
     weft_buf_free(&out);
 }
 

@@ -265,6 +265,9 @@ TEST(assignment_round_trip)
              "012345678901234567890123456789012345678901234567890123456789012");
     a.n_stop = 2;
     a.attempt = 3;
+    uint32_t mk[2][2] = {{0, 17}, {25, 36}}; /* "<|im_start|>user\n", "<|im_end|>\n" */
+    a.markup = mk;
+    a.n_markup = 2;
     struct weft_buf b;
     weft_buf_init(&b, 1 << 16);
     written(weft_assignment_write(&a, &b), &b);
@@ -282,6 +285,8 @@ TEST(assignment_round_trip)
     ASSERT_EQ_STR(back.stop[0], a.stop[0]);
     ASSERT_EQ_STR(back.stop[1], a.stop[1]);
     ASSERT_EQ_INT(back.attempt, 3);
+    ASSERT_EQ_INT(back.n_markup, 2);
+    ASSERT_EQ_INT(memcmp(back.markup, mk, sizeof mk), 0);
     weft_assignment_free(&back);
     weft_buf_free(&b);
 }
@@ -343,4 +348,36 @@ TEST(writers_stop_at_the_bound)
     ASSERT_ERR(weft_event_write(&ev, &b), WEFT_E2BIG);
     ASSERT_EQ_INT(b.len, 0);
     weft_buf_free(&b);
+}
+
+/* Markup spans must lie inside the prompt, in order, without overlap. */
+TEST(assignment_markup_is_checked)
+{
+    static const char *const bad[] = {
+        "[[0,3],[2,4]]", /* overlap */
+        "[[3,1]]",       /* end before start */
+        "[[0,99]]",      /* past the prompt */
+        "[[1]]",         /* not a pair */
+        "[[0.5,2]]",     /* not whole */
+        "7",             /* not an array */
+    };
+    char body[512], why[160];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body,
+                 "{\"job\":\"j\",\"model\":\"m\",\"prompt\":\"hello\",\"tokens\":[],"
+                 "\"max_tokens\":3,\"seed\":\"1\",\"markup\":%s}",
+                 bad[i]);
+        struct weft_assignment a;
+        int rc = parse(body, &a, why, sizeof why);
+        if (rc == 0)
+            TEST_FAIL_("accepted markup %s", bad[i]);
+        ASSERT_CONTAINS(why, "markup");
+        weft_assignment_free(&a);
+    }
+    struct weft_assignment a;
+    ASSERT_OK(parse("{\"job\":\"j\",\"model\":\"m\",\"prompt\":\"hello\",\"tokens\":[],"
+                    "\"max_tokens\":3,\"seed\":\"1\",\"markup\":[[0,2],[2,5]]}",
+                    &a, why, sizeof why));
+    ASSERT_EQ_INT(a.n_markup, 2);
+    weft_assignment_free(&a);
 }
