@@ -24,11 +24,13 @@ struct weft_synth_shape {
     const char *name;
     int n_embd, n_ff, n_layer, n_head, n_head_kv, n_vocab, n_ctx;
     float rope_base;
-    int tied; /* 1: no output.weight, the embedding is reused */
+    int tied;         /* 1: no output.weight, the embedding is reused */
+    const char *arch; /* "llama", "qwen2" (Q/K/V bias, NEOX RoPE), "qwen3" (Q/K norm, NEOX) */
+    int head_dim;     /* 0: n_embd / n_head; else written as attention.key_length */
 };
 
-/* Known shapes by name ("tinyllama-1.1b", "llama-3.2-1b", "llama-2-7b",
- * "test-tiny"); NULL if unknown. */
+/* Known shapes by name (weft_synth_shape_names lists them); NULL if
+ * unknown. */
 const struct weft_synth_shape *weft_synth_shape(const char *name);
 /* A NULL-terminated list of the known names, for usage messages. */
 const char *const *weft_synth_shape_names(void);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,25 @@ struct hparams {
     int n_embd, n_ff, n_layer, n_head, n_head_kv, n_vocab, n_ctx;
     float rope_base, norm_eps;
     int tied;
+    const char *arch; /* "llama", "qwen2", "qwen3" */
+    int head_dim;     /* 0: n_embd / n_head */
 };
+
+/* The tensors an architecture adds to Llama's. */
+static bool arch_bias(const struct hparams *hp)
+{
+    return strcmp(hp->arch, "qwen2") == 0;
+}
+
+static bool arch_qk_norm(const struct hparams *hp)
+{
+    return strcmp(hp->arch, "qwen3") == 0;
+}
+
+static int head_dim(const struct hparams *hp)
+{
+    return hp->head_dim ? hp->head_dim : hp->n_embd / hp->n_head;
+}
 
 struct vocab_data {
     char **tokens;
@@ -38,7 +57,7 @@ struct vocab_data {
 struct tdesc {
     char name[64];
     int cols, rows;
-    int norm;     /* 1-D, always F32 */
+    int norm;     /* 1-D, always F32: 1 a norm, 2 a bias, 3 a norm with varied weights */
     uint64_t src; /* llama2.c: float index of the tensor in the checkpoint */
 };
 
@@ -59,11 +78,11 @@ static int cerr(char *err, size_t errcap, int code, const char *fmt, ...)
 /* The tensor list of a Llama model, in the order llama.cpp writes it. */
 static int make_tensors(const struct hparams *hp, struct tdesc **out)
 {
-    int n = 2 + (hp->tied ? 0 : 1) + 9 * hp->n_layer;
+    int n = 2 + (hp->tied ? 0 : 1) + (9 + 3 + 2) * hp->n_layer;
     struct tdesc *t = calloc((size_t)n, sizeof *t);
     if (t == NULL)
         return WEFT_ENOMEM;
-    int kv = hp->n_embd / hp->n_head * hp->n_head_kv, i = 0;
+    int hd = head_dim(hp), kv = hd * hp->n_head_kv, qd = hd * hp->n_head, i = 0;
 #define ADD(nm, c, r, nrm)                                                                         \
     do {                                                                                           \
         snprintf(t[i].name, sizeof t[i].name, "%s", nm);                                           \
@@ -78,13 +97,27 @@ static int make_tensors(const struct hparams *hp, struct tdesc **out)
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
         ADD(nm, hp->n_embd, 1, 1);
         snprintf(nm, sizeof nm, "blk.%d.attn_q.weight", l);
-        ADD(nm, hp->n_embd, hp->n_embd, 0);
+        ADD(nm, hp->n_embd, qd, 0);
         snprintf(nm, sizeof nm, "blk.%d.attn_k.weight", l);
         ADD(nm, hp->n_embd, kv, 0);
         snprintf(nm, sizeof nm, "blk.%d.attn_v.weight", l);
         ADD(nm, hp->n_embd, kv, 0);
+        if (arch_bias(hp)) {
+            snprintf(nm, sizeof nm, "blk.%d.attn_q.bias", l);
+            ADD(nm, qd, 1, 2);
+            snprintf(nm, sizeof nm, "blk.%d.attn_k.bias", l);
+            ADD(nm, kv, 1, 2);
+            snprintf(nm, sizeof nm, "blk.%d.attn_v.bias", l);
+            ADD(nm, kv, 1, 2);
+        }
+        if (arch_qk_norm(hp)) {
+            snprintf(nm, sizeof nm, "blk.%d.attn_q_norm.weight", l);
+            ADD(nm, hd, 1, 3);
+            snprintf(nm, sizeof nm, "blk.%d.attn_k_norm.weight", l);
+            ADD(nm, hd, 1, 3);
+        }
         snprintf(nm, sizeof nm, "blk.%d.attn_output.weight", l);
-        ADD(nm, hp->n_embd, hp->n_embd, 0);
+        ADD(nm, qd, hp->n_embd, 0);
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
         ADD(nm, hp->n_embd, 1, 1);
         snprintf(nm, sizeof nm, "blk.%d.ffn_gate.weight", l);
@@ -121,32 +154,40 @@ static int write_model(const struct hparams *hp, const struct vocab_data *v, str
     int rc = weft_gguf_writer_new(&w);
     if (rc < 0)
         return cerr(err, errcap, rc, "out of memory");
-    int hd = hp->n_embd / hp->n_head;
+    int hd = head_dim(hp);
     float *f = NULL;
     uint8_t *q = NULL;
-    rc = weft_gguf_set_str(w, "general.architecture", "llama");
+    char key[96];
+#define AKEY(suffix) (snprintf(key, sizeof key, "%s." suffix, hp->arch), key)
+    rc = weft_gguf_set_str(w, "general.architecture", hp->arch);
     if (rc == 0)
         rc = weft_gguf_set_str(w, "general.name", hp->name);
     if (rc == 0)
         rc = weft_gguf_set_u32(w, "general.alignment", WEFT_GGUF_DEFAULT_ALIGNMENT);
     if (rc == 0)
-        rc = weft_gguf_set_u32(w, "llama.context_length", (uint32_t)hp->n_ctx);
+        rc = weft_gguf_set_u32(w, AKEY("context_length"), (uint32_t)hp->n_ctx);
     if (rc == 0)
-        rc = weft_gguf_set_u32(w, "llama.embedding_length", (uint32_t)hp->n_embd);
+        rc = weft_gguf_set_u32(w, AKEY("embedding_length"), (uint32_t)hp->n_embd);
     if (rc == 0)
-        rc = weft_gguf_set_u32(w, "llama.block_count", (uint32_t)hp->n_layer);
+        rc = weft_gguf_set_u32(w, AKEY("block_count"), (uint32_t)hp->n_layer);
     if (rc == 0)
-        rc = weft_gguf_set_u32(w, "llama.feed_forward_length", (uint32_t)hp->n_ff);
+        rc = weft_gguf_set_u32(w, AKEY("feed_forward_length"), (uint32_t)hp->n_ff);
     if (rc == 0)
-        rc = weft_gguf_set_u32(w, "llama.attention.head_count", (uint32_t)hp->n_head);
+        rc = weft_gguf_set_u32(w, AKEY("attention.head_count"), (uint32_t)hp->n_head);
     if (rc == 0)
-        rc = weft_gguf_set_u32(w, "llama.attention.head_count_kv", (uint32_t)hp->n_head_kv);
+        rc = weft_gguf_set_u32(w, AKEY("attention.head_count_kv"), (uint32_t)hp->n_head_kv);
     if (rc == 0)
-        rc = weft_gguf_set_u32(w, "llama.rope.dimension_count", (uint32_t)hd);
+        rc = weft_gguf_set_u32(w, AKEY("rope.dimension_count"), (uint32_t)hd);
     if (rc == 0)
-        rc = weft_gguf_set_f32(w, "llama.rope.freq_base", hp->rope_base);
+        rc = weft_gguf_set_f32(w, AKEY("rope.freq_base"), hp->rope_base);
     if (rc == 0)
-        rc = weft_gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", hp->norm_eps);
+        rc = weft_gguf_set_f32(w, AKEY("attention.layer_norm_rms_epsilon"), hp->norm_eps);
+    if (rc == 0 && hp->head_dim) {
+        rc = weft_gguf_set_u32(w, AKEY("attention.key_length"), (uint32_t)hd);
+        if (rc == 0)
+            rc = weft_gguf_set_u32(w, AKEY("attention.value_length"), (uint32_t)hd);
+    }
+#undef AKEY
     if (rc == 0)
         rc = weft_gguf_set_str(w, "tokenizer.ggml.model", "llama");
     if (rc == 0)
@@ -373,8 +414,8 @@ int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, con
     char name[128];
     snprintf(name, sizeof name, "%.*s", (int)(strcspn(base, ".") < 100 ? strcspn(base, ".") : 100),
              base);
-    struct hparams hp = {name,  dim, hidden,   layers, heads, kv_heads,
-                         vocab, seq, 10000.0f, 1e-5f,  shared};
+    struct hparams hp = {name, dim,      hidden, layers, heads,   kv_heads, vocab,
+                         seq,  10000.0f, 1e-5f,  shared, "llama", 0};
     int nt = make_tensors(&hp, &t);
     if (nt < 0) {
         rc = nt;
@@ -422,10 +463,15 @@ out:
 /* --- synthetic models -------------------------------------------------------------- */
 
 static const struct weft_synth_shape shapes[] = {
-    {"test-tiny", 64, 256, 2, 4, 2, 512, 256, 10000.0f, 0},
-    {"tinyllama-1.1b", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, 0},
-    {"llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 8192, 500000.0f, 1},
-    {"llama-2-7b", 4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, 0},
+    {"test-tiny", 64, 256, 2, 4, 2, 512, 256, 10000.0f, 0, "llama", 0},
+    {"test-tiny-qwen2", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen2", 0},
+    /* Heads of 32 with n_embd 64: n_head * head_dim = 128, as Qwen3's are wider than n_embd. */
+    {"test-tiny-qwen3", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen3", 32},
+    {"tinyllama-1.1b", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, 0, "llama", 0},
+    {"llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 8192, 500000.0f, 1, "llama", 0},
+    {"llama-2-7b", 4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, 0, "llama", 0},
+    {"qwen2.5-0.5b", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, 1, "qwen2", 0},
+    {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, 1, "qwen3", 128},
 };
 
 const struct weft_synth_shape *weft_synth_shape(const char *name)
@@ -438,8 +484,9 @@ const struct weft_synth_shape *weft_synth_shape(const char *name)
 
 const char *const *weft_synth_shape_names(void)
 {
-    static const char *const names[] = {"test-tiny", "tinyllama-1.1b", "llama-3.2-1b", "llama-2-7b",
-                                        NULL};
+    static const char *const names[] = {"test-tiny",      "test-tiny-qwen2", "test-tiny-qwen3",
+                                        "tinyllama-1.1b", "llama-3.2-1b",    "llama-2-7b",
+                                        "qwen2.5-0.5b",   "qwen3-0.6b",      NULL};
     return names;
 }
 
@@ -458,9 +505,19 @@ static uint64_t splitmix(uint64_t *s)
 static void synth_rows(void *ud, int t_index, const struct tdesc *t, int r0, int n, float *dst)
 {
     const struct synth *c = ud;
-    if (t->norm) {
+    if (t->norm == 1) {
         for (int i = 0; i < t->cols; i++)
             dst[i] = 1.0f;
+        return;
+    }
+    if (t->norm > 1) {
+        /* Biases in [-0.5, 0.5], varied norms in [0.5, 1.5]: values a
+         * pass that skipped or misplaced them would show. */
+        uint64_t s = c->seed ^ ((uint64_t)t_index << 40);
+        for (int i = 0; i < t->cols; i++) {
+            double u = (double)(splitmix(&s) >> 11) * (1.0 / 9007199254740992.0);
+            dst[i] = (float)(u - 0.5) + (t->norm == 3 ? 1.0f : 0.0f);
+        }
         return;
     }
     /* Uniform in [-a, a] with a = sqrt(3 / cols): unit-variance inputs give
@@ -518,10 +575,10 @@ int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint
         free_vocab(&v);
         return cerr(err, errcap, rc, "cannot build the synthetic vocabulary");
     }
-    struct hparams hp = {shape->name,    shape->n_embd, shape->n_ff,
-                         shape->n_layer, shape->n_head, shape->n_head_kv,
-                         shape->n_vocab, shape->n_ctx,  shape->rope_base,
-                         1e-5f,          shape->tied};
+    struct hparams hp = {
+        shape->name,      shape->n_embd,  shape->n_ff,    shape->n_layer,   shape->n_head,
+        shape->n_head_kv, shape->n_vocab, shape->n_ctx,   shape->rope_base, 1e-5f,
+        shape->tied,      shape->arch,    shape->head_dim};
     int nt = make_tensors(&hp, &t);
     if (nt < 0) {
         rc = nt;

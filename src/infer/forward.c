@@ -1,7 +1,9 @@
-/* Sessions and the Llama forward pass.
+/* Sessions and the forward pass of the Llama family (model.c's
+ * architecture table: llama, qwen2, qwen3).
  *
  * The pass reads top to bottom like llama2.c's run.c: embedding, then per
- * layer RMSNorm, Q/K/V projections, RoPE, attention over the KV cache,
+ * layer RMSNorm, Q/K/V projections (plus Qwen2's bias, then Qwen3's
+ * per-head Q/K norm), RoPE, attention over the KV cache,
  * residual, RMSNorm, SwiGLU feed-forward, residual; then the final norm and
  * the classifier. The only twist is the batch: eval() takes up to
  * WEFT_MAX_BATCH tokens at once so each weight row is read once per batch during
@@ -51,14 +53,15 @@ int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out)
         return 0;
     }
     size_t dim = (size_t)in->n_embd, kv = (size_t)(in->head_dim * in->n_head_kv);
-    size_t ff = (size_t)in->n_ff, B = WEFT_MAX_BATCH;
+    size_t ff = (size_t)in->n_ff, B = WEFT_MAX_BATCH, qd = (size_t)m->q_dim;
+    size_t wide = dim > qd ? dim : qd; /* xb holds a norm's output or the heads' */
     size_t cache = (size_t)in->n_layer * (size_t)n_ctx * kv;
     s->k_cache = calloc(cache, sizeof(float));
     s->v_cache = calloc(cache, sizeof(float));
     s->x = malloc(B * dim * sizeof(float));
-    s->xb = malloc(B * dim * sizeof(float));
+    s->xb = malloc(B * wide * sizeof(float));
     s->xb2 = malloc(B * dim * sizeof(float));
-    s->q = malloc(B * dim * sizeof(float));
+    s->q = malloc(B * qd * sizeof(float));
     s->k = malloc(B * kv * sizeof(float));
     s->v = malloc(B * kv * sizeof(float));
     s->hb = malloc(B * ff * sizeof(float));
@@ -131,25 +134,38 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
         o[j] = w[j] * (ss * x[j]);
 }
 
-/* RoPE, "normal" layout: dimensions (2i, 2i+1) of each head rotate together
- * by pos * base^(-2i/n_rot), divided by rope_freqs[i] when the model has
- * them. Dimensions past n_rot stay as they are. */
+/* RoPE: pairs of each head's first n_rot dimensions rotate together by
+ * pos * base^(-2i/n_rot), divided by rope_freqs[i] when the model has
+ * them. The "normal" layout pairs (2i, 2i+1); NEOX (Qwen) pairs
+ * (i, i + n_rot/2). Dimensions past n_rot stay as they are. */
 static void rope(const struct weft_model *m, float *vec, int n_heads, int pos)
 {
     const struct weft_model_info *in = &m->info;
-    for (int i = 0; i < in->n_rot; i += 2) {
-        float freq = 1.0f / powf(in->rope_base, (float)i / (float)in->n_rot);
+    int half = in->n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        float freq = 1.0f / powf(in->rope_base, (float)(2 * i) / (float)in->n_rot);
         if (m->rope_freqs)
-            freq /= m->rope_freqs[i / 2];
+            freq /= m->rope_freqs[i];
         float val = (float)pos * freq;
         float fcr = cosf(val), fci = sinf(val);
+        int a = m->arch->rope_neox ? i : 2 * i, b = m->arch->rope_neox ? i + half : 2 * i + 1;
         for (int h = 0; h < n_heads; h++) {
-            float *v = vec + h * in->head_dim + i;
-            float v0 = v[0], v1 = v[1];
-            v[0] = v0 * fcr - v1 * fci;
-            v[1] = v0 * fci + v1 * fcr;
+            float *v = vec + h * in->head_dim;
+            float v0 = v[a], v1 = v[b];
+            v[a] = v0 * fcr - v1 * fci;
+            v[b] = v0 * fci + v1 * fcr;
         }
     }
+}
+
+/* Qwen2's Q/K/V bias: added to each of the batch's n rows of width w. */
+static void add_bias(float *x, const float *bias, int n, int w)
+{
+    if (bias == NULL)
+        return;
+    for (int b = 0; b < n; b++)
+        for (int i = 0; i < w; i++)
+            x[(size_t)b * (size_t)w + (size_t)i] += bias[i];
 }
 
 struct attn_ctx {
@@ -168,7 +184,8 @@ static void attn_task(void *ctx, int task)
     int pos = c->pos0 + b;
     int hd = in->head_dim, kv_dim = hd * in->n_head_kv;
     int kvh = h / (in->n_head / in->n_head_kv); /* grouped-query: heads share K/V */
-    const float *q = s->q + (size_t)b * (size_t)in->n_embd + (size_t)h * (size_t)hd;
+    size_t qd = (size_t)s->m->q_dim;
+    const float *q = s->q + (size_t)b * qd + (size_t)h * (size_t)hd;
     float *att = s->att + ((size_t)b * (size_t)in->n_head + (size_t)h) * (size_t)s->n_ctx;
     size_t loff = (size_t)c->layer * (size_t)s->n_ctx * (size_t)kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
@@ -188,7 +205,7 @@ static void attn_task(void *ctx, int task)
         att[t] = expf(att[t] - max);
         sum += att[t];
     }
-    float *out = s->xb + (size_t)b * (size_t)in->n_embd + (size_t)h * (size_t)hd;
+    float *out = s->xb + (size_t)b * qd + (size_t)h * (size_t)hd;
     memset(out, 0, (size_t)hd * sizeof(float));
     for (int t = 0; t <= pos; t++) {
         const float *v = s->v_cache + loff + (size_t)t * (size_t)kv_dim + (size_t)kvh * (size_t)hd;
@@ -203,7 +220,7 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
     struct weft_model *m = s->m;
     const struct weft_model_info *in = &m->info;
     int dim = in->n_embd, hd = in->head_dim, kv_dim = hd * in->n_head_kv, ff = in->n_ff;
-    int pos0 = s->pos;
+    int qd = m->q_dim, pos0 = s->pos;
 
     for (int b = 0; b < B; b++)
         weft_wt_row(&m->tok_embd, tokens[b], s->x + (size_t)b * (size_t)dim);
@@ -218,10 +235,20 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
         weft_cpu_matmul(m, &ly->wq, s->xb, B, s->q);
         weft_cpu_matmul(m, &ly->wk, s->xb, B, s->k);
         weft_cpu_matmul(m, &ly->wv, s->xb, B, s->v);
+        add_bias(s->q, ly->bq, B, qd);
+        add_bias(s->k, ly->bk, B, kv_dim);
+        add_bias(s->v, ly->bv, B, kv_dim);
         size_t loff = (size_t)l * (size_t)s->n_ctx * (size_t)kv_dim;
         for (int b = 0; b < B; b++) {
-            rope(m, s->q + (size_t)b * (size_t)dim, in->n_head, pos0 + b);
-            rope(m, s->k + (size_t)b * (size_t)kv_dim, in->n_head_kv, pos0 + b);
+            float *qb = s->q + (size_t)b * (size_t)qd, *kb = s->k + (size_t)b * (size_t)kv_dim;
+            if (ly->q_norm) { /* Qwen3: each head's Q and K normalised before RoPE */
+                for (int h = 0; h < in->n_head; h++)
+                    rmsnorm(qb + h * hd, qb + h * hd, ly->q_norm, hd, in->norm_eps);
+                for (int h = 0; h < in->n_head_kv; h++)
+                    rmsnorm(kb + h * hd, kb + h * hd, ly->k_norm, hd, in->norm_eps);
+            }
+            rope(m, qb, in->n_head, pos0 + b);
+            rope(m, kb, in->n_head_kv, pos0 + b);
             size_t at = loff + (size_t)(pos0 + b) * (size_t)kv_dim;
             memcpy(s->k_cache + at, s->k + (size_t)b * (size_t)kv_dim,
                    (size_t)kv_dim * sizeof(float));

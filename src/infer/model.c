@@ -209,6 +209,22 @@ static int copy_weights(struct loader *l)
     return 0;
 }
 
+/* The architectures the pass runs: Llama's structure plus these flags.
+ * Mistral and Llama 3 are `llama` in GGUF. */
+static const struct weft_arch archs[] = {
+    {"llama", false, false, false},
+    {"qwen2", true, true, false},
+    {"qwen3", true, false, true},
+};
+
+static const struct weft_arch *find_arch(struct weft_str s)
+{
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (weft_str_eq(s, archs[i].name))
+            return &archs[i];
+    return NULL;
+}
+
 static int load(struct loader *l, const struct weft_model_opts *o)
 {
     struct weft_model *m = l->m;
@@ -216,10 +232,12 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     struct weft_str s;
     if (weft_gguf_get_str(m->g, "general.architecture", &s) < 0)
         return lerr(l, WEFT_EFORMAT, "key 'general.architecture' is missing");
-    if (!weft_str_eq(s, "llama"))
-        return lerr(l, WEFT_ENOTSUP, "architecture '%.*s' is not supported (llama is)",
+    m->arch = find_arch(s);
+    if (m->arch == NULL)
+        return lerr(l, WEFT_ENOTSUP,
+                    "architecture '%.*s' is not supported (llama, qwen2, qwen3 are)",
                     (int)(s.n > 32 ? 32 : s.n), s.p);
-    snprintf(in->arch, sizeof in->arch, "llama");
+    snprintf(in->arch, sizeof in->arch, "%s", m->arch->name);
     if (weft_gguf_get_str(m->g, "general.name", &s) == 0)
         snprintf(in->name, sizeof in->name, "%.*s", (int)(s.n > 127 ? 127 : s.n), s.p);
 
@@ -236,13 +254,26 @@ static int load(struct loader *l, const struct weft_model_opts *o)
         return rc;
     if ((rc = hp_int(l, "attention.head_count_kv", in->n_head, 1, in->n_head, &in->n_head_kv)) < 0)
         return rc;
-    if (in->n_embd % in->n_head != 0)
-        return lerr(l, WEFT_EFORMAT, "embedding_length %d is not a multiple of head_count %d",
-                    in->n_embd, in->n_head);
     if (in->n_head % in->n_head_kv != 0)
         return lerr(l, WEFT_EFORMAT, "head_count %d is not a multiple of head_count_kv %d",
                     in->n_head, in->n_head_kv);
-    in->head_dim = in->n_embd / in->n_head;
+    /* The head size: attention.key_length when the file says (Qwen3, Mistral
+     * Nemo: n_head * head_dim need not be n_embd), else n_embd / n_head. */
+    int vlen;
+    if ((rc = hp_int(l, "attention.key_length", 0, 1, 4096, &in->head_dim)) < 0)
+        return rc;
+    if (in->head_dim == 0) {
+        if (in->n_embd % in->n_head != 0)
+            return lerr(l, WEFT_EFORMAT, "embedding_length %d is not a multiple of head_count %d",
+                        in->n_embd, in->n_head);
+        in->head_dim = in->n_embd / in->n_head;
+    }
+    if ((rc = hp_int(l, "attention.value_length", in->head_dim, 1, 4096, &vlen)) < 0)
+        return rc;
+    if (vlen != in->head_dim)
+        return lerr(l, WEFT_ENOTSUP, "attention.value_length %d differs from key_length %d", vlen,
+                    in->head_dim);
+    m->q_dim = in->n_head * in->head_dim;
     if ((rc = hp_int(l, "rope.dimension_count", in->head_dim, 2, in->head_dim, &in->n_rot)) < 0)
         return rc;
     if (in->n_rot % 2 != 0)
@@ -252,7 +283,10 @@ static int load(struct loader *l, const struct weft_model_opts *o)
         return rc;
 
     int kv_dim = in->head_dim * in->n_head_kv;
-    size_t arena_n = (size_t)in->n_embd * (size_t)(2 * in->n_layer + 1) + (size_t)in->n_rot / 2;
+    size_t per_layer = (m->arch->qkv_bias ? (size_t)(m->q_dim + 2 * kv_dim) : 0) +
+                       (m->arch->qk_norm ? (size_t)(2 * in->head_dim) : 0);
+    size_t arena_n = (size_t)in->n_embd * (size_t)(2 * in->n_layer + 1) + (size_t)in->n_rot / 2 +
+                     per_layer * (size_t)in->n_layer;
     m->f32_arena = malloc(arena_n * sizeof(float));
     m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
     if (!m->f32_arena || !m->layers)
@@ -274,13 +308,24 @@ static int load(struct loader *l, const struct weft_model_opts *o)
         if ((rc = get_vec(l, NAME("attn_norm.weight"), in->n_embd, 1, &arena, &ly->attn_norm)) <
                 0 ||
             (rc = get_vec(l, NAME("ffn_norm.weight"), in->n_embd, 1, &arena, &ly->ffn_norm)) < 0 ||
-            (rc = get_wt(l, NAME("attn_q.weight"), in->n_embd, in->n_embd, 1, &ly->wq)) < 0 ||
+            (rc = get_wt(l, NAME("attn_q.weight"), in->n_embd, m->q_dim, 1, &ly->wq)) < 0 ||
             (rc = get_wt(l, NAME("attn_k.weight"), in->n_embd, kv_dim, 1, &ly->wk)) < 0 ||
             (rc = get_wt(l, NAME("attn_v.weight"), in->n_embd, kv_dim, 1, &ly->wv)) < 0 ||
-            (rc = get_wt(l, NAME("attn_output.weight"), in->n_embd, in->n_embd, 1, &ly->wo)) < 0 ||
+            (rc = get_wt(l, NAME("attn_output.weight"), m->q_dim, in->n_embd, 1, &ly->wo)) < 0 ||
             (rc = get_wt(l, NAME("ffn_gate.weight"), in->n_embd, in->n_ff, 1, &ly->w_gate)) < 0 ||
             (rc = get_wt(l, NAME("ffn_up.weight"), in->n_embd, in->n_ff, 1, &ly->w_up)) < 0 ||
             (rc = get_wt(l, NAME("ffn_down.weight"), in->n_ff, in->n_embd, 1, &ly->w_down)) < 0)
+            return rc;
+        if (m->arch->qkv_bias &&
+            ((rc = get_vec(l, NAME("attn_q.bias"), m->q_dim, 1, &arena, &ly->bq)) < 0 ||
+             (rc = get_vec(l, NAME("attn_k.bias"), kv_dim, 1, &arena, &ly->bk)) < 0 ||
+             (rc = get_vec(l, NAME("attn_v.bias"), kv_dim, 1, &arena, &ly->bv)) < 0))
+            return rc;
+        if (m->arch->qk_norm &&
+            ((rc = get_vec(l, NAME("attn_q_norm.weight"), in->head_dim, 1, &arena, &ly->q_norm)) <
+                 0 ||
+             (rc = get_vec(l, NAME("attn_k_norm.weight"), in->head_dim, 1, &arena, &ly->k_norm)) <
+                 0))
             return rc;
 #undef NAME
     }
@@ -336,6 +381,8 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     for (uint32_t h = 0; h < 65536; h++)
         m->f16_table[h] = weft_f16_to_f32((uint16_t)h);
     int widest = in->n_ff > in->n_embd ? in->n_ff : in->n_embd;
+    if (m->q_dim > widest)
+        widest = m->q_dim; /* the output projection's input */
     if (widest % WEFT_QK8_0 == 0) {
         m->xq_cap = (size_t)widest * WEFT_MAX_BATCH;
         m->xq = malloc(m->xq_cap / WEFT_QK8_0 * sizeof *m->xq);

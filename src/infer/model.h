@@ -4,6 +4,7 @@
 #ifndef WEFT_INFER_MODEL_H
 #define WEFT_INFER_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,8 +39,19 @@ enum { WEFT_ISA_NONE = 0, WEFT_ISA_AVX2 = 1, WEFT_ISA_AVX512 = 2 };
 #define WEFT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c")))
 #endif
 
+/* What an architecture changes in the pass: one row of model.c's table.
+ * The pass (forward.c) reads the flags; everything else is Llama's. */
+struct weft_arch {
+    const char *name;
+    bool rope_neox; /* rotate dimensions (i, i + n_rot/2), not (2i, 2i+1) */
+    bool qkv_bias;  /* attn_q/k/v.bias added after the projections (qwen2) */
+    bool qk_norm;   /* per-head RMSNorm of Q and K before RoPE (qwen3) */
+};
+
 struct layer {
     const float *attn_norm, *ffn_norm; /* n_embd floats each */
+    const float *bq, *bk, *bv;         /* q_dim / kv_dim floats, or NULL */
+    const float *q_norm, *k_norm;      /* head_dim floats, or NULL */
     struct wt wq, wk, wv, wo;
     struct wt w_gate, w_up, w_down;
 };
@@ -48,6 +60,8 @@ struct weft_model {
     struct weft_gguf *g;
     struct weft_vocab *vocab;
     struct weft_model_info info;
+    const struct weft_arch *arch;
+    int q_dim; /* n_head * head_dim: n_embd for most models, not for Qwen3 or Mistral Nemo */
     struct wt tok_embd, output;
     const float *output_norm;
     const float *rope_freqs; /* n_rot/2 divisors, or NULL */

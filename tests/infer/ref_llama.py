@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent float64 reference for Llama logits.
+"""An independent float64 reference for the logits of Llama, Qwen2 and Qwen3.
 
 Reads a GGUF file with its own small parser (numpy only, no Weft code), runs
 the Llama forward pass in float64, and compares the logits of the last
@@ -88,26 +88,41 @@ def rmsnorm(x, w, eps):
     return w * (x / np.sqrt(np.mean(x * x) + eps))
 
 
-def rope(v, n_heads, head_dim, n_rot, pos, base):
+def rope(v, n_heads, head_dim, n_rot, pos, base, neox):
+    """Rotates pairs of each head's first n_rot dimensions by
+    pos * base^(-2i/n_rot): (2i, 2i+1) in the normal layout, (i, i + n_rot/2)
+    in NEOX's (GPT-NeoX, Qwen)."""
     v = v.reshape(n_heads, head_dim).copy()
-    for i in range(0, n_rot, 2):
-        theta = pos * base ** (-i / n_rot)
+    half = n_rot // 2
+    for i in range(half):
+        theta = pos * base ** (-2 * i / n_rot)
         c, s = np.cos(theta), np.sin(theta)
-        x0, x1 = v[:, i].copy(), v[:, i + 1].copy()
-        v[:, i] = x0 * c - x1 * s
-        v[:, i + 1] = x0 * s + x1 * c
+        a, b = (i, i + half) if neox else (2 * i, 2 * i + 1)
+        x0, x1 = v[:, a].copy(), v[:, b].copy()
+        v[:, a] = x0 * c - x1 * s
+        v[:, b] = x0 * s + x1 * c
     return v.reshape(-1)
+
+
+# What each architecture adds to Llama's block, from its published
+# definition (Hugging Face transformers' modeling_qwen2.py / modeling_qwen3.py):
+# Qwen2 biases the Q/K/V projections and rotates NEOX-style; Qwen3 drops the
+# bias and RMS-normalises each head of Q and K before RoPE.
+ARCHS = {"llama": dict(neox=False, bias=False, qk_norm=False),
+         "qwen2": dict(neox=True, bias=True, qk_norm=False),
+         "qwen3": dict(neox=True, bias=False, qk_norm=True)}
 
 
 def forward(meta, t, tokens):
     a = meta["general.architecture"]
+    arch = ARCHS[a]
     n_layer = meta[f"{a}.block_count"]
     n_embd = meta[f"{a}.embedding_length"]
     n_head = meta[f"{a}.attention.head_count"]
     n_kv = meta.get(f"{a}.attention.head_count_kv", n_head)
     eps = meta.get(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
     base = meta.get(f"{a}.rope.freq_base", 10000.0)
-    hd = n_embd // n_head
+    hd = meta.get(f"{a}.attention.key_length", n_embd // n_head)
     n_rot = meta.get(f"{a}.rope.dimension_count", hd)
     group = n_head // n_kv
     keys = [[] for _ in range(n_layer)]
@@ -117,10 +132,18 @@ def forward(meta, t, tokens):
         for l in range(n_layer):
             p = f"blk.{l}."
             h = rmsnorm(x, t[p + "attn_norm.weight"], eps)
-            q = rope(t[p + "attn_q.weight"] @ h, n_head, hd, n_rot, pos, base)
-            k = rope(t[p + "attn_k.weight"] @ h, n_kv, hd, n_rot, pos, base)
+            q, k, v = (t[p + f"attn_{n}.weight"] @ h for n in "qkv")
+            if arch["bias"]:
+                q, k, v = (y + t[p + f"attn_{n}.bias"] for y, n in zip((q, k, v), "qkv"))
+            if arch["qk_norm"]:
+                q = np.concatenate([rmsnorm(r, t[p + "attn_q_norm.weight"], eps)
+                                    for r in q.reshape(n_head, hd)])
+                k = np.concatenate([rmsnorm(r, t[p + "attn_k_norm.weight"], eps)
+                                    for r in k.reshape(n_kv, hd)])
+            q = rope(q, n_head, hd, n_rot, pos, base, arch["neox"])
+            k = rope(k, n_kv, hd, n_rot, pos, base, arch["neox"])
             keys[l].append(k.reshape(n_kv, hd))
-            vals[l].append((t[p + "attn_v.weight"] @ h).reshape(n_kv, hd))
+            vals[l].append(v.reshape(n_kv, hd))
             K, V = np.stack(keys[l]), np.stack(vals[l])
             out = np.zeros((n_head, hd))
             for hh in range(n_head):

@@ -391,36 +391,36 @@ TEST(missing_file_and_not_gguf)
 
 /* Writes a GGUF with the writer, describing a 1-layer llama whose attn_q
  * has the wrong shape: the model loader must name the tensor and shapes. */
-TEST(model_loader_refuses_wrong_shapes)
+struct tensor_spec {
+    const char *name;
+    uint64_t ne0, ne1; /* ne1 0: a vector */
+};
+
+/* A one-layer model of architecture arch (n_embd 8, 2 heads, ff 16, 4
+ * tokens) with the given tensors, zero-filled, at tmpdir/file. */
+static void write_model(const char *arch, const struct tensor_spec *t, size_t n, const char *file,
+                        char *path, size_t cap)
 {
     struct weft_gguf_writer *w;
     ASSERT_EQ_INT(weft_gguf_writer_new(&w), 0);
-    weft_gguf_set_str(w, "general.architecture", "llama");
-    weft_gguf_set_u32(w, "llama.context_length", 64);
-    weft_gguf_set_u32(w, "llama.embedding_length", 8);
-    weft_gguf_set_u32(w, "llama.block_count", 1);
-    weft_gguf_set_u32(w, "llama.feed_forward_length", 16);
-    weft_gguf_set_u32(w, "llama.attention.head_count", 2);
+    char key[64];
+#define K(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
+    weft_gguf_set_str(w, "general.architecture", arch);
+    weft_gguf_set_u32(w, K("context_length"), 64);
+    weft_gguf_set_u32(w, K("embedding_length"), 8);
+    weft_gguf_set_u32(w, K("block_count"), 1);
+    weft_gguf_set_u32(w, K("feed_forward_length"), 16);
+    weft_gguf_set_u32(w, K("attention.head_count"), 2);
+#undef K
     weft_gguf_set_str(w, "tokenizer.ggml.model", "llama");
     const char *toks[4] = {"<unk>", "<s>", "</s>", "a"};
     uint64_t lens[4] = {5, 3, 4, 1};
     weft_gguf_set_arr_str(w, "tokenizer.ggml.tokens", toks, lens, 4);
-    static const struct {
-        const char *name;
-        uint64_t ne0, ne1;
-    } t[] = {{"token_embd.weight", 8, 4},      {"output_norm.weight", 8, 0},
-             {"blk.0.attn_norm.weight", 8, 0}, {"blk.0.ffn_norm.weight", 8, 0},
-             {"blk.0.attn_q.weight", 8, 9},    {"blk.0.attn_k.weight", 8, 8},
-             {"blk.0.attn_v.weight", 8, 8},    {"blk.0.attn_output.weight", 8, 8},
-             {"blk.0.ffn_gate.weight", 8, 16}, {"blk.0.ffn_up.weight", 8, 16},
-             {"blk.0.ffn_down.weight", 16, 8}};
-    size_t n = sizeof t / sizeof t[0];
     for (size_t i = 0; i < n; i++) {
         uint64_t ne[2] = {t[i].ne0, t[i].ne1};
         ASSERT(weft_gguf_add_tensor(w, t[i].name, WEFT_TYPE_F32, t[i].ne1 ? 2 : 1, ne) >= 0);
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/bad-shape.gguf", harness_tmpdir());
+    snprintf(path, cap, "%s/%s", harness_tmpdir(), file);
     ASSERT_EQ_INT(weft_gguf_write_begin(w, path), 0);
     float zeros[256] = {0};
     for (size_t i = 0; i < n; i++)
@@ -428,9 +428,52 @@ TEST(model_loader_refuses_wrong_shapes)
     ASSERT_EQ_INT(weft_gguf_write_data(w, zeros, 4), WEFT_EINVAL); /* past the end */
     ASSERT_EQ_INT(weft_gguf_write_end(w), 0);
     weft_gguf_writer_free(w);
+}
 
+TEST(model_loader_refuses_wrong_shapes)
+{
+    static const struct tensor_spec t[] = {
+        {"token_embd.weight", 8, 4},      {"output_norm.weight", 8, 0},
+        {"blk.0.attn_norm.weight", 8, 0}, {"blk.0.ffn_norm.weight", 8, 0},
+        {"blk.0.attn_q.weight", 8, 9},    {"blk.0.attn_k.weight", 8, 8},
+        {"blk.0.attn_v.weight", 8, 8},    {"blk.0.attn_output.weight", 8, 8},
+        {"blk.0.ffn_gate.weight", 8, 16}, {"blk.0.ffn_up.weight", 8, 16},
+        {"blk.0.ffn_down.weight", 16, 8}};
+    char path[4200];
+    write_model("llama", t, sizeof t / sizeof t[0], "bad-shape.gguf", path, sizeof path);
     struct weft_model *m;
     ASSERT_EQ_INT(weft_model_load(path, NULL, &m, err, sizeof err), WEFT_EFORMAT);
     ASSERT_CONTAINS(err, "bad-shape.gguf: tensor 'blk.0.attn_q.weight' has shape [8, 9], "
                          "expected [8, 8]");
+}
+
+/* Qwen2 needs its Q/K/V biases, Qwen3 its Q/K norms; Llama's tensors alone
+ * are refused, naming the first one missing. An unknown architecture is
+ * refused by name. */
+TEST(model_loader_wants_each_architectures_tensors)
+{
+    static const struct tensor_spec t[] = {
+        {"token_embd.weight", 8, 4},      {"output_norm.weight", 8, 0},
+        {"blk.0.attn_norm.weight", 8, 0}, {"blk.0.ffn_norm.weight", 8, 0},
+        {"blk.0.attn_q.weight", 8, 8},    {"blk.0.attn_k.weight", 8, 8},
+        {"blk.0.attn_v.weight", 8, 8},    {"blk.0.attn_output.weight", 8, 8},
+        {"blk.0.ffn_gate.weight", 8, 16}, {"blk.0.ffn_up.weight", 8, 16},
+        {"blk.0.ffn_down.weight", 16, 8}};
+    size_t n = sizeof t / sizeof t[0];
+    static const struct {
+        const char *arch, *missing;
+    } cases[] = {{"qwen2", "blk.0.attn_q.bias"}, {"qwen3", "blk.0.attn_q_norm.weight"}};
+    char path[4200];
+    struct weft_model *m;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        write_model(cases[c].arch, t, n, "arch.gguf", path, sizeof path);
+        ASSERT_ERR(weft_model_load(path, NULL, &m, err, sizeof err), WEFT_EFORMAT);
+        ASSERT_CONTAINS(err, cases[c].missing);
+    }
+    write_model("llama", t, n, "arch.gguf", path, sizeof path);
+    ASSERT_OK(weft_model_load(path, NULL, &m, err, sizeof err));
+    weft_model_free(m);
+    write_model("gemma7", t, n, "arch.gguf", path, sizeof path);
+    ASSERT_ERR(weft_model_load(path, NULL, &m, err, sizeof err), WEFT_ENOTSUP);
+    ASSERT_CONTAINS(err, "architecture 'gemma7' is not supported");
 }
