@@ -17,10 +17,16 @@
 #include "weft/buf.h"
 
 enum weft_chat_template {
-    WEFT_TPL_RAW,    /* contents joined by newlines: base models */
-    WEFT_TPL_LLAMA2, /* [INST] <<SYS>> ... [/INST] */
-    WEFT_TPL_CHATML, /* <|im_start|>role ... <|im_end|> */
-    WEFT_TPL_LLAMA3, /* <|start_header_id|>role<|end_header_id|> ... <|eot_id|> */
+    WEFT_TPL_RAW,         /* contents joined by newlines: base models */
+    WEFT_TPL_LLAMA2,      /* [INST] <<SYS>> ... [/INST] */
+    WEFT_TPL_CHATML,      /* <|im_start|>role ... <|im_end|> */
+    WEFT_TPL_LLAMA3,      /* Llama 3.0: <|start_header_id|>role<|end_header_id|> ... <|eot_id|> */
+    WEFT_TPL_LLAMA31,     /* Llama 3.1-3.3: as 3.0, a dated system turn, contents trimmed */
+    WEFT_TPL_QWEN25,      /* ChatML with Qwen2.5's default system prompt */
+    WEFT_TPL_PHI3,        /* Phi-3/3.5: <|user|>\n ... <|end|>\n */
+    WEFT_TPL_GEMMA,       /* Gemma 2/3: <start_of_turn>user|model ... <end_of_turn> */
+    WEFT_TPL_MISTRAL,     /* Mistral Nemo / v3-Tekken: [INST]...[/INST]...</s> */
+    WEFT_TPL_DEEPSEEK_R1, /* DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜> */
 };
 
 /* One turn of a conversation. role is system, user or assistant. */
@@ -29,14 +35,17 @@ struct weft_chat_msg {
     char *content;
 };
 
-/* "raw", "llama2", "chatml", "llama3" -> the template; WEFT_EINVAL for
+/* "raw", "llama2", "chatml", "llama3", "llama3.1", "qwen2.5", "phi3",
+ * "gemma", "mistral", "deepseek-r1" -> the template; WEFT_EINVAL for
  * anything else. */
 int weft_chat_template_parse(const char *name, enum weft_chat_template *out);
 const char *weft_chat_template_name(enum weft_chat_template t);
 
 /* Chooses a template from a GGUF tokenizer.chat_template (Jinja) text by
- * its markers; NULL or an unknown text gives WEFT_TPL_RAW. */
-enum weft_chat_template weft_chat_template_detect(const char *jinja);
+ * its markers into *out: WEFT_TPL_RAW for NULL (a base model), WEFT_ENOENT
+ * for a text none of the known templates matches (the node then needs
+ * models[].template). */
+int weft_chat_template_detect(const char *jinja, enum weft_chat_template *out);
 
 /* Which bytes of a rendered prompt the template wrote (its markup), as
  * ordered, non-overlapping [start, end) ranges; the rest is the messages'

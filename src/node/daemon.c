@@ -228,22 +228,29 @@ static void on_runner_events(void *ud)
 
 /* ---- models ------------------------------------------------------------------ */
 
-/* The chat template a GGUF names, by its markers; raw when it has none. */
-static enum weft_chat_template detect_template(const char *path)
+/* The chat template a GGUF names, by its markers: raw when it has none,
+ * WEFT_ENOENT (with the reason in err) when it has one Weft does not know. */
+static int detect_template(const char *path, enum weft_chat_template *t, char *err, size_t errcap)
 {
     struct weft_gguf *g;
-    char err[256];
-    if (weft_gguf_open(path, &g, err, sizeof err) != 0)
-        return WEFT_TPL_RAW;
+    *t = WEFT_TPL_RAW;
+    int rc = weft_gguf_open(path, &g, err, errcap);
+    if (rc != 0)
+        return rc;
     struct weft_str s;
-    enum weft_chat_template t = WEFT_TPL_RAW;
     if (weft_gguf_get_str(g, "tokenizer.chat_template", &s) == 0) {
         char *txt = strndup(s.p, s.n > 65536 ? 65536 : (size_t)s.n);
-        t = weft_chat_template_detect(txt);
+        rc = txt ? weft_chat_template_detect(txt, t) : WEFT_ENOMEM;
         free(txt);
+        if (rc == WEFT_ENOENT)
+            snprintf(err, errcap,
+                     "%s: its tokenizer.chat_template is not one Weft knows; name one in "
+                     "models[].template (raw, llama2, chatml, llama3, llama3.1, qwen2.5, phi3, "
+                     "gemma, mistral, deepseek-r1)",
+                     path);
     }
     weft_gguf_close(g);
-    return t;
+    return rc;
 }
 
 static int load_models(struct weftd *d, char *err, size_t errcap)
@@ -269,8 +276,11 @@ static int load_models(struct weftd *d, char *err, size_t errcap)
             snprintf(nm->name, sizeof nm->name, "%.*s", (int)n, base);
         }
         /* A configured template was checked with the config. */
-        if (!mc->template[0] || weft_chat_template_parse(mc->template, &nm->tpl) != 0)
-            nm->tpl = detect_template(mc->path);
+        if (!mc->template[0] || weft_chat_template_parse(mc->template, &nm->tpl) != 0) {
+            rc = detect_template(mc->path, &nm->tpl, err, errcap);
+            if (rc)
+                return rc;
+        }
         const struct weft_model_info *mi = weft_model_info(nm->model);
         weft_log_notice(d->log, "model %s: %s, %d layers, %s template, on %s with %d threads",
                         nm->name, mi->arch, mi->n_layer, weft_chat_template_name(nm->tpl),

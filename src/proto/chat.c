@@ -2,11 +2,14 @@
 #include "weft/chat.h"
 
 #include <stdlib.h>
+#include <ctype.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "weft/error.h"
 
-static const char *const tpl_names[] = {"raw", "llama2", "chatml", "llama3"};
+static const char *const tpl_names[] = {"raw",     "llama2", "chatml", "llama3",  "llama3.1",
+                                        "qwen2.5", "phi3",   "gemma",  "mistral", "deepseek-r1"};
 #define N_TEMPLATES (int)(sizeof tpl_names / sizeof tpl_names[0])
 
 int weft_chat_template_parse(const char *name, enum weft_chat_template *out)
@@ -25,17 +28,39 @@ const char *weft_chat_template_name(enum weft_chat_template t)
     return (int)t >= 0 && (int)t < N_TEMPLATES ? tpl_names[t] : "raw";
 }
 
-enum weft_chat_template weft_chat_template_detect(const char *jinja)
+/* Markers, most specific first: each family's own text, as its Jinja
+ * template spells it. */
+static const struct {
+    const char *marker, *also;
+    enum weft_chat_template t;
+} fingerprints[] = {
+    {"<\xef\xbd\x9c"
+     "Assistant\xef\xbd\x9c>",
+     NULL, WEFT_TPL_DEEPSEEK_R1},
+    {"<start_of_turn>", NULL, WEFT_TPL_GEMMA},
+    {"Cutting Knowledge Date", "<|start_header_id|>", WEFT_TPL_LLAMA31},
+    {"<|start_header_id|>", NULL, WEFT_TPL_LLAMA3},
+    {"You are Qwen, created by Alibaba Cloud", "<|im_start|>", WEFT_TPL_QWEN25},
+    {"<|im_start|>", NULL, WEFT_TPL_CHATML},
+    {"<|assistant|>", "<|end|>", WEFT_TPL_PHI3},
+    {"[AVAILABLE_TOOLS]", "[INST]", WEFT_TPL_MISTRAL},
+    {"<<SYS>>", "[INST]", WEFT_TPL_LLAMA2},
+    {"[INST]", NULL, WEFT_TPL_LLAMA2},
+};
+
+int weft_chat_template_detect(const char *jinja, enum weft_chat_template *out)
 {
+    *out = WEFT_TPL_RAW;
     if (!jinja)
-        return WEFT_TPL_RAW;
-    if (strstr(jinja, "<|start_header_id|>"))
-        return WEFT_TPL_LLAMA3;
-    if (strstr(jinja, "<|im_start|>"))
-        return WEFT_TPL_CHATML;
-    if (strstr(jinja, "[INST]"))
-        return WEFT_TPL_LLAMA2;
-    return WEFT_TPL_RAW;
+        return 0;
+    for (size_t i = 0; i < sizeof fingerprints / sizeof fingerprints[0]; i++) {
+        if (strstr(jinja, fingerprints[i].marker) &&
+            (!fingerprints[i].also || strstr(jinja, fingerprints[i].also))) {
+            *out = fingerprints[i].t;
+            return 0;
+        }
+    }
+    return WEFT_ENOENT;
 }
 
 void weft_chat_markup_free(struct weft_chat_markup *m)
@@ -127,6 +152,162 @@ static void render_llama2(const struct weft_chat_msg *msgs, int n, struct out *o
     }
 }
 
+/* Appends content with leading and trailing whitespace removed, as
+ * Jinja's trim filter does (Python's str.strip: Unicode whitespace too, of
+ * which the ASCII kinds and U+00A0 are handled; the rest is rare enough in
+ * chat text to leave). */
+static void ct_trim(struct out *o, const char *s)
+{
+    size_t n = strlen(s), a = 0;
+    while (a < n && (isspace((unsigned char)s[a]) || s[a] == '\x1c' || s[a] == '\x1d' ||
+                     s[a] == '\x1e' || s[a] == '\x1f'))
+        a++;
+    while (n > a && (isspace((unsigned char)s[n - 1]) || s[n - 1] == '\x1c' || s[n - 1] == '\x1d' ||
+                     s[n - 1] == '\x1e' || s[n - 1] == '\x1f'))
+        n--;
+    if (o->rc == 0 && weft_buf_append(o->b, s + a, n - a) != 0)
+        o->rc = WEFT_E2BIG;
+}
+
+static bool is_role(const struct weft_chat_msg *m, const char *role)
+{
+    return strcmp(m->role, role) == 0;
+}
+
+static void render_llama31(const struct weft_chat_msg *msgs, int n, struct out *o)
+{
+    /* The system turn always comes, dated with the template's own default
+     * (a fixed date, so a job renders the same on every node and day). */
+    int i = 0;
+    mk(o, "<|start_header_id|>system<|end_header_id|>\n\n"
+          "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
+    if (n > 0 && is_role(&msgs[0], "system")) {
+        ct_trim(o, msgs[0].content);
+        i = 1;
+    }
+    mk(o, "<|eot_id|>");
+    for (; i < n; i++) {
+        mk(o, "<|start_header_id|>");
+        mk(o, msgs[i].role);
+        mk(o, "<|end_header_id|>\n\n");
+        ct_trim(o, msgs[i].content);
+        mk(o, "<|eot_id|>");
+    }
+    mk(o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+static void render_chatml(const struct weft_chat_msg *msgs, int n, const char *default_system,
+                          struct out *o)
+{
+    if (default_system && (n == 0 || !is_role(&msgs[0], "system"))) {
+        mk(o, "<|im_start|>system\n");
+        mk(o, default_system);
+        mk(o, "<|im_end|>\n");
+    }
+    for (int i = 0; i < n; i++) {
+        mk(o, "<|im_start|>");
+        mk(o, msgs[i].role);
+        mk(o, "\n");
+        ct(o, msgs[i].content);
+        mk(o, "<|im_end|>\n");
+    }
+    mk(o, "<|im_start|>assistant\n");
+}
+
+static void render_phi3(const struct weft_chat_msg *msgs, int n, struct out *o)
+{
+    for (int i = 0; i < n; i++) {
+        if (is_role(&msgs[i], "system") && !msgs[i].content[0])
+            continue; /* the template drops an empty system message */
+        mk(o, "<|");
+        mk(o, msgs[i].role);
+        mk(o, "|>\n");
+        ct(o, msgs[i].content);
+        mk(o, "<|end|>\n");
+    }
+    mk(o, "<|assistant|>\n");
+}
+
+/* Gemma has no system role (its template refuses one): a system message
+ * opens the first user turn instead, followed by a blank line. */
+static void render_gemma(const struct weft_chat_msg *msgs, int n, struct out *o)
+{
+    const char *sys = NULL;
+    for (int i = 0; i < n; i++) {
+        if (is_role(&msgs[i], "system")) {
+            sys = msgs[i].content;
+            continue;
+        }
+        bool user = is_role(&msgs[i], "user");
+        mk(o, user ? "<start_of_turn>user\n" : "<start_of_turn>model\n");
+        if (user && sys) {
+            ct_trim(o, sys);
+            mk(o, "\n\n");
+            sys = NULL;
+        }
+        ct_trim(o, msgs[i].content);
+        mk(o, "<end_of_turn>\n");
+    }
+    mk(o, "<start_of_turn>model\n");
+}
+
+/* Mistral Nemo: the system message goes into the last user turn, and
+ * nowhere when the conversation does not end with one (as its template
+ * does); no generation prompt after [/INST]. */
+static void render_mistral(const struct weft_chat_msg *msgs, int n, struct out *o)
+{
+    const char *sys = NULL;
+    int i = 0;
+    if (n > 0 && is_role(&msgs[0], "system")) {
+        sys = msgs[0].content;
+        i = 1;
+    }
+    for (; i < n; i++) {
+        if (is_role(&msgs[i], "user")) {
+            mk(o, "[INST]");
+            if (i == n - 1 && sys) {
+                ct(o, sys);
+                mk(o, "\n\n");
+            }
+            ct(o, msgs[i].content);
+            mk(o, "[/INST]");
+        } else if (is_role(&msgs[i], "assistant")) {
+            ct(o, msgs[i].content);
+            mk(o, "</s>");
+        }
+        /* A later system message: the template refuses it; left out. */
+    }
+}
+
+/* DeepSeek-R1 distills: the (last) system prompt right after BOS, then the
+ * turns; an assistant turn keeps only what follows its </think>. */
+static void render_deepseek_r1(const struct weft_chat_msg *msgs, int n, struct out *o)
+{
+    const char *sys = NULL;
+    for (int i = 0; i < n; i++)
+        if (is_role(&msgs[i], "system"))
+            sys = msgs[i].content;
+    if (sys)
+        ct(o, sys);
+    for (int i = 0; i < n; i++) {
+        if (is_role(&msgs[i], "user")) {
+            mk(o, "<\xef\xbd\x9cUser\xef\xbd\x9c>");
+            ct(o, msgs[i].content);
+        } else if (is_role(&msgs[i], "assistant")) {
+            const char *c = msgs[i].content, *t;
+            while ((t = strstr(c, "</think>")) != NULL)
+                c = t + 8;
+            mk(o, "<\xef\xbd\x9c"
+                  "Assistant\xef\xbd\x9c>");
+            ct(o, c);
+            mk(o, "<\xef\xbd\x9c"
+                  "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>");
+        }
+    }
+    mk(o, "<\xef\xbd\x9c"
+          "Assistant\xef\xbd\x9c><think>\n");
+}
+
 int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_template t,
                      struct weft_buf *out, struct weft_chat_markup *markup)
 {
@@ -136,14 +317,11 @@ int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_tem
         render_llama2(msgs, n, &o);
         break;
     case WEFT_TPL_CHATML:
-        for (int i = 0; i < n; i++) {
-            mk(&o, "<|im_start|>");
-            mk(&o, msgs[i].role);
-            mk(&o, "\n");
-            ct(&o, msgs[i].content);
-            mk(&o, "<|im_end|>\n");
-        }
-        mk(&o, "<|im_start|>assistant\n");
+        render_chatml(msgs, n, NULL, &o);
+        break;
+    case WEFT_TPL_QWEN25:
+        render_chatml(msgs, n,
+                      "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", &o);
         break;
     case WEFT_TPL_LLAMA3:
         for (int i = 0; i < n; i++) {
@@ -154,6 +332,21 @@ int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_tem
             mk(&o, "<|eot_id|>");
         }
         mk(&o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        break;
+    case WEFT_TPL_LLAMA31:
+        render_llama31(msgs, n, &o);
+        break;
+    case WEFT_TPL_PHI3:
+        render_phi3(msgs, n, &o);
+        break;
+    case WEFT_TPL_GEMMA:
+        render_gemma(msgs, n, &o);
+        break;
+    case WEFT_TPL_MISTRAL:
+        render_mistral(msgs, n, &o);
+        break;
+    case WEFT_TPL_DEEPSEEK_R1:
+        render_deepseek_r1(msgs, n, &o);
         break;
     case WEFT_TPL_RAW:
     default:
