@@ -36,9 +36,11 @@ const struct weft_synth_shape *weft_synth_shape(const char *name);
 const char *const *weft_synth_shape_names(void);
 
 /* Random weights (deterministic from seed) scaled so activations stay
- * moderate through the layers, norms 1.0, a synthetic SPM vocabulary with
- * byte tokens. Matrices and the embedding in `type`. */
+ * moderate through the layers, norms 1.0, and a synthetic SPM vocabulary
+ * with byte tokens, or (vocab_path not NULL) the tokenizer.* keys of a
+ * vocabulary GGUF as they are, its size replacing the shape's. Matrices
+ * and the embedding in `type`. */
 int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint64_t seed,
-                       const char *out_path, char *err, size_t errcap);
+                       const char *vocab_path, const char *out_path, char *err, size_t errcap);
 
 #endif /* WEFT_CONVERT_H */

@@ -146,9 +146,98 @@ static uint32_t tensor_type(const struct tdesc *t, uint32_t type)
     return type;
 }
 
-static int write_model(const struct hparams *hp, const struct vocab_data *v, struct tdesc *t,
-                       int nt, uint32_t type, rows_fn fill, void *ud, const char *out_path,
-                       char *err, size_t errcap)
+/* The keys of a vocabulary we build (llama2.c's, or the synthetic one). */
+static int write_vocab_keys(struct weft_gguf_writer *w, const struct vocab_data *v)
+{
+    int rc = 0;
+    if (rc == 0)
+        rc = weft_gguf_set_str(w, "tokenizer.ggml.model", "llama");
+    if (rc == 0)
+        rc = weft_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tokens,
+                                   v->lens, (uint64_t)v->n);
+    if (rc == 0)
+        rc =
+            weft_gguf_set_arr(w, "tokenizer.ggml.scores", WEFT_GGUF_F32, v->scores, (uint64_t)v->n);
+    if (rc == 0)
+        rc = weft_gguf_set_arr(w, "tokenizer.ggml.token_type", WEFT_GGUF_I32, v->types,
+                               (uint64_t)v->n);
+    if (rc == 0)
+        rc = weft_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    if (rc == 0)
+        rc = weft_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    if (rc == 0)
+        rc = weft_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    if (rc == 0)
+        rc = weft_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+    if (rc == 0)
+        rc = weft_gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", true);
+    return rc;
+}
+
+/* Copies every tokenizer.* key of g (a vocabulary-only GGUF such as
+ * llama.cpp's models/ggml-vocab-*.gguf) into w: strings, scalars, and
+ * arrays of strings or numbers, as they are. */
+static int copy_tokenizer_keys(struct weft_gguf_writer *w, const struct weft_gguf *g)
+{
+    char key[256];
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < g->n_kv; i++) {
+        const struct weft_gguf_kv *kv = &g->kv[i];
+        if (kv->key.n < 10 || kv->key.n >= sizeof key || memcmp(kv->key.p, "tokenizer.", 10) != 0)
+            continue;
+        snprintf(key, sizeof key, "%.*s", (int)kv->key.n, kv->key.p);
+        const struct weft_gguf_value *v = &kv->v;
+        switch (v->type) {
+        case WEFT_GGUF_U32:
+            rc = weft_gguf_set_u32(w, key, (uint32_t)v->u);
+            break;
+        case WEFT_GGUF_I32:
+            rc = weft_gguf_set_i32(w, key, (int32_t)v->i);
+            break;
+        case WEFT_GGUF_F32:
+            rc = weft_gguf_set_f32(w, key, (float)v->f);
+            break;
+        case WEFT_GGUF_BOOL:
+            rc = weft_gguf_set_bool(w, key, v->u != 0);
+            break;
+        case WEFT_GGUF_STRING: {
+            char *str = strndup(v->s.p, (size_t)v->s.n);
+            rc = str ? weft_gguf_set_str(w, key, str) : WEFT_ENOMEM;
+            free(str);
+            break;
+        }
+        case WEFT_GGUF_ARRAY:
+            if (v->arr.type == WEFT_GGUF_STRING) {
+                uint64_t n = v->arr.n;
+                struct weft_str *views = malloc((n ? n : 1) * sizeof *views);
+                const char **ps = malloc((n ? n : 1) * sizeof *ps);
+                uint64_t *ls = malloc((n ? n : 1) * sizeof *ls);
+                rc = views && ps && ls ? 0 : WEFT_ENOMEM;
+                if (rc == 0) {
+                    weft_gguf_arr_strings(v->arr.data, n, views);
+                    for (uint64_t k = 0; k < n; k++) {
+                        ps[k] = views[k].p;
+                        ls[k] = views[k].n;
+                    }
+                    rc = weft_gguf_set_arr_str(w, key, ps, ls, n);
+                }
+                free(views);
+                free(ps);
+                free(ls);
+            } else if (v->arr.type != WEFT_GGUF_ARRAY) {
+                rc = weft_gguf_set_arr(w, key, v->arr.type, v->arr.data, v->arr.n);
+            }
+            break;
+        default:
+            break; /* other scalar widths: no tokenizer key uses them */
+        }
+    }
+    return rc;
+}
+
+static int write_model(const struct hparams *hp, const struct vocab_data *v,
+                       const struct weft_gguf *vocab_g, struct tdesc *t, int nt, uint32_t type,
+                       rows_fn fill, void *ud, const char *out_path, char *err, size_t errcap)
 {
     struct weft_gguf_writer *w;
     int rc = weft_gguf_writer_new(&w);
@@ -188,27 +277,10 @@ static int write_model(const struct hparams *hp, const struct vocab_data *v, str
             rc = weft_gguf_set_u32(w, AKEY("attention.value_length"), (uint32_t)hd);
     }
 #undef AKEY
-    if (rc == 0)
-        rc = weft_gguf_set_str(w, "tokenizer.ggml.model", "llama");
-    if (rc == 0)
-        rc = weft_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tokens,
-                                   v->lens, (uint64_t)v->n);
-    if (rc == 0)
-        rc =
-            weft_gguf_set_arr(w, "tokenizer.ggml.scores", WEFT_GGUF_F32, v->scores, (uint64_t)v->n);
-    if (rc == 0)
-        rc = weft_gguf_set_arr(w, "tokenizer.ggml.token_type", WEFT_GGUF_I32, v->types,
-                               (uint64_t)v->n);
-    if (rc == 0)
-        rc = weft_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
-    if (rc == 0)
-        rc = weft_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
-    if (rc == 0)
-        rc = weft_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
-    if (rc == 0)
-        rc = weft_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", true);
-    if (rc == 0)
-        rc = weft_gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", true);
+    if (rc == 0 && vocab_g)
+        rc = copy_tokenizer_keys(w, vocab_g);
+    else if (rc == 0)
+        rc = write_vocab_keys(w, v);
     for (int i = 0; rc == 0 && i < nt; i++) {
         uint64_t ne[2] = {(uint64_t)t[i].cols, (uint64_t)t[i].rows};
         int idx =
@@ -452,7 +524,7 @@ int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, con
             t[i].src = o_w3 + ul * D * F;
     }
     struct l2c c = {(const float *)(const void *)((const char *)map + 28)};
-    rc = write_model(&hp, &v, t, nt, type, l2c_rows, &c, out_path, err, errcap);
+    rc = write_model(&hp, &v, NULL, t, nt, type, l2c_rows, &c, out_path, err, errcap);
 out:
     free(t);
     free_vocab(&v);
@@ -564,29 +636,48 @@ static int synth_vocab(int n, struct vocab_data *v)
 }
 
 int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint64_t seed,
-                       const char *out_path, char *err, size_t errcap)
+                       const char *vocab_path, const char *out_path, char *err, size_t errcap)
 {
     if (!weft_type_supported(type))
         return cerr(err, errcap, WEFT_EINVAL, "type %s cannot be written", weft_type_name(type));
     struct vocab_data v = {0};
     struct tdesc *t = NULL;
-    int rc = synth_vocab(shape->n_vocab, &v);
-    if (rc < 0) {
-        free_vocab(&v);
-        return cerr(err, errcap, rc, "cannot build the synthetic vocabulary");
+    struct weft_gguf *vg = NULL;
+    int n_vocab = shape->n_vocab, rc;
+    if (vocab_path) {
+        /* A real vocabulary: its keys as they are, and its size. */
+        rc = weft_gguf_open(vocab_path, &vg, err, errcap);
+        if (rc < 0)
+            return rc;
+        uint64_t n;
+        const uint8_t *data;
+        if (weft_gguf_get_arr(vg, "tokenizer.ggml.tokens", WEFT_GGUF_STRING, &n, &data) < 0 ||
+            n == 0 || n > (1u << 22)) {
+            weft_gguf_close(vg);
+            return cerr(err, errcap, WEFT_EFORMAT, "%s: no usable tokenizer.ggml.tokens",
+                        vocab_path);
+        }
+        n_vocab = (int)n;
+    } else {
+        rc = synth_vocab(n_vocab, &v);
+        if (rc < 0) {
+            free_vocab(&v);
+            return cerr(err, errcap, rc, "cannot build the synthetic vocabulary");
+        }
     }
     struct hparams hp = {
-        shape->name,      shape->n_embd,  shape->n_ff,    shape->n_layer,   shape->n_head,
-        shape->n_head_kv, shape->n_vocab, shape->n_ctx,   shape->rope_base, 1e-5f,
-        shape->tied,      shape->arch,    shape->head_dim};
+        shape->name,      shape->n_embd, shape->n_ff,    shape->n_layer,   shape->n_head,
+        shape->n_head_kv, n_vocab,       shape->n_ctx,   shape->rope_base, 1e-5f,
+        shape->tied,      shape->arch,   shape->head_dim};
     int nt = make_tensors(&hp, &t);
     if (nt < 0) {
         rc = nt;
     } else {
         struct synth c = {seed};
-        rc = write_model(&hp, &v, t, nt, type, synth_rows, &c, out_path, err, errcap);
+        rc = write_model(&hp, &v, vg, t, nt, type, synth_rows, &c, out_path, err, errcap);
     }
     free(t);
     free_vocab(&v);
+    weft_gguf_close(vg);
     return rc;
 }

@@ -12,14 +12,16 @@
 static const char usage[] =
     "usage: weft-convert llama2c MODEL.bin TOKENIZER.bin OUT.gguf [--type "
     "f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs]\n"
-    "       weft-convert synth --shape NAME --type f16|q8_0|q4_0|q4_k|... [--seed N] OUT.gguf\n"
+    "       weft-convert synth --shape NAME --type f16|q8_0|q4_0|q4_k|... [--seed N]\n"
+    "                          [--vocab VOCAB.gguf] OUT.gguf\n"
     "       weft-convert --version | --help\n"
     "\n"
     "llama2c converts a llama2.c checkpoint (format v0) and its tokenizer.bin; the\n"
     "default type f32 keeps the weights exact. synth writes random weights with a\n"
     "real model's shapes and architecture; NAME is one of: test-tiny, test-tiny-qwen2,\n"
     "test-tiny-qwen3 (llama, qwen2, qwen3 at toy size), tinyllama-1.1b, llama-3.2-1b,\n"
-    "llama-2-7b, qwen2.5-0.5b, qwen3-0.6b.\n";
+    "llama-2-7b, qwen2.5-0.5b, qwen3-0.6b. --vocab takes the tokenizer (every tokenizer.*\n"
+    "key) and vocabulary size from a GGUF, e.g. llama.cpp's ggml-vocab-llama-bpe.gguf.\n";
 
 static const char *const type_names[] = {"f32",  "f16",    "bf16",   "q8_0", "q4_0", "q4_1",
                                          "q5_0", "q5_1",   "q2_k",   "q3_k", "q4_k", "q5_k",
@@ -41,7 +43,7 @@ int main(int argc, char **argv)
     }
     const char *pos[3] = {0};
     int npos = 0, type = 0, type_set = 0;
-    const char *shape = NULL;
+    const char *shape = NULL, *vocab = NULL;
     uint64_t seed = 1;
     const struct weft_opt opts[] = {
         {.names = "--type",
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
          .seen = &type_set},
         WEFT_OPTS("--shape", &shape),
         WEFT_OPTU("--seed", &seed),
+        WEFT_OPTS("--vocab", &vocab),
         WEFT_OPT_END,
     };
     char err[512];
@@ -78,7 +81,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "\n");
             return 2;
         }
-        rc = weft_convert_synth(sh, type_ids[type], seed, pos[0], err, sizeof err);
+        rc = weft_convert_synth(sh, type_ids[type], seed, vocab, pos[0], err, sizeof err);
     } else {
         fprintf(stderr, "weft-convert: unknown command \"%s\"\n\n%s", argv[1], usage);
         return 2;

@@ -22,7 +22,7 @@ static const char usage[] =
     "                      [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
     "                      [--stop STR]... [--ctx N] [--threads N] [--backend auto|cpu|cuda]\n"
     "                      [--reference] [--mapped]\n"
-    "       weft-infer tokenize -m MODEL_OR_VOCAB.gguf     (text on stdin, ids on stdout)\n"
+    "       weft-infer tokenize -m MODEL_OR_VOCAB.gguf [--special]  (text on stdin, ids out)\n"
     "       weft-infer info -m MODEL.gguf\n"
     "       weft-infer bench -m MODEL.gguf [-p 128] [-n 128] [-r 3] [--threads N]\n"
     "                        [--backend auto|cpu|cuda] [--batch B]\n"
@@ -38,7 +38,8 @@ static const char usage[] =
 struct opts {
     const char *model, *prompt, *tokens;
     int n, n_set, ctx, threads, reference, mapped, reps, prompt_len, batch;
-    int bench; /* the command is bench */
+    int special; /* tokenize: control tokens in the text count (markup) */
+    int bench;   /* the command is bench */
     enum weft_backend backend;
     struct weft_gen_params gen;
 };
@@ -83,6 +84,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     const struct weft_opt opts[] = {
         WEFT_OPTF("--reference", &o->reference),
         WEFT_OPTF("--mapped", &o->mapped),
+        WEFT_OPTF("--special", &o->special),
         WEFT_OPTS("-m|--model", &o->model),
         WEFT_OPTX("-p|--prompt", set_prompt, o),
         WEFT_OPTI_SEEN("-n", &o->n, 0, 1 << 24, &o->n_set),
@@ -213,10 +215,14 @@ static int cmd_tokenize(const struct opts *o)
             text = realloc(text, cap);
         }
     }
-    int n = text ? weft_tokenize(v, text, len, 0, NULL, 0) : WEFT_ENOMEM;
+    /* --special: the text is markup, so control tokens in it are read as
+     * such (llama.cpp's parse_special); else they are plain text. */
+    int (*tok)(const struct weft_vocab *, const char *, size_t, int, int32_t *, size_t) =
+        o->special ? weft_tokenize_markup : weft_tokenize;
+    int n = text ? tok(v, text, len, 0, NULL, 0) : WEFT_ENOMEM;
     int32_t *ids = n >= 0 ? malloc((size_t)(n ? n : 1) * sizeof *ids) : NULL;
     if (n >= 0 && ids)
-        n = weft_tokenize(v, text, len, 0, ids, (size_t)n);
+        n = tok(v, text, len, 0, ids, (size_t)n);
     for (int i = 0; ids && i < n; i++)
         printf("%s%d", i ? " " : "", ids[i]);
     printf("\n");

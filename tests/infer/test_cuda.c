@@ -51,7 +51,7 @@ static const char *synth(uint32_t type)
                                                   512,        256, 10000.0f, 0, "llama", 0};
     char err[512];
     snprintf(path, sizeof path, "%s/gpu-%s.gguf", harness_tmpdir(), weft_type_name(type));
-    if (weft_convert_synth(&shape, type, 7, path, err, sizeof err) < 0)
+    if (weft_convert_synth(&shape, type, 7, NULL, path, err, sizeof err) < 0)
         TEST_FAIL_("synth %s: %s", weft_type_name(type), err);
     return path;
 }

@@ -34,8 +34,8 @@ static void start(struct env *e)
     ASSERT_OK(uv_loop_init(&e->loop));
     char path[512], err[256];
     snprintf(path, sizeof path, "%s/tiny.gguf", harness_tmpdir());
-    ASSERT_OK(
-        weft_convert_synth(weft_synth_shape("test-tiny"), WEFT_TYPE_F32, 1, path, err, sizeof err));
+    ASSERT_OK(weft_convert_synth(weft_synth_shape("test-tiny"), WEFT_TYPE_F32, 1, NULL, path, err,
+                                 sizeof err));
     struct weft_model_opts o = {.backend = WEFT_BACKEND_CPU, .n_threads = 1};
     ASSERT_OK(weft_model_load(path, &o, &e->model.model, err, sizeof err));
     snprintf(e->model.name, sizeof e->model.name, "tiny");

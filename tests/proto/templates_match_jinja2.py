@@ -9,8 +9,9 @@ skipped for that template, and counted. Also: Weft detects each file as its
 family.
 
 Usage: templates_match_jinja2.py RENDER_CHAT TEMPLATES_DIR
+       templates_match_jinja2.py --render TEMPLATE.jinja BOS EOS < messages.json
 Exit 0 when all agree, 1 when not, 77 when jinja2 or the templates are
-missing.
+missing. --render prints one template's rendering (for the node tests).
 """
 import json
 import os
@@ -66,7 +67,24 @@ def raise_exception(msg):
     raise Refused(msg)
 
 
+def environment():
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[jinja2.ext.loopcontrols])
+    env.globals["raise_exception"] = raise_exception
+    return env
+
+
+def render_one(tpl_file, bos, eos):
+    """--render: the template's rendering of the messages on stdin."""
+    tpl = environment().from_string(open(tpl_file, encoding="utf-8").read())
+    sys.stdout.write(tpl.render(messages=json.load(sys.stdin), add_generation_prompt=True,
+                                bos_token=bos, eos_token=eos))
+    return 0
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--render":
+        return render_one(*sys.argv[2:])
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
@@ -74,9 +92,7 @@ def main():
     if not os.path.isdir(tdir):
         print(f"SKIP: {tdir} is missing")
         return 77
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols])
-    env.globals["raise_exception"] = raise_exception
+    env = environment()
     failures = compared = 0
     for fname, name, eos in FAMILIES:
         text = open(os.path.join(tdir, fname), encoding="utf-8").read()
