@@ -25,8 +25,10 @@ struct weft_synth_shape {
     int n_embd, n_ff, n_layer, n_head, n_head_kv, n_vocab, n_ctx;
     float rope_base;
     int tied;         /* 1: no output.weight, the embedding is reused */
-    const char *arch; /* "llama", "qwen2" (Q/K/V bias, NEOX RoPE), "qwen3" (Q/K norm, NEOX) */
+    const char *arch; /* "llama", "qwen2" (Q/K/V bias, NEOX RoPE), "qwen3" (Q/K norm, NEOX),
+                         "phi3" (fused Q/K/V and gate/up, LongRoPE: trained at n_ctx / 32) */
     int head_dim;     /* 0: n_embd / n_head; else written as attention.key_length */
+    int n_swa;        /* 0, or attention.sliding_window */
 };
 
 /* Known shapes by name (weft_synth_shape_names lists them); NULL if

@@ -26,9 +26,15 @@ struct hparams {
     int n_embd, n_ff, n_layer, n_head, n_head_kv, n_vocab, n_ctx;
     float rope_base, norm_eps;
     int tied;
-    const char *arch; /* "llama", "qwen2", "qwen3" */
+    const char *arch; /* "llama", "qwen2", "qwen3", "phi3" */
     int head_dim;     /* 0: n_embd / n_head */
+    int n_swa;        /* 0, or attention.sliding_window */
 };
+
+static bool arch_phi3(const struct hparams *hp)
+{
+    return strcmp(hp->arch, "phi3") == 0;
+}
 
 /* The tensors an architecture adds to Llama's. */
 static bool arch_bias(const struct hparams *hp)
@@ -57,7 +63,7 @@ struct vocab_data {
 struct tdesc {
     char name[64];
     int cols, rows;
-    int norm;     /* 1-D, always F32: 1 a norm, 2 a bias, 3 a norm with varied weights */
+    int norm; /* 1-D, always F32: 1 a norm, 2 a bias, 3 a norm with varied weights, 4 divisors */
     uint64_t src; /* llama2.c: float index of the tensor in the checkpoint */
 };
 
@@ -78,7 +84,7 @@ static int cerr(char *err, size_t errcap, int code, const char *fmt, ...)
 /* The tensor list of a Llama model, in the order llama.cpp writes it. */
 static int make_tensors(const struct hparams *hp, struct tdesc **out)
 {
-    int n = 2 + (hp->tied ? 0 : 1) + (9 + 3 + 2) * hp->n_layer;
+    int n = 4 + (hp->tied ? 0 : 1) + (9 + 3 + 2) * hp->n_layer;
     struct tdesc *t = calloc((size_t)n, sizeof *t);
     if (t == NULL)
         return WEFT_ENOMEM;
@@ -96,12 +102,17 @@ static int make_tensors(const struct hparams *hp, struct tdesc **out)
         char nm[64];
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
         ADD(nm, hp->n_embd, 1, 1);
-        snprintf(nm, sizeof nm, "blk.%d.attn_q.weight", l);
-        ADD(nm, hp->n_embd, qd, 0);
-        snprintf(nm, sizeof nm, "blk.%d.attn_k.weight", l);
-        ADD(nm, hp->n_embd, kv, 0);
-        snprintf(nm, sizeof nm, "blk.%d.attn_v.weight", l);
-        ADD(nm, hp->n_embd, kv, 0);
+        if (arch_phi3(hp)) { /* Q, K and V in one matrix */
+            snprintf(nm, sizeof nm, "blk.%d.attn_qkv.weight", l);
+            ADD(nm, hp->n_embd, qd + 2 * kv, 0);
+        } else {
+            snprintf(nm, sizeof nm, "blk.%d.attn_q.weight", l);
+            ADD(nm, hp->n_embd, qd, 0);
+            snprintf(nm, sizeof nm, "blk.%d.attn_k.weight", l);
+            ADD(nm, hp->n_embd, kv, 0);
+            snprintf(nm, sizeof nm, "blk.%d.attn_v.weight", l);
+            ADD(nm, hp->n_embd, kv, 0);
+        }
         if (arch_bias(hp)) {
             snprintf(nm, sizeof nm, "blk.%d.attn_q.bias", l);
             ADD(nm, qd, 1, 2);
@@ -120,12 +131,21 @@ static int make_tensors(const struct hparams *hp, struct tdesc **out)
         ADD(nm, qd, hp->n_embd, 0);
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
         ADD(nm, hp->n_embd, 1, 1);
-        snprintf(nm, sizeof nm, "blk.%d.ffn_gate.weight", l);
-        ADD(nm, hp->n_embd, hp->n_ff, 0);
-        snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", l);
-        ADD(nm, hp->n_embd, hp->n_ff, 0);
+        if (arch_phi3(hp)) { /* the gate's rows, then up's */
+            snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", l);
+            ADD(nm, hp->n_embd, 2 * hp->n_ff, 0);
+        } else {
+            snprintf(nm, sizeof nm, "blk.%d.ffn_gate.weight", l);
+            ADD(nm, hp->n_embd, hp->n_ff, 0);
+            snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", l);
+            ADD(nm, hp->n_embd, hp->n_ff, 0);
+        }
         snprintf(nm, sizeof nm, "blk.%d.ffn_down.weight", l);
         ADD(nm, hp->n_ff, hp->n_embd, 0);
+    }
+    if (arch_phi3(hp)) { /* LongRoPE divisors, in [1, 4) */
+        ADD("rope_factors_long.weight", hd / 2, 1, 4);
+        ADD("rope_factors_short.weight", hd / 2, 1, 4);
     }
     ADD("output_norm.weight", hp->n_embd, 1, 1);
     if (!hp->tied)
@@ -271,6 +291,18 @@ static int write_model(const struct hparams *hp, const struct vocab_data *v,
         rc = weft_gguf_set_f32(w, AKEY("rope.freq_base"), hp->rope_base);
     if (rc == 0)
         rc = weft_gguf_set_f32(w, AKEY("attention.layer_norm_rms_epsilon"), hp->norm_eps);
+    if (rc == 0 && hp->n_swa)
+        rc = weft_gguf_set_u32(w, AKEY("attention.sliding_window"), (uint32_t)hp->n_swa);
+    if (rc == 0 && arch_phi3(hp)) {
+        /* LongRoPE as Phi-3.5 ships it: trained at a 32nd of the context,
+         * rotations scaled by sqrt(1 + ln(32) / ln(original)). */
+        int orig = hp->n_ctx / 32 > 1 ? hp->n_ctx / 32 : 2;
+        rc = weft_gguf_set_u32(w, AKEY("rope.scaling.original_context_length"), (uint32_t)orig);
+        if (rc == 0)
+            rc = weft_gguf_set_f32(
+                w, AKEY("rope.scaling.attn_factor"),
+                sqrtf(1.0f + logf((float)hp->n_ctx / (float)orig) / logf((float)orig)));
+    }
     if (rc == 0 && hp->head_dim) {
         rc = weft_gguf_set_u32(w, AKEY("attention.key_length"), (uint32_t)hd);
         if (rc == 0)
@@ -487,7 +519,7 @@ int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, con
     snprintf(name, sizeof name, "%.*s", (int)(strcspn(base, ".") < 100 ? strcspn(base, ".") : 100),
              base);
     struct hparams hp = {name, dim,      hidden, layers, heads,   kv_heads, vocab,
-                         seq,  10000.0f, 1e-5f,  shared, "llama", 0};
+                         seq,  10000.0f, 1e-5f,  shared, "llama", 0,        0};
     int nt = make_tensors(&hp, &t);
     if (nt < 0) {
         rc = nt;
@@ -535,15 +567,18 @@ out:
 /* --- synthetic models -------------------------------------------------------------- */
 
 static const struct weft_synth_shape shapes[] = {
-    {"test-tiny", 64, 256, 2, 4, 2, 512, 256, 10000.0f, 0, "llama", 0},
-    {"test-tiny-qwen2", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen2", 0},
+    {"test-tiny", 64, 256, 2, 4, 2, 512, 256, 10000.0f, 0, "llama", 0, 0},
+    /* A window of 4 positions, so a 9-token test crosses it. */
+    {"test-tiny-phi3", 64, 256, 2, 4, 4, 512, 256, 10000.0f, 0, "phi3", 0, 4},
+    {"test-tiny-qwen2", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen2", 0, 0},
     /* Heads of 32 with n_embd 64: n_head * head_dim = 128, as Qwen3's are wider than n_embd. */
-    {"test-tiny-qwen3", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen3", 32},
-    {"tinyllama-1.1b", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, 0, "llama", 0},
-    {"llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 8192, 500000.0f, 1, "llama", 0},
-    {"llama-2-7b", 4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, 0, "llama", 0},
-    {"qwen2.5-0.5b", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, 1, "qwen2", 0},
-    {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, 1, "qwen3", 128},
+    {"test-tiny-qwen3", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen3", 32, 0},
+    {"tinyllama-1.1b", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, 0, "llama", 0, 0},
+    {"llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 8192, 500000.0f, 1, "llama", 0, 0},
+    {"llama-2-7b", 4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, 0, "llama", 0, 0},
+    {"qwen2.5-0.5b", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, 1, "qwen2", 0, 0},
+    {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, 1, "qwen3", 128, 0},
+    {"phi-3.5-mini", 3072, 8192, 32, 32, 32, 32064, 131072, 10000.0f, 0, "phi3", 0, 262144},
 };
 
 const struct weft_synth_shape *weft_synth_shape(const char *name)
@@ -556,9 +591,17 @@ const struct weft_synth_shape *weft_synth_shape(const char *name)
 
 const char *const *weft_synth_shape_names(void)
 {
-    static const char *const names[] = {"test-tiny",      "test-tiny-qwen2", "test-tiny-qwen3",
-                                        "tinyllama-1.1b", "llama-3.2-1b",    "llama-2-7b",
-                                        "qwen2.5-0.5b",   "qwen3-0.6b",      NULL};
+    static const char *const names[] = {"test-tiny",
+                                        "test-tiny-qwen2",
+                                        "test-tiny-qwen3",
+                                        "test-tiny-phi3",
+                                        "tinyllama-1.1b",
+                                        "llama-3.2-1b",
+                                        "llama-2-7b",
+                                        "qwen2.5-0.5b",
+                                        "qwen3-0.6b",
+                                        "phi-3.5-mini",
+                                        NULL};
     return names;
 }
 
@@ -588,7 +631,8 @@ static void synth_rows(void *ud, int t_index, const struct tdesc *t, int r0, int
         uint64_t s = c->seed ^ ((uint64_t)t_index << 40);
         for (int i = 0; i < t->cols; i++) {
             double u = (double)(splitmix(&s) >> 11) * (1.0 / 9007199254740992.0);
-            dst[i] = (float)(u - 0.5) + (t->norm == 3 ? 1.0f : 0.0f);
+            dst[i] = t->norm == 4 ? (float)(1.0 + 3.0 * u)
+                                  : (float)(u - 0.5) + (t->norm == 3 ? 1.0f : 0.0f);
         }
         return;
     }
@@ -666,9 +710,9 @@ int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint
         }
     }
     struct hparams hp = {
-        shape->name,      shape->n_embd, shape->n_ff,    shape->n_layer,   shape->n_head,
-        shape->n_head_kv, n_vocab,       shape->n_ctx,   shape->rope_base, 1e-5f,
-        shape->tied,      shape->arch,   shape->head_dim};
+        shape->name,      shape->n_embd, shape->n_ff,     shape->n_layer,   shape->n_head,
+        shape->n_head_kv, n_vocab,       shape->n_ctx,    shape->rope_base, 1e-5f,
+        shape->tied,      shape->arch,   shape->head_dim, shape->n_swa};
     int nt = make_tensors(&hp, &t);
     if (nt < 0) {
         rc = nt;

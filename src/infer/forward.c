@@ -19,6 +19,7 @@
 struct weft_session {
     struct weft_model *m;
     int n_ctx, pos;
+    const float *rope_div;    /* the RoPE divisors this context uses, or NULL */
     float *k_cache, *v_cache; /* [layer][n_ctx][kv_dim] */
     /* Activations for up to WEFT_MAX_BATCH tokens. */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
@@ -40,6 +41,11 @@ int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out)
         return WEFT_ENOMEM;
     s->m = m;
     s->n_ctx = n_ctx;
+    /* LongRoPE: the long factors once the context passes the trained-on
+     * original, as llama.cpp chooses them (by the context, not the position). */
+    s->rope_div = m->rope_freqs   ? m->rope_freqs
+                  : m->rope_short ? (n_ctx > m->n_ctx_orig ? m->rope_long : m->rope_short)
+                                  : NULL;
     if (m->cuda) {
         /* Everything but the logits lives on the device. */
         s->logits = calloc((size_t)in->n_vocab, sizeof(float));
@@ -135,19 +141,21 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 }
 
 /* RoPE: pairs of each head's first n_rot dimensions rotate together by
- * pos * base^(-2i/n_rot), divided by rope_freqs[i] when the model has
- * them. The "normal" layout pairs (2i, 2i+1); NEOX (Qwen) pairs
- * (i, i + n_rot/2). Dimensions past n_rot stay as they are. */
-static void rope(const struct weft_model *m, float *vec, int n_heads, int pos)
+ * pos * base^(-2i/n_rot), divided by div[i] when the model has divisors
+ * (Llama 3's rope_freqs, Phi-3's LongRoPE factors), and scaled by the
+ * model's attn_factor (1 but for LongRoPE). The "normal" layout pairs
+ * (2i, 2i+1); NEOX (Qwen, Phi-3) pairs (i, i + n_rot/2). Dimensions past
+ * n_rot stay as they are. */
+static void rope(const struct weft_model *m, const float *div, float *vec, int n_heads, int pos)
 {
     const struct weft_model_info *in = &m->info;
     int half = in->n_rot / 2;
     for (int i = 0; i < half; i++) {
         float freq = 1.0f / powf(in->rope_base, (float)(2 * i) / (float)in->n_rot);
-        if (m->rope_freqs)
-            freq /= m->rope_freqs[i];
+        if (div)
+            freq /= div[i];
         float val = (float)pos * freq;
-        float fcr = cosf(val), fci = sinf(val);
+        float fcr = cosf(val) * m->attn_factor, fci = sinf(val) * m->attn_factor;
         int a = m->arch->rope_neox ? i : 2 * i, b = m->arch->rope_neox ? i + half : 2 * i + 1;
         for (int h = 0; h < n_heads; h++) {
             float *v = vec + h * in->head_dim;
@@ -190,7 +198,10 @@ static void attn_task(void *ctx, int task)
     size_t loff = (size_t)c->layer * (size_t)s->n_ctx * (size_t)kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
     float max = -INFINITY;
-    for (int t = 0; t <= pos; t++) {
+    /* Sliding-window attention: only the last n_swa positions, this one
+     * included (llama.cpp masks pos - t >= n_swa). */
+    int t0 = s->m->n_swa > 0 && pos - s->m->n_swa + 1 > 0 ? pos - s->m->n_swa + 1 : 0;
+    for (int t = t0; t <= pos; t++) {
         const float *k = s->k_cache + loff + (size_t)t * (size_t)kv_dim + (size_t)kvh * (size_t)hd;
         float score = 0.0f;
         for (int i = 0; i < hd; i++)
@@ -201,13 +212,13 @@ static void attn_task(void *ctx, int task)
             max = score;
     }
     float sum = 0.0f;
-    for (int t = 0; t <= pos; t++) {
+    for (int t = t0; t <= pos; t++) {
         att[t] = expf(att[t] - max);
         sum += att[t];
     }
     float *out = s->xb + (size_t)b * qd + (size_t)h * (size_t)hd;
     memset(out, 0, (size_t)hd * sizeof(float));
-    for (int t = 0; t <= pos; t++) {
+    for (int t = t0; t <= pos; t++) {
         const float *v = s->v_cache + loff + (size_t)t * (size_t)kv_dim + (size_t)kvh * (size_t)hd;
         float a = att[t] / sum;
         for (int i = 0; i < hd; i++)
@@ -247,8 +258,8 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
                 for (int h = 0; h < in->n_head_kv; h++)
                     rmsnorm(kb + h * hd, kb + h * hd, ly->k_norm, hd, in->norm_eps);
             }
-            rope(m, qb, in->n_head, pos0 + b);
-            rope(m, kb, in->n_head_kv, pos0 + b);
+            rope(m, s->rope_div, qb, in->n_head, pos0 + b);
+            rope(m, s->rope_div, kb, in->n_head_kv, pos0 + b);
             size_t at = loff + (size_t)(pos0 + b) * (size_t)kv_dim;
             memcpy(s->k_cache + at, s->k + (size_t)b * (size_t)kv_dim,
                    (size_t)kv_dim * sizeof(float));

@@ -212,10 +212,82 @@ static int copy_weights(struct loader *l)
 /* The architectures the pass runs: Llama's structure plus these flags.
  * Mistral and Llama 3 are `llama` in GGUF. */
 static const struct weft_arch archs[] = {
-    {"llama", false, false, false},
-    {"qwen2", true, true, false},
-    {"qwen3", true, false, true},
+    {"llama", false, false, false, false},
+    {"qwen2", true, true, false, false},
+    {"qwen3", true, false, true, false},
+    {"phi3", true, false, false, true},
 };
+
+/* A matrix stored fused with others: rows [r0, r0 + rows) of f as a matrix
+ * of its own (the rows are contiguous, so this is a view). */
+static struct wt rows_of(const struct wt *f, int r0, int rows)
+{
+    struct wt w = *f;
+    w.data = f->data + (size_t)r0 * f->row_bytes;
+    w.rows = rows;
+    return w;
+}
+
+/* Q, K and V, stored apart or fused in attn_qkv (Phi-3). */
+static int get_qkv(struct loader *l, int i, struct layer *ly)
+{
+    const struct weft_model *m = l->m;
+    const struct weft_model_info *in = &m->info;
+    int kv_dim = in->head_dim * in->n_head_kv, rc;
+    char n[64];
+    snprintf(n, sizeof n, "blk.%d.attn_qkv.weight", i);
+    struct wt f = {0};
+    if ((rc = get_wt(l, n, in->n_embd, m->q_dim + 2 * kv_dim, 0, &f)) < 0)
+        return rc;
+    if (f.data) {
+        ly->wq = rows_of(&f, 0, m->q_dim);
+        ly->wk = rows_of(&f, m->q_dim, kv_dim);
+        ly->wv = rows_of(&f, m->q_dim + kv_dim, kv_dim);
+        return 0;
+    }
+    snprintf(n, sizeof n, "blk.%d.attn_q.weight", i);
+    if ((rc = get_wt(l, n, in->n_embd, m->q_dim, 1, &ly->wq)) < 0)
+        return rc;
+    snprintf(n, sizeof n, "blk.%d.attn_k.weight", i);
+    if ((rc = get_wt(l, n, in->n_embd, kv_dim, 1, &ly->wk)) < 0)
+        return rc;
+    snprintf(n, sizeof n, "blk.%d.attn_v.weight", i);
+    return get_wt(l, n, in->n_embd, kv_dim, 1, &ly->wv);
+}
+
+/* The gate and up projections, apart, or fused in ffn_up (Phi-3: the gate's
+ * rows first). */
+static int get_gate_up(struct loader *l, int i, struct layer *ly)
+{
+    const struct weft_model_info *in = &l->m->info;
+    char n[64];
+    int rc;
+    snprintf(n, sizeof n, "blk.%d.ffn_gate.weight", i);
+    if ((rc = get_wt(l, n, in->n_embd, in->n_ff, 0, &ly->w_gate)) < 0)
+        return rc;
+    snprintf(n, sizeof n, "blk.%d.ffn_up.weight", i);
+    if (ly->w_gate.data)
+        return get_wt(l, n, in->n_embd, in->n_ff, 1, &ly->w_up);
+    struct wt f = {0};
+    if ((rc = get_wt(l, n, in->n_embd, 2 * in->n_ff, 1, &f)) < 0)
+        return rc;
+    ly->w_gate = rows_of(&f, 0, in->n_ff);
+    ly->w_up = rows_of(&f, in->n_ff, in->n_ff);
+    return 0;
+}
+
+/* llama.cpp's sliding windows for Phi-3 files that predate the key
+ * (its PR 8931): the 4k models 2047, the 128k mini 262144, medium 131072. */
+static int phi3_default_swa(const struct weft_model_info *in)
+{
+    if ((in->n_layer == 32 || in->n_layer == 40) && in->n_ctx_train == 4096)
+        return 2047;
+    if (in->n_layer == 32 && in->n_head_kv == 32 && in->n_ctx_train == 131072)
+        return 262144;
+    if (in->n_layer == 40 && in->n_ctx_train == 131072)
+        return 131072;
+    return 0;
+}
 
 static const struct weft_arch *find_arch(struct weft_str s)
 {
@@ -285,8 +357,8 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     int kv_dim = in->head_dim * in->n_head_kv;
     size_t per_layer = (m->arch->qkv_bias ? (size_t)(m->q_dim + 2 * kv_dim) : 0) +
                        (m->arch->qk_norm ? (size_t)(2 * in->head_dim) : 0);
-    size_t arena_n = (size_t)in->n_embd * (size_t)(2 * in->n_layer + 1) + (size_t)in->n_rot / 2 +
-                     per_layer * (size_t)in->n_layer;
+    size_t arena_n = (size_t)in->n_embd * (size_t)(2 * in->n_layer + 1) +
+                     (size_t)in->n_rot / 2 * 3 + per_layer * (size_t)in->n_layer;
     m->f32_arena = malloc(arena_n * sizeof(float));
     m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
     if (!m->f32_arena || !m->layers)
@@ -296,8 +368,22 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     if ((rc = get_wt(l, "token_embd.weight", in->n_embd, in->n_vocab, 1, &m->tok_embd)) < 0 ||
         (rc = get_vec(l, "output_norm.weight", in->n_embd, 1, &arena, &m->output_norm)) < 0 ||
         (rc = get_wt(l, "output.weight", in->n_embd, in->n_vocab, 0, &m->output)) < 0 ||
-        (rc = get_vec(l, "rope_freqs.weight", in->n_rot / 2, 0, &arena, &m->rope_freqs)) < 0)
+        (rc = get_vec(l, "rope_freqs.weight", in->n_rot / 2, 0, &arena, &m->rope_freqs)) < 0 ||
+        (rc = get_vec(l, "rope_factors_short.weight", in->n_rot / 2, 0, &arena, &m->rope_short)) <
+            0 ||
+        (rc = get_vec(l, "rope_factors_long.weight", in->n_rot / 2, 0, &arena, &m->rope_long)) < 0)
         return rc;
+    if ((m->rope_short == NULL) != (m->rope_long == NULL))
+        return lerr(l, WEFT_EFORMAT, "rope_factors_short and rope_factors_long come together");
+    if ((rc = hp_int(l, "rope.scaling.original_context_length", in->n_ctx_train, 1, 1 << 24,
+                     &m->n_ctx_orig)) < 0 ||
+        (rc = hp_float(l, "rope.scaling.attn_factor", 1.0f, &m->attn_factor)) < 0 ||
+        (rc = hp_int(l, "attention.sliding_window", m->arch->phi3 ? phi3_default_swa(in) : 0, 0,
+                     1 << 24, &m->n_swa)) < 0)
+        return rc;
+    if (!(m->attn_factor > 0.0f && m->attn_factor < 100.0f))
+        return lerr(l, WEFT_EFORMAT, "rope.scaling.attn_factor %g is out of range",
+                    (double)m->attn_factor);
     if (m->output.data == NULL)
         m->output = m->tok_embd; /* tied embeddings */
 
@@ -308,12 +394,9 @@ static int load(struct loader *l, const struct weft_model_opts *o)
         if ((rc = get_vec(l, NAME("attn_norm.weight"), in->n_embd, 1, &arena, &ly->attn_norm)) <
                 0 ||
             (rc = get_vec(l, NAME("ffn_norm.weight"), in->n_embd, 1, &arena, &ly->ffn_norm)) < 0 ||
-            (rc = get_wt(l, NAME("attn_q.weight"), in->n_embd, m->q_dim, 1, &ly->wq)) < 0 ||
-            (rc = get_wt(l, NAME("attn_k.weight"), in->n_embd, kv_dim, 1, &ly->wk)) < 0 ||
-            (rc = get_wt(l, NAME("attn_v.weight"), in->n_embd, kv_dim, 1, &ly->wv)) < 0 ||
+            (rc = get_qkv(l, i, ly)) < 0 ||
             (rc = get_wt(l, NAME("attn_output.weight"), m->q_dim, in->n_embd, 1, &ly->wo)) < 0 ||
-            (rc = get_wt(l, NAME("ffn_gate.weight"), in->n_embd, in->n_ff, 1, &ly->w_gate)) < 0 ||
-            (rc = get_wt(l, NAME("ffn_up.weight"), in->n_embd, in->n_ff, 1, &ly->w_up)) < 0 ||
+            (rc = get_gate_up(l, i, ly)) < 0 ||
             (rc = get_wt(l, NAME("ffn_down.weight"), in->n_ff, in->n_embd, 1, &ly->w_down)) < 0)
             return rc;
         if (m->arch->qkv_bias &&

@@ -46,6 +46,7 @@ struct weft_arch {
     bool rope_neox; /* rotate dimensions (i, i + n_rot/2), not (2i, 2i+1) */
     bool qkv_bias;  /* attn_q/k/v.bias added after the projections (qwen2) */
     bool qk_norm;   /* per-head RMSNorm of Q and K before RoPE (qwen3) */
+    bool phi3;      /* llama.cpp's sliding-window defaults for Phi-3 files without the key */
 };
 
 struct layer {
@@ -65,6 +66,12 @@ struct weft_model {
     struct wt tok_embd, output;
     const float *output_norm;
     const float *rope_freqs; /* n_rot/2 divisors, or NULL */
+    /* LongRoPE (Phi-3): divisors for contexts up to n_ctx_orig and past it,
+     * and the factor both rotations are scaled by. */
+    const float *rope_short, *rope_long;
+    int n_ctx_orig;
+    float attn_factor; /* 1 unless the file says */
+    int n_swa;         /* sliding-window attention: keys within n_swa positions; 0: all */
     struct layer *layers;
     float *f32_arena; /* norms and rope factors converted to F32 */
     struct weft_pool *pool;

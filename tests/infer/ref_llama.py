@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent float64 reference for the logits of Llama, Qwen2 and Qwen3.
+"""An independent float64 reference for the logits of Llama, Qwen2, Qwen3 and Phi-3.
 
 Reads a GGUF file with its own small parser (numpy only, no Weft code), runs
 the Llama forward pass in float64, and compares the logits of the last
@@ -88,15 +88,16 @@ def rmsnorm(x, w, eps):
     return w * (x / np.sqrt(np.mean(x * x) + eps))
 
 
-def rope(v, n_heads, head_dim, n_rot, pos, base, neox):
+def rope(v, n_heads, head_dim, n_rot, pos, base, neox, div=None, scale=1.0):
     """Rotates pairs of each head's first n_rot dimensions by
-    pos * base^(-2i/n_rot): (2i, 2i+1) in the normal layout, (i, i + n_rot/2)
-    in NEOX's (GPT-NeoX, Qwen)."""
+    pos * base^(-2i/n_rot) / div[i]: (2i, 2i+1) in the normal layout,
+    (i, i + n_rot/2) in NEOX's (GPT-NeoX, Qwen, Phi-3); LongRoPE also scales
+    cos and sin by `scale`."""
     v = v.reshape(n_heads, head_dim).copy()
     half = n_rot // 2
     for i in range(half):
-        theta = pos * base ** (-2 * i / n_rot)
-        c, s = np.cos(theta), np.sin(theta)
+        theta = pos * base ** (-2 * i / n_rot) / (div[i] if div is not None else 1.0)
+        c, s = np.cos(theta) * scale, np.sin(theta) * scale
         a, b = (i, i + half) if neox else (2 * i, 2 * i + 1)
         x0, x1 = v[:, a].copy(), v[:, b].copy()
         v[:, a] = x0 * c - x1 * s
@@ -108,9 +109,14 @@ def rope(v, n_heads, head_dim, n_rot, pos, base, neox):
 # definition (Hugging Face transformers' modeling_qwen2.py / modeling_qwen3.py):
 # Qwen2 biases the Q/K/V projections and rotates NEOX-style; Qwen3 drops the
 # bias and RMS-normalises each head of Q and K before RoPE.
+# Phi-3 (modeling_phi3.py) fuses Q/K/V into one projection and gate/up into
+# another (gate first), rotates NEOX-style with LongRoPE factors (the long
+# ones once the context passes the original length, cos/sin scaled), and
+# may attend within a sliding window only.
 ARCHS = {"llama": dict(neox=False, bias=False, qk_norm=False),
          "qwen2": dict(neox=True, bias=True, qk_norm=False),
-         "qwen3": dict(neox=True, bias=False, qk_norm=True)}
+         "qwen3": dict(neox=True, bias=False, qk_norm=True),
+         "phi3": dict(neox=True, bias=False, qk_norm=False)}
 
 
 def forward(meta, t, tokens):
@@ -125,6 +131,13 @@ def forward(meta, t, tokens):
     hd = meta.get(f"{a}.attention.key_length", n_embd // n_head)
     n_rot = meta.get(f"{a}.rope.dimension_count", hd)
     group = n_head // n_kv
+    n_ctx = min(meta[f"{a}.context_length"], 4096)  # weft-infer's default context
+    orig = meta.get(f"{a}.rope.scaling.original_context_length", meta[f"{a}.context_length"])
+    div = t.get("rope_freqs.weight")
+    if "rope_factors_long.weight" in t:
+        div = t["rope_factors_long.weight" if n_ctx > orig else "rope_factors_short.weight"]
+    scale = meta.get(f"{a}.rope.scaling.attn_factor", 1.0)
+    swa = meta.get(f"{a}.attention.sliding_window", 0)
     keys = [[] for _ in range(n_layer)]
     vals = [[] for _ in range(n_layer)]
     for pos, tok in enumerate(tokens):
@@ -132,7 +145,11 @@ def forward(meta, t, tokens):
         for l in range(n_layer):
             p = f"blk.{l}."
             h = rmsnorm(x, t[p + "attn_norm.weight"], eps)
-            q, k, v = (t[p + f"attn_{n}.weight"] @ h for n in "qkv")
+            if p + "attn_qkv.weight" in t:
+                qkv = t[p + "attn_qkv.weight"] @ h
+                q, k, v = np.split(qkv, [n_head * hd, (n_head + n_kv) * hd])
+            else:
+                q, k, v = (t[p + f"attn_{n}.weight"] @ h for n in "qkv")
             if arch["bias"]:
                 q, k, v = (y + t[p + f"attn_{n}.bias"] for y, n in zip((q, k, v), "qkv"))
             if arch["qk_norm"]:
@@ -140,11 +157,13 @@ def forward(meta, t, tokens):
                                     for r in q.reshape(n_head, hd)])
                 k = np.concatenate([rmsnorm(r, t[p + "attn_k_norm.weight"], eps)
                                     for r in k.reshape(n_kv, hd)])
-            q = rope(q, n_head, hd, n_rot, pos, base, arch["neox"])
-            k = rope(k, n_kv, hd, n_rot, pos, base, arch["neox"])
+            q = rope(q, n_head, hd, n_rot, pos, base, arch["neox"], div, scale)
+            k = rope(k, n_kv, hd, n_rot, pos, base, arch["neox"], div, scale)
             keys[l].append(k.reshape(n_kv, hd))
             vals[l].append(v.reshape(n_kv, hd))
             K, V = np.stack(keys[l]), np.stack(vals[l])
+            if swa:  # only positions t with pos - t < swa
+                K, V = K[max(0, pos - swa + 1):], V[max(0, pos - swa + 1):]
             out = np.zeros((n_head, hd))
             for hh in range(n_head):
                 sc = K[:, hh // group, :] @ q.reshape(n_head, hd)[hh] / np.sqrt(hd)
@@ -152,8 +171,11 @@ def forward(meta, t, tokens):
                 out[hh] = (w / w.sum()) @ V[:, hh // group, :]
             x = x + t[p + "attn_output.weight"] @ out.reshape(-1)
             h = rmsnorm(x, t[p + "ffn_norm.weight"], eps)
-            g = t[p + "ffn_gate.weight"] @ h
-            u = t[p + "ffn_up.weight"] @ h
+            if p + "ffn_gate.weight" in t:
+                g = t[p + "ffn_gate.weight"] @ h
+                u = t[p + "ffn_up.weight"] @ h
+            else:
+                g, u = np.split(t[p + "ffn_up.weight"] @ h, 2)
             x = x + t[p + "ffn_down.weight"] @ (g / (1 + np.exp(-g)) * u)
     x = rmsnorm(x, t["output_norm.weight"], eps)
     out_w = t.get("output.weight", t["token_embd.weight"])

@@ -261,10 +261,14 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
                      in->head_dim, in->n_head, in->n_head_kv);
         return WEFT_ENOTSUP;
     }
-    if (m->arch->rope_neox || m->arch->qkv_bias || m->arch->qk_norm || m->q_dim != in->n_embd) {
+    if (m->arch->rope_neox || m->arch->qkv_bias || m->arch->qk_norm || m->q_dim != in->n_embd ||
+        m->rope_short || m->attn_factor != 1.0f || m->n_swa > 0) {
         if (errcap)
             snprintf(err, errcap, "the %s architecture%s has no CUDA kernels yet", m->arch->name,
-                     m->q_dim != in->n_embd ? " with n_head * head_dim != n_embd" : "");
+                     m->q_dim != in->n_embd ? " with n_head * head_dim != n_embd"
+                     : m->n_swa > 0         ? " with sliding-window attention"
+                     : m->rope_short        ? " with LongRoPE"
+                                            : "");
         return WEFT_ENOTSUP;
     }
     if (const struct wt *w = first_unsupported(m)) {

@@ -2,10 +2,12 @@
 # Each architecture's pass against an independent float64 numpy forward pass
 # (tests/infer/ref_llama.py, written from the published definitions) on a
 # random-weight model with its real structure: Llama; Qwen2 (Q/K/V bias,
-# NEOX RoPE); Qwen3 (per-head Q/K RMSNorm, heads wider than n_embd / n_head).
+# NEOX RoPE); Qwen3 (per-head Q/K RMSNorm, heads wider than n_embd / n_head);
+# Phi-3 (fused Q/K/V and gate/up, LongRoPE's long factors and scale, and a
+# sliding window of 4 that the 9 tokens cross).
 # Logits of the last of 9 tokens within 1e-4 relative, in F32 and in F16.
 . "$(dirname "$0")/../../../lib/weft.sh" "$@"
-for shape in test-tiny test-tiny-qwen2 test-tiny-qwen3; do
+for shape in test-tiny test-tiny-qwen2 test-tiny-qwen3 test-tiny-phi3; do
     for type in f32 f16; do
         m="$WORK/$shape-$type.gguf"
         "$BIN/weft-convert" synth --shape "$shape" --type "$type" --seed 7 "$m" ||
