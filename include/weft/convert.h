@@ -26,9 +26,11 @@ struct weft_synth_shape {
     float rope_base;
     int tied;         /* 1: no output.weight, the embedding is reused */
     const char *arch; /* "llama", "qwen2" (Q/K/V bias, NEOX RoPE), "qwen3" (Q/K norm, NEOX),
-                         "phi3" (fused Q/K/V and gate/up, LongRoPE: trained at n_ctx / 32) */
+                         "phi3" (fused Q/K/V and gate/up, LongRoPE: trained at n_ctx / 32),
+                         "gemma2", "gemma3" (post norms, GELU, alternating windows) */
     int head_dim;     /* 0: n_embd / n_head; else written as attention.key_length */
     int n_swa;        /* 0, or attention.sliding_window */
+    float attn_softcap, final_softcap; /* 0, or Gemma 2's soft-capping */
 };
 
 /* Known shapes by name (weft_synth_shape_names lists them); NULL if

@@ -29,7 +29,13 @@ struct hparams {
     const char *arch; /* "llama", "qwen2", "qwen3", "phi3" */
     int head_dim;     /* 0: n_embd / n_head */
     int n_swa;        /* 0, or attention.sliding_window */
+    float attn_softcap, final_softcap;
 };
+
+static bool arch_gemma(const struct hparams *hp)
+{
+    return strncmp(hp->arch, "gemma", 5) == 0;
+}
 
 static bool arch_phi3(const struct hparams *hp)
 {
@@ -44,7 +50,7 @@ static bool arch_bias(const struct hparams *hp)
 
 static bool arch_qk_norm(const struct hparams *hp)
 {
-    return strcmp(hp->arch, "qwen3") == 0;
+    return strcmp(hp->arch, "qwen3") == 0 || strcmp(hp->arch, "gemma3") == 0;
 }
 
 static int head_dim(const struct hparams *hp)
@@ -84,7 +90,7 @@ static int cerr(char *err, size_t errcap, int code, const char *fmt, ...)
 /* The tensor list of a Llama model, in the order llama.cpp writes it. */
 static int make_tensors(const struct hparams *hp, struct tdesc **out)
 {
-    int n = 4 + (hp->tied ? 0 : 1) + (9 + 3 + 2) * hp->n_layer;
+    int n = 4 + (hp->tied ? 0 : 1) + (9 + 3 + 2 + 2) * hp->n_layer;
     struct tdesc *t = calloc((size_t)n, sizeof *t);
     if (t == NULL)
         return WEFT_ENOMEM;
@@ -129,6 +135,12 @@ static int make_tensors(const struct hparams *hp, struct tdesc **out)
         }
         snprintf(nm, sizeof nm, "blk.%d.attn_output.weight", l);
         ADD(nm, qd, hp->n_embd, 0);
+        if (arch_gemma(hp)) {
+            snprintf(nm, sizeof nm, "blk.%d.post_attention_norm.weight", l);
+            ADD(nm, hp->n_embd, 1, 3);
+            snprintf(nm, sizeof nm, "blk.%d.post_ffw_norm.weight", l);
+            ADD(nm, hp->n_embd, 1, 3);
+        }
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
         ADD(nm, hp->n_embd, 1, 1);
         if (arch_phi3(hp)) { /* the gate's rows, then up's */
@@ -293,6 +305,10 @@ static int write_model(const struct hparams *hp, const struct vocab_data *v,
         rc = weft_gguf_set_f32(w, AKEY("attention.layer_norm_rms_epsilon"), hp->norm_eps);
     if (rc == 0 && hp->n_swa)
         rc = weft_gguf_set_u32(w, AKEY("attention.sliding_window"), (uint32_t)hp->n_swa);
+    if (rc == 0 && hp->attn_softcap > 0)
+        rc = weft_gguf_set_f32(w, AKEY("attn_logit_softcapping"), hp->attn_softcap);
+    if (rc == 0 && hp->final_softcap > 0)
+        rc = weft_gguf_set_f32(w, AKEY("final_logit_softcapping"), hp->final_softcap);
     if (rc == 0 && arch_phi3(hp)) {
         /* LongRoPE as Phi-3.5 ships it: trained at a 32nd of the context,
          * rotations scaled by sqrt(1 + ln(32) / ln(original)). */
@@ -518,8 +534,8 @@ int weft_convert_llama2c(const char *model_path, const char *tokenizer_path, con
     char name[128];
     snprintf(name, sizeof name, "%.*s", (int)(strcspn(base, ".") < 100 ? strcspn(base, ".") : 100),
              base);
-    struct hparams hp = {name, dim,      hidden, layers, heads,   kv_heads, vocab,
-                         seq,  10000.0f, 1e-5f,  shared, "llama", 0,        0};
+    struct hparams hp = {name,     dim,   hidden, layers,  heads, kv_heads, vocab, seq,
+                         10000.0f, 1e-5f, shared, "llama", 0,     0,        0,     0};
     int nt = make_tensors(&hp, &t);
     if (nt < 0) {
         rc = nt;
@@ -567,18 +583,25 @@ out:
 /* --- synthetic models -------------------------------------------------------------- */
 
 static const struct weft_synth_shape shapes[] = {
-    {"test-tiny", 64, 256, 2, 4, 2, 512, 256, 10000.0f, 0, "llama", 0, 0},
+    {"test-tiny", 64, 256, 2, 4, 2, 512, 256, 10000.0f, 0, "llama", 0, 0, 0, 0},
     /* A window of 4 positions, so a 9-token test crosses it. */
-    {"test-tiny-phi3", 64, 256, 2, 4, 4, 512, 256, 10000.0f, 0, "phi3", 0, 4},
-    {"test-tiny-qwen2", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen2", 0, 0},
+    {"test-tiny-phi3", 64, 256, 2, 4, 4, 512, 256, 10000.0f, 0, "phi3", 0, 4, 0, 0},
+    {"test-tiny-qwen2", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen2", 0, 0, 0, 0},
     /* Heads of 32 with n_embd 64: n_head * head_dim = 128, as Qwen3's are wider than n_embd. */
-    {"test-tiny-qwen3", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen3", 32, 0},
-    {"tinyllama-1.1b", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, 0, "llama", 0, 0},
-    {"llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 8192, 500000.0f, 1, "llama", 0, 0},
-    {"llama-2-7b", 4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, 0, "llama", 0, 0},
-    {"qwen2.5-0.5b", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, 1, "qwen2", 0, 0},
-    {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, 1, "qwen3", 128, 0},
-    {"phi-3.5-mini", 3072, 8192, 32, 32, 32, 32064, 131072, 10000.0f, 0, "phi3", 0, 262144},
+    {"test-tiny-qwen3", 64, 256, 2, 4, 2, 512, 256, 1000000.0f, 1, "qwen3", 32, 0, 0, 0},
+    /* Soft-capping small enough to bite on random weights. */
+    {"test-tiny-gemma2", 64, 256, 2, 4, 2, 512, 256, 10000.0f, 1, "gemma2", 32, 4, 2.0f, 5.0f},
+    /* Six layers: the sixth is the global one. */
+    {"test-tiny-gemma3", 64, 256, 6, 4, 2, 512, 256, 1000000.0f, 1, "gemma3", 32, 4, 0, 0},
+    {"tinyllama-1.1b", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, 0, "llama", 0, 0, 0, 0},
+    {"llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 8192, 500000.0f, 1, "llama", 0, 0, 0, 0},
+    {"llama-2-7b", 4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, 0, "llama", 0, 0, 0, 0},
+    {"qwen2.5-0.5b", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, 1, "qwen2", 0, 0, 0, 0},
+    {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, 1, "qwen3", 128, 0, 0, 0},
+    {"phi-3.5-mini", 3072, 8192, 32, 32, 32, 32064, 131072, 10000.0f, 0, "phi3", 0, 262144, 0, 0},
+    {"gemma-2-2b", 2304, 9216, 26, 8, 4, 256000, 8192, 10000.0f, 1, "gemma2", 256, 4096, 50.0f,
+     30.0f},
+    {"gemma-3-1b", 1152, 6912, 26, 4, 1, 262144, 32768, 1000000.0f, 1, "gemma3", 256, 512, 0, 0},
 };
 
 const struct weft_synth_shape *weft_synth_shape(const char *name)
@@ -591,17 +614,11 @@ const struct weft_synth_shape *weft_synth_shape(const char *name)
 
 const char *const *weft_synth_shape_names(void)
 {
-    static const char *const names[] = {"test-tiny",
-                                        "test-tiny-qwen2",
-                                        "test-tiny-qwen3",
-                                        "test-tiny-phi3",
-                                        "tinyllama-1.1b",
-                                        "llama-3.2-1b",
-                                        "llama-2-7b",
-                                        "qwen2.5-0.5b",
-                                        "qwen3-0.6b",
-                                        "phi-3.5-mini",
-                                        NULL};
+    static const char *const names[] = {"test-tiny",      "test-tiny-qwen2",  "test-tiny-qwen3",
+                                        "test-tiny-phi3", "test-tiny-gemma2", "test-tiny-gemma3",
+                                        "tinyllama-1.1b", "llama-3.2-1b",     "llama-2-7b",
+                                        "qwen2.5-0.5b",   "qwen3-0.6b",       "phi-3.5-mini",
+                                        "gemma-2-2b",     "gemma-3-1b",       NULL};
     return names;
 }
 
@@ -710,9 +727,10 @@ int weft_convert_synth(const struct weft_synth_shape *shape, uint32_t type, uint
         }
     }
     struct hparams hp = {
-        shape->name,      shape->n_embd, shape->n_ff,     shape->n_layer,   shape->n_head,
-        shape->n_head_kv, n_vocab,       shape->n_ctx,    shape->rope_base, 1e-5f,
-        shape->tied,      shape->arch,   shape->head_dim, shape->n_swa};
+        shape->name,         shape->n_embd, shape->n_ff,     shape->n_layer,   shape->n_head,
+        shape->n_head_kv,    n_vocab,       shape->n_ctx,    shape->rope_base, 1e-5f,
+        shape->tied,         shape->arch,   shape->head_dim, shape->n_swa,     shape->attn_softcap,
+        shape->final_softcap};
     int nt = make_tensors(&hp, &t);
     if (nt < 0) {
         rc = nt;

@@ -1,5 +1,5 @@
 /* Sessions and the forward pass of the Llama family (model.c's
- * architecture table: llama, qwen2, qwen3).
+ * architecture table: llama, qwen2, qwen3, phi3, gemma2, gemma3).
  *
  * The pass reads top to bottom like llama2.c's run.c: embedding, then per
  * layer RMSNorm, Q/K/V projections (plus Qwen2's bias, then Qwen3's
@@ -9,6 +9,7 @@
  * WEFT_MAX_BATCH tokens at once so each weight row is read once per batch during
  * prefill, and token b of the batch attends to positions 0..pos+b. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,14 +147,22 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
  * model's attn_factor (1 but for LongRoPE). The "normal" layout pairs
  * (2i, 2i+1); NEOX (Qwen, Phi-3) pairs (i, i + n_rot/2). Dimensions past
  * n_rot stay as they are. */
-static void rope(const struct weft_model *m, const float *div, float *vec, int n_heads, int pos)
+static void rope(const struct weft_model *m, const struct layer *ly, const float *div, float *vec,
+                 int n_heads, int pos)
 {
     const struct weft_model_info *in = &m->info;
     int half = in->n_rot / 2;
+    /* Gemma 3: its sliding layers rotate with their own base; the global
+     * ones with the model's, linearly scaled by rope.scaling.factor. */
+    bool own = ly->sliding && m->arch->swa_rope_base > 0;
+    float base = own ? m->arch->swa_rope_base : in->rope_base;
+    float lin = own ? 1.0f : m->rope_scale;
     for (int i = 0; i < half; i++) {
-        float freq = 1.0f / powf(in->rope_base, (float)(2 * i) / (float)in->n_rot);
+        float freq = 1.0f / powf(base, (float)(2 * i) / (float)in->n_rot);
         if (div)
             freq /= div[i];
+        if (lin != 1.0f)
+            freq /= lin;
         float val = (float)pos * freq;
         float fcr = cosf(val) * m->attn_factor, fci = sinf(val) * m->attn_factor;
         int a = m->arch->rope_neox ? i : 2 * i, b = m->arch->rope_neox ? i + half : 2 * i + 1;
@@ -164,6 +173,22 @@ static void rope(const struct weft_model *m, const float *div, float *vec, int n
             v[b] = v0 * fci + v1 * fcr;
         }
     }
+}
+
+/* GELU, tanh approximation (Gemma's gate, as ggml_gelu computes it). */
+static float gelu_tanh(float x)
+{
+    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+}
+
+/* Gemma's norms of a block's output before it joins the residual stream:
+ * each of the n rows of width w, in place; nothing when w_norm is NULL. */
+static void post_norm(float *x, const float *w_norm, int n, int w, float eps)
+{
+    if (w_norm == NULL)
+        return;
+    for (int b = 0; b < n; b++)
+        rmsnorm(x + (size_t)b * (size_t)w, x + (size_t)b * (size_t)w, w_norm, w, eps);
 }
 
 /* Qwen2's Q/K/V bias: added to each of the batch's n rows of width w. */
@@ -196,17 +221,20 @@ static void attn_task(void *ctx, int task)
     const float *q = s->q + (size_t)b * qd + (size_t)h * (size_t)hd;
     float *att = s->att + ((size_t)b * (size_t)in->n_head + (size_t)h) * (size_t)s->n_ctx;
     size_t loff = (size_t)c->layer * (size_t)s->n_ctx * (size_t)kv_dim;
-    float scale = 1.0f / sqrtf((float)hd);
+    const struct weft_model *m = s->m;
+    float scale = m->attn_scale, cap = m->attn_softcap;
     float max = -INFINITY;
     /* Sliding-window attention: only the last n_swa positions, this one
-     * included (llama.cpp masks pos - t >= n_swa). */
-    int t0 = s->m->n_swa > 0 && pos - s->m->n_swa + 1 > 0 ? pos - s->m->n_swa + 1 : 0;
+     * included (llama.cpp masks pos - t >= n_swa), in the layers that slide. */
+    int t0 = m->layers[c->layer].sliding && pos - m->n_swa + 1 > 0 ? pos - m->n_swa + 1 : 0;
     for (int t = t0; t <= pos; t++) {
         const float *k = s->k_cache + loff + (size_t)t * (size_t)kv_dim + (size_t)kvh * (size_t)hd;
         float score = 0.0f;
         for (int i = 0; i < hd; i++)
             score += q[i] * k[i];
         score *= scale;
+        if (cap > 0) /* Gemma 2's soft-capping */
+            score = cap * tanhf(score / cap);
         att[t] = score;
         if (score > max)
             max = score;
@@ -235,6 +263,11 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
 
     for (int b = 0; b < B; b++)
         weft_wt_row(&m->tok_embd, tokens[b], s->x + (size_t)b * (size_t)dim);
+    if (m->arch->gemma) { /* Gemma scales the embedding by sqrt(n_embd) */
+        float e = sqrtf((float)dim);
+        for (size_t i = 0; i < (size_t)B * (size_t)dim; i++)
+            s->x[i] *= e;
+    }
 
     for (int l = 0; l < in->n_layer; l++) {
         const struct layer *ly = &m->layers[l];
@@ -258,8 +291,8 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
                 for (int h = 0; h < in->n_head_kv; h++)
                     rmsnorm(kb + h * hd, kb + h * hd, ly->k_norm, hd, in->norm_eps);
             }
-            rope(m, s->rope_div, qb, in->n_head, pos0 + b);
-            rope(m, s->rope_div, kb, in->n_head_kv, pos0 + b);
+            rope(m, ly, s->rope_div, qb, in->n_head, pos0 + b);
+            rope(m, ly, s->rope_div, kb, in->n_head_kv, pos0 + b);
             size_t at = loff + (size_t)(pos0 + b) * (size_t)kv_dim;
             memcpy(s->k_cache + at, s->k + (size_t)b * (size_t)kv_dim,
                    (size_t)kv_dim * sizeof(float));
@@ -269,6 +302,7 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
         struct attn_ctx ac = {s, l, pos0, B};
         weft_pool_run(m->pool, attn_task, &ac, B * in->n_head);
         weft_cpu_matmul(m, &ly->wo, s->xb, B, s->xb2);
+        post_norm(s->xb2, ly->post_attn_norm, B, dim, in->norm_eps);
         for (size_t i = 0; i < (size_t)B * (size_t)dim; i++)
             s->x[i] += s->xb2[i];
 
@@ -280,9 +314,10 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
         weft_cpu_matmul(m, &ly->w_up, s->xb, B, s->hb2);
         for (size_t i = 0; i < (size_t)B * (size_t)ff; i++) {
             float g = s->hb[i];
-            s->hb[i] = g * (1.0f / (1.0f + expf(-g))) * s->hb2[i];
+            s->hb[i] = (m->arch->gemma ? gelu_tanh(g) : g * (1.0f / (1.0f + expf(-g)))) * s->hb2[i];
         }
         weft_cpu_matmul(m, &ly->w_down, s->hb, B, s->xb2);
+        post_norm(s->xb2, ly->post_ffn_norm, B, dim, in->norm_eps);
         for (size_t i = 0; i < (size_t)B * (size_t)dim; i++)
             s->x[i] += s->xb2[i];
     }
@@ -292,6 +327,9 @@ static void forward(struct weft_session *s, const int32_t *tokens, int B)
     float *last = s->x + (size_t)(B - 1) * (size_t)dim;
     rmsnorm(s->xb, last, m->output_norm, dim, in->norm_eps);
     weft_cpu_matmul(m, &m->output, s->xb, 1, s->logits);
+    if (m->final_softcap > 0) /* Gemma 2 */
+        for (int i = 0; i < in->n_vocab; i++)
+            s->logits[i] = m->final_softcap * tanhf(s->logits[i] / m->final_softcap);
 }
 
 int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n)

@@ -1,6 +1,7 @@
 /* Loading a Llama-family model from GGUF: hyperparameters from metadata,
  * weight views into the mapping, every shape checked against the
  * architecture before anything runs. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "cuda/backend.h"
+
 #include "model.h"
 #include "weft/error.h"
 #include "weft/gpu.h"
@@ -212,10 +214,12 @@ static int copy_weights(struct loader *l)
 /* The architectures the pass runs: Llama's structure plus these flags.
  * Mistral and Llama 3 are `llama` in GGUF. */
 static const struct weft_arch archs[] = {
-    {"llama", false, false, false, false},
-    {"qwen2", true, true, false, false},
-    {"qwen3", true, false, true, false},
-    {"phi3", true, false, false, true},
+    {"llama", false, false, false, false, false, 0, 0.0f},
+    {"qwen2", true, true, false, false, false, 0, 0.0f},
+    {"qwen3", true, false, true, false, false, 0, 0.0f},
+    {"phi3", true, false, false, true, false, 0, 0.0f},
+    {"gemma2", true, false, false, false, true, 2, 0.0f},
+    {"gemma3", true, false, true, false, true, 6, 10000.0f},
 };
 
 /* A matrix stored fused with others: rows [r0, r0 + rows) of f as a matrix
@@ -356,7 +360,8 @@ static int load(struct loader *l, const struct weft_model_opts *o)
 
     int kv_dim = in->head_dim * in->n_head_kv;
     size_t per_layer = (m->arch->qkv_bias ? (size_t)(m->q_dim + 2 * kv_dim) : 0) +
-                       (m->arch->qk_norm ? (size_t)(2 * in->head_dim) : 0);
+                       (m->arch->qk_norm ? (size_t)(2 * in->head_dim) : 0) +
+                       (m->arch->gemma ? (size_t)(2 * in->n_embd) : 0);
     size_t arena_n = (size_t)in->n_embd * (size_t)(2 * in->n_layer + 1) +
                      (size_t)in->n_rot / 2 * 3 + per_layer * (size_t)in->n_layer;
     m->f32_arena = malloc(arena_n * sizeof(float));
@@ -381,6 +386,30 @@ static int load(struct loader *l, const struct weft_model_opts *o)
         (rc = hp_int(l, "attention.sliding_window", m->arch->phi3 ? phi3_default_swa(in) : 0, 0,
                      1 << 24, &m->n_swa)) < 0)
         return rc;
+    if ((rc = hp_float(l, "attn_logit_softcapping", 0.0f, &m->attn_softcap)) < 0 ||
+        (rc = hp_float(l, "final_logit_softcapping", 0.0f, &m->final_softcap)) < 0)
+        return rc;
+    /* RoPE scaling: linear (positions divided by the factor) is read; YaRN
+     * and the rest are refused rather than run wrong. */
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", in->arch);
+    struct weft_str st;
+    m->rope_scale = 1.0f;
+    if (weft_gguf_get_str(m->g, key, &st) == 0 && !weft_str_eq(st, "none")) {
+        if (!weft_str_eq(st, "linear"))
+            return lerr(l, WEFT_ENOTSUP, "rope scaling '%.*s' is not supported (linear is)",
+                        (int)(st.n > 32 ? 32 : st.n), st.p);
+        if ((rc = hp_float(l, "rope.scaling.factor", 1.0f, &m->rope_scale)) < 0)
+            return rc;
+    }
+    if (m->attn_softcap < 0 || m->final_softcap < 0 || !(m->rope_scale >= 1.0f))
+        return lerr(l, WEFT_EFORMAT, "soft-capping and rope.scaling.factor must be positive");
+    /* Gemma's 27B models scale Q.K by 1/sqrt(n_embd / n_head), as llama.cpp
+     * does for them (46 layers in Gemma 2, 62 in Gemma 3); the rest by the
+     * head size. */
+    m->attn_scale = 1.0f / sqrtf((float)in->head_dim);
+    if (m->arch->gemma && (in->n_layer == 46 || in->n_layer == 62))
+        m->attn_scale = 1.0f / sqrtf((float)in->n_embd / (float)in->n_head);
     if (!(m->attn_factor > 0.0f && m->attn_factor < 100.0f))
         return lerr(l, WEFT_EFORMAT, "rope.scaling.attn_factor %g is out of range",
                     (double)m->attn_factor);
@@ -404,6 +433,13 @@ static int load(struct loader *l, const struct weft_model_opts *o)
              (rc = get_vec(l, NAME("attn_k.bias"), kv_dim, 1, &arena, &ly->bk)) < 0 ||
              (rc = get_vec(l, NAME("attn_v.bias"), kv_dim, 1, &arena, &ly->bv)) < 0))
             return rc;
+        if (m->arch->gemma && ((rc = get_vec(l, NAME("post_attention_norm.weight"), in->n_embd, 1,
+                                             &arena, &ly->post_attn_norm)) < 0 ||
+                               (rc = get_vec(l, NAME("post_ffw_norm.weight"), in->n_embd, 1, &arena,
+                                             &ly->post_ffn_norm)) < 0))
+            return rc;
+        ly->sliding =
+            m->n_swa > 0 && (m->arch->swa_pattern == 0 || (i + 1) % m->arch->swa_pattern != 0);
         if (m->arch->qk_norm &&
             ((rc = get_vec(l, NAME("attn_q_norm.weight"), in->head_dim, 1, &arena, &ly->q_norm)) <
                  0 ||

@@ -47,12 +47,22 @@ struct weft_arch {
     bool qkv_bias;  /* attn_q/k/v.bias added after the projections (qwen2) */
     bool qk_norm;   /* per-head RMSNorm of Q and K before RoPE (qwen3) */
     bool phi3;      /* llama.cpp's sliding-window defaults for Phi-3 files without the key */
+    /* Gemma: the embedding scaled by sqrt(n_embd), GELU (tanh) gating,
+     * norms after attention and after the FFN, logit soft-capping where the
+     * file sets it. */
+    bool gemma;
+    /* Which layers slide when the model has a window: every layer (0), or
+     * all but each swa_pattern-th (Gemma 2: 2, Gemma 3: 6). */
+    int swa_pattern;
+    float swa_rope_base; /* the sliding layers' RoPE base (Gemma 3), 0: the model's */
 };
 
 struct layer {
-    const float *attn_norm, *ffn_norm; /* n_embd floats each */
-    const float *bq, *bk, *bv;         /* q_dim / kv_dim floats, or NULL */
-    const float *q_norm, *k_norm;      /* head_dim floats, or NULL */
+    const float *attn_norm, *ffn_norm;           /* n_embd floats each */
+    const float *bq, *bk, *bv;                   /* q_dim / kv_dim floats, or NULL */
+    const float *q_norm, *k_norm;                /* head_dim floats, or NULL */
+    const float *post_attn_norm, *post_ffn_norm; /* Gemma: n_embd floats, or NULL */
+    bool sliding;                                /* attends within the window only */
     struct wt wq, wk, wv, wo;
     struct wt w_gate, w_up, w_down;
 };
@@ -72,6 +82,9 @@ struct weft_model {
     int n_ctx_orig;
     float attn_factor; /* 1 unless the file says */
     int n_swa;         /* sliding-window attention: keys within n_swa positions; 0: all */
+    float attn_scale;  /* of Q.K: 1/sqrt(head_dim), Gemma's 27B models 1/sqrt(n_embd/n_head) */
+    float attn_softcap, final_softcap; /* 0: none (Gemma 2: tanh soft-capping) */
+    float rope_scale; /* linear RoPE scaling of the global layers (rope.scaling.factor), 1 */
     struct layer *layers;
     float *f32_arena; /* norms and rope factors converted to F32 */
     struct weft_pool *pool;

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""An independent float64 reference for the logits of Llama, Qwen2, Qwen3 and Phi-3.
+"""An independent float64 reference for the logits of Llama, Qwen2, Qwen3,
+Phi-3, Gemma 2 and Gemma 3.
 
 Reads a GGUF file with its own small parser (numpy only, no Weft code), runs
 the Llama forward pass in float64, and compares the logits of the last
@@ -113,10 +114,23 @@ def rope(v, n_heads, head_dim, n_rot, pos, base, neox, div=None, scale=1.0):
 # another (gate first), rotates NEOX-style with LongRoPE factors (the long
 # ones once the context passes the original length, cos/sin scaled), and
 # may attend within a sliding window only.
+# Gemma 2 and 3 (modeling_gemma2.py / modeling_gemma3.py) scale the
+# embedding by sqrt(n_embd), gate with GELU (tanh), norm each block's output
+# before the residual, soft-cap scores and logits (Gemma 2), and slide the
+# window in all layers but every 2nd (Gemma 2) or 6th (Gemma 3), whose
+# sliding layers rotate with base 10000. GGUF stores Gemma's norms as 1 + w,
+# as llama.cpp's converter writes them, so they multiply as they are here.
 ARCHS = {"llama": dict(neox=False, bias=False, qk_norm=False),
          "qwen2": dict(neox=True, bias=True, qk_norm=False),
          "qwen3": dict(neox=True, bias=False, qk_norm=True),
-         "phi3": dict(neox=True, bias=False, qk_norm=False)}
+         "phi3": dict(neox=True, bias=False, qk_norm=False),
+         "gemma2": dict(neox=True, bias=False, qk_norm=False, gemma=True, pattern=2),
+         "gemma3": dict(neox=True, bias=False, qk_norm=True, gemma=True, pattern=6,
+                        swa_base=10000.0)}
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
 def forward(meta, t, tokens):
@@ -138,12 +152,23 @@ def forward(meta, t, tokens):
         div = t["rope_factors_long.weight" if n_ctx > orig else "rope_factors_short.weight"]
     scale = meta.get(f"{a}.rope.scaling.attn_factor", 1.0)
     swa = meta.get(f"{a}.attention.sliding_window", 0)
+    gemma = arch.get("gemma", False)
+    cap = meta.get(f"{a}.attn_logit_softcapping", 0)
+    final_cap = meta.get(f"{a}.final_logit_softcapping", 0)
+    qscale = 1 / np.sqrt(hd)
+    if gemma and n_layer in (46, 62):  # the 27B models: query_pre_attn_scalar n_embd/n_head
+        qscale = 1 / np.sqrt(n_embd / n_head)
     keys = [[] for _ in range(n_layer)]
     vals = [[] for _ in range(n_layer)]
     for pos, tok in enumerate(tokens):
         x = t["token_embd.weight"][tok].copy()
+        if gemma:
+            x = x * np.sqrt(n_embd)
         for l in range(n_layer):
             p = f"blk.{l}."
+            pattern = arch.get("pattern", 0)
+            sliding = swa > 0 and (pattern == 0 or (l + 1) % pattern != 0)
+            lbase = arch["swa_base"] if sliding and "swa_base" in arch else base
             h = rmsnorm(x, t[p + "attn_norm.weight"], eps)
             if p + "attn_qkv.weight" in t:
                 qkv = t[p + "attn_qkv.weight"] @ h
@@ -157,29 +182,41 @@ def forward(meta, t, tokens):
                                     for r in q.reshape(n_head, hd)])
                 k = np.concatenate([rmsnorm(r, t[p + "attn_k_norm.weight"], eps)
                                     for r in k.reshape(n_kv, hd)])
-            q = rope(q, n_head, hd, n_rot, pos, base, arch["neox"], div, scale)
-            k = rope(k, n_kv, hd, n_rot, pos, base, arch["neox"], div, scale)
+            q = rope(q, n_head, hd, n_rot, pos, lbase, arch["neox"], div, scale)
+            k = rope(k, n_kv, hd, n_rot, pos, lbase, arch["neox"], div, scale)
             keys[l].append(k.reshape(n_kv, hd))
             vals[l].append(v.reshape(n_kv, hd))
             K, V = np.stack(keys[l]), np.stack(vals[l])
-            if swa:  # only positions t with pos - t < swa
+            if sliding:  # only positions t with pos - t < swa
                 K, V = K[max(0, pos - swa + 1):], V[max(0, pos - swa + 1):]
             out = np.zeros((n_head, hd))
             for hh in range(n_head):
-                sc = K[:, hh // group, :] @ q.reshape(n_head, hd)[hh] / np.sqrt(hd)
+                sc = K[:, hh // group, :] @ q.reshape(n_head, hd)[hh] * qscale
+                if cap:
+                    sc = cap * np.tanh(sc / cap)
                 w = np.exp(sc - sc.max())
                 out[hh] = (w / w.sum()) @ V[:, hh // group, :]
-            x = x + t[p + "attn_output.weight"] @ out.reshape(-1)
+            o = t[p + "attn_output.weight"] @ out.reshape(-1)
+            if gemma:
+                o = rmsnorm(o, t[p + "post_attention_norm.weight"], eps)
+            x = x + o
             h = rmsnorm(x, t[p + "ffn_norm.weight"], eps)
             if p + "ffn_gate.weight" in t:
                 g = t[p + "ffn_gate.weight"] @ h
                 u = t[p + "ffn_up.weight"] @ h
             else:
                 g, u = np.split(t[p + "ffn_up.weight"] @ h, 2)
-            x = x + t[p + "ffn_down.weight"] @ (g / (1 + np.exp(-g)) * u)
+            act = gelu_tanh(g) if gemma else g / (1 + np.exp(-g))
+            f = t[p + "ffn_down.weight"] @ (act * u)
+            if gemma:
+                f = rmsnorm(f, t[p + "post_ffw_norm.weight"], eps)
+            x = x + f
     x = rmsnorm(x, t["output_norm.weight"], eps)
     out_w = t.get("output.weight", t["token_embd.weight"])
-    return out_w @ x
+    logits = out_w @ x
+    if final_cap:
+        logits = final_cap * np.tanh(logits / final_cap)
+    return logits
 
 
 def main():

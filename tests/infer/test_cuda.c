@@ -47,8 +47,8 @@ static struct weft_model *load(const char *path, enum weft_backend b)
 static const char *synth(uint32_t type)
 {
     static char path[4200];
-    static const struct weft_synth_shape shape = {"gpu-test", 256,      512, 2,       4, 2, 512,
-                                                  256,        10000.0f, 0,   "llama", 0, 0};
+    static const struct weft_synth_shape shape = {"gpu-test", 256, 512,     2, 4, 2, 512, 256,
+                                                  10000.0f,   0,   "llama", 0, 0, 0, 0};
     char err[512];
     snprintf(path, sizeof path, "%s/gpu-%s.gguf", harness_tmpdir(), weft_type_name(type));
     if (weft_convert_synth(&shape, type, 7, NULL, path, err, sizeof err) < 0)

@@ -262,7 +262,8 @@ extern "C" int weft_cuda_model_new(const struct weft_model *m, int device, int n
         return WEFT_ENOTSUP;
     }
     if (m->arch->rope_neox || m->arch->qkv_bias || m->arch->qk_norm || m->q_dim != in->n_embd ||
-        m->rope_short || m->attn_factor != 1.0f || m->n_swa > 0) {
+        m->rope_short || m->attn_factor != 1.0f || m->n_swa > 0 || m->arch->gemma ||
+        m->rope_scale != 1.0f || m->attn_softcap > 0 || m->final_softcap > 0) {
         if (errcap)
             snprintf(err, errcap, "the %s architecture%s has no CUDA kernels yet", m->arch->name,
                      m->q_dim != in->n_embd ? " with n_head * head_dim != n_embd"
