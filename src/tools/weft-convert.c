@@ -19,8 +19,9 @@ static const char usage[] =
     "llama2c converts a llama2.c checkpoint (format v0) and its tokenizer.bin; the\n"
     "default type f32 keeps the weights exact. synth writes random weights with a\n"
     "real model's shapes and architecture; NAME is one of: test-tiny, test-tiny-qwen2,\n"
-    "test-tiny-qwen3, test-tiny-phi3 (llama, qwen2, qwen3, phi3 at toy size),\n"
-    "tinyllama-1.1b, llama-3.2-1b, llama-2-7b, qwen2.5-0.5b, qwen3-0.6b, phi-3.5-mini. --vocab "
+    "test-tiny-qwen3, test-tiny-phi3, test-tiny-gemma2, test-tiny-gemma3 (each\n"
+    "architecture at toy size), tinyllama-1.1b, llama-3.2-1b, llama-2-7b, qwen2.5-0.5b,\n"
+    "qwen3-0.6b, phi-3.5-mini, gemma-2-2b, gemma-3-1b. --vocab "
     "takes the tokenizer (every tokenizer.*\n"
     "key) and vocabulary size from a GGUF, e.g. llama.cpp's ggml-vocab-llama-bpe.gguf.\n";
 
