@@ -195,6 +195,137 @@ WEFT_AVX2 static float dot_q4_0_q8_avx2(const struct weft_block_q4_0 *w,
     return hsum8(_mm256_add_ps(a0, a1));
 }
 
+/* K-quants against the same 32-element activation blocks: a super-block
+ * of 256 meets eight of them. Each 32-element sub-block is one integer dot
+ * (maddubs: the unsigned quants by the signed activations) and its scale;
+ * Q4_K/Q5_K's min multiplies the block's activation sum, which the
+ * activation quantizer already keeps (corr = -8 sum). */
+
+/* Q4_K/Q5_K's eight 6-bit scales and mins from their 12 bytes (the layout
+ * quant.c's q4k_scale_min reads). */
+static inline void k_scales(const uint8_t *q, uint8_t sc[8], uint8_t mn[8])
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        mn[j] = q[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((q[j + 8] & 0x0f) | ((q[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+    }
+}
+
+/* Sum of the 32 products of unsigned weight bytes q and activations x, as
+ * eight int32 lanes. */
+WEFT_AVX2 static inline __m256i dot_u8_i8(__m256i q, __m256i x)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1));
+}
+
+WEFT_AVX2 static float dot_q4_k_q8_avx2(const struct weft_block_q4_k *w,
+                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
+{
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const __m256i lo4 = _mm256_set1_epi8(0x0f);
+    for (size_t i = 0; i < nb; i++, x += 8) {
+        PREFETCH(w + i, 0);
+        PREFETCH(w + i, 64);
+        float d = f16[w[i].d], dmin = f16[w[i].dmin];
+        uint8_t sc[8], mn[8];
+        k_scales(w[i].scales, sc, mn);
+        for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w[i].qs + 32 * k));
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k].qs);
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k + 1].qs);
+            __m256i p0 = dot_u8_i8(_mm256_and_si256(q, lo4), x0);
+            __m256i p1 = dot_u8_i8(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4), x1);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k].d * sc[2 * k]),
+                                  _mm256_cvtepi32_ps(p0), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k + 1].d * sc[2 * k + 1]),
+                                  _mm256_cvtepi32_ps(p1), acc);
+            /* corr is -8 times the block's sum */
+            mins +=
+                dmin * (x[2 * k].d * (float)mn[2 * k] * (float)(-x[2 * k].corr / 8) +
+                        x[2 * k + 1].d * (float)mn[2 * k + 1] * (float)(-x[2 * k + 1].corr / 8));
+        }
+    }
+    return hsum8(acc) - mins;
+}
+
+WEFT_AVX2 static float dot_q5_k_q8_avx2(const struct weft_block_q5_k *w,
+                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
+{
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const __m256i lo4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (size_t i = 0; i < nb; i++, x += 8) {
+        PREFETCH(w + i, 0);
+        PREFETCH(w + i, 64);
+        float d = f16[w[i].d], dmin = f16[w[i].dmin];
+        uint8_t sc[8], mn[8];
+        k_scales(w[i].scales, sc, mn);
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)w[i].qh);
+        for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w[i].qs + 32 * k));
+            /* The fifth bit of sub-block s is bit s of qh[l]: s = 2k, 2k+1. */
+            __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one);
+            __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one);
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(q, lo4), _mm256_slli_epi16(h0, 4));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4),
+                                         _mm256_slli_epi16(h1, 4));
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k].qs);
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k + 1].qs);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k].d * sc[2 * k]),
+                                  _mm256_cvtepi32_ps(dot_u8_i8(q0, x0)), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k + 1].d * sc[2 * k + 1]),
+                                  _mm256_cvtepi32_ps(dot_u8_i8(q1, x1)), acc);
+            mins +=
+                dmin * (x[2 * k].d * (float)mn[2 * k] * (float)(-x[2 * k].corr / 8) +
+                        x[2 * k + 1].d * (float)mn[2 * k + 1] * (float)(-x[2 * k + 1].corr / 8));
+        }
+    }
+    return hsum8(acc) - mins;
+}
+
+/* Q6_K: each 16 elements has its own signed scale, so the products are
+ * summed per 16 (madd leaves bytes 0..15 in int32 lanes 0..3 and 16..31 in
+ * 4..7), and the values, centred on 32, are signed: the sign trick of
+ * mul_sum_i8. */
+WEFT_AVX2 static float dot_q6_k_q8_avx2(const struct weft_block_q6_k *w,
+                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
+{
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i lo4 = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
+    const __m256i c32 = _mm256_set1_epi8(32), ones = _mm256_set1_epi16(1);
+    for (size_t i = 0; i < nb; i++) {
+        PREFETCH(w + i, 0);
+        PREFETCH(w + i, 64);
+        PREFETCH(w + i, 128);
+        float d = f16[w[i].d];
+        for (int n = 0; n < 2; n++) {
+            const uint8_t *ql = w[i].ql + 64 * n;
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(w[i].qh + 32 * n));
+            const int8_t *sc = w[i].scales + 8 * n;
+            for (int c = 0; c < 4; c++, x++) {
+                __m256i l = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32 * (c % 2)));
+                if (c >= 2)
+                    l = _mm256_srli_epi16(l, 4);
+                __m256i h = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), three);
+                __m256i q = _mm256_or_si256(_mm256_and_si256(l, lo4), _mm256_slli_epi16(h, 4));
+                q = _mm256_sub_epi8(q, c32); /* -32..31 */
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)x->qs);
+                __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));
+                __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+                float f = d * x->d;
+                __m256 scale = _mm256_setr_ps(f * sc[2 * c], f * sc[2 * c], f * sc[2 * c],
+                                              f * sc[2 * c], f * sc[2 * c + 1], f * sc[2 * c + 1],
+                                              f * sc[2 * c + 1], f * sc[2 * c + 1]);
+                acc = _mm256_fmadd_ps(scale, p, acc);
+            }
+        }
+    }
+    return hsum8(acc);
+}
+
 /* Every other type: dequantize 256 elements at a time (a K-quant
  * super-block, or eight 32-element blocks), then a vector dot. A row of a
  * 32-element type need not be a multiple of 256: the last chunk is short. */
@@ -371,11 +502,23 @@ static float dot_row(const struct mm *c, const uint8_t *row, int b)
 #ifdef WEFT_X86
     if (c->int_path) {
         const struct weft_act_q8 *xq = c->xq + (size_t)b * (n / WEFT_QK8_0);
-        if (w->type == WEFT_TYPE_Q8_0)
+        switch (w->type) {
+        case WEFT_TYPE_Q8_0:
             return dot_q8_0_q8_avx2((const struct weft_block_q8_0 *)(const void *)row, xq,
                                     n / WEFT_QK8_0, c->f16);
-        return dot_q4_0_q8_avx2((const struct weft_block_q4_0 *)(const void *)row, xq,
-                                n / WEFT_QK4_0, c->f16);
+        case WEFT_TYPE_Q4_K:
+            return dot_q4_k_q8_avx2((const struct weft_block_q4_k *)(const void *)row, xq,
+                                    n / WEFT_QK_K, c->f16);
+        case WEFT_TYPE_Q5_K:
+            return dot_q5_k_q8_avx2((const struct weft_block_q5_k *)(const void *)row, xq,
+                                    n / WEFT_QK_K, c->f16);
+        case WEFT_TYPE_Q6_K:
+            return dot_q6_k_q8_avx2((const struct weft_block_q6_k *)(const void *)row, xq,
+                                    n / WEFT_QK_K, c->f16);
+        default:
+            return dot_q4_0_q8_avx2((const struct weft_block_q4_0 *)(const void *)row, xq,
+                                    n / WEFT_QK4_0, c->f16);
+        }
     }
 #endif
     const float *x = c->x + (size_t)b * n;
@@ -410,17 +553,23 @@ static void mm_task(void *ctx, int task)
     }
 }
 
+/* The types with an integer kernel against quantized activations. */
+static bool int_type(uint32_t type)
+{
+    return type == WEFT_TYPE_Q8_0 || type == WEFT_TYPE_Q4_0 || type == WEFT_TYPE_Q4_K ||
+           type == WEFT_TYPE_Q5_K || type == WEFT_TYPE_Q6_K;
+}
+
 void weft_cpu_matmul(struct weft_model *m, const struct wt *w, const float *x, int n_batch,
                      float *y)
 {
     struct mm c = {w,     x,     NULL, m->f16_table, y, n_batch, 0, !m->reference && m->isa > 0,
                    false, m->isa};
-    /* Q8_0 and Q4_0 weights meet activations quantized to Q8_0 once per
-     * matmul, so the inner loop is byte arithmetic, as in ggml. The
+    /* Q8_0, Q4_0 and the K-quants meet activations quantized to 8 bits
+     * once per matmul, so the inner loop is byte arithmetic, as in ggml. The
      * reference path keeps float activations: it is the definition. The
      * x16 layout exists only where this path is taken (load checks xq). */
-    if (c.fast && (w->type == WEFT_TYPE_Q8_0 || w->type == WEFT_TYPE_Q4_0) &&
-        (size_t)w->cols * (size_t)n_batch <= m->xq_cap) {
+    if (c.fast && int_type(w->type) && (size_t)w->cols * (size_t)n_batch <= m->xq_cap) {
         size_t nb = (size_t)w->cols / WEFT_QK8_0;
         for (int b = 0; b < n_batch; b++)
             weft_cpu_quantize_act(m->isa, x + (size_t)b * (size_t)w->cols, m->xq + (size_t)b * nb,

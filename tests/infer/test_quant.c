@@ -309,10 +309,12 @@ TEST(fast_matmul_matches_reference_for_every_type)
                             mag += fabs((double)row[i] * x[b * COLS + i]);
                         }
                         float a = ya[b * rows + r], c = yb[b * rows + r];
-                        /* Q8_0 and Q4_0 take the integer path, which
+                        /* Q8_0, Q4_0 and Q4/5/6_K take the integer path, which
                          * quantizes the activations to 8 bits: its error
                          * is a fraction of sum |w x|, not of float rounding. */
-                        int q8 = types[t] == WEFT_TYPE_Q8_0 || types[t] == WEFT_TYPE_Q4_0;
+                        int q8 = types[t] == WEFT_TYPE_Q8_0 || types[t] == WEFT_TYPE_Q4_0 ||
+                                 types[t] == WEFT_TYPE_Q4_K || types[t] == WEFT_TYPE_Q5_K ||
+                                 types[t] == WEFT_TYPE_Q6_K;
                         double tol_fast = q8 ? 1e-3 + 0.01 * mag : 1e-3;
                         if (fabs(a - d) > tol_fast || fabs(c - d) > 1e-3)
                             TEST_FAIL_("%s %s %s rows %d, row %d batch %d: fast %g, reference %g, "
