@@ -126,6 +126,10 @@ int weft_gguf_get_arr(const struct weft_gguf *g, const char *key, uint32_t elem_
  * on a file that opened. */
 void weft_gguf_arr_strings(const uint8_t *data, uint64_t n, struct weft_str *views);
 
+/* A string from a file, quoted for a one-line message: printable ASCII
+ * only (other bytes become '?'), cut with "..." to fit buf[cap]. */
+const char *weft_str_printable(struct weft_str s, char *buf, size_t cap);
+
 /* Bytes of one value of a fixed-size type (U8..F64, BOOL); 0 for STRING,
  * ARRAY and unknown types. */
 size_t weft_gguf_vtype_size(uint32_t type);

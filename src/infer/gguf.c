@@ -100,8 +100,7 @@ size_t weft_gguf_vtype_size(uint32_t t)
     }
 }
 
-/* Quotes a name from the file for a message: printable ASCII only, cut. */
-static const char *q(struct weft_str s, char *buf, size_t cap)
+const char *weft_str_printable(struct weft_str s, char *buf, size_t cap)
 {
     size_t o = 0;
     for (uint64_t i = 0; i < s.n && o + 4 < cap; i++) {
@@ -293,7 +292,7 @@ static int parse(struct weft_gguf *g, struct cur *c)
         if (c->failed)
             return WEFT_EFORMAT;
         char key[80];
-        q(kv->key, key, sizeof key);
+        weft_str_printable(kv->key, key, sizeof key);
         if (kv->key.n == 0)
             return fail(c, "metadata %llu has an empty key", (unsigned long long)i);
         if (read_value(c, type, &kv->v, 0, key) < 0)
@@ -301,9 +300,13 @@ static int parse(struct weft_gguf *g, struct cur *c)
         if (weft_str_eq(kv->key, "general.alignment")) {
             if (kv->v.type != WEFT_GGUF_U32)
                 return fail(c, "key 'general.alignment' must be a u32");
+            /* The GGUF spec: a multiple of 8. The engine reads half floats
+             * and block scales in place, so tensors must be at least that
+             * aligned; here also a power of two. */
             uint64_t a = kv->v.u;
-            if (a == 0 || (a & (a - 1)) != 0 || a > 65536)
-                return fail(c, "key 'general.alignment' is %llu, not a power of two <= 65536",
+            if (a < 8 || (a & (a - 1)) != 0 || a > 65536)
+                return fail(c,
+                            "key 'general.alignment' is %llu, not a power of two from 8 to 65536",
                             (unsigned long long)a);
             g->alignment = (uint32_t)a;
         }
@@ -315,7 +318,7 @@ static int parse(struct weft_gguf *g, struct cur *c)
         t->n_dims = (uint32_t)rd(c, 4, "tensor dimension count");
         if (c->failed)
             return WEFT_EFORMAT;
-        q(t->name, nb, sizeof nb);
+        weft_str_printable(t->name, nb, sizeof nb);
         if (t->name.n == 0)
             return fail(c, "tensor %llu has an empty name", (unsigned long long)i);
         if (t->n_dims == 0 || t->n_dims > WEFT_GGUF_MAX_DIMS)
@@ -356,12 +359,13 @@ static int parse(struct weft_gguf *g, struct cur *c)
     if (dup == WEFT_ENOMEM)
         return WEFT_ENOMEM;
     if (dup >= 0)
-        return fail(c, "key '%s' appears twice", q(g->kv[dup].key, nb, sizeof nb));
+        return fail(c, "key '%s' appears twice", weft_str_printable(g->kv[dup].key, nb, sizeof nb));
     dup = find_duplicate(g->tensors, sizeof *g->tensors, g->n_tensors);
     if (dup == WEFT_ENOMEM)
         return WEFT_ENOMEM;
     if (dup >= 0)
-        return fail(c, "tensor '%s' appears twice", q(g->tensors[dup].name, nb, sizeof nb));
+        return fail(c, "tensor '%s' appears twice",
+                    weft_str_printable(g->tensors[dup].name, nb, sizeof nb));
 
     /* The data section starts at the next multiple of the alignment. */
     uint64_t data = ((uint64_t)c->off + g->alignment - 1) / g->alignment * g->alignment;
@@ -376,7 +380,7 @@ static int parse(struct weft_gguf *g, struct cur *c)
             return fail(c,
                         "tensor '%s': data [%llu, +%llu) lies outside the data section "
                         "(%llu bytes)",
-                        q(t->name, nb, sizeof nb), (unsigned long long)t->offset,
+                        weft_str_printable(t->name, nb, sizeof nb), (unsigned long long)t->offset,
                         (unsigned long long)t->size, (unsigned long long)avail);
         t->data = c->p + data + t->offset;
     }
@@ -391,8 +395,9 @@ static int parse(struct weft_gguf *g, struct cur *c)
         for (uint64_t i = 1; i < g->n_tensors; i++) {
             if (by[i - 1]->offset + by[i - 1]->size > by[i]->offset) {
                 char nb2[80];
-                fail(c, "tensors '%s' and '%s' overlap", q(by[i - 1]->name, nb, sizeof nb),
-                     q(by[i]->name, nb2, sizeof nb2));
+                fail(c, "tensors '%s' and '%s' overlap",
+                     weft_str_printable(by[i - 1]->name, nb, sizeof nb),
+                     weft_str_printable(by[i]->name, nb2, sizeof nb2));
                 free(by);
                 return WEFT_EFORMAT;
             }

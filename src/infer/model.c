@@ -309,10 +309,13 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     if (weft_gguf_get_str(m->g, "general.architecture", &s) < 0)
         return lerr(l, WEFT_EFORMAT, "key 'general.architecture' is missing");
     m->arch = find_arch(s);
-    if (m->arch == NULL)
+    if (m->arch == NULL) {
+        char shown[40];
         return lerr(l, WEFT_ENOTSUP,
-                    "architecture '%.*s' is not supported (llama, qwen2, qwen3 are)",
-                    (int)(s.n > 32 ? 32 : s.n), s.p);
+                    "architecture '%s' is not supported (llama, qwen2, qwen3, phi3, gemma2 and "
+                    "gemma3 are)",
+                    weft_str_printable(s, shown, sizeof shown));
+    }
     snprintf(in->arch, sizeof in->arch, "%s", m->arch->name);
     if (weft_gguf_get_str(m->g, "general.name", &s) == 0)
         snprintf(in->name, sizeof in->name, "%.*s", (int)(s.n > 127 ? 127 : s.n), s.p);
@@ -396,9 +399,11 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     struct weft_str st;
     m->rope_scale = 1.0f;
     if (weft_gguf_get_str(m->g, key, &st) == 0 && !weft_str_eq(st, "none")) {
-        if (!weft_str_eq(st, "linear"))
-            return lerr(l, WEFT_ENOTSUP, "rope scaling '%.*s' is not supported (linear is)",
-                        (int)(st.n > 32 ? 32 : st.n), st.p);
+        if (!weft_str_eq(st, "linear")) {
+            char shown[40];
+            return lerr(l, WEFT_ENOTSUP, "rope scaling '%s' is not supported (linear is)",
+                        weft_str_printable(st, shown, sizeof shown));
+        }
         if ((rc = hp_float(l, "rope.scaling.factor", 1.0f, &m->rope_scale)) < 0)
             return rc;
     }

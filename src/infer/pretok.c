@@ -8,6 +8,7 @@
 
 #include "unicode.h"
 #include "weft/error.h"
+#include "weft/gguf.h"
 
 #ifdef WEFT_HAVE_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -325,12 +326,13 @@ int weft_pretok_new(const char *name, size_t len, struct weft_pretok **out, char
 {
     *out = NULL;
     const struct def *d = find_def(name, len);
-    int shown = (int)(len > 40 ? 40 : len);
+    char shown[48];
+    weft_str_printable((struct weft_str){name, len}, shown, sizeof shown);
     if (d == NULL) {
         snprintf(err, errcap,
-                 "pre-tokenizer '%.*s' is not known (weft-infer info --help lists the "
-                 "known ones)",
-                 shown, name);
+                 "pre-tokenizer '%s' is not known (docs/engine.md lists the ones Weft knows: "
+                 "llama.cpp's)",
+                 shown);
         return WEFT_ENOTSUP;
     }
     struct weft_pretok *p = calloc(1, sizeof *p);
@@ -342,10 +344,7 @@ int weft_pretok_new(const char *name, size_t len, struct weft_pretok **out, char
         char why[240];
         int rc = stage_init(&p->st[i], d->re[i], true, why, sizeof why);
         if (rc < 0) {
-            snprintf(err, errcap,
-                     "pre-tokenizer '%.*s' is not known (docs/engine.md lists the ones "
-                     "Weft knows: llama.cpp's)",
-                     shown, name);
+            snprintf(err, errcap, "pre-tokenizer '%s': %s", shown, why);
             weft_pretok_free(p);
             return rc;
         }

@@ -308,10 +308,10 @@ int weft_vocab_load(const struct weft_gguf *g, const char *name, struct weft_voc
             return load_err(err, errcap, rc, name, what);
         }
     } else {
-        char what[160];
+        char what[160], shown[48];
         snprintf(what, sizeof what,
-                 "tokenizer.ggml.model: '%.*s' is not supported (llama and gpt2 are)",
-                 (int)(model.n > 40 ? 40 : model.n), model.p);
+                 "tokenizer.ggml.model: '%s' is not supported (llama and gpt2 are)",
+                 weft_str_printable(model, shown, sizeof shown));
         return load_err(err, errcap, WEFT_ENOTSUP, name, what);
     }
 

@@ -331,6 +331,8 @@ TEST(refuses_bad_values)
     v = standard();
     v.alignment = 24;
     refuse(v, "general.alignment' is 24, not a power of two");
+    v.alignment = 2; /* half floats read in place would be misaligned */
+    refuse(v, "general.alignment' is 2, not a power of two from 8");
     v = standard();
     v.dup_key = 1;
     refuse(v, "key 'k.u8' appears twice");
