@@ -220,33 +220,61 @@ WEFT_AVX2 static inline __m256i dot_u8_i8(__m256i q, __m256i x)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1));
 }
 
+/* Sub-blocks 2k and 2k+1 of a Q4_K/Q5_K super-block, their unsigned values
+ * q0 and q1, against activation blocks x[2k] and x[2k+1]: the scaled dots
+ * into acc, the mins (times the blocks' sums; corr is -8 times the sum)
+ * into *mins. */
+WEFT_AVX2 static inline __m256 k_pair(__m256 acc, float *mins, __m256i q0, __m256i q1,
+                                      const struct weft_act_q8 *x, int k, float d, float dmin,
+                                      const uint8_t *sc, const uint8_t *mn)
+{
+    const struct weft_act_q8 *a = &x[2 * k], *b = &x[2 * k + 1];
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a->qs);
+    __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d * sc[2 * k]),
+                          _mm256_cvtepi32_ps(dot_u8_i8(q0, x0)), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d * sc[2 * k + 1]),
+                          _mm256_cvtepi32_ps(dot_u8_i8(q1, x1)), acc);
+    *mins += dmin * (a->d * (float)mn[2 * k] * (float)(-a->corr / 8) +
+                     b->d * (float)mn[2 * k + 1] * (float)(-b->corr / 8));
+    return acc;
+}
+
+/* Q4_K, and Q5_K when qh is not NULL: the fifth bit of sub-block s's
+ * element l is bit s of qh[l]. */
+WEFT_AVX2 static inline float dot_q45_k(const uint8_t *qs, const uint8_t *qh, const uint8_t *scales,
+                                        float d, float dmin, const struct weft_act_q8 *x,
+                                        __m256 *acc)
+{
+    const __m256i lo4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    uint8_t sc[8], mn[8];
+    k_scales(scales, sc, mn);
+    __m256i h = qh ? _mm256_loadu_si256((const __m256i *)(const void *)qh) : _mm256_setzero_si256();
+    float mins = 0;
+    for (int k = 0; k < 4; k++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * k));
+        __m256i q0 = _mm256_and_si256(q, lo4);
+        __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
+        if (qh) {
+            q0 = _mm256_or_si256(
+                q0, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k), one), 4));
+            q1 = _mm256_or_si256(
+                q1, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k + 1), one), 4));
+        }
+        *acc = k_pair(*acc, &mins, q0, q1, x, k, d, dmin, sc, mn);
+    }
+    return mins;
+}
+
 WEFT_AVX2 static float dot_q4_k_q8_avx2(const struct weft_block_q4_k *w,
                                         const struct weft_act_q8 *x, size_t nb, const float *f16)
 {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
-    const __m256i lo4 = _mm256_set1_epi8(0x0f);
     for (size_t i = 0; i < nb; i++, x += 8) {
         PREFETCH(w + i, 0);
         PREFETCH(w + i, 64);
-        float d = f16[w[i].d], dmin = f16[w[i].dmin];
-        uint8_t sc[8], mn[8];
-        k_scales(w[i].scales, sc, mn);
-        for (int k = 0; k < 4; k++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w[i].qs + 32 * k));
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k].qs);
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k + 1].qs);
-            __m256i p0 = dot_u8_i8(_mm256_and_si256(q, lo4), x0);
-            __m256i p1 = dot_u8_i8(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4), x1);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k].d * sc[2 * k]),
-                                  _mm256_cvtepi32_ps(p0), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k + 1].d * sc[2 * k + 1]),
-                                  _mm256_cvtepi32_ps(p1), acc);
-            /* corr is -8 times the block's sum */
-            mins +=
-                dmin * (x[2 * k].d * (float)mn[2 * k] * (float)(-x[2 * k].corr / 8) +
-                        x[2 * k + 1].d * (float)mn[2 * k + 1] * (float)(-x[2 * k + 1].corr / 8));
-        }
+        mins += dot_q45_k(w[i].qs, NULL, w[i].scales, f16[w[i].d], f16[w[i].dmin], x, &acc);
     }
     return hsum8(acc) - mins;
 }
@@ -256,32 +284,10 @@ WEFT_AVX2 static float dot_q5_k_q8_avx2(const struct weft_block_q5_k *w,
 {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
-    const __m256i lo4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     for (size_t i = 0; i < nb; i++, x += 8) {
         PREFETCH(w + i, 0);
         PREFETCH(w + i, 64);
-        float d = f16[w[i].d], dmin = f16[w[i].dmin];
-        uint8_t sc[8], mn[8];
-        k_scales(w[i].scales, sc, mn);
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)w[i].qh);
-        for (int k = 0; k < 4; k++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w[i].qs + 32 * k));
-            /* The fifth bit of sub-block s is bit s of qh[l]: s = 2k, 2k+1. */
-            __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one);
-            __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one);
-            __m256i q0 = _mm256_or_si256(_mm256_and_si256(q, lo4), _mm256_slli_epi16(h0, 4));
-            __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4),
-                                         _mm256_slli_epi16(h1, 4));
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k].qs);
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)x[2 * k + 1].qs);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k].d * sc[2 * k]),
-                                  _mm256_cvtepi32_ps(dot_u8_i8(q0, x0)), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x[2 * k + 1].d * sc[2 * k + 1]),
-                                  _mm256_cvtepi32_ps(dot_u8_i8(q1, x1)), acc);
-            mins +=
-                dmin * (x[2 * k].d * (float)mn[2 * k] * (float)(-x[2 * k].corr / 8) +
-                        x[2 * k + 1].d * (float)mn[2 * k + 1] * (float)(-x[2 * k + 1].corr / 8));
-        }
+        mins += dot_q45_k(w[i].qs, w[i].qh, w[i].scales, f16[w[i].d], f16[w[i].dmin], x, &acc);
     }
     return hsum8(acc) - mins;
 }
