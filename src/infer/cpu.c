@@ -195,11 +195,12 @@ WEFT_AVX2 static float dot_q4_0_q8_avx2(const struct weft_block_q4_0 *w,
     return hsum8(_mm256_add_ps(a0, a1));
 }
 
-/* K-quants against the same 32-element activation blocks: a super-block
- * of 256 meets eight of them. Each 32-element sub-block is one integer dot
- * (maddubs: the unsigned quants by the signed activations) and its scale;
- * Q4_K/Q5_K's min multiplies the block's activation sum, which the
- * activation quantizer already keeps (corr = -8 sum). */
+/* K-quants against activations in 256-element blocks with one scale
+ * (struct weft_act_q8k), so a super-block's products add up in int32 and
+ * meet the float scales once: each 32 (Q4_K/Q5_K) or 16 (Q6_K) elements'
+ * integer dot is multiplied by its 6- or 8-bit scale inside madd_epi16.
+ * Q4_K/Q5_K's mins multiply the activation sums of their sub-blocks. This is
+ * ggml's Q8_K arrangement. */
 
 /* Q4_K/Q5_K's eight 6-bit scales and mins from their 12 bytes (the layout
  * quant.c's q4k_scale_min reads). */
@@ -213,44 +214,24 @@ static inline void k_scales(const uint8_t *q, uint8_t sc[8], uint8_t mn[8])
     }
 }
 
-/* Sum of the 32 products of unsigned weight bytes q and activations x, as
- * eight int32 lanes. */
-WEFT_AVX2 static inline __m256i dot_u8_i8(__m256i q, __m256i x)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1));
-}
+/* The K-quant kernels take up to KT activation vectors at once: a weight
+ * row is unpacked once per super-block and met by each token of a prefill
+ * batch. */
+#define KT 4
 
-/* Sub-blocks 2k and 2k+1 of a Q4_K/Q5_K super-block, their unsigned values
- * q0 and q1, against activation blocks x[2k] and x[2k+1]: the scaled dots
- * into acc, the mins (times the blocks' sums; corr is -8 times the sum)
- * into *mins. */
-WEFT_AVX2 static inline __m256 k_pair(__m256 acc, float *mins, __m256i q0, __m256i q1,
-                                      const struct weft_act_q8 *x, int k, float d, float dmin,
-                                      const uint8_t *sc, const uint8_t *mn)
-{
-    const struct weft_act_q8 *a = &x[2 * k], *b = &x[2 * k + 1];
-    __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a->qs);
-    __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d * sc[2 * k]),
-                          _mm256_cvtepi32_ps(dot_u8_i8(q0, x0)), acc);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d * sc[2 * k + 1]),
-                          _mm256_cvtepi32_ps(dot_u8_i8(q1, x1)), acc);
-    *mins += dmin * (a->d * (float)mn[2 * k] * (float)(-a->corr / 8) +
-                     b->d * (float)mn[2 * k + 1] * (float)(-b->corr / 8));
-    return acc;
-}
-
-/* Q4_K, and Q5_K when qh is not NULL: the fifth bit of sub-block s's
- * element l is bit s of qh[l]. */
-WEFT_AVX2 static inline float dot_q45_k(const uint8_t *qs, const uint8_t *qh, const uint8_t *scales,
-                                        float d, float dmin, const struct weft_act_q8 *x,
-                                        __m256 *acc)
+/* Q4_K, and Q5_K when qh is not NULL (the fifth bit of sub-block s's
+ * element l is bit s of qh[l]); x[t] is token t's block. */
+WEFT_AVX2 static inline __attribute__((always_inline)) void
+dot_q45_k(const uint8_t *qs, const uint8_t *qh, const uint8_t *scales, float d, float dmin,
+          const struct weft_act_q8k *const *x, int nt, __m256 *acc)
 {
     const __m256i lo4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     uint8_t sc[8], mn[8];
     k_scales(scales, sc, mn);
     __m256i h = qh ? _mm256_loadu_si256((const __m256i *)(const void *)qh) : _mm256_setzero_si256();
-    float mins = 0;
+    __m256i sum[KT];
+    for (int t = 0; t < nt; t++)
+        sum[t] = _mm256_setzero_si256();
     for (int k = 0; k < 4; k++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * k));
         __m256i q0 = _mm256_and_si256(q, lo4);
@@ -261,75 +242,129 @@ WEFT_AVX2 static inline float dot_q45_k(const uint8_t *qs, const uint8_t *qh, co
             q1 = _mm256_or_si256(
                 q1, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k + 1), one), 4));
         }
-        *acc = k_pair(*acc, &mins, q0, q1, x, k, d, dmin, sc, mn);
+        __m256i s0 = _mm256_set1_epi16(sc[2 * k]), s1 = _mm256_set1_epi16(sc[2 * k + 1]);
+        for (int t = 0; t < nt; t++) {
+            const int8_t *xs = x[t]->qs + 64 * k;
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)xs);
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(xs + 32));
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, x0), s0);
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, x1), s1);
+            sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(p0, p1));
+        }
     }
-    return mins;
+    for (int t = 0; t < nt; t++) {
+        int32_t msum = 0;
+        for (int j = 0; j < 8; j++)
+            msum += mn[j] * (x[t]->bsums[2 * j] + x[t]->bsums[2 * j + 1]);
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t]->d), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+        /* the min, spread over the eight lanes hsum8 adds up */
+        acc[t] = _mm256_sub_ps(acc[t], _mm256_set1_ps(dmin * x[t]->d * (float)msum / 8.0f));
+    }
 }
 
-WEFT_AVX2 static float dot_q4_k_q8_avx2(const struct weft_block_q4_k *w,
-                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
+/* y[t] = row . x[t] for t < nt, for a Q4_K or (q5) Q5_K row of nb blocks of
+ * bs bytes; x[t] points at token t's first block. */
+WEFT_AVX2 static inline __attribute__((always_inline)) void
+dot_q45_k_rows(const uint8_t *row, size_t bs, bool q5, const struct weft_act_q8k *const *x, int nt,
+               size_t nb, const float *f16, float *y)
 {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (size_t i = 0; i < nb; i++, x += 8) {
-        PREFETCH(w + i, 0);
-        PREFETCH(w + i, 64);
-        mins += dot_q45_k(w[i].qs, NULL, w[i].scales, f16[w[i].d], f16[w[i].dmin], x, &acc);
+    __m256 acc[KT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (size_t i = 0; i < nb; i++, row += bs) {
+        PREFETCH(row, 0);
+        PREFETCH(row, 64);
+        const struct weft_act_q8k *xi[KT];
+        for (int t = 0; t < nt; t++)
+            xi[t] = x[t] + i;
+        if (q5) {
+            const struct weft_block_q5_k *b = (const struct weft_block_q5_k *)(const void *)row;
+            dot_q45_k(b->qs, b->qh, b->scales, f16[b->d], f16[b->dmin], xi, nt, acc);
+        } else {
+            const struct weft_block_q4_k *b = (const struct weft_block_q4_k *)(const void *)row;
+            dot_q45_k(b->qs, NULL, b->scales, f16[b->d], f16[b->dmin], xi, nt, acc);
+        }
     }
-    return hsum8(acc) - mins;
+    for (int t = 0; t < nt; t++)
+        y[t] = hsum8(acc[t]);
 }
 
-WEFT_AVX2 static float dot_q5_k_q8_avx2(const struct weft_block_q5_k *w,
-                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
+/* Q6_K: each 16 elements has its own signed scale (madd_epi16 pairs int16
+ * lanes 0..7 of a 128-bit half with bytes 0..15 and 8..15 with 16..31, so
+ * the scale vector holds two scales per half), and the values, centred on
+ * 32, are signed: the sign trick of mul_sum_i8. */
+WEFT_AVX2 static inline __attribute__((always_inline)) void
+dot_q6_k_rows(const struct weft_block_q6_k *w, const struct weft_act_q8k *const *x, int nt,
+              size_t nb, const float *f16, float *y)
 {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (size_t i = 0; i < nb; i++, x += 8) {
-        PREFETCH(w + i, 0);
-        PREFETCH(w + i, 64);
-        mins += dot_q45_k(w[i].qs, w[i].qh, w[i].scales, f16[w[i].d], f16[w[i].dmin], x, &acc);
-    }
-    return hsum8(acc) - mins;
-}
-
-/* Q6_K: each 16 elements has its own signed scale, so the products are
- * summed per 16 (madd leaves bytes 0..15 in int32 lanes 0..3 and 16..31 in
- * 4..7), and the values, centred on 32, are signed: the sign trick of
- * mul_sum_i8. */
-WEFT_AVX2 static float dot_q6_k_q8_avx2(const struct weft_block_q6_k *w,
-                                        const struct weft_act_q8 *x, size_t nb, const float *f16)
-{
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[KT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
     const __m256i lo4 = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
-    const __m256i c32 = _mm256_set1_epi8(32), ones = _mm256_set1_epi16(1);
+    const __m256i c32 = _mm256_set1_epi8(32);
     for (size_t i = 0; i < nb; i++) {
         PREFETCH(w + i, 0);
         PREFETCH(w + i, 64);
         PREFETCH(w + i, 128);
-        float d = f16[w[i].d];
+        __m256i sum[KT];
+        for (int t = 0; t < nt; t++)
+            sum[t] = _mm256_setzero_si256();
         for (int n = 0; n < 2; n++) {
             const uint8_t *ql = w[i].ql + 64 * n;
             __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(w[i].qh + 32 * n));
             const int8_t *sc = w[i].scales + 8 * n;
-            for (int c = 0; c < 4; c++, x++) {
+            for (int c = 0; c < 4; c++) {
                 __m256i l = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32 * (c % 2)));
                 if (c >= 2)
                     l = _mm256_srli_epi16(l, 4);
                 __m256i h = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), three);
                 __m256i q = _mm256_or_si256(_mm256_and_si256(l, lo4), _mm256_slli_epi16(h, 4));
                 q = _mm256_sub_epi8(q, c32); /* -32..31 */
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)x->qs);
-                __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));
-                __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-                float f = d * x->d;
-                __m256 scale = _mm256_setr_ps(f * sc[2 * c], f * sc[2 * c], f * sc[2 * c],
-                                              f * sc[2 * c], f * sc[2 * c + 1], f * sc[2 * c + 1],
-                                              f * sc[2 * c + 1], f * sc[2 * c + 1]);
-                acc = _mm256_fmadd_ps(scale, p, acc);
+                __m256i aq = _mm256_sign_epi8(q, q);
+                __m256i scale =
+                    _mm256_set_m128i(_mm_set1_epi16(sc[2 * c + 1]), _mm_set1_epi16(sc[2 * c]));
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *xs = x[t][i].qs + 128 * n + 32 * c;
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)xs);
+                    __m256i p16 = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv, q));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(p16, scale));
+                }
             }
         }
+        float d = f16[w[i].d];
+        for (int t = 0; t < nt; t++)
+            acc[t] =
+                _mm256_fmadd_ps(_mm256_set1_ps(d * x[t][i].d), _mm256_cvtepi32_ps(sum[t]), acc[t]);
     }
-    return hsum8(acc);
+    for (int t = 0; t < nt; t++)
+        y[t] = hsum8(acc[t]);
+}
+
+/* Row `row` of a K-quant matrix against nt (<= KT) tokens' activations. */
+WEFT_AVX2 static void dot_kquant_rows(uint32_t type, const uint8_t *row,
+                                      const struct weft_act_q8k *const *x, int nt, size_t n,
+                                      const float *f16, float *y)
+{
+    size_t nb = n / WEFT_QK_K;
+    const struct weft_block_q6_k *q6 = (const struct weft_block_q6_k *)(const void *)row;
+    /* One token (decode) with nt a constant, so its accumulators stay in
+     * registers; measured 20 -> 29 tok/s on TinyLlama Q4_K against the
+     * variable-nt loop. */
+    if (nt == 1) {
+        if (type == WEFT_TYPE_Q6_K)
+            dot_q6_k_rows(q6, x, 1, nb, f16, y);
+        else if (type == WEFT_TYPE_Q5_K)
+            dot_q45_k_rows(row, sizeof(struct weft_block_q5_k), true, x, 1, nb, f16, y);
+        else
+            dot_q45_k_rows(row, sizeof(struct weft_block_q4_k), false, x, 1, nb, f16, y);
+        return;
+    }
+    if (type == WEFT_TYPE_Q6_K)
+        dot_q6_k_rows(q6, x, nt, nb, f16, y);
+    else if (type == WEFT_TYPE_Q5_K)
+        dot_q45_k_rows(row, sizeof(struct weft_block_q5_k), true, x, nt, nb, f16, y);
+    else
+        dot_q45_k_rows(row, sizeof(struct weft_block_q4_k), false, x, nt, nb, f16, y);
 }
 
 /* Every other type: dequantize 256 elements at a time (a K-quant
@@ -469,6 +504,29 @@ WEFT_AVX2 static void quantize_act_avx2(const float *x, struct weft_act_q8 *q, s
 }
 #endif
 
+void weft_cpu_quantize_act_k(const float *x, struct weft_act_q8k *q, size_t nb)
+{
+    for (size_t i = 0; i < nb; i++, x += WEFT_QK_K) {
+        float amax = 0;
+        for (int j = 0; j < WEFT_QK_K; j++) {
+            float a = x[j] < 0 ? -x[j] : x[j];
+            amax = a > amax ? a : amax;
+        }
+        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        q[i].d = d;
+        for (int j = 0; j < WEFT_QK_K; j++) {
+            float v = x[j] * id;
+            q[i].qs[j] = (int8_t)(v >= 0 ? v + 0.5f : v - 0.5f);
+        }
+        for (int g = 0; g < 16; g++) {
+            int s = 0;
+            for (int j = 0; j < 16; j++)
+                s += q[i].qs[16 * g + j];
+            q[i].bsums[g] = (int16_t)s;
+        }
+    }
+}
+
 void weft_cpu_quantize_act(int isa, const float *x, struct weft_act_q8 *q, size_t nb)
 {
 #ifdef WEFT_X86
@@ -493,8 +551,9 @@ void weft_cpu_quantize_act(int isa, const float *x, struct weft_act_q8 *q, size_
 struct mm {
     const struct wt *w;
     const float *x;
-    const struct weft_act_q8 *xq; /* x quantized, when int_path */
-    const float *f16;             /* half-float lookup table */
+    const struct weft_act_q8 *xq;  /* x quantized, when int_path */
+    const struct weft_act_q8k *xk; /* the same in 256-blocks, for K-quants */
+    const float *f16;              /* half-float lookup table */
     float *y;
     int n_batch, rows_per_task;
     bool fast, int_path;
@@ -512,15 +571,6 @@ static float dot_row(const struct mm *c, const uint8_t *row, int b)
         case WEFT_TYPE_Q8_0:
             return dot_q8_0_q8_avx2((const struct weft_block_q8_0 *)(const void *)row, xq,
                                     n / WEFT_QK8_0, c->f16);
-        case WEFT_TYPE_Q4_K:
-            return dot_q4_k_q8_avx2((const struct weft_block_q4_k *)(const void *)row, xq,
-                                    n / WEFT_QK_K, c->f16);
-        case WEFT_TYPE_Q5_K:
-            return dot_q5_k_q8_avx2((const struct weft_block_q5_k *)(const void *)row, xq,
-                                    n / WEFT_QK_K, c->f16);
-        case WEFT_TYPE_Q6_K:
-            return dot_q6_k_q8_avx2((const struct weft_block_q6_k *)(const void *)row, xq,
-                                    n / WEFT_QK_K, c->f16);
         default:
             return dot_q4_0_q8_avx2((const struct weft_block_q4_0 *)(const void *)row, xq,
                                     n / WEFT_QK4_0, c->f16);
@@ -552,6 +602,26 @@ static void mm_task(void *ctx, int task)
     /* A repacked copy is for the x16 kernels only; otherwise the rows
      * come from the backend's plain copy, or the file. */
     const uint8_t *data = c->fast && w->fast && !w->x16 ? w->fast : w->data;
+#ifdef WEFT_X86
+    if (c->int_path && weft_type_block(w->type) == WEFT_QK_K) {
+        /* K-quants: each row against up to KT tokens at once. */
+        size_t nb = (size_t)w->cols / WEFT_QK_K;
+        for (int r = r0; r < r1; r++) {
+            const uint8_t *row = data + (size_t)r * w->row_bytes;
+            for (int b = 0; b < c->n_batch; b += KT) {
+                int nt = c->n_batch - b < KT ? c->n_batch - b : KT;
+                const struct weft_act_q8k *x[KT];
+                float out[KT];
+                for (int t = 0; t < nt; t++)
+                    x[t] = c->xk + (size_t)(b + t) * nb;
+                dot_kquant_rows(w->type, row, x, nt, (size_t)w->cols, c->f16, out);
+                for (int t = 0; t < nt; t++)
+                    c->y[(size_t)(b + t) * (size_t)w->rows + (size_t)r] = out[t];
+            }
+        }
+        return;
+    }
+#endif
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = data + (size_t)r * w->row_bytes;
         for (int b = 0; b < c->n_batch; b++)
@@ -569,18 +639,33 @@ static bool int_type(uint32_t type)
 void weft_cpu_matmul(struct weft_model *m, const struct wt *w, const float *x, int n_batch,
                      float *y)
 {
-    struct mm c = {w,     x,     NULL, m->f16_table, y, n_batch, 0, !m->reference && m->isa > 0,
-                   false, m->isa};
+    struct mm c = {.w = w,
+                   .x = x,
+                   .f16 = m->f16_table,
+                   .y = y,
+                   .n_batch = n_batch,
+                   .fast = !m->reference && m->isa > 0,
+                   .isa = m->isa};
     /* Q8_0, Q4_0 and the K-quants meet activations quantized to 8 bits
      * once per matmul, so the inner loop is byte arithmetic, as in ggml. The
      * reference path keeps float activations: it is the definition. The
      * x16 layout exists only where this path is taken (load checks xq). */
-    if (c.fast && int_type(w->type) && (size_t)w->cols * (size_t)n_batch <= m->xq_cap) {
-        size_t nb = (size_t)w->cols / WEFT_QK8_0;
-        for (int b = 0; b < n_batch; b++)
-            weft_cpu_quantize_act(m->isa, x + (size_t)b * (size_t)w->cols, m->xq + (size_t)b * nb,
-                                  nb);
-        c.xq = m->xq;
+    bool k = weft_type_block(w->type) == WEFT_QK_K;
+    if (c.fast && int_type(w->type) && (size_t)w->cols * (size_t)n_batch <= m->xq_cap &&
+        (!k || m->xk)) {
+        if (k) {
+            size_t nb = (size_t)w->cols / WEFT_QK_K;
+            for (int b = 0; b < n_batch; b++)
+                weft_cpu_quantize_act_k(x + (size_t)b * (size_t)w->cols, m->xk + (size_t)b * nb,
+                                        nb);
+            c.xk = m->xk;
+        } else {
+            size_t nb = (size_t)w->cols / WEFT_QK8_0;
+            for (int b = 0; b < n_batch; b++)
+                weft_cpu_quantize_act(m->isa, x + (size_t)b * (size_t)w->cols,
+                                      m->xq + (size_t)b * nb, nb);
+            c.xq = m->xq;
+        }
         c.int_path = true;
     }
     int slices = TASKS_PER_THREAD * weft_pool_threads(m->pool);

@@ -510,7 +510,9 @@ static int load(struct loader *l, const struct weft_model_opts *o)
     if (widest % WEFT_QK8_0 == 0) {
         m->xq_cap = (size_t)widest * WEFT_MAX_BATCH;
         m->xq = malloc(m->xq_cap / WEFT_QK8_0 * sizeof *m->xq);
-        if (m->xq == NULL)
+        if (widest % WEFT_QK_K == 0)
+            m->xk = malloc(m->xq_cap / WEFT_QK_K * sizeof *m->xk);
+        if (m->xq == NULL || (widest % WEFT_QK_K == 0 && m->xk == NULL))
             return lerr(l, WEFT_ENOMEM, "out of memory");
     }
     rc = weft_pool_new(threads, &m->pool);
@@ -562,6 +564,7 @@ void weft_model_free(struct weft_model *m)
     if (m->copy)
         munmap(m->copy, m->copy_size);
     free(m->xq);
+    free(m->xk);
     free(m->f16_table);
     weft_vocab_free(m->vocab);
     free(m->layers);

@@ -96,6 +96,9 @@ struct weft_model {
      * WEFT_MAX_BATCH vectors of the widest matrix input (xq_cap floats). */
     struct weft_act_q8 *xq;
     size_t xq_cap;
+    /* The same activations in 256-element blocks for the K-quant kernels
+     * (xq_cap / 256 of them), when the widest input is a multiple of 256. */
+    struct weft_act_q8k *xk;
     float *f16_table;             /* all 65536 half floats as floats, for block scales */
     struct weft_cuda_model *cuda; /* the device copy when the model runs on CUDA */
 };
@@ -108,6 +111,20 @@ struct weft_act_q8 {
     int32_t corr;
     int8_t qs[32];
 };
+
+/* Activations for the K-quant kernels: 256 int8 with one float scale (as
+ * ggml's Q8_K) and the sums of each 16, which the mins of Q4_K/Q5_K
+ * multiply. One scale per super-block lets a whole super-block's products
+ * add up in integers. */
+struct weft_act_q8k {
+    float d;
+    int16_t bsums[16];
+    int8_t qs[256];
+};
+
+/* x[0 .. 256 nb) as nb such blocks (amax / 127, rounding half away from
+ * zero). */
+void weft_cpu_quantize_act_k(const float *x, struct weft_act_q8k *q, size_t nb);
 
 /* x[0 .. 32 nb) as nb activation blocks, with kernels of level isa (every
  * level gives the same bytes). */

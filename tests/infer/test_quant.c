@@ -264,7 +264,9 @@ TEST(fast_matmul_matches_reference_for_every_type)
     ref.pool = fast.pool;
     ref.reference = 1;
     static struct weft_act_q8 xq[B * COLS / 32];
+    static struct weft_act_q8k xk[B * COLS / 256];
     fast.xq = xq;
+    fast.xk = xk;
     fast.xq_cap = B * COLS;
     static float table[65536];
     for (uint32_t h = 0; h < 65536; h++)
@@ -330,6 +332,66 @@ TEST(fast_matmul_matches_reference_for_every_type)
     if (weft_cpu_detect() >= WEFT_ISA_AVX2)
         ASSERT(tested_x16 > 0);
     free(packed);
+    weft_pool_free(fast.pool);
+}
+
+/* The K-quant integer kernels do exact integer arithmetic on the quantized
+ * activations, so against dequantized weights times the same quantized
+ * activations (in float64) they agree to float rounding, far tighter than
+ * the comparison with float activations above: a misplaced scale or min
+ * shows here. One row against 1..5 tokens (the kernels take 4 at a time). */
+TEST(kquant_integer_kernels_equal_their_exact_sums)
+{
+    static const uint32_t types[] = {WEFT_TYPE_Q4_K, WEFT_TYPE_Q5_K, WEFT_TYPE_Q6_K};
+    enum { ROWS = 3, COLS = 768, B = 5 };
+    if (weft_cpu_detect() < WEFT_ISA_AVX2)
+        TEST_SKIP("no AVX2");
+    struct weft_model fast = {0};
+    ASSERT_OK(weft_pool_new(1, &fast.pool));
+    static struct weft_act_q8 xq[B * COLS / 32];
+    static struct weft_act_q8k xk[B * COLS / 256];
+    static float table[65536];
+    for (uint32_t h = 0; h < 65536; h++)
+        table[h] = weft_f16_to_f32((uint16_t)h);
+    fast.xq = xq;
+    fast.xk = xk;
+    fast.xq_cap = B * COLS;
+    fast.f16_table = table;
+    fast.isa = WEFT_ISA_AVX2;
+    uint64_t seed = 21;
+    static float w[ROWS * COLS], x[B * COLS], y[B * ROWS], row[COLS];
+    static uint8_t q[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = frand(&seed);
+    for (int i = 0; i < B * COLS; i++)
+        x[i] = frand(&seed) * (1 + i % 7); /* uneven magnitudes across blocks */
+    static struct weft_act_q8k mine[B * COLS / 256];
+    weft_cpu_quantize_act_k(x, mine, B * COLS / 256);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        size_t rb = weft_row_size(types[t], COLS);
+        for (int r = 0; r < ROWS; r++)
+            weft_quantize_row(types[t], w + r * COLS, q + rb * r, COLS);
+        struct wt m = {q, types[t], ROWS, COLS, rb, NULL, 0};
+        for (int nb = 1; nb <= B; nb++) {
+            weft_cpu_matmul(&fast, &m, x, nb, y);
+            for (int b = 0; b < nb; b++) {
+                for (int r = 0; r < ROWS; r++) {
+                    weft_dequantize_row(types[t], q + rb * r, row, COLS);
+                    double exact = 0, mag = 0;
+                    for (int i = 0; i < COLS; i++) {
+                        const struct weft_act_q8k *k = &mine[(b * COLS + i) / 256];
+                        double xv = (double)k->d * k->qs[(b * COLS + i) % 256];
+                        exact += row[i] * xv;
+                        mag += fabs(row[i] * xv);
+                    }
+                    double got = y[b * ROWS + r];
+                    if (fabs(got - exact) > 1e-5 * mag + 1e-6)
+                        TEST_FAIL_("%s, %d tokens, token %d row %d: %.7g, exact %.7g",
+                                   weft_type_name(types[t]), nb, b, r, got, exact);
+                }
+            }
+        }
+    }
     weft_pool_free(fast.pool);
 }
 
