@@ -1,12 +1,13 @@
 #!/bin/sh
 # CPU engine benchmark: memory bandwidth, then prefill and decode tok/s for
-# stories260K and synthetic TinyLlama-1.1B in F16, Q8_0 and Q4_0, each with
+# stories260K and synthetic TinyLlama-1.1B in F16, Q8_0, Q4_0 and Q4_K (TYPES), each with
 # decode as a fraction of the bandwidth bound (weight bytes per token /
 # measured read bandwidth). With LLAMA_BENCH=/path/to/llama-bench, the same
 # GGUF files are also run through llama.cpp for a side-by-side figure.
 #
 # Usage: bench/cpu-engine.sh [WORK_DIR=/tmp/weft-bench]   (after `make`)
-# Env:   THREADS (default: all CPUs), PROMPT (128), GEN (64), REPS (3), ROUNDS (3)
+# Env:   THREADS (default: all CPUs), PROMPT (128), GEN (64), REPS (3), ROUNDS (3),
+#        TYPES (weft-convert --type names; default "f16 q8_0 q4_0 q4_k")
 set -eu
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/weft-bench}
@@ -23,14 +24,16 @@ bw=$(echo "$bw_line" | sed 's/read bandwidth: \([0-9.]*\) GB\/s.*/\1/')
 
 [ -f "$work/stories260K.gguf" ] || "$bin/weft-convert" llama2c "$td/models/stories260K.bin" \
     "$td/models/tok512.bin" "$work/stories260K.gguf"
-for t in f16 q8_0 q4_0; do
+types=${TYPES:-f16 q8_0 q4_0 q4_k}
+for t in $types; do
     [ -f "$work/tinyllama-$t.gguf" ] ||
         "$bin/weft-convert" synth --shape tinyllama-1.1b --type "$t" "$work/tinyllama-$t.gguf"
 done
 
-# The same read through a mapping of the largest model file: what the CPU
+# The same read through a mapping of the first model file (F16 by default, the largest): what the CPU
 # backend would stream at with --mapped (docs/engine.md).
-"$bin/membw" 2048 "$threads" 3 "$work/tinyllama-f16.gguf"
+set -- $types
+"$bin/membw" 2048 "$threads" 3 "$work/tinyllama-$1.gguf"
 
 # The VM's bandwidth drifts by tens of percent within minutes, so Weft and
 # llama.cpp alternate, ROUNDS times per model, and each figure is the
@@ -39,7 +42,7 @@ rounds=${ROUNDS:-3}
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
 printf '\n%-22s %12s %12s %10s %9s\n' model "prefill t/s" "decode t/s" "GB/token" "of bound"
-for m in stories260K tinyllama-f16 tinyllama-q8_0 tinyllama-q4_0; do
+for m in stories260K $(for t in $types; do printf 'tinyllama-%s ' "$t"; done); do
     : > "$work/w.pf"; : > "$work/w.dc"; : > "$work/l.pf"; : > "$work/l.dc"
     gb=0
     for r in $(seq "$rounds"); do

@@ -5,11 +5,13 @@
  *  - struct weft_model: weights (mapped from the file, never copied on the
  *    CPU backend), the vocabulary and hyperparameters. Created by
  *    weft_model_load(), freed by weft_model_free() after every session on
- *    it is freed. Immutable once loaded: sessions on several threads may
- *    share one model.
+ *    it is freed. Its weights never change once loaded, but it holds the
+ *    scratch and thread pool of the kernels: one eval or step at a time per
+ *    model (weftd runs them all on one worker thread).
  *  - struct weft_session: one sequence: its KV cache, position and scratch
  *    buffers, all allocated at weft_session_new() so that decoding
- *    allocates nothing per token. Use one session from one thread at a
+ *    allocates nothing per token (weft_session_bytes() says how much, so a
+ *    node sizes its slots up front). Use one session from one thread at a
  *    time.
  *
  * Errors follow weft/error.h; functions that take err[errcap] write a one-line
@@ -92,6 +94,10 @@ void weft_model_gpu_plan(const struct weft_model *m, int n_ctx, struct weft_gpu_
 /* A session for up to n_ctx positions (0: the model's training context,
  * capped at 4096). Returns WEFT_ENOMEM when the KV cache does not fit. */
 int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out);
+/* The host memory weft_session_new(m, n_ctx) allocates (its KV cache and
+ * buffers; on CUDA the KV cache is on the device and counted by
+ * weft_model_gpu_plan instead). n_ctx as for weft_session_new. */
+uint64_t weft_session_bytes(const struct weft_model *m, int n_ctx);
 void weft_session_free(struct weft_session *s);
 /* Forgets the sequence; the next eval starts at position 0. */
 void weft_session_reset(struct weft_session *s);
@@ -103,11 +109,29 @@ int weft_session_ctx(const struct weft_session *s);
  * the logits of the last one readable. WEFT_ERANGE when the context would
  * overflow, WEFT_EINVAL for a token id outside the vocabulary. */
 int weft_session_eval(struct weft_session *s, const int32_t *tokens, int n);
-/* One decode step for n sessions of the same model at once: ss[i] takes
- * tokens[i] at its own position, and its logits are then readable as after
- * weft_session_eval. On CUDA every weight is read once for all of them
- * (batches of up to 16); on the CPU they run one after another. Each
- * session at most once per call. */
+/* One step for many sequences at once: items[i] runs its n tokens through
+ * its own session at the session's positions (a prompt chunk, or the one
+ * token of a decode step), and the logits of its last token are then
+ * readable as after weft_session_eval. The CPU takes the rows of all items
+ * together, WEFT_MAX_BATCH at a time, so each weight matrix is read once
+ * for all of them; CUDA batches the one-token items (up to
+ * WEFT_CUDA_MAX_SLOTS at a time) and runs prompt chunks one session after
+ * another. Batch-invariant on the CPU: a session's logits are bitwise the
+ * same whether it runs alone or with any others, in any order, and
+ * whether its tokens come in one item or in many (docs/engine.md).
+ * Each session at most once per step, all of one model; nothing runs when
+ * an item is refused (WEFT_EINVAL, WEFT_ERANGE as for eval). Like eval,
+ * one step at a time per model: the sessions' model holds the kernels'
+ * scratch. */
+#define WEFT_MAX_STEP_ITEMS 64
+struct weft_step_item {
+    struct weft_session *s;
+    const int32_t *tokens;
+    int n;
+};
+int weft_session_step(const struct weft_step_item *items, int n_items);
+/* A step of n (<= WEFT_MAX_STEP_ITEMS) one-token items: ss[i] takes
+ * tokens[i]. */
 int weft_session_decode_batch(struct weft_session *const *ss, const int32_t *tokens, int n);
 /* What the last failed eval said beyond its code ("" if nothing): the
  * CUDA call and the driver's message, for one. */

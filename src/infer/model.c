@@ -515,6 +515,9 @@ static int load(struct loader *l, const struct weft_model_opts *o)
         if (m->xq == NULL || (widest % WEFT_QK_K == 0 && m->xk == NULL))
             return lerr(l, WEFT_ENOMEM, "out of memory");
     }
+    m->logits_rows = malloc((size_t)WEFT_MAX_BATCH * (size_t)in->n_vocab * sizeof(float));
+    if (m->logits_rows == NULL)
+        return lerr(l, WEFT_ENOMEM, "out of memory");
     rc = weft_pool_new(threads, &m->pool);
     if (rc < 0)
         return lerr(l, rc, "cannot start %d threads", threads);
@@ -565,6 +568,7 @@ void weft_model_free(struct weft_model *m)
         munmap(m->copy, m->copy_size);
     free(m->xq);
     free(m->xk);
+    free(m->logits_rows);
     free(m->f16_table);
     weft_vocab_free(m->vocab);
     free(m->layers);

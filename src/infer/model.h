@@ -99,6 +99,9 @@ struct weft_model {
     /* The same activations in 256-element blocks for the K-quant kernels
      * (xq_cap / 256 of them), when the widest input is a multiple of 256. */
     struct weft_act_q8k *xk;
+    /* The classifier's output for the last rows of up to WEFT_MAX_BATCH
+     * sequences of one pass (forward.c), before each goes to its session. */
+    float *logits_rows;
     float *f16_table;             /* all 65536 half floats as floats, for block scales */
     struct weft_cuda_model *cuda; /* the device copy when the model runs on CUDA */
 };
