@@ -213,4 +213,34 @@ int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
                   const struct weft_gen_params *p, weft_token_cb cb, void *ud,
                   struct weft_gen_result *res);
 
+/* --- many generations at once ------------------------------------------------ */
+
+/* One generation as a state machine, so that a node can advance many in
+ * one weft_session_step each: weft_generate is weft_gen_new, then
+ * weft_gen_step on it alone until weft_gen_done. Every generation gets the
+ * same tokens, text and finish whatever else shares its steps (the step is
+ * batch-invariant, sampling a function of the sequence). */
+struct weft_gen;
+
+/* A generation of prompt on s (which it resets; nothing is evaluated yet).
+ * p, prompt and the callback's ud as for weft_generate; p and prompt are
+ * copied. */
+int weft_gen_new(struct weft_session *s, const int32_t *prompt, int n_prompt,
+                 const struct weft_gen_params *p, weft_token_cb cb, void *ud,
+                 struct weft_gen **out);
+/* One step for every generation of gs[0..n) not done, in one
+ * weft_session_step (so all on one model, at most WEFT_MAX_STEP_ITEMS):
+ * each takes its next prompt chunk of up to `chunk` tokens (0: all the
+ * rest) or the token it sampled last; then those with fresh logits sample,
+ * emit through their callback and decide whether to go on. A failed step
+ * ends every generation in it with that error, which it returns. */
+int weft_gen_step(struct weft_gen *const *gs, int n, int chunk);
+/* 0 while it runs; once done, 1 (and *res filled, if res is not NULL) or
+ * the error that ended it. */
+int weft_gen_done(const struct weft_gen *g, struct weft_gen_result *res);
+/* Ends it now as WEFT_FINISH_CANCELED (held-back text is not released): a
+ * job cancelled or yielded between tokens, during its prompt say. */
+void weft_gen_cancel(struct weft_gen *g);
+void weft_gen_free(struct weft_gen *g);
+
 #endif /* WEFT_INFER_H */

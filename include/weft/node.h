@@ -22,6 +22,8 @@ struct weft_log;
 
 #define WEFTD_MAX_URLS   4
 #define WEFTD_MAX_MODELS 4
+/* Jobs one node runs at once, at most (compute.max_slots). */
+#define WEFTD_MAX_SLOTS 16
 
 struct weftd_url_cfg {
     char url[256];
@@ -60,7 +62,9 @@ struct weftd_compute_cfg {
     int threads;             /* CPU threads for the engine; 0 = all cores */
     int n_ctx;               /* context per job; 0 = the model's, capped */
     char interactive[16];    /* always | surplus | never */
-    double max_tokens_per_s; /* 0 = as fast as the hardware goes */
+    double max_tokens_per_s; /* per job; 0 = as fast as the hardware goes */
+    int max_slots;           /* jobs at once; 0 = what slot_memory_mb allows */
+    int slot_memory_mb;      /* for the slots; 0 = half of MemAvailable at start */
     bool gpu_power_limit;    /* follow the budget with the GPU's power limit (NVML) */
 };
 

@@ -78,114 +78,235 @@ static void drop(struct emitter *e, size_t n)
     e->n -= n;
 }
 
-int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
-                  const struct weft_gen_params *p, weft_token_cb cb, void *ud,
-                  struct weft_gen_result *res)
+enum gen_phase { GEN_PROMPT, GEN_DECODE, GEN_DONE };
+
+struct weft_gen {
+    struct weft_session *s;
+    struct weft_gen_params p;
+    weft_token_cb cb;
+    void *ud;
+    enum gen_phase phase;
+    int n_prompt, fed; /* prompt tokens, and how many have been evaluated */
+    int produced;      /* tokens counted against max_tokens (resumed ones too) */
+    int32_t next;      /* the sampled token the next step feeds */
+    int32_t *hist;     /* the prompt, then every sampled token: [n_ctx] */
+    float *logits;     /* a copy the sampler may change */
+    void *scratch;
+    struct emitter e;
+    struct weft_detok d;
+    uint64_t t_start, t_decode;
+    struct weft_gen_result res;
+    int rc;
+};
+
+/* The generation ends: a natural end releases what was held back; a
+ * cancel or an error does not, since the node that resumes will rebuild
+ * and send it. */
+static void finish(struct weft_gen *g, enum weft_finish f, int rc)
 {
-    memset(res, 0, sizeof *res);
+    char piece[WEFT_DETOK_MAX + 8];
+    g->res.finish = f;
+    g->rc = rc;
+    if (rc == 0 && f != WEFT_FINISH_CANCELED && g->cb) {
+        int k = weft_detok_flush(&g->d, piece, sizeof piece);
+        if (k > 0)
+            pend_add(&g->e, piece, (size_t)k);
+        if (g->e.n > 0)
+            g->cb(g->ud, -1, weft_session_pos(g->s), g->e.pend, g->e.n);
+    }
+    uint64_t now = weft_mono_ns();
+    if (g->t_decode)
+        g->res.decode_ms = (double)(now - g->t_decode) / 1e6;
+    g->phase = GEN_DONE;
+}
+
+/* With fresh logits: sample, emit, and decide whether to go on (then
+ * g->next is what the next step feeds). */
+static void sample_next(struct weft_gen *g)
+{
+    const struct weft_gen_params *p = &g->p;
+    const struct weft_vocab *v = weft_model_vocab(weft_session_model(g->s));
+    int n_vocab = weft_vocab_size(v), n_ctx = weft_session_ctx(g->s);
+    char piece[WEFT_DETOK_MAX + 8];
+    int pos = weft_session_pos(g->s);
+    if ((p->max_tokens > 0 && g->produced >= p->max_tokens) || pos >= n_ctx) {
+        finish(g, WEFT_FINISH_LENGTH, 0);
+        return;
+    }
+    memcpy(g->logits, weft_session_logits(g->s), (size_t)n_vocab * sizeof *g->logits);
+    int32_t tok = weft_sample(&p->sampling, g->logits, n_vocab, pos, g->hist, pos, g->scratch);
+    if (weft_vocab_is_eog(v, tok)) { /* eos, end of turn, ...: not emitted */
+        finish(g, WEFT_FINISH_STOP, 0);
+        return;
+    }
+    g->hist[pos] = tok;
+    g->produced++;
+    g->res.n_generated++;
+    int k = weft_detok_push(v, &g->d, tok, piece, sizeof piece);
+    int rc = k < 0 ? k : pend_add(&g->e, piece, (size_t)k);
+    if (rc < 0) {
+        finish(g, WEFT_FINISH_NONE, rc);
+        return;
+    }
+    int hit;
+    size_t out_n = releasable(&g->e, &hit);
+    /* Never NULL, even before the first byte is pending. */
+    int stop = g->cb ? g->cb(g->ud, tok, pos, g->e.pend ? g->e.pend : "", out_n) : 0;
+    drop(&g->e, out_n);
+    if (hit) {
+        g->e.n = 0;
+        finish(g, WEFT_FINISH_STOP, 0);
+    } else if (stop) {
+        finish(g, WEFT_FINISH_CANCELED, 0);
+    } else if (pos + 1 >= n_ctx) {
+        finish(g, WEFT_FINISH_LENGTH, 0);
+    } else {
+        g->next = tok;
+        g->phase = GEN_DECODE;
+    }
+}
+
+/* The whole prompt is in: rebuild what an earlier run had decoded but not
+ * emitted, then the first sample. */
+static void prompt_done(struct weft_gen *g)
+{
+    uint64_t now = weft_mono_ns();
+    g->res.n_prompt = g->n_prompt;
+    g->res.prefill_ms = (double)(now - g->t_start) / 1e6;
+    g->t_decode = now;
+    const struct weft_vocab *v = weft_model_vocab(weft_session_model(g->s));
+    char piece[WEFT_DETOK_MAX + 8];
+    for (int i = g->n_prompt - g->p.n_resumed; i < g->n_prompt; i++) {
+        int k = weft_detok_push(v, &g->d, g->hist[i], piece, sizeof piece);
+        int rc = k < 0 ? k : pend_add(&g->e, piece, (size_t)k);
+        if (rc < 0) {
+            g->rc = rc;
+            g->phase = GEN_DONE;
+            return;
+        }
+    }
+    if (g->p.n_resumed > 0) {
+        int hit;
+        drop(&g->e, releasable(&g->e, &hit));
+        if (hit) { /* the earlier run had already met a stop string */
+            g->res.finish = WEFT_FINISH_STOP;
+            g->phase = GEN_DONE;
+            return;
+        }
+    }
+    g->produced = g->p.n_resumed;
+    sample_next(g);
+}
+
+void weft_gen_free(struct weft_gen *g)
+{
+    if (g == NULL)
+        return;
+    free(g->e.pend);
+    free(g->hist);
+    free(g->logits);
+    free(g->scratch);
+    free(g);
+}
+
+int weft_gen_new(struct weft_session *s, const int32_t *prompt, int n_prompt,
+                 const struct weft_gen_params *p, weft_token_cb cb, void *ud, struct weft_gen **out)
+{
+    *out = NULL;
     if (n_prompt <= 0 || p->n_resumed < 0 || p->n_resumed > n_prompt || p->n_stop < 0 ||
         p->n_stop > WEFT_MAX_STOP)
         return WEFT_EINVAL;
     int n_ctx = weft_session_ctx(s);
     if (n_prompt > n_ctx)
         return WEFT_ERANGE;
-    const struct weft_vocab *v = weft_model_vocab(weft_session_model(s));
-    int n_vocab = weft_vocab_size(v);
-
-    int32_t *hist = malloc((size_t)n_ctx * sizeof *hist);
-    float *logits = malloc((size_t)n_vocab * sizeof *logits);
-    void *scratch = malloc(WEFT_SAMPLER_SCRATCH(n_vocab));
-    struct emitter e = {p, NULL, 0, 0};
-    int rc = (!hist || !logits || !scratch) ? WEFT_ENOMEM : 0;
-    if (rc < 0)
-        goto out;
-    memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
-
+    int n_vocab = weft_vocab_size(weft_model_vocab(weft_session_model(s)));
+    struct weft_gen *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return WEFT_ENOMEM;
+    g->hist = malloc((size_t)n_ctx * sizeof *g->hist);
+    g->logits = malloc((size_t)n_vocab * sizeof *g->logits);
+    g->scratch = malloc(WEFT_SAMPLER_SCRATCH(n_vocab));
+    if (!g->hist || !g->logits || !g->scratch) {
+        weft_gen_free(g);
+        return WEFT_ENOMEM;
+    }
+    g->s = s;
+    g->p = *p;
+    g->e.p = &g->p;
+    g->cb = cb;
+    g->ud = ud;
+    g->n_prompt = n_prompt;
+    memcpy(g->hist, prompt, (size_t)n_prompt * sizeof *g->hist);
+    weft_detok_init(&g->d);
     weft_session_reset(s);
-    uint64_t t0 = weft_mono_ns();
-    rc = weft_session_eval(s, prompt, n_prompt);
+    g->t_start = weft_mono_ns();
+    *out = g;
+    return 0;
+}
+
+int weft_gen_step(struct weft_gen *const *gs, int n, int chunk)
+{
+    struct weft_step_item items[WEFT_MAX_STEP_ITEMS];
+    struct weft_gen *in[WEFT_MAX_STEP_ITEMS];
+    int k = 0;
+    for (int i = 0; i < n && k < WEFT_MAX_STEP_ITEMS; i++) {
+        struct weft_gen *g = gs[i];
+        if (g->phase == GEN_DONE)
+            continue;
+        if (g->phase == GEN_PROMPT) {
+            int left = g->n_prompt - g->fed;
+            int c = chunk > 0 && left > chunk ? chunk : left;
+            items[k] = (struct weft_step_item){g->s, g->hist + g->fed, c};
+        } else {
+            items[k] = (struct weft_step_item){g->s, &g->next, 1};
+        }
+        in[k++] = g;
+    }
+    if (k == 0)
+        return 0;
+    int rc = weft_session_step(items, k);
+    if (rc < 0) {
+        for (int i = 0; i < k; i++)
+            finish(in[i], WEFT_FINISH_NONE, rc);
+        return rc;
+    }
+    for (int i = 0; i < k; i++) {
+        struct weft_gen *g = in[i];
+        if (g->phase == GEN_DECODE) {
+            sample_next(g);
+        } else if ((g->fed += items[i].n) == g->n_prompt) {
+            prompt_done(g);
+        }
+    }
+    return 0;
+}
+
+int weft_gen_done(const struct weft_gen *g, struct weft_gen_result *res)
+{
+    if (g->phase != GEN_DONE)
+        return 0;
+    if (res)
+        *res = g->res;
+    return g->rc < 0 ? g->rc : 1;
+}
+
+void weft_gen_cancel(struct weft_gen *g)
+{
+    if (g->phase != GEN_DONE)
+        finish(g, WEFT_FINISH_CANCELED, 0);
+}
+
+int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
+                  const struct weft_gen_params *p, weft_token_cb cb, void *ud,
+                  struct weft_gen_result *res)
+{
+    memset(res, 0, sizeof *res);
+    struct weft_gen *g;
+    int rc = weft_gen_new(s, prompt, n_prompt, p, cb, ud, &g);
     if (rc < 0)
-        goto out;
-    res->n_prompt = n_prompt;
-    res->prefill_ms = (double)(weft_mono_ns() - t0) / 1e6;
-    uint64_t t1 = weft_mono_ns();
-
-    /* Rebuild what the earlier run had decoded but not emitted. */
-    struct weft_detok d;
-    weft_detok_init(&d);
-    char piece[WEFT_DETOK_MAX + 8];
-    for (int i = n_prompt - p->n_resumed; i < n_prompt; i++) {
-        int k = weft_detok_push(v, &d, prompt[i], piece, sizeof piece);
-        if (k < 0 || (rc = pend_add(&e, piece, (size_t)k)) < 0)
-            goto out;
-    }
-    if (p->n_resumed > 0) {
-        int hit;
-        drop(&e, releasable(&e, &hit));
-        if (hit) {
-            /* The earlier run had already met a stop string. */
-            res->finish = WEFT_FINISH_STOP;
-            goto out;
-        }
-    }
-
-    int produced = p->n_resumed;
-    for (;;) {
-        int pos = weft_session_pos(s);
-        if ((p->max_tokens > 0 && produced >= p->max_tokens) || pos >= n_ctx) {
-            res->finish = WEFT_FINISH_LENGTH;
-            break;
-        }
-        memcpy(logits, weft_session_logits(s), (size_t)n_vocab * sizeof *logits);
-        int32_t tok = weft_sample(&p->sampling, logits, n_vocab, pos, hist, pos, scratch);
-        if (weft_vocab_is_eog(v, tok)) { /* eos, end of turn, ...: not emitted */
-            res->finish = WEFT_FINISH_STOP;
-            break;
-        }
-        hist[pos] = tok;
-        produced++;
-        res->n_generated++;
-        int k = weft_detok_push(v, &d, tok, piece, sizeof piece);
-        if (k < 0 || (rc = pend_add(&e, piece, (size_t)k)) < 0) {
-            rc = k < 0 ? k : rc;
-            break;
-        }
-        int hit;
-        size_t out_n = releasable(&e, &hit);
-        /* Never NULL, even before the first byte is pending. */
-        int stop = cb ? cb(ud, tok, pos, e.pend ? e.pend : "", out_n) : 0;
-        drop(&e, out_n);
-        if (hit) {
-            e.n = 0;
-            res->finish = WEFT_FINISH_STOP;
-            break;
-        }
-        if (stop) {
-            res->finish = WEFT_FINISH_CANCELED;
-            break;
-        }
-        if (pos + 1 >= n_ctx) {
-            res->finish = WEFT_FINISH_LENGTH;
-            break;
-        }
-        rc = weft_session_eval(s, &tok, 1);
-        if (rc < 0)
-            break;
-    }
-    /* A natural end releases what was held back; a cancel does not, since
-     * the node that resumes will rebuild and send it. */
-    if (rc == 0 && res->finish != WEFT_FINISH_CANCELED && cb) {
-        int k = weft_detok_flush(&d, piece, sizeof piece);
-        if (k > 0)
-            pend_add(&e, piece, (size_t)k);
-        if (e.n > 0)
-            cb(ud, -1, weft_session_pos(s), e.pend, e.n);
-    }
-    res->decode_ms = (double)(weft_mono_ns() - t1) / 1e6;
-out:
-    free(e.pend);
-    free(hist);
-    free(logits);
-    free(scratch);
-    return rc;
+        return rc;
+    while ((rc = weft_gen_done(g, res)) == 0)
+        weft_gen_step(&g, 1, 0);
+    weft_gen_free(g);
+    return rc < 0 ? rc : 0;
 }

@@ -79,7 +79,12 @@ static const struct weft_cfg_field compute_fields[] = {
     WEFT_CFG_INT_F(struct weftd_compute_cfg, n_ctx, "n_ctx", 0, 1 << 20, 0,
                    "context per job; 0 = the model's"),
     WEFT_CFG_DOUBLE_F(struct weftd_compute_cfg, max_tokens_per_s, "max_tokens_per_s", 0, 1e6, 0,
-                      "a ceiling on generation speed (quiet fans, demos); 0 = none"),
+                      "a ceiling on each job's generation speed (quiet fans, demos); 0 = none"),
+    WEFT_CFG_INT_F(struct weftd_compute_cfg, max_slots, "max_slots", 0, WEFTD_MAX_SLOTS, 0,
+                   "jobs run at once (continuous batching); 0 = what slot_memory_mb allows"),
+    WEFT_CFG_INT_F(struct weftd_compute_cfg, slot_memory_mb, "slot_memory_mb", 0, 1 << 24, 0,
+                   "memory for the slots' KV caches and buffers, MiB; 0 = half of what is "
+                   "available when weftd starts"),
     WEFT_CFG_BOOL_F(struct weftd_compute_cfg, gpu_power_limit, "gpu_power_limit", 0,
                     "let weftd set the GPU's power limit to the budget (NVML; needs the right)"),
     WEFT_CFG_STRING_F(struct weftd_compute_cfg, interactive, "interactive", 0,

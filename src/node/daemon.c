@@ -1,14 +1,17 @@
 /* weftd's life and glue: start (models, runner, ledger, status, energy,
  * link), the one place where the modules meet, and an orderly stop (no new
- * work, the running job yielded and its last events delivered, then
+ * work, the running jobs yielded and their last events delivered, then
  * everything closed).
  *
  * The glue, by event:
- *   an energy poll ended an interval   -> the job's energy in the ledger
+ *   an energy poll ended an interval   -> the jobs' energy in the ledger,
+ *                                         split by the tokens each made
  *   the policy stepped                 -> the runner's budget; a yield when
  *                                         the budget is gone; maybe a poll
  *   the link is live / a poll ended    -> maybe a poll
- *   an assignment                      -> a job: to the runner, and its upload
+ *   an assignment                      -> a job: to the runner (a free slot),
+ *                                         and its upload; a poll while
+ *                                         slots are free
  *   the scheduler cancelled a job      -> the runner stops it
  *   the runner has events              -> the upload goes on
  *   the upload and the runner are done -> the ledger, and the next poll */
@@ -39,28 +42,79 @@ static struct node_meter meter(struct weftd *d)
     return m;
 }
 
-/* Polls for work when the node could run some: live, idle, with a model
- * and a budget (a node without models only reports). */
+/* The slots the node offers now: all of them at full budget, fewer as the
+ * budget falls (a node on a little sun does not take eight jobs it would
+ * run at a crawl: the duty cycle divides one step's speed among them all),
+ * at least one while any budget is left. */
+static int offered_slots(const struct weftd *d)
+{
+    double share = d->energy.pout.budget_w / d->cfg.compute.busy_w;
+    if (!(share < 1) || strcmp(d->cfg.compute.interactive, "always") == 0)
+        return d->slots;
+    int n = (int)ceil(share * d->slots);
+    return n < 1 ? 1 : n > d->slots ? d->slots : n;
+}
+
+/* Polls for work when the node could run more: live, a slot free, with a
+ * model and a budget (a node without models only reports). */
 static void kick(struct weftd *d)
 {
-    if (node_link_can_poll(&d->link) && !d->job && !d->stopping && d->n_models > 0 &&
+    if (node_link_can_poll(&d->link) && d->n_jobs < offered_slots(d) && !d->stopping &&
+        d->n_models > 0 &&
         (node_energy_deferrable_ok(&d->energy) || node_energy_interactive_ok(&d->energy)))
         node_link_poll(&d->link);
 }
 
-/* Drops the job once its upload has ended and the runner is done with it. */
-static void release_job_if_done(struct weftd *d)
+/* Closes an accounting interval for every running job: the energy drawn
+ * since the last one, split between the jobs by the tokens each made in
+ * it (evenly when none made any), since they shared the steps. Called at
+ * each energy poll and whenever a job joins or leaves, so every job's
+ * intervals are the same ones. */
+static void account(struct weftd *d)
 {
-    struct node_job *job = d->job;
-    if (!job || !job->uploaded || !node_job_finished(job))
-        return; /* the runner is still stopping; its wake-up brings us back */
     struct node_meter m = meter(d);
-    node_ledger_job_step(&job->energy, &m); /* the last interval */
-    d->job = NULL;
-    node_energy_set_running(&d->energy, 0);
-    node_ledger_add(&d->ledger, job->energy.wh, job->energy.surplus_wh, atomic_load(&job->tokens),
-                    1);
-    node_job_free(job);
+    int made[WEFTD_MAX_SLOTS], total = 0, n = 0;
+    for (int i = 0; i < d->n_jobs; i++) {
+        struct node_job *j = d->jobs[i];
+        made[i] = 0;
+        if (!j->energy.acct_ms)
+            continue; /* not running: refused or yielded on arrival */
+        made[i] = atomic_load(&j->tokens) - j->energy.acct_tokens;
+        total += made[i];
+        n++;
+    }
+    for (int i = 0; i < d->n_jobs; i++) {
+        struct node_job *j = d->jobs[i];
+        if (!j->energy.acct_ms)
+            continue;
+        double share = total > 0 ? (double)made[i] / total : 1.0 / n;
+        node_ledger_job_step(&j->energy, &m, share);
+        j->energy.acct_tokens += made[i];
+    }
+}
+
+/* Drops the jobs whose upload has ended and that the runner is done with. */
+static void release_jobs_if_done(struct weftd *d)
+{
+    int any = 0;
+    for (int i = 0; i < d->n_jobs; i++)
+        any |= d->jobs[i]->uploaded && node_job_finished(d->jobs[i]);
+    if (!any)
+        return; /* the runner is still stopping them; its wake-up brings us back */
+    account(d); /* their last interval */
+    int k = 0;
+    for (int i = 0; i < d->n_jobs; i++) {
+        struct node_job *job = d->jobs[i];
+        if (!job->uploaded || !node_job_finished(job)) {
+            d->jobs[k++] = job;
+            continue;
+        }
+        node_ledger_add(&d->ledger, job->energy.wh, job->energy.surplus_wh,
+                        atomic_load(&job->tokens), 1);
+        node_job_free(job);
+    }
+    d->n_jobs = k;
+    node_energy_set_running(&d->energy, d->n_jobs > 0);
     kick(d);
 }
 
@@ -102,9 +156,11 @@ static void start_job(struct weftd *d, struct node_job *job)
         /* The budget went away while the assignment was on its way. */
         node_job_end(job, WEFT_END_YIELD, -1, NULL, NULL);
     } else {
-        weft_log_info(d->log, "job %s: %s, from token %d, up to %d", job->id,
-                      d->models[job->model].name, job->n_resume, job->max_tokens);
+        weft_log_info(d->log, "job %s: %s, from token %d, up to %d (slot %d of %d)", job->id,
+                      d->models[job->model].name, job->n_resume, job->max_tokens, d->n_jobs + 1,
+                      d->slots);
         node_energy_set_running(&d->energy, 1);
+        account(d); /* the others' interval ends as this one joins */
         struct node_meter m = meter(d);
         node_ledger_job_start(&job->energy, &m);
         node_runner_give(&d->runner, job);
@@ -115,19 +171,16 @@ static void start_job(struct weftd *d, struct node_job *job)
         atomic_store(&job->cancel, 1);
         job->uploaded = 1;
     }
-    d->job = job;
-    release_job_if_done(d);
+    d->jobs[d->n_jobs++] = job;
+    release_jobs_if_done(d);
+    kick(d); /* another slot may be free */
 }
 
 /* ---- what the modules report ------------------------------------------------ */
 
 static void on_interval_end(void *ud)
 {
-    struct weftd *d = ud;
-    if (d->job) {
-        struct node_meter m = meter(d);
-        node_ledger_job_step(&d->job->energy, &m);
-    }
+    account(ud);
 }
 
 static void on_policy_step(void *ud)
@@ -135,12 +188,15 @@ static void on_policy_step(void *ud)
     struct weftd *d = ud;
     const struct weft_policy_out *out = &d->energy.pout;
     node_runner_set_budget(&d->runner, out->budget_w, d->energy.gpu_limited);
-    /* No budget left mid-job: give it back at the next token, unless the
+    /* No budget left: give every job back at the next step, unless the
      * homeowner lets interactive work run regardless. */
-    if (d->job && out->budget_w <= 0 && strcmp(d->cfg.compute.interactive, "always") != 0 &&
-        !atomic_load(&d->job->yield)) {
-        weft_log_notice(d->log, "job %s: yielding: %s", d->job->id, out->reason);
-        atomic_store(&d->job->yield, 1);
+    for (int i = 0; i < d->n_jobs; i++) {
+        struct node_job *j = d->jobs[i];
+        if (out->budget_w <= 0 && strcmp(d->cfg.compute.interactive, "always") != 0 &&
+            !atomic_load(&j->yield)) {
+            weft_log_notice(d->log, "job %s: yielding: %s", j->id, out->reason);
+            atomic_store(&j->yield, 1);
+        }
     }
     kick(d);
 }
@@ -167,10 +223,10 @@ static void on_heartbeat(void *ud, struct weft_heartbeat *hb)
     hb->battery_w = r->battery.at_ms ? r->battery.w : NAN;
     hb->soc = r->soc.at_ms ? r->soc.w : NAN;
     hb->compute_w = e->compute_w;
-    if (d->job) {
-        snprintf(hb->jobs[0].id, sizeof hb->jobs[0].id, "%s", d->job->id);
-        hb->jobs[0].tokens = atomic_load(&d->job->tokens);
-        hb->n_jobs = 1;
+    for (int i = 0; i < d->n_jobs && i < WEFT_NODEMSG_MAX_JOBS; i++) {
+        snprintf(hb->jobs[i].id, sizeof hb->jobs[i].id, "%s", d->jobs[i]->id);
+        hb->jobs[i].tokens = atomic_load(&d->jobs[i]->tokens);
+        hb->n_jobs = i + 1;
     }
 }
 
@@ -182,7 +238,7 @@ static void on_assignment(void *ud, const char *body, size_t len)
     if (parse_job(d, body, len, &job, bad, sizeof bad) != 0)
         weft_log_warn(d->log, "scheduler: %s%s: %s", job ? "refusing job " : "an assignment",
                       job ? job->id : " without a usable id", bad);
-    if (job && !d->stopping && !d->job)
+    if (job && !d->stopping && d->n_jobs < d->slots)
         start_job(d, job);
     else
         node_job_free(job);
@@ -196,10 +252,11 @@ static void on_poll_done(void *ud)
 static void on_cancel(void *ud, const char *id)
 {
     struct weftd *d = ud;
-    if (d->job && strcmp(id, d->job->id) == 0) {
-        weft_log_notice(d->log, "job %s: the scheduler moved it; stopping", d->job->id);
-        atomic_store(&d->job->cancel, 1);
-    }
+    for (int i = 0; i < d->n_jobs; i++)
+        if (strcmp(id, d->jobs[i]->id) == 0) {
+            weft_log_notice(d->log, "job %s: the scheduler moved it; stopping", id);
+            atomic_store(&d->jobs[i]->cancel, 1);
+        }
 }
 
 static void on_upload_done(void *ud, struct node_job *job, int ok, const char *why)
@@ -213,17 +270,16 @@ static void on_upload_done(void *ud, struct node_job *job, int ok, const char *w
     } else {
         d->jobs_done++;
     }
-    release_job_if_done(d);
+    release_jobs_if_done(d);
 }
 
 static void on_runner_events(void *ud)
 {
     struct weftd *d = ud;
-    if (!d->job)
-        return;
-    node_link_upload_wake(&d->link, d->job);
+    for (int i = 0; i < d->n_jobs; i++)
+        node_link_upload_wake(&d->link, d->jobs[i]);
     /* An upload that ended early waits for the runner to stop. */
-    release_job_if_done(d);
+    release_jobs_if_done(d);
 }
 
 /* ---- models ------------------------------------------------------------------ */
@@ -296,6 +352,62 @@ static void free_models(struct weftd *d)
     d->n_models = 0;
 }
 
+/* MemAvailable from /proc/meminfo, bytes; 0 when unknown. */
+static uint64_t mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[128];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* How many jobs run at once: what a slot costs (a KV cache and buffers
+ * for each model it may run, weft_session_bytes) against the memory given
+ * to slots, capped by compute.max_slots when set. Never fewer than one: a
+ * node with a model serves at least one job, as before batching. */
+static void choose_slots(struct weftd *d)
+{
+    const struct weftd_compute_cfg *c = &d->cfg.compute;
+    uint64_t per = 0;
+    for (int i = 0; i < d->n_models; i++)
+        per += weft_session_bytes(d->models[i].model, c->n_ctx);
+    uint64_t avail = mem_available();
+    uint64_t budget = c->slot_memory_mb ? (uint64_t)c->slot_memory_mb << 20 : avail / 2;
+    const char *from = c->slot_memory_mb ? "compute.slot_memory_mb" : "half the available memory";
+    uint64_t fit = per == 0 ? WEFTD_MAX_SLOTS : budget / per;
+    if (per > 0 && budget == 0)
+        fit = 1; /* no /proc/meminfo: as before batching */
+    int n = fit > WEFTD_MAX_SLOTS ? WEFTD_MAX_SLOTS : (int)fit;
+    double mib = (double)per / (1 << 20), have = (double)budget / (1 << 20);
+    if (c->max_slots > 0 && c->max_slots <= n) {
+        n = c->max_slots;
+        snprintf(d->slots_why, sizeof d->slots_why, "compute.max_slots, %.1f MiB a slot", mib);
+    } else if (c->max_slots > 0) {
+        snprintf(d->slots_why, sizeof d->slots_why,
+                 "compute.max_slots is %d, but %s (%.0f MiB) holds only %d at %.1f MiB a slot",
+                 c->max_slots, from, have, n, mib);
+        weft_log_warn(d->log, "%s", d->slots_why);
+    } else {
+        snprintf(d->slots_why, sizeof d->slots_why, "what %s (%.0f MiB) holds at %.1f MiB a slot",
+                 from, have, mib);
+    }
+    if (n < 1) {
+        n = 1;
+        snprintf(d->slots_why, sizeof d->slots_why,
+                 "one slot: %s (%.0f MiB) is less than a slot's %.1f MiB", from, have, mib);
+        weft_log_warn(d->log, "%s", d->slots_why);
+    }
+    d->slots = n;
+    if (d->n_models > 0)
+        weft_log_notice(d->log, "%d slot%s: %s", n, n == 1 ? "" : "s", d->slots_why);
+}
+
 /* What the node tells the scheduler it is. */
 static void hello_of(const struct weftd *d, struct weft_hello *h)
 {
@@ -305,7 +417,7 @@ static void hello_of(const struct weftd *d, struct weft_hello *h)
         h->models[i].tpl = d->models[i].tpl;
     }
     h->n_models = d->n_models;
-    h->max_concurrency = 1;
+    h->max_concurrency = d->slots;
     snprintf(h->hardware, sizeof h->hardware, "none (no models)");
     if (d->n_models > 0) {
         const struct weft_model_info *mi = weft_model_info(d->models[0].model);
@@ -350,6 +462,7 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
         free(d);
         return rc;
     }
+    choose_slots(d);
     static const struct node_energy_cb energy_cb = {on_interval_end, on_policy_step, NULL};
     struct node_energy_cb ecb = energy_cb;
     ecb.ud = d;
@@ -361,6 +474,7 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     int runner_ok = 0, link_ok = 0;
     rc = node_runner_init(&d->runner, loop, &d->cfg.compute, d->models, d->n_models,
                           on_runner_events, d);
+    d->runner.max_slots = d->slots;
     if (rc == 0) {
         runner_ok = 1;
         /* Without models no job can reach the runner (the link does not
@@ -444,19 +558,18 @@ static void after_status(void *arg)
 static void finish_stop(struct weftd *d)
 {
     uv_timer_stop(&d->stop_timer);
-    if (d->job)
-        atomic_store(&d->job->cancel, 1);
+    for (int i = 0; i < d->n_jobs; i++)
+        atomic_store(&d->jobs[i]->cancel, 1);
     node_link_stop(&d->link);
-    node_runner_stop(&d->runner); /* the runner sees cancel at its next token */
-    if (d->job) {
-        /* Not finished here, but its tokens and energy were spent here. */
-        struct node_meter m = meter(d);
-        node_ledger_job_step(&d->job->energy, &m);
-        node_ledger_add(&d->ledger, d->job->energy.wh, d->job->energy.surplus_wh,
-                        atomic_load(&d->job->tokens), 0);
-        node_job_free(d->job);
-        d->job = NULL;
+    node_runner_stop(&d->runner); /* the runner sees cancel at its next step */
+    account(d);
+    for (int i = 0; i < d->n_jobs; i++) {
+        /* Not finished here, but their tokens and energy were spent here. */
+        struct node_job *j = d->jobs[i];
+        node_ledger_add(&d->ledger, j->energy.wh, j->energy.surplus_wh, atomic_load(&j->tokens), 0);
+        node_job_free(j);
     }
+    d->n_jobs = 0;
     node_ledger_save(&d->ledger);
     weft_log_notice(d->log, "stopped");
     node_status_stop(d, after_status, d);
@@ -467,7 +580,7 @@ static void on_stop_timer(uv_timer_t *t)
     struct weftd *d = t->data;
     /* Wait for the yielded job's last events to reach the scheduler (and
      * for an energy read in flight), but never past STOP_WAIT_MS. */
-    if ((!d->job && !node_energy_busy(&d->energy)) ||
+    if ((d->n_jobs == 0 && !node_energy_busy(&d->energy)) ||
         weft_elapsed_ms(d->stop_since_ms, weft_mono_ms()) > STOP_WAIT_MS)
         finish_stop(d);
 }
@@ -480,10 +593,11 @@ void weftd_stop(struct weftd *d, void (*cb)(void *arg), void *arg)
     d->stop_cb = cb;
     d->stop_arg = arg;
     node_energy_stop(&d->energy);
-    if (d->job && !atomic_load(&d->job->yield)) {
-        weft_log_notice(d->log, "stopping: yielding job %s", d->job->id);
-        atomic_store(&d->job->yield, 1);
-    }
+    for (int i = 0; i < d->n_jobs; i++)
+        if (!atomic_load(&d->jobs[i]->yield)) {
+            weft_log_notice(d->log, "stopping: yielding job %s", d->jobs[i]->id);
+            atomic_store(&d->jobs[i]->yield, 1);
+        }
     d->stop_since_ms = weft_mono_ms();
     uv_timer_start(&d->stop_timer, on_stop_timer, 0, 50);
 }

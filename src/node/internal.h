@@ -36,7 +36,10 @@ struct weftd {
     struct node_runner runner;
     struct node_ledger ledger;
     struct weft_http_server *status;
-    struct node_job *job; /* the job the node holds, or NULL */
+    struct node_job *jobs[WEFTD_MAX_SLOTS]; /* the jobs the node holds, oldest first */
+    int n_jobs;
+    int slots;           /* jobs at once: compute.max_slots, or what memory allows */
+    char slots_why[200]; /* how the count was chosen (logged, on the status page) */
     uint64_t jobs_done, failures;
     /* Life (daemon.c). */
     uv_timer_t ledger_timer;

@@ -27,6 +27,7 @@ struct node_job_energy {
     uint64_t acct_ms;           /* the end of the last summed interval; 0: not running */
     unsigned long long acct_mj; /* NVML's energy counter then */
     int acct_counter;           /* acct_mj is valid */
+    int acct_tokens;            /* the job's tokens at acct_ms (daemon.c splits by them) */
 };
 
 struct node_job {

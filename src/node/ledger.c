@@ -96,7 +96,7 @@ void node_ledger_job_start(struct node_job_energy *j, const struct node_meter *m
     j->acct_mj = m->mj;
 }
 
-void node_ledger_job_step(struct node_job_energy *j, const struct node_meter *m)
+void node_ledger_job_step(struct node_job_energy *j, const struct node_meter *m, double share)
 {
     if (!j->acct_ms)
         return; /* not running: refused or yielded on arrival */
@@ -111,8 +111,10 @@ void node_ledger_job_step(struct node_job_energy *j, const struct node_meter *m)
     j->acct_counter = m->counter;
     double draw = h > 0 ? wh / h : 0;
     double from_grid = m->grid_w > 0 ? (m->grid_w < draw ? m->grid_w : draw) : 0;
-    j->wh += wh;
-    j->surplus_wh += draw > 0 ? wh * (draw - from_grid) / draw : 0;
+    /* The draw is the whole device's; the job had `share` of it, and of
+     * the part the grid paid for. */
+    j->wh += wh * share;
+    j->surplus_wh += draw > 0 ? wh * share * (draw - from_grid) / draw : 0;
 }
 
 void node_ledger_add(struct node_ledger *l, double wh, double surplus_wh, int tokens, int jobs)

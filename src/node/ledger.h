@@ -48,8 +48,9 @@ void node_ledger_json(const struct node_ledger *l, struct cJSON *into);
 
 /* A job's energy from now on. */
 void node_ledger_job_start(struct node_job_energy *e, const struct node_meter *m);
-/* Adds the interval since the last call, at m (each energy poll, and when
- * the job ends). A job that never started adds nothing. */
-void node_ledger_job_step(struct node_job_energy *e, const struct node_meter *m);
+/* Adds `share` (0..1: the jobs running together split the device's
+ * draw) of the interval since the last call, at m (each energy poll, and
+ * when a job joins or ends). A job that never started adds nothing. */
+void node_ledger_job_step(struct node_job_energy *e, const struct node_meter *m, double share);
 
 #endif /* WEFT_NODE_LEDGER_H */

@@ -1,7 +1,9 @@
-/* The runner thread; see runner.h. For each job it tokenizes the prompt,
- * appends the tokens the client already has, generates, and pushes one
- * event per token into the job, waking the loop (which drains everything
- * there is). */
+/* The runner thread; see runner.h. Each job it is given takes a free slot:
+ * its prompt tokenized, the tokens the client already has appended, a
+ * generation on the slot's session. Then it steps all running jobs
+ * together (continuous batching: a job joins at the next step and leaves
+ * when it ends), pushing one event per token into each job and waking the
+ * loop (which drains everything there is). */
 #include "runner.h"
 
 #include <stdio.h>
@@ -32,13 +34,20 @@ static void end(struct node_runner *r, struct node_job *job, enum weft_event_end
  * timer slack and wake-ups than they idle. Well below anything thermal. */
 #define DUTY_MIN_SLEEP_NS 2000000
 
-struct run {
+/* Prompt tokens a job feeds per step: a long prompt joining does not stall
+ * the jobs already decoding for more than a few passes. */
+#define PROMPT_CHUNK 64
+
+/* A job the runner holds, with its generation. Runner thread only. */
+struct slot {
     struct node_runner *r;
-    struct node_job *job;
-    int first; /* index of the first token this node generates */
-    uint64_t last_ns;
-    int64_t idle_debt_ns; /* duty-cycle idling owed (< 0: overslept, credited) */
-    char *tail;           /* text held back to the end (a partial stop string) */
+    struct node_job *job; /* NULL: free */
+    struct weft_gen *gen;
+    int n_prompt;     /* tokens of the prompt alone (without the resumed ones) */
+    int first;        /* index of the first token this node generates */
+    uint64_t last_ns; /* when its last token went out (the speed ceiling) */
+    char *tail;       /* text held back to the end (a partial stop string) */
+    struct weft_session *sessions[WEFTD_MAX_MODELS]; /* this slot's KV caches, kept */
 };
 
 static void sleep_ns(uint64_t ns)
@@ -50,64 +59,68 @@ static void sleep_ns(uint64_t ns)
 static int on_token(void *ud, int32_t token, int pos, const char *text, size_t len)
 {
     (void)pos;
-    struct run *run = ud;
-    struct node_job *job = run->job;
-    struct node_runner *r = run->r;
+    struct slot *sl = ud;
+    struct node_job *job = sl->job;
     if (token < 0) {
         /* Held-back text at the natural end: it rides on the end event. */
-        free(run->tail);
-        run->tail = strndup(text, len);
+        free(sl->tail);
+        sl->tail = strndup(text, len);
         return 0;
     }
     int k = atomic_fetch_add(&job->tokens, 1);
     struct weft_event ev;
-    weft_event_token(&ev, run->first + k, token, text, len);
-    emit(r, job, &ev);
-    if (atomic_load(&job->yield) || atomic_load(&job->cancel))
-        return 1;
-    /* Between off and full power: a duty cycle. The token took `busy`
-     * ns at full speed and owes busy * (1/duty - 1) ns of idling, which
-     * brings the average draw down to the budget. The debt is paid in
-     * sleeps of DUTY_MIN_SLEEP_NS or more and what a sleep overran is
-     * credited (one sleep's worth at most), so the average holds even for
-     * tokens of microseconds (a small model on a CPU), where sleeping after
-     * each one would idle mostly timer slack. */
-    uint64_t now = weft_mono_ns();
-    uint64_t busy = now - run->last_ns;
+    weft_event_token(&ev, sl->first + k, token, text, len);
+    emit(sl->r, job, &ev);
+    return atomic_load(&job->yield) || atomic_load(&job->cancel);
+}
+
+/* Between off and full power: a duty cycle over steps. A step took `busy`
+ * ns at full speed and owes busy * (1/duty - 1) ns of idling, which brings
+ * the average draw down to the budget whatever the batch. The debt is paid
+ * in sleeps of DUTY_MIN_SLEEP_NS or more and what a sleep overran is
+ * credited (one sleep's worth at most), so the average holds even for
+ * steps of microseconds (a small model on a CPU), where sleeping after each
+ * one would idle mostly timer slack. */
+static void duty_cycle(struct node_runner *r, uint64_t busy, int64_t *debt)
+{
     double budget = (double)atomic_load(&r->budget_mw) / 1000.0;
     double full = r->cfg->busy_w;
     /* With the GPU's own limit following the budget, no extra idling. */
     int limited = atomic_load(&r->gpu_limited);
-    if (!limited && budget > 0 && budget < full && strcmp(r->cfg->interactive, "always") != 0) {
-        double duty = budget / full < 0.1 ? 0.1 : budget / full;
-        run->idle_debt_ns += (int64_t)((double)busy * (1.0 / duty - 1.0));
-        if (run->idle_debt_ns > 1000000000) /* the yield check waits for the sleep */
-            run->idle_debt_ns = 1000000000;
-        if (run->idle_debt_ns >= DUTY_MIN_SLEEP_NS) {
-            uint64_t t0 = weft_mono_ns();
-            sleep_ns((uint64_t)run->idle_debt_ns);
-            run->idle_debt_ns -= (int64_t)(weft_mono_ns() - t0);
-            if (run->idle_debt_ns < -DUTY_MIN_SLEEP_NS)
-                run->idle_debt_ns = -DUTY_MIN_SLEEP_NS;
-        }
-    } else {
-        run->idle_debt_ns = 0;
+    if (limited || budget <= 0 || budget >= full || strcmp(r->cfg->interactive, "always") == 0) {
+        *debt = 0;
+        return;
     }
-    /* A speed ceiling, when the homeowner set one. */
-    double tps = r->cfg->max_tokens_per_s;
-    if (tps > 0) {
-        uint64_t spent = weft_mono_ns() - run->last_ns;
-        uint64_t want = (uint64_t)(1e9 / tps);
-        if (spent < want)
-            sleep_ns(want - spent);
+    double duty = budget / full < 0.1 ? 0.1 : budget / full;
+    *debt += (int64_t)((double)busy * (1.0 / duty - 1.0));
+    if (*debt > 1000000000) /* the yield check waits for the sleep */
+        *debt = 1000000000;
+    if (*debt >= DUTY_MIN_SLEEP_NS) {
+        uint64_t t0 = weft_mono_ns();
+        sleep_ns((uint64_t)*debt);
+        *debt -= (int64_t)(weft_mono_ns() - t0);
+        if (*debt < -DUTY_MIN_SLEEP_NS)
+            *debt = -DUTY_MIN_SLEEP_NS;
     }
-    run->last_ns = weft_mono_ns();
-    return 0;
 }
 
-static void run_job(struct node_runner *r, struct weft_session *sess, struct node_job *job)
+/* Tokenizes the job's prompt, appends the tokens the client already has
+ * and makes its generation on the slot's session; on failure the job ends
+ * with the reason and the slot stays free. */
+static void slot_start(struct slot *sl, struct node_job *job)
 {
+    struct node_runner *r = sl->r;
     struct weft_model *m = r->models[job->model].model;
+    if (!sl->sessions[job->model]) {
+        int rc = weft_session_new(m, r->cfg->n_ctx, &sl->sessions[job->model]);
+        if (rc != 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "cannot allocate the KV cache (%.0f MiB): %s",
+                     (double)weft_session_bytes(m, r->cfg->n_ctx) / (1 << 20), weft_strerror(rc));
+            end(r, job, WEFT_END_ERROR, -1, msg, NULL);
+            return;
+        }
+    }
     const struct weft_vocab *v = weft_model_vocab(m);
     size_t plen = strlen(job->prompt);
     int bos = weft_vocab_adds_bos(v);
@@ -156,51 +169,124 @@ static void run_job(struct node_runner *r, struct weft_session *sess, struct nod
     p.n_resumed = job->n_resume;
     p.n_stop = job->n_stop;
     memcpy(p.stop, job->stop, sizeof p.stop);
-    struct run run = {.r = r, .job = job, .first = job->n_resume, .last_ns = weft_mono_ns()};
-    struct weft_gen_result res;
-    int rc = weft_generate(sess, toks, n, &p, on_token, &run, &res);
+    sl->job = job;
+    sl->n_prompt = n_prompt;
+    sl->first = job->n_resume;
+    sl->last_ns = weft_mono_ns();
+    int rc = weft_gen_new(sl->sessions[job->model], toks, n, &p, on_token, sl, &sl->gen);
     free(toks);
     if (rc < 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "engine: %s", weft_strerror(rc));
         end(r, job, WEFT_END_ERROR, n_prompt, msg, NULL);
+        sl->job = NULL;
+    }
+}
+
+/* The generation is over: the end event, and the slot is free. */
+static void slot_end(struct slot *sl)
+{
+    struct node_job *job = sl->job;
+    struct weft_gen_result res;
+    int rc = weft_gen_done(sl->gen, &res);
+    if (rc < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "engine: %s", weft_strerror(rc));
+        end(sl->r, job, WEFT_END_ERROR, sl->n_prompt, msg, NULL);
     } else if (res.finish == WEFT_FINISH_CANCELED) {
         int cancelled = atomic_load(&job->cancel);
-        end(r, job, cancelled ? WEFT_END_ERROR : WEFT_END_YIELD, n_prompt,
+        end(sl->r, job, cancelled ? WEFT_END_ERROR : WEFT_END_YIELD, sl->n_prompt,
             cancelled ? "cancelled" : NULL, NULL);
     } else {
-        end(r, job, res.finish == WEFT_FINISH_STOP ? WEFT_END_STOP : WEFT_END_LENGTH, n_prompt,
-            NULL, run.tail);
+        end(sl->r, job, res.finish == WEFT_FINISH_STOP ? WEFT_END_STOP : WEFT_END_LENGTH,
+            sl->n_prompt, NULL, sl->tail);
     }
-    free(run.tail);
+    weft_gen_free(sl->gen);
+    sl->gen = NULL;
+    free(sl->tail);
+    sl->tail = NULL;
+    sl->job = NULL;
+    atomic_fetch_sub(&sl->r->running, 1);
+}
+
+/* One step for each model's running jobs together (one step per model:
+ * a step is of one model), the duty cycle after it, then the ends. */
+static void step_all(struct node_runner *r, struct slot *slots, int64_t *debt)
+{
+    int n_slots = r->max_slots;
+    for (int i = 0; i < n_slots; i++) /* a yield or cancel during a prompt */
+        if (slots[i].job &&
+            (atomic_load(&slots[i].job->yield) || atomic_load(&slots[i].job->cancel)))
+            weft_gen_cancel(slots[i].gen);
+    uint64_t t0 = weft_mono_ns();
+    for (int mi = 0; mi < r->n_models; mi++) {
+        struct weft_gen *gs[WEFTD_MAX_SLOTS];
+        int n = 0;
+        for (int i = 0; i < n_slots; i++)
+            if (slots[i].job && slots[i].job->model == mi && weft_gen_done(slots[i].gen, NULL) == 0)
+                gs[n++] = slots[i].gen;
+        if (n > atomic_load(&r->peak))
+            atomic_store(&r->peak, n);
+        if (n > 0)
+            weft_gen_step(gs, n, PROMPT_CHUNK); /* a failure ends each with its error */
+    }
+    duty_cycle(r, weft_mono_ns() - t0, debt);
+    /* A speed ceiling, when the homeowner set one: per job, so per step. */
+    double tps = r->cfg->max_tokens_per_s;
+    if (tps > 0) {
+        uint64_t spent = weft_mono_ns() - t0, want = (uint64_t)(1e9 / tps);
+        if (spent < want)
+            sleep_ns(want - spent);
+    }
+    for (int i = 0; i < n_slots; i++)
+        if (slots[i].job && weft_gen_done(slots[i].gen, NULL) != 0)
+            slot_end(&slots[i]);
 }
 
 static void *runner_main(void *arg)
 {
     struct node_runner *r = arg;
-    struct weft_session *sessions[WEFTD_MAX_MODELS] = {0};
+    struct slot slots[WEFTD_MAX_SLOTS];
+    memset(slots, 0, sizeof slots);
+    for (int i = 0; i < WEFTD_MAX_SLOTS; i++)
+        slots[i].r = r;
+    int64_t debt = 0;
     for (;;) {
+        struct node_job *in[WEFTD_MAX_SLOTS];
+        int n_in = 0, busy = atomic_load(&r->running) > 0;
         pthread_mutex_lock(&r->mu);
-        while (!r->next && !r->quit)
+        while (!busy && r->n_incoming == 0 && !r->quit)
             pthread_cond_wait(&r->cv, &r->mu);
-        struct node_job *job = r->next;
-        r->next = NULL;
+        n_in = r->n_incoming;
+        memcpy(in, r->incoming, (size_t)n_in * sizeof in[0]);
+        r->n_incoming = 0;
         int quit = r->quit;
         pthread_mutex_unlock(&r->mu);
-        if (job) {
-            int mi = job->model;
-            if (!sessions[mi] &&
-                weft_session_new(r->models[mi].model, r->cfg->n_ctx, &sessions[mi]) != 0) {
-                end(r, job, WEFT_END_ERROR, -1, "cannot allocate the KV cache", NULL);
+        /* New jobs join at this step. */
+        for (int k = 0; k < n_in; k++) {
+            struct slot *free_slot = NULL;
+            for (int i = 0; i < r->max_slots && !free_slot; i++)
+                if (!slots[i].job)
+                    free_slot = &slots[i];
+            if (!free_slot) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "no free slot: all %d in use", r->max_slots);
+                end(r, in[k], WEFT_END_ERROR, -1, msg, NULL);
                 continue;
             }
-            run_job(r, sessions[mi], job);
-        } else if (quit) {
-            break;
+            atomic_fetch_add(&r->running, 1);
+            slot_start(free_slot, in[k]);
+            if (!free_slot->job)
+                atomic_fetch_sub(&r->running, 1);
         }
+        if (atomic_load(&r->running) > 0)
+            step_all(r, slots, &debt);
+        else if (quit)
+            break;
     }
-    for (int i = 0; i < WEFTD_MAX_MODELS; i++)
-        weft_session_free(sessions[i]);
+    for (int i = 0; i < WEFTD_MAX_SLOTS; i++)
+        for (int mi = 0; mi < WEFTD_MAX_MODELS; mi++)
+            weft_session_free(slots[i].sessions[mi]);
     return NULL;
 }
 
@@ -218,6 +304,7 @@ int node_runner_init(struct node_runner *r, uv_loop_t *loop, const struct weftd_
     r->cfg = cfg;
     r->models = models;
     r->n_models = n_models;
+    r->max_slots = 1; /* the daemon sets its count before the start */
     r->on_events = on_events;
     r->ud = ud;
     pthread_mutex_init(&r->mu, NULL);
@@ -239,9 +326,14 @@ int node_runner_start(struct node_runner *r)
 void node_runner_give(struct node_runner *r, struct node_job *job)
 {
     pthread_mutex_lock(&r->mu);
-    r->next = job;
+    if (r->n_incoming < WEFTD_MAX_SLOTS) {
+        r->incoming[r->n_incoming++] = job;
+        job = NULL;
+    }
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    if (job) /* the daemon gives no more than max_slots; say so if it did */
+        end(r, job, WEFT_END_ERROR, -1, "no free slot", NULL);
 }
 
 void node_runner_set_budget(struct node_runner *r, double watts, int gpu_limited)

@@ -70,18 +70,28 @@ static char *status_json(const struct weftd *d)
         cJSON_AddStringToObject(s, "error", d->link.error);
     else
         cJSON_AddNullToObject(s, "error");
-    if (d->job) {
-        cJSON *j = cJSON_AddObjectToObject(o, "job");
-        cJSON_AddStringToObject(j, "id", d->job->id);
-        cJSON_AddStringToObject(j, "model",
-                                d->job->model >= 0 ? d->models[d->job->model].name : "?");
-        cJSON_AddNumberToObject(j, "resumed_from", d->job->n_resume);
-        cJSON_AddNumberToObject(j, "tokens", atomic_load(&d->job->tokens));
-        cJSON_AddNumberToObject(j, "running_ms", (double)weft_elapsed_ms(d->job->started_ms, now));
-        cJSON_AddBoolToObject(j, "yielding", atomic_load(&d->job->yield));
-    } else {
-        cJSON_AddNullToObject(o, "job");
+    /* "jobs": every slot's job, oldest first; "job": the oldest (or null),
+     * as before batching. */
+    cJSON *sl = cJSON_AddObjectToObject(o, "slots");
+    cJSON_AddNumberToObject(sl, "max", d->slots);
+    cJSON_AddNumberToObject(sl, "busy", d->n_jobs);
+    cJSON_AddStringToObject(sl, "why", d->slots_why);
+    cJSON *js = cJSON_AddArrayToObject(o, "jobs");
+    for (int i = 0; i < d->n_jobs; i++) {
+        const struct node_job *jb = d->jobs[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", jb->id);
+        cJSON_AddStringToObject(j, "model", jb->model >= 0 ? d->models[jb->model].name : "?");
+        cJSON_AddNumberToObject(j, "resumed_from", jb->n_resume);
+        cJSON_AddNumberToObject(j, "tokens", atomic_load(&jb->tokens));
+        cJSON_AddNumberToObject(j, "running_ms", (double)weft_elapsed_ms(jb->started_ms, now));
+        cJSON_AddBoolToObject(j, "yielding", atomic_load(&jb->yield));
+        cJSON_AddItemToArray(js, j);
     }
+    if (d->n_jobs > 0)
+        cJSON_AddItemReferenceToObject(o, "job", cJSON_GetArrayItem(js, 0));
+    else
+        cJSON_AddNullToObject(o, "job");
     cJSON *ms = cJSON_AddArrayToObject(o, "models");
     for (int i = 0; i < d->n_models; i++) {
         cJSON *m = cJSON_CreateObject();

@@ -31,7 +31,7 @@ static const char usage[] =
     "\n"
     "run prints only the generated text on stdout; load time and prefill/decode\n"
     "speeds go to stderr. Greedy decoding: --temp 0. bench --batch B also\n"
-    "decodes B sessions at once (weft_session_decode_batch) and prints the\n"
+    "decodes B sessions at once (weft_session_step) and prints the\n"
     "aggregate tok/s. --mapped: the CPU backend computes from the file\n"
     "mapping instead of its own (repacked) copy of the weights.\n";
 
@@ -424,7 +424,7 @@ static int cmd_bench(const struct opts *o)
         fprintf(stderr, "weft-infer: bench failed: %s %s\n", weft_strerror(rc),
                 weft_session_error(s));
     }
-    if (rc == 0 && o->batch > 1)
+    if (rc == 0 && o->batch >= 1)
         rc = bench_batch(o, m, toks);
     free(toks);
     weft_session_free(s);
