@@ -320,6 +320,54 @@ same_text() {
     [ "$(cat "$WORK/got")" = "$ref" ] || fail "$1: $(cat "$WORK/got") != $ref"
 }
 
+# ---- batches: eight streams over two homes with four slots each -------------
+
+# batch_homes: a scheduler; home b's node (little budget, four slots) with
+# the undisturbed run of each of eight requests (REQS, prompts, lengths,
+# temperatures and seeds that differ), one at a time, in refs; then home
+# a's node (four slots), preferred and parked. KEY and ADMIN are set.
+batch_homes() {
+    local prompts=("Once upon a time" "The little dog" "Lily had a red ball" "Tom" \
+        "One day a bird" "The sun was hot" "Max and Mia" "In the big park")
+    start_sched
+    KEY=$(new_key t)
+    ADMIN=$(new_key ops --admin)
+    start_home b
+    start_weftd b '{"policy":{"max_compute_w":100},"compute":{"max_slots":4}}'
+    wait_status b 'd["policy"]["state"]' on
+    wait_status b 'd["scheduler"]["state"]' live
+    wait_status b 'd["slots"]["max"]' 4
+    for i in 0 1 2 3 4 5 6 7; do
+        REQS[i]="{\"model\":\"stories260K\",\"prompt\":\"${prompts[i]}\",\"max_tokens\":$((40 + 3 * i)),\"temperature\":$([ $((i % 3)) = 0 ] && echo 0 || echo 0.9),\"seed\":$((700 + i)),\"stream\":true}"
+        refs[i]=$(stream /v1/completions "${REQS[i]}" --repr 2>/dev/null) || fail "reference run $i"
+    done
+    start_home a
+    start_weftd a '{"compute":{"max_slots":4,"max_tokens_per_s":15}}' # slow: a batch to catch
+    wait_status a 'd["policy"]["state"]' on
+    wait_status a 'd["scheduler"]["state"]' live
+    wait_ready a
+}
+
+# batch_streams: the eight requests at once in the background (texts in
+# $WORK/got.N); returns when home a runs at least two of them in one batch,
+# each past its third token.
+batch_streams() {
+    for i in 0 1 2 3 4 5 6 7; do
+        (stream /v1/completions "${REQS[i]}" --repr > "$WORK/got.$i" 2> "$WORK/got.$i.err") &
+        SPIDS[i]=$!
+    done
+    wait_status a "len(d['jobs']) >= 2 and min(j['tokens'] for j in d['jobs']) > 3" True 10
+}
+
+# batch_same_texts WHAT: every stream ended with its undisturbed run's text.
+batch_same_texts() {
+    for i in 0 1 2 3 4 5 6 7; do
+        wait "${SPIDS[i]}" || fail "stream $i $1: $(cat "$WORK/got.$i.err")"
+        [ "$(cat "$WORK/got.$i")" = "${refs[i]}" ] ||
+            fail "stream $i $1: $(cat "$WORK/got.$i") != ${refs[i]}"
+    done
+}
+
 # ---- the energy cases' common ground -----------------------------------------
 
 # steady_home [panelsim flags]: weft-panelsim on a home with a steady 2 kW
