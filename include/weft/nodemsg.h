@@ -68,6 +68,9 @@ struct weft_heartbeat {
     int deferrable, interactive;
     char policy_state[16];
     char reason[160]; /* the policy's sentence; "" when absent */
+    /* Jobs the node takes at once now (its budget may offer fewer than its
+     * hello's max_concurrency); 0 when absent: max_concurrency. */
+    int slots;
     struct {
         char id[WEFT_NODEMSG_ID_MAX];
         int64_t tokens; /* generated on this node; 0 when absent */

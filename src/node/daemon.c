@@ -223,6 +223,7 @@ static void on_heartbeat(void *ud, struct weft_heartbeat *hb)
     hb->battery_w = r->battery.at_ms ? r->battery.w : NAN;
     hb->soc = r->soc.at_ms ? r->soc.w : NAN;
     hb->compute_w = e->compute_w;
+    hb->slots = offered_slots(d);
     for (int i = 0; i < d->n_jobs && i < WEFT_NODEMSG_MAX_JOBS; i++) {
         snprintf(hb->jobs[i].id, sizeof hb->jobs[i].id, "%s", d->jobs[i]->id);
         hb->jobs[i].tokens = atomic_load(&d->jobs[i]->tokens);

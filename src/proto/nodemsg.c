@@ -186,6 +186,7 @@ int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb
     hb->interactive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "interactive"));
     str_into(o, "policy_state", hb->policy_state, sizeof hb->policy_state);
     str_into(o, "reason", hb->reason, sizeof hb->reason);
+    hb->slots = (int)whole_or(o, "slots", 64, 0);
     const cJSON *j;
     cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(o, "jobs"))
     {
@@ -216,6 +217,8 @@ int weft_heartbeat_write(const struct weft_heartbeat *hb, struct weft_buf *out)
     add_num_if(o, "battery_w", hb->battery_w);
     add_num_if(o, "soc", hb->soc);
     add_num_if(o, "compute_w", hb->compute_w);
+    if (hb->slots > 0)
+        cJSON_AddNumberToObject(o, "slots", hb->slots);
     cJSON *jobs = cJSON_AddArrayToObject(o, "jobs");
     for (int i = 0; i < hb->n_jobs; i++) {
         cJSON *j = cJSON_CreateObject();

@@ -68,6 +68,7 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
     }
     s->m.heartbeats++;
     n->budget_w = hb.budget_w;
+    n->slots = hb.slots;
     n->pv_w = hb.pv_w;
     n->load_w = hb.load_w;
     n->grid_w = hb.grid_w;

@@ -41,6 +41,7 @@ void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sche
         /* A poll parked here: the node waits for work now. */
         cJSON_AddBoolToObject(x, "waiting", n->poll != NULL);
         cJSON_AddNumberToObject(x, "max_concurrency", n->max_concurrency);
+        cJSON_AddNumberToObject(x, "slots", sched_node_slots(n));
         cJSON_AddNumberToObject(x, "budget_w", n->budget_w);
         cJSON_AddStringToObject(x, "policy_state", n->policy_state);
         cJSON_AddBoolToObject(x, "deferrable", n->deferrable_ok);

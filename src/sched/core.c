@@ -399,9 +399,14 @@ static int was_tried(const struct sched_job *j, const struct sched_node *n)
     return 0;
 }
 
-/* The best node parked on a poll for job j, or NULL. Prefers nodes the job
- * has not failed on, then budget headroom per running job, then fewer
- * running jobs. */
+int sched_node_slots(const struct sched_node *n)
+{
+    return n->slots > 0 && n->slots < n->max_concurrency ? n->slots : n->max_concurrency;
+}
+
+/* The best node parked on a poll for job j, or NULL, filling each up to
+ * the slots it offers. Prefers nodes the job has not failed on, then
+ * budget headroom per running job, then fewer running jobs. */
 static struct sched_node *pick(struct sched *s, const struct sched_job *j)
 {
     struct sched_node *best = NULL;
@@ -410,7 +415,7 @@ static struct sched_node *pick(struct sched *s, const struct sched_job *j)
     weft_list_foreach(it, &s->nodes)
     {
         struct sched_node *n = NODE_OF(it);
-        if (!n->live || !n->poll || n->running >= n->max_concurrency)
+        if (!n->live || !n->poll || n->running >= sched_node_slots(n))
             continue;
         if (!node_model(n, j->req.model))
             continue;

@@ -18,6 +18,9 @@ void sched_core_free(struct sched *s);
 struct sched_node *sched_node_find(struct sched *s, const char *name);
 /* Finds or creates (NULL when out of memory). */
 struct sched_node *sched_node_get(struct sched *s, const char *name);
+/* Jobs the node takes at once now: its heartbeat's offer, within its hello's
+ * max_concurrency. */
+int sched_node_slots(const struct sched_node *n);
 /* The node said hello: it is live; jobs it held before are lost. */
 void sched_node_hello(struct sched *s, struct sched_node *n);
 /* The node is gone (silent: its lease ran out, else its connection

@@ -49,6 +49,7 @@ struct sched_node {
     int n_models;
     char hardware[128];
     int max_concurrency;
+    int slots; /* what the last heartbeat offered (<= max_concurrency); 0: max_concurrency */
     int running;
     /* From the last heartbeat. */
     double budget_w;

@@ -201,6 +201,7 @@ TEST(heartbeat_round_trip)
     hb.soc = 97;
     hb.compute_w = 87;
     hb.deferrable = 1;
+    hb.slots = 3;
     snprintf(hb.policy_state, sizeof hb.policy_state, "on");
     snprintf(hb.reason, sizeof hb.reason, "surplus 2 kW \"exported\"");
     for (int i = 0; i < 3; i++) {
@@ -218,6 +219,7 @@ TEST(heartbeat_round_trip)
     ASSERT(back.soc == hb.soc && back.compute_w == hb.compute_w);
     ASSERT_EQ_INT(back.deferrable, 1);
     ASSERT_EQ_INT(back.interactive, 0);
+    ASSERT_EQ_INT(back.slots, 3);
     ASSERT_EQ_STR(back.policy_state, "on");
     ASSERT_EQ_STR(back.reason, hb.reason);
     ASSERT_EQ_INT(back.n_jobs, 3);

@@ -28,7 +28,7 @@
 
 struct cfg {
     const char *url, *token, *cacert, *models;
-    int token_ms, concurrency, die_after, freeze_after, yield_after;
+    int token_ms, concurrency, slots, die_after, freeze_after, yield_after;
     int fast; /* --fast: workers that answer each job at once on kept-alive connections */
     double budget_w;
     int deferrable, interactive;
@@ -162,6 +162,7 @@ static void *heartbeats(void *arg)
     hb.battery_w = 0;
     hb.soc = 80;
     hb.load_w = hb.compute_w = NAN;
+    hb.slots = n->c.slots; /* 0: not sent, the hello's concurrency holds */
     for (;;) {
         struct weft_buf body, out;
         weft_buf_init(&body, 1 << 16);
@@ -394,6 +395,8 @@ int main(int argc, char **argv)
             n.c.token_ms = (int)strtol(v, NULL, 10);
         else if (strcmp(f, "--concurrency") == 0)
             n.c.concurrency = (int)strtol(v, NULL, 10);
+        else if (strcmp(f, "--slots") == 0)
+            n.c.slots = (int)strtol(v, NULL, 10);
         else if (strcmp(f, "--budget-w") == 0)
             n.c.budget_w = strtod(v, NULL);
         else if (strcmp(f, "--die-after") == 0)
