@@ -8,9 +8,12 @@
 #             between two tokens, RUNS (default 20) kills
 #   duty      generation speed at budgets below compute.busy_w (the duty
 #             cycle, no GPU limit): a 200-token stream at each budget
+#   batch     one node (synthetic TinyLlama-1.1B Q4_0, 2 threads, 16 slots):
+#             STREAMS (default "1 4 16") completions at once, aggregate
+#             tok/s, time to first token, and the ledger's Wh per token
 # WEFTD_ENV (e.g. LD_LIBRARY_PATH=DIR, to try another libcurl) is added to
 # weftd's environment in idle and ready.
-# Usage: bench/node-bench.sh idle|ready|failover|duty|all
+# Usage: bench/node-bench.sh idle|ready|failover|duty|batch|all
 # Needs: a `make` build, ../shared/testdata, python3, mbpoll.
 set -u
 what=${1:-all}
@@ -153,11 +156,42 @@ bench_duty() {
     done
 }
 
+bench_batch() {
+    local m=$work/tinyllama-q4_0.gguf
+    "$bin/weft-convert" synth --shape tinyllama-1.1b --type q4_0 "$m" > /dev/null 2>&1 || return 1
+    echo "== batch: one node, synthetic TinyLlama-1.1B Q4_0, 2 threads, n_ctx 512, 16 slots, busy_w 120 W (estimate); 64 tokens a stream"
+    home
+    config batch "$MB" ', "n_ctx": 512, "max_slots": 16, "busy_w": 120' 300 \
+        "[{\"path\": \"$m\", \"name\": \"tl\"}]"
+    sed -i 's/"threads": 1/"threads": 2/' "$work/batch.json"
+    "$bin/weftd" --config "$work/batch.json" > "$work/batch.out" 2> "$work/batch.err" &
+    local p=$!
+    PIDS+=("$p")
+    wait_for "the batch node's status port" 60 grep -q "status on port" "$work/batch.out"
+    local sp
+    sp=$(sed -n 's/.*status on port \([0-9]*\)/\1/p' "$work/batch.out")
+    wait_for "the batch node ready" 60 node_ready batch
+    ledger() { curl -s "http://127.0.0.1:$sp/status" | json 'd["ledger"]["total"]["wh"], d["ledger"]["total"]["tokens"]' | tr -d '(),'; }
+    for n in ${STREAMS:-1 4 16}; do
+        local before after
+        before=$(ledger)
+        local line
+        line=$(/usr/bin/python3 "$root/bench/sched/concurrent.py" 127.0.0.1 "$PORT" "$CA" "$KEY" "$n" 64 tl)
+        wait_for "the node idle" 30 node_ready batch
+        sleep 1.5 # the last job's upload and ledger step
+        after=$(ledger)
+        echo "streams $n: $line  $(awk -v b="$before" -v a="$after" 'BEGIN{split(b, x, " "); split(a, y, " "); t = y[2] - x[2]; if (t > 0) printf "mWh/token %.3f (%d tokens in the ledger)", 1000 * (y[1] - x[1]) / t, t}')"
+    done
+    kill "$p"
+    wait "$p" 2> /dev/null
+}
+
 case $what in
 idle) bench_idle ;;
 ready) bench_ready ;;
 failover) bench_failover ;;
 duty) bench_duty ;;
-all) bench_idle; bench_ready; bench_failover; bench_duty ;;
-*) echo "usage: $0 idle|ready|failover|duty|all" >&2; exit 2 ;;
+batch) bench_batch ;;
+all) bench_idle; bench_ready; bench_failover; bench_duty; bench_batch ;;
+*) echo "usage: $0 idle|ready|failover|duty|batch|all" >&2; exit 2 ;;
 esac

@@ -405,7 +405,7 @@ static int cmd_node_status(int argc, char **argv)
     if (json)
         return print_json(j);
     const cJSON *e = cJSON_GetObjectItem(j, "energy"), *p = cJSON_GetObjectItem(j, "policy"),
-                *s = cJSON_GetObjectItem(j, "scheduler"), *job = cJSON_GetObjectItem(j, "job"),
+                *s = cJSON_GetObjectItem(j, "scheduler"),
                 *t = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "ledger"), "total");
     printf("energy (%s)%s%s\n", str_or(e, "device", "?"),
            cJSON_IsString(cJSON_GetObjectItem(e, "error")) ? ": " : "", str_or(e, "error", ""));
@@ -435,13 +435,22 @@ static int cmd_node_status(int argc, char **argv)
                  str_or(m, "template", "?"));
     }
     printf("models: %s\n", models[0] ? models : "none (this node only reports its energy)");
-    if (cJSON_IsObject(job))
-        printf("job: %s on %s, %d tokens (resumed from %d)%s\n", str_or(job, "id", "?"),
-               str_or(job, "model", "?"),
-               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(job, "tokens")),
-               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(job, "resumed_from")),
-               cJSON_IsTrue(cJSON_GetObjectItem(job, "yielding")) ? ", yielding" : "");
-    else
+    const cJSON *sl = cJSON_GetObjectItem(j, "slots"), *jb;
+    if (cJSON_IsObject(sl))
+        printf("slots: %d of %d busy (%s)\n",
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(sl, "busy")),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(sl, "max")), str_or(sl, "why", "?"));
+    int n_jobs = 0;
+    cJSON_ArrayForEach(jb, cJSON_GetObjectItem(j, "jobs"))
+    {
+        printf("job: %s on %s, %d tokens (resumed from %d)%s\n", str_or(jb, "id", "?"),
+               str_or(jb, "model", "?"),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(jb, "tokens")),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(jb, "resumed_from")),
+               cJSON_IsTrue(cJSON_GetObjectItem(jb, "yielding")) ? ", yielding" : "");
+        n_jobs++;
+    }
+    if (n_jobs == 0)
         printf("job: none\n");
     printf("ledger: %.0f tokens, %.0f jobs, %.2f Wh, %.0f%% from surplus\n",
            cJSON_GetNumberValue(cJSON_GetObjectItem(t, "tokens")),

@@ -35,6 +35,7 @@ fi
 grep -q "^policy: on" "$WORK/st.txt" || fail "status text: $(cat "$WORK/st.txt")"
 grep -q "scheduler: .* (live)" "$WORK/st.txt" || fail "status text: $(cat "$WORK/st.txt")"
 grep -q "^models: stories260K (" "$WORK/st.txt" || fail "status text: $(cat "$WORK/st.txt")"
+grep -qE "^slots: 0 of [0-9]+ busy \(what half the available memory" "$WORK/st.txt" || fail "status text: $(cat "$WORK/st.txt")"
 # A clean stop: SIGTERM, exit 0, the ledger on disk.
 kill -TERM "$NODE_PID"
 wait "$NODE_PID"
