@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "weft/utf8.h"
+
 struct weft_gguf;
 struct weft_vocab;
 
@@ -101,11 +103,16 @@ struct weft_detok {
 };
 void weft_detok_init(struct weft_detok *d);
 /* Appends the text of `id` to out[cap]; returns bytes written (cap must be
- * at least WEFT_DETOK_MAX + 8), or WEFT_EINVAL. */
+ * at least WEFT_DETOK_OUT), or WEFT_EINVAL. The text is always valid UTF-8:
+ * a sequence split across tokens is held until it completes, and bytes
+ * that cannot form one (a byte-fallback token out of place, say) come out
+ * as U+FFFD, so what reaches a JSON body is well-formed. */
 #define WEFT_DETOK_MAX 1024
+#define WEFT_DETOK_OUT WEFT_UTF8_SCRUB_CAP(WEFT_DETOK_MAX + 8)
 int weft_detok_push(const struct weft_vocab *v, struct weft_detok *d, int32_t id, char *out,
                     size_t cap);
-/* Emits whatever incomplete sequence is left (at the end of a stream). */
+/* Emits whatever incomplete sequence is left (at the end of a stream), as
+ * U+FFFD; cap as for weft_detok_push. */
 int weft_detok_flush(struct weft_detok *d, char *out, size_t cap);
 
 #endif /* WEFT_VOCAB_H */

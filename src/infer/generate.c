@@ -104,7 +104,7 @@ struct weft_gen {
  * and send it. */
 static void finish(struct weft_gen *g, enum weft_finish f, int rc)
 {
-    char piece[WEFT_DETOK_MAX + 8];
+    char piece[WEFT_DETOK_OUT];
     g->res.finish = f;
     g->rc = rc;
     if (rc == 0 && f != WEFT_FINISH_CANCELED && g->cb) {
@@ -127,7 +127,7 @@ static void sample_next(struct weft_gen *g)
     const struct weft_gen_params *p = &g->p;
     const struct weft_vocab *v = weft_model_vocab(weft_session_model(g->s));
     int n_vocab = weft_vocab_size(v), n_ctx = weft_session_ctx(g->s);
-    char piece[WEFT_DETOK_MAX + 8];
+    char piece[WEFT_DETOK_OUT];
     int pos = weft_session_pos(g->s);
     if ((p->max_tokens > 0 && g->produced >= p->max_tokens) || pos >= n_ctx) {
         finish(g, WEFT_FINISH_LENGTH, 0);
@@ -175,7 +175,7 @@ static void prompt_done(struct weft_gen *g)
     g->res.prefill_ms = (double)(now - g->t_start) / 1e6;
     g->t_decode = now;
     const struct weft_vocab *v = weft_model_vocab(weft_session_model(g->s));
-    char piece[WEFT_DETOK_MAX + 8];
+    char piece[WEFT_DETOK_OUT];
     for (int i = g->n_prompt - g->p.n_resumed; i < g->n_prompt; i++) {
         int k = weft_detok_push(v, &g->d, g->hist[i], piece, sizeof piece);
         int rc = k < 0 ? k : pend_add(&g->e, piece, (size_t)k);

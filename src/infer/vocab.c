@@ -1040,7 +1040,7 @@ static size_t complete_prefix(const char *s, size_t n)
                                            : 1;
         if (i + need > n) {
             /* Incomplete tail: hold it only if what is there continues
-             * correctly; garbage is let through. */
+             * correctly; garbage goes out now (as U+FFFD). */
             for (size_t k = i + 1; k < n; k++)
                 if (((unsigned char)s[k] & 0xc0) != 0x80)
                     return n;
@@ -1055,7 +1055,7 @@ int weft_detok_push(const struct weft_vocab *v, struct weft_detok *d, int32_t id
                     size_t cap)
 {
     char piece[WEFT_DETOK_MAX + 8];
-    if (id < 0 || id >= v->n || cap < WEFT_DETOK_MAX + 8)
+    if (id < 0 || id >= v->n || cap < WEFT_DETOK_OUT)
         return WEFT_EINVAL;
     if (id == v->bos) {
         d->at_start = 1;
@@ -1078,16 +1078,17 @@ int weft_detok_push(const struct weft_vocab *v, struct weft_detok *d, int32_t id
     memcpy(all + total, p, (size_t)n);
     total += (size_t)n;
     size_t done = complete_prefix(all, total);
-    memcpy(out, all, done);
+    size_t k = weft_utf8_scrub(all, done, out);
     d->n_pending = (int)(total - done);
     memcpy(d->pending, all + done, (size_t)d->n_pending);
-    return (int)done;
+    return (int)k;
 }
 
 int weft_detok_flush(struct weft_detok *d, char *out, size_t cap)
 {
-    size_t n = (size_t)d->n_pending < cap ? (size_t)d->n_pending : cap;
-    memcpy(out, d->pending, n);
+    if (cap < WEFT_UTF8_SCRUB_CAP(d->n_pending))
+        return WEFT_EINVAL;
+    size_t k = weft_utf8_scrub(d->pending, (size_t)d->n_pending, out);
     d->n_pending = 0;
-    return (int)n;
+    return (int)k;
 }

@@ -6,11 +6,13 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "weft/error.h"
+#include "weft/utf8.h"
 
 static int fail(char *err, size_t errcap, const char *msg)
 {
@@ -444,6 +446,26 @@ int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
 
 static const char *const end_names[] = {"stop", "length", "yield", "error"};
 
+/* Whether s is well-formed UTF-8: a node's text goes into the clients'
+ * JSON, which must be (weft/utf8.h). */
+static bool utf8_ok(const char *s)
+{
+    for (size_t n = strlen(s), k; n > 0; s += k, n -= k)
+        if ((k = weft_utf8_seq(s, n)) == 0)
+            return false;
+    return true;
+}
+
+/* src into dst[cap], cut after the last whole character that fits. */
+static void copy_chars(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src), o = 0;
+    for (size_t k; o < n && (k = weft_utf8_seq(src + o, n - o)) > 0 && o + k < cap; o += k)
+        ;
+    memcpy(dst, src, o);
+    dst[o] = '\0';
+}
+
 int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
 {
     memset(ev, 0, sizeof *ev);
@@ -455,7 +477,8 @@ int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "i");
     const cJSON *end = cJSON_GetObjectItemCaseSensitive(o, "end");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
-    if (text && (!cJSON_IsString(text) || strlen(text->valuestring) >= sizeof ev->text)) {
+    if (text && (!cJSON_IsString(text) || strlen(text->valuestring) >= sizeof ev->text ||
+                 !utf8_ok(text->valuestring))) {
         rc = WEFT_EPARSE;
     } else if (cJSON_IsNumber(i) && !end) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -481,9 +504,12 @@ int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
             double pt = num_or(o, "prompt_tokens", -1);
             ev->prompt_tokens = pt >= 0 && pt < 1e7 ? (int)pt : -1;
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
-            /* "" reads as absent, which is how the writer writes it. */
-            snprintf(ev->message, sizeof ev->message, "%s",
-                     cJSON_IsString(m) && m->valuestring[0] ? m->valuestring : "error");
+            /* "" reads as absent, which is how the writer writes it; a
+             * message that is not UTF-8 reads as "error". */
+            copy_chars(ev->message, sizeof ev->message,
+                       cJSON_IsString(m) && m->valuestring[0] && utf8_ok(m->valuestring)
+                           ? m->valuestring
+                           : "error");
         }
     } else {
         rc = WEFT_EPARSE;

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         struct weft_detok d;
         weft_detok_init(&d);
-        char piece[WEFT_DETOK_MAX + 8];
+        char piece[WEFT_DETOK_OUT];
         for (int i = 0; i < n && i < 64; i++)
             if (weft_detok_push(v, &d, ids[i], piece, sizeof piece) < 0)
                 abort();

@@ -154,7 +154,7 @@ static void roundtrip(struct fixture *fx, const char *text, const char *want)
     ASSERT(n > 0 && n <= 512);
     struct weft_detok d;
     weft_detok_init(&d);
-    char out[4096], piece[WEFT_DETOK_MAX + 8];
+    char out[4096], piece[WEFT_DETOK_OUT];
     size_t o = 0;
     for (int i = 0; i < n; i++) {
         int k = weft_detok_push(fx->v, &d, ids[i], piece, sizeof piece);

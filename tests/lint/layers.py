@@ -25,7 +25,7 @@ import re
 import sys
 
 HEADERS = {
-    "common": "buf cli config error list log sdnotify time version",
+    "common": "buf cli config error list log sdnotify time utf8 version",
     "energy": "energy energy_config energy_sim regmap sunspec",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",

@@ -383,3 +383,31 @@ TEST(assignment_markup_is_checked)
     ASSERT_EQ_INT(a.n_markup, 2);
     weft_assignment_free(&a);
 }
+
+/* A node's token text goes into the clients' JSON, which must be UTF-8:
+ * an event whose text is not well-formed is refused (the scheduler then
+ * treats the stream as broken), and an error message that is not, or that
+ * would be cut inside a character, is made safe. */
+TEST(events_must_be_utf8)
+{
+    struct weft_event ev;
+    static const char *bad[] = {
+        "{\"i\":0,\"id\":5,\"text\":\"\xba\"}", "{\"i\":0,\"id\":5,\"text\":\"ok \xe2\x82\"}",
+        "{\"i\":0,\"id\":5,\"text\":\"\xed\xa0\x80\"}", "{\"end\":\"stop\",\"text\":\"\xc0\xaf\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_ERR(weft_event_parse(bad[i], strlen(bad[i]), &ev), WEFT_EPARSE);
+    const char *good = "{\"i\":0,\"id\":5,\"text\":\"\xe2\x82\xac \xf0\x9f\xa6\x99\"}";
+    ASSERT_OK(weft_event_parse(good, strlen(good), &ev));
+    ASSERT_EQ_STR(ev.text, "\xe2\x82\xac \xf0\x9f\xa6\x99");
+    const char *msg = "{\"end\":\"error\",\"message\":\"bad \xff byte\"}";
+    ASSERT_OK(weft_event_parse(msg, strlen(msg), &ev));
+    ASSERT_EQ_STR(ev.message, "error");
+    /* 200 two-byte characters: cut at a character, not inside one */
+    char line[600];
+    size_t o = (size_t)snprintf(line, sizeof line, "{\"end\":\"error\",\"message\":\"");
+    for (int i = 0; i < 200; i++)
+        o += (size_t)snprintf(line + o, sizeof line - o, "\xc3\xa9");
+    snprintf(line + o, sizeof line - o, "\"}");
+    ASSERT_OK(weft_event_parse(line, strlen(line), &ev));
+    ASSERT(strlen(ev.message) % 2 == 0 && strlen(ev.message) >= sizeof ev.message - 2);
+}
