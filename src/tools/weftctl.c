@@ -347,7 +347,7 @@ static int cmd_nodes_live(const struct opts *o)
         printf("%-20s %-5s %3d/%-3d %8.0f %-8s %s\n", cJSON_GetObjectItem(n, "name")->valuestring,
                cJSON_GetObjectItem(n, "state")->valuestring,
                (int)cJSON_GetObjectItem(n, "running")->valuedouble,
-               (int)cJSON_GetObjectItem(n, "max_concurrency")->valuedouble,
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItem(n, "slots")),
                cJSON_GetObjectItem(n, "budget_w")->valuedouble,
                cJSON_GetObjectItem(n, "policy_state")->valuestring, models);
     }
