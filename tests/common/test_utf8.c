@@ -42,8 +42,7 @@ TEST(scrub_matches_python_replace)
         "\xf4\x90\x80\x80",
         "\xf5\x80",
         "\xff\xfe",
-        "a\xf0\x9f\xa6"
-        "b",
+        "a\xf0\x9f\xa6\x62",
         "\xe2\x82\xe2\x82\xac",
         "\xc2\x80\xdf\xbf",
         "\xef\xbf\xbd",
