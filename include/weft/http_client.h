@@ -76,4 +76,16 @@ int weft_http_client_calls(const struct weft_http_client *c);
  * calls cb(arg) when they are closed; then the client is freed. */
 void weft_http_client_close(struct weft_http_client *c, void (*cb)(void *arg), void *arg);
 
+/* A URL as libcurl's URL API parses it (the parser that will connect, so
+ * tricks such as http://127.0.0.1@evil.example read as what they are). */
+struct weft_url {
+    char scheme[16];
+    char host[256]; /* an IPv6 literal keeps its brackets */
+    int has_user;   /* user info before the host */
+};
+/* 0, or WEFT_EINVAL with the reason in err (not a URL, no host). */
+int weft_url_parse(const char *url, struct weft_url *u, char *err, size_t errcap);
+/* Whether u's host is this machine: 127.0.0.0/8, [::1] or localhost. */
+int weft_url_is_loopback(const struct weft_url *u);
+
 #endif /* WEFT_HTTP_CLIENT_H */

@@ -1,7 +1,10 @@
 /* The HTTP(S) client on libuv; see include/weft/http_client.h. */
 #include "weft/http_client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,4 +406,55 @@ void weft_http_client_close(struct weft_http_client *c, void (*cb)(void *arg), v
         sock_close(weft_list_entry(it, struct sock, link));
     }
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+/* ---- URLs ------------------------------------------------------------------ */
+
+int weft_url_parse(const char *url, struct weft_url *out, char *err, size_t errcap)
+{
+    memset(out, 0, sizeof *out);
+    CURLU *u = curl_url();
+    if (!u)
+        return WEFT_ENOMEM;
+    char *scheme = NULL, *host = NULL, *user = NULL;
+    int rc = WEFT_EINVAL;
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (uc != CURLUE_OK)
+        snprintf(err, errcap, "not a URL: %s", curl_url_strerror(uc));
+    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        snprintf(err, errcap, "no scheme or host");
+    else if (strlen(scheme) >= sizeof out->scheme || strlen(host) >= sizeof out->host)
+        snprintf(err, errcap, "scheme or host too long");
+    else
+        rc = 0;
+    if (rc == 0) {
+        snprintf(out->scheme, sizeof out->scheme, "%s", scheme);
+        snprintf(out->host, sizeof out->host, "%s", host);
+        out->has_user = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int weft_url_is_loopback(const struct weft_url *u)
+{
+    const char *h = u->host;
+    struct in_addr a4;
+    struct in6_addr a6;
+    char v6[64];
+    size_t n = strlen(h);
+    if (strcmp(h, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (n > 2 && n - 2 < sizeof v6 && h[0] == '[' && h[n - 1] == ']') {
+        memcpy(v6, h + 1, n - 2);
+        v6[n - 2] = '\0';
+        return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    return 0; /* a name that merely begins with "127." is not */
 }

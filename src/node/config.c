@@ -6,6 +6,7 @@
 
 #include "weft/config.h"
 #include "weft/error.h"
+#include "weft/http_client.h"
 #include "weft/node.h"
 #include "weft/chat.h"
 
@@ -141,16 +142,41 @@ void weftd_config_default(struct weftd_config *c)
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 
+/* A scheduler URL: https://, or plain http:// to this machine only (the
+ * node token travels in the clear otherwise). */
+static int check_sched_url(int i, const char *url, char *err, size_t errcap)
+{
+    struct weft_url u;
+    char why[160];
+    int rc = weft_url_parse(url, &u, why, sizeof why);
+    if (rc != 0) {
+        snprintf(err, errcap, "scheduler.urls[%d]: \"%s\": %s", i, url,
+                 rc == WEFT_ENOMEM ? "out of memory" : why);
+        return rc == WEFT_ENOMEM ? rc : WEFT_ECONFIG;
+    }
+    if (u.has_user) {
+        snprintf(err, errcap,
+                 "scheduler.urls[%d]: \"%s\" names a user before the host; the node "
+                 "authenticates with scheduler.token",
+                 i, url);
+        return WEFT_ECONFIG;
+    }
+    if (strcmp(u.scheme, "https") == 0 ||
+        (strcmp(u.scheme, "http") == 0 && weft_url_is_loopback(&u)))
+        return 0;
+    snprintf(err, errcap,
+             "scheduler.urls[%d]: \"%s\" must be https:// (plain http only to loopback: "
+             "127.0.0.0/8, [::1], localhost; its host is %s)",
+             i, url, u.host);
+    return WEFT_ECONFIG;
+}
+
 int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
 {
     for (int i = 0; i < c->scheduler.n_urls; i++) {
-        if (strncmp(c->scheduler.urls[i].url, "https://", 8) != 0 &&
-            strncmp(c->scheduler.urls[i].url, "http://127.", 11) != 0) {
-            snprintf(err, errcap,
-                     "scheduler.urls[%d]: \"%s\" must be https:// (plain http only to loopback)", i,
-                     c->scheduler.urls[i].url);
-            return WEFT_ECONFIG;
-        }
+        int rc = check_sched_url(i, c->scheduler.urls[i].url, err, errcap);
+        if (rc != 0)
+            return rc;
     }
     if (c->scheduler.ca_file[0] && access(c->scheduler.ca_file, R_OK) != 0) {
         snprintf(err, errcap, "scheduler.ca_file: cannot read %s", c->scheduler.ca_file);
