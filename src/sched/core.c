@@ -206,17 +206,21 @@ static void job_done(struct sched *s, struct sched_job *j, const char *finish)
 static void job_lost(struct sched *s, struct sched_job *j, int failure, const char *why)
 {
     struct sched_node *n = j->node;
+    /* A failure counts once per node: three failures landing on a, b, a
+     * are two nodes. reassignments still bounds the total. */
     if (n && failure && j->n_tried < SCHED_MAX_TRIED) {
         int seen = 0;
         for (int i = 0; i < j->n_tried; i++)
             seen |= strcmp(j->tried[i], n->name) == 0;
-        if (!seen)
+        if (!seen) {
             snprintf(j->tried[j->n_tried++], sizeof j->tried[0], "%s", n->name);
+            j->attempts++;
+        }
+    } else if (failure) {
+        j->attempts++; /* no node, or SCHED_MAX_TRIED distinct ones already */
     }
     detach_node(s, j, 409);
     j->reassignments++;
-    if (failure)
-        j->attempts++;
     j->lost_ms = weft_mono_ms();
     if (j->attempts >= s->cfg.max_attempts || j->reassignments > 8 * s->cfg.max_attempts) {
         char msg[256];
