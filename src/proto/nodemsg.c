@@ -22,8 +22,32 @@ static int fail(char *err, size_t errcap, const char *msg)
 }
 
 /* The body as a JSON object, or NULL (not JSON, or not an object). */
+/* Whether s[0..n) is well-formed UTF-8 without NUL: what a node sends
+ * reaches the clients' and the operator's JSON, which must be UTF-8. */
+static bool utf8_ok_n(const char *s, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if (s[i] == '\0' || (k = weft_utf8_seq(s + i, n - i)) == 0)
+            return false;
+    return true;
+}
+
+/* src into dst[cap], cut after the last whole character that fits. */
+static void copy_chars(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src), o = 0;
+    for (size_t k; o < n && (k = weft_utf8_seq(src + o, n - o)) > 0 && o + k < cap; o += k)
+        ;
+    memcpy(dst, src, o);
+    dst[o] = '\0';
+}
+
+/* A node message: one JSON object in UTF-8 (anything else is refused
+ * whole, so no string from it can carry bad bytes further). */
 static cJSON *parse_object(const char *body, size_t len)
 {
+    if (!utf8_ok_n(body, len))
+        return NULL;
     cJSON *o = cJSON_ParseWithLength(body, len);
     if (cJSON_IsObject(o))
         return o;
@@ -40,7 +64,7 @@ static double num_or(const cJSON *o, const char *k, double dflt)
 static void str_into(const cJSON *o, const char *k, char *out, size_t cap)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+    copy_chars(out, cap, cJSON_IsString(v) ? v->valuestring : "");
 }
 
 /* A whole number in [lo, hi], or WEFT_ERANGE (NAN and huge doubles
@@ -89,7 +113,7 @@ int weft_hello_parse(const char *body, size_t len, struct weft_hello *h, char *e
     memset(h, 0, sizeof *h);
     cJSON *o = parse_object(body, len);
     if (!o)
-        return fail(err, errcap, "expected a JSON object");
+        return fail(err, errcap, "expected a JSON object in UTF-8");
     int rc = 0;
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(o, "models");
     if (!cJSON_IsArray(models) || cJSON_GetArraySize(models) > WEFT_NODEMSG_MAX_MODELS) {
@@ -143,7 +167,7 @@ int weft_hello_reply_parse(const char *body, size_t len, struct weft_hello_reply
     r->heartbeat_ms = 2000;
     cJSON *o = parse_object(body, len);
     if (!o)
-        return fail(err, errcap, "expected a JSON object");
+        return fail(err, errcap, "expected a JSON object in UTF-8");
     const cJSON *hb = cJSON_GetObjectItemCaseSensitive(o, "heartbeat_ms");
     /* Clamped, not refused: a scheduler asking for something odd still
      * gets heartbeats, at most a minute apart. */
@@ -174,7 +198,7 @@ int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb
     memset(hb, 0, sizeof *hb);
     cJSON *o = parse_object(body, len);
     if (!o)
-        return fail(err, errcap, "expected a JSON object");
+        return fail(err, errcap, "expected a JSON object in UTF-8");
     hb->budget_w = num_or(o, "budget_w", 0);
     if (hb->budget_w < 0)
         hb->budget_w = 0;
@@ -237,7 +261,7 @@ int weft_heartbeat_reply_parse(const char *body, size_t len, struct weft_heartbe
     memset(r, 0, sizeof *r);
     cJSON *o = parse_object(body, len);
     if (!o)
-        return fail(err, errcap, "expected a JSON object");
+        return fail(err, errcap, "expected a JSON object in UTF-8");
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "cancel"))
     {
@@ -386,7 +410,7 @@ int weft_assignment_parse(const char *body, size_t len, struct weft_assignment *
     memset(a, 0, sizeof *a);
     cJSON *o = parse_object(body, len);
     if (!o)
-        return fail(err, errcap, "expected a JSON object");
+        return fail(err, errcap, "expected a JSON object in UTF-8");
     const cJSON *job = cJSON_GetObjectItemCaseSensitive(o, "job");
     int rc;
     if (!cJSON_IsString(job) || !job_id_ok(job->valuestring)) {
@@ -446,26 +470,6 @@ int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
 
 static const char *const end_names[] = {"stop", "length", "yield", "error"};
 
-/* Whether s is well-formed UTF-8: a node's text goes into the clients'
- * JSON, which must be (weft/utf8.h). */
-static bool utf8_ok(const char *s)
-{
-    for (size_t n = strlen(s), k; n > 0; s += k, n -= k)
-        if ((k = weft_utf8_seq(s, n)) == 0)
-            return false;
-    return true;
-}
-
-/* src into dst[cap], cut after the last whole character that fits. */
-static void copy_chars(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src), o = 0;
-    for (size_t k; o < n && (k = weft_utf8_seq(src + o, n - o)) > 0 && o + k < cap; o += k)
-        ;
-    memcpy(dst, src, o);
-    dst[o] = '\0';
-}
-
 int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
 {
     memset(ev, 0, sizeof *ev);
@@ -477,8 +481,7 @@ int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "i");
     const cJSON *end = cJSON_GetObjectItemCaseSensitive(o, "end");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
-    if (text && (!cJSON_IsString(text) || strlen(text->valuestring) >= sizeof ev->text ||
-                 !utf8_ok(text->valuestring))) {
+    if (text && (!cJSON_IsString(text) || strlen(text->valuestring) >= sizeof ev->text)) {
         rc = WEFT_EPARSE;
     } else if (cJSON_IsNumber(i) && !end) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -504,12 +507,9 @@ int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
             double pt = num_or(o, "prompt_tokens", -1);
             ev->prompt_tokens = pt >= 0 && pt < 1e7 ? (int)pt : -1;
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
-            /* "" reads as absent, which is how the writer writes it; a
-             * message that is not UTF-8 reads as "error". */
+            /* "" reads as absent, which is how the writer writes it. */
             copy_chars(ev->message, sizeof ev->message,
-                       cJSON_IsString(m) && m->valuestring[0] && utf8_ok(m->valuestring)
-                           ? m->valuestring
-                           : "error");
+                       cJSON_IsString(m) && m->valuestring[0] ? m->valuestring : "error");
         }
     } else {
         rc = WEFT_EPARSE;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "weft/error.h"
+#include "weft/utf8.h"
 
 #define INVALID "invalid_request_error"
 
@@ -316,9 +317,43 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
     return 0;
 }
 
+/* What RFC 8259 asks of a JSON text that cJSON lets pass: UTF-8 only
+ * (well-formed, no overlong forms or surrogates), no NUL, no byte order
+ * mark; NULL when the body is one. */
+static const char *not_json_text(const char *body, size_t len)
+{
+    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
+        return "it begins with a byte order mark";
+    if (memchr(body, '\0', len))
+        return "it holds a NUL byte";
+    for (size_t i = 0, k; i < len; i += k)
+        if ((k = weft_utf8_seq(body + i, len - i)) == 0)
+            return "it is not valid UTF-8";
+    return NULL;
+}
+
 static cJSON *parse_root(const char *body, size_t len, struct weft_oai_err *err)
 {
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, NULL, 0);
+    const char *why = not_json_text(body, len);
+    if (why) {
+        weft_oai_set_err(err, 400, INVALID, NULL, NULL,
+                         "We could not parse the JSON body of your request: %s", why);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    /* One value and nothing after it but whitespace: no trailing garbage,
+     * no second object. */
+    while (root && end && end < body + len &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (root && end != body + len) {
+        cJSON_Delete(root);
+        weft_oai_set_err(err, 400, INVALID, NULL, NULL,
+                         "We could not parse the JSON body of your request: text after the "
+                         "object");
+        return NULL;
+    }
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         weft_oai_set_err(err, 400, INVALID, NULL, NULL,

@@ -385,9 +385,9 @@ TEST(assignment_markup_is_checked)
 }
 
 /* A node's token text goes into the clients' JSON, which must be UTF-8:
- * an event whose text is not well-formed is refused (the scheduler then
- * treats the stream as broken), and an error message that is not, or that
- * would be cut inside a character, is made safe. */
+ * an event that is not well-formed is refused (the scheduler then treats
+ * the stream as broken), and an error message too long is cut at a
+ * character, not inside one. */
 TEST(events_must_be_utf8)
 {
     struct weft_event ev;
@@ -400,8 +400,7 @@ TEST(events_must_be_utf8)
     ASSERT_OK(weft_event_parse(good, strlen(good), &ev));
     ASSERT_EQ_STR(ev.text, "\xe2\x82\xac \xf0\x9f\xa6\x99");
     const char *msg = "{\"end\":\"error\",\"message\":\"bad \xff byte\"}";
-    ASSERT_OK(weft_event_parse(msg, strlen(msg), &ev));
-    ASSERT_EQ_STR(ev.message, "error");
+    ASSERT_ERR(weft_event_parse(msg, strlen(msg), &ev), WEFT_EPARSE);
     /* 200 two-byte characters: cut at a character, not inside one */
     char line[600];
     size_t o = (size_t)snprintf(line, sizeof line, "{\"end\":\"error\",\"message\":\"");
@@ -410,4 +409,29 @@ TEST(events_must_be_utf8)
     snprintf(line + o, sizeof line - o, "\"}");
     ASSERT_OK(weft_event_parse(line, strlen(line), &ev));
     ASSERT(strlen(ev.message) % 2 == 0 && strlen(ev.message) >= sizeof ev.message - 2);
+}
+
+/* Every node message must be UTF-8 as a whole: a model name, a hardware
+ * string or a reason with a bad byte would reach /v1/models, the admin
+ * routes or a client's JSON (issue 17, finding 3). */
+TEST(node_messages_must_be_utf8)
+{
+    char err[160];
+    struct weft_hello h;
+    const char *hello = "{\"models\":[{\"name\":\"gpt\xff\"}],\"max_concurrency\":1}";
+    ASSERT_ERR(weft_hello_parse(hello, strlen(hello), &h, err, sizeof err), WEFT_EPARSE);
+    ASSERT_CONTAINS(err, "UTF-8");
+    const char *hw = "{\"models\":[{\"name\":\"m\"}],\"hardware\":\"RTX \xc0\xaf\"}";
+    ASSERT_ERR(weft_hello_parse(hw, strlen(hw), &h, err, sizeof err), WEFT_EPARSE);
+    struct weft_heartbeat hb;
+    const char *beat = "{\"budget_w\":1,\"reason\":\"sun \xed\xa0\x80\"}";
+    ASSERT_ERR(weft_heartbeat_parse(beat, strlen(beat), &hb, err, sizeof err), WEFT_EPARSE);
+    /* a long hardware string is cut at a character */
+    char line[400];
+    size_t o = (size_t)snprintf(line, sizeof line, "{\"models\":[],\"hardware\":\"");
+    for (int i = 0; i < 100; i++)
+        o += (size_t)snprintf(line + o, sizeof line - o, "\xe2\x82\xac");
+    snprintf(line + o, sizeof line - o, "\"}");
+    ASSERT_OK(weft_hello_parse(line, strlen(line), &h, err, sizeof err));
+    ASSERT(strlen(h.hardware) % 3 == 0 && strlen(h.hardware) >= sizeof h.hardware - 3);
 }

@@ -174,3 +174,33 @@ TEST(job_fields)
     ASSERT_EQ_INT(r.deadline_ms, 0);
     weft_oai_req_free(&r);
 }
+
+/* A developer's body is one JSON text as RFC 8259 has it: cJSON alone let
+ * each of these through (issue 17, finding 8), and an invalid model name
+ * came back in the 404. */
+TEST(only_one_strict_json_text_is_accepted)
+{
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    static const char *bad[] = {
+        "{\"model\":\"m\",\"prompt\":\"p\"} trailing",
+        "{\"model\":\"m\",\"prompt\":\"p\"}{\"model\":\"m\",\"prompt\":\"p\"}",
+        "\xef\xbb\xbf{\"model\":\"m\",\"prompt\":\"p\"}",
+        "{\"model\":\"m\xff\",\"prompt\":\"p\"}",
+        "{\"model\":\"m\xc0\xaf\",\"prompt\":\"p\"}",     /* overlong '/' */
+        "{\"model\":\"m\xed\xa0\x80\",\"prompt\":\"p\"}", /* a surrogate */
+        "{\"model\":\"m\",\"prompt\":\"p\xe2\x82\"}",     /* cut short */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (parse(WEFT_OAI_COMPLETION, bad[i], &r, &e) != WEFT_EPARSE)
+            TEST_FAIL_("body %zu accepted", i);
+        ASSERT_EQ_INT(e.status, 400);
+    }
+    /* a NUL inside the body (strlen would stop there) */
+    static const char nul[] = "{\"model\":\"m\",\"prompt\":\"p\"}\0{}";
+    ASSERT_EQ_INT(weft_oai_parse(&r, WEFT_OAI_COMPLETION, nul, sizeof nul - 1, &e), WEFT_EPARSE);
+    /* whitespace around the object and real UTF-8 are fine */
+    ASSERT_OK(parse(WEFT_OAI_COMPLETION, " \r\n{\"model\":\"m\",\"prompt\":\"\xe2\x82\xac\"}\n\t ",
+                    &r, &e));
+    weft_oai_req_free(&r);
+}
