@@ -27,6 +27,12 @@ struct sched_limits_cfg {
     int max_connections;
     int max_queued;      /* jobs waiting in memory (interactive + deferrable) */
     int max_work_wait_s; /* longest long-poll a node may ask for */
+    /* An assignment is a lease: its node must open the token stream within
+     * stream_open_ms, and (when min_tokens_per_s > 0) send at least that
+     * rate over every token_window_ms, or the job moves to another node. */
+    int stream_open_ms;
+    double min_tokens_per_s;
+    int token_window_ms;
 };
 
 struct sched_config {

@@ -499,6 +499,7 @@ static void assign(struct sched *s, struct sched_job *j, struct sched_node *n)
     s->n_running++;
     j->state = SJ_RUNNING;
     j->node = n;
+    j->assigned_ms = weft_mono_ms();
     n->running++;
     if (j->durable)
         weft_store_job_mark(s->store, j->id, WEFT_JOB_RUNNING);
@@ -522,6 +523,47 @@ void sched_dispatch(struct sched *s)
     }
 }
 
+/* Assignments are leases: a node that took a job and never opened its
+ * token stream (or whose work reply was lost on the way), or that trickles
+ * tokens below the operator's floor, loses the job to another node. It
+ * counts as that node's failure. */
+static void lease_check(struct sched *s, uint64_t now)
+{
+    const struct sched_limits_cfg *lim = &s->cfg.limits;
+    struct weft_list *it, *tmp;
+    int moved = 0;
+    weft_list_foreach_safe(it, tmp, &s->running)
+    {
+        struct sched_job *j = JOB_OF(it);
+        char why[160];
+        if (!j->node)
+            continue;
+        if (!j->stream) {
+            if (weft_elapsed_ms(j->assigned_ms, now) <= (uint64_t)lim->stream_open_ms)
+                continue;
+            snprintf(why, sizeof why, "node %s did not open its token stream within %d ms",
+                     j->node->name, lim->stream_open_ms);
+        } else if (lim->min_tokens_per_s > 0 &&
+                   weft_elapsed_ms(j->window_ms, now) >= (uint64_t)lim->token_window_ms) {
+            int got = j->n_tokens - j->window_tokens;
+            double rate = got * 1000.0 / (double)weft_elapsed_ms(j->window_ms, now);
+            j->window_ms = now;
+            j->window_tokens = j->n_tokens;
+            if (rate >= lim->min_tokens_per_s)
+                continue;
+            snprintf(why, sizeof why, "node %s sent %d tokens in %d ms, under %.2f tok/s",
+                     j->node->name, got, lim->token_window_ms, lim->min_tokens_per_s);
+        } else {
+            continue;
+        }
+        s->m.node_errors++;
+        job_lost(s, j, 1, why);
+        moved = 1;
+    }
+    if (moved)
+        sched_dispatch(s);
+}
+
 void sched_tick(uv_timer_t *t)
 {
     struct sched *s = t->data;
@@ -540,6 +582,7 @@ void sched_tick(uv_timer_t *t)
         if (n->poll && now >= n->poll_deadline_ms)
             end_poll(n, 204);
     }
+    lease_check(s, now);
     weft_list_foreach_safe(it, tmp, &s->queue)
     {
         struct sched_job *j = JOB_OF(it);
@@ -694,6 +737,8 @@ int sched_stream_open(struct sched *s, struct sched_node *n, struct sched_job *j
     st->req = req;
     weft_buf_init(&st->line, STREAM_LINE_MAX);
     job->stream = st;
+    job->window_ms = weft_mono_ms();
+    job->window_tokens = job->n_tokens;
     req->data = st;
     req->on_body = stream_body;
     req->on_abort = stream_abort;

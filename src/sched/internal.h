@@ -92,6 +92,10 @@ struct sched_job {
     char tried[SCHED_MAX_TRIED][64];
     int n_tried;
     uint64_t lost_ms; /* when it last lost its node; 0 if never */
+    /* The lease (core.c's tick): when it was assigned, and the start of
+     * the current rate window with the tokens it had then. */
+    uint64_t assigned_ms, window_ms;
+    int window_tokens;
     /* Interactive client (client.c), or NULL. */
     struct weft_http_req *client;
     int holds_slot; /* the client took one of its key's concurrency slots */

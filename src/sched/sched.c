@@ -32,6 +32,12 @@ static const struct weft_cfg_field limits_fields[] = {
                    "Open connections; more are closed at once."),
     WEFT_CFG_INT_F(struct sched_limits_cfg, max_queued, "max_queued", 1, 10000000, 0,
                    "Requests and jobs waiting for a node; more get 503."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, stream_open_ms, "stream_open_ms", 100, 600000, 0,
+                   "an assigned job's node must open its token stream within this, ms"),
+    WEFT_CFG_DOUBLE_F(struct sched_limits_cfg, min_tokens_per_s, "min_tokens_per_s", 0, 10000, 0,
+                      "a running job below this rate over token_window_ms moves; 0 = off"),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, token_window_ms, "token_window_ms", 1000, 3600000, 0,
+                   "the window min_tokens_per_s is measured over, ms"),
     WEFT_CFG_INT_F(struct sched_limits_cfg, max_work_wait_s, "max_work_wait_s", 1, 300, 0,
                    "Longest long-poll a node may ask for."),
     WEFT_CFG_END,
@@ -83,6 +89,9 @@ void sched_config_default(struct sched_config *cfg)
     cfg->limits.max_connections = 20000;
     cfg->limits.max_queued = 100000;
     cfg->limits.max_work_wait_s = 60;
+    cfg->limits.stream_open_ms = 10000;
+    cfg->limits.min_tokens_per_s = 0;
+    cfg->limits.token_window_ms = 15000;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
 

@@ -81,7 +81,9 @@ static void wait_reply(struct env *e, struct reply *r, long status)
 
 /* ---- the scheduler ---- */
 
-static void start(struct env *e, int heartbeat_ms)
+/* The scheduler with heartbeat_ms, and lease limits where not 0. */
+static void start_leases(struct env *e, int heartbeat_ms, int stream_open_ms, double min_tps,
+                         int window_ms)
 {
     memset(e, 0, sizeof *e);
     ASSERT_OK(uv_loop_init(&e->loop));
@@ -89,6 +91,11 @@ static void start(struct env *e, int heartbeat_ms)
     e->log.level = getenv("TEST_LOG") ? WEFT_LOG_DEBUG : -1;
     struct sched_config cfg;
     sched_config_default(&cfg);
+    if (stream_open_ms)
+        cfg.limits.stream_open_ms = stream_open_ms;
+    cfg.limits.min_tokens_per_s = min_tps;
+    if (window_ms)
+        cfg.limits.token_window_ms = window_ms;
     cfg.plain_http = true;
     cfg.port = 0;
     cfg.heartbeat_ms = heartbeat_ms;
@@ -105,6 +112,11 @@ static void start(struct env *e, int heartbeat_ms)
     ASSERT_OK(weft_store_key_create(st, "dev", 0, 0, 0, e->key, &info));
     weft_store_close(st);
     ASSERT_OK(weft_http_client_init(&e->http, &e->loop));
+}
+
+static void start(struct env *e, int heartbeat_ms)
+{
+    start_leases(e, heartbeat_ms, 0, 0, 0);
 }
 
 static void on_sched_stopped(void *arg)
@@ -515,5 +527,72 @@ TEST(max_attempts_counts_distinct_nodes)
     node_free(&a);
     node_free(&b);
     node_free(&c);
+    stop(&e);
+}
+
+/* An assignment is a lease (issue 17, finding 1): a node that takes a job
+ * and never opens its token stream loses it to another node, and so does
+ * one that trickles tokens under the operator's floor; the client's text
+ * is whole either way. */
+TEST(a_job_whose_node_never_streams_moves)
+{
+    struct env e;
+    start_leases(&e, 2000, 300, 0, 0);
+    struct node a, b;
+    node_enroll(&e, &a, "a");
+    node_enroll(&e, &b, "b");
+    node_hello(&a, 300);
+    node_hello(&b, 100);
+    node_poll(&a);
+    struct reply dev = {0};
+    completion(&e, 3, &dev);
+    node_assignment(&a); /* and then nothing */
+    node_poll(&b);
+    node_assignment(&b);
+    ASSERT_EQ_STR(b.a.job, a.a.job);
+    ASSERT_EQ_INT(b.a.n_resume, 0);
+    node_upload_start(&b);
+    for (int i = 0; i < 3; i++)
+        node_token(&b, i);
+    node_end(&b, WEFT_END_LENGTH);
+    wait_reply(&e, &b.upload_reply, 200);
+    wait_reply(&e, &dev, 200);
+    expect_text(&dev, " t0 t1 t2", 3, "length");
+    weft_buf_free(&dev.body);
+    node_free(&a);
+    node_free(&b);
+    stop(&e);
+}
+
+TEST(a_job_under_the_token_floor_moves)
+{
+    struct env e;
+    start_leases(&e, 2000, 0, 5, 1000);
+    struct node a, b;
+    node_enroll(&e, &a, "a");
+    node_enroll(&e, &b, "b");
+    node_hello(&a, 300);
+    node_hello(&b, 100);
+    node_poll(&a);
+    struct reply dev = {0};
+    completion(&e, 4, &dev);
+    node_assignment(&a);
+    node_upload_start(&a);
+    node_token(&a, 0); /* one token, then a trickle of nothing */
+    wait_metric(&e, "weft_tokens_total", 1);
+    node_poll(&b);
+    node_assignment(&b);
+    ASSERT_EQ_STR(b.a.job, a.a.job);
+    ASSERT_EQ_INT(b.a.n_resume, 1);
+    node_upload_start(&b);
+    for (int i = 1; i < 4; i++)
+        node_token(&b, i);
+    node_end(&b, WEFT_END_LENGTH);
+    wait_reply(&e, &b.upload_reply, 200);
+    wait_reply(&e, &dev, 200);
+    expect_text(&dev, " t0 t1 t2 t3", 4, "length");
+    weft_buf_free(&dev.body);
+    node_free(&a);
+    node_free(&b);
     stop(&e);
 }
