@@ -241,8 +241,7 @@ void sched_job_cancel(struct sched *s, struct sched_job *j, const char *why)
     weft_log_info(s->log, "job %s cancelled: %s", j->id, why);
     detach_node(s, j, 409);
     job_unlink(s, j);
-    if (j->durable)
-        store_outcome(s, j, WEFT_JOB_CANCELLED, NULL, why);
+    store_outcome(s, j, WEFT_JOB_CANCELLED, NULL, why); /* counted for interactive ones too */
     sched_job_free(j);
     sched_dispatch(s);
 }

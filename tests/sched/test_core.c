@@ -35,6 +35,7 @@ struct reply {
     int rc;
     long status;
     struct weft_buf body;
+    struct weft_http_call *call; /* in flight (until done) */
 };
 
 static void on_reply(void *ud, const struct weft_http_result *res)
@@ -68,7 +69,7 @@ static void send_call(struct env *e, const char *bearer, const char *path,
                                     .timeout_s = 30,
                                     .on_done = on_reply,
                                     .ud = r};
-    ASSERT_OK(weft_http_call_start(e->http, &o, NULL));
+    ASSERT_OK(weft_http_call_start(e->http, &o, &r->call));
 }
 
 static void wait_reply(struct env *e, struct reply *r, long status)
@@ -594,5 +595,30 @@ TEST(a_job_under_the_token_floor_moves)
     weft_buf_free(&dev.body);
     node_free(&a);
     node_free(&b);
+    stop(&e);
+}
+
+/* A client that goes away mid-request cancels its job, and the cancelled
+ * count says so for interactive requests too, not only for stored jobs
+ * (issue 17, finding 11). */
+TEST(an_interactive_cancel_is_counted)
+{
+    struct env e;
+    start(&e, 2000);
+    struct node a;
+    node_enroll(&e, &a, "a");
+    node_hello(&a, 300);
+    node_poll(&a);
+    struct reply dev = {0};
+    completion(&e, 6, &dev);
+    node_assignment(&a);
+    node_upload_start(&a);
+    node_token(&a, 0);
+    wait_metric(&e, "weft_tokens_total", 1);
+    weft_http_call_cancel(dev.call); /* the developer hangs up */
+    dev.call = NULL;
+    wait_metric(&e, "weft_jobs_finished_total{state=\"cancelled\"}", 1);
+    weft_buf_free(&dev.body);
+    node_free(&a);
     stop(&e);
 }
