@@ -29,7 +29,14 @@ struct weft_store;
 
 #define WEFT_SECRET_MAX 96
 
+/* Opens path, creating a new store when there is no file. A file of 0
+ * bytes is not a new store but a damaged one (truncated): refused, so
+ * that keys and jobs do not vanish without a word. */
 int weft_store_open(struct weft_store **out, const char *path, char *err, size_t errcap);
+/* SQLite's quick_check over every page: 0, or WEFT_ESTORE with the first
+ * problem in err. The scheduler runs it at start (O(size): not for every
+ * weftctl command). */
+int weft_store_check(struct weft_store *st, char *err, size_t errcap);
 void weft_store_close(struct weft_store *st);
 
 /* ---- developer API keys ---------------------------------------------- */

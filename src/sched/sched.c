@@ -155,6 +155,13 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
         free(s);
         return rc;
     }
+    char why[400];
+    if ((rc = weft_store_check(s->store, why, sizeof why)) != 0) {
+        snprintf(err, errcap, "%s: %s", db, why);
+        weft_store_close(s->store);
+        free(s);
+        return rc;
+    }
     if ((rc = setup_tls(s, err, errcap)) != 0) {
         weft_store_close(s->store);
         free(s);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "weft/error.h"
 #include "weft/time.h"
@@ -42,6 +43,14 @@ static int db_err(struct weft_store *st)
 
 int weft_store_open(struct weft_store **out, const char *path, char *err, size_t errcap)
 {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0) {
+        snprintf(err, errcap,
+                 "%s: 0 bytes, not a store (truncated?): restore it from a backup, or remove "
+                 "it to start an empty one (every key and job would be gone)",
+                 path);
+        return WEFT_ESTORE;
+    }
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
@@ -70,6 +79,25 @@ int weft_store_open(struct weft_store **out, const char *path, char *err, size_t
     st->db = db;
     *out = st;
     return 0;
+}
+
+int weft_store_check(struct weft_store *st, char *err, size_t errcap)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &q, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(q, 0);
+        if (r && strcmp(r, "ok") == 0) {
+            sqlite3_finalize(q);
+            return 0;
+        }
+        snprintf(err, errcap, "the store is damaged: %s; restore it from a backup", r ? r : "?");
+    } else {
+        snprintf(err, errcap, "the store is damaged: %s; restore it from a backup",
+                 sqlite3_errmsg(st->db));
+    }
+    sqlite3_finalize(q);
+    return WEFT_ESTORE;
 }
 
 void weft_store_close(struct weft_store *st)

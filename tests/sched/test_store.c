@@ -1,6 +1,7 @@
 /* The job store: keys and node tokens hashed and checked, jobs inserted
  * once per Idempotency-Key, outcomes recorded once, pending jobs found
  * again after the store is reopened. */
+#include <stdint.h>
 #include <stdio.h>
 
 #include "harness.h"
@@ -139,4 +140,51 @@ TEST(unwritable_path_is_a_clear_error)
     ASSERT(weft_store_open(&st, "/nonexistent-dir/x/weft.db", err, sizeof err) != 0);
     ASSERT(strstr(err, "/nonexistent-dir/x/weft.db") != NULL);
     ASSERT_NULL(st);
+}
+
+/* A damaged store is refused, not started empty (issue 17, finding 4):
+ * random bytes over pages 2 to 4 fail the check the scheduler runs at
+ * start, and a 0-byte file is not taken for a new store. */
+TEST(a_damaged_store_is_refused)
+{
+    char path[512], err[600];
+    snprintf(path, sizeof path, "%s/weft.db", harness_tmpdir());
+    struct weft_store *st = open_store();
+    char secret[WEFT_SECRET_MAX];
+    struct weft_key_info info;
+    for (int i = 0; i < 200; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "key-%d", i);
+        ASSERT_OK(weft_store_key_create(st, name, 0, 0, 0, secret, &info));
+    }
+    ASSERT_OK(weft_store_check(st, err, sizeof err));
+    weft_store_close(st); /* the last close checkpoints the WAL into the file */
+    FILE *f = fopen(path, "r+b");
+    ASSERT(f != NULL);
+    ASSERT(fseek(f, 0, SEEK_END) == 0 && ftell(f) >= 4 * 4096);
+    ASSERT(fseek(f, 4096, SEEK_SET) == 0);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 3 * 4096; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        fputc((int)(x & 0xff), f);
+    }
+    fclose(f);
+    st = NULL;
+    int rc = weft_store_open(&st, path, err, sizeof err);
+    if (rc == 0) { /* opened: the check finds it */
+        ASSERT_ERR(weft_store_check(st, err, sizeof err), WEFT_ESTORE);
+        ASSERT_CONTAINS(err, "damaged");
+        weft_store_close(st);
+    } else {
+        ASSERT_EQ_INT(rc, WEFT_ESTORE);
+    }
+    /* 0 bytes */
+    f = fopen(path, "wb");
+    ASSERT(f != NULL);
+    fclose(f);
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    remove(wal);
+    ASSERT_ERR(weft_store_open(&st, path, err, sizeof err), WEFT_ESTORE);
+    ASSERT_CONTAINS(err, "0 bytes");
 }
