@@ -33,6 +33,7 @@ struct sched_limits_cfg {
     int stream_open_ms;
     double min_tokens_per_s;
     int token_window_ms;
+    int max_jobs_per_key; /* jobs API: queued and running jobs one key may have */
 };
 
 struct sched_config {

@@ -89,6 +89,17 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
         sched_reply_fail(req, 503, NULL, "queue_full", "The job queue is full; retry later.");
         return;
     }
+    int mine = sched_jobs_of_key(s, k->id);
+    if (mine >= s->cfg.limits.max_jobs_per_key) {
+        weft_oai_req_free(&parsed);
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "This key has %d jobs queued or running, its limit (limits.max_jobs_per_key); "
+                 "submit more as they finish.",
+                 mine);
+        sched_reply_fail(req, 429, "requests", "too_many_jobs", msg);
+        return;
+    }
     /* The request part is stored as sent, so a restart parses the same
      * thing again. */
     cJSON *root = cJSON_ParseWithLength(body, req->body.len);

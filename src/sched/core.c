@@ -273,6 +273,19 @@ struct sched_node *sched_node_get(struct sched *s, const char *name)
     return n;
 }
 
+int sched_jobs_of_key(struct sched *s, const char *key_id)
+{
+    struct weft_list *lists[2] = {&s->queue, &s->running}, *it;
+    int n = 0;
+    for (int l = 0; l < 2; l++)
+        weft_list_foreach(it, lists[l])
+        {
+            const struct sched_job *j = JOB_OF(it);
+            n += j->durable && strcmp(j->key_id, key_id) == 0;
+        }
+    return n;
+}
+
 int sched_model_available(struct sched *s, const char *model)
 {
     struct weft_list *it;

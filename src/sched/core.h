@@ -40,6 +40,8 @@ struct sched_job *sched_job_new(const char *id_prefix);
 /* Frees a job that is in no list (also one whose request never parsed). */
 void sched_job_free(struct sched_job *job);
 struct sched_job *sched_job_find(struct sched *s, const char *id);
+/* Jobs of the jobs API (durable ones) that key_id has queued or running. */
+int sched_jobs_of_key(struct sched *s, const char *key_id);
 /* Queues a job (ownership passes to the scheduler) and places what can be
  * placed. */
 void sched_job_submit(struct sched *s, struct sched_job *job);

@@ -72,6 +72,13 @@ static void send_call(struct env *e, const char *bearer, const char *path,
     ASSERT_OK(weft_http_call_start(e->http, &o, &r->call));
 }
 
+/* Waits for any answer (the status is the caller's to check). */
+static void wait_reply_any(struct env *e, struct reply *r)
+{
+    loop_until(&e->loop, reply_done, r, 10000);
+    ASSERT_OK(r->rc);
+}
+
 static void wait_reply(struct env *e, struct reply *r, long status)
 {
     loop_until(&e->loop, reply_done, r, 10000);
@@ -82,9 +89,8 @@ static void wait_reply(struct env *e, struct reply *r, long status)
 
 /* ---- the scheduler ---- */
 
-/* The scheduler with heartbeat_ms, and lease limits where not 0. */
-static void start_leases(struct env *e, int heartbeat_ms, int stream_open_ms, double min_tps,
-                         int window_ms)
+/* The scheduler with heartbeat_ms, its config changed by tweak (or not). */
+static void start_cfg(struct env *e, int heartbeat_ms, void (*tweak)(struct sched_config *))
 {
     memset(e, 0, sizeof *e);
     ASSERT_OK(uv_loop_init(&e->loop));
@@ -92,11 +98,8 @@ static void start_leases(struct env *e, int heartbeat_ms, int stream_open_ms, do
     e->log.level = getenv("TEST_LOG") ? WEFT_LOG_DEBUG : -1;
     struct sched_config cfg;
     sched_config_default(&cfg);
-    if (stream_open_ms)
-        cfg.limits.stream_open_ms = stream_open_ms;
-    cfg.limits.min_tokens_per_s = min_tps;
-    if (window_ms)
-        cfg.limits.token_window_ms = window_ms;
+    if (tweak)
+        tweak(&cfg);
     cfg.plain_http = true;
     cfg.port = 0;
     cfg.heartbeat_ms = heartbeat_ms;
@@ -117,7 +120,7 @@ static void start_leases(struct env *e, int heartbeat_ms, int stream_open_ms, do
 
 static void start(struct env *e, int heartbeat_ms)
 {
-    start_leases(e, heartbeat_ms, 0, 0, 0);
+    start_cfg(e, heartbeat_ms, NULL);
 }
 
 static void on_sched_stopped(void *arg)
@@ -535,10 +538,21 @@ TEST(max_attempts_counts_distinct_nodes)
  * and never opens its token stream loses it to another node, and so does
  * one that trickles tokens under the operator's floor; the client's text
  * is whole either way. */
+static void short_stream_lease(struct sched_config *c)
+{
+    c->limits.stream_open_ms = 300;
+}
+
+static void token_floor(struct sched_config *c)
+{
+    c->limits.min_tokens_per_s = 5;
+    c->limits.token_window_ms = 1000;
+}
+
 TEST(a_job_whose_node_never_streams_moves)
 {
     struct env e;
-    start_leases(&e, 2000, 300, 0, 0);
+    start_cfg(&e, 2000, short_stream_lease);
     struct node a, b;
     node_enroll(&e, &a, "a");
     node_enroll(&e, &b, "b");
@@ -568,7 +582,7 @@ TEST(a_job_whose_node_never_streams_moves)
 TEST(a_job_under_the_token_floor_moves)
 {
     struct env e;
-    start_leases(&e, 2000, 0, 5, 1000);
+    start_cfg(&e, 2000, token_floor);
     struct node a, b;
     node_enroll(&e, &a, "a");
     node_enroll(&e, &b, "b");
@@ -620,5 +634,48 @@ TEST(an_interactive_cancel_is_counted)
     wait_metric(&e, "weft_jobs_finished_total{state=\"cancelled\"}", 1);
     weft_buf_free(&dev.body);
     node_free(&a);
+    stop(&e);
+}
+
+static void three_jobs_a_key(struct sched_config *c)
+{
+    c->limits.max_jobs_per_key = 3;
+}
+
+static long submit_job(struct env *e, const char *key, int i)
+{
+    struct weft_buf b;
+    weft_buf_init(&b, 4096);
+    weft_buf_appendf(&b,
+                     "{\"endpoint\":\"/v1/completions\",\"request\":{\"model\":\"m\","
+                     "\"prompt\":\"job %d\",\"max_tokens\":2}}",
+                     i);
+    struct reply r = {0};
+    send_call(e, key, "/v1/jobs", &b, &r);
+    wait_reply_any(e, &r);
+    long st = r.status;
+    weft_buf_free(&b);
+    weft_buf_free(&r.body);
+    return st;
+}
+
+/* One key cannot fill the shared queue (issue 17, finding 5): past
+ * limits.max_jobs_per_key queued or running jobs it gets 429, and another
+ * key is not held back by it. */
+TEST(a_key_cannot_fill_the_queue)
+{
+    struct env e;
+    start_cfg(&e, 2000, three_jobs_a_key);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ_INT(submit_job(&e, e.key, i), 202);
+    ASSERT_EQ_INT(submit_job(&e, e.key, 3), 429);
+    char db[600], err[256], other[WEFT_SECRET_MAX];
+    snprintf(db, sizeof db, "%s/state/weft.db", harness_tmpdir());
+    struct weft_store *st;
+    ASSERT_OK(weft_store_open(&st, db, err, sizeof err));
+    struct weft_key_info info;
+    ASSERT_OK(weft_store_key_create(st, "other", 0, 0, 0, other, &info));
+    weft_store_close(st);
+    ASSERT_EQ_INT(submit_job(&e, other, 4), 202);
     stop(&e);
 }
