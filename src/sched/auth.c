@@ -132,6 +132,25 @@ int sched_auth_key(struct sched *s, struct weft_http_req *req, struct weft_key_i
     return 0;
 }
 
+int sched_auth_peek(struct sched *s, struct weft_http_req *req, int node)
+{
+    char name[64];
+    if (node)
+        return sched_auth_node(s, req, name, sizeof name);
+    const char *tok = sched_bearer(req);
+    struct weft_key_info info;
+    if (!tok) {
+        sched_reply_fail(req, 401, NULL, "missing_api_key",
+                         "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'.");
+        return WEFT_EAUTH;
+    }
+    if (check_key(s, tok, &info) != 0) {
+        sched_reply_fail(req, 401, NULL, "invalid_api_key", "Incorrect API key provided.");
+        return WEFT_EAUTH;
+    }
+    return 0;
+}
+
 int sched_auth_slot_take(struct sched *s, struct weft_http_req *req,
                          const struct weft_key_info *info)
 {

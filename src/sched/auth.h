@@ -21,6 +21,11 @@ int sched_auth_key(struct sched *s, struct weft_http_req *req, struct weft_key_i
 int sched_auth_slot_take(struct sched *s, struct weft_http_req *req,
                          const struct weft_key_info *info);
 void sched_auth_slot_release(struct sched *s, const char *key_id);
+/* At the headers, before a body is read: is there a credential of the
+ * kind (node: a node token; else an API key) and is it valid? No rate or
+ * slot is taken (the full check runs with the request). 0, or answered
+ * with 401 and WEFT_EAUTH. */
+int sched_auth_peek(struct sched *s, struct weft_http_req *req, int node);
 
 /* The request's node token: 0 with the node's name, or answered with 401
  * and WEFT_EAUTH. */

@@ -128,8 +128,15 @@ int sched_dispatch_headers(struct weft_http_req *req, void *ud)
     memset(&call, 0, sizeof call);
     call.route = sched_route_match(req->method, req->path, call.id, sizeof call.id, NULL);
     const struct route *rt = &routes[call.route];
-    if (!rt->on_headers)
-        return 0; /* the body is buffered; the route runs when it is in */
+    if (!rt->on_headers) {
+        /* The body is buffered and the route runs when it is in; but a
+         * caller without a valid credential is answered now, before a
+         * byte of it is read (issue 17, finding 9). */
+        if (rt->auth != SCHED_AUTH_NONE &&
+            sched_auth_peek(s, req, rt->auth == SCHED_AUTH_NODE) != 0)
+            return 401;
+        return 0;
+    }
     int st = authenticate(s, req, rt->auth, &call);
     return st ? st : rt->on_headers(s, req, &call);
 }
