@@ -45,7 +45,12 @@ struct weft_http_limits {
     uint32_t body_timeout_ms;   /* longest silence inside a body; default 60 s */
     uint32_t idle_timeout_ms;   /* keep-alive wait for the next request; default 75 s */
     size_t max_write_queue;     /* bytes queued to a slow reader; default 8 MiB */
-    int max_connections;        /* default 4096 */
+    /* Replies queued on all connections together. Past it (or past 256 KiB
+     * on one connection) the server stops taking pipelined requests from
+     * connections that have replies waiting, so peers that send without
+     * reading cannot grow its memory; default 64 MiB. */
+    size_t max_total_write_queue;
+    int max_connections; /* default 4096 */
 };
 
 /* Fills lim with the defaults above. */

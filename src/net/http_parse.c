@@ -41,6 +41,7 @@ void weft_http_limits_default(struct weft_http_limits *lim)
     lim->body_timeout_ms = 60000;
     lim->idle_timeout_ms = 75000;
     lim->max_write_queue = 8u * 1024 * 1024;
+    lim->max_total_write_queue = 64u * 1024 * 1024;
     lim->max_connections = 4096;
 }
 

@@ -1,5 +1,6 @@
 /* HTTP/1.1 server connections on libuv, with optional TLS; see
  * include/weft/http.h for the request life and the bounds. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
  * STASH_MAX leaves room for what one more read can decrypt. */
 #define STASH_PAUSE (128 * 1024)
 #define STASH_MAX   (512 * 1024)
+/* Replies waiting on one connection past which it takes no next request
+ * until they drain (a pipelining peer that does not read). */
+#define WRITE_PAUSE (256 * 1024)
 
 enum phase { PH_IDLE, PH_HEADERS, PH_BODY, PH_HANDLER };
 
@@ -52,6 +56,9 @@ struct weft_http_server {
     const struct weft_log *log;
     struct weft_list conns; /* struct conn, open ones */
     int n_conns;            /* open and closing */
+    size_t write_total;     /* replies queued on every connection */
+    size_t write_peak;      /* the most since memory was last given back */
+    int write_paused;       /* some connection waits for write_total to fall */
     int port;
     int closing;
     int listener_open;
@@ -190,18 +197,57 @@ static void mark_broken(struct conn *c)
     uv_timer_start(&c->timer, on_broken_timer, 0, 0);
 }
 
+static void pump(struct conn *c);
+
+/* Whether c may take its next request: its own replies and everyone's
+ * together are under their bounds. */
+static int may_take_more(const struct conn *c)
+{
+    const struct weft_http_server *srv = c->srv;
+    return c->write_queued < WRITE_PAUSE &&
+           (c->write_queued == 0 || srv->write_total < srv->lim.max_total_write_queue);
+}
+
+/* Replies drained: connections that waited for room take requests again,
+ * and once the queues are nearly empty after a burst, freed memory goes
+ * back to the system (glibc keeps it otherwise). */
+static void writes_drained(struct weft_http_server *srv, struct conn *c)
+{
+    if (!c->closing && !c->close_after && may_take_more(c))
+        pump(c);
+    if (srv->write_paused && srv->write_total < srv->lim.max_total_write_queue / 2) {
+        srv->write_paused = 0;
+        struct weft_list *it, *tmp;
+        weft_list_foreach_safe(it, tmp, &srv->conns)
+        {
+            struct conn *o = weft_list_entry(it, struct conn, link);
+            if (o != c && !o->closing && !o->close_after && o->stash.len > 0)
+                pump(o);
+        }
+    }
+    if (srv->write_peak > 16u * 1024 * 1024 && srv->write_total < 1024 * 1024) {
+        srv->write_peak = 0;
+        malloc_trim(0);
+    }
+}
+
 static void on_written(uv_write_t *w, int status)
 {
     struct wreq *wr = (struct wreq *)w;
     struct conn *c = wr->c;
+    struct weft_http_server *srv = c->srv;
     c->write_queued -= wr->len;
+    srv->write_total -= wr->len;
     free(wr);
     if (status < 0) {
         conn_close(c);
         return;
     }
-    if (c->close_after && c->write_queued == 0)
+    if (c->close_after && c->write_queued == 0) {
         finish_close(c);
+        return;
+    }
+    writes_drained(srv, c);
 }
 
 static int raw_write(struct conn *c, const void *data, size_t len)
@@ -232,6 +278,9 @@ static int raw_write(struct conn *c, const void *data, size_t len)
         return from_uv(rc);
     }
     c->write_queued += len;
+    c->srv->write_total += len;
+    if (c->srv->write_total > c->srv->write_peak)
+        c->srv->write_peak = c->srv->write_total;
     return 0;
 }
 
@@ -428,6 +477,13 @@ static void pump(struct conn *c)
         }
         if (c->ps.complete || c->stash.len == 0)
             break;
+        if (c->phase == PH_IDLE && !may_take_more(c)) {
+            /* Back-pressure: the next request waits for our replies to
+             * drain; the stash fills and reading stops. */
+            if (c->write_queued > 0 && c->srv->write_total >= c->srv->lim.max_total_write_queue)
+                c->srv->write_paused = 1;
+            break;
+        }
         if (c->phase == PH_IDLE)
             timer_set(c, PH_HEADERS);
         size_t n = weft_http_parse_feed(&c->ps, c->stash.data, c->stash.len);
