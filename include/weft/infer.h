@@ -230,11 +230,14 @@ int weft_gen_new(struct weft_session *s, const int32_t *prompt, int n_prompt,
                  struct weft_gen **out);
 /* One step for every generation of gs[0..n) not done, in one
  * weft_session_step (so all on one model, at most WEFT_MAX_STEP_ITEMS):
- * each takes its next prompt chunk of up to `chunk` tokens (0: all the
- * rest) or the token it sampled last; then those with fresh logits sample,
- * emit through their callback and decide whether to go on. A failed step
- * ends every generation in it with that error, which it returns. */
-int weft_gen_step(struct weft_gen *const *gs, int n, int chunk);
+ * each decoding one takes the token it sampled last, and prompts take
+ * `budget` prompt tokens among them (0: no bound), in the order of gs: the
+ * first prompt gets what it still needs, the next what is left, and so
+ * on, so that the first to come is the first to answer while the others
+ * keep decoding. Then those with fresh logits sample, emit through their
+ * callback and decide whether to go on. A failed step ends every
+ * generation in it with that error, which it returns. */
+int weft_gen_step(struct weft_gen *const *gs, int n, int budget);
 /* 0 while it runs; once done, 1 (and *res filled, if res is not NULL) or
  * the error that ended it. */
 int weft_gen_done(const struct weft_gen *g, struct weft_gen_result *res);

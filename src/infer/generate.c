@@ -5,6 +5,7 @@
  * are pure functions of the token sequence, so a node resuming someone
  * else's generation (n_resumed) rebuilds the exact held-back state and emits
  * exactly the bytes the client has not seen yet. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,18 +245,21 @@ int weft_gen_new(struct weft_session *s, const int32_t *prompt, int n_prompt,
     return 0;
 }
 
-int weft_gen_step(struct weft_gen *const *gs, int n, int chunk)
+int weft_gen_step(struct weft_gen *const *gs, int n, int budget)
 {
     struct weft_step_item items[WEFT_MAX_STEP_ITEMS];
     struct weft_gen *in[WEFT_MAX_STEP_ITEMS];
-    int k = 0;
+    int k = 0, room = budget > 0 ? budget : INT_MAX;
     for (int i = 0; i < n && k < WEFT_MAX_STEP_ITEMS; i++) {
         struct weft_gen *g = gs[i];
         if (g->phase == GEN_DONE)
             continue;
         if (g->phase == GEN_PROMPT) {
             int left = g->n_prompt - g->fed;
-            int c = chunk > 0 && left > chunk ? chunk : left;
+            int c = left < room ? left : room;
+            if (c == 0)
+                continue; /* the budget is spent: its turn comes */
+            room -= c;
             items[k] = (struct weft_step_item){g->s, g->hist + g->fed, c};
         } else {
             items[k] = (struct weft_step_item){g->s, &g->next, 1};

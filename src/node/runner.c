@@ -34,9 +34,11 @@ static void end(struct node_runner *r, struct node_job *job, enum weft_event_end
  * timer slack and wake-ups than they idle. Well below anything thermal. */
 #define DUTY_MIN_SLEEP_NS 2000000
 
-/* Prompt tokens a job feeds per step: a long prompt joining does not stall
- * the jobs already decoding for more than a few passes. */
-#define PROMPT_CHUNK 64
+/* Prompt tokens one step takes among all the jobs still in their prompts,
+ * oldest first: the jobs already decoding are not stalled for more than a
+ * few passes, and in a burst the first to come is the first to answer
+ * (rather than all answering once every prompt is in). */
+#define PROMPT_BUDGET 64
 
 /* A job the runner holds, with its generation. Runner thread only. */
 struct slot {
@@ -222,13 +224,24 @@ static void step_all(struct node_runner *r, struct slot *slots, int64_t *debt)
     for (int mi = 0; mi < r->n_models; mi++) {
         struct weft_gen *gs[WEFTD_MAX_SLOTS];
         int n = 0;
-        for (int i = 0; i < n_slots; i++)
-            if (slots[i].job && slots[i].job->model == mi && weft_gen_done(slots[i].gen, NULL) == 0)
-                gs[n++] = slots[i].gen;
+        const struct node_job *who[WEFTD_MAX_SLOTS];
+        for (int i = 0; i < n_slots; i++) {
+            if (!slots[i].job || slots[i].job->model != mi || weft_gen_done(slots[i].gen, NULL))
+                continue;
+            /* in the order the jobs came (slots are reused out of order) */
+            int at = n++;
+            while (at > 0 && who[at - 1]->started_ms > slots[i].job->started_ms) {
+                gs[at] = gs[at - 1];
+                who[at] = who[at - 1];
+                at--;
+            }
+            gs[at] = slots[i].gen;
+            who[at] = slots[i].job;
+        }
         if (n > atomic_load(&r->peak))
             atomic_store(&r->peak, n);
         if (n > 0)
-            weft_gen_step(gs, n, PROMPT_CHUNK); /* a failure ends each with its error */
+            weft_gen_step(gs, n, PROMPT_BUDGET); /* a failure ends each with its error */
     }
     duty_cycle(r, weft_mono_ns() - t0, debt);
     /* A speed ceiling, when the homeowner set one: per job, so per step. */
