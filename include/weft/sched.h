@@ -34,6 +34,7 @@ struct sched_limits_cfg {
     double min_tokens_per_s;
     int token_window_ms;
     int max_jobs_per_key; /* jobs API: queued and running jobs one key may have */
+    int job_max_wait_s;   /* jobs API: the deadline of a job given none */
 };
 
 struct sched_config {

@@ -120,7 +120,9 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
     }
     snprintf(row.idem, sizeof row.idem, "%s", idem ? idem : "");
     row.created_ms = now;
-    row.deadline_ms = parsed.deadline_ms;
+    /* No job waits forever: one given no deadline gets job_max_wait_s. */
+    row.deadline_ms = parsed.deadline_ms ? parsed.deadline_ms
+                                         : now + (int64_t)s->cfg.limits.job_max_wait_s * 1000;
     row.priority = parsed.priority;
     row.kind = parsed.kind;
     row.request = request;

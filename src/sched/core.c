@@ -598,7 +598,7 @@ void sched_tick(uv_timer_t *t)
     weft_list_foreach_safe(it, tmp, &s->queue)
     {
         struct sched_job *j = JOB_OF(it);
-        if (j->req.priority == WEFT_OAI_DEFERRABLE && j->req.deadline_ms &&
+        if ((j->durable || j->req.priority == WEFT_OAI_DEFERRABLE) && j->req.deadline_ms &&
             wall > j->req.deadline_ms)
             job_fail(s, j, 504, "deadline_exceeded",
                      "no node had the energy to run this job before its deadline");

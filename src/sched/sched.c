@@ -40,6 +40,8 @@ static const struct weft_cfg_field limits_fields[] = {
                    "the window min_tokens_per_s is measured over, ms"),
     WEFT_CFG_INT_F(struct sched_limits_cfg, max_jobs_per_key, "max_jobs_per_key", 1, 10000000, 0,
                    "queued and running jobs (jobs API) one key may have, so none fills the queue"),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, job_max_wait_s, "job_max_wait_s", 1, 366 * 86400, 0,
+                   "a job given no deadline must start within this, s, or it expires"),
     WEFT_CFG_INT_F(struct sched_limits_cfg, max_work_wait_s, "max_work_wait_s", 1, 300, 0,
                    "Longest long-poll a node may ask for."),
     WEFT_CFG_END,
@@ -95,6 +97,7 @@ void sched_config_default(struct sched_config *cfg)
     cfg->limits.min_tokens_per_s = 0;
     cfg->limits.token_window_ms = 15000;
     cfg->limits.max_jobs_per_key = 1000;
+    cfg->limits.job_max_wait_s = 7 * 86400;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
 

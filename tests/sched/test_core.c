@@ -679,3 +679,47 @@ TEST(a_key_cannot_fill_the_queue)
     ASSERT_EQ_INT(submit_job(&e, other, 4), 202);
     stop(&e);
 }
+
+static void one_second_jobs(struct sched_config *c)
+{
+    c->limits.job_max_wait_s = 1;
+}
+
+static int job_expired(void *arg)
+{
+    struct env *e = ((void **)arg)[0];
+    const char *id = ((void **)arg)[1];
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    struct reply r = {0};
+    send_call(e, e->key, path, NULL, &r);
+    wait_reply(e, &r, 200);
+    int expired = strstr(r.body.data, "\"status\":\"expired\"") != NULL;
+    weft_buf_free(&r.body);
+    return expired;
+}
+
+/* No job waits forever (issue 17, finding 5): one given no deadline gets
+ * limits.job_max_wait_s, shown in its object, and expires past it. */
+TEST(a_job_without_a_deadline_expires)
+{
+    struct env e;
+    start_cfg(&e, 2000, one_second_jobs);
+    struct weft_buf b;
+    weft_buf_init(&b, 4096);
+    weft_buf_appendf(&b, "{\"endpoint\":\"/v1/completions\",\"request\":{\"model\":\"m\","
+                         "\"prompt\":\"wait\",\"max_tokens\":2}}");
+    struct reply r = {0};
+    send_call(&e, e.key, "/v1/jobs", &b, &r);
+    wait_reply(&e, &r, 202);
+    cJSON *o = cJSON_Parse(r.body.data);
+    ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(o, "deadline")));
+    char id[64];
+    snprintf(id, sizeof id, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")));
+    cJSON_Delete(o);
+    void *arg[2] = {&e, id};
+    loop_until(&e.loop, job_expired, arg, 5000);
+    weft_buf_free(&b);
+    weft_buf_free(&r.body);
+    stop(&e);
+}
