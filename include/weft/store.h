@@ -72,6 +72,22 @@ int weft_store_node_enroll(struct weft_store *st, const char *name,
 /* 0 with the node's name, or WEFT_EAUTH. */
 int weft_store_node_check(struct weft_store *st, const char *presented, char *name, size_t namecap);
 int weft_store_node_revoke(struct weft_store *st, const char *name);
+
+/* What an enrollment allows a node to claim: the scheduler clamps its
+ * reported budget and slots to these and refuses a hello naming a model
+ * outside the list. 0 / "" is no limit. */
+#define WEFT_NODE_MODELS_MAX 512
+struct weft_node_limits {
+    double max_budget_w;
+    int max_slots;
+    char models[WEFT_NODE_MODELS_MAX]; /* comma-separated names */
+};
+/* Sets (replaces) node name's limits; zeros clear them. */
+int weft_store_node_limits_set(struct weft_store *st, const char *name,
+                               const struct weft_node_limits *lim);
+/* 0 with *lim (all zero when none were set). */
+int weft_store_node_limits_get(struct weft_store *st, const char *name,
+                               struct weft_node_limits *lim);
 int weft_store_node_list(struct weft_store *st,
                          void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
                          void *ud);

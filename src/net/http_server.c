@@ -208,9 +208,7 @@ static int may_take_more(const struct conn *c)
            (c->write_queued == 0 || srv->write_total < srv->lim.max_total_write_queue);
 }
 
-/* Replies drained: connections that waited for room take requests again,
- * and once the queues are nearly empty after a burst, freed memory goes
- * back to the system (glibc keeps it otherwise). */
+/* Replies drained: connections that waited for room take requests again. */
 static void writes_drained(struct weft_http_server *srv, struct conn *c)
 {
     if (!c->closing && !c->close_after && may_take_more(c))
@@ -225,6 +223,12 @@ static void writes_drained(struct weft_http_server *srv, struct conn *c)
                 pump(o);
         }
     }
+}
+
+/* Once the queues are nearly empty after a burst, freed memory goes back
+ * to the system (glibc keeps it otherwise). */
+static void give_back(struct weft_http_server *srv)
+{
     if (srv->write_peak > 16u * 1024 * 1024 && srv->write_total < 1024 * 1024) {
         srv->write_peak = 0;
         malloc_trim(0);
@@ -239,6 +243,7 @@ static void on_written(uv_write_t *w, int status)
     c->write_queued -= wr->len;
     srv->write_total -= wr->len;
     free(wr);
+    give_back(srv); /* also as a closed connection's writes are dropped */
     if (status < 0) {
         conn_close(c);
         return;

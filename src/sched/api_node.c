@@ -10,7 +10,22 @@
 #include "reply.h"
 #include "weft/log.h"
 #include "weft/nodemsg.h"
+#include "weft/store.h"
 #include "weft/time.h"
+
+/* Whether name is one of the comma-separated list's. */
+static int name_in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t k = e ? (size_t)(e - p) : strlen(p);
+        if (k == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += k + (e ? 1 : 0);
+    }
+    return 0;
+}
 
 void sched_h_node_hello(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
@@ -22,6 +37,27 @@ void sched_h_node_hello(struct sched *s, struct weft_http_req *req, struct sched
         sched_reply_fail(req, 400, NULL, NULL, why);
         return;
     }
+    /* What the enrollment allows: no model outside its list, no more
+     * slots or budget than it says (a node reports what it likes). */
+    struct weft_node_limits lim;
+    if (weft_store_node_limits_get(s->store, n->name, &lim) != 0) {
+        sched_reply_fail(req, 503, NULL, NULL, "the store is unavailable");
+        return;
+    }
+    for (int i = 0; i < h.n_models && lim.models[0]; i++) {
+        if (!name_in_list(lim.models, h.models[i].name)) {
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "model '%s' is not allowed for node %s (weftctl nodes enroll --models)",
+                     h.models[i].name, n->name);
+            weft_log_warn(s->log, "node %s: refused hello: %s", n->name, msg);
+            sched_reply_fail(req, 403, NULL, "model_not_allowed", msg);
+            return;
+        }
+    }
+    if (lim.max_slots > 0 && h.max_concurrency > lim.max_slots)
+        h.max_concurrency = lim.max_slots;
+    n->max_budget_w = lim.max_budget_w;
     sched_node_hello(s, n);
     for (int i = 0; i < h.n_models; i++) {
         snprintf(n->models[i].name, sizeof n->models[i].name, "%s", h.models[i].name);
@@ -67,7 +103,8 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
         return;
     }
     s->m.heartbeats++;
-    n->budget_w = hb.budget_w;
+    n->budget_w =
+        n->max_budget_w > 0 && hb.budget_w > n->max_budget_w ? n->max_budget_w : hb.budget_w;
     n->slots = hb.slots;
     n->pv_w = hb.pv_w;
     n->load_w = hb.load_w;

@@ -51,6 +51,7 @@ struct sched_node {
     int max_concurrency;
     int slots; /* what the last heartbeat offered (<= max_concurrency); 0: max_concurrency */
     int running;
+    double max_budget_w; /* what its enrollment allows it to claim (0: no limit) */
     /* From the last heartbeat. */
     double budget_w;
     int deferrable_ok;  /* the node's policy runs on surplus now */

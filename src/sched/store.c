@@ -26,6 +26,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS nodes("
     " name TEXT PRIMARY KEY, id TEXT UNIQUE NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,"
     " created_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS node_limits("
+    " name TEXT PRIMARY KEY, max_budget_w REAL NOT NULL, max_slots INTEGER NOT NULL,"
+    " models TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS jobs("
     " id TEXT PRIMARY KEY, key_id TEXT NOT NULL, idem TEXT, created_ms INTEGER NOT NULL,"
     " deadline_ms INTEGER NOT NULL, priority INTEGER NOT NULL, kind INTEGER NOT NULL,"
@@ -327,6 +330,45 @@ int weft_store_node_enroll(struct weft_store *st, const char *name, char token_o
     sqlite3_bind_blob(s, 4, hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, weft_wall_ms());
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int weft_store_node_limits_set(struct weft_store *st, const char *name,
+                               const struct weft_node_limits *lim)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT OR REPLACE INTO node_limits(name,max_budget_w,max_slots,models) "
+                           "VALUES(?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, lim->max_budget_w);
+    sqlite3_bind_int(s, 3, lim->max_slots);
+    sqlite3_bind_text(s, 4, lim->models, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int weft_store_node_limits_get(struct weft_store *st, const char *name,
+                               struct weft_node_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT max_budget_w,max_slots,models FROM node_limits WHERE name=?", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        lim->max_budget_w = sqlite3_column_double(s, 0);
+        lim->max_slots = sqlite3_column_int(s, 1);
+        copy_col(lim->models, sizeof lim->models, s, 2);
+    }
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(st);
     sqlite3_finalize(s);
     return rc;
 }

@@ -20,7 +20,9 @@
 static const char usage[] =
     "usage: weftctl [--state-dir DIR] keys create NAME [--rate N] [--concurrency N] [--admin]\n"
     "       weftctl [--state-dir DIR] keys list | keys revoke ID|NAME\n"
-    "       weftctl [--state-dir DIR] nodes enroll NAME | nodes revoke NAME | nodes enrolled\n"
+    "       weftctl [--state-dir DIR] nodes enroll NAME [--max-budget-w W] [--max-slots N]\n"
+    "                                  [--models A,B]   (what the node may claim)\n"
+    "       weftctl [--state-dir DIR] nodes revoke NAME | nodes enrolled\n"
     "       weftctl [API] nodes                      live nodes (admin key)\n"
     "       weftctl [API] jobs list [--limit N] | jobs show ID | jobs cancel ID\n"
     "       weftctl node status [--status-url http://127.0.0.1:9464] [--json]\n"
@@ -146,10 +148,26 @@ static int cmd_nodes_store(const struct opts *o, int argc, char **argv)
     int rc = 0;
     const char *pos[1];
     int want = strcmp(argv[0], "enrolled") == 0 ? 0 : 1;
-    if ((rc = args(argc - 1, argv + 1, no_options, pos, want)) != 0) {
-    } else if (strcmp(argv[0], "enroll") == 0) {
+    struct weft_node_limits lim;
+    memset(&lim, 0, sizeof lim);
+    const char *models = "";
+    const struct weft_opt enroll_opts[] = {
+        WEFT_OPTN("--max-budget-w", &lim.max_budget_w, 0, 1e7),
+        WEFT_OPTI("--max-slots", &lim.max_slots, 0, 64),
+        WEFT_OPTS("--models", &models),
+        WEFT_OPT_END,
+    };
+    int enroll = strcmp(argv[0], "enroll") == 0;
+    if ((rc = args(argc - 1, argv + 1, enroll ? enroll_opts : no_options, pos, want)) != 0) {
+    } else if (enroll && strlen(models) >= sizeof lim.models) {
+        fprintf(stderr, "weftctl: --models: longer than %zu bytes\n", sizeof lim.models - 1);
+        rc = 2;
+    } else if (enroll) {
         char tok[WEFT_SECRET_MAX];
-        if ((rc = weft_store_node_enroll(st, pos[0], tok)) != 0) {
+        snprintf(lim.models, sizeof lim.models, "%s", models);
+        /* A new enrollment replaces the token and the limits both. */
+        if ((rc = weft_store_node_enroll(st, pos[0], tok)) != 0 ||
+            (rc = weft_store_node_limits_set(st, pos[0], &lim)) != 0) {
             fprintf(stderr, "weftctl: cannot enroll: %s\n", weft_strerror(rc));
             rc = 1;
         } else {

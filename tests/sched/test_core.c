@@ -723,3 +723,56 @@ TEST(a_job_without_a_deadline_expires)
     weft_buf_free(&r.body);
     stop(&e);
 }
+
+static void send_json(struct env *e, const char *token, const char *path, const char *json,
+                      struct reply *r)
+{
+    struct weft_buf b;
+    weft_buf_init(&b, 1 << 16);
+    weft_buf_appendf(&b, "%s", json);
+    send_call(e, token, path, &b, r);
+    weft_buf_free(&b);
+}
+
+/* A node reports what it likes; the scheduler believes only what its
+ * enrollment allows (issue 17, finding 13): a hello naming a model outside
+ * the list is refused, slots and budget are clamped. */
+TEST(node_reports_are_clamped_to_the_enrollment)
+{
+    struct env e;
+    start(&e, 2000);
+    struct node a;
+    node_enroll(&e, &a, "a");
+    char db[600], err[256], admin[WEFT_SECRET_MAX];
+    snprintf(db, sizeof db, "%s/state/weft.db", harness_tmpdir());
+    struct weft_store *st;
+    ASSERT_OK(weft_store_open(&st, db, err, sizeof err));
+    struct weft_node_limits lim = {.max_budget_w = 500, .max_slots = 2};
+    snprintf(lim.models, sizeof lim.models, "m,small");
+    ASSERT_OK(weft_store_node_limits_set(st, "a", &lim));
+    struct weft_key_info info;
+    ASSERT_OK(weft_store_key_create(st, "ops", 0, 0, 1, admin, &info));
+    weft_store_close(st);
+    struct reply r = {0};
+    send_json(&e, a.token, "/v1/node/hello",
+              "{\"models\":[{\"name\":\"m\"},{\"name\":\"gpt-4o\"}],\"max_concurrency\":8}", &r);
+    wait_reply(&e, &r, 403);
+    ASSERT_CONTAINS(r.body.data, "gpt-4o");
+    send_json(&e, a.token, "/v1/node/hello",
+              "{\"models\":[{\"name\":\"m\"}],\"max_concurrency\":8}", &r);
+    wait_reply(&e, &r, 200);
+    send_json(&e, a.token, "/v1/node/heartbeat",
+              "{\"budget_w\":1e308,\"deferrable\":true,\"interactive\":true,\"slots\":8}", &r);
+    wait_reply(&e, &r, 200);
+    send_call(&e, admin, "/v1/admin/nodes", NULL, &r);
+    wait_reply(&e, &r, 200);
+    cJSON *o = cJSON_Parse(r.body.data);
+    const cJSON *n = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "data"), 0);
+    ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(n, "max_concurrency")), 2);
+    ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(n, "slots")), 2);
+    ASSERT(cJSON_GetNumberValue(cJSON_GetObjectItem(n, "budget_w")) == 500);
+    cJSON_Delete(o);
+    weft_buf_free(&r.body);
+    node_free(&a);
+    stop(&e);
+}

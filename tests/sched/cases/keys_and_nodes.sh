@@ -41,4 +41,13 @@ ADMIN=$(new_key ops --admin)
     fail "weftctl nodes"
 out=$(api GET /v1/admin/nodes)
 expect_status 403 "$out" "admin route with a normal key"
+# An enrollment limits what a node may claim: a hello naming another model
+# is refused, with the reason in the log.
+tok=$(ctl nodes enroll narrow --models other-model --max-slots 1 --max-budget-w 50) ||
+    fail "enroll with limits"
+"$TBIN/testnode" --url "$URL" --token "$tok" --cacert "$CA" 2>> "$WORK/node-narrow.err" &
+PIDS+=($!)
+wait_for "the narrow node refused" 10 grep -q "model 'test-model' is not allowed for node narrow" \
+    "$WORK/sched.err"
+ctl nodes enroll bad --max-slots 65 2> "$WORK/enroll.err" && fail "--max-slots 65 accepted"
 weft_finish
