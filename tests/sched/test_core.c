@@ -538,6 +538,46 @@ TEST(max_attempts_counts_distinct_nodes)
  * and never opens its token stream loses it to another node, and so does
  * one that trickles tokens under the operator's floor; the client's text
  * is whole either way. */
+/* Nodes a (300 W, preferred) and b (100 W) live, and a completion of
+ * max_tokens tokens assigned to a. */
+static void job_on_a(struct env *e, struct node *a, struct node *b, struct reply *dev,
+                     int max_tokens)
+{
+    node_enroll(e, a, "a");
+    node_enroll(e, b, "b");
+    node_hello(a, 300);
+    node_hello(b, 100);
+    node_poll(a);
+    memset(dev, 0, sizeof *dev);
+    completion(e, max_tokens, dev);
+    node_assignment(a);
+}
+
+/* b takes the job a lost, with `from` tokens the client has, and finishes
+ * it; the client's text is every token once. */
+static void b_finishes(struct env *e, struct node *a, struct node *b, struct reply *dev, int from,
+                       int max_tokens)
+{
+    node_poll(b);
+    node_assignment(b);
+    ASSERT_EQ_STR(b->a.job, a->a.job);
+    ASSERT_EQ_INT(b->a.n_resume, from);
+    node_upload_start(b);
+    for (int i = from; i < max_tokens; i++)
+        node_token(b, i);
+    node_end(b, WEFT_END_LENGTH);
+    wait_reply(e, &b->upload_reply, 200);
+    wait_reply(e, dev, 200);
+    char want[256] = "";
+    size_t o = 0;
+    for (int i = 0; i < max_tokens; i++)
+        o += (size_t)snprintf(want + o, sizeof want - o, " t%d", i);
+    expect_text(dev, want, max_tokens, "length");
+    weft_buf_free(&dev->body);
+    node_free(a);
+    node_free(b);
+}
+
 static void short_stream_lease(struct sched_config *c)
 {
     c->limits.stream_open_ms = 300;
@@ -554,28 +594,9 @@ TEST(a_job_whose_node_never_streams_moves)
     struct env e;
     start_cfg(&e, 2000, short_stream_lease);
     struct node a, b;
-    node_enroll(&e, &a, "a");
-    node_enroll(&e, &b, "b");
-    node_hello(&a, 300);
-    node_hello(&b, 100);
-    node_poll(&a);
-    struct reply dev = {0};
-    completion(&e, 3, &dev);
-    node_assignment(&a); /* and then nothing */
-    node_poll(&b);
-    node_assignment(&b);
-    ASSERT_EQ_STR(b.a.job, a.a.job);
-    ASSERT_EQ_INT(b.a.n_resume, 0);
-    node_upload_start(&b);
-    for (int i = 0; i < 3; i++)
-        node_token(&b, i);
-    node_end(&b, WEFT_END_LENGTH);
-    wait_reply(&e, &b.upload_reply, 200);
-    wait_reply(&e, &dev, 200);
-    expect_text(&dev, " t0 t1 t2", 3, "length");
-    weft_buf_free(&dev.body);
-    node_free(&a);
-    node_free(&b);
+    struct reply dev;
+    job_on_a(&e, &a, &b, &dev, 3); /* and then nothing from a */
+    b_finishes(&e, &a, &b, &dev, 0, 3);
     stop(&e);
 }
 
@@ -584,31 +605,12 @@ TEST(a_job_under_the_token_floor_moves)
     struct env e;
     start_cfg(&e, 2000, token_floor);
     struct node a, b;
-    node_enroll(&e, &a, "a");
-    node_enroll(&e, &b, "b");
-    node_hello(&a, 300);
-    node_hello(&b, 100);
-    node_poll(&a);
-    struct reply dev = {0};
-    completion(&e, 4, &dev);
-    node_assignment(&a);
+    struct reply dev;
+    job_on_a(&e, &a, &b, &dev, 4);
     node_upload_start(&a);
     node_token(&a, 0); /* one token, then a trickle of nothing */
     wait_metric(&e, "weft_tokens_total", 1);
-    node_poll(&b);
-    node_assignment(&b);
-    ASSERT_EQ_STR(b.a.job, a.a.job);
-    ASSERT_EQ_INT(b.a.n_resume, 1);
-    node_upload_start(&b);
-    for (int i = 1; i < 4; i++)
-        node_token(&b, i);
-    node_end(&b, WEFT_END_LENGTH);
-    wait_reply(&e, &b.upload_reply, 200);
-    wait_reply(&e, &dev, 200);
-    expect_text(&dev, " t0 t1 t2 t3", 4, "length");
-    weft_buf_free(&dev.body);
-    node_free(&a);
-    node_free(&b);
+    b_finishes(&e, &a, &b, &dev, 1, 4);
     stop(&e);
 }
 
