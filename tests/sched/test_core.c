@@ -470,74 +470,6 @@ TEST(yield_moves_the_job_and_bad_streams_are_refused)
     stop(&e);
 }
 
-/* One failure of the job on node n: its upload breaks after a token, the
- * scheduler counts the failover, and n says hello again (it was declared
- * gone). */
-static void fail_on(struct env *e, struct node *n, int token, int failovers)
-{
-    node_upload_start(n);
-    node_token(n, token);
-    wait_metric(e, "weft_tokens_total", token + 1);
-    weft_http_call_cancel(n->upload);
-    n->upload = NULL;
-    char m[96];
-    snprintf(m, sizeof m, "weft_failovers_total{cause=\"connection_closed\"}");
-    wait_metric(e, m, failovers);
-    node_hello(n, 300);
-}
-
-/* max_attempts counts failures on distinct nodes, as the docs say: three
- * failures landing on a, b, a are two nodes, and the job goes on to a
- * third node instead of failing "on 3 nodes" (issue 17, finding 7). */
-TEST(max_attempts_counts_distinct_nodes)
-{
-    struct env e;
-    start(&e, 2000);
-    struct node a, b, c;
-    node_enroll(&e, &a, "a");
-    node_enroll(&e, &b, "b");
-    node_enroll(&e, &c, "c");
-    node_hello(&a, 300);
-    node_hello(&b, 100);
-    node_poll(&a);
-    struct reply dev = {0};
-    completion(&e, 6, &dev);
-    node_assignment(&a);
-    fail_on(&e, &a, 0, 1);
-    node_hello(&b, 100); /* heartbeats: the test's own pace is slower than the lease */
-    node_poll(&b);
-    node_assignment(&b);
-    ASSERT_EQ_INT(b.a.n_resume, 1);
-    fail_on(&e, &b, 1, 2);
-    node_poll(&a); /* both tried: a again */
-    node_assignment(&a);
-    ASSERT_EQ_INT(a.a.n_resume, 2);
-    fail_on(&e, &a, 2, 3);
-    /* two distinct nodes failed: the job is queued, not failed */
-    node_hello(&c, 50);
-    ASSERT(!dev.done);
-    node_poll(&c);
-    node_assignment(&c);
-    ASSERT_EQ_STR(c.a.job, a.a.job);
-    ASSERT_EQ_INT(c.a.n_resume, 3);
-    node_upload_start(&c);
-    for (int i = 3; i < 6; i++)
-        node_token(&c, i);
-    node_end(&c, WEFT_END_LENGTH);
-    wait_reply(&e, &c.upload_reply, 200);
-    wait_reply(&e, &dev, 200);
-    expect_text(&dev, " t0 t1 t2 t3 t4 t5", 6, "length");
-    weft_buf_free(&dev.body);
-    node_free(&a);
-    node_free(&b);
-    node_free(&c);
-    stop(&e);
-}
-
-/* An assignment is a lease (issue 17, finding 1): a node that takes a job
- * and never opens its token stream loses it to another node, and so does
- * one that trickles tokens under the operator's floor; the client's text
- * is whole either way. */
 /* Nodes a (300 W, preferred) and b (100 W) live, and a completion of
  * max_tokens tokens assigned to a. */
 static void job_on_a(struct env *e, struct node *a, struct node *b, struct reply *dev,
@@ -578,6 +510,68 @@ static void b_finishes(struct env *e, struct node *a, struct node *b, struct rep
     node_free(b);
 }
 
+/* One failure of the job on node n: its upload breaks after a token, the
+ * scheduler counts the failover, and n says hello again (it was declared
+ * gone). */
+static void fail_on(struct env *e, struct node *n, int token, int failovers)
+{
+    node_upload_start(n);
+    node_token(n, token);
+    wait_metric(e, "weft_tokens_total", token + 1);
+    weft_http_call_cancel(n->upload);
+    n->upload = NULL;
+    char m[96];
+    snprintf(m, sizeof m, "weft_failovers_total{cause=\"connection_closed\"}");
+    wait_metric(e, m, failovers);
+    node_hello(n, 300);
+}
+
+/* max_attempts counts failures on distinct nodes, as the docs say: three
+ * failures landing on a, b, a are two nodes, and the job goes on to a
+ * third node instead of failing "on 3 nodes" (issue 17, finding 7). */
+TEST(max_attempts_counts_distinct_nodes)
+{
+    struct env e;
+    start(&e, 2000);
+    struct node a, b, c;
+    struct reply dev;
+    job_on_a(&e, &a, &b, &dev, 6);
+    node_enroll(&e, &c, "c");
+    fail_on(&e, &a, 0, 1);
+    node_hello(&b, 100); /* heartbeats: the test's own pace is slower than the lease */
+    node_poll(&b);
+    node_assignment(&b);
+    ASSERT_EQ_INT(b.a.n_resume, 1);
+    fail_on(&e, &b, 1, 2);
+    node_poll(&a); /* both tried: a again */
+    node_assignment(&a);
+    ASSERT_EQ_INT(a.a.n_resume, 2);
+    fail_on(&e, &a, 2, 3);
+    /* two distinct nodes failed: the job is queued, not failed */
+    node_hello(&c, 50);
+    ASSERT(!dev.done);
+    node_poll(&c);
+    node_assignment(&c);
+    ASSERT_EQ_STR(c.a.job, a.a.job);
+    ASSERT_EQ_INT(c.a.n_resume, 3);
+    node_upload_start(&c);
+    for (int i = 3; i < 6; i++)
+        node_token(&c, i);
+    node_end(&c, WEFT_END_LENGTH);
+    wait_reply(&e, &c.upload_reply, 200);
+    wait_reply(&e, &dev, 200);
+    expect_text(&dev, " t0 t1 t2 t3 t4 t5", 6, "length");
+    weft_buf_free(&dev.body);
+    node_free(&a);
+    node_free(&b);
+    node_free(&c);
+    stop(&e);
+}
+
+/* An assignment is a lease (issue 17, finding 1): a node that takes a job
+ * and never opens its token stream loses it to another node, and so does
+ * one that trickles tokens under the operator's floor; the client's text
+ * is whole either way. */
 static void short_stream_lease(struct sched_config *c)
 {
     c->limits.stream_open_ms = 300;
