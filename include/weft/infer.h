@@ -98,6 +98,8 @@ int weft_session_new(struct weft_model *m, int n_ctx, struct weft_session **out)
  * buffers; on CUDA the KV cache is on the device and counted by
  * weft_model_gpu_plan instead). n_ctx as for weft_session_new. */
 uint64_t weft_session_bytes(const struct weft_model *m, int n_ctx);
+/* The context weft_session_new(m, n_ctx) gives a session. */
+int weft_session_ctx_for(const struct weft_model *m, int n_ctx);
 void weft_session_free(struct weft_session *s);
 /* Forgets the sequence; the next eval starts at position 0. */
 void weft_session_reset(struct weft_session *s);

@@ -59,6 +59,11 @@ static void session_sizes(const struct weft_model *m, int n_ctx, struct session_
     z->logits = (size_t)in->n_vocab;
 }
 
+int weft_session_ctx_for(const struct weft_model *m, int n_ctx)
+{
+    return session_ctx(&m->info, n_ctx);
+}
+
 uint64_t weft_session_bytes(const struct weft_model *m, int n_ctx)
 {
     n_ctx = session_ctx(&m->info, n_ctx);

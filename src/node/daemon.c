@@ -26,6 +26,7 @@
 #include "status.h"
 #include "weft/error.h"
 #include "weft/gguf.h"
+#include "weft/gpu.h"
 #include "weft/http.h"
 #include "weft/log.h"
 #include "weft/time.h"
@@ -384,6 +385,27 @@ static void choose_slots(struct weftd *d)
     uint64_t fit = per == 0 ? WEFTD_MAX_SLOTS : budget / per;
     if (per > 0 && budget == 0)
         fit = 1; /* no /proc/meminfo: as before batching */
+    /* A model on the GPU keeps its KV caches there: the device's free
+     * memory (nine tenths of it, for the driver's own needs) bounds the
+     * slots too, when it is the tighter bound. */
+    uint64_t dev_per = 0;
+    for (int i = 0; i < d->n_models; i++) {
+        if (weft_model_info(d->models[i].model)->backend != WEFT_BACKEND_CUDA)
+            continue;
+        struct weft_gpu_plan gp;
+        weft_model_gpu_plan(d->models[i].model, weft_session_ctx_for(d->models[i].model, c->n_ctx),
+                            &gp);
+        dev_per += gp.kv_bytes;
+    }
+    struct weft_gpu_info gi;
+    char gerr[160];
+    if (dev_per > 0 && weft_gpu_describe(0, &gi, gerr, sizeof gerr) == 0 &&
+        gi.free_bytes / 10 * 9 / dev_per < fit) {
+        budget = gi.free_bytes / 10 * 9;
+        per = dev_per;
+        fit = budget / per;
+        from = "the GPU's free memory";
+    }
     int n = fit > WEFTD_MAX_SLOTS ? WEFTD_MAX_SLOTS : (int)fit;
     double mib = (double)per / (1 << 20), have = (double)budget / (1 << 20);
     if (c->max_slots > 0 && c->max_slots <= n) {

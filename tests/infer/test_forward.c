@@ -271,6 +271,9 @@ TEST(session_bytes_grow_with_the_context)
     uint64_t per = in->kv_bytes_per_token + 16 * (uint64_t)in->n_head * sizeof(float);
     ASSERT_EQ_INT((long long)(b - a), (long long)(64 * per));
     ASSERT(a > 64 * per);
+    ASSERT_EQ_INT(weft_session_ctx_for(m, 0), 256);
+    ASSERT_EQ_INT(weft_session_ctx_for(m, 100000), 256);
+    ASSERT_EQ_INT(weft_session_ctx_for(m, 64), 64);
     /* 0 and past the training context mean what weft_session_new makes of them */
     ASSERT_EQ_INT((long long)weft_session_bytes(m, 0), (long long)weft_session_bytes(m, 256));
     ASSERT_EQ_INT((long long)weft_session_bytes(m, 100000), (long long)weft_session_bytes(m, 256));
