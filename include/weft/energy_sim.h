@@ -74,9 +74,20 @@ struct weft_replay_result {
     double compute_wh;
     double grid_import_for_compute_wh; /* import(with) - import(without) */
     double compute_from_surplus_share; /* 1 - the above / compute_wh */
-    double reachable_surplus_wh;       /* a perfect-foresight controller within min/max */
-    double surplus_captured_share;     /* surplus compute used / reachable */
-    long switches;                     /* times compute started */
+    /* The most compute that causes no extra grid import (a perfect-foresight
+     * controller's), for this lossless battery: always-on's compute less
+     * the import it caused. More compute never raises later battery
+     * energy or export, and compute - extra import = the export displaced
+     * + the change in the battery's end energy, so no policy does better
+     * without importing (energy.md). */
+    double oracle_wh;
+    double oracle_share; /* compute_wh / oracle_wh */
+    /* The old figure under an honest name: per day, the smaller of what the
+     * home exported and what a controller could draw while PV exceeded the
+     * load; not a bound (it ignores what the battery shifts). */
+    double export_window_wh;
+    double export_window_share; /* export displaced / export_window_wh */
+    long switches;              /* times compute started */
     double import_with_wh, import_without_wh, export_with_wh, export_without_wh;
 };
 

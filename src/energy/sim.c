@@ -50,8 +50,8 @@ static double naive_next(int *on, double grid_w, double compute_w, double min_w,
     return fmax(min_w, fmin(max_w, exported));
 }
 
-int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
-                struct weft_replay_result *r)
+static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
+               struct weft_replay_result *r)
 {
     memset(r, 0, sizeof *r);
     if (p->n < 2 || o->poll_s <= 0)
@@ -88,7 +88,7 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
          * day, or the battery would start the night emptier. */
         int64_t day = (p->start_s + (int64_t)t) / 86400;
         if (day != cur_day) {
-            r->reachable_surplus_wh += fmin(day_export, day_window);
+            r->export_window_wh += fmin(day_export, day_window);
             cur_day = day;
             day_export = day_window = 0;
         }
@@ -120,7 +120,7 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
             r->switches++;
         compute = next;
     }
-    r->reachable_surplus_wh += fmin(day_export, day_window);
+    r->export_window_wh += fmin(day_export, day_window);
     r->days = total / 86400.0;
     r->grid_import_for_compute_wh = fmax(0, r->import_with_wh - r->import_without_wh);
     r->compute_from_surplus_share =
@@ -129,6 +129,25 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
      * compute minus the import it caused, less any change in the
      * battery's final charge.) */
     double used = fmax(0, r->export_without_wh - r->export_with_wh);
-    r->surplus_captured_share = r->reachable_surplus_wh > 0 ? used / r->reachable_surplus_wh : 0;
+    r->export_window_share = r->export_window_wh > 0 ? used / r->export_window_wh : 0;
+    return 0;
+}
+
+int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
+                struct weft_replay_result *r)
+{
+    int rc = run(p, o, r);
+    if (rc < 0)
+        return rc;
+    /* The bound comes from the same home run always on. */
+    struct weft_replay_result always = *r;
+    if (o->policy != WEFT_REPLAY_ALWAYS) {
+        struct weft_replay_opts a = *o;
+        a.policy = WEFT_REPLAY_ALWAYS;
+        if ((rc = run(p, &a, &always)) < 0)
+            return rc;
+    }
+    r->oracle_wh = fmax(0, always.compute_wh - always.grid_import_for_compute_wh);
+    r->oracle_share = r->oracle_wh > 0 ? r->compute_wh / r->oracle_wh : 0;
     return 0;
 }

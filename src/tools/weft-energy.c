@@ -34,8 +34,10 @@ static const char usage[] =
     "\n"
     "replay runs the policy over the profile with work always queued, once with\n"
     "compute and once without, and prints one JSON object: days, compute_wh,\n"
-    "grid_import_for_compute_wh, compute_from_surplus_share, reachable_surplus_wh,\n"
-    "surplus_captured_share, switches (and switches_per_day). PV is scaled by\n"
+    "grid_import_for_compute_wh, compute_from_surplus_share, oracle_wh (the most\n"
+    "compute without extra import) and oracle_share, export_window_wh and\n"
+    "export_window_share (the old per-day figure; not a bound), switches (and\n"
+    "switches_per_day). PV is scaled by\n"
     "K / P: the profile's own array is P kWp (the Ausgrid customer 12 data: 1.04).\n"
     "The battery defaults to no battery; --battery-kw defaults to half the kWh.\n";
 
@@ -52,8 +54,10 @@ static cJSON *result_json(const struct weft_replay_result *r)
     cJSON_AddNumberToObject(o, "compute_wh", r->compute_wh);
     cJSON_AddNumberToObject(o, "grid_import_for_compute_wh", r->grid_import_for_compute_wh);
     cJSON_AddNumberToObject(o, "compute_from_surplus_share", r->compute_from_surplus_share);
-    cJSON_AddNumberToObject(o, "reachable_surplus_wh", r->reachable_surplus_wh);
-    cJSON_AddNumberToObject(o, "surplus_captured_share", r->surplus_captured_share);
+    cJSON_AddNumberToObject(o, "oracle_wh", r->oracle_wh);
+    cJSON_AddNumberToObject(o, "oracle_share", r->oracle_share);
+    cJSON_AddNumberToObject(o, "export_window_wh", r->export_window_wh);
+    cJSON_AddNumberToObject(o, "export_window_share", r->export_window_share);
     cJSON_AddNumberToObject(o, "switches", (double)r->switches);
     cJSON_AddNumberToObject(o, "switches_per_day", r->days > 0 ? r->switches / r->days : 0);
     cJSON_AddNumberToObject(o, "import_with_compute_wh", r->import_with_wh);

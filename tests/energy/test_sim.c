@@ -147,7 +147,54 @@ TEST(replay_weft_runs_only_on_surplus)
     ASSERT_EQ_INT(weft_replay(&p, &o, &r), 0);
     ASSERT(r.compute_wh > 2 * 3 * 300); /* most of ~5 h a day near 350 W */
     ASSERT(r.compute_from_surplus_share >= 0.99);
-    ASSERT(r.surplus_captured_share > 0.8 && r.surplus_captured_share <= 1.0);
+    ASSERT(r.export_window_share > 0.8 && r.export_window_share <= 1.0);
+    ASSERT(r.oracle_share > 0.5 && r.oracle_share <= 1.0 + 1e-9);
     ASSERT(r.switches >= 2 && r.switches <= 4); /* once a day, maybe a ramp restart */
     weft_profile_free(&p);
+}
+
+/* The oracle is a bound (issue 16): on random homes (load and PV per
+ * half hour, with and without a battery), no policy's compute less the
+ * import it caused exceeds it, and always-on's equals it by definition. */
+TEST(oracle_bounds_every_policy_without_import)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int home = 0; home < 6; home++) {
+        static char csv[1 << 16];
+        size_t o = (size_t)snprintf(csv, sizeof csv, "time,GC,GG\n");
+        for (int d = 1; d <= 3; d++)
+            for (int hh = 0; hh < 48; hh++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                double sun = hh >= 14 && hh <= 36 ? (double)(x % 1000) / 400.0 : 0; /* kWh/0.5h */
+                double load = 0.1 + (double)((x >> 20) % 500) / 1000.0;
+                o += (size_t)snprintf(csv + o, sizeof csv - o,
+                                      "2012-01-0%d %02d:%02d:00,%.3f,%.3f\n", d, hh / 2,
+                                      hh % 2 ? 30 : 0, load, sun);
+            }
+        struct weft_profile p;
+        ASSERT_EQ_INT(
+            weft_profile_load(write_csv("r.csv", csv), "GC", "GG", 1, &p, err, sizeof err), 0);
+        double oracle = -1;
+        for (int k = 0; k < 3; k++) {
+            struct weft_replay_opts ro = {0};
+            weft_policy_defaults(&ro.settings);
+            ro.policy = (enum weft_replay_policy)k;
+            ro.poll_s = 60;
+            ro.battery_wh = home % 2 ? 5000 : 0;
+            ro.battery_w = 2500;
+            ro.battery_start_soc = 50;
+            struct weft_replay_result r;
+            ASSERT_EQ_INT(weft_replay(&p, &ro, &r), 0);
+            if (oracle < 0)
+                oracle = r.oracle_wh;
+            ASSERT_NEAR(r.oracle_wh, oracle, 1e-6); /* one bound for the home */
+            double free_compute = r.compute_wh - r.grid_import_for_compute_wh;
+            if (free_compute > oracle * (1 + 1e-9) + 1e-6)
+                TEST_FAIL_("home %d, policy %d: %.3f Wh without import, oracle %.3f", home, k,
+                           free_compute, oracle);
+            if (k == WEFT_REPLAY_ALWAYS)
+                ASSERT_NEAR(free_compute, oracle, 1e-6);
+        }
+        weft_profile_free(&p);
+    }
 }

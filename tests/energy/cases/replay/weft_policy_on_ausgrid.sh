@@ -10,18 +10,23 @@ csv="$DATA/energy/ausgrid-c12-2011-07_2012-03.csv"
 import json, sys
 d = json.load(open(sys.argv[1]))
 keys = ["days", "compute_wh", "grid_import_for_compute_wh", "compute_from_surplus_share",
-        "reachable_surplus_wh", "surplus_captured_share", "switches"]
+        "oracle_wh", "oracle_share", "export_window_wh", "export_window_share", "switches"]
 for p in ("weft", "naive", "always"):
     missing = [k for k in keys if k not in d[p]]
     assert not missing, f"{p}: missing {missing}"
 w, n, a = d["weft"], d["naive"], d["always"]
 assert abs(w["days"] - 275) < 1e-6, w["days"]
-print("weft from surplus %.4f, captured %.3f, %.2f starts/day" %
-      (w["compute_from_surplus_share"], w["surplus_captured_share"], w["switches"] / w["days"]))
+print("weft from surplus %.4f, export window %.3f, %.2f starts/day" %
+      (w["compute_from_surplus_share"], w["export_window_share"], w["switches"] / w["days"]))
 assert w["compute_from_surplus_share"] >= 0.99, w
 assert w["switches"] / w["days"] < 10, w
 assert n["compute_from_surplus_share"] < w["compute_from_surplus_share"]
 assert a["compute_from_surplus_share"] < n["compute_from_surplus_share"]
 assert a["compute_wh"] > n["compute_wh"] > w["compute_wh"] > 0
+# One bound for the home, and no policy beats it without importing.
+assert abs(w["oracle_wh"] - a["oracle_wh"]) < 1e-6 and abs(n["oracle_wh"] - a["oracle_wh"]) < 1e-6
+for p in (w, n, a):
+    assert p["compute_wh"] - p["grid_import_for_compute_wh"] <= p["oracle_wh"] * (1 + 1e-9), p
+print("weft oracle_share %.3f" % w["oracle_share"])
 PY
 weft_finish
