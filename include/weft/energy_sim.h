@@ -69,6 +69,18 @@ struct weft_replay_opts {
     int poll_s;                           /* decision interval */
 };
 
+/* One calendar month of a replay (the profile's clock, as if UTC). Its
+ * oracle_wh is always-on's compute less its extra import in that month:
+ * the bound's share of the month, not a bound of its own (the battery
+ * carries energy across months). */
+#define WEFT_REPLAY_MAX_MONTHS 240
+struct weft_replay_month {
+    int year, month; /* 2012, 1..12 */
+    double days, compute_wh, import_with_wh, import_without_wh, export_with_wh, export_without_wh;
+    double grid_import_for_compute_wh, compute_from_surplus_share, oracle_wh, oracle_share;
+    long switches;
+};
+
 struct weft_replay_result {
     double days;
     double compute_wh;
@@ -89,6 +101,8 @@ struct weft_replay_result {
     double export_window_share; /* export displaced / export_window_wh */
     long switches;              /* times compute started */
     double import_with_wh, import_without_wh, export_with_wh, export_without_wh;
+    struct weft_replay_month months[WEFT_REPLAY_MAX_MONTHS]; /* in order; more are dropped */
+    int n_months;
 };
 
 int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,

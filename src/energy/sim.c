@@ -6,6 +6,7 @@
  * later because compute emptied the battery. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "weft/energy_sim.h"
 #include "weft/error.h"
@@ -50,6 +51,25 @@ static double naive_next(int *on, double grid_w, double compute_w, double min_w,
     return fmax(min_w, fmin(max_w, exported));
 }
 
+/* The month record for profile time t (seconds since the epoch, as if
+ * UTC), opened when t starts a new one; NULL past WEFT_REPLAY_MAX_MONTHS. */
+static struct weft_replay_month *month_at(struct weft_replay_result *r, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    struct weft_replay_month *m = r->n_months ? &r->months[r->n_months - 1] : NULL;
+    if (m && m->year == tm.tm_year + 1900 && m->month == tm.tm_mon + 1)
+        return m;
+    if (r->n_months == WEFT_REPLAY_MAX_MONTHS)
+        return NULL;
+    m = &r->months[r->n_months++];
+    memset(m, 0, sizeof *m);
+    m->year = tm.tm_year + 1900;
+    m->month = tm.tm_mon + 1;
+    return m;
+}
+
 static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
                struct weft_replay_result *r)
 {
@@ -82,6 +102,15 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
         r->export_with_wh += fmax(-grid, 0) * h;
         r->import_without_wh += fmax(grid0, 0) * h;
         r->export_without_wh += fmax(-grid0, 0) * h;
+        struct weft_replay_month *mo = month_at(r, p->start_s + (int64_t)t);
+        if (mo) {
+            mo->days += dt / 86400.0;
+            mo->compute_wh += compute * h;
+            mo->import_with_wh += fmax(grid, 0) * h;
+            mo->export_with_wh += fmax(-grid, 0) * h;
+            mo->import_without_wh += fmax(grid0, 0) * h;
+            mo->export_without_wh += fmax(-grid0, 0) * h;
+        }
         /* Perfect foresight within the same limits, day by day: it may run
          * whenever PV exceeds the load by min_w (at up to max_w), but not
          * use more in a day than the home without compute exported that
@@ -116,8 +145,11 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
             weft_policy_step(&pol, s, &rd, now, weft_profile_minute(p, t), &out);
             next = fmin(out.budget_w, max_w);
         }
-        if (compute <= 0 && next > 0)
+        if (compute <= 0 && next > 0) {
             r->switches++;
+            if (mo)
+                mo->switches++;
+        }
         compute = next;
     }
     r->export_window_wh += fmin(day_export, day_window);
@@ -149,5 +181,14 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
     }
     r->oracle_wh = fmax(0, always.compute_wh - always.grid_import_for_compute_wh);
     r->oracle_share = r->oracle_wh > 0 ? r->compute_wh / r->oracle_wh : 0;
+    for (int i = 0; i < r->n_months; i++) {
+        struct weft_replay_month *m = &r->months[i];
+        const struct weft_replay_month *a = &always.months[i]; /* the same months */
+        m->grid_import_for_compute_wh = fmax(0, m->import_with_wh - m->import_without_wh);
+        m->compute_from_surplus_share =
+            m->compute_wh > 0 ? 1.0 - m->grid_import_for_compute_wh / m->compute_wh : 0;
+        m->oracle_wh = fmax(0, a->compute_wh - fmax(0, a->import_with_wh - a->import_without_wh));
+        m->oracle_share = m->oracle_wh > 0 ? m->compute_wh / m->oracle_wh : 0;
+    }
     return 0;
 }

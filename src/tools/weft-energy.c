@@ -58,6 +58,22 @@ static cJSON *result_json(const struct weft_replay_result *r)
     cJSON_AddNumberToObject(o, "oracle_share", r->oracle_share);
     cJSON_AddNumberToObject(o, "export_window_wh", r->export_window_wh);
     cJSON_AddNumberToObject(o, "export_window_share", r->export_window_share);
+    cJSON *ms = cJSON_AddArrayToObject(o, "months");
+    for (int i = 0; i < r->n_months; i++) {
+        const struct weft_replay_month *m = &r->months[i];
+        cJSON *x = cJSON_CreateObject();
+        char ym[16];
+        snprintf(ym, sizeof ym, "%04d-%02d", m->year, m->month);
+        cJSON_AddStringToObject(x, "month", ym);
+        cJSON_AddNumberToObject(x, "days", m->days);
+        cJSON_AddNumberToObject(x, "compute_wh", m->compute_wh);
+        cJSON_AddNumberToObject(x, "grid_import_for_compute_wh", m->grid_import_for_compute_wh);
+        cJSON_AddNumberToObject(x, "compute_from_surplus_share", m->compute_from_surplus_share);
+        cJSON_AddNumberToObject(x, "oracle_wh", m->oracle_wh);
+        cJSON_AddNumberToObject(x, "oracle_share", m->oracle_share);
+        cJSON_AddNumberToObject(x, "switches", (double)m->switches);
+        cJSON_AddItemToArray(ms, x);
+    }
     cJSON_AddNumberToObject(o, "switches", (double)r->switches);
     cJSON_AddNumberToObject(o, "switches_per_day", r->days > 0 ? r->switches / r->days : 0);
     cJSON_AddNumberToObject(o, "import_with_compute_wh", r->import_with_wh);

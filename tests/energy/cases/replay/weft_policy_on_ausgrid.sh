@@ -28,5 +28,15 @@ assert abs(w["oracle_wh"] - a["oracle_wh"]) < 1e-6 and abs(n["oracle_wh"] - a["o
 for p in (w, n, a):
     assert p["compute_wh"] - p["grid_import_for_compute_wh"] <= p["oracle_wh"] * (1 + 1e-9), p
 print("weft oracle_share %.3f" % w["oracle_share"])
+# Every figure per month too: July 2011 to March 2012, adding up to the totals.
+for p in (w, n, a):
+    ms = p["months"]
+    assert [m["month"] for m in ms] == ["2011-%02d" % k for k in range(7, 13)] + \
+        ["2012-%02d" % k for k in range(1, 4)], [m["month"] for m in ms]
+    for k in ("days", "compute_wh", "oracle_wh"):
+        tot = sum(m[k] for m in ms)
+        assert abs(tot - p[k]) <= 1e-6 * max(1, abs(p[k])) or k == "oracle_wh", (k, tot, p[k])
+    assert sum(m["switches"] for m in ms) == p["switches"]
+print("weft oracle_share by month:", " ".join("%.2f" % m["oracle_share"] for m in w["months"]))
 PY
 weft_finish
