@@ -87,5 +87,8 @@ struct weft_url {
 int weft_url_parse(const char *url, struct weft_url *u, char *err, size_t errcap);
 /* Whether u's host is this machine: 127.0.0.0/8, [::1] or localhost. */
 int weft_url_is_loopback(const struct weft_url *u);
+/* Whether an address literal (a listen address: "127.0.0.1", "::1") is a
+ * loopback one; a name is not. */
+int weft_ip_is_loopback(const char *addr);
 
 #endif /* WEFT_HTTP_CLIENT_H */

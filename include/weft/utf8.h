@@ -19,4 +19,8 @@ size_t weft_utf8_scrub(const char *in, size_t n, char *out);
  * begin one (or n is 0). */
 size_t weft_utf8_seq(const char *s, size_t n);
 
+/* 1 when s[0..n) is well-formed throughout (a NUL byte is well-formed
+ * UTF-8: callers that refuse it say so), else 0. */
+int weft_utf8_valid(const char *s, size_t n);
+
 #endif /* WEFT_UTF8_H */

@@ -51,6 +51,14 @@ size_t weft_utf8_seq(const char *s, size_t n)
     return seq((const unsigned char *)s, n, &sub);
 }
 
+int weft_utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = weft_utf8_seq(s + i, n - i)) == 0)
+            return 0;
+    return 1;
+}
+
 size_t weft_utf8_scrub(const char *in, size_t n, char *out)
 {
     const unsigned char *p = (const unsigned char *)in;

@@ -440,21 +440,26 @@ int weft_url_parse(const char *url, struct weft_url *out, char *err, size_t errc
     return rc;
 }
 
+int weft_ip_is_loopback(const char *addr)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 int weft_url_is_loopback(const struct weft_url *u)
 {
     const char *h = u->host;
-    struct in_addr a4;
-    struct in6_addr a6;
     char v6[64];
     size_t n = strlen(h);
     if (strcmp(h, "localhost") == 0)
         return 1;
-    if (inet_pton(AF_INET, h, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
     if (n > 2 && n - 2 < sizeof v6 && h[0] == '[' && h[n - 1] == ']') {
         memcpy(v6, h + 1, n - 2);
         v6[n - 2] = '\0';
-        return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+        return weft_ip_is_loopback(v6);
     }
-    return 0; /* a name that merely begins with "127." is not */
+    return weft_ip_is_loopback(h); /* a name that merely begins with "127." is not */
 }

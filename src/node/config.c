@@ -225,8 +225,7 @@ int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
         snprintf(err, errcap, "compute.interactive: \"%s\" is not always, surplus or never", ia);
         return WEFT_ECONFIG;
     }
-    if (c->status.listen[0] && strncmp(c->status.listen, "127.", 4) != 0 &&
-        strcmp(c->status.listen, "::1") != 0) {
+    if (c->status.listen[0] && !weft_ip_is_loopback(c->status.listen)) {
         snprintf(err, errcap, "status.listen: the status endpoint is for loopback only, not %s",
                  c->status.listen);
         return WEFT_ECONFIG;

@@ -21,15 +21,11 @@ static int fail(char *err, size_t errcap, const char *msg)
     return WEFT_EPARSE;
 }
 
-/* The body as a JSON object, or NULL (not JSON, or not an object). */
 /* Whether s[0..n) is well-formed UTF-8 without NUL: what a node sends
  * reaches the clients' and the operator's JSON, which must be UTF-8. */
 static bool utf8_ok_n(const char *s, size_t n)
 {
-    for (size_t i = 0, k; i < n; i += k)
-        if (s[i] == '\0' || (k = weft_utf8_seq(s + i, n - i)) == 0)
-            return false;
-    return true;
+    return !memchr(s, '\0', n) && weft_utf8_valid(s, n);
 }
 
 /* src into dst[cap], cut after the last whole character that fits. */
@@ -42,7 +38,8 @@ static void copy_chars(char *dst, size_t cap, const char *src)
     dst[o] = '\0';
 }
 
-/* A node message: one JSON object in UTF-8 (anything else is refused
+/* The body as a JSON object, or NULL (not JSON, not an object, or not
+ * UTF-8). A node message must be one JSON object in UTF-8 (anything else is refused
  * whole, so no string from it can carry bad bytes further). */
 static cJSON *parse_object(const char *body, size_t len)
 {

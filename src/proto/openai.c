@@ -326,10 +326,7 @@ static const char *not_json_text(const char *body, size_t len)
         return "it begins with a byte order mark";
     if (memchr(body, '\0', len))
         return "it holds a NUL byte";
-    for (size_t i = 0, k; i < len; i += k)
-        if ((k = weft_utf8_seq(body + i, len - i)) == 0)
-            return "it is not valid UTF-8";
-    return NULL;
+    return weft_utf8_valid(body, len) ? NULL : "it is not valid UTF-8";
 }
 
 static cJSON *parse_root(const char *body, size_t len, struct weft_oai_err *err)

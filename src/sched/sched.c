@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "weft/config.h"
 #include "weft/error.h"
+#include "weft/http_client.h"
 #include "weft/log.h"
 #include "weft/tls.h"
 
@@ -101,16 +102,11 @@ void sched_config_default(struct sched_config *cfg)
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
 
-static int is_loopback(const char *addr)
-{
-    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
-}
-
 static int setup_tls(struct sched *s, char *err, size_t errcap)
 {
     const struct sched_config *c = &s->cfg;
     if (c->plain_http) {
-        if (!is_loopback(c->listen)) {
+        if (!weft_ip_is_loopback(c->listen)) {
             snprintf(err, errcap, "plain_http is allowed only on a loopback address, not %s",
                      c->listen);
             return WEFT_ECONFIG;

@@ -177,15 +177,31 @@ struct node {
     struct reply upload_reply;
 };
 
+/* The running scheduler's store, opened beside it as weftctl does. */
+static struct weft_store *open_store(void)
+{
+    char db[512], err[256];
+    snprintf(db, sizeof db, "%s/state/weft.db", harness_tmpdir());
+    struct weft_store *st;
+    ASSERT_OK(weft_store_open(&st, db, err, sizeof err));
+    return st;
+}
+
+/* A new API key, as weftctl keys create makes it. */
+static void add_key(const char *name, int admin, char secret[WEFT_SECRET_MAX])
+{
+    struct weft_store *st = open_store();
+    struct weft_key_info info;
+    ASSERT_OK(weft_store_key_create(st, name, 0, 0, admin, secret, &info));
+    weft_store_close(st);
+}
+
 static void node_enroll(struct env *e, struct node *n, const char *name)
 {
     memset(n, 0, sizeof *n);
     n->e = e;
     snprintf(n->name, sizeof n->name, "%s", name);
-    char db[512], err[256];
-    snprintf(db, sizeof db, "%s/state/weft.db", harness_tmpdir());
-    struct weft_store *st;
-    ASSERT_OK(weft_store_open(&st, db, err, sizeof err));
+    struct weft_store *st = open_store();
     ASSERT_OK(weft_store_node_enroll(st, name, n->token));
     weft_store_close(st);
     weft_buf_init(&n->out, 1u << 20);
@@ -638,19 +654,27 @@ static void three_jobs_a_key(struct sched_config *c)
     c->limits.max_jobs_per_key = 3;
 }
 
-static long submit_job(struct env *e, const char *key, int i)
+static void send_json(struct env *e, const char *token, const char *path, const char *json,
+                      struct reply *r)
 {
     struct weft_buf b;
-    weft_buf_init(&b, 4096);
-    weft_buf_appendf(&b,
-                     "{\"endpoint\":\"/v1/completions\",\"request\":{\"model\":\"m\","
-                     "\"prompt\":\"job %d\",\"max_tokens\":2}}",
-                     i);
+    weft_buf_init(&b, 1 << 16);
+    weft_buf_appendf(&b, "%s", json);
+    send_call(e, token, path, &b, r);
+    weft_buf_free(&b);
+}
+
+static long submit_job(struct env *e, const char *key, int i)
+{
+    char json[200];
+    snprintf(json, sizeof json,
+             "{\"endpoint\":\"/v1/completions\",\"request\":{\"model\":\"m\","
+             "\"prompt\":\"job %d\",\"max_tokens\":2}}",
+             i);
     struct reply r = {0};
-    send_call(e, key, "/v1/jobs", &b, &r);
+    send_json(e, key, "/v1/jobs", json, &r);
     wait_reply_any(e, &r);
     long st = r.status;
-    weft_buf_free(&b);
     weft_buf_free(&r.body);
     return st;
 }
@@ -665,13 +689,8 @@ TEST(a_key_cannot_fill_the_queue)
     for (int i = 0; i < 3; i++)
         ASSERT_EQ_INT(submit_job(&e, e.key, i), 202);
     ASSERT_EQ_INT(submit_job(&e, e.key, 3), 429);
-    char db[600], err[256], other[WEFT_SECRET_MAX];
-    snprintf(db, sizeof db, "%s/state/weft.db", harness_tmpdir());
-    struct weft_store *st;
-    ASSERT_OK(weft_store_open(&st, db, err, sizeof err));
-    struct weft_key_info info;
-    ASSERT_OK(weft_store_key_create(st, "other", 0, 0, 0, other, &info));
-    weft_store_close(st);
+    char other[WEFT_SECRET_MAX];
+    add_key("other", 0, other);
     ASSERT_EQ_INT(submit_job(&e, other, 4), 202);
     stop(&e);
 }
@@ -720,16 +739,6 @@ TEST(a_job_without_a_deadline_expires)
     stop(&e);
 }
 
-static void send_json(struct env *e, const char *token, const char *path, const char *json,
-                      struct reply *r)
-{
-    struct weft_buf b;
-    weft_buf_init(&b, 1 << 16);
-    weft_buf_appendf(&b, "%s", json);
-    send_call(e, token, path, &b, r);
-    weft_buf_free(&b);
-}
-
 /* A node reports what it likes; the scheduler believes only what its
  * enrollment allows (issue 17, finding 13): a hello naming a model outside
  * the list is refused, slots and budget are clamped. */
@@ -739,16 +748,13 @@ TEST(node_reports_are_clamped_to_the_enrollment)
     start(&e, 2000);
     struct node a;
     node_enroll(&e, &a, "a");
-    char db[600], err[256], admin[WEFT_SECRET_MAX];
-    snprintf(db, sizeof db, "%s/state/weft.db", harness_tmpdir());
-    struct weft_store *st;
-    ASSERT_OK(weft_store_open(&st, db, err, sizeof err));
+    struct weft_store *st = open_store();
     struct weft_node_limits lim = {.max_budget_w = 500, .max_slots = 2};
     snprintf(lim.models, sizeof lim.models, "m,small");
     ASSERT_OK(weft_store_node_limits_set(st, "a", &lim));
-    struct weft_key_info info;
-    ASSERT_OK(weft_store_key_create(st, "ops", 0, 0, 1, admin, &info));
     weft_store_close(st);
+    char admin[WEFT_SECRET_MAX];
+    add_key("ops", 1, admin);
     struct reply r = {0};
     send_json(&e, a.token, "/v1/node/hello",
               "{\"models\":[{\"name\":\"m\"},{\"name\":\"gpt-4o\"}],\"max_concurrency\":8}", &r);
