@@ -42,11 +42,16 @@ int weft_profile_minute(const struct weft_profile *p, double t_s);
 
 /* A self-consumption battery: PV surplus charges it, deficits discharge it,
  * within power limits and capacity; the rest goes to or comes from the
- * grid. capacity_wh 0 means no battery. */
+ * grid. capacity_wh 0 means no battery. Powers are at the battery's
+ * terminals; the round trip loses 1 - efficiency, half of it (as the square
+ * root) on the way in and half on the way out. The battery's own standby
+ * draw comes from its energy while it has some, else from the house. */
 struct weft_battery_model {
     double capacity_wh;
     double max_charge_w, max_discharge_w;
-    double energy_wh; /* state */
+    double efficiency; /* round trip, (0, 1] */
+    double standby_w;  /* >= 0 */
+    double energy_wh;  /* state: what it holds */
 };
 
 /* One step of dt seconds with net = pv - load - compute (W). Writes grid_w
@@ -65,14 +70,16 @@ struct weft_replay_opts {
     enum weft_replay_policy policy;
     struct weft_policy_settings settings; /* max/min W also bound naive and always */
     double battery_wh, battery_w;         /* capacity, max charge = max discharge */
+    double battery_eff;                   /* round trip, (0, 1] */
+    double battery_standby_w;             /* the battery's own draw */
     double battery_start_soc;             /* % at the start */
     int poll_s;                           /* decision interval */
 };
 
 /* One calendar month of a replay (the profile's clock, as if UTC). Its
- * oracle_wh is always-on's compute less its extra import in that month:
- * the bound's share of the month, not a bound of its own (the battery
- * carries energy across months). */
+ * oracle_wh is what the oracle's plan computes in that month: the bound's
+ * share of the month, not a bound of its own (the battery carries energy
+ * across months). */
 #define WEFT_REPLAY_MAX_MONTHS 240
 struct weft_replay_month {
     int year, month; /* 2012, 1..12 */
@@ -86,14 +93,17 @@ struct weft_replay_result {
     double compute_wh;
     double grid_import_for_compute_wh; /* import(with) - import(without) */
     double compute_from_surplus_share; /* 1 - the above / compute_wh */
-    /* The most compute that causes no extra grid import (a perfect-foresight
-     * controller's), for this lossless battery: always-on's compute less
-     * the import it caused. More compute never raises later battery
-     * energy or export, and compute - extra import = the export displaced
-     * + the change in the battery's end energy, so no policy does better
-     * without importing (energy.md). */
+    /* The most compute that causes no extra grid import, as a perfect-
+     * foresight controller could run it: set by weft_oracle() (0 until
+     * then), with oracle_share = compute_wh / oracle_wh. */
     double oracle_wh;
-    double oracle_share; /* compute_wh / oracle_wh */
+    double oracle_share;
+    /* Always-on's compute less the import it caused. For a lossless
+     * battery without standby draw this is the bound itself: more compute
+     * never raises later battery energy or export, and compute - extra
+     * import = the export displaced + the change in the battery's end
+     * energy (energy.md). With losses it is only a figure. */
+    double always_free_wh;
     /* The old figure under an honest name: per day, the smaller of what the
      * home exported and what a controller could draw while PV exceeded the
      * load; not a bound (it ignores what the battery shifts). */
@@ -105,7 +115,26 @@ struct weft_replay_result {
     int n_months;
 };
 
+/* Runs o->policy over the profile (and always-on beside it, for
+ * always_free_wh). WEFT_EINVAL for a profile under two slots, a poll under
+ * 1 s, or a battery efficiency outside (0, 1]. */
 int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
                 struct weft_replay_result *r);
+
+/* The oracle (src/energy/oracle.c): the most compute that imports no more
+ * than the home without compute, over the same model with losses and
+ * standby, as a linear program over bins of bin_s seconds (a multiple of
+ * o->poll_s), solved by GLPK. An upper bound for every policy. Fills
+ * r->oracle_wh, oracle_share and each month's; r must come from
+ * weft_replay() with the same profile and options. The simplex's time
+ * grows faster than the bins: 14 s for 9 months of 30-minute bins on the
+ * development VM, 52 s at 15 minutes (docs/BENCHMARKS.md). Coarser bins
+ * only loosen the bound (more netting inside a bin), never break it. */
+#define WEFT_ORACLE_BIN_S 1800
+int weft_oracle(const struct weft_profile *p, const struct weft_replay_opts *o, int bin_s,
+                struct weft_replay_result *r, char *err, size_t errcap);
+/* Copies the oracle of another policy's replay of the same home (it does
+ * not depend on the policy) and computes r's shares of it. */
+void weft_replay_set_oracle(struct weft_replay_result *r, const struct weft_replay_result *from);
 
 #endif /* WEFT_ENERGY_SIM_H */

@@ -14,23 +14,28 @@
 void weft_battery_step(struct weft_battery_model *b, double net_w, double dt_s, double *grid_w,
                        double *battery_w)
 {
-    double h = dt_s / 3600.0, batt = 0;
+    double h = dt_s / 3600.0, batt = 0, standby_import = 0;
     if (b->capacity_wh > 0) {
+        double leg = sqrt(b->efficiency); /* each way */
         if (net_w > 0) {
-            double room = (b->capacity_wh - b->energy_wh) / h;
+            double room = (b->capacity_wh - b->energy_wh) / (leg * h);
             batt = fmin(net_w, fmin(b->max_charge_w, room));
+            b->energy_wh += batt * leg * h;
         } else if (net_w < 0) {
-            double avail = b->energy_wh / h;
+            double avail = b->energy_wh * leg / h;
             batt = -fmin(-net_w, fmin(b->max_discharge_w, avail));
+            b->energy_wh += batt / leg * h;
         }
-        b->energy_wh += batt * h;
+        double standby = b->standby_w * h, own = fmin(standby, fmax(b->energy_wh, 0));
+        b->energy_wh -= own;
+        standby_import = (standby - own) / h;
         if (b->energy_wh < 0)
             b->energy_wh = 0;
         if (b->energy_wh > b->capacity_wh)
             b->energy_wh = b->capacity_wh;
     }
     *battery_w = batt;
-    *grid_w = batt - net_w; /* import covers what PV and battery do not */
+    *grid_w = batt - net_w + standby_import; /* import covers what PV and battery do not */
 }
 
 double weft_battery_soc(const struct weft_battery_model *b)
@@ -74,11 +79,16 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
                struct weft_replay_result *r)
 {
     memset(r, 0, sizeof *r);
-    if (p->n < 2 || o->poll_s <= 0)
+    if (p->n < 2 || o->poll_s <= 0 || !(o->battery_eff > 0 && o->battery_eff <= 1) ||
+        !(o->battery_standby_w >= 0))
         return WEFT_EINVAL;
     const struct weft_policy_settings *s = &o->settings;
-    struct weft_battery_model with = {o->battery_wh, o->battery_w, o->battery_w, 0};
-    with.energy_wh = o->battery_wh * o->battery_start_soc / 100.0;
+    struct weft_battery_model with = {.capacity_wh = o->battery_wh,
+                                      .max_charge_w = o->battery_w,
+                                      .max_discharge_w = o->battery_w,
+                                      .efficiency = o->battery_eff,
+                                      .standby_w = o->battery_standby_w,
+                                      .energy_wh = o->battery_wh * o->battery_start_soc / 100.0};
     struct weft_battery_model without = with;
     struct weft_policy pol;
     weft_policy_init(&pol);
@@ -171,7 +181,7 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
     int rc = run(p, o, r);
     if (rc < 0)
         return rc;
-    /* The bound comes from the same home run always on. */
+    /* The closed-form bound comes from the same home run always on. */
     struct weft_replay_result always = *r;
     if (o->policy != WEFT_REPLAY_ALWAYS) {
         struct weft_replay_opts a = *o;
@@ -179,16 +189,12 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
         if ((rc = run(p, &a, &always)) < 0)
             return rc;
     }
-    r->oracle_wh = fmax(0, always.compute_wh - always.grid_import_for_compute_wh);
-    r->oracle_share = r->oracle_wh > 0 ? r->compute_wh / r->oracle_wh : 0;
+    r->always_free_wh = fmax(0, always.compute_wh - always.grid_import_for_compute_wh);
     for (int i = 0; i < r->n_months; i++) {
         struct weft_replay_month *m = &r->months[i];
-        const struct weft_replay_month *a = &always.months[i]; /* the same months */
         m->grid_import_for_compute_wh = fmax(0, m->import_with_wh - m->import_without_wh);
         m->compute_from_surplus_share =
             m->compute_wh > 0 ? 1.0 - m->grid_import_for_compute_wh / m->compute_wh : 0;
-        m->oracle_wh = fmax(0, a->compute_wh - fmax(0, a->import_with_wh - a->import_without_wh));
-        m->oracle_share = m->oracle_wh > 0 ? m->compute_wh / m->oracle_wh : 0;
     }
     return 0;
 }

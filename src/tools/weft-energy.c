@@ -21,8 +21,10 @@ static const char usage[] =
     "usage: weft-energy read --modbus tcp://HOST:PORT|rtu:///dev/TTY[?baud=N...] [--unit N]\n"
     "                        [--layout sunspec|victron|MAP.json] [--timeout-ms MS]\n"
     "       weft-energy replay --profile FILE.csv [--pv-kwp K] [--profile-kwp P]\n"
-    "                          [--battery-kwh B] [--battery-kw W] [--gpu-max-w W] [--gpu-min-w W]\n"
+    "                          [--battery-kwh B] [--battery-kw W] [--battery-eff 0.9]\n"
+    "                          [--battery-standby-w 0] [--gpu-max-w W] [--gpu-min-w W]\n"
     "                          [--policy weft|naive|always|all] [--poll-s S]\n"
+    "                          [--oracle-bin-s 1800]\n"
     "                          [--load-col GC] [--pv-col GG] [--config policy.json]\n"
     "       weft-energy --version | --help\n"
     "\n"
@@ -39,12 +41,14 @@ static const char usage[] =
     "export_window_share (the old per-day figure; not a bound), switches (and\n"
     "switches_per_day). PV is scaled by\n"
     "K / P: the profile's own array is P kWp (the Ausgrid customer 12 data: 1.04).\n"
-    "The battery defaults to no battery; --battery-kw defaults to half the kWh.\n";
+    "The battery defaults to no battery; --battery-kw defaults to half the kWh;\n"
+    "--battery-eff is its round-trip efficiency.\n";
 
 struct replay_args {
     const char *profile, *load_col, *pv_col, *policy, *config;
-    double pv_kwp, profile_kwp, battery_kwh, battery_kw, gpu_max, gpu_min;
-    int poll_s;
+    double pv_kwp, profile_kwp, battery_kwh, battery_kw, battery_eff, battery_standby, gpu_max,
+        gpu_min;
+    int poll_s, oracle_bin_s;
 };
 
 static cJSON *result_json(const struct weft_replay_result *r)
@@ -56,6 +60,7 @@ static cJSON *result_json(const struct weft_replay_result *r)
     cJSON_AddNumberToObject(o, "compute_from_surplus_share", r->compute_from_surplus_share);
     cJSON_AddNumberToObject(o, "oracle_wh", r->oracle_wh);
     cJSON_AddNumberToObject(o, "oracle_share", r->oracle_share);
+    cJSON_AddNumberToObject(o, "always_free_wh", r->always_free_wh);
     cJSON_AddNumberToObject(o, "export_window_wh", r->export_window_wh);
     cJSON_AddNumberToObject(o, "export_window_share", r->export_window_share);
     cJSON *ms = cJSON_AddArrayToObject(o, "months");
@@ -85,7 +90,16 @@ static cJSON *result_json(const struct weft_replay_result *r)
 
 static int cmd_replay(int argc, char **argv)
 {
-    struct replay_args a = {NULL, "GC", "GG", "weft", NULL, 0, 1.0, 0, -1, 350, 100, 10};
+    struct replay_args a = {.load_col = "GC",
+                            .pv_col = "GG",
+                            .policy = "weft",
+                            .profile_kwp = 1.0,
+                            .battery_kw = -1,
+                            .battery_eff = 0.9,
+                            .gpu_max = 350,
+                            .gpu_min = 100,
+                            .poll_s = 10,
+                            .oracle_bin_s = WEFT_ORACLE_BIN_S};
     const struct weft_opt opts[] = {
         WEFT_OPTS("--profile", &a.profile),
         WEFT_OPTS("--load-col", &a.load_col),
@@ -96,9 +110,12 @@ static int cmd_replay(int argc, char **argv)
         WEFT_OPTN("--profile-kwp", &a.profile_kwp, 0.001, 1000),
         WEFT_OPTN("--battery-kwh", &a.battery_kwh, 0, 10000),
         WEFT_OPTN("--battery-kw", &a.battery_kw, 0, 10000),
+        WEFT_OPTN("--battery-eff", &a.battery_eff, 0.01, 1),
+        WEFT_OPTN("--battery-standby-w", &a.battery_standby, 0, 10000),
         WEFT_OPTN("--gpu-max-w", &a.gpu_max, 1, 100000),
         WEFT_OPTN("--gpu-min-w", &a.gpu_min, 0, 100000),
         WEFT_OPTI("--poll-s", &a.poll_s, 1, 3600),
+        WEFT_OPTI("--oracle-bin-s", &a.oracle_bin_s, 1, 86400),
         WEFT_OPT_END,
     };
     char err[512];
@@ -145,15 +162,27 @@ static int cmd_replay(int argc, char **argv)
     weft_policy_from_config(&pc, a.battery_kwh > 0, &o.settings);
     o.battery_wh = a.battery_kwh * 1000;
     o.battery_w = a.battery_kw >= 0 ? a.battery_kw * 1000 : a.battery_kwh * 500;
+    o.battery_eff = a.battery_eff;
+    o.battery_standby_w = a.battery_standby;
     o.battery_start_soc = 50;
     o.poll_s = a.poll_s;
 
     cJSON *root = cJSON_CreateObject();
+    struct weft_replay_result oracle; /* the first policy's, for the others */
     for (int k = first; k <= last; k++) {
         o.policy = (enum weft_replay_policy)k;
         struct weft_replay_result r;
-        if (weft_replay(&p, &o, &r) < 0) {
-            fprintf(stderr, "weft-energy: replay failed\n");
+        int rc = weft_replay(&p, &o, &r);
+        if (rc < 0)
+            snprintf(err, sizeof err, "%s", weft_strerror(rc));
+        else if (k == first)
+            rc = weft_oracle(&p, &o, a.oracle_bin_s, &r, err, sizeof err);
+        else
+            weft_replay_set_oracle(&r, &oracle);
+        if (k == first)
+            oracle = r;
+        if (rc < 0) {
+            fprintf(stderr, "weft-energy: replay failed: %s\n", err);
             cJSON_Delete(root);
             weft_profile_free(&p);
             return 1;

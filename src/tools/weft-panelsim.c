@@ -43,7 +43,8 @@
 static const char usage[] =
     "usage: weft-panelsim --profile FILE.csv [--port 5020] [--bind 127.0.0.1] [--speed S]\n"
     "                     [--day N] [--pv-kwp K] [--profile-kwp P] [--battery-kwh B]\n"
-    "                     [--battery-kw W] [--soc PCT] [--fault "
+    "                     [--battery-kw W] [--battery-eff 0.9] [--battery-standby-w 0]\n"
+    "                     [--soc PCT] [--fault "
     "none|silent|drop|sentinels|bad-sf]\n"
     "                     [--load-col GC] [--pv-col GG] [--status-every-s S]\n"
     "                     [--layout sunspec|victron]\n"
@@ -224,7 +225,8 @@ int main(int argc, char **argv)
         return 0;
     const char *profile = NULL, *bind_addr = "127.0.0.1", *load_col = "GC", *pv_col = "GG";
     int port = 5020, layout_ix = 0, fault = F_NONE;
-    double speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1;
+    double speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1, beff = 0.9,
+           bstandby = 0;
     double soc = 50, status_s = 0;
     static const char *const layouts[] = {"sunspec", "victron", NULL};
     static const char *const faults[] = {"none", "silent", "drop", "sentinels", "bad-sf", NULL};
@@ -240,6 +242,8 @@ int main(int argc, char **argv)
         WEFT_OPTN("--profile-kwp", &profile_kwp, 0.001, 1000),
         WEFT_OPTN("--battery-kwh", &bkwh, 0, 65),
         WEFT_OPTN("--battery-kw", &bkw, 0, 1000),
+        WEFT_OPTN("--battery-eff", &beff, 0.01, 1),
+        WEFT_OPTN("--battery-standby-w", &bstandby, 0, 1000),
         WEFT_OPTN("--soc", &soc, 0, 100),
         WEFT_OPTN("--status-every-s", &status_s, 0, 86400),
         WEFT_OPTC("--layout", &layout_ix, layouts),
@@ -265,8 +269,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "weft-panelsim: %s\n", err);
         return 1;
     }
-    s.batt = (struct weft_battery_model){bkwh * 1000, bkw >= 0 ? bkw * 1000 : bkwh * 500,
-                                         bkw >= 0 ? bkw * 1000 : bkwh * 500, bkwh * 10 * soc};
+    double bw = bkw >= 0 ? bkw * 1000 : bkwh * 500;
+    s.batt = (struct weft_battery_model){.capacity_wh = bkwh * 1000,
+                                         .max_charge_w = bw,
+                                         .max_discharge_w = bw,
+                                         .efficiency = beff,
+                                         .standby_w = bstandby,
+                                         .energy_wh = bkwh * 10 * soc};
     s.speed = speed;
     s.t0_sim = day * 86400;
     s.t0_ms = s.last_ms = weft_mono_ms();

@@ -25,8 +25,10 @@ assert a["compute_from_surplus_share"] < n["compute_from_surplus_share"]
 assert a["compute_wh"] > n["compute_wh"] > w["compute_wh"] > 0
 # One bound for the home, and no policy beats it without importing.
 assert abs(w["oracle_wh"] - a["oracle_wh"]) < 1e-6 and abs(n["oracle_wh"] - a["oracle_wh"]) < 1e-6
+# An imported Wh may spare one PV would have stored at the round trip's
+# loss (0.9 by default), so a policy that imports gets that much slack.
 for p in (w, n, a):
-    assert p["compute_wh"] - p["grid_import_for_compute_wh"] <= p["oracle_wh"] * (1 + 1e-9), p
+    assert p["compute_wh"] - p["grid_import_for_compute_wh"] / 0.9 <= p["oracle_wh"] * (1 + 1e-9), p
 print("weft oracle_share %.3f" % w["oracle_share"])
 # Every figure per month too: July 2011 to March 2012, adding up to the totals.
 for p in (w, n, a):
@@ -35,7 +37,7 @@ for p in (w, n, a):
         ["2012-%02d" % k for k in range(1, 4)], [m["month"] for m in ms]
     for k in ("days", "compute_wh", "oracle_wh"):
         tot = sum(m[k] for m in ms)
-        assert abs(tot - p[k]) <= 1e-6 * max(1, abs(p[k])) or k == "oracle_wh", (k, tot, p[k])
+        assert abs(tot - p[k]) <= 1e-6 * max(1, abs(p[k])), (k, tot, p[k])
     assert sum(m["switches"] for m in ms) == p["switches"]
 print("weft oracle_share by month:", " ".join("%.2f" % m["oracle_share"] for m in w["months"]))
 PY
