@@ -56,6 +56,19 @@ struct weft_policy_settings {
     double battery_capacity_wh;
     int full_by_min;
     double charge_margin;
+    /* The battery plan (issue 16; include/weft/forecast.h). With plan set
+     * and a valid plan the battery rules above give way to its headroom:
+     * compute may take stored energy, day or night, as far as the forecast
+     * refills it. Off by default: on the home's own history as the forecast
+     * it imports too much (docs/BENCHMARKS.md); weft-energy replay turns it
+     * on with --forecast. battery_max_w is the battery's charge/discharge
+     * power (0: unknown); the plan looks plan_horizon_s ahead and keeps
+     * plan_margin_pct of the capacity in hand for what the forecast gets
+     * wrong. */
+    int plan;
+    double battery_max_w;
+    int plan_horizon_s;
+    double plan_margin_pct;
     int enable_delay_s;     /* budget must stay >= min_run_w this long to start */
     int disable_delay_s;    /* and below it this long to stop */
     int stale_timeout_s;    /* older readings count as missing */
@@ -113,6 +126,21 @@ void weft_policy_init(struct weft_policy *p);
 void weft_policy_step(struct weft_policy *p, const struct weft_policy_settings *s,
                       const struct weft_energy_reading *r, uint64_t now_ms, int minute_of_day,
                       struct weft_policy_out *out);
+
+/* What the policy takes from a battery plan (weft_plan_headroom): the
+ * energy compute may draw from the battery, at its terminals, before the
+ * next plan, spread over the for_s seconds until then. */
+struct weft_plan_input {
+    int valid;
+    double draw_wh;
+    int for_s;
+};
+
+/* weft_policy_step with a plan (NULL, invalid, or s->plan off: the same as
+ * without). The hard guards come first either way. */
+void weft_policy_step_plan(struct weft_policy *p, const struct weft_policy_settings *s,
+                           const struct weft_energy_reading *r, const struct weft_plan_input *plan,
+                           uint64_t now_ms, int minute_of_day, struct weft_policy_out *out);
 
 /* 1 when minute_of_day lies in the window. */
 int weft_window_contains(const struct weft_window *w, int minute_of_day);

@@ -6,6 +6,7 @@
 #ifndef WEFT_ENERGY_CONFIG_H
 #define WEFT_ENERGY_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "weft/config.h"
@@ -24,6 +25,8 @@ struct weft_policy_config {
     double battery_capacity_wh; /* 0: unknown (the full_by rule is then off) */
     char battery_full_by[8];    /* "HH:MM", or "" for off */
     double charge_margin;
+    double battery_max_w; /* the battery's charge/discharge power, W (0: unknown) */
+    double plan_horizon_h, plan_margin_pct;
     int n_offpeak, n_quiet;
     struct weft_policy_window_cfg offpeak[WEFT_POLICY_MAX_WINDOWS];
     struct weft_policy_window_cfg quiet_hours[WEFT_POLICY_MAX_WINDOWS];

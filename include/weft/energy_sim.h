@@ -66,8 +66,17 @@ enum weft_replay_policy {
     WEFT_REPLAY_ALWAYS = 2, /* always at max_compute_w */
 };
 
+/* What the weft policy's battery plan forecasts from (issue 16). */
+enum weft_replay_forecast {
+    WEFT_REPLAY_FC_HISTORY = 0, /* the home's own past, causally */
+    WEFT_REPLAY_FC_TRUE = 1,    /* the profile's true future: what the controller alone loses */
+    WEFT_REPLAY_FC_OFF = 2,     /* no plan: the battery rules without one */
+};
+
 struct weft_replay_opts {
     enum weft_replay_policy policy;
+    enum weft_replay_forecast forecast;
+    int plan_every_s;                     /* how often the plan is made (0: 300) */
     struct weft_policy_settings settings; /* max/min W also bound naive and always */
     double battery_wh, battery_w;         /* capacity, max charge = max discharge */
     double battery_eff;                   /* round trip, (0, 1] */

@@ -33,6 +33,10 @@ void weft_policy_defaults(struct weft_policy_settings *s)
     s->battery_capacity_wh = 0;
     s->full_by_min = 15 * 60;
     s->charge_margin = 1.0;
+    s->plan = 0;
+    s->battery_max_w = 0;
+    s->plan_horizon_s = 36 * 3600;
+    s->plan_margin_pct = 10;
     s->enable_delay_s = 60;
     s->disable_delay_s = 120;
     s->stale_timeout_s = 15;
@@ -103,6 +107,39 @@ void weft_policy_step(struct weft_policy *p, const struct weft_policy_settings *
                       const struct weft_energy_reading *r, uint64_t now_ms, int minute_of_day,
                       struct weft_policy_out *out)
 {
+    weft_policy_step_plan(p, s, r, NULL, now_ms, minute_of_day, out);
+}
+
+/* The raw budget under a battery plan: what the home would export anyway
+ * (PV beyond the house and what the battery can still take), plus, while
+ * the plan has headroom and the SoC is above the reserve, battery power:
+ * less charging or more discharging. */
+static double planned_surplus(const struct weft_policy_settings *s,
+                              const struct weft_energy_reading *r,
+                              const struct weft_plan_input *plan, const char **why)
+{
+    double compute = r->compute_w > 0 ? r->compute_w : 0;
+    double net = -r->grid.w + r->battery.w + compute; /* PV less the house */
+    int full = r->soc.w >= 99.5;
+    double room = full ? 0 : s->battery_max_w > 0 ? s->battery_max_w : INFINITY;
+    double free_w = net > room ? net - room : 0;
+    double battery = 0;
+    if (r->soc.w <= s->reserve_soc) {
+        *why = "battery at or below reserve";
+    } else if (plan->draw_wh > 0 && plan->for_s > 0) {
+        battery = plan->draw_wh * 3600.0 / plan->for_s;
+        if (s->battery_max_w > 0) /* the battery's discharge limit, house first */
+            battery = fmin(battery, fmax(s->battery_max_w + fmin(net, 0), 0));
+    } else {
+        *why = "the plan keeps the battery for the house";
+    }
+    return free_w + battery - s->safety_margin_w;
+}
+
+void weft_policy_step_plan(struct weft_policy *p, const struct weft_policy_settings *s,
+                           const struct weft_energy_reading *r, const struct weft_plan_input *plan,
+                           uint64_t now_ms, int minute_of_day, struct weft_policy_out *out)
+{
     memset(out, 0, sizeof *out);
     enum weft_policy_cause c = WEFT_CAUSE_NONE;
 
@@ -140,7 +177,10 @@ void weft_policy_step(struct weft_policy *p, const struct weft_policy_settings *
     double soc = s->has_battery ? r->soc.w : 0;
     double batt = s->has_battery ? r->battery.w : 0;
     const char *why = NULL;
-    if (batt < 0) {
+    int planned = s->has_battery && s->plan && plan && plan->valid;
+    if (planned) {
+        surplus = planned_surplus(s, r, plan, &why);
+    } else if (batt < 0) {
         surplus += batt; /* a discharging battery is not surplus */
     } else if (batt > 0 && soc >= s->priority_soc) {
         surplus += batt; /* charging above priority may be redirected */
@@ -159,11 +199,12 @@ void weft_policy_step(struct weft_policy *p, const struct weft_policy_settings *
         else
             why = "battery charging first";
     }
-    surplus -= s->safety_margin_w;
+    if (!planned)
+        surplus -= s->safety_margin_w;
     out->surplus_w = surplus;
 
     double allow = surplus;
-    if (s->has_battery && s->max_battery_discharge_w > 0) {
+    if (!planned && s->has_battery && s->max_battery_discharge_w > 0) {
         if (soc > s->reserve_soc)
             allow += s->max_battery_discharge_w;
         else if (surplus < s->min_run_w)

@@ -105,6 +105,12 @@ const struct weft_cfg_field weft_policy_fields[] = {
                       "local time may run compute (\"\": off)"),
     WEFT_CFG_DOUBLE_F(P, charge_margin, "charge_margin", 1, 10, 0,
                       "factor on the charging rate the battery is left"),
+    WEFT_CFG_DOUBLE_F(P, battery_max_w, "battery_max_w", 0, 10000000, 0,
+                      "the battery's charge and discharge power, W (0: unknown)"),
+    WEFT_CFG_DOUBLE_F(P, plan_horizon_h, "plan_horizon_h", 1, 168, 0,
+                      "how far ahead the plan looks, h"),
+    WEFT_CFG_DOUBLE_F(P, plan_margin_pct, "plan_margin_pct", 0, 100, 0,
+                      "battery energy the plan keeps in hand for forecast errors, % of capacity"),
     WEFT_CFG_ARRAY_F(P, offpeak, n_offpeak, "offpeak", offpeak_elem, 0, 0,
                      "windows when grid power may run compute"),
     WEFT_CFG_ARRAY_F(P, quiet_hours, n_quiet, "quiet_hours", quiet_elem, 0, 0,
@@ -136,6 +142,9 @@ void weft_policy_config_defaults(struct weft_policy_config *c)
     snprintf(c->battery_full_by, sizeof c->battery_full_by, "%02u:%02u", (unsigned)fb / 60 % 24,
              (unsigned)fb % 60);
     c->charge_margin = s.charge_margin;
+    c->battery_max_w = s.battery_max_w;
+    c->plan_horizon_h = s.plan_horizon_s / 3600.0;
+    c->plan_margin_pct = s.plan_margin_pct;
 }
 
 void weft_policy_from_config(const struct weft_policy_config *c, bool has_battery,
@@ -156,6 +165,9 @@ void weft_policy_from_config(const struct weft_policy_config *c, bool has_batter
     s->battery_capacity_wh = c->battery_capacity_wh;
     s->full_by_min = c->battery_full_by[0] ? weft_parse_hhmm(c->battery_full_by) : -1;
     s->charge_margin = c->charge_margin;
+    s->battery_max_w = c->battery_max_w;
+    s->plan_horizon_s = (int)(c->plan_horizon_h * 3600);
+    s->plan_margin_pct = c->plan_margin_pct;
     s->n_offpeak = c->n_offpeak;
     for (int i = 0; i < c->n_offpeak; i++) {
         s->offpeak[i].start_min = weft_parse_hhmm(c->offpeak[i].start);

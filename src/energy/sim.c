@@ -10,6 +10,7 @@
 
 #include "weft/energy_sim.h"
 #include "weft/error.h"
+#include "weft/forecast.h"
 
 void weft_battery_step(struct weft_battery_model *b, double net_w, double dt_s, double *grid_w,
                        double *battery_w)
@@ -75,6 +76,37 @@ static struct weft_replay_month *month_at(struct weft_replay_result *r, int64_t 
     return m;
 }
 
+/* The profile's true future as a forecast: the mean of each quarter hour. */
+static int true_future(const void *ctx, int64_t now_s, int64_t t, double *pv_w, double *load_w)
+{
+    (void)now_s;
+    const struct weft_profile *p = ctx;
+    double mid = (double)(t - t % WEFT_FC_SLOT_S - p->start_s) + WEFT_FC_SLOT_S / 2.0;
+    weft_profile_at(p, mid, load_w, pv_w);
+    return 0;
+}
+
+/* The weft policy's plan for the next interval, from the forecast and the
+ * battery's energy now. */
+static void make_plan(const struct weft_profile *p, const struct weft_replay_opts *o,
+                      const struct weft_forecast *fc, double energy_wh, int64_t now_s, int for_s,
+                      struct weft_plan_input *in)
+{
+    const struct weft_policy_settings *s = &o->settings;
+    struct weft_plan_battery b = {o->battery_wh, o->battery_w, o->battery_w, o->battery_eff,
+                                  o->battery_standby_w};
+    struct weft_plan plan;
+    if (o->forecast == WEFT_REPLAY_FC_TRUE)
+        weft_plan_headroom(true_future, p, &b, energy_wh, now_s, s->plan_horizon_s,
+                           s->plan_margin_pct / 100.0 * o->battery_wh, &plan);
+    else
+        weft_plan_headroom(weft_forecast_fn_history, fc, &b, energy_wh, now_s, s->plan_horizon_s,
+                           s->plan_margin_pct / 100.0 * o->battery_wh, &plan);
+    in->valid = plan.valid;
+    in->draw_wh = plan.headroom_wh * sqrt(o->battery_eff);
+    in->for_s = for_s;
+}
+
 static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
                struct weft_replay_result *r)
 {
@@ -93,6 +125,13 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
     struct weft_policy pol;
     weft_policy_init(&pol);
     int naive_on = 0;
+    struct weft_forecast fc;
+    weft_forecast_init(&fc);
+    struct weft_plan_input plan = {0};
+    int plan_every = o->plan_every_s > 0 ? o->plan_every_s : 300;
+    int use_plan = o->policy == WEFT_REPLAY_WEFT && s->plan && o->forecast != WEFT_REPLAY_FC_OFF &&
+                   o->battery_wh > 0;
+    double next_plan = 0;
     double dt = o->poll_s, h = dt / 3600.0, total = weft_profile_seconds(p);
     double compute = 0; /* draw decided at the last poll */
     double min_w = s->min_run_w, max_w = s->max_compute_w;
@@ -152,7 +191,16 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
                 .compute_w = compute,
             };
             struct weft_policy_out out;
-            weft_policy_step(&pol, s, &rd, now, weft_profile_minute(p, t), &out);
+            int64_t local = p->start_s + (int64_t)t;
+            if (use_plan) {
+                weft_forecast_observe(&fc, local, pv, load);
+                if (t >= next_plan) {
+                    make_plan(p, o, &fc, with.energy_wh, local, plan_every, &plan);
+                    next_plan = t + plan_every;
+                }
+            }
+            weft_policy_step_plan(&pol, s, &rd, use_plan ? &plan : NULL, now,
+                                  weft_profile_minute(p, t), &out);
             next = fmin(out.budget_w, max_w);
         }
         if (compute <= 0 && next > 0) {

@@ -24,7 +24,7 @@ static const char usage[] =
     "                          [--battery-kwh B] [--battery-kw W] [--battery-eff 0.9]\n"
     "                          [--battery-standby-w 0] [--gpu-max-w W] [--gpu-min-w W]\n"
     "                          [--policy weft|naive|always|all] [--poll-s S]\n"
-    "                          [--oracle-bin-s 1800]\n"
+    "                          [--oracle-bin-s 1800] [--forecast history|true|off]\n"
     "                          [--load-col GC] [--pv-col GG] [--config policy.json]\n"
     "       weft-energy --version | --help\n"
     "\n"
@@ -48,7 +48,7 @@ struct replay_args {
     const char *profile, *load_col, *pv_col, *policy, *config;
     double pv_kwp, profile_kwp, battery_kwh, battery_kw, battery_eff, battery_standby, gpu_max,
         gpu_min;
-    int poll_s, oracle_bin_s;
+    int poll_s, oracle_bin_s, forecast;
 };
 
 static cJSON *result_json(const struct weft_replay_result *r)
@@ -100,6 +100,8 @@ static int cmd_replay(int argc, char **argv)
                             .gpu_min = 100,
                             .poll_s = 10,
                             .oracle_bin_s = WEFT_ORACLE_BIN_S};
+    static const char *const forecasts[] = {"history", "true", "off", NULL};
+    a.forecast = WEFT_REPLAY_FC_OFF;
     const struct weft_opt opts[] = {
         WEFT_OPTS("--profile", &a.profile),
         WEFT_OPTS("--load-col", &a.load_col),
@@ -116,6 +118,7 @@ static int cmd_replay(int argc, char **argv)
         WEFT_OPTN("--gpu-min-w", &a.gpu_min, 0, 100000),
         WEFT_OPTI("--poll-s", &a.poll_s, 1, 3600),
         WEFT_OPTI("--oracle-bin-s", &a.oracle_bin_s, 1, 86400),
+        WEFT_OPTC("--forecast", &a.forecast, forecasts),
         WEFT_OPT_END,
     };
     char err[512];
@@ -154,6 +157,7 @@ static int cmd_replay(int argc, char **argv)
     /* The simulated battery's size is known exactly; a config may still
      * override it to study a wrong setting. */
     pc.battery_capacity_wh = a.battery_kwh * 1000;
+    pc.battery_max_w = a.battery_kw >= 0 ? a.battery_kw * 1000 : a.battery_kwh * 500;
     if (a.config && weft_config_load_file(a.config, &weft_policy_root, &pc, err, sizeof err) < 0) {
         fprintf(stderr, "weft-energy: %s\n", err);
         weft_profile_free(&p);
@@ -166,6 +170,8 @@ static int cmd_replay(int argc, char **argv)
     o.battery_standby_w = a.battery_standby;
     o.battery_start_soc = 50;
     o.poll_s = a.poll_s;
+    o.forecast = (enum weft_replay_forecast)a.forecast;
+    o.settings.plan = o.forecast != WEFT_REPLAY_FC_OFF;
 
     cJSON *root = cJSON_CreateObject();
     struct weft_replay_result oracle; /* the first policy's, for the others */

@@ -324,3 +324,59 @@ TEST(windows_wrap_midnight)
     ASSERT(!weft_window_contains(&d, 17 * 60));
     ASSERT(!weft_window_contains(&d, 8 * 60));
 }
+
+/* With a battery plan (issue 16): at night, headroom runs compute on the
+ * battery at the rate that spends it by the next plan; without headroom
+ * only export beyond what the battery takes counts; the reserve and the
+ * fail-safe guards still come first. */
+TEST(a_plan_with_headroom_runs_compute_on_the_battery)
+{
+    struct rig g;
+    rig_init(&g);
+    g.s.has_battery = true;
+    g.s.plan = 1;
+    g.s.battery_max_w = 3000;
+    g.s.enable_delay_s = 0;
+    g.minute = 23 * 60;
+    struct weft_plan_input plan = {.valid = 1, .draw_wh = 25, .for_s = 300}; /* 300 W */
+    g.r.battery.w = -400; /* the house draws 400 W from the battery, grid 0 */
+    g.now += S;
+    g.r.grid.at_ms = g.r.battery.at_ms = g.r.soc.at_ms = g.now;
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_EQ_INT(g.out.state, WEFT_POLICY_ON);
+    ASSERT_NEAR(g.out.budget_w, 300 - 50, 1e-9); /* less the safety margin */
+    /* More headroom than the GPU can use: max_compute_w. */
+    plan.draw_wh = 1000;
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_NEAR(g.out.budget_w, 350, 1e-9);
+    /* The same without the plan: the battery is not surplus. */
+    weft_policy_step(&g.p, &g.s, &g.r, g.now, g.minute, &g.out);
+    ASSERT_NEAR(g.out.budget_w, g.s.min_run_w, 1e-9); /* stopping: holds min_run_w */
+    /* At the reserve the plan gives nothing. */
+    weft_policy_init(&g.p);
+    g.r.soc.w = g.s.reserve_soc;
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_EQ_INT(g.out.state, WEFT_POLICY_OFF);
+    ASSERT_CONTAINS(g.out.reason, "battery at or below reserve");
+    /* In the sun, not full and without headroom: only what is beyond the
+     * battery's 3 kW is free. 4 kW of PV over the house: 3 kW charging,
+     * 1 kW exported. */
+    g.r.soc.w = 60;
+    g.r.battery.w = 3000;
+    g.r.grid.w = -1000;
+    plan.draw_wh = 0;
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_NEAR(g.out.budget_w, 350, 1e-9);
+    g.r.battery.w = 2800; /* 2.8 kW: all of it goes into the battery */
+    g.r.grid.w = 0;
+    weft_policy_init(&g.p);
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_EQ_INT(g.out.state, WEFT_POLICY_OFF);
+    ASSERT_CONTAINS(g.out.reason, "the plan keeps the battery for the house");
+    /* A stale meter is still budget 0 at once, plan or not. */
+    plan.draw_wh = 1000;
+    g.now += 60 * S;
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_EQ_INT(g.out.cause, WEFT_CAUSE_GRID_STALE);
+    ASSERT_NEAR(g.out.budget_w, 0, 0);
+}

@@ -1,0 +1,151 @@
+/* The history forecast and the battery plan (include/weft/forecast.h).
+ *
+ * The forecast is the plainest one that uses what every home has: the same
+ * quarter hour on recent days, weighted by age. It knows nothing of
+ * tomorrow's weather; what it gets wrong the plan's margin and the policy's
+ * hard guards absorb (energy.md). */
+#include <math.h>
+#include <string.h>
+
+#include "weft/error.h"
+#include "weft/forecast.h"
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+void weft_forecast_init(struct weft_forecast *f)
+{
+    memset(f, 0, sizeof *f);
+    for (int d = 0; d < WEFT_FC_DAYS; d++)
+        f->day[d] = -1;
+    f->cur_slot = -1;
+    f->half_life_days = 3;
+}
+
+/* Closes the slot being accumulated into its day's ring entry. */
+static void close_slot(struct weft_forecast *f)
+{
+    if (f->cur_slot < 0 || f->n == 0)
+        return;
+    int64_t day = floor_div(f->cur_slot, WEFT_FC_SLOTS);
+    int ring = (int)(day % WEFT_FC_DAYS), slot = (int)(f->cur_slot - day * WEFT_FC_SLOTS);
+    if (f->day[ring] != day) { /* a new day reuses the oldest entry */
+        memset(f->seen[ring], 0, sizeof f->seen[ring]);
+        f->day[ring] = day;
+    }
+    f->pv[ring][slot] = (float)(f->sum_pv / f->n);
+    f->load[ring][slot] = (float)(f->sum_load / f->n);
+    f->seen[ring][slot] = 1;
+}
+
+void weft_forecast_observe(struct weft_forecast *f, int64_t local_s, double pv_w, double load_w)
+{
+    if (isnan(pv_w) || isnan(load_w) || local_s < 0)
+        return;
+    int64_t slot = local_s / WEFT_FC_SLOT_S;
+    if (slot < f->cur_slot)
+        return; /* the clock went back: keep what was learnt */
+    if (slot != f->cur_slot) {
+        close_slot(f);
+        f->cur_slot = slot;
+        f->sum_pv = f->sum_load = 0;
+        f->n = 0;
+    }
+    f->sum_pv += fmax(pv_w, 0);
+    f->sum_load += fmax(load_w, 0);
+    f->n++;
+}
+
+int weft_forecast_days(const struct weft_forecast *f)
+{
+    int n = 0;
+    for (int d = 0; d < WEFT_FC_DAYS; d++)
+        n += f->day[d] >= 0;
+    return n;
+}
+
+int weft_forecast_at(const struct weft_forecast *f, int64_t today_s, int64_t t, double *pv_w,
+                     double *load_w)
+{
+    int64_t today = floor_div(today_s, 86400);
+    int slot = (int)(floor_div(t, WEFT_FC_SLOT_S) - floor_div(t, 86400) * WEFT_FC_SLOTS);
+    double w = 0, pv = 0, load = 0;
+    for (int d = 0; d < WEFT_FC_DAYS; d++) {
+        int64_t age = today - f->day[d];
+        if (f->day[d] < 0 || age <= 0 || age > WEFT_FC_DAYS || !f->seen[d][slot])
+            continue;
+        double k = pow(0.5, (double)(age - 1) / f->half_life_days);
+        w += k;
+        pv += k * f->pv[d][slot];
+        load += k * f->load[d][slot];
+    }
+    if (w <= 0)
+        return WEFT_ESTALE;
+    *pv_w = pv / w;
+    *load_w = load / w;
+    return 0;
+}
+
+int weft_forecast_fn_history(const void *ctx, int64_t now_s, int64_t t, double *pv_w,
+                             double *load_w)
+{
+    return weft_forecast_at(ctx, now_s, t, pv_w, load_w);
+}
+
+void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_plan_battery *b,
+                        double energy_wh, int64_t now_s, int horizon_s, double margin_wh,
+                        struct weft_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    out->full_at_s = -1;
+    if (b->capacity_wh <= 0 || horizon_s <= 0)
+        return;
+    double leg = sqrt(b->efficiency), e = fmin(fmax(energy_wh, 0), b->capacity_wh);
+    /* Taking d now is safe when, at every step before the export it would
+     * have had absorbs d, the battery still holds margin_wh more than d:
+     * d <= e_i + a_i - margin for those steps, and d <= a_k at the step k
+     * that absorbs it. The best d is the largest min(a_k, the least of
+     * e_i + a_i - margin before k) over k. */
+    double absorbed = 0, least = e - margin_wh, best = 0;
+    out->low_wh = e;
+    out->low_at_s = now_s;
+    int64_t t = now_s, end = now_s + horizon_s;
+    while (t < end) {
+        int64_t next = (floor_div(t, WEFT_FC_SLOT_S) + 1) * WEFT_FC_SLOT_S;
+        if (next > end)
+            next = end;
+        double pv, load;
+        if (fc(ctx, now_s, t, &pv, &load) < 0)
+            return; /* no forecast for part of the horizon: no plan */
+        double h = (double)(next - t) / 3600.0, net = pv - load, charge = 0, export = 0;
+        if (net > 0) {
+            charge = fmin(net, fmin(b->max_charge_w, (b->capacity_wh - e) / (leg * h)));
+            e += charge * leg * h;
+            export = net - charge;
+        } else if (net < 0) {
+            double dis = fmin(-net, fmin(b->max_discharge_w, e * leg / h));
+            e -= dis / leg * h;
+        }
+        e = fmax(e - b->standby_w * h, 0);
+        if (e > b->capacity_wh)
+            e = b->capacity_wh;
+        /* A battery d lower would have charged from this export, up to its
+         * charging power. */
+        absorbed += fmin(export, fmax(b->max_charge_w - charge, 0)) * leg * h;
+        out->export_wh += export * h;
+        if (absorbed > 0)
+            best = fmax(best, fmin(absorbed, least));
+        least = fmin(least, e + absorbed - margin_wh);
+        if (e < out->low_wh) {
+            out->low_wh = e;
+            out->low_at_s = next;
+        }
+        if (out->full_at_s < 0 && e >= b->capacity_wh * 0.999)
+            out->full_at_s = next;
+        t = next;
+    }
+    out->headroom_wh = fmax(best, 0);
+    out->valid = 1;
+}
