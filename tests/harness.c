@@ -42,6 +42,18 @@ const char *harness_tmpdir(void)
     return tmpdir;
 }
 
+const char *harness_write_file(const char *name, const char *text, size_t len)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "harness: cannot write %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    return path;
+}
+
 const char *harness_testdata(void)
 {
     const char *env = getenv("WEFT_TESTDATA");

@@ -22,6 +22,9 @@ typedef void (*harness_fn)(void);
 void harness_register(const char *name, harness_fn fn);
 /* A fresh directory for the running case (removed on success); its path. */
 const char *harness_tmpdir(void);
+/* Writes len bytes of text to name in harness_tmpdir() (failing the case
+ * when it cannot); the path, valid until the next call. */
+const char *harness_write_file(const char *name, const char *text, size_t len);
 /* $WEFT_TESTDATA or ../shared/testdata relative to the source tree; skips
  * the case with a clear message when the folder is missing. */
 const char *harness_testdata(void);

@@ -31,13 +31,7 @@ static const char *reject(const char *text, int want_rc)
 
 static const char *write_file(const char *name, const char *text, size_t len)
 {
-    static char path[4096];
-    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT(fd >= 0);
-    ASSERT_EQ_INT(write(fd, text, len), (long long)len);
-    close(fd);
-    return path;
+    return harness_write_file(name, text, len);
 }
 
 static const char *full_doc =

@@ -1,9 +1,7 @@
 /* The history forecast, the battery plan and the planned policy: figures
  * worked out by hand, and causality (what a replay decides at t does not
  * depend on the profile after t). */
-#include <fcntl.h>
 #include <math.h>
-#include <unistd.h>
 
 #include "harness.h"
 #include "weft/energy_sim.h"
@@ -98,13 +96,7 @@ TEST(headroom_is_what_tomorrows_export_refills)
 
 static const char *write_csv(const char *name, const char *text)
 {
-    static char path[4200];
-    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT(fd >= 0);
-    ASSERT_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
-    close(fd);
-    return path;
+    return harness_write_file(name, text, strlen(text));
 }
 
 /* Twenty days of a made-up home from 2012-01-01, sunny or dull by a fixed

@@ -2,9 +2,7 @@
  * interpolates; malformed CSVs are refused with file, line and column; the
  * battery model conserves energy; replays on made-up days give the figures
  * worked out by hand. */
-#include <fcntl.h>
 #include <math.h>
-#include <unistd.h>
 
 #include "harness.h"
 #include "weft/energy_sim.h"
@@ -14,13 +12,7 @@ static char err[512];
 
 static const char *write_csv(const char *name, const char *text)
 {
-    static char path[4200];
-    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT(fd >= 0);
-    ASSERT_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
-    close(fd);
-    return path;
+    return harness_write_file(name, text, strlen(text));
 }
 
 TEST(ausgrid_profile_loads_and_interpolates)
