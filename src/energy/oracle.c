@@ -48,6 +48,7 @@ static int quiet(void *info, const char *s)
 
 enum { C, CH, DIS, IMP, EXP, SG, E, NVAR };
 
+/* The index of t's month in r, or r->n_months when r has none for it. */
 static int month_index(const struct weft_replay_result *r, int64_t t)
 {
     time_t tt = (time_t)t;
@@ -56,7 +57,7 @@ static int month_index(const struct weft_replay_result *r, int64_t t)
     for (int i = 0; i < r->n_months; i++)
         if (r->months[i].year == tm.tm_year + 1900 && r->months[i].month == tm.tm_mon + 1)
             return i;
-    return -1;
+    return r->n_months;
 }
 
 int weft_oracle(const struct weft_profile *p, const struct weft_replay_opts *o, int bin_s,
@@ -181,7 +182,7 @@ int weft_oracle(const struct weft_profile *p, const struct weft_replay_opts *o, 
         plan.months[i].oracle_wh = 0;
     plan.oracle_wh = glp_get_obj_val(lp);
     for (long b = 0; b < nb; b++)
-        if (month[b] >= 0)
+        if (month[b] < plan.n_months)
             plan.months[month[b]].oracle_wh += hours[b] * glp_get_col_prim(lp, COL(b, C));
     weft_replay_set_oracle(r, &plan);
 #undef COL

@@ -26,7 +26,7 @@ import sys
 
 HEADERS = {
     "common": "buf cli config error list log sdnotify time utf8 version",
-    "energy": "energy energy_config energy_sim regmap sunspec",
+    "energy": "energy energy_config energy_sim forecast regmap sunspec",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
     "proto": "chat nodemsg openai",
@@ -52,6 +52,7 @@ THIRD_PARTY = {
     "modbus": ["energy", "tools"],
     "openssl/": ["net", "sched"],
     "sqlite3.h": ["sched"],
+    "glpk.h": ["energy"],
     "http_parser.h": ["net"],
     "cuda": ["infer"],
     "cublas": ["infer"],
