@@ -32,7 +32,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "weft/energy_sim.h"
@@ -47,6 +46,16 @@ static int quiet(void *info, const char *s)
 }
 
 enum { C, CH, DIS, IMP, EXP, SG, E, NVAR };
+
+/* The policy's shares of the oracle, in total and per month. */
+static void shares(struct weft_replay_result *r)
+{
+    r->oracle_share = r->oracle_wh > 0 ? r->compute_wh / r->oracle_wh : 0;
+    for (int i = 0; i < r->n_months; i++) {
+        struct weft_replay_month *m = &r->months[i];
+        m->oracle_share = m->oracle_wh > 0 ? m->compute_wh / m->oracle_wh : 0;
+    }
+}
 
 /* The index of t's month in r, or r->n_months when r has none for it. */
 static int month_index(const struct weft_replay_result *r, int64_t t)
@@ -175,16 +184,13 @@ int weft_oracle(const struct weft_profile *p, const struct weft_replay_opts *o, 
         free(net), free(hours), free(month);
         return WEFT_EINVAL;
     }
-    struct weft_replay_result plan;
-    plan.n_months = r->n_months;
-    memcpy(plan.months, r->months, sizeof plan.months);
-    for (int i = 0; i < plan.n_months; i++)
-        plan.months[i].oracle_wh = 0;
-    plan.oracle_wh = glp_get_obj_val(lp);
+    r->oracle_wh = glp_get_obj_val(lp);
+    for (int i = 0; i < r->n_months; i++)
+        r->months[i].oracle_wh = 0;
     for (long b = 0; b < nb; b++)
-        if (month[b] < plan.n_months)
-            plan.months[month[b]].oracle_wh += hours[b] * glp_get_col_prim(lp, COL(b, C));
-    weft_replay_set_oracle(r, &plan);
+        if (month[b] < r->n_months)
+            r->months[month[b]].oracle_wh += hours[b] * glp_get_col_prim(lp, COL(b, C));
+    shares(r);
 #undef COL
     glp_delete_prob(lp);
     glp_term_hook(NULL, NULL);
@@ -195,10 +201,7 @@ int weft_oracle(const struct weft_profile *p, const struct weft_replay_opts *o, 
 void weft_replay_set_oracle(struct weft_replay_result *r, const struct weft_replay_result *from)
 {
     r->oracle_wh = from->oracle_wh;
-    r->oracle_share = r->oracle_wh > 0 ? r->compute_wh / r->oracle_wh : 0;
-    for (int i = 0; i < r->n_months && i < from->n_months; i++) {
-        struct weft_replay_month *m = &r->months[i];
-        m->oracle_wh = from->months[i].oracle_wh;
-        m->oracle_share = m->oracle_wh > 0 ? m->compute_wh / m->oracle_wh : 0;
-    }
+    for (int i = 0; i < r->n_months && i < from->n_months; i++)
+        r->months[i].oracle_wh = from->months[i].oracle_wh;
+    shares(r);
 }

@@ -95,13 +95,11 @@ static void make_plan(const struct weft_profile *p, const struct weft_replay_opt
     const struct weft_policy_settings *s = &o->settings;
     struct weft_plan_battery b = {o->battery_wh, o->battery_w, o->battery_w, o->battery_eff,
                                   o->battery_standby_w};
+    int truth = o->forecast == WEFT_REPLAY_FC_TRUE;
     struct weft_plan plan;
-    if (o->forecast == WEFT_REPLAY_FC_TRUE)
-        weft_plan_headroom(true_future, p, &b, energy_wh, now_s, s->plan_horizon_s,
-                           s->plan_margin_pct / 100.0 * o->battery_wh, &plan);
-    else
-        weft_plan_headroom(weft_forecast_fn_history, fc, &b, energy_wh, now_s, s->plan_horizon_s,
-                           s->plan_margin_pct / 100.0 * o->battery_wh, &plan);
+    weft_plan_headroom(truth ? true_future : weft_forecast_fn_history, truth ? (const void *)p : fc,
+                       &b, energy_wh, now_s, s->plan_horizon_s,
+                       s->plan_margin_pct / 100.0 * o->battery_wh, &plan);
     in->valid = plan.valid;
     in->draw_wh = plan.headroom_wh * sqrt(o->battery_eff);
     in->for_s = for_s;
