@@ -133,15 +133,23 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
 /* The oracle (src/energy/oracle.c): the most compute that imports no more
  * than the home without compute, over the same model with losses and
  * standby, as a linear program over bins of bin_s seconds (a multiple of
- * o->poll_s), solved by GLPK. An upper bound for every policy. Fills
- * r->oracle_wh, oracle_share and each month's; r must come from
- * weft_replay() with the same profile and options. The simplex's time
- * grows faster than the bins: 14 s for 9 months of 30-minute bins on the
- * development VM, 52 s at 15 minutes (docs/BENCHMARKS.md). Coarser bins
- * only loosen the bound (more netting inside a bin), never break it. */
-#define WEFT_ORACLE_BIN_S 1800
+ * o->poll_s). An upper bound for every policy. Fills r->oracle_wh,
+ * oracle_share and each month's; r must come from weft_replay() with the
+ * same profile and options. Two solvers give the same optimum:
+ * WEFT_ORACLE_DP, the program's Lagrangian dual with an exact dynamic
+ * program over the battery's energy (about 0.1 s per 10^4 bins), and
+ * WEFT_ORACLE_LP, GLPK's simplex on the program itself, whose time grows
+ * faster than the bins (14 s for 9 months of 30-minute bins; kept as the
+ * check on the first). Coarser bins only loosen the bound (more netting
+ * inside a bin), never break it. */
+#define WEFT_ORACLE_BIN_S 300
+enum weft_oracle_method {
+    WEFT_ORACLE_DP = 0,
+    WEFT_ORACLE_LP = 1,
+};
 int weft_oracle(const struct weft_profile *p, const struct weft_replay_opts *o, int bin_s,
-                struct weft_replay_result *r, char *err, size_t errcap);
+                enum weft_oracle_method method, struct weft_replay_result *r, char *err,
+                size_t errcap);
 /* Copies the oracle of another policy's replay of the same home (it does
  * not depend on the policy) and computes r's shares of it. */
 void weft_replay_set_oracle(struct weft_replay_result *r, const struct weft_replay_result *from);

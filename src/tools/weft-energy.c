@@ -24,7 +24,8 @@ static const char usage[] =
     "                          [--battery-kwh B] [--battery-kw W] [--battery-eff 0.9]\n"
     "                          [--battery-standby-w 0] [--gpu-max-w W] [--gpu-min-w W]\n"
     "                          [--policy weft|naive|always|all] [--poll-s S]\n"
-    "                          [--oracle-bin-s 1800] [--forecast history|true|off]\n"
+    "                          [--oracle dp|lp] [--oracle-bin-s 300]\n"
+    "                          [--forecast history|true|off]\n"
     "                          [--load-col GC] [--pv-col GG] [--config policy.json]\n"
     "       weft-energy --version | --help\n"
     "\n"
@@ -48,7 +49,7 @@ struct replay_args {
     const char *profile, *load_col, *pv_col, *policy, *config;
     double pv_kwp, profile_kwp, battery_kwh, battery_kw, battery_eff, battery_standby, gpu_max,
         gpu_min;
-    int poll_s, oracle_bin_s, forecast;
+    int poll_s, oracle_bin_s, forecast, oracle;
 };
 
 static cJSON *result_json(const struct weft_replay_result *r)
@@ -101,6 +102,7 @@ static int cmd_replay(int argc, char **argv)
                             .poll_s = 10,
                             .oracle_bin_s = WEFT_ORACLE_BIN_S};
     static const char *const forecasts[] = {"history", "true", "off", NULL};
+    static const char *const oracles[] = {"dp", "lp", NULL};
     a.forecast = WEFT_REPLAY_FC_OFF;
     const struct weft_opt opts[] = {
         WEFT_OPTS("--profile", &a.profile),
@@ -119,6 +121,7 @@ static int cmd_replay(int argc, char **argv)
         WEFT_OPTI("--poll-s", &a.poll_s, 1, 3600),
         WEFT_OPTI("--oracle-bin-s", &a.oracle_bin_s, 1, 86400),
         WEFT_OPTC("--forecast", &a.forecast, forecasts),
+        WEFT_OPTC("--oracle", &a.oracle, oracles),
         WEFT_OPT_END,
     };
     char err[512];
@@ -182,7 +185,8 @@ static int cmd_replay(int argc, char **argv)
         if (rc < 0)
             snprintf(err, sizeof err, "%s", weft_strerror(rc));
         else if (k == first)
-            rc = weft_oracle(&p, &o, a.oracle_bin_s, &r, err, sizeof err);
+            rc = weft_oracle(&p, &o, a.oracle_bin_s, (enum weft_oracle_method)a.oracle, &r, err,
+                             sizeof err);
         else
             weft_replay_set_oracle(&r, &oracle);
         if (k == first)

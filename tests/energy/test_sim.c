@@ -139,7 +139,7 @@ TEST(replay_weft_runs_only_on_surplus)
     o.battery_eff = 1;
     struct weft_replay_result r;
     ASSERT_EQ_INT(weft_replay(&p, &o, &r), 0);
-    ASSERT_EQ_INT(weft_oracle(&p, &o, WEFT_ORACLE_BIN_S, &r, err, sizeof err), 0);
+    ASSERT_EQ_INT(weft_oracle(&p, &o, WEFT_ORACLE_BIN_S, WEFT_ORACLE_DP, &r, err, sizeof err), 0);
     ASSERT(r.compute_wh > 2 * 3 * 300); /* most of ~5 h a day near 350 W */
     ASSERT(r.compute_from_surplus_share >= 0.99);
     ASSERT(r.export_window_share > 0.8 && r.export_window_share <= 1.0);
@@ -195,10 +195,18 @@ TEST(oracle_bounds_every_policy_without_import)
             ro.battery_start_soc = 50;
             struct weft_replay_result r;
             ASSERT_EQ_INT(weft_replay(&p, &ro, &r), 0);
-            if (weft_oracle(&p, &ro, 600, &r, err, sizeof err) < 0)
+            if (weft_oracle(&p, &ro, 600, WEFT_ORACLE_DP, &r, err, sizeof err) < 0)
                 TEST_FAIL_("%s", err);
-            if (oracle < 0)
+            if (oracle < 0) {
                 oracle = r.oracle_wh;
+                /* The dual's dynamic program and GLPK's simplex on the
+                 * program itself agree. */
+                struct weft_replay_result lp = r;
+                ASSERT_EQ_INT(weft_oracle(&p, &ro, 600, WEFT_ORACLE_LP, &lp, err, sizeof err), 0);
+                if (fabs(lp.oracle_wh - oracle) > 1e-6 * oracle + 1e-6)
+                    TEST_FAIL_("home %d: dp %.6f Wh, lp %.6f Wh", home, oracle, lp.oracle_wh);
+                ASSERT(oracle > 0);
+            }
             ASSERT_NEAR(r.oracle_wh, oracle, 1e-6 * oracle + 1e-6); /* one bound per home */
             double free_compute = r.compute_wh - r.grid_import_for_compute_wh / ro.battery_eff;
             if (free_compute > oracle * (1 + 1e-6) + 1e-3)
@@ -222,7 +230,7 @@ TEST(oracle_bounds_every_policy_without_import)
                 ro.battery_standby_w = 0;
                 struct weft_replay_result r1;
                 ASSERT_EQ_INT(weft_replay(&p, &ro, &r1), 0);
-                ASSERT_EQ_INT(weft_oracle(&p, &ro, 600, &r1, err, sizeof err), 0);
+                ASSERT_EQ_INT(weft_oracle(&p, &ro, 600, WEFT_ORACLE_DP, &r1, err, sizeof err), 0);
                 lossless = r1.oracle_wh;
             }
         }
