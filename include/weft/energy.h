@@ -69,6 +69,7 @@ struct weft_policy_settings {
     double battery_max_w;
     int plan_horizon_s;
     double plan_margin_pct;
+    double plan_load_sigma; /* the house's load planned at mean + this x its spread */
     int enable_delay_s;     /* budget must stay >= min_run_w this long to start */
     int disable_delay_s;    /* and below it this long to stop */
     int stale_timeout_s;    /* older readings count as missing */

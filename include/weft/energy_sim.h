@@ -71,18 +71,20 @@ enum weft_replay_forecast {
     WEFT_REPLAY_FC_HISTORY = 0, /* the home's own past, causally */
     WEFT_REPLAY_FC_TRUE = 1,    /* the profile's true future: what the controller alone loses */
     WEFT_REPLAY_FC_OFF = 2,     /* no plan: the battery rules without one */
+    WEFT_REPLAY_FC_FILE = 3,    /* PV from forecast_pv (day-ahead values), load from history */
 };
 
 struct weft_replay_opts {
     enum weft_replay_policy policy;
     enum weft_replay_forecast forecast;
-    int plan_every_s;                     /* how often the plan is made (0: 300) */
-    struct weft_policy_settings settings; /* max/min W also bound naive and always */
-    double battery_wh, battery_w;         /* capacity, max charge = max discharge */
-    double battery_eff;                   /* round trip, (0, 1] */
-    double battery_standby_w;             /* the battery's own draw */
-    double battery_start_soc;             /* % at the start */
-    int poll_s;                           /* decision interval */
+    int plan_every_s;                       /* how often the plan is made (0: 300) */
+    const struct weft_profile *forecast_pv; /* WEFT_REPLAY_FC_FILE: day-ahead PV per slot */
+    struct weft_policy_settings settings;   /* max/min W also bound naive and always */
+    double battery_wh, battery_w;           /* capacity, max charge = max discharge */
+    double battery_eff;                     /* round trip, (0, 1] */
+    double battery_standby_w;               /* the battery's own draw */
+    double battery_start_soc;               /* % at the start */
+    int poll_s;                             /* decision interval */
 };
 
 /* One calendar month of a replay (the profile's clock, as if UTC). Its

@@ -34,6 +34,7 @@ struct weft_forecast {
     double sum_pv, sum_load;
     int n;
     double half_life_days; /* weight of a day: 0.5^(age / half_life) */
+    double load_sigma;     /* load is forecast as mean + load_sigma x its spread (default 2) */
 };
 
 void weft_forecast_init(struct weft_forecast *f);
@@ -47,9 +48,9 @@ void weft_forecast_observe(struct weft_forecast *f, int64_t local_s, double pv_w
 int weft_forecast_days(const struct weft_forecast *f);
 
 /* The expected PV and load in the quarter hour holding local time t, from
- * the days before today_s's day (the day being observed counts only for
- * slots it has finished). Returns 0, or WEFT_ESTALE with no history for
- * that slot. */
+ * the days before today_s's day: the weighted mean of PV, and of load plus
+ * load_sigma weighted standard deviations. Returns 0, or WEFT_ESTALE with
+ * no history for that slot. */
 int weft_forecast_at(const struct weft_forecast *f, int64_t today_s, int64_t t, double *pv_w,
                      double *load_w);
 
@@ -67,6 +68,18 @@ typedef int (*weft_forecast_fn)(const void *ctx, int64_t now_s, int64_t t, doubl
                                 double *load_w);
 int weft_forecast_fn_history(const void *ctx, int64_t now_s, int64_t t, double *pv_w,
                              double *load_w);
+
+/* The layers: PV from a day-ahead source (a weather service, an archive)
+ * where it covers t, else from the history; load always from the history,
+ * which knows the house. pv NULL: the history alone. A source writes only
+ * *pv_w. */
+struct weft_forecast_layers {
+    const struct weft_forecast *history;
+    weft_forecast_fn pv;
+    const void *pv_ctx;
+};
+int weft_forecast_fn_layers(const void *ctx, int64_t now_s, int64_t t, double *pv_w,
+                            double *load_w);
 
 struct weft_plan {
     int valid;          /* 0: no forecast for the horizon; rules without a plan apply */

@@ -22,6 +22,7 @@ void weft_forecast_init(struct weft_forecast *f)
         f->day[d] = -1;
     f->cur_slot = -1;
     f->half_life_days = 3;
+    f->load_sigma = 2;
 }
 
 /* Closes the slot being accumulated into its day's ring entry. */
@@ -71,7 +72,7 @@ int weft_forecast_at(const struct weft_forecast *f, int64_t today_s, int64_t t, 
 {
     int64_t today = floor_div(today_s, 86400);
     int slot = (int)(floor_div(t, WEFT_FC_SLOT_S) - floor_div(t, 86400) * WEFT_FC_SLOTS);
-    double w = 0, pv = 0, load = 0;
+    double w = 0, pv = 0, load = 0, load2 = 0;
     for (int d = 0; d < WEFT_FC_DAYS; d++) {
         int64_t age = today - f->day[d];
         if (f->day[d] < 0 || age <= 0 || age > WEFT_FC_DAYS || !f->seen[d][slot])
@@ -80,11 +81,16 @@ int weft_forecast_at(const struct weft_forecast *f, int64_t today_s, int64_t t, 
         w += k;
         pv += k * f->pv[d][slot];
         load += k * f->load[d][slot];
+        load2 += k * f->load[d][slot] * f->load[d][slot];
     }
     if (w <= 0)
         return WEFT_ESTALE;
     *pv_w = pv / w;
     *load_w = load / w;
+    /* The house's load is planned high, by load_sigma of its spread over
+     * the days: a plan on the mean runs the battery flat on every evening
+     * busier than usual. */
+    *load_w += f->load_sigma * sqrt(fmax(load2 / w - *load_w * *load_w, 0));
     return 0;
 }
 
@@ -92,6 +98,18 @@ int weft_forecast_fn_history(const void *ctx, int64_t now_s, int64_t t, double *
                              double *load_w)
 {
     return weft_forecast_at(ctx, now_s, t, pv_w, load_w);
+}
+
+int weft_forecast_fn_layers(const void *ctx, int64_t now_s, int64_t t, double *pv_w, double *load_w)
+{
+    const struct weft_forecast_layers *l = ctx;
+    double pv, unused;
+    int rc = weft_forecast_at(l->history, now_s, t, pv_w, load_w);
+    if (rc < 0)
+        return rc;
+    if (l->pv && l->pv(l->pv_ctx, now_s, t, &pv, &unused) == 0)
+        *pv_w = pv;
+    return 0;
 }
 
 void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_plan_battery *b,

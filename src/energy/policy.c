@@ -37,6 +37,7 @@ void weft_policy_defaults(struct weft_policy_settings *s)
     s->battery_max_w = 0;
     s->plan_horizon_s = 36 * 3600;
     s->plan_margin_pct = 10;
+    s->plan_load_sigma = 2;
     s->enable_delay_s = 60;
     s->disable_delay_s = 120;
     s->stale_timeout_s = 15;

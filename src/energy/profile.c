@@ -7,33 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/dayahead.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
 
 #define LINE_MAX_BYTES 4096
 #define MAX_COLS       64
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil), so timestamps need no time zone. */
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
+/* "YYYY-MM-DD HH:MM:SS" as seconds, as if UTC, so timestamps need no time
+ * zone (the day-ahead parser's, which also takes a T and an offset). */
 static int parse_time(const char *s, int64_t *out)
 {
-    int y, mo, d, h, mi, se, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
-        s[n] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 ||
-        h < 0 || mi < 0 || se < 0)
-        return WEFT_EPARSE;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-    return 0;
+    return weft_da_parse_time(s, out);
 }
 
 /* Splits a line at commas in place; returns the field count. */

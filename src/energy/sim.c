@@ -86,6 +86,19 @@ static int true_future(const void *ctx, int64_t now_s, int64_t t, double *pv_w, 
     return 0;
 }
 
+/* Day-ahead PV from an archive (o->forecast_pv): its slot holding t. */
+static int archive_pv(const void *ctx, int64_t now_s, int64_t t, double *pv_w, double *load_w)
+{
+    (void)now_s;
+    (void)load_w;
+    const struct weft_profile *fc = ctx;
+    int64_t i = (t - fc->start_s) / fc->slot_s;
+    if (t < fc->start_s || i >= fc->n)
+        return WEFT_ESTALE;
+    *pv_w = fc->pv_w[i];
+    return 0;
+}
+
 /* The weft policy's plan for the next interval, from the forecast and the
  * battery's energy now. */
 static void make_plan(const struct weft_profile *p, const struct weft_replay_opts *o,
@@ -95,10 +108,13 @@ static void make_plan(const struct weft_profile *p, const struct weft_replay_opt
     const struct weft_policy_settings *s = &o->settings;
     struct weft_plan_battery b = {o->battery_wh, o->battery_w, o->battery_w, o->battery_eff,
                                   o->battery_standby_w};
+    struct weft_forecast_layers layers = {fc, NULL, NULL};
+    if (o->forecast == WEFT_REPLAY_FC_FILE)
+        layers.pv = archive_pv, layers.pv_ctx = o->forecast_pv;
     int truth = o->forecast == WEFT_REPLAY_FC_TRUE;
     struct weft_plan plan;
-    weft_plan_headroom(truth ? true_future : weft_forecast_fn_history, truth ? (const void *)p : fc,
-                       &b, energy_wh, now_s, s->plan_horizon_s,
+    weft_plan_headroom(truth ? true_future : weft_forecast_fn_layers,
+                       truth ? (const void *)p : &layers, &b, energy_wh, now_s, s->plan_horizon_s,
                        s->plan_margin_pct / 100.0 * o->battery_wh, &plan);
     in->valid = plan.valid;
     in->draw_wh = plan.headroom_wh * sqrt(o->battery_eff);
@@ -110,6 +126,7 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
 {
     memset(r, 0, sizeof *r);
     if (p->n < 2 || o->poll_s <= 0 || !(o->battery_eff > 0 && o->battery_eff <= 1) ||
+        (o->forecast == WEFT_REPLAY_FC_FILE && o->forecast_pv == NULL) ||
         !(o->battery_standby_w >= 0))
         return WEFT_EINVAL;
     const struct weft_policy_settings *s = &o->settings;
@@ -125,6 +142,7 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
     int naive_on = 0;
     struct weft_forecast fc;
     weft_forecast_init(&fc);
+    fc.load_sigma = s->plan_load_sigma;
     struct weft_plan_input plan = {0};
     int plan_every = o->plan_every_s > 0 ? o->plan_every_s : 300;
     int use_plan = o->policy == WEFT_REPLAY_WEFT && s->plan && o->forecast != WEFT_REPLAY_FC_OFF &&

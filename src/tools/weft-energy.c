@@ -26,6 +26,7 @@ static const char usage[] =
     "                          [--policy weft|naive|always|all] [--poll-s S]\n"
     "                          [--oracle dp|lp] [--oracle-bin-s 300]\n"
     "                          [--forecast history|true|off]\n"
+    "                          [--forecast-file DAYAHEAD.csv [--forecast-col GG]]\n"
     "                          [--load-col GC] [--pv-col GG] [--config policy.json]\n"
     "       weft-energy --version | --help\n"
     "\n"
@@ -46,7 +47,7 @@ static const char usage[] =
     "--battery-eff is its round-trip efficiency.\n";
 
 struct replay_args {
-    const char *profile, *load_col, *pv_col, *policy, *config;
+    const char *profile, *load_col, *pv_col, *policy, *config, *forecast_file, *forecast_col;
     double pv_kwp, profile_kwp, battery_kwh, battery_kw, battery_eff, battery_standby, gpu_max,
         gpu_min;
     int poll_s, oracle_bin_s, forecast, oracle;
@@ -93,6 +94,7 @@ static int cmd_replay(int argc, char **argv)
 {
     struct replay_args a = {.load_col = "GC",
                             .pv_col = "GG",
+                            .forecast_col = "GG",
                             .policy = "weft",
                             .profile_kwp = 1.0,
                             .battery_kw = -1,
@@ -122,6 +124,8 @@ static int cmd_replay(int argc, char **argv)
         WEFT_OPTI("--oracle-bin-s", &a.oracle_bin_s, 1, 86400),
         WEFT_OPTC("--forecast", &a.forecast, forecasts),
         WEFT_OPTC("--oracle", &a.oracle, oracles),
+        WEFT_OPTS("--forecast-file", &a.forecast_file),
+        WEFT_OPTS("--forecast-col", &a.forecast_col),
         WEFT_OPT_END,
     };
     char err[512];
@@ -174,6 +178,18 @@ static int cmd_replay(int argc, char **argv)
     o.battery_start_soc = 50;
     o.poll_s = a.poll_s;
     o.forecast = (enum weft_replay_forecast)a.forecast;
+    struct weft_profile fcp = {0};
+    if (a.forecast_file) {
+        /* Day-ahead PV as the profile's PV: the same kW and scaling. */
+        if (weft_profile_load(a.forecast_file, a.forecast_col, a.forecast_col, scale, &fcp, err,
+                              sizeof err) < 0) {
+            fprintf(stderr, "weft-energy: --forecast-file: %s\n", err);
+            weft_profile_free(&p);
+            return 1;
+        }
+        o.forecast = WEFT_REPLAY_FC_FILE;
+        o.forecast_pv = &fcp;
+    }
     o.settings.plan = o.forecast != WEFT_REPLAY_FC_OFF;
 
     cJSON *root = cJSON_CreateObject();
@@ -195,6 +211,7 @@ static int cmd_replay(int argc, char **argv)
             fprintf(stderr, "weft-energy: replay failed: %s\n", err);
             cJSON_Delete(root);
             weft_profile_free(&p);
+            weft_profile_free(&fcp);
             return 1;
         }
         cJSON *o1 = result_json(&r);
@@ -213,6 +230,7 @@ static int cmd_replay(int argc, char **argv)
     free(s);
     cJSON_Delete(root);
     weft_profile_free(&p);
+    weft_profile_free(&fcp);
     return 0;
 }
 

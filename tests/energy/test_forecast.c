@@ -16,17 +16,30 @@ TEST(forecast_weights_recent_days_and_knows_what_it_lacks)
     weft_forecast_init(&f);
     double pv, load;
     ASSERT_EQ_INT(weft_forecast_at(&f, 86400 * 10, 86400 * 10 + 3600, &pv, &load), WEFT_ESTALE);
-    /* Day 8: 1000 W of PV at 12:00-12:15; day 9: 400 W. Load 300 W both. */
-    for (int d = 8; d <= 9; d++)
+    /* Day 8: 1000 W of PV at 12:00-12:15; day 9: 400 W. Load 300 W both.
+     * At 13:00 a busy day 8 (500 W) and a quiet day 9 (200 W). */
+    for (int d = 8; d <= 9; d++) {
         for (int s = 0; s < 900; s += 10)
             weft_forecast_observe(&f, (int64_t)d * 86400 + 12 * 3600 + s, d == 8 ? 1000 : 400, 300);
+        for (int s = 0; s < 900; s += 10)
+            weft_forecast_observe(&f, (int64_t)d * 86400 + 13 * 3600 + s, 0, d == 8 ? 500 : 200);
+    }
     weft_forecast_observe(&f, (int64_t)10 * 86400, 0, 300); /* closes day 9's slot */
     ASSERT_EQ_INT(weft_forecast_days(&f), 2);               /* day 10 is still open */
     ASSERT_EQ_INT(weft_forecast_at(&f, 86400 * 10, 86400 * 10 + 12 * 3600 + 60, &pv, &load), 0);
     /* Yesterday weighs 1, the day before 0.5^(1/3). */
     double k = pow(0.5, 1.0 / 3);
     ASSERT_NEAR(pv, (400 + k * 1000) / (1 + k), 1e-3);
-    ASSERT_NEAR(load, 300, 1e-3);
+    ASSERT_NEAR(load, 300, 1e-3); /* no spread: the mean */
+    /* Load is planned at the weighted mean plus load_sigma (2) weighted
+     * standard deviations. */
+    ASSERT_EQ_INT(weft_forecast_at(&f, 86400 * 10, 86400 * 10 + 13 * 3600, &pv, &load), 0);
+    double mean = (200 + k * 500) / (1 + k),
+           var = (200 * 200 + k * 500 * 500) / (1 + k) - mean * mean;
+    ASSERT_NEAR(load, mean + 2 * sqrt(var), 1e-2);
+    f.load_sigma = 0;
+    ASSERT_EQ_INT(weft_forecast_at(&f, 86400 * 10, 86400 * 10 + 13 * 3600, &pv, &load), 0);
+    ASSERT_NEAR(load, mean, 1e-3);
     /* Tomorrow's 12:00 from today's point of view is the same slot. */
     ASSERT_EQ_INT(weft_forecast_at(&f, 86400 * 10, 86400 * 11 + 12 * 3600, &pv, &load), 0);
     /* A slot never observed has no forecast. */

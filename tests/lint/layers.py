@@ -26,7 +26,7 @@ import sys
 
 HEADERS = {
     "common": "buf cli config error list log sdnotify time utf8 version",
-    "energy": "energy energy_config energy_sim forecast regmap sunspec",
+    "energy": "energy energy_config energy_sim forecast dayahead regmap sunspec",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
     "proto": "chat nodemsg openai",
