@@ -43,6 +43,10 @@ int weft_dayahead_parse(const char *text, size_t len, enum weft_da_format fmt, d
  * WEFT_ESTALE outside the forecast. */
 int weft_dayahead_at(const struct weft_dayahead *d, int64_t t, double *pv_w);
 
+/* weft_dayahead_at as a forecast source (weft_forecast_fn, include/weft/
+ * forecast.h): ctx is the struct weft_dayahead; writes only *pv_w. */
+int weft_dayahead_fn(const void *ctx, int64_t now_s, int64_t t, double *pv_w, double *load_w);
+
 /* "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM|-HH:MM]" (or a space for the T) -> the
  * wall-clock time as local seconds (the offset is checked, then dropped:
  * the wall clock is what the site lives by). WEFT_EPARSE otherwise. */

@@ -69,11 +69,12 @@ struct weft_policy_settings {
     double battery_max_w;
     int plan_horizon_s;
     double plan_margin_pct;
-    double plan_load_sigma; /* the house's load planned at mean + this x its spread */
-    int enable_delay_s;     /* budget must stay >= min_run_w this long to start */
-    int disable_delay_s;    /* and below it this long to stop */
-    int stale_timeout_s;    /* older readings count as missing */
-    double max_plausible_w; /* |grid|, |battery|, pv, load above this are implausible */
+    double plan_load_sigma;    /* the house's load planned at mean + this x its spread */
+    double battery_efficiency; /* round trip, (0, 1], for the plan's battery model */
+    int enable_delay_s;        /* budget must stay >= min_run_w this long to start */
+    int disable_delay_s;       /* and below it this long to stop */
+    int stale_timeout_s;       /* older readings count as missing */
+    double max_plausible_w;    /* |grid|, |battery|, pv, load above this are implausible */
     int n_offpeak;
     struct weft_window offpeak[WEFT_POLICY_MAX_WINDOWS];
     int n_quiet;

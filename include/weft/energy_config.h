@@ -26,7 +26,7 @@ struct weft_policy_config {
     char battery_full_by[8];    /* "HH:MM", or "" for off */
     double charge_margin;
     double battery_max_w; /* the battery's charge/discharge power, W (0: unknown) */
-    double plan_horizon_h, plan_margin_pct, plan_load_sigma;
+    double plan_horizon_h, plan_margin_pct, plan_load_sigma, battery_efficiency;
     int n_offpeak, n_quiet;
     struct weft_policy_window_cfg offpeak[WEFT_POLICY_MAX_WINDOWS];
     struct weft_policy_window_cfg quiet_hours[WEFT_POLICY_MAX_WINDOWS];

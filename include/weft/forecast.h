@@ -62,6 +62,12 @@ struct weft_plan_battery {
     double standby_w;
 };
 
+/* The battery as the policy's settings describe it (what the controller
+ * believes, which the replay's simulated battery need not match): an
+ * unknown power (battery_max_w 0) is taken as a full charge in an hour. */
+struct weft_policy_settings;
+void weft_plan_battery_of(const struct weft_policy_settings *s, struct weft_plan_battery *b);
+
 /* A source of the expected PV and load per quarter hour: the history
  * forecast, or (in the replay) the profile's true future. */
 typedef int (*weft_forecast_fn)(const void *ctx, int64_t now_s, int64_t t, double *pv_w,

@@ -43,6 +43,17 @@ struct weftd_sched_cfg {
     int poll_wait_s;   /* long-poll length */
 };
 
+/* The forecast the battery plan runs on (issue 16; docs/energy.md). */
+struct weftd_forecast_cfg {
+    char provider[16];             /* off | history | open-meteo | forecast-solar */
+    double latitude, longitude;    /* degrees, + north / + east */
+    double tilt, azimuth;          /* degrees; tilt 0 flat; azimuth 0 south, -90 east, 90 west */
+    double kwp, performance_ratio; /* the array, for Open-Meteo's irradiance */
+    char url[256];                 /* the service's base URL; "" its public one */
+    char ca_file[256];             /* PEM to verify it with; "" the system's */
+    int refresh_s;                 /* how often to fetch */
+};
+
 struct weftd_energy_cfg {
     char modbus[256];           /* tcp://HOST:PORT or rtu:///dev/TTY?baud=N... */
     char layout[16];            /* sunspec | victron | custom */
@@ -54,6 +65,7 @@ struct weftd_energy_cfg {
     int battery_sign;     /* +1: + charge; -1: + discharge */
     int compute_register; /* a register to write our draw to (weft-panelsim: 40500); -1 off */
     bool has_battery;
+    struct weftd_forecast_cfg forecast;
 };
 
 struct weftd_compute_cfg {

@@ -255,3 +255,10 @@ int weft_dayahead_at(const struct weft_dayahead *d, int64_t t, double *pv_w)
     *pv_w = d->pv_w[slot];
     return 0;
 }
+
+int weft_dayahead_fn(const void *ctx, int64_t now_s, int64_t t, double *pv_w, double *load_w)
+{
+    (void)now_s;
+    (void)load_w;
+    return weft_dayahead_at(ctx, t, pv_w);
+}

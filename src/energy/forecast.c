@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "weft/energy.h"
 #include "weft/error.h"
 #include "weft/forecast.h"
 
@@ -166,4 +167,14 @@ void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_
     }
     out->headroom_wh = fmax(best, 0);
     out->valid = 1;
+}
+
+void weft_plan_battery_of(const struct weft_policy_settings *s, struct weft_plan_battery *b)
+{
+    double p = s->battery_max_w > 0 ? s->battery_max_w : s->battery_capacity_wh;
+    *b = (struct weft_plan_battery){.capacity_wh = s->battery_capacity_wh,
+                                    .max_charge_w = p,
+                                    .max_discharge_w = p,
+                                    .efficiency = s->battery_efficiency,
+                                    .standby_w = 0};
 }

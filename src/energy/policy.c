@@ -38,6 +38,7 @@ void weft_policy_defaults(struct weft_policy_settings *s)
     s->plan_horizon_s = 36 * 3600;
     s->plan_margin_pct = 10;
     s->plan_load_sigma = 2;
+    s->battery_efficiency = 0.9;
     s->enable_delay_s = 60;
     s->disable_delay_s = 120;
     s->stale_timeout_s = 15;

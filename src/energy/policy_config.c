@@ -111,6 +111,8 @@ const struct weft_cfg_field weft_policy_fields[] = {
                       "how far ahead the plan looks, h"),
     WEFT_CFG_DOUBLE_F(P, plan_margin_pct, "plan_margin_pct", 0, 100, 0,
                       "battery energy the plan keeps in hand for forecast errors, % of capacity"),
+    WEFT_CFG_DOUBLE_F(P, battery_efficiency, "battery_efficiency", 0.5, 1, 0,
+                      "the battery's round-trip efficiency, for the plan"),
     WEFT_CFG_DOUBLE_F(P, plan_load_sigma, "plan_load_sigma", 0, 10, 0,
                       "the plan takes the house's load as its mean plus this many standard "
                       "deviations over recent days"),
@@ -149,6 +151,7 @@ void weft_policy_config_defaults(struct weft_policy_config *c)
     c->plan_horizon_h = s.plan_horizon_s / 3600.0;
     c->plan_margin_pct = s.plan_margin_pct;
     c->plan_load_sigma = s.plan_load_sigma;
+    c->battery_efficiency = s.battery_efficiency;
 }
 
 void weft_policy_from_config(const struct weft_policy_config *c, bool has_battery,
@@ -173,6 +176,7 @@ void weft_policy_from_config(const struct weft_policy_config *c, bool has_batter
     s->plan_horizon_s = (int)(c->plan_horizon_h * 3600);
     s->plan_margin_pct = c->plan_margin_pct;
     s->plan_load_sigma = c->plan_load_sigma;
+    s->battery_efficiency = c->battery_efficiency;
     s->n_offpeak = c->n_offpeak;
     for (int i = 0; i < c->n_offpeak; i++) {
         s->offpeak[i].start_min = weft_parse_hhmm(c->offpeak[i].start);

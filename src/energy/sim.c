@@ -106,8 +106,8 @@ static void make_plan(const struct weft_profile *p, const struct weft_replay_opt
                       struct weft_plan_input *in)
 {
     const struct weft_policy_settings *s = &o->settings;
-    struct weft_plan_battery b = {o->battery_wh, o->battery_w, o->battery_w, o->battery_eff,
-                                  o->battery_standby_w};
+    struct weft_plan_battery b;
+    weft_plan_battery_of(s, &b); /* what the controller believes */
     struct weft_forecast_layers layers = {fc, NULL, NULL};
     if (o->forecast == WEFT_REPLAY_FC_FILE)
         layers.pv = archive_pv, layers.pv_ctx = o->forecast_pv;
@@ -115,9 +115,9 @@ static void make_plan(const struct weft_profile *p, const struct weft_replay_opt
     struct weft_plan plan;
     weft_plan_headroom(truth ? true_future : weft_forecast_fn_layers,
                        truth ? (const void *)p : &layers, &b, energy_wh, now_s, s->plan_horizon_s,
-                       s->plan_margin_pct / 100.0 * o->battery_wh, &plan);
+                       s->plan_margin_pct / 100.0 * b.capacity_wh, &plan);
     in->valid = plan.valid;
-    in->draw_wh = plan.headroom_wh * sqrt(o->battery_eff);
+    in->draw_wh = plan.headroom_wh * sqrt(b.efficiency);
     in->for_s = for_s;
 }
 

@@ -47,6 +47,27 @@ static const struct weft_cfg_field model_elem[] = {
     WEFT_CFG_END,
 };
 
+#define F struct weftd_forecast_cfg
+static const struct weft_cfg_field forecast_fields[] = {
+    WEFT_CFG_STRING_F(F, provider, "provider", 0,
+                      "off, history (the home's own), open-meteo or forecast-solar (day-ahead PV "
+                      "over HTTPS, load from history)"),
+    WEFT_CFG_DOUBLE_F(F, latitude, "latitude", -90, 90, 0, "the site's latitude, degrees north"),
+    WEFT_CFG_DOUBLE_F(F, longitude, "longitude", -180, 180, 0,
+                      "the site's longitude, degrees east"),
+    WEFT_CFG_DOUBLE_F(F, tilt, "tilt", 0, 90, 0, "the array's tilt, degrees (0: flat)"),
+    WEFT_CFG_DOUBLE_F(F, azimuth, "azimuth", -180, 180, 0,
+                      "the array's azimuth, degrees (0 south, -90 east, 90 west)"),
+    WEFT_CFG_DOUBLE_F(F, kwp, "kwp", 0, 10000, 0, "the array's peak power, kWp"),
+    WEFT_CFG_DOUBLE_F(F, performance_ratio, "performance_ratio", 0.1, 1, 0,
+                      "the array's output per kWp at 1000 W/m2 of irradiance (open-meteo)"),
+    WEFT_CFG_STRING_F(F, url, "url", 0, "the service's base URL (\"\": its public one)"),
+    WEFT_CFG_STRING_F(F, ca_file, "ca_file", 0, "PEM to verify the service with"),
+    WEFT_CFG_INT_F(F, refresh_s, "refresh_s", 300, 86400, 0, "how often to fetch, s"),
+    WEFT_CFG_END,
+};
+#undef F
+
 static const struct weft_cfg_field energy_fields[] = {
     WEFT_CFG_STRING_F(struct weftd_energy_cfg, modbus, "modbus", WEFT_CFG_REQUIRED,
                       "tcp://HOST:PORT or rtu:///dev/TTY?baud=9600&parity=N of the devices"),
@@ -67,6 +88,8 @@ static const struct weft_cfg_field energy_fields[] = {
                    "register to write this node's draw to (weft-panelsim: 40500); -1 off"),
     WEFT_CFG_BOOL_F(struct weftd_energy_cfg, has_battery, "has_battery", 0,
                     "the home has a battery"),
+    WEFT_CFG_OBJECT_F(struct weftd_energy_cfg, forecast, "forecast", forecast_fields, 0,
+                      "the forecast the battery plan runs on"),
     WEFT_CFG_END,
 };
 
@@ -132,6 +155,10 @@ void weftd_config_default(struct weftd_config *c)
     c->energy.battery_sign = 1;
     c->energy.compute_register = -1;
     c->energy.has_battery = true;
+    snprintf(c->energy.forecast.provider, sizeof c->energy.forecast.provider, "off");
+    c->energy.forecast.performance_ratio = 0.85;
+    c->energy.forecast.tilt = 30;
+    c->energy.forecast.refresh_s = 3600;
     weft_policy_config_defaults(&c->policy);
     c->compute.busy_w = 300;
     c->compute.idle_w = 20;
@@ -142,39 +169,42 @@ void weftd_config_default(struct weftd_config *c)
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 
-/* A scheduler URL: https://, or plain http:// to this machine only (the
- * node token travels in the clear otherwise). */
-static int check_sched_url(int i, const char *url, char *err, size_t errcap)
+/* A URL the node sends to: https://, or plain http:// to this machine only
+ * (the node token, or the site's location, travels in the clear
+ * otherwise). key names it in errors: "scheduler.urls[0]". */
+static int check_url(const char *key, const char *url, char *err, size_t errcap)
 {
     struct weft_url u;
     char why[160];
     int rc = weft_url_parse(url, &u, why, sizeof why);
     if (rc != 0) {
-        snprintf(err, errcap, "scheduler.urls[%d]: \"%s\": %s", i, url,
+        snprintf(err, errcap, "%s: \"%s\": %s", key, url,
                  rc == WEFT_ENOMEM ? "out of memory" : why);
         return rc == WEFT_ENOMEM ? rc : WEFT_ECONFIG;
     }
     if (u.has_user) {
         snprintf(err, errcap,
-                 "scheduler.urls[%d]: \"%s\" names a user before the host; the node "
-                 "authenticates with scheduler.token",
-                 i, url);
+                 "%s: \"%s\" names a user before the host; the node sends no "
+                 "credentials in URLs",
+                 key, url);
         return WEFT_ECONFIG;
     }
     if (strcmp(u.scheme, "https") == 0 ||
         (strcmp(u.scheme, "http") == 0 && weft_url_is_loopback(&u)))
         return 0;
     snprintf(err, errcap,
-             "scheduler.urls[%d]: \"%s\" must be https:// (plain http only to loopback: "
+             "%s: \"%s\" must be https:// (plain http only to loopback: "
              "127.0.0.0/8, [::1], localhost; its host is %s)",
-             i, url, u.host);
+             key, url, u.host);
     return WEFT_ECONFIG;
 }
 
 int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
 {
     for (int i = 0; i < c->scheduler.n_urls; i++) {
-        int rc = check_sched_url(i, c->scheduler.urls[i].url, err, errcap);
+        char key[32];
+        snprintf(key, sizeof key, "scheduler.urls[%d]", i);
+        int rc = check_url(key, c->scheduler.urls[i].url, err, errcap);
         if (rc != 0)
             return rc;
     }
@@ -218,6 +248,38 @@ int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
     }
     if (c->energy.grid_sign == 0 || c->energy.battery_sign == 0) {
         snprintf(err, errcap, "energy.grid_sign and energy.battery_sign must be 1 or -1");
+        return WEFT_ECONFIG;
+    }
+    const struct weftd_forecast_cfg *fc = &c->energy.forecast;
+    int dayahead =
+        strcmp(fc->provider, "open-meteo") == 0 || strcmp(fc->provider, "forecast-solar") == 0;
+    if (!dayahead && strcmp(fc->provider, "off") != 0 && strcmp(fc->provider, "history") != 0) {
+        snprintf(err, errcap,
+                 "energy.forecast.provider: \"%s\" is not off, history, open-meteo or "
+                 "forecast-solar",
+                 fc->provider);
+        return WEFT_ECONFIG;
+    }
+    if (strcmp(fc->provider, "off") != 0 &&
+        (!c->energy.has_battery || c->policy.battery_capacity_wh <= 0)) {
+        snprintf(err, errcap,
+                 "energy.forecast.provider %s plans the battery: it needs "
+                 "energy.has_battery and policy.battery_capacity_wh",
+                 fc->provider);
+        return WEFT_ECONFIG;
+    }
+    if (dayahead && (fc->kwp <= 0 || (fc->latitude == 0 && fc->longitude == 0))) {
+        snprintf(err, errcap, "energy.forecast: %s needs latitude, longitude and kwp",
+                 fc->provider);
+        return WEFT_ECONFIG;
+    }
+    if (fc->url[0]) {
+        int rc = check_url("energy.forecast.url", fc->url, err, errcap);
+        if (rc != 0)
+            return rc;
+    }
+    if (fc->ca_file[0] && access(fc->ca_file, R_OK) != 0) {
+        snprintf(err, errcap, "energy.forecast.ca_file: cannot read %s", fc->ca_file);
         return WEFT_ECONFIG;
     }
     const char *ia = c->compute.interactive;

@@ -179,6 +179,13 @@ static void start_job(struct weftd *d, struct node_job *job)
 
 /* ---- what the modules report ------------------------------------------------ */
 
+/* A new day-ahead forecast: the plan uses it from the next poll. */
+static void on_dayahead(void *ud, const struct weft_dayahead *f)
+{
+    struct weftd *d = ud;
+    node_energy_set_dayahead(&d->energy, f);
+}
+
 static void on_interval_end(void *ud)
 {
     account(ud);
@@ -490,13 +497,15 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     struct node_energy_cb ecb = energy_cb;
     ecb.ud = d;
     node_energy_init(&d->energy, loop, &d->cfg, log, &ecb);
+    rc = node_dayahead_init(&d->dayahead, loop, &d->cfg, log, on_dayahead, d);
     struct weft_hello hello;
     hello_of(d, &hello);
     struct node_link_cb lcb = {
         on_live, on_heartbeat, on_assignment, on_poll_done, on_cancel, on_upload_done, d};
     int runner_ok = 0, link_ok = 0;
-    rc = node_runner_init(&d->runner, loop, &d->cfg.compute, d->models, d->n_models,
-                          on_runner_events, d);
+    if (rc == 0)
+        rc = node_runner_init(&d->runner, loop, &d->cfg.compute, d->models, d->n_models,
+                              on_runner_events, d);
     d->runner.max_slots = d->slots;
     if (rc == 0) {
         runner_ok = 1;
@@ -521,6 +530,7 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
             node_link_close(&d->link, closed_quietly, NULL);
         }
         node_energy_close(&d->energy, closed_quietly, NULL);
+        node_dayahead_close(&d->dayahead, closed_quietly, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
         free_models(d);
         free(d);
@@ -535,6 +545,7 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     uv_timer_init(loop, &d->stop_timer);
     d->stop_timer.data = d;
     node_energy_start(&d->energy);
+    node_dayahead_start(&d->dayahead);
     node_runner_set_budget(&d->runner, 0, d->energy.gpu_limited);
     node_link_start(&d->link);
     *out = d;
@@ -570,7 +581,8 @@ static void handle_closed(uv_handle_t *h)
 static void after_status(void *arg)
 {
     struct weftd *d = arg;
-    d->pending_closes = 5;
+    d->pending_closes = 6;
+    node_dayahead_close(&d->dayahead, part_closed, d);
     node_link_close(&d->link, part_closed, d);
     node_runner_close(&d->runner, part_closed, d);
     node_energy_close(&d->energy, part_closed, d);

@@ -92,12 +92,44 @@ static void set_q(struct weft_quantity *q, double v, uint64_t now)
     }
 }
 
-static int minute_of_day(void)
+int64_t node_local_s(void)
 {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
-    return tm.tm_hour * 60 + tm.tm_min;
+    return (int64_t)t + tm.tm_gmtoff;
+}
+
+static int minute_of_day(void)
+{
+    return (int)(node_local_s() % 86400 / 60);
+}
+
+#define PLAN_EVERY_S 300
+
+/* Every PLAN_EVERY_S: the battery over the horizon on the forecast, from
+ * the SoC now. */
+static void make_plan(struct node_energy *e, uint64_t now)
+{
+    if (e->plan_ms && weft_elapsed_ms(e->plan_ms, now) < PLAN_EVERY_S * 1000)
+        return;
+    struct weft_plan_battery b;
+    weft_plan_battery_of(&e->ps, &b);
+    struct weft_forecast_layers layers = {&e->history, NULL, NULL};
+    if (e->dayahead)
+        layers.pv = weft_dayahead_fn, layers.pv_ctx = e->dayahead;
+    e->plan_local_s = node_local_s();
+    if (isfinite(e->reading.soc.w) && e->reading.soc.at_ms)
+        weft_plan_headroom(weft_forecast_fn_layers, &layers, &b,
+                           e->reading.soc.w / 100.0 * b.capacity_wh, e->plan_local_s,
+                           e->ps.plan_horizon_s, e->ps.plan_margin_pct / 100.0 * b.capacity_wh,
+                           &e->plan);
+    else
+        memset(&e->plan, 0, sizeof e->plan); /* no SoC: no plan (and the policy fails safe) */
+    e->plan_in = (struct weft_plan_input){.valid = e->plan.valid,
+                                          .draw_wh = e->plan.headroom_wh * sqrt(b.efficiency),
+                                          .for_s = PLAN_EVERY_S};
+    e->plan_ms = now;
 }
 
 /* The draw compute makes now, W: NVML's reading where there is one, else
@@ -122,7 +154,10 @@ static void policy_step(struct node_energy *e)
     uint64_t now = weft_mono_ms();
     e->reading.compute_w = e->compute_w;
     struct weft_policy_out out;
-    weft_policy_step(&e->policy, &e->ps, &e->reading, now, minute_of_day(), &out);
+    if (e->planning)
+        make_plan(e, now);
+    weft_policy_step_plan(&e->policy, &e->ps, &e->reading, e->planning ? &e->plan_in : NULL, now,
+                          minute_of_day(), &out);
     if (out.cause_changed || out.state != e->pout.state)
         weft_log_notice(e->log, "policy: %s, budget %.0f W: %s", weft_policy_state_name(out.state),
                         out.budget_w, out.reason);
@@ -149,6 +184,10 @@ static void read_done(uv_work_t *w, int status)
         set_q(&e->reading.battery, v->v[WEFT_Q_BATTERY], now);
         set_q(&e->reading.soc, v->v[WEFT_Q_SOC], now);
         set_q(&e->reading.load, v->v[WEFT_Q_LOAD], now);
+        /* The history learns PV and the house without compute. */
+        if (e->planning && isfinite(v->v[WEFT_Q_PV]) && isfinite(v->v[WEFT_Q_LOAD]))
+            weft_forecast_observe(&e->history, node_local_s(), v->v[WEFT_Q_PV],
+                                  fmax(v->v[WEFT_Q_LOAD] - e->compute_w, 0));
         if (e->error[0])
             weft_log_notice(e->log, "energy: %s answers again", e->cfg->modbus);
         e->error[0] = '\0';
@@ -202,6 +241,10 @@ void node_energy_init(struct node_energy *e, uv_loop_t *loop, const struct weftd
     e->log = log;
     e->cb = *cb;
     weft_policy_from_config(&cfg->policy, cfg->energy.has_battery, &e->ps);
+    e->planning = strcmp(cfg->energy.forecast.provider, "off") != 0 && cfg->energy.has_battery;
+    e->ps.plan = e->planning;
+    weft_forecast_init(&e->history);
+    e->history.load_sigma = e->ps.plan_load_sigma;
     e->gpu_w = -1;
     weft_policy_init(&e->policy);
     e->reading.pv.w = e->reading.load.w = e->reading.grid.w = NAN;
@@ -281,6 +324,12 @@ int node_energy_interactive_ok(const struct node_energy *e)
     if (strcmp(ia, "never") == 0)
         return 0;
     return node_energy_deferrable_ok(e);
+}
+
+void node_energy_set_dayahead(struct node_energy *e, const struct weft_dayahead *d)
+{
+    e->dayahead = d;
+    e->plan_ms = 0; /* plan again at the next poll */
 }
 
 double node_energy_grid_w(const struct node_energy *e)

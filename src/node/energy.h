@@ -11,7 +11,9 @@
 #include <uv.h>
 
 #include "nvml.h"
+#include "weft/dayahead.h"
 #include "weft/energy.h"
+#include "weft/forecast.h"
 #include "weft/node.h"
 #include "weft/sunspec.h"
 
@@ -62,6 +64,16 @@ struct node_energy {
     char nvml_note[128];
     double gpu_w;    /* measured, or -1 */
     int gpu_limited; /* the GPU's limit follows the budget */
+    /* The battery plan (energy.forecast.provider other than off): the
+     * home's own history, learnt from every good poll, and the day-ahead
+     * PV the owner hands over (node_energy_set_dayahead; borrowed). */
+    int planning;
+    struct weft_forecast history;
+    const struct weft_dayahead *dayahead;
+    struct weft_plan plan;
+    struct weft_plan_input plan_in;
+    uint64_t plan_ms; /* when the plan was made; 0 never */
+    int64_t plan_local_s;
     void (*close_cb)(void *);
     void *close_arg;
 };
@@ -85,5 +97,11 @@ int node_energy_deferrable_ok(const struct node_energy *e);
 int node_energy_interactive_ok(const struct node_energy *e);
 /* The grid now, W (+ import), 0 when unknown. */
 double node_energy_grid_w(const struct node_energy *e);
+/* The day-ahead PV forecast the plan uses from now (NULL: none); it must
+ * live until node_energy_close or the next call. */
+void node_energy_set_dayahead(struct node_energy *e, const struct weft_dayahead *d);
+/* The wall clock as local seconds (local time read as if UTC), the clock
+ * the forecasts keep. */
+int64_t node_local_s(void);
 
 #endif /* WEFT_NODE_ENERGY_H */

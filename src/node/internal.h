@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "dayahead.h"
 #include "energy.h"
 #include "job.h"
 #include "ledger.h"
@@ -32,6 +33,7 @@ struct weftd {
     struct node_model models[WEFTD_MAX_MODELS];
     int n_models;
     struct node_energy energy;
+    struct node_dayahead dayahead; /* the day-ahead PV forecast, handed to energy */
     struct node_link link;
     struct node_runner runner;
     struct node_ledger ledger;

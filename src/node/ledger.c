@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "weft/error.h"
+#include "weft/file.h"
 #include "weft/log.h"
 #include "weft/time.h"
 
@@ -151,18 +153,9 @@ void node_ledger_save(struct node_ledger *l)
     cJSON_Delete(root);
     if (!txt)
         return;
-    char tmp[420];
-    const char *p = l->path;
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t len = strlen(txt);
-    int ok = fd >= 0 && write(fd, txt, len) == (ssize_t)len && fsync(fd) == 0;
-    if (fd >= 0 && close(fd) != 0)
-        ok = 0;
-    if (ok && rename(tmp, p) != 0)
-        ok = 0;
-    if (!ok)
-        weft_log_warn(l->log, "%s: cannot write the ledger: %s", p, strerror(errno));
+    int rc = weft_file_replace(l->path, txt, strlen(txt));
+    if (rc < 0)
+        weft_log_warn(l->log, "%s: cannot write the ledger: %s", l->path, weft_strerror(rc));
     free(txt);
 }
 

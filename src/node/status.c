@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "status.h"
 
@@ -23,6 +24,90 @@ static void add_q(cJSON *o, const char *k, const struct weft_quantity *q, uint64
         cJSON_AddNullToObject(x, "value");
         cJSON_AddNullToObject(x, "age_ms");
     }
+}
+
+/* Local seconds as "YYYY-MM-DDTHH:MM", the site's wall clock. */
+static void add_local(cJSON *o, const char *key, int64_t local_s)
+{
+    time_t t = (time_t)local_s;
+    struct tm tm;
+    char buf[32];
+    if (local_s < 0 || gmtime_r(&t, &tm) == NULL) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M", &tm);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+/* "forecast" and "plan": what the battery plan knows and decided, and why
+ * in one sentence. */
+static void add_plan(cJSON *o, const struct weftd *d)
+{
+    const struct node_energy *en = &d->energy;
+    const struct weftd_forecast_cfg *fc = &d->cfg.energy.forecast;
+    cJSON *f = cJSON_AddObjectToObject(o, "forecast");
+    cJSON_AddStringToObject(f, "provider", fc->provider);
+    cJSON_AddNumberToObject(f, "history_days", weft_forecast_days(&en->history));
+    const struct node_dayahead *da = &d->dayahead;
+    if (!da->enabled) {
+        cJSON_AddNullToObject(f, "dayahead");
+    } else {
+        cJSON *x = cJSON_AddObjectToObject(f, "dayahead");
+        cJSON_AddStringToObject(x, "url", da->url);
+        cJSON_AddBoolToObject(x, "have", da->have);
+        if (da->have) {
+            cJSON_AddStringToObject(x, "source", da->source);
+            int64_t age = weft_wall_ms() - da->fetched_ms;
+            cJSON_AddNumberToObject(x, "age_s", age > 0 ? (double)(age / 1000) : 0);
+            add_local(x, "from", da->forecast.start_s);
+            add_local(x, "until", da->forecast.start_s + (int64_t)da->forecast.n * WEFT_DA_SLOT_S);
+        }
+        if (da->error[0])
+            cJSON_AddStringToObject(x, "error", da->error);
+        else
+            cJSON_AddNullToObject(x, "error");
+    }
+    if (!en->planning) {
+        cJSON_AddNullToObject(o, "plan");
+        return;
+    }
+    const struct weft_plan *pl = &en->plan;
+    cJSON *p = cJSON_AddObjectToObject(o, "plan");
+    cJSON_AddBoolToObject(p, "valid", pl->valid);
+    add_local(p, "made_at", en->plan_ms ? en->plan_local_s : -1);
+    char why[200];
+    if (!pl->valid) {
+        snprintf(why, sizeof why,
+                 "no plan yet: the forecast needs a day of this home's history (%d so far) and "
+                 "the battery's state of charge",
+                 weft_forecast_days(&en->history));
+    } else {
+        cJSON_AddNumberToObject(p, "headroom_wh", pl->headroom_wh);
+        cJSON_AddNumberToObject(p, "battery_low_wh", pl->low_wh);
+        add_local(p, "battery_low_at", pl->low_at_s);
+        add_local(p, "battery_full_at", pl->full_at_s);
+        cJSON_AddNumberToObject(p, "export_wh", pl->export_wh);
+        time_t t = (time_t)(pl->full_at_s >= 0 ? pl->full_at_s : pl->low_at_s);
+        struct tm tm;
+        char at[8] = "?";
+        if (gmtime_r(&t, &tm))
+            strftime(at, sizeof at, "%H:%M", &tm);
+        if (pl->headroom_wh > 0)
+            snprintf(why, sizeof why,
+                     "the forecast refills the battery by %s: %.0f Wh of it may run compute now",
+                     at, pl->headroom_wh);
+        else if (pl->full_at_s >= 0)
+            snprintf(why, sizeof why,
+                     "the battery is full again at %s, but the house needs what it holds until "
+                     "then",
+                     at);
+        else
+            snprintf(why, sizeof why,
+                     "the forecast does not refill the battery within the horizon: it stays for "
+                     "the house");
+    }
+    cJSON_AddStringToObject(p, "why", why);
 }
 
 static char *status_json(const struct weftd *d)
@@ -63,6 +148,7 @@ static char *status_json(const struct weftd *d)
     cJSON_AddStringToObject(p, "reason", en->pout.reason);
     cJSON_AddBoolToObject(p, "takes_deferrable", node_energy_deferrable_ok(en));
     cJSON_AddBoolToObject(p, "takes_interactive", node_energy_interactive_ok(en));
+    add_plan(o, d);
     cJSON *s = cJSON_AddObjectToObject(o, "scheduler");
     cJSON_AddStringToObject(s, "url", node_link_url(&d->link));
     cJSON_AddStringToObject(s, "state", node_link_state_name(&d->link));

@@ -165,6 +165,7 @@ static int cmd_replay(int argc, char **argv)
      * override it to study a wrong setting. */
     pc.battery_capacity_wh = a.battery_kwh * 1000;
     pc.battery_max_w = a.battery_kw >= 0 ? a.battery_kw * 1000 : a.battery_kwh * 500;
+    pc.battery_efficiency = a.battery_eff;
     if (a.config && weft_config_load_file(a.config, &weft_policy_root, &pc, err, sizeof err) < 0) {
         fprintf(stderr, "weft-energy: %s\n", err);
         weft_profile_free(&p);

@@ -25,7 +25,7 @@ import re
 import sys
 
 HEADERS = {
-    "common": "buf cli config error list log sdnotify time utf8 version",
+    "common": "buf cli config error file list log sdnotify time utf8 version",
     "energy": "energy energy_config energy_sim forecast dayahead regmap sunspec",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
@@ -68,7 +68,7 @@ ORDER = {
 # Inside a folder: modules none of which may include another's header;
 # their owner is the only glue between them.
 APART = {
-    "src/node": ["energy", "ledger", "link", "runner"],
+    "src/node": ["energy", "dayahead", "ledger", "link", "runner"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)

@@ -34,6 +34,26 @@ printf '{"scheduler":{"urls":["https://x:1"],"token":"t"},"models":[{"path":"%s"
     "$WORK/stories260K.gguf" > "$WORK/good.json"
 "$BIN/weftd" --check-config "$WORK/good.json" > "$WORK/good.out" || fail "good config refused"
 grep -q "is valid" "$WORK/good.out" || fail "$(cat "$WORK/good.out")"
+# A forecast that cannot work is refused with what it lacks.
+fc_config() { # fc_config FORECAST POLICY FILE
+    printf '{"scheduler":{"urls":["https://x:1"],"token":"t"},"models":[{"path":"%s"}],"energy":{"modbus":"tcp://127.0.0.1:1","forecast":%s},"policy":%s}' \
+        "$WORK/stories260K.gguf" "$1" "$2" > "$3"
+}
+fc_refused() { # fc_refused FORECAST POLICY MESSAGE
+    fc_config "$1" "$2" "$WORK/fc.json"
+    "$BIN/weftd" --check-config "$WORK/fc.json" 2> "$WORK/fc.err" && fail "forecast $1 accepted"
+    grep -qF "$3" "$WORK/fc.err" || fail "forecast $1: $(cat "$WORK/fc.err")"
+}
+fc_refused '{"provider":"sunny"}' '{}' 'is not off, history, open-meteo or forecast-solar'
+fc_refused '{"provider":"history"}' '{}' 'needs energy.has_battery and policy.battery_capacity_wh'
+fc_refused '{"provider":"open-meteo","latitude":52}' '{"battery_capacity_wh":5000}' \
+    'needs latitude, longitude and kwp'
+fc_refused '{"provider":"open-meteo","latitude":52,"longitude":4,"kwp":5,"url":"http://198.51.100.1"}' \
+    '{"battery_capacity_wh":5000}' 'energy.forecast.url: "http://198.51.100.1" must be https://'
+fc_config '{"provider":"open-meteo","latitude":52,"longitude":4,"kwp":5}' \
+    '{"battery_capacity_wh":5000}' "$WORK/fc.json"
+"$BIN/weftd" --check-config "$WORK/fc.json" > /dev/null 2> "$WORK/fc.err" ||
+    fail "a good forecast refused: $(cat "$WORK/fc.err")"
 # The shipped example passes the schema; only its model file is absent here.
 "$BIN/weftd" --check-config "$LIB/../../configs/weftd.json" > /dev/null 2> "$WORK/ex.err"
 grep -q "models\[0\].path: cannot read" "$WORK/ex.err" || fail "example config: $(cat "$WORK/ex.err")"
