@@ -16,6 +16,7 @@
 #ifndef WEFT_FORECAST_H
 #define WEFT_FORECAST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define WEFT_FC_SLOT_S 900 /* a quarter hour */
@@ -43,6 +44,16 @@ void weft_forecast_init(struct weft_forecast *f);
  * local clock): PV and the house's load without compute, in W. Times must
  * not go backwards; a NaN value is skipped. */
 void weft_forecast_observe(struct weft_forecast *f, int64_t local_s, double pv_w, double load_w);
+
+/* The history as bytes to keep across restarts, and back. The form is
+ * versioned and fixed in size (WEFT_FC_STATE_BYTES); weft_forecast_load
+ * refuses any other size, a wrong version, and values no poll could have
+ * made (negative or non-finite watts, a day ring out of order), leaving f
+ * as weft_forecast_init made it (fuzzed: tests/fuzz/fuzz_forecast.c).
+ * The slot being accumulated is not kept. */
+#define WEFT_FC_STATE_BYTES (16 + WEFT_FC_DAYS * (8 + WEFT_FC_SLOTS * 9))
+void weft_forecast_save(const struct weft_forecast *f, unsigned char out[WEFT_FC_STATE_BYTES]);
+int weft_forecast_load(struct weft_forecast *f, const unsigned char *data, size_t len);
 
 /* Days of history the forecast has (observed days in the ring). */
 int weft_forecast_days(const struct weft_forecast *f);

@@ -5,6 +5,7 @@
  * tomorrow's weather; what it gets wrong the plan's margin and the policy's
  * hard guards absorb (energy.md). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "weft/energy.h"
@@ -58,6 +59,100 @@ void weft_forecast_observe(struct weft_forecast *f, int64_t local_s, double pv_w
     f->sum_pv += fmax(pv_w, 0);
     f->sum_load += fmax(load_w, 0);
     f->n++;
+}
+
+/* Little-endian fields, so the file reads the same on any host. */
+static unsigned char *put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        *p++ = (unsigned char)(v >> (8 * i));
+    return p;
+}
+
+static const unsigned char *get_u64(const unsigned char *p, uint64_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)p[i] << (8 * i);
+    return p + 8;
+}
+
+static unsigned char *put_f32(unsigned char *p, float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    for (int i = 0; i < 4; i++)
+        *p++ = (unsigned char)(u >> (8 * i));
+    return p;
+}
+
+static const unsigned char *get_f32(const unsigned char *p, float *x)
+{
+    uint32_t u = 0;
+    for (int i = 0; i < 4; i++)
+        u |= (uint32_t)p[i] << (8 * i);
+    memcpy(x, &u, 4);
+    return p + 4;
+}
+
+static const char fc_magic[8] = {'W', 'E', 'F', 'T', 'F', 'C', '0', '1'};
+
+void weft_forecast_save(const struct weft_forecast *f, unsigned char out[WEFT_FC_STATE_BYTES])
+{
+    unsigned char *p = out;
+    memcpy(p, fc_magic, 8);
+    p = put_u64(p + 8, WEFT_FC_SLOTS);
+    for (int d = 0; d < WEFT_FC_DAYS; d++) {
+        p = put_u64(p, (uint64_t)f->day[d]);
+        for (int k = 0; k < WEFT_FC_SLOTS; k++) {
+            p = put_f32(p, f->pv[d][k]);
+            p = put_f32(p, f->load[d][k]);
+            *p++ = f->seen[d][k];
+        }
+    }
+}
+
+int weft_forecast_load(struct weft_forecast *f, const unsigned char *data, size_t len)
+{
+    double half = f->half_life_days, sigma = f->load_sigma;
+    weft_forecast_init(f);
+    f->half_life_days = half;
+    f->load_sigma = sigma;
+    uint64_t slots;
+    if (len != WEFT_FC_STATE_BYTES || memcmp(data, fc_magic, 8) != 0)
+        return WEFT_EFORMAT;
+    const unsigned char *p = get_u64(data + 8, &slots);
+    if (slots != WEFT_FC_SLOTS)
+        return WEFT_EFORMAT;
+    static const struct weft_forecast none;
+    struct weft_forecast *t = malloc(sizeof *t);
+    if (t == NULL)
+        return WEFT_ENOMEM;
+    *t = none;
+    for (int d = 0; d < WEFT_FC_DAYS; d++) {
+        uint64_t day;
+        p = get_u64(p, &day);
+        t->day[d] = (int64_t)day;
+        /* A day sits in the ring at its own index, or the entry is empty. */
+        int ok = t->day[d] == -1 || (t->day[d] >= 0 && t->day[d] % WEFT_FC_DAYS == d);
+        for (int k = 0; k < WEFT_FC_SLOTS && ok; k++) {
+            p = get_f32(p, &t->pv[d][k]);
+            p = get_f32(p, &t->load[d][k]);
+            t->seen[d][k] = *p++;
+            ok = t->seen[d][k] <= 1 && isfinite(t->pv[d][k]) && isfinite(t->load[d][k]) &&
+                 t->pv[d][k] >= 0 && t->load[d][k] >= 0 && t->pv[d][k] < 1e8 && t->load[d][k] < 1e8;
+        }
+        if (!ok) {
+            free(t);
+            return WEFT_EFORMAT;
+        }
+    }
+    memcpy(f->day, t->day, sizeof f->day);
+    memcpy(f->pv, t->pv, sizeof f->pv);
+    memcpy(f->load, t->load, sizeof f->load);
+    memcpy(f->seen, t->seen, sizeof f->seen);
+    free(t);
+    return 0;
 }
 
 int weft_forecast_days(const struct weft_forecast *f)

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "weft/error.h"
+#include "weft/file.h"
 #include "weft/log.h"
 #include "weft/time.h"
 
@@ -106,6 +107,38 @@ static int minute_of_day(void)
 }
 
 #define PLAN_EVERY_S 300
+#define SAVE_EVERY_S 3600
+
+/* The history survives restarts in state_dir/forecast.bin, written every
+ * SAVE_EVERY_S and at stop (a crash loses an hour of learning at most). */
+static void save_history(struct node_energy *e)
+{
+    unsigned char *buf = malloc(WEFT_FC_STATE_BYTES);
+    if (buf == NULL)
+        return;
+    weft_forecast_save(&e->history, buf);
+    int rc = weft_file_replace(e->history_path, buf, WEFT_FC_STATE_BYTES);
+    if (rc < 0)
+        weft_log_warn(e->log, "forecast: cannot keep %s: %s", e->history_path, weft_strerror(rc));
+    free(buf);
+    e->saved_ms = weft_mono_ms();
+}
+
+static void load_history(struct node_energy *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = weft_file_read(e->history_path, WEFT_FC_STATE_BYTES, &buf, &len);
+    if (rc == 0)
+        rc = weft_forecast_load(&e->history, (const unsigned char *)buf, len);
+    if (rc == 0)
+        weft_log_info(e->log, "forecast: %d days of this home's history from %s",
+                      weft_forecast_days(&e->history), e->history_path);
+    else if (rc != WEFT_ENOENT)
+        weft_log_warn(e->log, "forecast: %s: %s; learning anew", e->history_path,
+                      weft_strerror(rc));
+    free(buf);
+}
 
 /* Every PLAN_EVERY_S: the battery over the horizon on the forecast, from
  * the SoC now. */
@@ -113,6 +146,8 @@ static void make_plan(struct node_energy *e, uint64_t now)
 {
     if (e->plan_ms && weft_elapsed_ms(e->plan_ms, now) < PLAN_EVERY_S * 1000)
         return;
+    if (weft_elapsed_ms(e->saved_ms, now) >= SAVE_EVERY_S * 1000)
+        save_history(e);
     struct weft_plan_battery b;
     weft_plan_battery_of(&e->ps, &b);
     struct weft_forecast_layers layers = {&e->history, NULL, NULL};
@@ -245,6 +280,11 @@ void node_energy_init(struct node_energy *e, uv_loop_t *loop, const struct weftd
     e->ps.plan = e->planning;
     weft_forecast_init(&e->history);
     e->history.load_sigma = e->ps.plan_load_sigma;
+    snprintf(e->history_path, sizeof e->history_path, "%s/forecast.bin", cfg->state_dir);
+    if (e->planning) {
+        load_history(e);
+        e->saved_ms = weft_mono_ms();
+    }
     e->gpu_w = -1;
     weft_policy_init(&e->policy);
     e->reading.pv.w = e->reading.load.w = e->reading.grid.w = NAN;
@@ -272,6 +312,8 @@ void node_energy_start(struct node_energy *e)
 
 void node_energy_stop(struct node_energy *e)
 {
+    if (e->planning && !e->stopping)
+        save_history(e);
     e->stopping = 1;
     uv_timer_stop(&e->timer);
     if (e->busy)

@@ -72,7 +72,9 @@ struct node_energy {
     const struct weft_dayahead *dayahead;
     struct weft_plan plan;
     struct weft_plan_input plan_in;
-    uint64_t plan_ms; /* when the plan was made; 0 never */
+    uint64_t plan_ms;  /* when the plan was made; 0 never */
+    uint64_t saved_ms; /* when the history was last written to state_dir */
+    char history_path[300];
     int64_t plan_local_s;
     void (*close_cb)(void *);
     void *close_arg;

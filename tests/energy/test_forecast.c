@@ -184,3 +184,41 @@ TEST(plan_with_the_true_future_stays_on_surplus)
     ASSERT(r.compute_from_surplus_share >= 0.99);
     ASSERT(r.compute_wh > off.compute_wh);
 }
+
+/* The history survives a restart byte for byte, and a damaged file is
+ * refused whole, leaving a fresh forecast. */
+TEST(history_is_kept_and_damage_refused)
+{
+    static struct weft_forecast f, g;
+    static unsigned char buf[WEFT_FC_STATE_BYTES];
+    weft_forecast_init(&f);
+    for (int64_t t = 3 * 86400; t < 6 * 86400; t += 60)
+        weft_forecast_observe(&f, t, (double)(t % 86400) / 100, 300 + (double)(t % 7));
+    ASSERT_EQ_INT(weft_forecast_days(&f), 3);
+    weft_forecast_save(&f, buf);
+    weft_forecast_init(&g);
+    ASSERT_EQ_INT(weft_forecast_load(&g, buf, sizeof buf), 0);
+    ASSERT_EQ_INT(weft_forecast_days(&g), 3);
+    ASSERT(memcmp(f.pv, g.pv, sizeof f.pv) == 0 && memcmp(f.load, g.load, sizeof f.load) == 0);
+    ASSERT(memcmp(f.seen, g.seen, sizeof f.seen) == 0 && memcmp(f.day, g.day, sizeof f.day) == 0);
+    double a, b, c, d;
+    ASSERT_EQ_INT(weft_forecast_at(&f, 6 * 86400, 6 * 86400 + 43200, &a, &b), 0);
+    ASSERT_EQ_INT(weft_forecast_at(&g, 6 * 86400, 6 * 86400 + 43200, &c, &d), 0);
+    ASSERT_NEAR(a, c, 0);
+    ASSERT_NEAR(b, d, 0);
+    /* Short, wrong version, a negative watt, a day in the wrong place. */
+    ASSERT_EQ_INT(weft_forecast_load(&g, buf, sizeof buf - 1), WEFT_EFORMAT);
+    ASSERT_EQ_INT(weft_forecast_days(&g), 0);
+    buf[7] ^= 1;
+    ASSERT_EQ_INT(weft_forecast_load(&g, buf, sizeof buf), WEFT_EFORMAT);
+    buf[7] ^= 1;
+    float neg = -1;
+    unsigned char saved[4];
+    memcpy(saved, buf + 16 + 8, 4);
+    memcpy(buf + 16 + 8, &neg, 4); /* day 0's first PV (little-endian hosts) */
+    ASSERT_EQ_INT(weft_forecast_load(&g, buf, sizeof buf), WEFT_EFORMAT);
+    memcpy(buf + 16 + 8, saved, 4);
+    buf[16] ^= 1; /* day 0 entry now names an odd day */
+    ASSERT_EQ_INT(weft_forecast_load(&g, buf, sizeof buf), WEFT_EFORMAT);
+    ASSERT_EQ_INT(weft_forecast_days(&g), 0);
+}

@@ -66,6 +66,9 @@ assert len(d['result']['watt_hours_period']) == 4, d" "$WORK/state-a/dayahead.js
     fail "the response was not kept: $(cat "$WORK/state-a/dayahead.json" 2>&1)"
 kill -TERM "$NODE_PID"
 wait "$NODE_PID" || fail "weftd exit status $?"
+# The history it learnt is kept for the next start.
+[ "$(stat -c %s "$WORK/state-a/forecast.bin" 2>/dev/null)" = 12224 ] ||
+    fail "forecast.bin: $(ls -l "$WORK/state-a" 2>&1)"
 # Restart against a service that fails: the kept forecast, and why.
 echo fail > "$WORK/stub.mode"
 "$BIN/weftd" --config "$WORK/a.json" > "$WORK/node-a.out" 2>> "$WORK/node-a.err" &
@@ -77,6 +80,8 @@ wait_status a 'd["forecast"]["dayahead"]["error"]' "HTTP 500"
 [ "$(status a 'd["forecast"]["dayahead"]["have"]')" = True ] || fail "$(status a 'd["forecast"]')"
 [ "$(status a 'd["forecast"]["dayahead"]["source"]')" = cache ] ||
     fail "source: $(status a 'd["forecast"]')"
+grep -q "days of this home's history from .*forecast.bin" "$WORK/node-a.err" ||
+    fail "the history was not read back: $(grep forecast "$WORK/node-a.err")"
 kill -TERM "$NODE_PID"
 wait "$NODE_PID" || fail "weftd exit status $?"
 weft_finish
