@@ -373,6 +373,24 @@ TEST(a_plan_with_headroom_runs_compute_on_the_battery)
     weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
     ASSERT_EQ_INT(g.out.state, WEFT_POLICY_OFF);
     ASSERT_CONTAINS(g.out.reason, "the plan keeps the battery for the house");
+    /* Just above the reserve the battery is no longer offered: at 350 W the
+     * 120 s disable delay would take 1.2 % of a 1 kWh battery, so 0.5 %
+     * above the reserve compute winds down now and is off when it is
+     * reached. */
+    g.s.battery_capacity_wh = 1000;
+    g.r.soc.w = g.s.reserve_soc + 0.5;
+    g.r.battery.w = -400;
+    g.r.grid.w = 0;
+    g.r.compute_w = 350;
+    plan.draw_wh = 1000;
+    weft_policy_init(&g.p);
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_EQ_INT(g.out.state, WEFT_POLICY_OFF);
+    ASSERT_CONTAINS(g.out.reason, "battery nearly at reserve");
+    g.r.soc.w = g.s.reserve_soc + 2; /* more than the delay takes: still offered */
+    weft_policy_step_plan(&g.p, &g.s, &g.r, &plan, g.now, g.minute, &g.out);
+    ASSERT_EQ_INT(g.out.state, WEFT_POLICY_ON);
+    g.r.compute_w = 0;
     /* A stale meter is still budget 0 at once, plan or not. */
     plan.draw_wh = 1000;
     g.now += 60 * S;
