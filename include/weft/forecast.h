@@ -117,4 +117,13 @@ void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_
                         double energy_wh, int64_t now_s, int horizon_s, double margin_wh,
                         struct weft_plan *out);
 
+/* How long compute drawing draw_w can go on from now, by the forecast:
+ * on PV the battery would not take, then on plan->headroom_wh of stored
+ * energy, until both are spent; seconds, at most horizon_s. 0 when the
+ * plan is invalid. The node reports it so the scheduler gives long work to
+ * the homes whose sun or battery lasts (include/weft/nodemsg.h budget_s). */
+int weft_plan_budget_s(weft_forecast_fn fc, const void *ctx, const struct weft_plan_battery *b,
+                       double energy_wh, int64_t now_s, int horizon_s, const struct weft_plan *plan,
+                       double draw_w);
+
 #endif /* WEFT_FORECAST_H */

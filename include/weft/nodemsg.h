@@ -71,6 +71,10 @@ struct weft_heartbeat {
     /* Jobs the node takes at once now (its budget may offer fewer than its
      * hello's max_concurrency); 0 when absent: max_concurrency. */
     int slots;
+    /* How long the node expects its budget to last, s (its battery plan);
+     * -1 when it does not know (absent; 0 and below are not sent). At most
+     * a week. */
+    int budget_s;
     struct {
         char id[WEFT_NODEMSG_ID_MAX];
         int64_t tokens; /* generated on this node; 0 when absent */

@@ -273,3 +273,37 @@ void weft_plan_battery_of(const struct weft_policy_settings *s, struct weft_plan
                                     .efficiency = s->battery_efficiency,
                                     .standby_w = 0};
 }
+
+int weft_plan_budget_s(weft_forecast_fn fc, const void *ctx, const struct weft_plan_battery *b,
+                       double energy_wh, int64_t now_s, int horizon_s, const struct weft_plan *plan,
+                       double draw_w)
+{
+    if (!plan->valid || draw_w <= 0 || b->capacity_wh <= 0)
+        return 0;
+    double leg = sqrt(b->efficiency), e = fmin(fmax(energy_wh, 0), b->capacity_wh);
+    double left = plan->headroom_wh; /* stored Wh compute may still take */
+    int64_t t = now_s, end = now_s + horizon_s;
+    while (t < end) {
+        int64_t next = (floor_div(t, WEFT_FC_SLOT_S) + 1) * WEFT_FC_SLOT_S;
+        if (next > end)
+            next = end;
+        double pv, load;
+        if (fc(ctx, now_s, t, &pv, &load) < 0)
+            break;
+        double h = (double)(next - t) / 3600.0, net = pv - load;
+        /* The battery without compute, as the plan replays it. */
+        double room = fmin(b->max_charge_w, (b->capacity_wh - e) / (leg * h));
+        double free_w = net > room ? net - room : 0;
+        if (net > 0)
+            e += fmin(net, room) * leg * h;
+        else
+            e -= fmin(-net, fmin(b->max_discharge_w, e * leg / h)) / leg * h;
+        e = fmin(fmax(e - b->standby_w * h, 0), b->capacity_wh);
+        double need = free_w >= draw_w ? 0 : (draw_w - free_w) / leg * h;
+        if (need > left) /* spent part way through the step */
+            return (int)(t - now_s + (need > 0 ? (double)(next - t) * left / need : 0));
+        left -= need;
+        t = next;
+    }
+    return (int)(t - now_s);
+}

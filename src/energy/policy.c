@@ -129,10 +129,10 @@ static double planned_surplus(const struct weft_policy_settings *s,
     /* Compute that stops keeps min_run_w for the disable delay: stop
      * offering the battery that much SoC before the reserve, so the node
      * has yielded by the time the reserve is reached, not after. */
-    double hold_pct = s->battery_capacity_wh > 0 ? 100.0 * fmax(compute, s->min_run_w) *
-                                                       s->disable_delay_s / 3600.0 /
-                                                       s->battery_capacity_wh
-                                                 : 0;
+    double hold_pct = s->battery_capacity_wh > 0
+                          ? 100.0 * fmax(compute, s->min_run_w) * s->disable_delay_s / 3600.0 /
+                                s->battery_capacity_wh
+                          : 0;
     if (r->soc.w <= s->reserve_soc) {
         *why = "battery at or below reserve";
     } else if (r->soc.w <= s->reserve_soc + hold_pct && free_w < s->min_run_w) {

@@ -224,6 +224,7 @@ static void on_heartbeat(void *ud, struct weft_heartbeat *hb)
     snprintf(hb->reason, sizeof hb->reason, "%s", e->pout.reason);
     hb->deferrable = node_energy_deferrable_ok(e);
     hb->interactive = node_energy_interactive_ok(e);
+    hb->budget_s = e->planning && e->plan.valid && e->pout.budget_w > 0 ? e->budget_s : -1;
     const struct weft_energy_reading *r = &e->reading;
     hb->pv_w = r->pv.at_ms ? r->pv.w : NAN;
     hb->load_w = r->load.at_ms ? r->load.w : NAN;

@@ -161,6 +161,9 @@ static void make_plan(struct node_energy *e, uint64_t now)
                            &e->plan);
     else
         memset(&e->plan, 0, sizeof e->plan); /* no SoC: no plan (and the policy fails safe) */
+    e->budget_s = weft_plan_budget_s(weft_forecast_fn_layers, &layers, &b,
+                                     e->reading.soc.w / 100.0 * b.capacity_wh, e->plan_local_s,
+                                     e->ps.plan_horizon_s, &e->plan, e->ps.max_compute_w);
     e->plan_in = (struct weft_plan_input){.valid = e->plan.valid,
                                           .draw_wh = e->plan.headroom_wh * sqrt(b.efficiency),
                                           .for_s = PLAN_EVERY_S};

@@ -74,6 +74,7 @@ struct node_energy {
     struct weft_plan_input plan_in;
     uint64_t plan_ms;  /* when the plan was made; 0 never */
     uint64_t saved_ms; /* when the history was last written to state_dir */
+    int budget_s;      /* how long the plan expects the budget to last at max_compute_w */
     char history_path[300];
     int64_t plan_local_s;
     void (*close_cb)(void *);

@@ -88,6 +88,7 @@ static void add_plan(cJSON *o, const struct weftd *d)
         add_local(p, "battery_low_at", pl->low_at_s);
         add_local(p, "battery_full_at", pl->full_at_s);
         cJSON_AddNumberToObject(p, "export_wh", pl->export_wh);
+        cJSON_AddNumberToObject(p, "budget_s", en->budget_s);
         time_t t = (time_t)(pl->full_at_s >= 0 ? pl->full_at_s : pl->low_at_s);
         struct tm tm;
         char at[8] = "?";

@@ -210,6 +210,7 @@ int weft_heartbeat_parse(const char *body, size_t len, struct weft_heartbeat *hb
     str_into(o, "policy_state", hb->policy_state, sizeof hb->policy_state);
     str_into(o, "reason", hb->reason, sizeof hb->reason);
     hb->slots = (int)whole_or(o, "slots", 64, 0);
+    hb->budget_s = (int)whole_or(o, "budget_s", 7 * 86400, -1);
     const cJSON *j;
     cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(o, "jobs"))
     {
@@ -242,6 +243,8 @@ int weft_heartbeat_write(const struct weft_heartbeat *hb, struct weft_buf *out)
     add_num_if(o, "compute_w", hb->compute_w);
     if (hb->slots > 0)
         cJSON_AddNumberToObject(o, "slots", hb->slots);
+    if (hb->budget_s > 0) /* 0 and -1 are not sent: unknown, or no budget (budget_w says) */
+        cJSON_AddNumberToObject(o, "budget_s", hb->budget_s);
     cJSON *jobs = cJSON_AddArrayToObject(o, "jobs");
     for (int i = 0; i < hb->n_jobs; i++) {
         cJSON *j = cJSON_CreateObject();

@@ -67,6 +67,7 @@ void sched_h_node_hello(struct sched *s, struct weft_http_req *req, struct sched
     n->max_concurrency = h.max_concurrency;
     snprintf(n->hardware, sizeof n->hardware, "%s", h.hardware);
     n->budget_w = 0;
+    n->budget_s = -1;
     n->deferrable_ok = n->interactive_ok = 0;
     weft_log_notice(s->log, "node %s is live (%d model%s, %d slot%s)", n->name, n->n_models,
                     n->n_models == 1 ? "" : "s", n->max_concurrency,
@@ -106,6 +107,7 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
     n->budget_w =
         n->max_budget_w > 0 && hb.budget_w > n->max_budget_w ? n->max_budget_w : hb.budget_w;
     n->slots = hb.slots;
+    n->budget_s = hb.budget_s;
     n->pv_w = hb.pv_w;
     n->load_w = hb.load_w;
     n->grid_w = hb.grid_w;

@@ -43,6 +43,10 @@ void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sche
         cJSON_AddNumberToObject(x, "max_concurrency", n->max_concurrency);
         cJSON_AddNumberToObject(x, "slots", sched_node_slots(n));
         cJSON_AddNumberToObject(x, "budget_w", n->budget_w);
+        if (n->budget_s >= 0)
+            cJSON_AddNumberToObject(x, "budget_s", n->budget_s);
+        else
+            cJSON_AddNullToObject(x, "budget_s");
         cJSON_AddStringToObject(x, "policy_state", n->policy_state);
         cJSON_AddBoolToObject(x, "deferrable", n->deferrable_ok);
         cJSON_AddBoolToObject(x, "interactive", n->interactive_ok);

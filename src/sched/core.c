@@ -420,9 +420,12 @@ int sched_node_slots(const struct sched_node *n)
     return n->slots > 0 && n->slots < n->max_concurrency ? n->slots : n->max_concurrency;
 }
 
+#define SHORT_BUDGET_S 300
+
 /* The best node parked on a poll for job j, or NULL, filling each up to
- * the slots it offers. Prefers nodes the job has not failed on, then
- * budget headroom per running job, then fewer running jobs. */
+ * the slots it offers. Prefers nodes the job has not failed on, then (for
+ * deferrable work) nodes whose budget is not about to end, then budget
+ * headroom per running job, then fewer running jobs. */
 static struct sched_node *pick(struct sched *s, const struct sched_job *j)
 {
     struct sched_node *best = NULL;
@@ -439,6 +442,12 @@ static struct sched_node *pick(struct sched *s, const struct sched_job *j)
                                                    : !n->interactive_ok)
             continue;
         double score = n->budget_w / (n->running + 1) - n->running * 1e-3;
+        /* Deferrable work goes to a home whose sun or battery lasts: one
+         * that expects its budget to end within SHORT_BUDGET_S gets it only
+         * when no other can take it. */
+        if (j->req.priority == WEFT_OAI_DEFERRABLE && n->budget_s >= 0 &&
+            n->budget_s < SHORT_BUDGET_S)
+            score -= 1e6;
         if (was_tried(j, n))
             score -= 1e9;
         if (!best || score > best_score) {

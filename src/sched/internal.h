@@ -54,6 +54,7 @@ struct sched_node {
     double max_budget_w; /* what its enrollment allows it to claim (0: no limit) */
     /* From the last heartbeat. */
     double budget_w;
+    int budget_s;       /* how long the node expects its budget to last; -1 unknown */
     int deferrable_ok;  /* the node's policy runs on surplus now */
     int interactive_ok; /* the homeowner allows interactive work now */
     char policy_state[16];

@@ -100,6 +100,16 @@ TEST(headroom_is_what_tomorrows_export_refills)
         tb.pv[h] = 3000;
     weft_plan_headroom(from_table, &tb, &b, 10000, 9 * 3600, 6 * 3600, 0, &plan);
     ASSERT_NEAR(plan.headroom_wh, 10000, 1e-6);
+    /* How long 350 W of compute lasts: in the sun on a full battery, all
+     * the horizon on export alone; from 16:00, on the 2 kWh the night
+     * leaves above empty before the next day refills it: 2000/350 h. */
+    weft_plan_headroom(from_table, &tb, &b, 10000, 9 * 3600, 6 * 3600, 0, &plan);
+    ASSERT_EQ_INT(weft_plan_budget_s(from_table, &tb, &b, 10000, 9 * 3600, 6 * 3600, &plan, 350),
+                  6 * 3600);
+    weft_plan_headroom(from_table, &tb, &b, 10000, 16 * 3600, 24 * 3600, 0, &plan);
+    ASSERT_NEAR(plan.headroom_wh, 2000, 1e-6);
+    ASSERT_NEAR(weft_plan_budget_s(from_table, &tb, &b, 10000, 16 * 3600, 24 * 3600, &plan, 350),
+                2000.0 / 350 * 3600, 1);
     /* No forecast: no plan. */
     static struct weft_forecast empty;
     weft_forecast_init(&empty);

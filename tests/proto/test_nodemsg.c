@@ -202,6 +202,7 @@ TEST(heartbeat_round_trip)
     hb.compute_w = 87;
     hb.deferrable = 1;
     hb.slots = 3;
+    hb.budget_s = 5400;
     snprintf(hb.policy_state, sizeof hb.policy_state, "on");
     snprintf(hb.reason, sizeof hb.reason, "surplus 2 kW \"exported\"");
     for (int i = 0; i < 3; i++) {
@@ -220,6 +221,15 @@ TEST(heartbeat_round_trip)
     ASSERT_EQ_INT(back.deferrable, 1);
     ASSERT_EQ_INT(back.interactive, 0);
     ASSERT_EQ_INT(back.slots, 3);
+    ASSERT_EQ_INT(back.budget_s, 5400);
+    /* Unknown is not sent, and reads back as -1; so do values out of range. */
+    struct weft_heartbeat u;
+    ASSERT_OK(weft_heartbeat_parse("{\"budget_w\":1}", 14, &u, err, sizeof err));
+    ASSERT_EQ_INT(u.budget_s, -1);
+    ASSERT_OK(weft_heartbeat_parse("{\"budget_s\":9e9}", 16, &u, err, sizeof err));
+    ASSERT_EQ_INT(u.budget_s, -1);
+    ASSERT_OK(weft_heartbeat_parse("{\"budget_s\":-5}", 15, &u, err, sizeof err));
+    ASSERT_EQ_INT(u.budget_s, -1);
     ASSERT_EQ_STR(back.policy_state, "on");
     ASSERT_EQ_STR(back.reason, hb.reason);
     ASSERT_EQ_INT(back.n_jobs, 3);

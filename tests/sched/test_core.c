@@ -778,3 +778,37 @@ TEST(node_reports_are_clamped_to_the_enrollment)
     node_free(&a);
     stop(&e);
 }
+
+/* Deferrable work goes to the home whose budget lasts (issue 16): a node
+ * that expects its sun or battery to end within minutes gets a job only
+ * when no other node can take it, even with the larger budget now. */
+TEST(deferrable_work_goes_where_the_budget_lasts)
+{
+    struct env e;
+    start(&e, 2000);
+    struct node a, b;
+    node_enroll(&e, &a, "a");
+    node_enroll(&e, &b, "b");
+    node_hello(&a, 800);
+    node_hello(&b, 200);
+    struct reply r = {0};
+    send_json(&e, a.token, "/v1/node/heartbeat",
+              "{\"budget_w\":800,\"deferrable\":true,\"interactive\":true,\"budget_s\":120}", &r);
+    wait_reply(&e, &r, 200);
+    send_json(&e, b.token, "/v1/node/heartbeat",
+              "{\"budget_w\":200,\"deferrable\":true,\"interactive\":true,\"budget_s\":7200}", &r);
+    wait_reply(&e, &r, 200);
+    weft_buf_free(&r.body);
+    node_poll(&a);
+    node_poll(&b);
+    ASSERT_EQ_INT(submit_job(&e, e.key, 1), 202);
+    node_assignment(&b);
+    ASSERT_CONTAINS(b.a.prompt, "job 1");
+    /* b's one slot is taken: now a, short budget or not. */
+    ASSERT_EQ_INT(submit_job(&e, e.key, 2), 202);
+    node_assignment(&a);
+    ASSERT_CONTAINS(a.a.prompt, "job 2");
+    node_free(&a);
+    node_free(&b);
+    stop(&e);
+}
