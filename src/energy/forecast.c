@@ -208,6 +208,23 @@ int weft_forecast_fn_layers(const void *ctx, int64_t now_s, int64_t t, double *p
     return 0;
 }
 
+/* One step of the plan's battery without compute: net = PV - load (W)
+ * over h hours from stored energy *e. Writes what it charged and what the
+ * home would export (PV the battery did not take), W. */
+static void battery_step(const struct weft_plan_battery *b, double leg, double net, double h,
+                         double *e, double *charge, double *export)
+{
+    *charge = *export = 0;
+    if (net > 0) {
+        *charge = fmin(net, fmin(b->max_charge_w, (b->capacity_wh - *e) / (leg * h)));
+        *e += *charge * leg * h;
+        *export = net - *charge;
+    } else if (net < 0) {
+        *e -= fmin(-net, fmin(b->max_discharge_w, *e * leg / h)) / leg * h;
+    }
+    *e = fmin(fmax(*e - b->standby_w * h, 0), b->capacity_wh);
+}
+
 void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_plan_battery *b,
                         double energy_wh, int64_t now_s, int horizon_s, double margin_wh,
                         struct weft_plan *out)
@@ -233,18 +250,8 @@ void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_
         double pv, load;
         if (fc(ctx, now_s, t, &pv, &load) < 0)
             return; /* no forecast for part of the horizon: no plan */
-        double h = (double)(next - t) / 3600.0, net = pv - load, charge = 0, export = 0;
-        if (net > 0) {
-            charge = fmin(net, fmin(b->max_charge_w, (b->capacity_wh - e) / (leg * h)));
-            e += charge * leg * h;
-            export = net - charge;
-        } else if (net < 0) {
-            double dis = fmin(-net, fmin(b->max_discharge_w, e * leg / h));
-            e -= dis / leg * h;
-        }
-        e = fmax(e - b->standby_w * h, 0);
-        if (e > b->capacity_wh)
-            e = b->capacity_wh;
+        double h = (double)(next - t) / 3600.0, charge, export;
+        battery_step(b, leg, pv - load, h, &e, &charge, &export);
         /* A battery d lower would have charged from this export, up to its
          * charging power. */
         absorbed += fmin(export, fmax(b->max_charge_w - charge, 0)) * leg * h;
@@ -290,15 +297,8 @@ int weft_plan_budget_s(weft_forecast_fn fc, const void *ctx, const struct weft_p
         double pv, load;
         if (fc(ctx, now_s, t, &pv, &load) < 0)
             break;
-        double h = (double)(next - t) / 3600.0, net = pv - load;
-        /* The battery without compute, as the plan replays it. */
-        double room = fmin(b->max_charge_w, (b->capacity_wh - e) / (leg * h));
-        double free_w = net > room ? net - room : 0;
-        if (net > 0)
-            e += fmin(net, room) * leg * h;
-        else
-            e -= fmin(-net, fmin(b->max_discharge_w, e * leg / h)) / leg * h;
-        e = fmin(fmax(e - b->standby_w * h, 0), b->capacity_wh);
+        double h = (double)(next - t) / 3600.0, charge, free_w;
+        battery_step(b, leg, pv - load, h, &e, &charge, &free_w); /* without compute */
         double need = free_w >= draw_w ? 0 : (draw_w - free_w) / leg * h;
         if (need > left) /* spent part way through the step */
             return (int)(t - now_s + (need > 0 ? (double)(next - t) * left / need : 0));
