@@ -79,6 +79,7 @@ struct weft_replay_opts {
     enum weft_replay_forecast forecast;
     int plan_every_s;                       /* how often the plan is made (0: 300) */
     const struct weft_profile *forecast_pv; /* WEFT_REPLAY_FC_FILE: day-ahead PV per slot */
+    const struct weft_clearsky *clearsky;   /* history and file: the clear-sky layer, or NULL */
     struct weft_policy_settings settings;   /* max/min W also bound naive and always */
     double battery_wh, battery_w;           /* capacity, max charge = max discharge */
     double battery_eff;                     /* round trip, (0, 1] */

@@ -87,14 +87,26 @@ int weft_forecast_fn_history(const void *ctx, int64_t now_s, int64_t t, double *
                              double *load_w);
 
 /* The layers: PV from a day-ahead source (a weather service, an archive)
- * where it covers t, else from the history; load always from the history,
- * which knows the house. pv NULL: the history alone. A source writes only
+ * where it covers t, else from the clear-sky model scaled by the home's
+ * own ratio, else from the history; load always from the history, which
+ * knows the house. pv NULL: no day-ahead source. A source writes only
  * *pv_w. */
+struct weft_clearsky;
 struct weft_forecast_layers {
     const struct weft_forecast *history;
     weft_forecast_fn pv;
     const void *pv_ctx;
+    /* Between the two, where set: the clear-sky PV times clearsky_ratio,
+     * what recent days made of their clear sky (weft_forecast_clear_ratio;
+     * <= 0: no ratio yet, the history's PV). */
+    const struct weft_clearsky *clearsky;
+    double clearsky_ratio;
 };
+
+/* What the home's PV made of its clear sky over the days before today_s's
+ * day, weighted as the history weighs days; 0 without a sunny slot seen. */
+double weft_forecast_clear_ratio(const struct weft_forecast *f, const struct weft_clearsky *cs,
+                                 int64_t today_s);
 int weft_forecast_fn_layers(const void *ctx, int64_t now_s, int64_t t, double *pv_w,
                             double *load_w);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/clearsky.h"
 #include "weft/energy.h"
 #include "weft/error.h"
 #include "weft/forecast.h"
@@ -205,6 +206,8 @@ int weft_forecast_fn_layers(const void *ctx, int64_t now_s, int64_t t, double *p
         return rc;
     if (l->pv && l->pv(l->pv_ctx, now_s, t, &pv, &unused) == 0)
         *pv_w = pv;
+    else if (l->clearsky && l->clearsky_ratio > 0)
+        *pv_w = weft_clearsky_at(l->clearsky, t) * l->clearsky_ratio;
     return 0;
 }
 
@@ -223,6 +226,27 @@ static void battery_step(const struct weft_plan_battery *b, double leg, double n
         *e -= fmin(-net, fmin(b->max_discharge_w, *e * leg / h)) / leg * h;
     }
     *e = fmin(fmax(*e - b->standby_w * h, 0), b->capacity_wh);
+}
+
+double weft_forecast_clear_ratio(const struct weft_forecast *f, const struct weft_clearsky *cs,
+                                 int64_t today_s)
+{
+    int64_t today = floor_div(today_s, 86400);
+    double got = 0, clear = 0;
+    for (int d = 0; d < WEFT_FC_DAYS; d++) {
+        int64_t age = today - f->day[d];
+        if (f->day[d] < 0 || age <= 0 || age > WEFT_FC_DAYS)
+            continue;
+        double k = pow(0.5, (double)(age - 1) / f->half_life_days), g = 0, c = 0;
+        for (int s = 0; s < WEFT_FC_SLOTS; s++)
+            if (f->seen[d][s]) {
+                g += f->pv[d][s];
+                c += weft_clearsky_at(cs, f->day[d] * 86400 + (int64_t)s * WEFT_FC_SLOT_S);
+            }
+        got += k * g;
+        clear += k * c;
+    }
+    return clear > 0 ? got / clear : 0;
 }
 
 void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_plan_battery *b,

@@ -99,16 +99,27 @@ static int archive_pv(const void *ctx, int64_t now_s, int64_t t, double *pv_w, d
     return 0;
 }
 
+/* The clear-sky ratio, made once a day. */
+struct clear_ratio {
+    int64_t day;
+    double ratio;
+};
+
 /* The weft policy's plan for the next interval, from the forecast and the
  * battery's energy now. */
 static void make_plan(const struct weft_profile *p, const struct weft_replay_opts *o,
                       const struct weft_forecast *fc, double energy_wh, int64_t now_s, int for_s,
-                      struct weft_plan_input *in)
+                      struct clear_ratio *cr, struct weft_plan_input *in)
 {
     const struct weft_policy_settings *s = &o->settings;
     struct weft_plan_battery b;
     weft_plan_battery_of(s, &b); /* what the controller believes */
-    struct weft_forecast_layers layers = {fc, NULL, NULL};
+    struct weft_forecast_layers layers = {fc, NULL, NULL, o->clearsky, 0};
+    if (o->clearsky && now_s / 86400 != cr->day) { /* it reads only days before today */
+        cr->ratio = weft_forecast_clear_ratio(fc, o->clearsky, now_s);
+        cr->day = now_s / 86400;
+    }
+    layers.clearsky_ratio = cr->ratio;
     if (o->forecast == WEFT_REPLAY_FC_FILE)
         layers.pv = archive_pv, layers.pv_ctx = o->forecast_pv;
     int truth = o->forecast == WEFT_REPLAY_FC_TRUE;
@@ -144,6 +155,7 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
     weft_forecast_init(&fc);
     fc.load_sigma = s->plan_load_sigma;
     struct weft_plan_input plan = {0};
+    struct clear_ratio cr = {-1, 0};
     int plan_every = o->plan_every_s > 0 ? o->plan_every_s : 300;
     int use_plan = o->policy == WEFT_REPLAY_WEFT && s->plan && o->forecast != WEFT_REPLAY_FC_OFF &&
                    o->battery_wh > 0;
@@ -211,7 +223,7 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
             if (use_plan) {
                 weft_forecast_observe(&fc, local, pv, load);
                 if (t >= next_plan) {
-                    make_plan(p, o, &fc, with.energy_wh, local, plan_every, &plan);
+                    make_plan(p, o, &fc, with.energy_wh, local, plan_every, &cr, &plan);
                     next_plan = t + plan_every;
                 }
             }

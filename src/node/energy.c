@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "weft/clearsky.h"
 #include "weft/error.h"
 #include "weft/file.h"
 #include "weft/log.h"
@@ -93,6 +94,30 @@ static void set_q(struct weft_quantity *q, double v, uint64_t now)
     }
 }
 
+/* The clear-sky layer where the site and array are configured (a second
+ * of libnova at start). The offset is the local clock's now: across a
+ * daylight-saving change the table is an hour out until the next start. */
+static void make_clearsky(struct node_energy *e, const struct weftd_forecast_cfg *c)
+{
+    if (c->kwp <= 0 || (c->latitude == 0 && c->longitude == 0))
+        return;
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    struct weft_site site = {c->latitude, c->longitude, c->tilt,
+                             c->azimuth,  c->kwp,       (int)tm.tm_gmtoff};
+    e->clearsky = malloc(sizeof *e->clearsky);
+    if (e->clearsky && weft_clearsky_init(e->clearsky, &site) != 0) {
+        free(e->clearsky);
+        e->clearsky = NULL;
+    }
+    if (e->clearsky)
+        weft_log_info(e->log,
+                      "forecast: a clear-sky model of the array (%.1f kWp, tilt %.0f, "
+                      "azimuth %.0f)",
+                      c->kwp, c->tilt, c->azimuth);
+}
+
 int64_t node_local_s(void)
 {
     time_t t = time(NULL);
@@ -150,7 +175,10 @@ static void make_plan(struct node_energy *e, uint64_t now)
         save_history(e);
     struct weft_plan_battery b;
     weft_plan_battery_of(&e->ps, &b);
-    struct weft_forecast_layers layers = {&e->history, NULL, NULL};
+    struct weft_forecast_layers layers = {&e->history, NULL, NULL, e->clearsky, 0};
+    if (e->clearsky)
+        layers.clearsky_ratio = weft_forecast_clear_ratio(&e->history, e->clearsky, node_local_s());
+    e->clear_ratio = layers.clearsky_ratio;
     if (e->dayahead)
         layers.pv = weft_dayahead_fn, layers.pv_ctx = e->dayahead;
     e->plan_local_s = node_local_s();
@@ -287,6 +315,7 @@ void node_energy_init(struct node_energy *e, uv_loop_t *loop, const struct weftd
     if (e->planning) {
         load_history(e);
         e->saved_ms = weft_mono_ms();
+        make_clearsky(e, &cfg->energy.forecast);
     }
     e->gpu_w = -1;
     weft_policy_init(&e->policy);
@@ -343,6 +372,8 @@ static void on_closed(uv_handle_t *h)
 
 void node_energy_close(struct node_energy *e, void (*cb)(void *), void *arg)
 {
+    free(e->clearsky);
+    e->clearsky = NULL;
     e->close_cb = cb;
     e->close_arg = arg;
     uv_close((uv_handle_t *)&e->timer, on_closed);

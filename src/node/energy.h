@@ -70,6 +70,8 @@ struct node_energy {
     int planning;
     struct weft_forecast history;
     const struct weft_dayahead *dayahead;
+    struct weft_clearsky *clearsky; /* owned; NULL without a configured site */
+    double clear_ratio;             /* what recent days made of their clear sky (status) */
     struct weft_plan plan;
     struct weft_plan_input plan_in;
     uint64_t plan_ms;  /* when the plan was made; 0 never */

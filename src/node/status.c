@@ -49,6 +49,10 @@ static void add_plan(cJSON *o, const struct weftd *d)
     cJSON *f = cJSON_AddObjectToObject(o, "forecast");
     cJSON_AddStringToObject(f, "provider", fc->provider);
     cJSON_AddNumberToObject(f, "history_days", weft_forecast_days(&en->history));
+    if (en->clearsky)
+        cJSON_AddNumberToObject(f, "clear_sky_ratio", en->clear_ratio);
+    else
+        cJSON_AddNullToObject(f, "clear_sky_ratio");
     const struct node_dayahead *da = &d->dayahead;
     if (!da->enabled) {
         cJSON_AddNullToObject(f, "dayahead");

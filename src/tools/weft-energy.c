@@ -10,6 +10,7 @@
 #include "weft/cli.h"
 #include "weft/energy.h"
 #include "weft/energy_config.h"
+#include "weft/clearsky.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
 #include "weft/regmap.h"
@@ -27,6 +28,7 @@ static const char usage[] =
     "                          [--oracle dp|lp] [--oracle-bin-s 300]\n"
     "                          [--forecast history|true|off]\n"
     "                          [--forecast-file DAYAHEAD.csv [--forecast-col GG]]\n"
+    "                          [--site LAT,LON,TILT,AZIMUTH,UTC_OFFSET_H]\n"
     "                          [--load-col GC] [--pv-col GG] [--config policy.json]\n"
     "       weft-energy --version | --help\n"
     "\n"
@@ -47,7 +49,7 @@ static const char usage[] =
     "--battery-eff is its round-trip efficiency.\n";
 
 struct replay_args {
-    const char *profile, *load_col, *pv_col, *policy, *config, *forecast_file, *forecast_col;
+    const char *profile, *load_col, *pv_col, *policy, *config, *forecast_file, *forecast_col, *site;
     double pv_kwp, profile_kwp, battery_kwh, battery_kw, battery_eff, battery_standby, gpu_max,
         gpu_min;
     int poll_s, oracle_bin_s, forecast, oracle;
@@ -126,6 +128,7 @@ static int cmd_replay(int argc, char **argv)
         WEFT_OPTC("--oracle", &a.oracle, oracles),
         WEFT_OPTS("--forecast-file", &a.forecast_file),
         WEFT_OPTS("--forecast-col", &a.forecast_col),
+        WEFT_OPTS("--site", &a.site),
         WEFT_OPT_END,
     };
     char err[512];
@@ -179,6 +182,33 @@ static int cmd_replay(int argc, char **argv)
     o.battery_start_soc = 50;
     o.poll_s = a.poll_s;
     o.forecast = (enum weft_replay_forecast)a.forecast;
+    struct weft_clearsky *cs = NULL;
+    if (a.site) {
+        /* The clear-sky layer: LAT,LON,TILT,AZIMUTH,UTC_OFFSET_H, the array
+         * as --pv-kwp (or the profile's) says. */
+        struct weft_site site = {.kwp = a.pv_kwp > 0 ? a.pv_kwp : a.profile_kwp};
+        double off_h;
+        int n = -1;
+        if (sscanf(a.site, "%lf,%lf,%lf,%lf,%lf%n", &site.latitude, &site.longitude, &site.tilt,
+                   &site.azimuth, &off_h, &n) != 5 ||
+            a.site[n] != '\0' || !(off_h >= -14 && off_h <= 14)) {
+            fprintf(stderr,
+                    "weft-energy: --site: expected LAT,LON,TILT,AZIMUTH,UTC_OFFSET_H, "
+                    "got \"%s\"\n",
+                    a.site);
+            weft_profile_free(&p);
+            return 2;
+        }
+        site.utc_offset_s = (int)lround(off_h * 3600);
+        cs = malloc(sizeof *cs);
+        if (cs == NULL || weft_clearsky_init(cs, &site) != 0) {
+            fprintf(stderr, "weft-energy: --site: \"%s\" is out of range\n", a.site);
+            free(cs);
+            weft_profile_free(&p);
+            return 2;
+        }
+        o.clearsky = cs;
+    }
     struct weft_profile fcp = {0};
     if (a.forecast_file) {
         /* Day-ahead PV as the profile's PV: the same kW and scaling. */
@@ -213,6 +243,7 @@ static int cmd_replay(int argc, char **argv)
             cJSON_Delete(root);
             weft_profile_free(&p);
             weft_profile_free(&fcp);
+            free(cs);
             return 1;
         }
         cJSON *o1 = result_json(&r);
@@ -232,6 +263,7 @@ static int cmd_replay(int argc, char **argv)
     cJSON_Delete(root);
     weft_profile_free(&p);
     weft_profile_free(&fcp);
+    free(cs);
     return 0;
 }
 

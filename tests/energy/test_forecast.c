@@ -4,6 +4,8 @@
 #include <math.h>
 
 #include "harness.h"
+#include "weft/clearsky.h"
+#include "weft/dayahead.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
 #include "weft/forecast.h"
@@ -231,4 +233,44 @@ TEST(history_is_kept_and_damage_refused)
     buf[16] ^= 1; /* day 0 entry now names an odd day */
     ASSERT_EQ_INT(weft_forecast_load(&g, buf, sizeof buf), WEFT_EFORMAT);
     ASSERT_EQ_INT(weft_forecast_days(&g), 0);
+}
+
+/* The clear-sky layer: days that made half their clear sky give a ratio
+ * of a half, and the PV forecast follows the clear sky's shape at that
+ * ratio where no day-ahead source covers; a day-ahead source wins. */
+TEST(clear_sky_layer_scales_by_what_recent_days_made)
+{
+    static struct weft_clearsky cs;
+    static struct weft_forecast f;
+    struct weft_site site = {.latitude = 48.1,
+                             .longitude = 11.6,
+                             .tilt = 30,
+                             .azimuth = 0,
+                             .kwp = 5,
+                             .utc_offset_s = 3600};
+    ASSERT_EQ_INT(weft_clearsky_init(&cs, &site), 0);
+    weft_forecast_init(&f);
+    int64_t day0 = 15500; /* days since 1970: 2012-06-09 */
+    for (int64_t t = day0 * 86400; t < (day0 + 3) * 86400; t += 60)
+        weft_forecast_observe(&f, t, 0.5 * weft_clearsky_at(&cs, t), 400);
+    int64_t now = (day0 + 3) * 86400 + 6 * 3600;
+    double ratio = weft_forecast_clear_ratio(&f, &cs, now);
+    ASSERT_NEAR(ratio, 0.5, 0.01);
+    struct weft_forecast_layers l = {&f, NULL, NULL, &cs, ratio};
+    double pv, load;
+    int64_t noon = (day0 + 3) * 86400 + 13 * 3600;
+    ASSERT_EQ_INT(weft_forecast_fn_layers(&l, now, noon, &pv, &load), 0);
+    ASSERT_NEAR(pv, 0.5 * weft_clearsky_at(&cs, noon), 1e-6);
+    ASSERT(pv > 1000); /* a June noon in Munich on 5 kWp, at half */
+    /* A day-ahead source where it covers. */
+    static struct weft_dayahead da;
+    da.start_s = noon - noon % 900;
+    da.n = 1;
+    da.pv_w[0] = 123;
+    l.pv = weft_dayahead_fn;
+    l.pv_ctx = &da;
+    ASSERT_EQ_INT(weft_forecast_fn_layers(&l, now, noon, &pv, &load), 0);
+    ASSERT_NEAR(pv, 123, 1e-3);
+    ASSERT_EQ_INT(weft_forecast_fn_layers(&l, now, noon + 3600, &pv, &load), 0);
+    ASSERT_NEAR(pv, 0.5 * weft_clearsky_at(&cs, noon + 3600), 1e-6);
 }

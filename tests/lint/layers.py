@@ -26,7 +26,7 @@ import sys
 
 HEADERS = {
     "common": "buf cli config error file list log sdnotify time utf8 version",
-    "energy": "energy energy_config energy_sim forecast dayahead regmap sunspec",
+    "energy": "energy energy_config energy_sim forecast dayahead clearsky regmap sunspec",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
     "proto": "chat nodemsg openai",
@@ -53,6 +53,7 @@ THIRD_PARTY = {
     "openssl/": ["net", "sched"],
     "sqlite3.h": ["sched"],
     "glpk.h": ["energy"],
+    "libnova/": ["energy"],
     "http_parser.h": ["net"],
     "cuda": ["infer"],
     "cublas": ["infer"],

@@ -53,6 +53,8 @@ wait_status a 'd["forecast"]["dayahead"]["have"]' True
 [ "$(status a 'd["forecast"]["dayahead"]["from"]')" = 2024-04-26T06:15 ] ||
     fail "from: $(status a 'd["forecast"]')"
 [ "$(status a 'd["forecast"]["provider"]')" = forecast-solar ] || fail "provider"
+# The site makes a clear-sky layer too; no history yet, so no ratio.
+[ "$(status a 'd["forecast"]["clear_sky_ratio"]')" = 0 ] || fail "clear sky: $(status a 'd["forecast"]')"
 grep -qx "/estimate/-33.8700/151.2100/20/0/6.000" "$WORK/stub.paths" ||
     fail "the request: $(cat "$WORK/stub.paths")"
 # The plan runs, and says it has no history of this home yet.
