@@ -4,7 +4,7 @@
 # synth.py; sigma 0 is the true PV) and with the home's own history, each at
 # the defaults and with reserve 0 and no margin. One line per run:
 # forecast | settings | compute kWh | import kWh | from surplus | oracle share
-# | switches/day. Usage: bench/energy-plan.sh   (after `make`; about 1 min)
+# | switches/day. Usage: bench/energy-plan.sh   (after `make`; about 2 min)
 set -eu
 cd "$(dirname "$0")/.."
 td=${WEFT_TESTDATA:-../shared/testdata}
@@ -39,3 +39,9 @@ for seed in 2 3; do
     row "day-ahead sigma 0.3 seed $seed" r0m0 --forecast-file "$tmp/da.csv"
 done
 for s in defaults r0m0 r0m0s0; do row "history" $s --forecast history; done
+# The clear-sky layer at the customer's area (Ausgrid serves Sydney and
+# the Hunter; the array's tilt and azimuth are not published: a guess of
+# 20 degrees facing north), standard time UTC+10.
+for s in defaults r0m0; do
+    row "history + clear sky" $s --forecast history --site -33.87,151.21,20,180,10
+done
