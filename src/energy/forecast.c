@@ -211,6 +211,22 @@ int weft_forecast_fn_layers(const void *ctx, int64_t now_s, int64_t t, double *p
     return 0;
 }
 
+/* One step of a walk over the horizon, from t to the next quarter hour
+ * (or end): its end, its length in hours and the forecast's PV less load.
+ * 0, or the forecast's error where it has none. */
+static int walk(weft_forecast_fn fc, const void *ctx, int64_t now_s, int64_t t, int64_t end,
+                int64_t *next, double *h, double *net)
+{
+    *next = (floor_div(t, WEFT_FC_SLOT_S) + 1) * WEFT_FC_SLOT_S;
+    if (*next > end)
+        *next = end;
+    double pv = 0, load = 0;
+    int rc = fc(ctx, now_s, t, &pv, &load);
+    *h = (double)(*next - t) / 3600.0;
+    *net = rc < 0 ? 0 : pv - load;
+    return rc;
+}
+
 /* One step of the plan's battery without compute: net = PV - load (W)
  * over h hours from stored energy *e. Writes what it charged and what the
  * home would export (PV the battery did not take), W. */
@@ -268,14 +284,11 @@ void weft_plan_headroom(weft_forecast_fn fc, const void *ctx, const struct weft_
     out->low_at_s = now_s;
     int64_t t = now_s, end = now_s + horizon_s;
     while (t < end) {
-        int64_t next = (floor_div(t, WEFT_FC_SLOT_S) + 1) * WEFT_FC_SLOT_S;
-        if (next > end)
-            next = end;
-        double pv, load;
-        if (fc(ctx, now_s, t, &pv, &load) < 0)
+        int64_t next;
+        double h, net, charge, export;
+        if (walk(fc, ctx, now_s, t, end, &next, &h, &net) < 0)
             return; /* no forecast for part of the horizon: no plan */
-        double h = (double)(next - t) / 3600.0, charge, export;
-        battery_step(b, leg, pv - load, h, &e, &charge, &export);
+        battery_step(b, leg, net, h, &e, &charge, &export);
         /* A battery d lower would have charged from this export, up to its
          * charging power. */
         absorbed += fmin(export, fmax(b->max_charge_w - charge, 0)) * leg * h;
@@ -315,14 +328,11 @@ int weft_plan_budget_s(weft_forecast_fn fc, const void *ctx, const struct weft_p
     double left = plan->headroom_wh; /* stored Wh compute may still take */
     int64_t t = now_s, end = now_s + horizon_s;
     while (t < end) {
-        int64_t next = (floor_div(t, WEFT_FC_SLOT_S) + 1) * WEFT_FC_SLOT_S;
-        if (next > end)
-            next = end;
-        double pv, load;
-        if (fc(ctx, now_s, t, &pv, &load) < 0)
+        int64_t next;
+        double h, net, charge, free_w;
+        if (walk(fc, ctx, now_s, t, end, &next, &h, &net) < 0)
             break;
-        double h = (double)(next - t) / 3600.0, charge, free_w;
-        battery_step(b, leg, pv - load, h, &e, &charge, &free_w); /* without compute */
+        battery_step(b, leg, net, h, &e, &charge, &free_w); /* without compute */
         double need = free_w >= draw_w ? 0 : (draw_w - free_w) / leg * h;
         if (need > left) /* spent part way through the step */
             return (int)(t - now_s + (need > 0 ? (double)(next - t) * left / need : 0));
