@@ -45,6 +45,10 @@ struct sched_config {
     bool dev_tls;    /* self-signed certificate in state_dir (demos, tests) */
     bool plain_http; /* no TLS: refused unless listen is a loopback address */
     char state_dir[256];
+    /* "" (state_dir/weft.db, SQLite), a SQLite path, or a PostgreSQL URI
+     * shared by several schedulers. */
+    char store[512];
+    int store_lease_ms; /* a job's lease on its scheduler (shared store) */
     int heartbeat_ms; /* what nodes are told to use */
     int lease_factor; /* a node is dead after lease_factor * heartbeat_ms of silence */
     int max_attempts; /* failures on distinct nodes before a request fails */

@@ -1,4 +1,5 @@
-/* The scheduler's durable store: SQLite in WAL mode.
+/* The scheduler's durable store: SQLite in WAL mode for one scheduler, or
+ * PostgreSQL (libpq) for several schedulers sharing a region.
  *
  * Holds what must survive a restart: developer API keys and node tokens
  * (as salted SHA-256 hashes, never the secrets), and deferrable jobs from
@@ -10,10 +11,23 @@
  * (node tokens): the id finds the row, the secret is checked against the
  * hash in constant time.
  *
- * Durability: synchronous=FULL, so a job insert has reached the disk when
- * weft_store_job_insert() returns; the scheduler answers 202 only after it.
- * weftctl opens the same file to manage keys and nodes while the scheduler
- * runs (WAL lets both in; writers wait up to 5 s for each other).
+ * Durability: synchronous=FULL (SQLite) or a committed transaction
+ * (PostgreSQL), so a job insert is durable when weft_store_job_insert()
+ * returns; the scheduler answers 202 only after it. weftctl opens the same
+ * store to manage keys and nodes while schedulers run (SQLite's WAL lets
+ * both in; writers wait up to 5 s for each other).
+ *
+ * Leases: each unfinished job belongs to one scheduler (its owner) until
+ * its lease runs out; the owner renews its leases, and another scheduler
+ * claims a job only once its lease has lapsed, which is how a region's
+ * jobs outlive any one scheduler. With PostgreSQL the database's clock
+ * times the leases, so the schedulers' clocks need not agree. The journal
+ * holds the tokens a job has produced so far, appended in batches: a job
+ * claimed after its owner died resumes from there.
+ *
+ * Outages: a PostgreSQL store whose connection broke answers WEFT_ESTORE
+ * at once and reconnects on a later call, at most every second; nothing
+ * reports success without a committed write.
  *
  * Ownership: the store owns its connection; rows returned in structs are
  * the caller's and are freed with weft_job_row_free(). Thread-safety: one
@@ -28,11 +42,23 @@
 struct weft_store;
 
 #define WEFT_SECRET_MAX 96
+#define WEFT_OWNER_MAX  48
 
-/* Opens path, creating a new store when there is no file. A file of 0
- * bytes is not a new store but a damaged one (truncated): refused, so
- * that keys and jobs do not vanish without a word. */
+/* Opens a store: a "postgresql://" or "postgres://" URI (libpq's
+ * connection string; the schema is made if missing), else a SQLite file
+ * path, creating a new store when there is no file. A file of 0 bytes is
+ * not a new store but a damaged one (truncated): refused, so that keys
+ * and jobs do not vanish without a word. */
 int weft_store_open(struct weft_store **out, const char *path, char *err, size_t errcap);
+/* Whether a path names a PostgreSQL store. */
+int weft_store_is_pg(const char *path);
+/* "sqlite" or "postgresql". */
+const char *weft_store_kind(const struct weft_store *st);
+/* Whether several schedulers may share this store (PostgreSQL). */
+int weft_store_shared(const struct weft_store *st);
+/* Names the scheduler whose leases this store takes and renews, and for
+ * how long each lasts (ms). Before any job_insert/claim/renew. */
+void weft_store_lease_setup(struct weft_store *st, const char *owner, int lease_ms);
 /* SQLite's quick_check over every page: 0, or WEFT_ESTORE with the first
  * problem in err. The scheduler runs it at start (O(size): not for every
  * weftctl command). */
@@ -120,13 +146,21 @@ struct weft_job_row {
     char *request;   /* the request object as JSON (owned) */
     char *result;    /* the completion object as JSON, or NULL (owned) */
     char *error;     /* why it failed, or NULL (owned) */
+    char model[128]; /* the request's model, for claims */
+    int has_seed;    /* seed is the job's sampling seed */
+    uint64_t seed;
+    /* The journal, filled by weft_store_job_claim() only (owned). */
+    int32_t *tokens;
+    int n_tokens;
+    char *text;
+    size_t text_len;
 };
 
 void weft_job_row_free(struct weft_job_row *row);
 
-/* Writes a new job (state queued). If the same key already sent the same
- * Idempotency-Key, nothing is written: *existing is set and row is filled
- * with the stored job instead. */
+/* Writes a new job (state queued), leased to this store's owner. If the
+ * same key already sent the same Idempotency-Key, nothing is written:
+ * *existing is set and row is filled with the stored job instead. */
 int weft_store_job_insert(struct weft_store *st, struct weft_job_row *row, int *existing);
 
 /* queued <-> running while the job is not final. */
@@ -146,9 +180,42 @@ int weft_store_job_get(struct weft_store *st, const char *id, const char *key_id
 int weft_store_job_list(struct weft_store *st, const char *key_id, const char *after, int limit,
                         void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
 
-/* Every queued or running job, oldest first: what a restart resumes. */
-int weft_store_job_pending(struct weft_store *st,
-                           void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
+/* What a scheduler asks to claim. */
+struct weft_claim {
+    int max;                 /* at most this many jobs */
+    int take_all;            /* whatever their leases (SQLite at start: one scheduler) */
+    int mine;                /* only jobs this owner holds (a restart: none is in memory) */
+    const char *models;      /* ",a,b,": only jobs for these models; NULL: any */
+    int64_t expired_before;  /* also jobs with a deadline before this wall time, ms; 0: no */
+};
+/* Claims unfinished jobs whose lease has lapsed (or that have none; with
+ * c->mine, those this owner holds instead),
+ * oldest first, leasing them to this store's owner; hands each to cb with
+ * its journal. Concurrent claimers never get the same job. Returns how
+ * many were claimed. */
+int weft_store_job_claim(struct weft_store *st, const struct weft_claim *c,
+                         void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
+/* Extends every lease this owner holds on an unfinished job and names
+ * each such job to cb: a job it had and that is not named was finished,
+ * cancelled or claimed elsewhere. Returns how many were renewed. */
+int weft_store_lease_renew(struct weft_store *st, void (*cb)(const char *id, void *ud), void *ud);
+/* Gives up this owner's lease on job id (NULL: on every job), so that
+ * another scheduler can claim it at once. */
+int weft_store_lease_release(struct weft_store *st, const char *id);
+/* Journals tokens [from, from+n) of job id with the text they made. A
+ * batch already journaled (another owner wrote it) is left as it is. */
+int weft_store_journal_append(struct weft_store *st, const char *id, int from,
+                              const int32_t *tokens, int n, const char *text, size_t len);
+
+/* ---- waking other schedulers (PostgreSQL's LISTEN/NOTIFY) ------------- */
+
+/* A descriptor that turns readable when another scheduler signals, or -1
+ * (none, or the connection is down; ask again later). */
+int weft_store_notify_fd(struct weft_store *st);
+/* Reads what arrived: how many signals (0 or more), or WEFT_ESTORE. */
+int weft_store_notify_drain(struct weft_store *st);
+/* Tells every scheduler on the store that jobs changed hands. */
+int weft_store_notify(struct weft_store *st);
 
 /* Random lowercase hex of 2*nbytes characters into out (NUL included). */
 int weft_random_hex(char *out, size_t nbytes);

@@ -25,8 +25,4 @@ sched_handler sched_h_node_hello, sched_h_node_heartbeat, sched_h_node_work,
     sched_h_node_stream_end;
 sched_headers_handler sched_h_node_stream_open;
 
-/* api_jobs.c: puts the store's unfinished jobs back in the queue (at
- * start); returns how many. */
-int sched_jobs_resume(struct sched *s);
-
 #endif /* WEFT_SCHED_API_H */

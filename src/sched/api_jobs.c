@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "core.h"
+#include "lease.h"
 #include "reply.h"
 #include "weft/error.h"
 #include "weft/log.h"
@@ -49,28 +50,6 @@ static cJSON *job_object(struct sched *s, const struct weft_job_row *r)
     if (r->idem[0])
         cJSON_AddStringToObject(o, "idempotency_key", r->idem);
     return o;
-}
-
-/* A stored job back into memory: at submission and after a restart. */
-static int job_from_row(struct sched *s, const struct weft_job_row *r, struct sched_job **out,
-                        struct weft_oai_err *e)
-{
-    struct sched_job *j = sched_job_new("");
-    if (!j)
-        return WEFT_ENOMEM;
-    j->sched = s;
-    snprintf(j->id, sizeof j->id, "%s", r->id);
-    if (weft_oai_parse(&j->req, (enum weft_oai_kind)r->kind, r->request, strlen(r->request), e)) {
-        sched_job_free(j);
-        return WEFT_EINVAL;
-    }
-    j->durable = 1;
-    j->req.priority = (enum weft_oai_priority)r->priority;
-    j->req.deadline_ms = r->deadline_ms;
-    j->created_s = r->created_ms / 1000;
-    snprintf(j->key_id, sizeof j->key_id, "%s", r->key_id);
-    *out = j;
-    return 0;
 }
 
 void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sched_call *call)
@@ -126,6 +105,17 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
     row.priority = parsed.priority;
     row.kind = parsed.kind;
     row.request = request;
+    snprintf(row.model, sizeof row.model, "%s", parsed.model);
+    /* The seed is fixed now and stored: a run resumed by any scheduler,
+     * after any restart, samples what the first run would have. */
+    row.has_seed = 1;
+    if (parsed.has_seed) {
+        row.seed = parsed.seed;
+    } else {
+        char sh[17];
+        weft_random_hex(sh, 8);
+        row.seed = strtoull(sh, NULL, 16) & 0x7fffffffffffffffull;
+    }
     weft_oai_req_free(&parsed);
     int existing = 0;
     int rc = request ? weft_store_job_insert(s->store, &row, &existing) : WEFT_ENOMEM;
@@ -136,8 +126,10 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
     }
     if (!existing) {
         struct sched_job *j;
-        if (job_from_row(s, &row, &j, &e) == 0)
+        if (sched_job_from_row(s, &row, &j, &e) == 0) {
             sched_job_submit(s, j);
+            sched_lease_offer(s, j);
+        }
     }
     sched_reply_json(req, existing ? 200 : 202, job_object(s, &row));
     weft_job_row_free(&row);
@@ -160,10 +152,13 @@ static void jobs_get(struct sched *s, struct weft_http_req *req, struct sched_ca
             return;
         }
         struct sched_job *j = sched_job_find(s, id);
-        if (j)
+        if (j) {
             sched_job_cancel(s, j, "cancelled by its owner");
-        else
-            weft_store_job_finish(s->store, id, WEFT_JOB_CANCELLED, NULL, "cancelled");
+        } else if (weft_store_job_finish(s->store, id, WEFT_JOB_CANCELLED, NULL, "cancelled") > 0) {
+            /* Another scheduler may run it: its next renewal finds it
+             * cancelled; the signal makes that now. */
+            weft_store_notify(s->store);
+        }
         weft_job_row_free(&row);
         weft_store_job_get(s->store, id, NULL, &row);
     }
@@ -226,25 +221,4 @@ void sched_h_jobs_list(struct sched *s, struct weft_http_req *req, struct sched_
     else
         cJSON_AddNullToObject(o, "last_id");
     sched_reply_json(req, 200, o);
-}
-
-/* Loads the store's unfinished jobs after a restart. */
-static void resume_one(const struct weft_job_row *r, void *ud)
-{
-    struct sched *s = ud;
-    struct sched_job *j;
-    struct weft_oai_err e;
-    if (job_from_row(s, r, &j, &e) != 0) {
-        weft_log_error(s->log, "job %s: stored request no longer parses (%s): failing it", r->id,
-                       e.message);
-        weft_store_job_finish(s->store, r->id, WEFT_JOB_FAILED, NULL, e.message);
-        return;
-    }
-    weft_store_job_mark(s->store, r->id, WEFT_JOB_QUEUED);
-    sched_job_submit(s, j);
-}
-
-int sched_jobs_resume(struct sched *s)
-{
-    return weft_store_job_pending(s->store, resume_one, s);
 }

@@ -5,7 +5,9 @@
  * AUTH_TTL_MS, keyed by the SHA-256 of the presented secret (the secret
  * itself is not kept). A revoked key or token stops working within that
  * time. Failures are not cached: a wrong key costs its caller a real check
- * each time. */
+ * each time. While the store cannot be reached, a credential it accepted
+ * before (still in the cache, however old) keeps working, so that nodes and
+ * streams ride out a database restart; one never seen gets 503. */
 #include "auth.h"
 
 #include <openssl/crypto.h>
@@ -29,11 +31,13 @@ static unsigned digest(const char *secret, unsigned char out[32])
     return ((unsigned)out[0] << 8 | out[1]) % SCHED_AUTH_SLOTS;
 }
 
-static struct sched_auth *lookup(struct sched *s, const char *secret, int kind, unsigned char d[32])
+static struct sched_auth *lookup(struct sched *s, const char *secret, int kind, unsigned char d[32],
+                                 int stale_ok)
 {
     unsigned i = digest(secret, d);
     struct sched_auth *a = &s->auth[i];
-    if (a->kind == kind && CRYPTO_memcmp(a->digest, d, 32) == 0 && weft_mono_ms() < a->expires_ms)
+    if (a->kind == kind && CRYPTO_memcmp(a->digest, d, 32) == 0 &&
+        (stale_ok || weft_mono_ms() < a->expires_ms))
         return a;
     return NULL;
 }
@@ -51,7 +55,7 @@ static struct sched_auth *slot(struct sched *s, int kind, const unsigned char d[
 static int check_key(struct sched *s, const char *secret, struct weft_key_info *info)
 {
     unsigned char d[32];
-    struct sched_auth *a = lookup(s, secret, CACHED_KEY, d);
+    struct sched_auth *a = lookup(s, secret, CACHED_KEY, d, 0);
     if (a) {
         *info = a->key;
         return 0;
@@ -59,13 +63,17 @@ static int check_key(struct sched *s, const char *secret, struct weft_key_info *
     int rc = weft_store_key_check(s->store, secret, info);
     if (rc == 0)
         slot(s, CACHED_KEY, d)->key = *info;
+    else if (rc == WEFT_ESTORE && (a = lookup(s, secret, CACHED_KEY, d, 1)) != NULL) {
+        *info = a->key;
+        return 0;
+    }
     return rc;
 }
 
 static int check_node(struct sched *s, const char *secret, char *name, size_t cap)
 {
     unsigned char d[32];
-    struct sched_auth *a = lookup(s, secret, CACHED_NODE, d);
+    struct sched_auth *a = lookup(s, secret, CACHED_NODE, d, 0);
     if (a) {
         snprintf(name, cap, "%s", a->node);
         return 0;
@@ -73,7 +81,24 @@ static int check_node(struct sched *s, const char *secret, char *name, size_t ca
     int rc = weft_store_node_check(s->store, secret, name, cap);
     if (rc == 0)
         snprintf(slot(s, CACHED_NODE, d)->node, sizeof a->node, "%s", name);
+    else if (rc == WEFT_ESTORE && (a = lookup(s, secret, CACHED_NODE, d, 1)) != NULL) {
+        snprintf(name, cap, "%s", a->node);
+        return 0;
+    }
     return rc;
+}
+
+/* Answers a credential that did not check: 401, or 503 when the store
+ * could not say. */
+static int refuse(struct weft_http_req *req, int rc, const char *code, const char *message)
+{
+    if (rc == WEFT_ESTORE) {
+        sched_reply_fail(req, 503, NULL, "store_unavailable",
+                         "The scheduler cannot reach its store; retry shortly.");
+        return rc;
+    }
+    sched_reply_fail(req, 401, NULL, code, message);
+    return WEFT_EAUTH;
 }
 
 static struct sched_keystate *keystate(struct sched *s, const char *id)
@@ -102,10 +127,9 @@ int sched_auth_key(struct sched *s, struct weft_http_req *req, struct weft_key_i
                          "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'.");
         return WEFT_EAUTH;
     }
-    if (check_key(s, tok, info) != 0) {
-        sched_reply_fail(req, 401, NULL, "invalid_api_key", "Incorrect API key provided.");
-        return WEFT_EAUTH;
-    }
+    int rc = check_key(s, tok, info);
+    if (rc != 0)
+        return refuse(req, rc, "invalid_api_key", "Incorrect API key provided.");
     struct sched_keystate *k = keystate(s, info->id);
     if (!k) {
         sched_reply_fail(req, 503, NULL, NULL, "out of memory");
@@ -144,11 +168,8 @@ int sched_auth_peek(struct sched *s, struct weft_http_req *req, int node)
                          "You didn't provide an API key. Send it as 'Authorization: Bearer KEY'.");
         return WEFT_EAUTH;
     }
-    if (check_key(s, tok, &info) != 0) {
-        sched_reply_fail(req, 401, NULL, "invalid_api_key", "Incorrect API key provided.");
-        return WEFT_EAUTH;
-    }
-    return 0;
+    int rc = check_key(s, tok, &info);
+    return rc ? refuse(req, rc, "invalid_api_key", "Incorrect API key provided.") : 0;
 }
 
 int sched_auth_slot_take(struct sched *s, struct weft_http_req *req,
@@ -182,11 +203,8 @@ void sched_auth_slot_release(struct sched *s, const char *key_id)
 int sched_auth_node(struct sched *s, struct weft_http_req *req, char *name, size_t cap)
 {
     const char *tok = sched_bearer(req);
-    if (!tok || check_node(s, tok, name, cap) != 0) {
-        sched_reply_fail(req, 401, NULL, "invalid_node_token", "Unknown or revoked node token.");
-        return WEFT_EAUTH;
-    }
-    return 0;
+    int rc = tok ? check_node(s, tok, name, cap) : WEFT_EAUTH;
+    return rc ? refuse(req, rc, "invalid_node_token", "Unknown or revoked node token.") : 0;
 }
 
 void sched_auth_free(struct sched *s)

@@ -60,6 +60,7 @@ static int before(const struct sched_job *a, const struct sched_job *b)
 static void queue_insert(struct sched *s, struct sched_job *j)
 {
     j->state = SJ_QUEUED;
+    j->queued_here_ms = weft_mono_ms();
     s->n_queued++;
     struct weft_list *at;
     weft_list_foreach(at, &s->queue)
@@ -166,6 +167,25 @@ static void detach_node(struct sched *s, struct sched_job *j, int status)
     (void)s;
 }
 
+/* Keeps an outcome the store did not take, for sched_outcomes_retry(). */
+static void outcome_keep(struct sched *s, const char *id, enum weft_job_state st,
+                         const char *result, const char *error)
+{
+    struct sched_outcome *o = calloc(1, sizeof *o);
+    if (!o || (result && !(o->result = strdup(result))) || (error && !(o->error = strdup(error)))) {
+        if (o) {
+            free(o->result);
+            free(o);
+        }
+        weft_log_error(s->log, "job %s: its outcome is lost (out of memory); it will run again",
+                       id);
+        return;
+    }
+    snprintf(o->id, sizeof o->id, "%s", id);
+    o->state = st;
+    weft_list_push_back(&s->unrecorded, &o->link);
+}
+
 static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_state st,
                           const char *result, const char *error)
 {
@@ -173,8 +193,42 @@ static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_st
     if (!j->durable)
         return;
     int rc = weft_store_job_finish(s->store, j->id, st, result, error);
-    if (rc < 0)
-        weft_log_error(s->log, "job %s: cannot record its outcome: %s", j->id, weft_strerror(rc));
+    if (rc < 0) {
+        weft_log_error(s->log, "job %s: cannot record its outcome yet: %s", j->id,
+                       weft_strerror(rc));
+        outcome_keep(s, j->id, st, result, error);
+    }
+}
+
+int sched_outcomes_retry(struct sched *s)
+{
+    struct weft_list *it, *tmp;
+    int left = 0;
+    weft_list_foreach_safe(it, tmp, &s->unrecorded)
+    {
+        struct sched_outcome *o = weft_list_entry(it, struct sched_outcome, link);
+        if (left || weft_store_job_finish(s->store, o->id, o->state, o->result, o->error) < 0) {
+            left++;
+            continue;
+        }
+        weft_log_notice(s->log, "job %s: outcome recorded after the store came back", o->id);
+        weft_list_remove(&o->link);
+        free(o->result);
+        free(o->error);
+        free(o);
+    }
+    return left;
+}
+
+int sched_outcome_pending(struct sched *s, const char *id)
+{
+    struct weft_list *it;
+    weft_list_foreach(it, &s->unrecorded)
+    {
+        if (strcmp(weft_list_entry(it, struct sched_outcome, link)->id, id) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 /* The job failed for good: tell its client or record it, then free it. */
@@ -234,6 +288,14 @@ static void job_lost(struct sched *s, struct sched_job *j, int failure, const ch
     queue_insert(s, j);
     if (j->durable)
         weft_store_job_mark(s->store, j->id, WEFT_JOB_QUEUED);
+}
+
+void sched_job_drop(struct sched *s, struct sched_job *j, const char *why)
+{
+    weft_log_notice(s->log, "job %s: no longer this scheduler's: %s", j->id, why);
+    detach_node(s, j, 409);
+    job_unlink(s, j);
+    sched_job_free(j);
 }
 
 void sched_job_cancel(struct sched *s, struct sched_job *j, const char *why)
@@ -797,6 +859,7 @@ void sched_core_init(struct sched *s, const struct sched_job_events *events)
     weft_list_init(&s->nodes);
     weft_list_init(&s->queue);
     weft_list_init(&s->running);
+    weft_list_init(&s->unrecorded);
 }
 
 void sched_core_free(struct sched *s)
@@ -813,5 +876,15 @@ void sched_core_free(struct sched *s)
     {
         weft_list_remove(it);
         free(NODE_OF(it));
+    }
+    weft_list_foreach_safe(it, tmp, &s->unrecorded)
+    {
+        struct sched_outcome *o = weft_list_entry(it, struct sched_outcome, link);
+        weft_list_remove(it);
+        weft_log_error(s->log, "job %s: stopping with its outcome unrecorded; it will run again",
+                       o->id);
+        free(o->result);
+        free(o->error);
+        free(o);
     }
 }

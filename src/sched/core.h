@@ -48,6 +48,14 @@ void sched_job_submit(struct sched *s, struct sched_job *job);
 /* Drops a job whose client is gone or whose owner cancelled it (its
  * client, if any, was detached first). */
 void sched_job_cancel(struct sched *s, struct sched_job *job, const char *why);
+/* Forgets a job another scheduler holds now (or that was finished
+ * elsewhere): its node is told, nothing is recorded. */
+void sched_job_drop(struct sched *s, struct sched_job *j, const char *why);
+/* Outcomes the store could not take when the job ended are kept and
+ * retried here (lease.c, each cycle): returns how many are still waiting. */
+int sched_outcomes_retry(struct sched *s);
+/* Whether job id's outcome is waiting to be recorded. */
+int sched_outcome_pending(struct sched *s, const char *id);
 /* Hands queued jobs to parked polls that can take them. */
 void sched_dispatch(struct sched *s);
 /* The tick: silent nodes, ended polls, deadlines. */

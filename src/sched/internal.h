@@ -98,6 +98,11 @@ struct sched_job {
      * the current rate window with the tokens it had then. */
     uint64_t assigned_ms, window_ms;
     int window_tokens;
+    /* The journal (lease.c): tokens and text bytes already in the store. */
+    int journaled;
+    size_t journaled_text;
+    int held;          /* the last lease renewal named it */
+    uint64_t queued_here_ms; /* when it last entered this scheduler's queue */
     /* Interactive client (client.c), or NULL. */
     struct weft_http_req *client;
     int holds_slot; /* the client took one of its key's concurrency slots */
@@ -117,6 +122,14 @@ struct sched_job_events {
     /* The job failed for good: an HTTP status, an OpenAI error code, why. */
     void (*failed)(struct sched *s, struct sched_job *j, int status, const char *code,
                    const char *message);
+};
+
+/* A job's outcome the store could not take yet (core.c retries it). */
+struct sched_outcome {
+    struct weft_list link; /* in sched.unrecorded */
+    char id[SCHED_ID_MAX];
+    enum weft_job_state state;
+    char *result, *error;
 };
 
 /* A developer key's limits in use (auth.c). */
@@ -168,6 +181,13 @@ struct sched {
     struct weft_list running; /* struct sched_job on a node */
     int n_nodes, n_queued, n_running;
     uint64_t lease_ms;
+    struct weft_list unrecorded; /* struct sched_outcome the store has not taken */
+    /* lease.c */
+    char owner[WEFT_OWNER_MAX];
+    uint64_t lease_next_ms; /* the next lease cycle, monotonic */
+    uv_poll_t *notify_poll; /* watches the store's LISTEN socket, or NULL */
+    int notify_fd;
+    int store_down; /* the last lease cycle could not reach the store */
     /* auth.c */
     struct weft_list keys; /* struct sched_keystate */
     struct sched_auth auth[SCHED_AUTH_SLOTS];

@@ -11,11 +11,13 @@
 #include "client.h"
 #include "core.h"
 #include "dispatch.h"
+#include "lease.h"
 #include "metrics.h"
 #include "weft/config.h"
 #include "weft/error.h"
 #include "weft/http_client.h"
 #include "weft/log.h"
+#include "weft/time.h"
 #include "weft/tls.h"
 
 static const struct weft_cfg_field limits_fields[] = {
@@ -60,6 +62,12 @@ static const struct weft_cfg_field fields[] = {
                     "Serve plain HTTP; refused unless listen is a loopback address."),
     WEFT_CFG_STRING_F(struct sched_config, state_dir, "state_dir", 0,
                       "Directory of the job store (weft.db) and dev certificates."),
+    WEFT_CFG_STRING_F(struct sched_config, store, "store", 0,
+                      "The store: empty for state_dir/weft.db, a SQLite path, or a "
+                      "postgresql:// URI that several schedulers share."),
+    WEFT_CFG_INT_F(struct sched_config, store_lease_ms, "store_lease_ms", 300, 600000, 0,
+                   "A job's lease on its scheduler; another takes it this long after its "
+                   "scheduler stops renewing (shared store), ms."),
     WEFT_CFG_INT_F(struct sched_config, heartbeat_ms, "heartbeat_ms", 50, 600000, 0,
                    "Heartbeat interval nodes are told to use."),
     WEFT_CFG_INT_F(struct sched_config, lease_factor, "lease_factor", 2, 100, 0,
@@ -83,6 +91,7 @@ void sched_config_default(struct sched_config *cfg)
     snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1");
     cfg->port = 8443;
     snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/weft-scheduler");
+    cfg->store_lease_ms = 1500;
     cfg->heartbeat_ms = 2000;
     cfg->lease_factor = 3;
     cfg->max_attempts = 3;
@@ -132,6 +141,13 @@ static int setup_tls(struct sched *s, char *err, size_t errcap)
     return weft_tls_ctx_server(&s->tls, cert, key, err, errcap);
 }
 
+/* The core's tick, then the lease cycle's (core.c sits below lease.c). */
+static void on_tick(uv_timer_t *t)
+{
+    sched_tick(t);
+    sched_lease_tick(t->data, weft_mono_ms());
+}
+
 int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *cfg,
                 const struct weft_log *log, char *err, size_t errcap)
 {
@@ -151,15 +167,20 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
         free(s);
         return rc;
     }
-    char db[300];
-    snprintf(db, sizeof db, "%s/weft.db", cfg->state_dir);
+    char db[600];
+    if (cfg->store[0])
+        snprintf(db, sizeof db, "%s", cfg->store);
+    else
+        snprintf(db, sizeof db, "%s/weft.db", cfg->state_dir);
     if ((rc = weft_store_open(&s->store, db, err, errcap)) != 0) {
         free(s);
         return rc;
     }
     char why[400];
     if ((rc = weft_store_check(s->store, why, sizeof why)) != 0) {
-        snprintf(err, errcap, "%s: %s", db, why);
+        /* A URI may carry a password: name the kind of store, not the URI. */
+        snprintf(err, errcap, "%s: %s",
+                 weft_store_is_pg(db) ? "the PostgreSQL store" : db, why);
         weft_store_close(s->store);
         free(s);
         return rc;
@@ -198,13 +219,15 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
      * within 10 % of the lease, never busier than every 10 ms. */
     uint64_t tick = (uint64_t)cfg->heartbeat_ms / 10;
     tick = tick < 10 ? 10 : tick > SCHED_TICK_MS ? SCHED_TICK_MS : tick;
-    uv_timer_start(&s->tick, sched_tick, tick, tick);
-    int resumed = sched_jobs_resume(s);
+    uv_timer_start(&s->tick, on_tick, tick, tick);
+    int resumed = sched_lease_start(s);
     if (resumed > 0)
         weft_log_notice(s->log, "resumed %d unfinished job%s from the store", resumed,
                         resumed == 1 ? "" : "s");
-    weft_log_notice(s->log, "listening on %s:%d (%s)", cfg->listen, weft_http_server_port(s->http),
-                    s->tls ? "HTTPS" : "plain HTTP");
+    weft_log_notice(s->log, "listening on %s:%d (%s), %s store%s", cfg->listen,
+                    weft_http_server_port(s->http), s->tls ? "HTTPS" : "plain HTTP",
+                    weft_store_kind(s->store),
+                    weft_store_shared(s->store) ? " shared with other schedulers" : "");
     *out = s;
     return 0;
 }
@@ -245,7 +268,8 @@ void sched_stop(struct sched *s, void (*cb)(void *arg), void *arg)
     s->stop_cb = cb;
     s->stop_arg = arg;
     uv_timer_stop(&s->tick);
-    /* Jobs in the store stay queued or running there: the next start
-     * resumes them. */
+    /* Jobs in the store stay queued or running there: the next start, or
+     * another scheduler on a shared store, resumes them. */
+    sched_lease_stop(s);
     weft_http_server_close(s->http, on_http_closed, s);
 }

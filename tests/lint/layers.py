@@ -52,6 +52,7 @@ THIRD_PARTY = {
     "modbus": ["energy", "tools"],
     "openssl/": ["net", "sched"],
     "sqlite3.h": ["sched"],
+    "libpq-fe.h": ["sched"],
     "glpk.h": ["energy"],
     "libnova/": ["energy"],
     "http_parser.h": ["net"],
@@ -63,8 +64,9 @@ THIRD_PARTY = {
 # module may include the private headers of those below it only. Headers of
 # types alone (internal.h, routes.h) may be included from anywhere.
 ORDER = {
-    "src/sched": ["reply", "auth", "core", "client", "api", "api_openai", "api_jobs", "api_node",
-                  "api_ops", "dispatch", "metrics", "sched"],
+    "src/sched": ["store_backend", "store_sqlite", "store_pg", "store", "reply", "auth", "core",
+                  "client", "lease", "api", "api_openai", "api_jobs", "api_node", "api_ops",
+                  "dispatch", "metrics", "sched"],
 }
 # Inside a folder: modules none of which may include another's header;
 # their owner is the only glue between them.

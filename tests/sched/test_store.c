@@ -1,21 +1,66 @@
 /* The job store: keys and node tokens hashed and checked, jobs inserted
  * once per Idempotency-Key, outcomes recorded once, pending jobs found
- * again after the store is reopened. */
+ * again after the store is reopened, leases claimed by one owner at a
+ * time, the journal read back as written.
+ *
+ * Every case runs on SQLite; with WEFT_TEST_PG set to a PostgreSQL URI
+ * (tests/sched/cases/store_postgresql.sh starts one) the same cases run
+ * on PostgreSQL, each on emptied tables. */
+#include <libpq-fe.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "weft/error.h"
 #include "weft/store.h"
 
-static struct weft_store *open_store(void)
+static const char *pg_uri(void)
+{
+    const char *u = getenv("WEFT_TEST_PG");
+    return u && u[0] ? u : NULL;
+}
+
+/* A store for one case: a new SQLite file, or PostgreSQL emptied. */
+static struct weft_store *open_store_fresh(int fresh)
 {
     char path[512], err[256];
-    snprintf(path, sizeof path, "%s/weft.db", harness_tmpdir());
+    if (pg_uri()) {
+        snprintf(path, sizeof path, "%s", pg_uri());
+        if (fresh) {
+            PGconn *c = PQconnectdb(path);
+            PGresult *r = PQexec(c, "DROP TABLE IF EXISTS api_keys, nodes, node_limits, jobs, "
+                                    "journal");
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                TEST_FAIL_("emptying PostgreSQL: %s", PQerrorMessage(c));
+            PQclear(r);
+            PQfinish(c);
+        }
+    } else {
+        snprintf(path, sizeof path, "%s/weft.db", harness_tmpdir());
+    }
     struct weft_store *st = NULL;
     if (weft_store_open(&st, path, err, sizeof err) != 0)
         TEST_FAIL_("open: %s", err);
     return st;
+}
+
+static struct weft_store *open_store(void)
+{
+    /* The first open of a case empties PostgreSQL; a reopen in the same
+     * case (harness_tmpdir() is the case's) keeps what it wrote. */
+    static char last_dir[512];
+    int fresh = strcmp(last_dir, harness_tmpdir()) != 0;
+    snprintf(last_dir, sizeof last_dir, "%s", harness_tmpdir());
+    return open_store_fresh(fresh);
+}
+
+static int take_all(struct weft_store *st, void (*cb)(const struct weft_job_row *r, void *ud))
+{
+    struct weft_claim c = {.max = 1000, .take_all = 1};
+    return weft_store_job_claim(st, &c, cb, NULL);
 }
 
 TEST(keys_check_and_revoke)
@@ -124,13 +169,142 @@ TEST(pending_jobs_survive_reopen_and_list_pages)
     weft_store_close(st);
     st = open_store();
     count = 0;
-    ASSERT_EQ_INT(weft_store_job_pending(st, counter, NULL), 4);
+    ASSERT_EQ_INT(take_all(st, counter), 4);
     ASSERT_EQ_INT(count, 4);
     count = 0;
     ASSERT_EQ_INT(weft_store_job_list(st, "k1", NULL, 2, counter, NULL), 2);
     ASSERT_EQ_INT(weft_store_job_list(st, "k1", "job-3", 10, counter, NULL), 3);
     ASSERT_EQ_INT(weft_store_job_list(st, "nobody", NULL, 10, counter, NULL), 0);
     weft_store_close(st);
+}
+
+struct got {
+    int n;
+    struct weft_job_row last; /* the last row claimed, journal included */
+};
+
+static void keep_last(const struct weft_job_row *r, void *ud)
+{
+    struct got *g = ud;
+    weft_job_row_free(&g->last);
+    g->last = *r;
+    /* Copy what the row owns: the store frees its own after the callback. */
+    g->last.request = r->request ? strdup(r->request) : NULL;
+    g->last.result = g->last.error = NULL;
+    g->last.tokens = NULL;
+    g->last.text = NULL;
+    if (r->n_tokens) {
+        g->last.tokens = malloc((size_t)r->n_tokens * sizeof *r->tokens);
+        memcpy(g->last.tokens, r->tokens, (size_t)r->n_tokens * sizeof *r->tokens);
+    }
+    if (r->text)
+        g->last.text = strndup(r->text, r->text_len);
+    g->n++;
+}
+
+static int claim_as(struct weft_store *st, const char *models, struct got *g)
+{
+    struct weft_claim c = {.max = 10, .models = models};
+    g->n = 0;
+    return weft_store_job_claim(st, &c, keep_last, g);
+}
+
+static int renewed;
+static void count_renewed(const char *id, void *ud)
+{
+    (void)id;
+    (void)ud;
+    renewed++;
+}
+
+TEST(leases_hand_jobs_over_with_their_journal)
+{
+    struct weft_store *a = open_store(), *b = open_store();
+    weft_store_lease_setup(a, "sched-a", 60000);
+    weft_store_lease_setup(b, "sched-b", 60000);
+    struct weft_job_row r = row("job-1", "", 1);
+    snprintf(r.model, sizeof r.model, "m");
+    r.has_seed = 1;
+    r.seed = 0x7123456789abcdefull;
+    int existing;
+    ASSERT_EQ_INT(weft_store_job_insert(a, &r, &existing), 0);
+    weft_job_row_free(&r);
+    struct got g = {0};
+    /* a holds it: b gets nothing, and a's renewal names it. */
+    ASSERT_EQ_INT(claim_as(b, NULL, &g), 0);
+    renewed = 0;
+    ASSERT_EQ_INT(weft_store_lease_renew(a, count_renewed, NULL), 1);
+    ASSERT_EQ_INT(renewed, 1);
+    /* a journals two batches; a batch written twice stays once. */
+    const int32_t t1[] = {5, 6}, t2[] = {7};
+    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 0, t1, 2, "ab", 2), 0);
+    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 2, t2, 1, "c\xc3\xa9", 3), 0);
+    ASSERT_EQ_INT(weft_store_journal_append(b, "job-1", 0, t1, 2, "ab", 2), 0);
+    /* Given back: b claims it, only for its model, with the journal and seed. */
+    ASSERT_EQ_INT(weft_store_lease_release(a, "job-1"), 0);
+    ASSERT_EQ_INT(claim_as(b, ",other,", &g), 0);
+    ASSERT_EQ_INT(claim_as(b, ",other,m,", &g), 1);
+    ASSERT_EQ_STR(g.last.id, "job-1");
+    ASSERT_EQ_INT(g.last.has_seed, 1);
+    ASSERT(g.last.seed == 0x7123456789abcdefull);
+    ASSERT_EQ_INT(g.last.n_tokens, 3);
+    ASSERT_EQ_INT(g.last.tokens[0], 5);
+    ASSERT_EQ_INT(g.last.tokens[2], 7);
+    ASSERT_EQ_STR(g.last.text, "abc\xc3\xa9");
+    ASSERT_EQ_INT(g.last.text_len, 5);
+    /* a no longer holds it; nobody else can claim it from b. */
+    renewed = 0;
+    ASSERT_EQ_INT(weft_store_lease_renew(a, count_renewed, NULL), 0);
+    ASSERT_EQ_INT(renewed, 0);
+    ASSERT_EQ_INT(claim_as(a, NULL, &g), 0);
+    /* Finished: the journal goes, renewals stop naming it. */
+    ASSERT_EQ_INT(weft_store_job_finish(b, "job-1", WEFT_JOB_SUCCEEDED, "{}", NULL), 1);
+    ASSERT_EQ_INT(weft_store_lease_renew(b, NULL, NULL), 0);
+    weft_job_row_free(&g.last);
+    weft_store_close(a);
+    weft_store_close(b);
+}
+
+TEST(a_lapsed_lease_is_claimed_and_a_restart_takes_its_own)
+{
+    struct weft_store *a = open_store(), *b = open_store();
+    weft_store_lease_setup(a, "sched-a", 1);
+    weft_store_lease_setup(b, "sched-b", 60000);
+    struct weft_job_row r = row("job-1", "", 1), r2 = row("job-2", "", 2);
+    int existing;
+    ASSERT_EQ_INT(weft_store_job_insert(a, &r, &existing), 0);
+    weft_store_lease_setup(a, "sched-a", 60000);
+    ASSERT_EQ_INT(weft_store_job_insert(a, &r2, &existing), 0);
+    weft_job_row_free(&r);
+    weft_job_row_free(&r2);
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    struct got g = {0};
+    /* job-1's lease lapsed (1 ms): b takes it; job-2's did not. */
+    ASSERT_EQ_INT(claim_as(b, NULL, &g), 1);
+    ASSERT_EQ_STR(g.last.id, "job-1");
+    /* a restarts: it takes back its own job-2 at once, not b's job-1. */
+    weft_store_close(a);
+    a = open_store();
+    weft_store_lease_setup(a, "sched-a", 60000);
+    struct weft_claim mine = {.max = 10, .mine = 1};
+    g.n = 0;
+    ASSERT_EQ_INT(weft_store_job_claim(a, &mine, keep_last, &g), 1);
+    ASSERT_EQ_STR(g.last.id, "job-2");
+    /* A job past its deadline is claimed whatever its model. */
+    struct weft_job_row r3 = row("job-3", "", 3);
+    r3.deadline_ms = 1000;
+    snprintf(r3.model, sizeof r3.model, "m");
+    ASSERT_EQ_INT(weft_store_job_insert(a, &r3, &existing), 0);
+    weft_job_row_free(&r3);
+    ASSERT_EQ_INT(weft_store_lease_release(a, NULL), 0);
+    struct weft_claim late = {.max = 10, .models = ",", .expired_before = 2000};
+    g.n = 0;
+    ASSERT_EQ_INT(weft_store_job_claim(b, &late, keep_last, &g), 1);
+    ASSERT_EQ_STR(g.last.id, "job-3");
+    weft_job_row_free(&g.last);
+    weft_store_close(a);
+    weft_store_close(b);
 }
 
 TEST(unwritable_path_is_a_clear_error)

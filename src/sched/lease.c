@@ -1,0 +1,367 @@
+/* Leases, the journal and claims: the scheduler's side of a store that
+ * outlives it and that other schedulers may share. See lease.h. */
+#include "lease.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/time.h"
+
+#define JOB_OF(it)     weft_list_entry(it, struct sched_job, link)
+#define NODE_OF(it)    weft_list_entry(it, struct sched_node, link)
+#define CLAIM_MAX      64 /* jobs claimed in one cycle, so that a cycle stays short */
+#define CYCLE_MIN_MS   20 /* signals arriving faster than this wait for the tick */
+#define MODELS_MAX     2048
+
+int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sched_job **out,
+                       struct weft_oai_err *e)
+{
+    struct sched_job *j = sched_job_new("");
+    if (!j)
+        return WEFT_ENOMEM;
+    j->sched = s;
+    snprintf(j->id, sizeof j->id, "%s", r->id);
+    if (weft_oai_parse(&j->req, (enum weft_oai_kind)r->kind, r->request, strlen(r->request), e)) {
+        sched_job_free(j);
+        return WEFT_EINVAL;
+    }
+    j->durable = 1;
+    j->req.priority = (enum weft_oai_priority)r->priority;
+    j->req.deadline_ms = r->deadline_ms;
+    /* The stored seed, so that whichever scheduler resumes the job draws
+     * the numbers the first run drew. */
+    if (r->has_seed) {
+        j->req.seed = r->seed;
+        j->req.has_seed = 1;
+    }
+    j->created_s = r->created_ms / 1000;
+    snprintf(j->key_id, sizeof j->key_id, "%s", r->key_id);
+    if (r->n_tokens > 0) {
+        j->tokens = malloc((size_t)r->n_tokens * sizeof *j->tokens);
+        if (!j->tokens || weft_buf_append(&j->text, r->text ? r->text : "", r->text_len) != 0) {
+            sched_job_free(j);
+            return WEFT_ENOMEM;
+        }
+        memcpy(j->tokens, r->tokens, (size_t)r->n_tokens * sizeof *j->tokens);
+        j->n_tokens = j->cap_tokens = r->n_tokens;
+        j->journaled = r->n_tokens;
+        j->journaled_text = r->text_len;
+    }
+    *out = j;
+    return 0;
+}
+
+/* ---- the journal ---- */
+
+static int journal_job(struct sched *s, struct sched_job *j)
+{
+    if (!j->durable || j->n_tokens <= j->journaled)
+        return 0;
+    int rc = weft_store_journal_append(s->store, j->id, j->journaled, j->tokens + j->journaled,
+                                       j->n_tokens - j->journaled,
+                                       j->text.data ? j->text.data + j->journaled_text : "",
+                                       j->text.len - j->journaled_text);
+    if (rc == 0) {
+        j->journaled = j->n_tokens;
+        j->journaled_text = j->text.len;
+    }
+    return rc;
+}
+
+static int journal_all(struct sched *s)
+{
+    struct weft_list *lists[2] = {&s->running, &s->queue}, *it;
+    for (int l = 0; l < 2; l++)
+        weft_list_foreach(it, lists[l])
+        {
+            int rc = journal_job(s, JOB_OF(it));
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+/* ---- renewal ---- */
+
+static void mark_held(const char *id, void *ud)
+{
+    struct sched_job *j = sched_job_find(ud, id);
+    if (j)
+        j->held = 1;
+}
+
+/* Renews this scheduler's leases and forgets the durable jobs the store no
+ * longer gives it. */
+static int renew(struct sched *s)
+{
+    struct weft_list *lists[2] = {&s->running, &s->queue}, *it, *tmp;
+    for (int l = 0; l < 2; l++)
+        weft_list_foreach(it, lists[l]) JOB_OF(it)->held = 0;
+    int rc = weft_store_lease_renew(s->store, mark_held, s);
+    if (rc < 0)
+        return rc;
+    for (int l = 0; l < 2; l++)
+        weft_list_foreach_safe(it, tmp, lists[l])
+        {
+            struct sched_job *j = JOB_OF(it);
+            if (j->durable && !j->held)
+                sched_job_drop(s, j, "finished, cancelled or taken over elsewhere");
+        }
+    return 0;
+}
+
+/* ---- giving back and claiming (shared store) ---- */
+
+/* Queued durable jobs no node here can take soon go back to the store: a
+ * job whose model no live node here holds, or that has waited a whole
+ * lease in this queue. */
+static int release_waiting(struct sched *s, uint64_t now)
+{
+    struct weft_list *it, *tmp;
+    int released = 0;
+    weft_list_foreach_safe(it, tmp, &s->queue)
+    {
+        struct sched_job *j = JOB_OF(it);
+        if (!j->durable)
+            continue;
+        if (sched_model_available(s, j->req.model) &&
+            weft_elapsed_ms(j->queued_here_ms, now) < (uint64_t)s->cfg.store_lease_ms)
+            continue;
+        if (journal_job(s, j) != 0 || weft_store_lease_release(s->store, j->id) != 0)
+            return WEFT_ESTORE;
+        weft_log_info(s->log, "job %s: given back to the store for another scheduler", j->id);
+        sched_job_drop(s, j, "given back");
+        released++;
+    }
+    if (released)
+        weft_store_notify(s->store);
+    return 0;
+}
+
+struct claim_ctx {
+    struct sched *s;
+    int got;
+};
+
+static void take_one(const struct weft_job_row *r, void *ud)
+{
+    struct claim_ctx *c = ud;
+    struct sched *s = c->s;
+    struct sched_job *j;
+    struct weft_oai_err e;
+    if (sched_job_find(s, r->id))
+        return; /* already here (a restart's own claim overlapping) */
+    if (sched_job_from_row(s, r, &j, &e) != 0) {
+        weft_log_error(s->log, "job %s: stored request no longer parses (%s): failing it", r->id,
+                       e.message);
+        weft_store_job_finish(s->store, r->id, WEFT_JOB_FAILED, NULL, e.message);
+        return;
+    }
+    if (r->n_tokens > 0)
+        weft_log_notice(s->log, "job %s: claimed with %d journaled tokens", r->id, r->n_tokens);
+    weft_store_job_mark(s->store, r->id, WEFT_JOB_QUEUED);
+    c->got++;
+    sched_job_submit(s, j);
+}
+
+/* Free slots for deferrable work on this scheduler's live nodes, and the
+ * models they hold (",a,b,"). */
+static int free_slots(struct sched *s, char *models, size_t cap)
+{
+    int free_n = 0;
+    size_t len = 1;
+    snprintf(models, cap, ",");
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = NODE_OF(it);
+        int room = sched_node_slots(n) - n->running;
+        if (!n->live || !n->deferrable_ok || n->budget_w <= 0 || room <= 0)
+            continue;
+        free_n += room;
+        for (int i = 0; i < n->n_models; i++) {
+            char one[WEFT_OAI_MODEL_MAX + 2];
+            snprintf(one, sizeof one, ",%s,", n->models[i].name);
+            if (strstr(models, one))
+                continue;
+            size_t add = strlen(n->models[i].name) + 1;
+            if (len + add >= cap)
+                break;
+            snprintf(models + len, cap - len, "%s,", n->models[i].name);
+            len += add;
+        }
+    }
+    return free_n - s->n_queued;
+}
+
+static int claim(struct sched *s)
+{
+    struct claim_ctx c = {.s = s};
+    /* Jobs past their deadline, whoever can run them: claimed to be
+     * expired (the tick does that), so none floats unowned forever. */
+    struct weft_claim late = {.max = CLAIM_MAX, .models = ",", .expired_before = weft_wall_ms()};
+    int rc = weft_store_job_claim(s->store, &late, take_one, &c);
+    if (rc < 0)
+        return rc;
+    char models[MODELS_MAX];
+    int room = free_slots(s, models, sizeof models);
+    if (room <= 0 || strlen(models) < 2)
+        return 0;
+    struct weft_claim want = {.max = room < CLAIM_MAX ? room : CLAIM_MAX, .models = models};
+    rc = weft_store_job_claim(s->store, &want, take_one, &c);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- the cycle ---- */
+
+static void store_state(struct sched *s, int rc)
+{
+    if (rc < 0 && !s->store_down)
+        weft_log_error(s->log, "the %s store cannot be reached: leases, journal and claims wait "
+                               "(new jobs get 503)",
+                       weft_store_kind(s->store));
+    else if (rc == 0 && s->store_down)
+        weft_log_notice(s->log, "the %s store is back", weft_store_kind(s->store));
+    s->store_down = rc < 0;
+}
+
+static void watch_notify(struct sched *s);
+
+static void cycle(struct sched *s, uint64_t now)
+{
+    s->lease_next_ms = now + (uint64_t)s->cfg.store_lease_ms / 5;
+    int rc = 0;
+    if (sched_outcomes_retry(s) > 0)
+        rc = WEFT_ESTORE;
+    if (rc == 0)
+        rc = journal_all(s);
+    if (rc == 0 && weft_store_shared(s->store)) {
+        weft_store_notify_drain(s->store);
+        rc = renew(s);
+        if (rc == 0)
+            rc = release_waiting(s, now);
+        if (rc == 0)
+            rc = claim(s);
+        watch_notify(s);
+    }
+    store_state(s, rc);
+}
+
+void sched_lease_tick(struct sched *s, uint64_t now)
+{
+    if (!s->stopping && now >= s->lease_next_ms)
+        cycle(s, now);
+}
+
+/* ---- signals from other schedulers ---- */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_notify(uv_poll_t *p, int status, int events)
+{
+    struct sched *s = p->data;
+    (void)events;
+    int n = status < 0 ? WEFT_ESTORE : weft_store_notify_drain(s->store);
+    if (n < 0) {
+        /* The connection broke: the next cycle reconnects and watches the
+         * new socket. */
+        uv_poll_stop(p);
+        return;
+    }
+    if (n == 0)
+        return;
+    uint64_t now = weft_mono_ms();
+    uint64_t last = s->lease_next_ms - (uint64_t)s->cfg.store_lease_ms / 5;
+    if (weft_elapsed_ms(last, now) >= CYCLE_MIN_MS)
+        cycle(s, now);
+    else
+        s->lease_next_ms = now;
+}
+
+static void unwatch(struct sched *s)
+{
+    if (s->notify_poll) {
+        uv_poll_stop(s->notify_poll);
+        uv_close((uv_handle_t *)s->notify_poll, on_poll_closed);
+        s->notify_poll = NULL;
+    }
+    s->notify_fd = -1;
+}
+
+/* Watches the store's socket; a reconnect brings a new one. */
+static void watch_notify(struct sched *s)
+{
+    int fd = weft_store_notify_fd(s->store);
+    if (fd == s->notify_fd && (fd < 0 || uv_is_active((uv_handle_t *)s->notify_poll)))
+        return;
+    unwatch(s);
+    if (fd < 0)
+        return;
+    uv_poll_t *p = malloc(sizeof *p);
+    if (!p || uv_poll_init(s->loop, p, fd) != 0) {
+        free(p);
+        return;
+    }
+    p->data = s;
+    s->notify_poll = p;
+    s->notify_fd = fd;
+    uv_poll_start(p, UV_READABLE, on_notify);
+}
+
+/* ---- life ---- */
+
+int sched_lease_start(struct sched *s)
+{
+    char host[64] = "scheduler";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    /* The owner's name outlives a restart of the same scheduler (host and
+     * port), so a restarted one takes its own jobs back at once. */
+    snprintf(s->owner, sizeof s->owner, "%.36s:%d", host, sched_port(s));
+    weft_store_lease_setup(s->store, s->owner, s->cfg.store_lease_ms);
+    s->notify_fd = -1;
+    struct claim_ctx c = {.s = s};
+    /* SQLite has one scheduler: everything unfinished is its own. A shared
+     * store gives back this owner's jobs and lapsed ones now; the rest come
+     * with the cycles, as nodes say hello. */
+    struct weft_claim first = {.max = INT_MAX, .take_all = !weft_store_shared(s->store)};
+    first.mine = weft_store_shared(s->store);
+    int rc = weft_store_job_claim(s->store, &first, take_one, &c);
+    if (rc < 0)
+        weft_log_error(s->log, "cannot claim jobs from the store: %s", weft_strerror(rc));
+    if (weft_store_shared(s->store))
+        watch_notify(s);
+    s->lease_next_ms = weft_mono_ms() + (uint64_t)s->cfg.store_lease_ms / 5;
+    return c.got;
+}
+
+void sched_lease_offer(struct sched *s, struct sched_job *j)
+{
+    if (!weft_store_shared(s->store) || j->state != SJ_QUEUED ||
+        sched_model_available(s, j->req.model))
+        return;
+    if (weft_store_lease_release(s->store, j->id) != 0)
+        return; /* kept here; the cycle tries again */
+    weft_log_info(s->log, "job %s: no node here holds %s; given to the other schedulers", j->id,
+                  j->req.model);
+    sched_job_drop(s, j, "given back");
+    weft_store_notify(s->store);
+}
+
+void sched_lease_stop(struct sched *s)
+{
+    journal_all(s);
+    sched_outcomes_retry(s);
+    if (weft_store_lease_release(s->store, NULL) == 0)
+        weft_store_notify(s->store);
+    unwatch(s);
+}

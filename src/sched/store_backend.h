@@ -1,0 +1,91 @@
+/* What a store backend provides (store_sqlite.c, store_pg.c) and the
+ * helpers they share (store.c). include/weft/store.h is the contract;
+ * store.c forwards each call to the backend's table, so a backend
+ * implements every operation with the same meaning and the same errors.
+ *
+ * Ownership: the backend allocates its struct, whose first member is
+ * struct weft_store, and frees it in close(). Loop thread only. */
+#ifndef WEFT_SCHED_STORE_BACKEND_H
+#define WEFT_SCHED_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/store.h"
+
+struct store_ops {
+    const char *kind; /* "sqlite", "postgresql" */
+    int shared;       /* several schedulers may use one store at once */
+    int (*check)(struct weft_store *st, char *err, size_t errcap);
+    void (*close)(struct weft_store *st);
+    int (*key_create)(struct weft_store *st, const char *name, int rate_per_min,
+                      int max_concurrent, int admin, char key_out[WEFT_SECRET_MAX],
+                      struct weft_key_info *info);
+    int (*key_check)(struct weft_store *st, const char *presented, struct weft_key_info *info);
+    int (*key_list)(struct weft_store *st, void (*cb)(const struct weft_key_info *k, void *ud),
+                    void *ud);
+    int (*key_revoke)(struct weft_store *st, const char *id_or_name);
+    int (*key_count)(struct weft_store *st);
+    int (*node_enroll)(struct weft_store *st, const char *name, char token_out[WEFT_SECRET_MAX]);
+    int (*node_check)(struct weft_store *st, const char *presented, char *name, size_t namecap);
+    int (*node_revoke)(struct weft_store *st, const char *name);
+    int (*node_limits_set)(struct weft_store *st, const char *name,
+                           const struct weft_node_limits *lim);
+    int (*node_limits_get)(struct weft_store *st, const char *name, struct weft_node_limits *lim);
+    int (*node_list)(struct weft_store *st,
+                     void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
+                     void *ud);
+    int (*job_insert)(struct weft_store *st, struct weft_job_row *row, int *existing);
+    int (*job_mark)(struct weft_store *st, const char *id, enum weft_job_state s);
+    int (*job_finish)(struct weft_store *st, const char *id, enum weft_job_state s,
+                      const char *result, const char *error);
+    int (*job_get)(struct weft_store *st, const char *id, const char *key_id,
+                   struct weft_job_row *row);
+    int (*job_list)(struct weft_store *st, const char *key_id, const char *after, int limit,
+                    void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
+    int (*job_claim)(struct weft_store *st, const struct weft_claim *c,
+                     void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
+    int (*lease_renew)(struct weft_store *st, void (*cb)(const char *id, void *ud), void *ud);
+    int (*lease_release)(struct weft_store *st, const char *id);
+    int (*journal_append)(struct weft_store *st, const char *id, int from, const int32_t *tokens,
+                          int n, const char *text, size_t len);
+    int (*notify_fd)(struct weft_store *st);
+    int (*notify_drain)(struct weft_store *st);
+    int (*notify)(struct weft_store *st);
+};
+
+/* The part of every backend's struct that store.c reads. */
+struct weft_store {
+    const struct store_ops *ops;
+    char owner[WEFT_OWNER_MAX]; /* who this store's leases belong to */
+    int lease_ms;
+};
+
+int store_sqlite_open(struct weft_store **out, const char *path, char *err, size_t errcap);
+int store_pg_open(struct weft_store **out, const char *conninfo, char *err, size_t errcap);
+
+/* ---- shared by the backends ---- */
+
+/* A credential as stored: "<prefix><id>.<secret>" hashed with a salt. */
+struct store_cred {
+    char id[13];
+    unsigned char salt[16];
+    unsigned char hash[32];
+};
+/* Mints a fresh credential: out is the secret to show once. */
+int store_cred_mint(const char *prefix, struct store_cred *c, char out[WEFT_SECRET_MAX]);
+/* Splits "<prefix><id>.<secret>": 0 with id and *secret, or WEFT_EAUTH. */
+int store_cred_split(const char *presented, const char *prefix, char *id, size_t idcap,
+                     const char **secret);
+/* 0 when secret hashes (with salt) to hash, else WEFT_EAUTH; constant time. */
+int store_cred_verify(const void *salt, size_t saltlen, const void *hash, size_t hashlen,
+                      const char *secret);
+
+/* Token ids <-> their stored form (little-endian int32s). */
+void store_tokens_pack(const int32_t *tokens, int n, unsigned char *out);
+/* Appends n tokens from p to row->tokens (grown); 0 or WEFT_ENOMEM. */
+int store_tokens_append(struct weft_job_row *row, const unsigned char *p, int n);
+/* Appends len bytes of journaled text to row->text; 0 or WEFT_ENOMEM. */
+int store_text_append(struct weft_job_row *row, const char *p, size_t len);
+
+#endif /* WEFT_SCHED_STORE_BACKEND_H */

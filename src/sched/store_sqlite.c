@@ -1,0 +1,770 @@
+/* The SQLite backend: one scheduler's store in a file (WAL, synchronous
+ * FULL). See include/weft/store.h and store_backend.h. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_backend.h"
+#include "weft/error.h"
+#include "weft/time.h"
+
+struct sq {
+    struct weft_store base; /* first: store.c's part */
+    sqlite3 *db;
+};
+
+#define DB(st) (((struct sq *)(st))->db)
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS api_keys("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,"
+    " created_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    " rate_per_min INTEGER NOT NULL, max_concurrent INTEGER NOT NULL,"
+    " admin INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS nodes("
+    " name TEXT PRIMARY KEY, id TEXT UNIQUE NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,"
+    " created_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS node_limits("
+    " name TEXT PRIMARY KEY, max_budget_w REAL NOT NULL, max_slots INTEGER NOT NULL,"
+    " models TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS jobs("
+    " id TEXT PRIMARY KEY, key_id TEXT NOT NULL, idem TEXT, created_ms INTEGER NOT NULL,"
+    " deadline_ms INTEGER NOT NULL, priority INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    " request TEXT NOT NULL, state INTEGER NOT NULL, result TEXT, error TEXT,"
+    " finished_ms INTEGER NOT NULL DEFAULT 0, completions INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_idem ON jobs(key_id, idem) WHERE idem IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms);"
+    "CREATE TABLE IF NOT EXISTS journal("
+    " job_id TEXT NOT NULL, start INTEGER NOT NULL, tokens BLOB NOT NULL, text BLOB NOT NULL,"
+    " PRIMARY KEY(job_id, start));";
+
+/* Version 2 added the job's model and seed and its lease. */
+static const char upgrade_v2[] = "ALTER TABLE jobs ADD COLUMN model TEXT NOT NULL DEFAULT '';"
+                                 "ALTER TABLE jobs ADD COLUMN seed INTEGER;"
+                                 "ALTER TABLE jobs ADD COLUMN owner TEXT;"
+                                 "ALTER TABLE jobs ADD COLUMN lease_until_ms INTEGER NOT NULL"
+                                 " DEFAULT 0;";
+
+static int user_version(sqlite3 *db)
+{
+    sqlite3_stmt *q;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Brings a store of any earlier version to this one, in one transaction. */
+static int upgrade(sqlite3 *db, char **msg)
+{
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg);
+    if (rc != SQLITE_OK)
+        return rc;
+    int v = user_version(db);
+    rc = sqlite3_exec(db, schema, NULL, NULL, msg);
+    if (rc == SQLITE_OK && v < 2)
+        rc = sqlite3_exec(db, upgrade_v2, NULL, NULL, msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA user_version = 2; COMMIT", NULL, NULL, msg);
+    if (rc != SQLITE_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static const struct store_ops sq_ops;
+
+static int db_err(struct weft_store *st)
+{
+    (void)st;
+    return WEFT_ESTORE;
+}
+
+static int sq_open(struct weft_store **out, const char *path, char *err, size_t errcap)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0) {
+        snprintf(err, errcap,
+                 "%s: 0 bytes, not a store (truncated?): restore it from a backup, or remove "
+                 "it to start an empty one (every key and job would be gone)",
+                 path);
+        return WEFT_ESTORE;
+    }
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errcap, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return WEFT_ESTORE;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    /* WAL lets weftctl read and write beside the scheduler; FULL sync makes
+     * an accepted job durable before its 202 goes out. */
+    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        rc = upgrade(db, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errcap, "%s: %s", path, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return WEFT_ESTORE;
+    }
+    struct sq *q = calloc(1, sizeof *q);
+    if (!q) {
+        sqlite3_close(db);
+        return WEFT_ENOMEM;
+    }
+    q->base.ops = &sq_ops;
+    q->db = db;
+    *out = &q->base;
+    return 0;
+}
+
+static int sq_check(struct weft_store *st, char *err, size_t errcap)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(DB(st), "PRAGMA quick_check(1)", -1, &q, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(q, 0);
+        if (r && strcmp(r, "ok") == 0) {
+            sqlite3_finalize(q);
+            return 0;
+        }
+        snprintf(err, errcap, "the store is damaged: %s; restore it from a backup", r ? r : "?");
+    } else {
+        snprintf(err, errcap, "the store is damaged: %s; restore it from a backup",
+                 sqlite3_errmsg(DB(st)));
+    }
+    sqlite3_finalize(q);
+    return WEFT_ESTORE;
+}
+
+static void sq_close(struct weft_store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(DB(st));
+    free((struct sq *)st);
+}
+
+/* The salt and hash in columns col and col+1 against secret. */
+static int check_hash(sqlite3_stmt *s, int col, const char *secret)
+{
+    return store_cred_verify(sqlite3_column_blob(s, col), (size_t)sqlite3_column_bytes(s, col),
+                             sqlite3_column_blob(s, col + 1),
+                             (size_t)sqlite3_column_bytes(s, col + 1), secret);
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static char *dup_col(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static int sq_key_create(struct weft_store *st, const char *name, int rate_per_min,
+                          int max_concurrent, int admin, char key_out[WEFT_SECRET_MAX],
+                          struct weft_key_info *info)
+{
+    struct store_cred c;
+    if (store_cred_mint("wk-", &c, key_out))
+        return WEFT_EIO;
+    const char *id = c.id;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT INTO api_keys(id,name,salt,hash,created_ms,rate_per_min,"
+                           "max_concurrent,admin) VALUES(?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    int64_t now = weft_wall_ms();
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, c.salt, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, c.hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, now);
+    sqlite3_bind_int(s, 6, rate_per_min);
+    sqlite3_bind_int(s, 7, max_concurrent);
+    sqlite3_bind_int(s, 8, admin ? 1 : 0);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    if (rc == 0 && info) {
+        memset(info, 0, sizeof *info);
+        snprintf(info->id, sizeof info->id, "%s", id);
+        snprintf(info->name, sizeof info->name, "%s", name);
+        info->created_ms = now;
+        info->rate_per_min = rate_per_min;
+        info->max_concurrent = max_concurrent;
+        info->admin = admin;
+    }
+    return rc;
+}
+
+static void key_from_row(sqlite3_stmt *s, struct weft_key_info *k)
+{
+    memset(k, 0, sizeof *k);
+    copy_col(k->id, sizeof k->id, s, 0);
+    copy_col(k->name, sizeof k->name, s, 1);
+    k->created_ms = sqlite3_column_int64(s, 2);
+    k->revoked = sqlite3_column_int(s, 3);
+    k->rate_per_min = sqlite3_column_int(s, 4);
+    k->max_concurrent = sqlite3_column_int(s, 5);
+    k->admin = sqlite3_column_int(s, 6);
+}
+
+#define KEY_COLS "id,name,created_ms,revoked,rate_per_min,max_concurrent,admin"
+
+static int sq_key_check(struct weft_store *st, const char *presented, struct weft_key_info *info)
+{
+    char id[24];
+    const char *secret;
+    if (store_cred_split(presented, "wk-", id, sizeof id, &secret))
+        return WEFT_EAUTH;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "SELECT " KEY_COLS ",salt,hash FROM api_keys WHERE id=?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = WEFT_EAUTH;
+    if (sqlite3_step(s) == SQLITE_ROW && check_hash(s, 7, secret) == 0) {
+        key_from_row(s, info);
+        rc = info->revoked ? WEFT_EAUTH : 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_key_list(struct weft_store *st, void (*cb)(const struct weft_key_info *k, void *ud),
+                        void *ud)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "SELECT " KEY_COLS " FROM api_keys ORDER BY created_ms", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_err(st);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_key_info k;
+        key_from_row(s, &k);
+        cb(&k, ud);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int exec_changes(struct weft_store *st, const char *sql, const char *a)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), sql, -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_key_revoke(struct weft_store *st, const char *id_or_name)
+{
+    int n = exec_changes(st, "UPDATE api_keys SET revoked=1 WHERE id=?1 OR name=?1", id_or_name);
+    return n < 0 ? n : n == 0 ? WEFT_ENOENT : 0;
+}
+
+static int sq_key_count(struct weft_store *st)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "SELECT count(*) FROM api_keys", -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : db_err(st);
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* ---- nodes ------------------------------------------------------------- */
+
+static int sq_node_enroll(struct weft_store *st, const char *name, char token_out[WEFT_SECRET_MAX])
+{
+    struct store_cred c;
+    if (store_cred_mint("wn-", &c, token_out))
+        return WEFT_EIO;
+    const char *id = c.id;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT OR REPLACE INTO nodes(name,id,salt,hash,created_ms,revoked) "
+                           "VALUES(?,?,?,?,?,0)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, c.salt, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, c.hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, weft_wall_ms());
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_node_limits_set(struct weft_store *st, const char *name,
+                               const struct weft_node_limits *lim)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT OR REPLACE INTO node_limits(name,max_budget_w,max_slots,models) "
+                           "VALUES(?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, lim->max_budget_w);
+    sqlite3_bind_int(s, 3, lim->max_slots);
+    sqlite3_bind_text(s, 4, lim->models, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_node_limits_get(struct weft_store *st, const char *name,
+                               struct weft_node_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT max_budget_w,max_slots,models FROM node_limits WHERE name=?", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        lim->max_budget_w = sqlite3_column_double(s, 0);
+        lim->max_slots = sqlite3_column_int(s, 1);
+        copy_col(lim->models, sizeof lim->models, s, 2);
+    }
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_node_check(struct weft_store *st, const char *presented, char *name, size_t namecap)
+{
+    char id[24];
+    const char *secret;
+    if (store_cred_split(presented, "wn-", id, sizeof id, &secret))
+        return WEFT_EAUTH;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "SELECT name,revoked,salt,hash FROM nodes WHERE id=?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = WEFT_EAUTH;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 1) == 0 &&
+        check_hash(s, 2, secret) == 0) {
+        copy_col(name, namecap, s, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_node_revoke(struct weft_store *st, const char *name)
+{
+    int n = exec_changes(st, "UPDATE nodes SET revoked=1 WHERE name=?1", name);
+    return n < 0 ? n : n == 0 ? WEFT_ENOENT : 0;
+}
+
+static int sq_node_list(struct weft_store *st,
+                         void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
+                         void *ud)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "SELECT name,created_ms,revoked FROM nodes ORDER BY name", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        cb((const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1),
+           sqlite3_column_int(s, 2), ud);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+#define JOB_COLS                                                                                   \
+    "id,key_id,idem,created_ms,deadline_ms,priority,kind,state,finished_ms,completions,request,"   \
+    "result,error,model,seed"
+
+static void job_from_row(sqlite3_stmt *s, struct weft_job_row *r)
+{
+    memset(r, 0, sizeof *r);
+    copy_col(r->id, sizeof r->id, s, 0);
+    copy_col(r->key_id, sizeof r->key_id, s, 1);
+    copy_col(r->idem, sizeof r->idem, s, 2);
+    r->created_ms = sqlite3_column_int64(s, 3);
+    r->deadline_ms = sqlite3_column_int64(s, 4);
+    r->priority = sqlite3_column_int(s, 5);
+    r->kind = sqlite3_column_int(s, 6);
+    r->state = (enum weft_job_state)sqlite3_column_int(s, 7);
+    r->finished_ms = sqlite3_column_int64(s, 8);
+    r->completions = sqlite3_column_int(s, 9);
+    r->request = dup_col(s, 10);
+    r->result = dup_col(s, 11);
+    r->error = dup_col(s, 12);
+    copy_col(r->model, sizeof r->model, s, 13);
+    r->has_seed = sqlite3_column_type(s, 14) != SQLITE_NULL;
+    r->seed = (uint64_t)sqlite3_column_int64(s, 14);
+}
+
+static int sq_job_insert(struct weft_store *st, struct weft_job_row *row, int *existing)
+{
+    *existing = 0;
+    if (row->idem[0]) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(DB(st), "SELECT " JOB_COLS " FROM jobs WHERE key_id=? AND idem=?",
+                               -1, &q, NULL) != SQLITE_OK)
+            return db_err(st);
+        sqlite3_bind_text(q, 1, row->key_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, row->idem, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            weft_job_row_free(row);
+            job_from_row(q, row);
+            *existing = 1;
+        }
+        sqlite3_finalize(q);
+        if (*existing)
+            return 0;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT INTO jobs(id,key_id,idem,created_ms,deadline_ms,priority,kind,"
+                           "request,state,model,seed,owner,lease_until_ms)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, row->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, row->key_id, -1, SQLITE_STATIC);
+    if (row->idem[0])
+        sqlite3_bind_text(s, 3, row->idem, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 3);
+    sqlite3_bind_int64(s, 4, row->created_ms);
+    sqlite3_bind_int64(s, 5, row->deadline_ms);
+    sqlite3_bind_int(s, 6, row->priority);
+    sqlite3_bind_int(s, 7, row->kind);
+    sqlite3_bind_text(s, 8, row->request, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 9, WEFT_JOB_QUEUED);
+    sqlite3_bind_text(s, 10, row->model, -1, SQLITE_STATIC);
+    if (row->has_seed)
+        sqlite3_bind_int64(s, 11, (int64_t)row->seed);
+    else
+        sqlite3_bind_null(s, 11);
+    sqlite3_bind_text(s, 12, st->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 13, weft_wall_ms() + st->lease_ms);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    row->state = WEFT_JOB_QUEUED;
+    return rc;
+}
+
+static int sq_job_mark(struct weft_store *st, const char *id, enum weft_job_state state)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "UPDATE jobs SET state=? WHERE id=? AND state<?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_int(s, 1, state);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, WEFT_JOB_SUCCEEDED);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_job_finish(struct weft_store *st, const char *id, enum weft_job_state state,
+                          const char *result, const char *error)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "UPDATE jobs SET state=?, result=?, error=?, finished_ms=?,"
+                           " completions=completions+(?=2) WHERE id=? AND state<?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_int(s, 1, state);
+    if (result)
+        sqlite3_bind_text(s, 2, result, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 2);
+    if (error)
+        sqlite3_bind_text(s, 3, error, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 3);
+    sqlite3_bind_int64(s, 4, weft_wall_ms());
+    sqlite3_bind_int(s, 5, state);
+    sqlite3_bind_text(s, 6, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 7, WEFT_JOB_SUCCEEDED);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    /* A finished job's journal is in its result now. */
+    if (rc == 1)
+        exec_changes(st, "DELETE FROM journal WHERE job_id=?1", id);
+    return rc;
+}
+
+static int sq_job_get(struct weft_store *st, const char *id, const char *key_id,
+                       struct weft_job_row *row)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(
+            DB(st), "SELECT " JOB_COLS " FROM jobs WHERE id=?1 AND (?2 IS NULL OR key_id=?2)", -1,
+            &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (key_id)
+        sqlite3_bind_text(s, 2, key_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 2);
+    int rc = WEFT_ENOENT;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        job_from_row(s, row);
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Hands every row of a prepared job query to cb, then finalizes it. */
+static int each_job(sqlite3_stmt *s, void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
+{
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_job_row r;
+        job_from_row(s, &r);
+        cb(&r, ud);
+        weft_job_row_free(&r);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int sq_job_list(struct weft_store *st, const char *key_id, const char *after, int limit,
+                        void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
+{
+    sqlite3_stmt *s;
+    /* Paging by (created_ms, id) of the `after` job: stable while new jobs
+     * arrive, unlike offsets. */
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT " JOB_COLS
+                           " FROM jobs WHERE (?1 IS NULL OR key_id=?1) AND (?2 IS NULL OR "
+                           "(created_ms, id) < (SELECT created_ms, id FROM jobs WHERE id=?2)) "
+                           "ORDER BY created_ms DESC, id DESC LIMIT ?3",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    if (key_id)
+        sqlite3_bind_text(s, 1, key_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 1);
+    if (after)
+        sqlite3_bind_text(s, 2, after, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 2);
+    sqlite3_bind_int(s, 3, limit);
+    return each_job(s, cb, ud);
+}
+
+/* Reads job row->id's journal into row, as far as it runs without a gap. */
+static int load_journal(struct weft_store *st, struct weft_job_row *row)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "SELECT start,tokens,text FROM journal WHERE job_id=?"
+                                   " ORDER BY start",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, row->id, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        if (sqlite3_column_int(s, 0) != row->n_tokens)
+            break;
+        const unsigned char *t = sqlite3_column_blob(s, 1);
+        int n = sqlite3_column_bytes(s, 1) / 4;
+        const char *x = sqlite3_column_blob(s, 2);
+        size_t xl = (size_t)sqlite3_column_bytes(s, 2);
+        rc = n > 0 ? store_tokens_append(row, t, n) : 0;
+        if (rc == 0 && xl)
+            rc = store_text_append(row, x, xl);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* One writer at a time (BEGIN IMMEDIATE) stands in for SKIP LOCKED: the
+ * rows are chosen and leased in one transaction, then handed out. */
+static int sq_job_claim(struct weft_store *st, const struct weft_claim *c,
+                        void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
+{
+    if (sqlite3_exec(DB(st), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(st);
+    int64_t now = weft_wall_ms();
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT " JOB_COLS " FROM jobs WHERE state<?1 AND"
+                           " (CASE WHEN ?7 THEN owner=?8 ELSE ?2 OR lease_until_ms<?3 END)"
+                           " AND (?4 IS NULL OR instr(?4, ','||model||',')>0"
+                           " OR (deadline_ms>0 AND deadline_ms<?5))"
+                           " ORDER BY created_ms, id LIMIT ?6",
+                           -1, &s, NULL) != SQLITE_OK) {
+        sqlite3_exec(DB(st), "ROLLBACK", NULL, NULL, NULL);
+        return db_err(st);
+    }
+    sqlite3_bind_int(s, 1, WEFT_JOB_SUCCEEDED);
+    sqlite3_bind_int(s, 2, c->take_all ? 1 : 0);
+    sqlite3_bind_int64(s, 3, now);
+    if (c->models)
+        sqlite3_bind_text(s, 4, c->models, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int64(s, 5, c->expired_before);
+    sqlite3_bind_int(s, 6, c->max);
+    sqlite3_bind_int(s, 7, c->mine ? 1 : 0);
+    sqlite3_bind_text(s, 8, st->owner, -1, SQLITE_STATIC);
+    struct weft_job_row *rows = NULL;
+    int n = 0, rc = 0;
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_job_row *r = realloc(rows, (size_t)(n + 1) * sizeof *r);
+        if (!r) {
+            rc = WEFT_ENOMEM;
+            break;
+        }
+        rows = r;
+        job_from_row(s, &rows[n++]);
+    }
+    sqlite3_finalize(s);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        sqlite3_stmt *u;
+        if (sqlite3_prepare_v2(DB(st), "UPDATE jobs SET owner=?, lease_until_ms=? WHERE id=?", -1,
+                               &u, NULL) != SQLITE_OK) {
+            rc = db_err(st);
+            break;
+        }
+        sqlite3_bind_text(u, 1, st->owner, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(u, 2, now + st->lease_ms);
+        sqlite3_bind_text(u, 3, rows[i].id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(u) == SQLITE_DONE ? 0 : db_err(st);
+        sqlite3_finalize(u);
+        if (rc == 0)
+            rc = load_journal(st, &rows[i]);
+    }
+    if (rc == 0 && sqlite3_exec(DB(st), "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_err(st);
+    if (rc)
+        sqlite3_exec(DB(st), "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+        if (rc == 0)
+            cb(&rows[i], ud);
+        weft_job_row_free(&rows[i]);
+    }
+    free(rows);
+    return rc ? rc : n;
+}
+
+static int sq_lease_renew(struct weft_store *st, void (*cb)(const char *id, void *ud), void *ud)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "UPDATE jobs SET lease_until_ms=? WHERE owner=? AND state<? RETURNING id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_int64(s, 1, weft_wall_ms() + st->lease_ms);
+    sqlite3_bind_text(s, 2, st->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, WEFT_JOB_SUCCEEDED);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cb)
+            cb((const char *)sqlite3_column_text(s, 0), ud);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? n : db_err(st);
+}
+
+static int sq_lease_release(struct weft_store *st, const char *id)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "UPDATE jobs SET owner=NULL, lease_until_ms=0 WHERE owner=?1"
+                           " AND (?2 IS NULL OR id=?2)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, st->owner, -1, SQLITE_STATIC);
+    if (id)
+        sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 2);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_journal_append(struct weft_store *st, const char *id, int from,
+                             const int32_t *tokens, int n, const char *text, size_t len)
+{
+    unsigned char *packed = malloc((size_t)n * 4);
+    if (!packed)
+        return WEFT_ENOMEM;
+    store_tokens_pack(tokens, n, packed);
+    sqlite3_stmt *s;
+    int rc = WEFT_ESTORE;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT OR IGNORE INTO journal(job_id,start,tokens,text) VALUES(?,?,?,?)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, from);
+        sqlite3_bind_blob(s, 3, packed, n * 4, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 4, len ? text : "", (int)len, SQLITE_STATIC);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+        sqlite3_finalize(s);
+    }
+    free(packed);
+    return rc;
+}
+
+static const struct store_ops sq_ops = {
+    .kind = "sqlite",
+    .shared = 0,
+    .check = sq_check,
+    .close = sq_close,
+    .key_create = sq_key_create,
+    .key_check = sq_key_check,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .key_count = sq_key_count,
+    .node_enroll = sq_node_enroll,
+    .node_check = sq_node_check,
+    .node_revoke = sq_node_revoke,
+    .node_limits_set = sq_node_limits_set,
+    .node_limits_get = sq_node_limits_get,
+    .node_list = sq_node_list,
+    .job_insert = sq_job_insert,
+    .job_mark = sq_job_mark,
+    .job_finish = sq_job_finish,
+    .job_get = sq_job_get,
+    .job_list = sq_job_list,
+    .job_claim = sq_job_claim,
+    .lease_renew = sq_lease_renew,
+    .lease_release = sq_lease_release,
+    .journal_append = sq_journal_append,
+};
+
+int store_sqlite_open(struct weft_store **out, const char *path, char *err, size_t errcap)
+{
+    return sq_open(out, path, err, errcap);
+}
