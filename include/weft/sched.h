@@ -49,9 +49,9 @@ struct sched_config {
      * shared by several schedulers. */
     char store[512];
     int store_lease_ms; /* a job's lease on its scheduler (shared store) */
-    int heartbeat_ms; /* what nodes are told to use */
-    int lease_factor; /* a node is dead after lease_factor * heartbeat_ms of silence */
-    int max_attempts; /* failures on distinct nodes before a request fails */
+    int heartbeat_ms;   /* what nodes are told to use */
+    int lease_factor;   /* a node is dead after lease_factor * heartbeat_ms of silence */
+    int max_attempts;   /* failures on distinct nodes before a request fails */
     struct sched_limits_cfg limits;
     char log_level[16];
 };

@@ -182,11 +182,11 @@ int weft_store_job_list(struct weft_store *st, const char *key_id, const char *a
 
 /* What a scheduler asks to claim. */
 struct weft_claim {
-    int max;                 /* at most this many jobs */
-    int take_all;            /* whatever their leases (SQLite at start: one scheduler) */
-    int mine;                /* only jobs this owner holds (a restart: none is in memory) */
-    const char *models;      /* ",a,b,": only jobs for these models; NULL: any */
-    int64_t expired_before;  /* also jobs with a deadline before this wall time, ms; 0: no */
+    int max;                /* at most this many jobs */
+    int take_all;           /* whatever their leases (SQLite at start: one scheduler) */
+    int mine;               /* only jobs this owner holds (a restart: none is in memory) */
+    const char *models;     /* ",a,b,": only jobs for these models; NULL: any */
+    int64_t expired_before; /* also jobs with a deadline before this wall time, ms; 0: no */
 };
 /* Claims unfinished jobs whose lease has lapsed (or that have none; with
  * c->mine, those this owner holds instead),

@@ -101,7 +101,7 @@ struct sched_job {
     /* The journal (lease.c): tokens and text bytes already in the store. */
     int journaled;
     size_t journaled_text;
-    int held;          /* the last lease renewal named it */
+    int held;                /* the last lease renewal named it */
     uint64_t queued_here_ms; /* when it last entered this scheduler's queue */
     /* Interactive client (client.c), or NULL. */
     struct weft_http_req *client;

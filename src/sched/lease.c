@@ -13,11 +13,11 @@
 #include "weft/log.h"
 #include "weft/time.h"
 
-#define JOB_OF(it)     weft_list_entry(it, struct sched_job, link)
-#define NODE_OF(it)    weft_list_entry(it, struct sched_node, link)
-#define CLAIM_MAX      64 /* jobs claimed in one cycle, so that a cycle stays short */
-#define CYCLE_MIN_MS   20 /* signals arriving faster than this wait for the tick */
-#define MODELS_MAX     2048
+#define JOB_OF(it)   weft_list_entry(it, struct sched_job, link)
+#define NODE_OF(it)  weft_list_entry(it, struct sched_node, link)
+#define CLAIM_MAX    64 /* jobs claimed in one cycle, so that a cycle stays short */
+#define CYCLE_MIN_MS 20 /* signals arriving faster than this wait for the tick */
+#define MODELS_MAX   2048
 
 int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sched_job **out,
                        struct weft_oai_err *e)
@@ -63,10 +63,9 @@ static int journal_job(struct sched *s, struct sched_job *j)
 {
     if (!j->durable || j->n_tokens <= j->journaled)
         return 0;
-    int rc = weft_store_journal_append(s->store, j->id, j->journaled, j->tokens + j->journaled,
-                                       j->n_tokens - j->journaled,
-                                       j->text.data ? j->text.data + j->journaled_text : "",
-                                       j->text.len - j->journaled_text);
+    int rc = weft_store_journal_append(
+        s->store, j->id, j->journaled, j->tokens + j->journaled, j->n_tokens - j->journaled,
+        j->text.data ? j->text.data + j->journaled_text : "", j->text.len - j->journaled_text);
     if (rc == 0) {
         j->journaled = j->n_tokens;
         j->journaled_text = j->text.len;
@@ -223,8 +222,9 @@ static int claim(struct sched *s)
 static void store_state(struct sched *s, int rc)
 {
     if (rc < 0 && !s->store_down)
-        weft_log_error(s->log, "the %s store cannot be reached: leases, journal and claims wait "
-                               "(new jobs get 503)",
+        weft_log_error(s->log,
+                       "the %s store cannot be reached: leases, journal and claims wait "
+                       "(new jobs get 503)",
                        weft_store_kind(s->store));
     else if (rc == 0 && s->store_down)
         weft_log_notice(s->log, "the %s store is back", weft_store_kind(s->store));

@@ -17,12 +17,14 @@
 
 static const char usage[] =
     "usage: weft-scheduler [--config FILE] [--listen ADDR] [--port N] [--state-dir DIR]\n"
+    "                      [--store PATH|postgresql://...] [--store-lease-ms N]\n"
     "                      [--dev-tls | --plain-http] [--heartbeat-ms N] [--log-level L]\n"
     "\n"
     "The regional scheduler: OpenAI-compatible HTTPS API for developers, the node\n"
     "API for home nodes, durable jobs and token-exact failover.\n"
     "Flags override the config file. --dev-tls makes a self-signed certificate in\n"
-    "the state directory; --plain-http is allowed only on loopback.\n";
+    "the state directory; --plain-http is allowed only on loopback. --store with a\n"
+    "PostgreSQL URI lets several schedulers share one region's keys, nodes and jobs.\n";
 
 static void stop_sched(void *arg, void (*done)(void *), void *done_arg)
 {
@@ -37,12 +39,16 @@ int main(int argc, char **argv)
     sched_config_default(&cfg);
     /* Flags override the config file: read both, then apply the flags. */
     const char *config = NULL, *listen = NULL, *state_dir = NULL, *log_level = NULL;
+    const char *store = NULL;
+    int lease = 0, lease_set = 0;
     int dev_tls = 0, plain_http = 0, port = 0, port_set = 0, hb = 0, hb_set = 0;
     const struct weft_opt opts[] = {
         WEFT_OPTS("--config", &config),
         WEFT_OPTS("--listen", &listen),
         WEFT_OPTI_SEEN("--port", &port, 0, 65535, &port_set),
         WEFT_OPTS("--state-dir", &state_dir),
+        WEFT_OPTS("--store", &store),
+        WEFT_OPTI_SEEN("--store-lease-ms", &lease, 300, 600000, &lease_set),
         WEFT_OPTF("--dev-tls", &dev_tls),
         WEFT_OPTF("--plain-http", &plain_http),
         WEFT_OPTI_SEEN("--heartbeat-ms", &hb, 50, 600000, &hb_set),
@@ -64,6 +70,10 @@ int main(int argc, char **argv)
         cfg.port = port;
     if (state_dir)
         snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s", state_dir);
+    if (store)
+        snprintf(cfg.store, sizeof cfg.store, "%s", store);
+    if (lease_set)
+        cfg.store_lease_ms = lease;
     if (dev_tls)
         cfg.dev_tls = true;
     if (plain_http)

@@ -179,8 +179,7 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
     char why[400];
     if ((rc = weft_store_check(s->store, why, sizeof why)) != 0) {
         /* A URI may carry a password: name the kind of store, not the URI. */
-        snprintf(err, errcap, "%s: %s",
-                 weft_store_is_pg(db) ? "the PostgreSQL store" : db, why);
+        snprintf(err, errcap, "%s: %s", weft_store_is_pg(db) ? "the PostgreSQL store" : db, why);
         weft_store_close(s->store);
         free(s);
         return rc;

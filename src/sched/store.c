@@ -270,9 +270,8 @@ int store_tokens_append(struct weft_job_row *row, const unsigned char *p, int n)
     row->tokens = t;
     for (int i = 0; i < n; i++) {
         const unsigned char *b = p + 4 * i;
-        t[row->n_tokens++] =
-            (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                      (uint32_t)b[3] << 24);
+        t[row->n_tokens++] = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                                       (uint32_t)b[3] << 24);
     }
     return 0;
 }

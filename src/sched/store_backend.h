@@ -18,9 +18,8 @@ struct store_ops {
     int shared;       /* several schedulers may use one store at once */
     int (*check)(struct weft_store *st, char *err, size_t errcap);
     void (*close)(struct weft_store *st);
-    int (*key_create)(struct weft_store *st, const char *name, int rate_per_min,
-                      int max_concurrent, int admin, char key_out[WEFT_SECRET_MAX],
-                      struct weft_key_info *info);
+    int (*key_create)(struct weft_store *st, const char *name, int rate_per_min, int max_concurrent,
+                      int admin, char key_out[WEFT_SECRET_MAX], struct weft_key_info *info);
     int (*key_check)(struct weft_store *st, const char *presented, struct weft_key_info *info);
     int (*key_list)(struct weft_store *st, void (*cb)(const struct weft_key_info *k, void *ud),
                     void *ud);

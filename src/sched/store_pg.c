@@ -78,7 +78,8 @@ static void note_error(struct pg *p)
  * connection and after every reconnect. */
 static int session_setup(struct pg *p)
 {
-    PGresult *r = PQexec(p->conn, "SET statement_timeout = " STATEMENT_MS);
+    PGresult *r = PQexec(p->conn, "SET statement_timeout = " STATEMENT_MS
+                                  "; SET client_min_messages = warning");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (ok) {
@@ -138,8 +139,8 @@ static PGresult *run_fmt(struct pg *p, const char *sql, int n, const char *const
     int fmts[16] = {0};
     for (int i = 0; lens && i < n && i < 16; i++)
         fmts[i] = lens[i] > 0;
-    PGresult *r = PQexecParams(p->conn, sql, n, NULL, vals, lens, lens ? fmts : NULL,
-                               binary_result);
+    PGresult *r =
+        PQexecParams(p->conn, sql, n, NULL, vals, lens, lens ? fmts : NULL, binary_result);
     ExecStatusType t = PQresultStatus(r);
     if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK)
         return r;
@@ -241,8 +242,8 @@ static int pg_key_create(struct weft_store *st, const char *name, int rate_per_m
     snprintf(rate, sizeof rate, "%d", rate_per_min);
     snprintf(conc, sizeof conc, "%d", max_concurrent);
     snprintf(adm, sizeof adm, "%d", admin ? 1 : 0);
-    const char *v[] = {c.id, name, (const char *)c.salt, (const char *)c.hash, now, rate, conc,
-                       adm};
+    const char *v[] = {c.id, name, (const char *)c.salt, (const char *)c.hash, now, rate,
+                       conc, adm};
     const int lens[] = {0, 0, 16, 32, 0, 0, 0, 0};
     PGresult *r = run_fmt(PG(st),
                           "INSERT INTO api_keys(id,name,salt,hash,created_ms,rate_per_min,"
@@ -380,8 +381,7 @@ static int pg_node_limits_set(struct weft_store *st, const char *name,
     return n < 0 ? n : 0;
 }
 
-static int pg_node_limits_get(struct weft_store *st, const char *name,
-                              struct weft_node_limits *lim)
+static int pg_node_limits_get(struct weft_store *st, const char *name, struct weft_node_limits *lim)
 {
     const char *v[] = {name};
     PGresult *r =
@@ -448,10 +448,18 @@ static int pg_job_insert(struct weft_store *st, struct weft_job_row *row, int *e
     snprintf(state, sizeof state, "%d", WEFT_JOB_QUEUED);
     snprintf(seed, sizeof seed, "%lld", (long long)row->seed);
     snprintf(lease, sizeof lease, "%d", st->lease_ms);
-    const char *v[] = {row->id,       row->key_id, row->idem[0] ? row->idem : NULL,
-                       created,       deadline,    prio,
-                       kind,          row->request, state,
-                       row->model,    row->has_seed ? seed : NULL, st->owner,
+    const char *v[] = {row->id,
+                       row->key_id,
+                       row->idem[0] ? row->idem : NULL,
+                       created,
+                       deadline,
+                       prio,
+                       kind,
+                       row->request,
+                       state,
+                       row->model,
+                       row->has_seed ? seed : NULL,
+                       st->owner,
                        lease};
     /* The idempotency index decides, in the same statement: two schedulers
      * taking the same key's retry at once still write one job. */
@@ -519,9 +527,9 @@ static int pg_job_get(struct weft_store *st, const char *id, const char *key_id,
                       struct weft_job_row *row)
 {
     const char *v[] = {id, key_id};
-    PGresult *r = run(PG(st),
-                      "SELECT " JOB_COLS " FROM jobs WHERE id=$1 AND ($2::text IS NULL OR key_id=$2)",
-                      2, v);
+    PGresult *r =
+        run(PG(st), "SELECT " JOB_COLS " FROM jobs WHERE id=$1 AND ($2::text IS NULL OR key_id=$2)",
+            2, v);
     if (!r)
         return WEFT_ESTORE;
     int rc = WEFT_ENOENT;
@@ -656,8 +664,8 @@ static int pg_lease_release(struct weft_store *st, const char *id)
     return n < 0 ? n : 0;
 }
 
-static int pg_journal_append(struct weft_store *st, const char *id, int from,
-                             const int32_t *tokens, int n, const char *text, size_t len)
+static int pg_journal_append(struct weft_store *st, const char *id, int from, const int32_t *tokens,
+                             int n, const char *text, size_t len)
 {
     unsigned char *packed = malloc((size_t)n * 4);
     if (!packed)

@@ -174,8 +174,8 @@ static char *dup_col(sqlite3_stmt *s, int col)
 /* ---- keys -------------------------------------------------------------- */
 
 static int sq_key_create(struct weft_store *st, const char *name, int rate_per_min,
-                          int max_concurrent, int admin, char key_out[WEFT_SECRET_MAX],
-                          struct weft_key_info *info)
+                         int max_concurrent, int admin, char key_out[WEFT_SECRET_MAX],
+                         struct weft_key_info *info)
 {
     struct store_cred c;
     if (store_cred_mint("wk-", &c, key_out))
@@ -245,7 +245,7 @@ static int sq_key_check(struct weft_store *st, const char *presented, struct wef
 }
 
 static int sq_key_list(struct weft_store *st, void (*cb)(const struct weft_key_info *k, void *ud),
-                        void *ud)
+                       void *ud)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(DB(st), "SELECT " KEY_COLS " FROM api_keys ORDER BY created_ms", -1, &s,
@@ -314,7 +314,7 @@ static int sq_node_enroll(struct weft_store *st, const char *name, char token_ou
 }
 
 static int sq_node_limits_set(struct weft_store *st, const char *name,
-                               const struct weft_node_limits *lim)
+                              const struct weft_node_limits *lim)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(DB(st),
@@ -331,8 +331,7 @@ static int sq_node_limits_set(struct weft_store *st, const char *name,
     return rc;
 }
 
-static int sq_node_limits_get(struct weft_store *st, const char *name,
-                               struct weft_node_limits *lim)
+static int sq_node_limits_get(struct weft_store *st, const char *name, struct weft_node_limits *lim)
 {
     memset(lim, 0, sizeof *lim);
     sqlite3_stmt *s;
@@ -380,8 +379,8 @@ static int sq_node_revoke(struct weft_store *st, const char *name)
 }
 
 static int sq_node_list(struct weft_store *st,
-                         void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
-                         void *ud)
+                        void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
+                        void *ud)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(DB(st), "SELECT name,created_ms,revoked FROM nodes ORDER BY name", -1,
@@ -490,7 +489,7 @@ static int sq_job_mark(struct weft_store *st, const char *id, enum weft_job_stat
 }
 
 static int sq_job_finish(struct weft_store *st, const char *id, enum weft_job_state state,
-                          const char *result, const char *error)
+                         const char *result, const char *error)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(DB(st),
@@ -520,7 +519,7 @@ static int sq_job_finish(struct weft_store *st, const char *id, enum weft_job_st
 }
 
 static int sq_job_get(struct weft_store *st, const char *id, const char *key_id,
-                       struct weft_job_row *row)
+                      struct weft_job_row *row)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(
@@ -557,7 +556,7 @@ static int each_job(sqlite3_stmt *s, void (*cb)(const struct weft_job_row *row, 
 }
 
 static int sq_job_list(struct weft_store *st, const char *key_id, const char *after, int limit,
-                        void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
+                       void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
 {
     sqlite3_stmt *s;
     /* Paging by (created_ms, id) of the `after` job: stable while new jobs
@@ -585,8 +584,9 @@ static int sq_job_list(struct weft_store *st, const char *key_id, const char *af
 static int load_journal(struct weft_store *st, struct weft_job_row *row)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(DB(st), "SELECT start,tokens,text FROM journal WHERE job_id=?"
-                                   " ORDER BY start",
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT start,tokens,text FROM journal WHERE job_id=?"
+                           " ORDER BY start",
                            -1, &s, NULL) != SQLITE_OK)
         return db_err(st);
     sqlite3_bind_text(s, 1, row->id, -1, SQLITE_STATIC);
@@ -679,9 +679,9 @@ static int sq_job_claim(struct weft_store *st, const struct weft_claim *c,
 static int sq_lease_renew(struct weft_store *st, void (*cb)(const char *id, void *ud), void *ud)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(DB(st),
-                           "UPDATE jobs SET lease_until_ms=? WHERE owner=? AND state<? RETURNING id",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            DB(st), "UPDATE jobs SET lease_until_ms=? WHERE owner=? AND state<? RETURNING id", -1,
+            &s, NULL) != SQLITE_OK)
         return db_err(st);
     sqlite3_bind_int64(s, 1, weft_wall_ms() + st->lease_ms);
     sqlite3_bind_text(s, 2, st->owner, -1, SQLITE_STATIC);
@@ -714,8 +714,8 @@ static int sq_lease_release(struct weft_store *st, const char *id)
     return rc;
 }
 
-static int sq_journal_append(struct weft_store *st, const char *id, int from,
-                             const int32_t *tokens, int n, const char *text, size_t len)
+static int sq_journal_append(struct weft_store *st, const char *id, int from, const int32_t *tokens,
+                             int n, const char *text, size_t len)
 {
     unsigned char *packed = malloc((size_t)n * 4);
     if (!packed)
@@ -723,9 +723,9 @@ static int sq_journal_append(struct weft_store *st, const char *id, int from,
     store_tokens_pack(tokens, n, packed);
     sqlite3_stmt *s;
     int rc = WEFT_ESTORE;
-    if (sqlite3_prepare_v2(DB(st),
-                           "INSERT OR IGNORE INTO journal(job_id,start,tokens,text) VALUES(?,?,?,?)",
-                           -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            DB(st), "INSERT OR IGNORE INTO journal(job_id,start,tokens,text) VALUES(?,?,?,?)", -1,
+            &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, from);
         sqlite3_bind_blob(s, 3, packed, n * 4, SQLITE_STATIC);

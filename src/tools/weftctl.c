@@ -1,8 +1,9 @@
 /* weftctl: the operator's and developer's command line for a scheduler.
  *
  * Keys and node enrollment work on the scheduler's store directly (the
- * operator runs them on the scheduler's host; SQLite's WAL lets them run
- * beside a live scheduler). Everything else talks to the scheduler's API
+ * operator runs them on the scheduler's host, or anywhere that reaches a
+ * shared PostgreSQL store; SQLite's WAL lets them run beside a live
+ * scheduler). Everything else talks to the scheduler's API
  * over HTTPS with libcurl. */
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
@@ -32,10 +33,12 @@ static const char usage[] =
     "\n"
     "API: --url https://HOST:PORT (or $WEFT_URL), --key KEY (or $WEFT_API_KEY),\n"
     "     --cacert PEM (or $WEFT_CACERT) for a private or development certificate.\n"
-    "--state-dir is the scheduler's (default /var/lib/weft-scheduler).\n";
+    "--state-dir is the scheduler's (default /var/lib/weft-scheduler); --store URI (or\n"
+    "$WEFT_STORE) names a shared PostgreSQL store instead (postgresql://...).\n";
 
 struct opts {
     const char *state_dir;
+    const char *store; /* a PostgreSQL URI or SQLite path, else state_dir/weft.db */
     const char *url;
     const char *key;
     const char *cacert;
@@ -45,8 +48,11 @@ struct opts {
 
 static int open_store(const struct opts *o, struct weft_store **st)
 {
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/weft.db", o->state_dir);
+    char path[1024], err[512];
+    if (o->store && o->store[0])
+        snprintf(path, sizeof path, "%s", o->store);
+    else
+        snprintf(path, sizeof path, "%s/weft.db", o->state_dir);
     int rc = weft_store_open(st, path, err, sizeof err);
     if (rc)
         fprintf(stderr, "weftctl: %s\n", err);
@@ -488,9 +494,11 @@ int main(int argc, char **argv)
         .url = getenv("WEFT_URL"),
         .key = getenv("WEFT_API_KEY"),
         .cacert = getenv("WEFT_CACERT"),
+        .store = getenv("WEFT_STORE"),
     };
     const struct weft_opt global[] = {
         WEFT_OPTS("--state-dir", &o.state_dir),
+        WEFT_OPTS("--store", &o.store),
         WEFT_OPTS("--url", &o.url),
         WEFT_OPTS("--key", &o.key),
         WEFT_OPTS("--cacert", &o.cacert),

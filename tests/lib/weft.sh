@@ -26,6 +26,8 @@ weft_cleanup() {
     [ -n "${KEEP:-}" ] && { echo "keeping pids ${PIDS[*]}"; return; }
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
+    [ -n "${PG_DIR:-}" ] && { pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop \
+        > /dev/null 2>&1; rm -rf "$PG_DIR"; }
 }
 trap weft_cleanup EXIT
 
@@ -58,6 +60,38 @@ wait_for() {
 
 json() { /usr/bin/python3 "$LIB/weftjson.py" get "$1"; } # json EXPR < document (d)
 free_port() { /usr/bin/python3 "$LIB/weftjson.py" free-port; }
+
+# ---- PostgreSQL ------------------------------------------------------------
+
+# pg_as CMD...: runs a PostgreSQL program as an unprivileged user (the
+# server refuses root): nobody when we are root, else ourselves.
+pg_as() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+
+# start_pg: a PostgreSQL of our own (initdb in a temp dir, trust auth for
+# user weft on a loopback port). Sets PG_BIN, PG_DIR, PG_PORT, PG_URI.
+start_pg() {
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)
+    [ -x "$PG_BIN/initdb" ] || skip "no PostgreSQL server (scripts/install-deps installs it)"
+    PG_DIR=$(mktemp -d /tmp/weft-pg.XXXXXX)
+    [ "$(id -u)" -eq 0 ] && chown nobody "$PG_DIR"
+    pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U weft -A trust --no-sync > "$PG_DIR/initdb.log" 2>&1 ||
+        fail "initdb: $(tail -n 5 "$PG_DIR/initdb.log")"
+    PG_PORT=$(free_port)
+    pg_start
+    PG_URI="postgresql://weft@127.0.0.1:$PG_PORT/postgres"
+}
+pg_start() {
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR" \
+        start > /dev/null || fail "PostgreSQL did not start: $(tail -n 5 "$PG_DIR/server.log")"
+}
+# pg_restart: stops the server the hard way (as a crash would) and starts it.
+pg_restart() {
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop > /dev/null 2>&1
+    pg_start
+}
 
 # ---- the scheduler ---------------------------------------------------------
 

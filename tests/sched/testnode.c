@@ -9,6 +9,9 @@
  * that crashes: its connections close), --freeze-after N raises SIGSTOP
  * (a node that goes silent with its connections open), --yield-after N
  * gives each job back after N of its tokens (lost power budget).
+ *
+ * --url may list several schedulers (comma-separated): when the one in use
+ * stops answering, the node says hello to the next, as weftd does.
  */
 #include <curl/curl.h>
 #include <math.h>
@@ -34,8 +37,13 @@ struct cfg {
     int deferrable, interactive;
 };
 
+#define MAX_URLS 8
+
 struct node {
     struct cfg c;
+    char urls[MAX_URLS][256];
+    int n_urls;
+    atomic_int url_idx;
     atomic_int running;
     atomic_long tokens;
     atomic_int need_hello;
@@ -87,7 +95,7 @@ static CURL *easy(struct node *n, const char *path, struct curl_slist **h, struc
 {
     CURL *c = curl_easy_init();
     char url[512], auth[160];
-    snprintf(url, sizeof url, "%s%s", n->c.url, path);
+    snprintf(url, sizeof url, "%s%s", n->urls[atomic_load(&n->url_idx) % n->n_urls], path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", n->c.token);
     *h = curl_slist_append(NULL, auth);
     *h = curl_slist_append(*h, "Content-Type: application/json");
@@ -145,6 +153,12 @@ static int hello(struct node *n)
         atomic_store(&n->heartbeat_ms, r.heartbeat_ms);
     weft_buf_free(&body);
     weft_buf_free(&out);
+    if (st == 0 && n->n_urls > 1) {
+        /* No answer: the next scheduler in the list. */
+        int next = (atomic_load(&n->url_idx) + 1) % n->n_urls;
+        atomic_store(&n->url_idx, next);
+        fprintf(stderr, "testnode: trying scheduler %s\n", n->urls[next]);
+    }
     return st == 200 ? 0 : WEFT_EAGAIN;
 }
 
@@ -172,7 +186,7 @@ static void *heartbeats(void *arg)
                       : 0;
         weft_buf_free(&body);
         weft_buf_free(&out);
-        if (st == 409)
+        if (st == 409 || (st == 0 && n->n_urls > 1))
             atomic_store(&n->need_hello, 1);
         struct timespec ts = {atomic_load(&n->heartbeat_ms) / 1000,
                               (atomic_load(&n->heartbeat_ms) % 1000) * 1000000L};
@@ -342,7 +356,8 @@ static void *fast_worker(void *arg)
             weft_event_end(&ev, WEFT_END_LENGTH, 1, NULL, NULL);
             weft_event_write(&ev, &body);
             char url[512];
-            snprintf(url, sizeof url, "%s/v1/node/jobs/%s/stream", n->c.url, a.job);
+            snprintf(url, sizeof url, "%s/v1/node/jobs/%s/stream",
+                     n->urls[atomic_load(&n->url_idx) % n->n_urls], a.job);
             curl_easy_setopt(up, CURLOPT_URL, url);
             curl_easy_setopt(up, CURLOPT_POSTFIELDS, body.data);
             curl_easy_setopt(up, CURLOPT_POSTFIELDSIZE, (long)body.len);
@@ -414,6 +429,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: testnode --url URL --token TOKEN [--cacert PEM] ...\n");
         return 2;
     }
+    char list[MAX_URLS * 256];
+    snprintf(list, sizeof list, "%s", n.c.url);
+    for (char *save = NULL, *u = strtok_r(list, ",", &save); u && n.n_urls < MAX_URLS;
+         u = strtok_r(NULL, ",", &save))
+        snprintf(n.urls[n.n_urls++], sizeof n.urls[0], "%s", u);
     signal(SIGPIPE, SIG_IGN); /* CURLOPT_NOSIGNAL leaves this to us */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     atomic_store(&n.heartbeat_ms, 1000);
@@ -455,7 +475,7 @@ int main(int argc, char **argv)
         curl_easy_cleanup(c);
         if (st == 200 && out.data)
             start_job(&n, out.data, out.len);
-        else if (st == 409)
+        else if (st == 409 || (st == 0 && n.n_urls > 1))
             atomic_store(&n.need_hello, 1);
         else if (st != 204)
             sleep_ms(100);
