@@ -210,8 +210,10 @@ int weft_store_journal_append(struct weft_store *st, const char *id, int from,
 /* ---- waking other schedulers (PostgreSQL's LISTEN/NOTIFY) ------------- */
 
 /* A descriptor that turns readable when another scheduler signals, or -1
- * (none, or the connection is down; ask again later). */
-int weft_store_notify_fd(struct weft_store *st);
+ * (none, or the connection is down; ask again later). It is the store's:
+ * watch a dup() of it. *generation changes with every new connection, so
+ * a watcher knows when its copy has gone stale. */
+int weft_store_notify_fd(struct weft_store *st, unsigned *generation);
 /* Reads what arrived: how many signals (0 or more), or WEFT_ESTORE. */
 int weft_store_notify_drain(struct weft_store *st);
 /* Tells every scheduler on the store that jobs changed hands. */

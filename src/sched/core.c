@@ -653,6 +653,16 @@ void sched_tick(uv_timer_t *t)
     uint64_t now = weft_mono_ms();
     int64_t wall = weft_wall_ms();
     struct weft_list *it, *tmp;
+    /* A loop that stalled (a slow disk or database, a busy machine) heard
+     * nothing meanwhile: the silence was ours, not the nodes'. Their
+     * leases move on by the stall before any is judged. */
+    uint64_t gap = s->last_tick_ms ? weft_elapsed_ms(s->last_tick_ms, now) : 0;
+    s->last_tick_ms = now;
+    if (gap > 2 * SCHED_TICK_MS) {
+        weft_list_foreach(it, &s->nodes) NODE_OF(it)->last_seen_ms += gap;
+        weft_log_warn(s->log, "the loop stalled for %llu ms; node leases extended by as much",
+                      (unsigned long long)gap);
+    }
     weft_list_foreach(it, &s->nodes)
     {
         struct sched_node *n = NODE_OF(it);

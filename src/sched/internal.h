@@ -181,13 +181,13 @@ struct sched {
     struct weft_list running; /* struct sched_job on a node */
     int n_nodes, n_queued, n_running;
     uint64_t lease_ms;
+    uint64_t last_tick_ms;       /* when the tick last ran (monotonic) */
     struct weft_list unrecorded; /* struct sched_outcome the store has not taken */
     /* lease.c */
     char owner[WEFT_OWNER_MAX];
-    uint64_t lease_next_ms; /* the next lease cycle, monotonic */
-    uv_poll_t *notify_poll; /* watches the store's LISTEN socket, or NULL */
-    int notify_fd;
-    int store_down; /* the last lease cycle could not reach the store */
+    uint64_t lease_next_ms;     /* the next lease cycle, monotonic */
+    struct sched_watch *notify; /* watches the store's LISTEN socket, or NULL */
+    int store_down;             /* the last lease cycle could not reach the store */
     /* auth.c */
     struct weft_list keys; /* struct sched_keystate */
     struct sched_auth auth[SCHED_AUTH_SLOTS];

@@ -233,9 +233,12 @@ static void store_state(struct sched *s, int rc)
 
 static void watch_notify(struct sched *s);
 
+#define SLOW_CYCLE_MS 200
+
 static void cycle(struct sched *s, uint64_t now)
 {
     s->lease_next_ms = now + (uint64_t)s->cfg.store_lease_ms / 5;
+    uint64_t t0 = weft_mono_ms();
     int rc = 0;
     if (sched_outcomes_retry(s) > 0)
         rc = WEFT_ESTORE;
@@ -251,6 +254,10 @@ static void cycle(struct sched *s, uint64_t now)
         watch_notify(s);
     }
     store_state(s, rc);
+    uint64_t took = weft_elapsed_ms(t0, weft_mono_ms());
+    if (took > SLOW_CYCLE_MS)
+        weft_log_warn(s->log, "the lease cycle took %llu ms (the store is slow)",
+                      (unsigned long long)took);
 }
 
 void sched_lease_tick(struct sched *s, uint64_t now)
@@ -261,20 +268,44 @@ void sched_lease_tick(struct sched *s, uint64_t now)
 
 /* ---- signals from other schedulers ---- */
 
-static void on_poll_closed(uv_handle_t *h)
+/* A copy of the store's socket and its poll: the copy is ours, so libpq
+ * closing its own on a reconnect cannot pull a descriptor out from under
+ * libuv; the generation says when the copy has gone stale. */
+struct sched_watch {
+    uv_poll_t poll; /* first: the close callback gets the watch from it */
+    int fd;
+    unsigned generation;
+};
+
+static void on_watch_closed(uv_handle_t *h)
 {
-    free(h);
+    struct sched_watch *w = (struct sched_watch *)h;
+    close(w->fd);
+    free(w);
+}
+
+static void unwatch(struct sched *s)
+{
+    struct sched_watch *w = s->notify;
+    if (!w)
+        return;
+    s->notify = NULL;
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t *)&w->poll, on_watch_closed);
 }
 
 static void on_notify(uv_poll_t *p, int status, int events)
 {
     struct sched *s = p->data;
     (void)events;
-    int n = status < 0 ? WEFT_ESTORE : weft_store_notify_drain(s->store);
+    unsigned gen;
+    weft_store_notify_fd(s->store, &gen);
+    int n = status < 0 || gen != s->notify->generation ? WEFT_ESTORE
+                                                       : weft_store_notify_drain(s->store);
     if (n < 0) {
-        /* The connection broke: the next cycle reconnects and watches the
-         * new socket. */
-        uv_poll_stop(p);
+        /* The connection broke or was replaced: the next cycle watches the
+         * new one. */
+        unwatch(s);
         return;
     }
     if (n == 0)
@@ -287,34 +318,30 @@ static void on_notify(uv_poll_t *p, int status, int events)
         s->lease_next_ms = now;
 }
 
-static void unwatch(struct sched *s)
-{
-    if (s->notify_poll) {
-        uv_poll_stop(s->notify_poll);
-        uv_close((uv_handle_t *)s->notify_poll, on_poll_closed);
-        s->notify_poll = NULL;
-    }
-    s->notify_fd = -1;
-}
-
-/* Watches the store's socket; a reconnect brings a new one. */
+/* Watches the store's socket, anew after a reconnect. */
 static void watch_notify(struct sched *s)
 {
-    int fd = weft_store_notify_fd(s->store);
-    if (fd == s->notify_fd && (fd < 0 || uv_is_active((uv_handle_t *)s->notify_poll)))
+    unsigned gen;
+    int fd = weft_store_notify_fd(s->store, &gen);
+    if (s->notify && s->notify->generation == gen && fd >= 0)
         return;
     unwatch(s);
     if (fd < 0)
         return;
-    uv_poll_t *p = malloc(sizeof *p);
-    if (!p || uv_poll_init(s->loop, p, fd) != 0) {
-        free(p);
+    struct sched_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return;
+    w->fd = dup(fd);
+    w->generation = gen;
+    if (w->fd < 0 || uv_poll_init(s->loop, &w->poll, w->fd) != 0) {
+        if (w->fd >= 0)
+            close(w->fd);
+        free(w);
         return;
     }
-    p->data = s;
-    s->notify_poll = p;
-    s->notify_fd = fd;
-    uv_poll_start(p, UV_READABLE, on_notify);
+    w->poll.data = s;
+    s->notify = w;
+    uv_poll_start(&w->poll, UV_READABLE, on_notify);
 }
 
 /* ---- life ---- */
@@ -328,7 +355,6 @@ int sched_lease_start(struct sched *s)
      * port), so a restarted one takes its own jobs back at once. */
     snprintf(s->owner, sizeof s->owner, "%.36s:%d", host, sched_port(s));
     weft_store_lease_setup(s->store, s->owner, s->cfg.store_lease_ms);
-    s->notify_fd = -1;
     struct claim_ctx c = {.s = s};
     /* SQLite has one scheduler: everything unfinished is its own. A shared
      * store gives back this owner's jobs and lapsed ones now; the rest come

@@ -171,9 +171,10 @@ int weft_store_journal_append(struct weft_store *st, const char *id, int from,
     return st->ops->journal_append(st, id, from, tokens, n, text, len);
 }
 
-int weft_store_notify_fd(struct weft_store *st)
+int weft_store_notify_fd(struct weft_store *st, unsigned *generation)
 {
-    return st->ops->notify_fd ? st->ops->notify_fd(st) : -1;
+    *generation = 0;
+    return st->ops->notify_fd ? st->ops->notify_fd(st, generation) : -1;
 }
 
 int weft_store_notify_drain(struct weft_store *st)

@@ -48,7 +48,7 @@ struct store_ops {
     int (*lease_release)(struct weft_store *st, const char *id);
     int (*journal_append)(struct weft_store *st, const char *id, int from, const int32_t *tokens,
                           int n, const char *text, size_t len);
-    int (*notify_fd)(struct weft_store *st);
+    int (*notify_fd)(struct weft_store *st, unsigned *generation);
     int (*notify_drain)(struct weft_store *st);
     int (*notify)(struct weft_store *st);
 };

@@ -31,6 +31,7 @@ struct pg {
     PGconn *conn;
     char *conninfo;
     uint64_t next_try_ms; /* monotonic: the next reconnect allowed */
+    unsigned generation;  /* counts connections made */
     char last_error[256];
 };
 
@@ -110,6 +111,7 @@ static int connect_now(struct pg *p)
     if (p->conn)
         PQfinish(p->conn);
     p->conn = PQconnectdbParams(keys, vals, 1);
+    p->generation++;
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         note_error(p);
         return WEFT_ESTORE;
@@ -689,9 +691,10 @@ static int pg_journal_append(struct weft_store *st, const char *id, int from, co
 
 /* ---- LISTEN/NOTIFY ---------------------------------------------------------- */
 
-static int pg_notify_fd(struct weft_store *st)
+static int pg_notify_fd(struct weft_store *st, unsigned *generation)
 {
     struct pg *p = PG(st);
+    *generation = p->generation;
     return p->conn && PQstatus(p->conn) == CONNECTION_OK ? PQsocket(p->conn) : -1;
 }
 

@@ -117,6 +117,54 @@ stop_sched_hard() {
     wait "$SCHED_PID" 2>/dev/null
 }
 
+# ---- a region: several schedulers on one PostgreSQL --------------------------
+
+# start_region_sched I [flags...]: scheduler I of a region on start_pg's
+# PostgreSQL, on RPORT[I] (default: any), sharing scheduler 1's dev
+# certificate; leases of STORE_LEASE_MS (1000). Sets RPID[I], RPORT[I],
+# RURL[I].
+declare -A RPID RPORT RURL
+start_region_sched() {
+    local i=$1
+    shift
+    mkdir -p "$WORK/s$i"
+    [ "$i" = 1 ] || cp "$WORK"/s1/dev-*.pem "$WORK/s$i/"
+    : > "$WORK/s$i.out"
+    "$BIN/weft-scheduler" --dev-tls --state-dir "$WORK/s$i" --store "$PG_URI" \
+        --store-lease-ms "${STORE_LEASE_MS:-1000}" --port "${RPORT[$i]:-0}" \
+        --heartbeat-ms "${HEARTBEAT_MS:-200}" --log-level "${SCHED_LOG:-info}" "$@" \
+        > "$WORK/s$i.out" 2>> "$WORK/s$i.err" &
+    RPID[$i]=$!
+    PIDS+=("${RPID[$i]}")
+    wait_for "scheduler $i's port" 10 grep -q "listening on port" "$WORK/s$i.out"
+    RPORT[$i]=$(sed -n 's/.*listening on port \([0-9]*\)/\1/p' "$WORK/s$i.out")
+    RURL[$i]="https://127.0.0.1:${RPORT[$i]}"
+}
+# start_region N [flags...]: schedulers 1..N; URL is the first's, CA theirs,
+# and weftctl works on the shared store (WEFT_STORE).
+start_region() {
+    local n=$1
+    shift
+    for i in $(seq "$n"); do start_region_sched "$i" "$@"; done
+    URL=${RURL[1]}
+    CA="$WORK/s1/dev-cert.pem"
+    export WEFT_STORE=$PG_URI
+}
+# region_urls FIRST: every scheduler's URL, comma-separated, from FIRST on.
+region_urls() {
+    local n=${#RURL[@]} first=$1 out="" i
+    for k in $(seq 0 $((n - 1))); do
+        i=$(((first - 1 + k) % n + 1))
+        out="$out${out:+,}${RURL[$i]}"
+    done
+    printf '%s' "$out"
+}
+# stop_region_sched I: SIGKILL, as a crash would.
+stop_region_sched() {
+    kill -9 "${RPID[$1]}"
+    wait "${RPID[$1]}" 2>/dev/null
+}
+
 ctl() { "$BIN/weftctl" --state-dir "$WORK/sched" "$@"; }
 new_key() { ctl keys create "$@" 2>/dev/null; } # new_key NAME [flags] -> the secret
 enroll() { ctl nodes enroll "$1" 2>/dev/null; }  # enroll NAME -> the node's token
