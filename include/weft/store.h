@@ -147,10 +147,14 @@ struct weft_job_row {
     char *result;    /* the completion object as JSON, or NULL (owned) */
     char *error;     /* why it failed, or NULL (owned) */
     char model[128]; /* the request's model, for claims */
+    int stream;      /* a streamed OpenAI request, resumable; not a jobs API job */
     int has_seed;    /* seed is the job's sampling seed */
     uint64_t seed;
-    /* The journal, filled by weft_store_job_claim() only (owned). */
+    /* The journal, filled by weft_store_job_claim() and
+     * weft_store_journal_get() only (owned): each token and the bytes of
+     * text it added. */
     int32_t *tokens;
+    uint32_t *lens;
     int n_tokens;
     char *text;
     size_t text_len;
@@ -176,7 +180,8 @@ int weft_store_job_get(struct weft_store *st, const char *id, const char *key_id
                        struct weft_job_row *row);
 
 /* Newest first, after `after` (an id, or NULL), at most limit rows; key_id
- * NULL lists every key's jobs. Returns the count passed to cb. */
+ * NULL lists every key's jobs. Streamed requests are not listed. Returns
+ * the count passed to cb. */
 int weft_store_job_list(struct weft_store *st, const char *key_id, const char *after, int limit,
                         void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
 
@@ -187,6 +192,10 @@ struct weft_claim {
     int mine;               /* only jobs this owner holds (a restart: none is in memory) */
     const char *models;     /* ",a,b,": only jobs for these models; NULL: any */
     int64_t expired_before; /* also jobs with a deadline before this wall time, ms; 0: no */
+    const char *id;         /* only this job (a resumed stream); NULL: any */
+    /* Streamed requests are claimed by id only, or as abandoned: with no
+     * lease since before this (ms ago), so that they can be ended. */
+    int abandoned_ms;
 };
 /* Claims unfinished jobs whose lease has lapsed (or that have none; with
  * c->mine, those this owner holds instead),
@@ -202,10 +211,18 @@ int weft_store_lease_renew(struct weft_store *st, void (*cb)(const char *id, voi
 /* Gives up this owner's lease on job id (NULL: on every job), so that
  * another scheduler can claim it at once. */
 int weft_store_lease_release(struct weft_store *st, const char *id);
-/* Journals tokens [from, from+n) of job id with the text they made. A
- * batch already journaled (another owner wrote it) is left as it is. */
+/* Journals tokens [from, from+n) of job id with the text they made (lens:
+ * each token's bytes of it, summing to len). A batch already journaled
+ * (another owner wrote it) is left as it is. A finished job's journal goes
+ * with its outcome, except a streamed request's, which stays for late
+ * resumes until weft_store_purge_streams(). */
 int weft_store_journal_append(struct weft_store *st, const char *id, int from,
-                              const int32_t *tokens, int n, const char *text, size_t len);
+                              const int32_t *tokens, const uint32_t *lens, int n,
+                              const char *text, size_t len);
+/* Fills row's journal (tokens, lens, text) for job id. */
+int weft_store_journal_get(struct weft_store *st, const char *id, struct weft_job_row *row);
+/* Deletes streamed requests (and journals) finished before this wall time. */
+int weft_store_purge_streams(struct weft_store *st, int64_t finished_before_ms);
 
 /* ---- waking other schedulers (PostgreSQL's LISTEN/NOTIFY) ------------- */
 

@@ -20,7 +20,8 @@ typedef int sched_headers_handler(struct sched *s, struct weft_http_req *req,
 
 sched_handler sched_h_healthz, sched_h_metrics, sched_h_admin_nodes;
 sched_handler sched_h_models, sched_h_chat, sched_h_completions;
-sched_handler sched_h_jobs_create, sched_h_jobs_get, sched_h_jobs_list, sched_h_jobs_cancel;
+sched_handler sched_h_jobs_create, sched_h_jobs_get, sched_h_jobs_list, sched_h_jobs_cancel,
+    sched_h_jobs_stream;
 sched_handler sched_h_node_hello, sched_h_node_heartbeat, sched_h_node_work,
     sched_h_node_stream_end;
 sched_headers_handler sched_h_node_stream_open;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "client.h"
 #include "core.h"
 #include "lease.h"
 #include "reply.h"
@@ -109,13 +110,7 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
     /* The seed is fixed now and stored: a run resumed by any scheduler,
      * after any restart, samples what the first run would have. */
     row.has_seed = 1;
-    if (parsed.has_seed) {
-        row.seed = parsed.seed;
-    } else {
-        char sh[17];
-        weft_random_hex(sh, 8);
-        row.seed = strtoull(sh, NULL, 16) & 0x7fffffffffffffffull;
-    }
+    row.seed = parsed.has_seed ? parsed.seed : sched_seed_new();
     weft_oai_req_free(&parsed);
     int existing = 0;
     int rc = request ? weft_store_job_insert(s->store, &row, &existing) : WEFT_ENOMEM;
@@ -221,4 +216,49 @@ void sched_h_jobs_list(struct sched *s, struct weft_http_req *req, struct sched_
     else
         cJSON_AddNullToObject(o, "last_id");
     sched_reply_json(req, 200, o);
+}
+
+/* GET /v1/jobs/{id}/stream?after=N: the job's tokens from token N on, as
+ * the events of a streamed completion, on any scheduler of the region. */
+void sched_h_jobs_stream(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    const struct weft_key_info *k = &call->key;
+    char a[16];
+    int after = 0;
+    if (sched_query_param(req->query, "after", a, sizeof a) == 0) {
+        char *end;
+        long v = strtol(a, &end, 10);
+        if (*end || end == a || v < 0 || v > WEFT_OAI_MAX_TOKENS) {
+            sched_reply_fail(req, 400, NULL, NULL, "after must be a token count, 0 or more");
+            return;
+        }
+        after = (int)v;
+    }
+    struct sched_job *j = sched_job_find(s, call->id);
+    if (j && j->durable && (k->admin || strcmp(j->key_id, k->id) == 0)) {
+        sched_client_resume(s, j, req, after);
+        return;
+    }
+    struct weft_job_row row;
+    if (weft_store_job_get(s->store, call->id, k->admin ? NULL : k->id, &row) != 0) {
+        sched_reply_fail(req, 404, NULL, "job_not_found", "No such job.");
+        return;
+    }
+    int final = weft_job_state_final(row.state);
+    if (final && sched_lease_replay(s, req, &row, after) != 0) {
+        sched_reply_fail(req, 409, NULL, "job_finished",
+                         row.state == WEFT_JOB_SUCCEEDED
+                             ? "The job has finished; its result is at GET /v1/jobs/{id}."
+                             : "The job ended without a result.");
+    }
+    weft_job_row_free(&row);
+    if (final)
+        return;
+    if (!weft_store_shared(s->store)) {
+        /* One scheduler holds every unfinished job in memory: this one is
+         * between states (a restart is taking it back). */
+        sched_reply_fail(req, 503, NULL, "stream_busy", "The job is not ready; retry shortly.");
+        return;
+    }
+    sched_lease_resume(s, req, call->id, after);
 }

@@ -10,6 +10,8 @@
 #include "client.h"
 #include "core.h"
 #include "reply.h"
+#include "weft/error.h"
+#include "weft/time.h"
 
 void sched_h_models(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
@@ -40,6 +42,37 @@ void sched_h_models(struct sched *s, struct weft_http_req *req, struct sched_cal
         }
     }
     sched_reply_json(req, 200, o);
+}
+
+/* With a shared store a streamed request is kept there, journaled like a
+ * job, so that its client can resume it on any scheduler of the region
+ * (GET /v1/jobs/{id}/stream?after=N) when this one dies. */
+static int keep_stream(struct sched *s, struct sched_job *j, const struct weft_http_req *req)
+{
+    struct weft_job_row row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.id, sizeof row.id, "%s", j->id);
+    snprintf(row.key_id, sizeof row.key_id, "%s", j->key_id);
+    snprintf(row.model, sizeof row.model, "%s", j->req.model);
+    row.created_ms = weft_wall_ms();
+    row.priority = WEFT_OAI_INTERACTIVE;
+    row.kind = j->req.kind;
+    row.stream = 1;
+    if (!j->req.has_seed) {
+        j->req.seed = sched_seed_new();
+        j->req.has_seed = 1;
+    }
+    row.has_seed = 1;
+    row.seed = j->req.seed;
+    row.request = strndup(req->body.data ? req->body.data : "", req->body.len);
+    int existing = 0;
+    int rc = row.request ? weft_store_job_insert(s->store, &row, &existing) : WEFT_ENOMEM;
+    weft_job_row_free(&row);
+    if (rc == 0) {
+        j->durable = 1;
+        j->stream_job = 1;
+    }
+    return rc;
 }
 
 static void generate(struct sched *s, struct weft_http_req *req, const struct weft_key_info *k,
@@ -75,6 +108,13 @@ static void generate(struct sched *s, struct weft_http_req *req, const struct we
         return;
     }
     j->req.priority = WEFT_OAI_INTERACTIVE;
+    if (j->req.stream && weft_store_shared(s->store) && keep_stream(s, j, req) != 0) {
+        sched_auth_slot_release(s, k->id);
+        sched_job_free(j);
+        sched_reply_fail(req, 503, NULL, "store_unavailable",
+                         "The scheduler cannot reach its store; retry shortly.");
+        return;
+    }
     j->holds_slot = 1;
     sched_client_begin(s, j, req);
     sched_job_submit(s, j);

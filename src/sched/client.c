@@ -111,20 +111,31 @@ static void client_detach(struct sched *s, struct sched_job *j)
     }
 }
 
-static void on_tokens(struct sched *s, struct sched_job *j, const char *text, size_t len)
+/* One chunk of text; token_index is the last token it holds, which a
+ * client that lost the stream resumes after. */
+static void send_text(struct sched_job *j, const char *text, size_t len)
 {
-    (void)s;
-    if (!j->client || !j->req.stream)
-        return;
     char *piece = strndup(text, len);
     if (!piece)
         return;
     cJSON *o = chunk_base(j);
     cJSON *choices = cJSON_AddArrayToObject(o, "choices");
     cJSON_AddItemToArray(choices, choice(j, piece, NULL, !j->sent_role));
+    if (j->n_tokens > 0)
+        cJSON_AddNumberToObject(o, "token_index", j->n_tokens - 1);
     j->sent_role = 1;
     free(piece);
     sse_send(j, o);
+}
+
+static void on_tokens(struct sched *s, struct sched_job *j, const char *text, size_t len)
+{
+    (void)s;
+    if (!j->client || !j->req.stream)
+        return;
+    if (j->n_tokens <= j->skip_until)
+        return; /* a resumed client has this token already */
+    send_text(j, text, len);
 }
 
 static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
@@ -134,6 +145,8 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
         client_detach(s, j);
         return completion_json(j, finish);
     }
+    /* A stored stream keeps its whole text too, for a resume after the end. */
+    char *stored = j->durable ? completion_json(j, finish) : NULL;
     if (j->req.stream) {
         cJSON *o = chunk_base(j);
         cJSON *choices = cJSON_AddArrayToObject(o, "choices");
@@ -148,7 +161,7 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
         weft_http_stream_write(req, "data: [DONE]\n\n", 14);
         client_detach(s, j);
         weft_http_stream_end(req);
-        return NULL;
+        return stored;
     }
     char *txt = completion_json(j, finish);
     client_detach(s, j);
@@ -157,7 +170,7 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
     else
         weft_http_respond(req, 500, SCHED_JSON, NULL, "{}", 2);
     free(txt);
-    return NULL;
+    return stored;
 }
 
 static void on_failed(struct sched *s, struct sched_job *j, int status, const char *code,
@@ -199,7 +212,11 @@ static void client_aborted(struct weft_http_req *req)
         return;
     struct sched *s = j->sched;
     client_detach(s, j);
-    sched_job_cancel(s, j, "client went away");
+    if (j->stream_job)
+        sched_job_abandon(s, j);
+    else if (!j->durable)
+        sched_job_cancel(s, j, "client went away");
+    /* A jobs API job someone watched runs on without its watcher. */
 }
 
 void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_req *req)
@@ -211,4 +228,42 @@ void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_r
     if (j->req.stream)
         weft_http_stream_begin(req, 200, "text/event-stream",
                                "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+}
+
+void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_req *req,
+                         int after)
+{
+    if (j->client) {
+        /* The newest reader wins: the old one is told and let go. */
+        struct weft_http_req *old = j->client;
+        client_detach(s, j);
+        if (old->streaming) {
+            static const char moved[] =
+                "data: {\"error\":{\"message\":\"this stream was resumed by another "
+                "connection\",\"type\":\"server_error\",\"code\":\"stream_resumed\"}}\n\n";
+            weft_http_stream_write(old, moved, sizeof moved - 1);
+            weft_http_stream_end(old);
+        } else {
+            sched_reply_fail(old, 409, NULL, "stream_resumed", "resumed by another connection");
+        }
+    }
+    j->req.stream = 1; /* a resume is always a stream of events */
+    sched_client_begin(s, j, req);
+    j->sent_role = after > 0;
+    j->skip_until = 0;
+    if (after > j->n_tokens) {
+        j->skip_until = after; /* tokens the journal had not caught up with */
+        return;
+    }
+    size_t off = sched_job_text_at(j, after);
+    if (off < j->text.len || after == 0)
+        send_text(j, j->text.data ? j->text.data + off : "", j->text.len - off);
+}
+
+void sched_client_replay(struct sched *s, struct sched_job *j, struct weft_http_req *req,
+                         int after, const char *finish)
+{
+    sched_client_resume(s, j, req, after);
+    char *stored = on_done(s, j, finish);
+    free(stored);
 }

@@ -18,4 +18,15 @@ extern const struct sched_job_events sched_client_events;
  * (j->holds_slot) is released when the client is done with. */
 void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_req *req);
 
+/* req becomes the client of job j, already under way (GET
+ * /v1/jobs/{id}/stream?after=N): it is sent j's text from token `after` on
+ * as one event, then the rest as it comes. A client j had is ended: the
+ * newest reader wins. */
+void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_req *req,
+                         int after);
+/* A finished job read again: its text from token `after`, then its end
+ * (finish: "stop" or "length"). j is in no list; the caller frees it. */
+void sched_client_replay(struct sched *s, struct sched_job *j, struct weft_http_req *req,
+                         int after, const char *finish);
+
 #endif /* WEFT_SCHED_CLIENT_H */

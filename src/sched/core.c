@@ -103,8 +103,47 @@ void sched_job_free(struct sched_job *j)
 {
     weft_oai_req_free(&j->req);
     free(j->tokens);
+    free(j->lens);
     weft_buf_free(&j->text);
     free(j);
+}
+
+int sched_job_grow(struct sched_job *j, int cap)
+{
+    if (cap <= j->cap_tokens)
+        return 0;
+    int32_t *t = realloc(j->tokens, (size_t)cap * sizeof *t);
+    if (t)
+        j->tokens = t;
+    uint32_t *l = t ? realloc(j->lens, (size_t)cap * sizeof *l) : NULL;
+    if (!t || !l)
+        return WEFT_ENOMEM;
+    j->lens = l;
+    j->cap_tokens = cap;
+    return 0;
+}
+
+size_t sched_job_text_at(const struct sched_job *j, int n)
+{
+    size_t off = 0;
+    for (int i = 0; i < n && i < j->n_tokens; i++)
+        off += j->lens[i];
+    return off;
+}
+
+int sched_job_journal(struct sched *s, struct sched_job *j)
+{
+    if (!j->durable || j->n_tokens <= j->journaled)
+        return 0;
+    int rc = weft_store_journal_append(s->store, j->id, j->journaled, j->tokens + j->journaled,
+                                       j->lens + j->journaled, j->n_tokens - j->journaled,
+                                       j->text.data ? j->text.data + j->journaled_text : "",
+                                       j->text.len - j->journaled_text);
+    if (rc == 0) {
+        j->journaled = j->n_tokens;
+        j->journaled_text = j->text.len;
+    }
+    return rc;
 }
 
 struct sched_job *sched_job_find(struct sched *s, const char *id)
@@ -120,14 +159,19 @@ struct sched_job *sched_job_find(struct sched *s, const char *id)
     return NULL;
 }
 
+uint64_t sched_seed_new(void)
+{
+    char hex[17];
+    weft_random_hex(hex, 8);
+    return strtoull(hex, NULL, 16) & 0x7fffffffffffffffull;
+}
+
 void sched_job_submit(struct sched *s, struct sched_job *job)
 {
     /* Every job gets a seed now, so a resumed run draws the same numbers
      * as the first one would have. */
     if (!job->req.has_seed) {
-        char hex[17];
-        weft_random_hex(hex, 8);
-        job->req.seed = strtoull(hex, NULL, 16) & 0x7fffffffffffffffull;
+        job->req.seed = sched_seed_new();
         job->req.has_seed = 1;
     }
     job->queued_ms = weft_mono_ms();
@@ -295,7 +339,32 @@ void sched_job_drop(struct sched *s, struct sched_job *j, const char *why)
     weft_log_notice(s->log, "job %s: no longer this scheduler's: %s", j->id, why);
     detach_node(s, j, 409);
     job_unlink(s, j);
+    if (j->client) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "this stream moved to another scheduler; resume it with GET "
+                 "/v1/jobs/%s/stream?after=N",
+                 j->id);
+        s->events->failed(s, j, 503, "stream_moved", msg);
+    }
     sched_job_free(j);
+}
+
+void sched_job_abandon(struct sched *s, struct sched_job *j)
+{
+    /* Journaled and given back, it waits for its client to resume it
+     * anywhere; the lease cycle of some scheduler ends it if none does. */
+    if (sched_job_journal(s, j) == 0 && weft_store_lease_release(s->store, j->id) == 0) {
+        weft_store_notify(s->store);
+        weft_log_info(s->log, "job %s: its client went away; kept for a resume from token %d",
+                      j->id, j->n_tokens);
+        detach_node(s, j, 409);
+        job_unlink(s, j);
+        sched_job_free(j);
+        sched_dispatch(s);
+        return;
+    }
+    sched_job_cancel(s, j, "client went away (the store could not keep it)");
 }
 
 void sched_job_cancel(struct sched *s, struct sched_job *j, const char *why)
@@ -706,17 +775,12 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
             return 0; /* already delivered: a resumed node repeating itself */
         if (ev.i > j->n_tokens || j->n_tokens >= j->req.max_tokens)
             return WEFT_EPROTO;
-        if (j->n_tokens == j->cap_tokens) {
-            int cap = j->cap_tokens ? 2 * j->cap_tokens : 64;
-            int32_t *t = realloc(j->tokens, (size_t)cap * sizeof *t);
-            if (!t)
-                return WEFT_ENOMEM;
-            j->tokens = t;
-            j->cap_tokens = cap;
-        }
+        if (j->n_tokens == j->cap_tokens && sched_job_grow(j, j->cap_tokens ? 2 * j->cap_tokens : 64))
+            return WEFT_ENOMEM;
         size_t plen = strlen(ev.text);
         if (weft_buf_append(&j->text, ev.text, plen) != 0)
             return WEFT_E2BIG;
+        j->lens[j->n_tokens] = (uint32_t)plen;
         j->tokens[j->n_tokens++] = ev.id;
         s->m.tokens++;
         st->node->tokens++;

@@ -42,14 +42,26 @@ void sched_job_free(struct sched_job *job);
 struct sched_job *sched_job_find(struct sched *s, const char *id);
 /* Jobs of the jobs API (durable ones) that key_id has queued or running. */
 int sched_jobs_of_key(struct sched *s, const char *key_id);
+/* A fresh sampling seed (63 bits). */
+uint64_t sched_seed_new(void);
 /* Queues a job (ownership passes to the scheduler) and places what can be
  * placed. */
 void sched_job_submit(struct sched *s, struct sched_job *job);
 /* Drops a job whose client is gone or whose owner cancelled it (its
  * client, if any, was detached first). */
 void sched_job_cancel(struct sched *s, struct sched_job *job, const char *why);
+/* Room for cap tokens (and their lengths); 0 or WEFT_ENOMEM. */
+int sched_job_grow(struct sched_job *j, int cap);
+/* Where token n's text starts in j->text (the text of tokens 0..n-1). */
+size_t sched_job_text_at(const struct sched_job *j, int n);
+/* Journals the tokens a durable job has made since its last journal. */
+int sched_job_journal(struct sched *s, struct sched_job *j);
+/* A resumable stream whose client went away: journaled, its lease given
+ * back for a resume on any scheduler (cancelled when the store cannot). */
+void sched_job_abandon(struct sched *s, struct sched_job *j);
 /* Forgets a job another scheduler holds now (or that was finished
- * elsewhere): its node is told, nothing is recorded. */
+ * elsewhere): its node is told, a client is told where to resume, nothing
+ * is recorded. */
 void sched_job_drop(struct sched *s, struct sched_job *j, const char *why);
 /* Outcomes the store could not take when the job ended are kept and
  * retried here (lease.c, each cycle): returns how many are still waiting. */

@@ -75,7 +75,8 @@ struct sched_job {
     struct weft_list link; /* in sched.queue or sched.running */
     struct sched *sched;
     char id[SCHED_ID_MAX];
-    int durable; /* a /v1/jobs job, in the store */
+    int durable;    /* in the store: a /v1/jobs job, or a resumable stream */
+    int stream_job; /* a streamed request kept in a shared store, resumable */
     struct weft_oai_req req;
     char key_id[24];
     int64_t created_s;
@@ -83,6 +84,7 @@ struct sched_job {
     enum sched_job_state state;
     /* What the client already has: the resume point. */
     int32_t *tokens;
+    uint32_t *lens; /* the bytes of text each token added */
     int n_tokens, cap_tokens;
     struct weft_buf text;
     int prompt_tokens;
@@ -107,6 +109,7 @@ struct sched_job {
     struct weft_http_req *client;
     int holds_slot; /* the client took one of its key's concurrency slots */
     int sent_role;
+    int skip_until; /* a resumed client has tokens below this already */
 };
 
 /* How core.c tells the client side what became of a job. Each is called
@@ -188,6 +191,8 @@ struct sched {
     uint64_t lease_next_ms;     /* the next lease cycle, monotonic */
     struct sched_watch *notify; /* watches the store's LISTEN socket, or NULL */
     int store_down;             /* the last lease cycle could not reach the store */
+    struct weft_list resumes;   /* struct sched_resume: streams waiting for a lease */
+    uint64_t purge_next_ms;     /* when finished streams are next purged */
     /* auth.c */
     struct weft_list keys; /* struct sched_keystate */
     struct sched_auth auth[SCHED_AUTH_SLOTS];

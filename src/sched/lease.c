@@ -2,13 +2,16 @@
  * outlives it and that other schedulers may share. See lease.h. */
 #include "lease.h"
 
+#include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "core.h"
+#include "reply.h"
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/time.h"
@@ -18,6 +21,12 @@
 #define CLAIM_MAX    64 /* jobs claimed in one cycle, so that a cycle stays short */
 #define CYCLE_MIN_MS 20 /* signals arriving faster than this wait for the tick */
 #define MODELS_MAX   2048
+/* A stream nobody resumed within this is ended (its lease lapsed or was
+ * given back this long ago). */
+#define STREAM_ABANDON_MS 30000
+/* Finished streams stay readable (a late resume) this long. */
+#define STREAM_KEEP_MS (10 * 60 * 1000)
+#define PURGE_EVERY_MS 60000
 
 int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sched_job **out,
                        struct weft_oai_err *e)
@@ -42,14 +51,16 @@ int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sch
     }
     j->created_s = r->created_ms / 1000;
     snprintf(j->key_id, sizeof j->key_id, "%s", r->key_id);
+    j->stream_job = r->stream;
     if (r->n_tokens > 0) {
-        j->tokens = malloc((size_t)r->n_tokens * sizeof *j->tokens);
-        if (!j->tokens || weft_buf_append(&j->text, r->text ? r->text : "", r->text_len) != 0) {
+        if (sched_job_grow(j, r->n_tokens) != 0 ||
+            weft_buf_append(&j->text, r->text ? r->text : "", r->text_len) != 0) {
             sched_job_free(j);
             return WEFT_ENOMEM;
         }
         memcpy(j->tokens, r->tokens, (size_t)r->n_tokens * sizeof *j->tokens);
-        j->n_tokens = j->cap_tokens = r->n_tokens;
+        memcpy(j->lens, r->lens, (size_t)r->n_tokens * sizeof *j->lens);
+        j->n_tokens = r->n_tokens;
         j->journaled = r->n_tokens;
         j->journaled_text = r->text_len;
     }
@@ -59,27 +70,13 @@ int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sch
 
 /* ---- the journal ---- */
 
-static int journal_job(struct sched *s, struct sched_job *j)
-{
-    if (!j->durable || j->n_tokens <= j->journaled)
-        return 0;
-    int rc = weft_store_journal_append(
-        s->store, j->id, j->journaled, j->tokens + j->journaled, j->n_tokens - j->journaled,
-        j->text.data ? j->text.data + j->journaled_text : "", j->text.len - j->journaled_text);
-    if (rc == 0) {
-        j->journaled = j->n_tokens;
-        j->journaled_text = j->text.len;
-    }
-    return rc;
-}
-
 static int journal_all(struct sched *s)
 {
     struct weft_list *lists[2] = {&s->running, &s->queue}, *it;
     for (int l = 0; l < 2; l++)
         weft_list_foreach(it, lists[l])
         {
-            int rc = journal_job(s, JOB_OF(it));
+            int rc = sched_job_journal(s, JOB_OF(it));
             if (rc)
                 return rc;
         }
@@ -127,12 +124,12 @@ static int release_waiting(struct sched *s, uint64_t now)
     weft_list_foreach_safe(it, tmp, &s->queue)
     {
         struct sched_job *j = JOB_OF(it);
-        if (!j->durable)
-            continue;
+        if (!j->durable || j->client)
+            continue; /* a stream's client is here: so is its job */
         if (sched_model_available(s, j->req.model) &&
             weft_elapsed_ms(j->queued_here_ms, now) < (uint64_t)s->cfg.store_lease_ms)
             continue;
-        if (journal_job(s, j) != 0 || weft_store_lease_release(s->store, j->id) != 0)
+        if (sched_job_journal(s, j) != 0 || weft_store_lease_release(s->store, j->id) != 0)
             return WEFT_ESTORE;
         weft_log_info(s->log, "job %s: given back to the store for another scheduler", j->id);
         sched_job_drop(s, j, "given back");
@@ -146,6 +143,8 @@ static int release_waiting(struct sched *s, uint64_t now)
 struct claim_ctx {
     struct sched *s;
     int got;
+    int job_wanted;        /* claiming one job by id, for a resume */
+    struct sched_job *job; /* the last job taken */
 };
 
 static void take_one(const struct weft_job_row *r, void *ud)
@@ -156,6 +155,13 @@ static void take_one(const struct weft_job_row *r, void *ud)
     struct weft_oai_err e;
     if (sched_job_find(s, r->id))
         return; /* already here (a restart's own claim overlapping) */
+    if (r->stream && !c->job_wanted) {
+        /* A stream whose client never came back: nobody will read it. */
+        weft_log_info(s->log, "job %s: its client did not resume it; ending it", r->id);
+        weft_store_job_finish(s->store, r->id, WEFT_JOB_CANCELLED, NULL,
+                              "the client went away and did not resume the stream");
+        return;
+    }
     if (sched_job_from_row(s, r, &j, &e) != 0) {
         weft_log_error(s->log, "job %s: stored request no longer parses (%s): failing it", r->id,
                        e.message);
@@ -166,7 +172,9 @@ static void take_one(const struct weft_job_row *r, void *ud)
         weft_log_notice(s->log, "job %s: claimed with %d journaled tokens", r->id, r->n_tokens);
     weft_store_job_mark(s->store, r->id, WEFT_JOB_QUEUED);
     c->got++;
-    sched_job_submit(s, j);
+    c->job = j;
+    if (!c->job_wanted)
+        sched_job_submit(s, j);
 }
 
 /* Free slots for deferrable work on this scheduler's live nodes, and the
@@ -204,7 +212,10 @@ static int claim(struct sched *s)
     struct claim_ctx c = {.s = s};
     /* Jobs past their deadline, whoever can run them: claimed to be
      * expired (the tick does that), so none floats unowned forever. */
-    struct weft_claim late = {.max = CLAIM_MAX, .models = ",", .expired_before = weft_wall_ms()};
+    struct weft_claim late = {.max = CLAIM_MAX,
+                              .models = ",",
+                              .expired_before = weft_wall_ms(),
+                              .abandoned_ms = STREAM_ABANDON_MS};
     int rc = weft_store_job_claim(s->store, &late, take_one, &c);
     if (rc < 0)
         return rc;
@@ -215,6 +226,150 @@ static int claim(struct sched *s)
     struct weft_claim want = {.max = room < CLAIM_MAX ? room : CLAIM_MAX, .models = models};
     rc = weft_store_job_claim(s->store, &want, take_one, &c);
     return rc < 0 ? rc : 0;
+}
+
+/* ---- resumed streams ---- */
+
+struct sched_resume {
+    struct weft_list link; /* in sched.resumes */
+    struct sched *s;
+    struct weft_http_req *req;
+    char id[SCHED_ID_MAX];
+    int after;
+    uint64_t until_ms;
+};
+
+int sched_lease_replay(struct sched *s, struct weft_http_req *req, const struct weft_job_row *row,
+                       int after)
+{
+    struct weft_job_row jr = *row;
+    jr.tokens = NULL;
+    jr.lens = NULL;
+    jr.text = NULL;
+    jr.n_tokens = 0;
+    jr.text_len = 0;
+    cJSON *res = row->result ? cJSON_Parse(row->result) : NULL;
+    cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "choices"), 0);
+    cJSON *msg = cJSON_GetObjectItem(c0, "message");
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(msg ? msg : c0, msg ? "content"
+                                                                                    : "text"));
+    const char *finish = cJSON_GetStringValue(cJSON_GetObjectItem(c0, "finish_reason"));
+    struct sched_job *j = NULL;
+    struct weft_oai_err e;
+    int rc = WEFT_ENOENT;
+    /* The journal says where each token's text begins; without it (a jobs
+     * API job's goes with its outcome) only a read from the start works. */
+    if (text && finish && weft_store_journal_get(s->store, row->id, &jr) == 0 &&
+        (after == 0 || after <= jr.n_tokens) && sched_job_from_row(s, &jr, &j, &e) == 0) {
+        weft_buf_reset(&j->text);
+        weft_buf_append_str(&j->text, text);
+        sched_client_replay(s, j, req, after, finish);
+        sched_job_free(j);
+        rc = 0;
+    }
+    free(jr.tokens);
+    free(jr.lens);
+    free(jr.text);
+    cJSON_Delete(res);
+    return rc;
+}
+
+static void resume_free(struct sched_resume *r)
+{
+    weft_list_remove(&r->link);
+    if (r->req) {
+        r->req->data = NULL;
+        r->req->on_abort = NULL;
+    }
+    free(r);
+}
+
+static void resume_aborted(struct weft_http_req *req)
+{
+    struct sched_resume *r = req->data;
+    if (!r)
+        return;
+    r->req = NULL;
+    resume_free(r);
+}
+
+/* 1: resumed (or replayed, or answered); 0: still held elsewhere; < 0: the
+ * store could not say. */
+static int try_resume(struct sched *s, struct sched_resume *r)
+{
+    struct claim_ctx c = {.s = s, .job_wanted = 1};
+    struct weft_claim want = {.max = 1, .id = r->id};
+    int rc = weft_store_job_claim(s->store, &want, take_one, &c);
+    if (rc < 0)
+        return rc;
+    struct weft_http_req *req = r->req;
+    if (c.job) {
+        r->req->data = NULL;
+        r->req->on_abort = NULL;
+        r->req = NULL;
+        weft_log_notice(s->log, "job %s: stream resumed from token %d", c.job->id, r->after);
+        sched_client_resume(s, c.job, req, r->after);
+        sched_job_submit(s, c.job);
+        return 1;
+    }
+    struct weft_job_row row;
+    if (weft_store_job_get(s->store, r->id, NULL, &row) != 0)
+        return WEFT_ESTORE;
+    int final = weft_job_state_final(row.state);
+    if (final) {
+        r->req->data = NULL;
+        r->req->on_abort = NULL;
+        r->req = NULL;
+        if (sched_lease_replay(s, req, &row, r->after) != 0)
+            sched_reply_fail(req, 409, NULL, "job_finished",
+                             "The job has finished; its result is at GET /v1/jobs/{id}.");
+    }
+    weft_job_row_free(&row);
+    return final;
+}
+
+void sched_lease_resume(struct sched *s, struct weft_http_req *req, const char *id, int after)
+{
+    struct sched_resume *r = calloc(1, sizeof *r);
+    if (!r) {
+        sched_reply_fail(req, 503, NULL, NULL, "out of memory");
+        return;
+    }
+    r->s = s;
+    r->req = req;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->after = after;
+    /* Its scheduler died (its lease lapses within store_lease_ms) or its
+     * client's connection broke (the lease is given back at once); longer
+     * than both, and the stream is still someone's. */
+    r->until_ms = weft_mono_ms() + 3 * (uint64_t)s->cfg.store_lease_ms + 1000;
+    weft_list_push_back(&s->resumes, &r->link);
+    int rc = try_resume(s, r);
+    if (rc > 0) {
+        resume_free(r);
+        return;
+    }
+    req->data = r;
+    req->on_abort = resume_aborted;
+}
+
+static void resumes_retry(struct sched *s, uint64_t now)
+{
+    struct weft_list *it, *tmp;
+    weft_list_foreach_safe(it, tmp, &s->resumes)
+    {
+        struct sched_resume *r = weft_list_entry(it, struct sched_resume, link);
+        int rc = try_resume(s, r);
+        if (rc > 0) {
+            resume_free(r);
+        } else if (now >= r->until_ms) {
+            struct weft_http_req *req = r->req;
+            resume_free(r);
+            sched_reply_fail(req, 503, NULL, "stream_busy",
+                             rc < 0 ? "The store cannot be reached; retry shortly."
+                                    : "Another scheduler still streams this job; retry shortly.");
+        }
+    }
 }
 
 /* ---- the cycle ---- */
@@ -251,7 +406,13 @@ static void cycle(struct sched *s, uint64_t now)
             rc = release_waiting(s, now);
         if (rc == 0)
             rc = claim(s);
+        if (rc == 0)
+            resumes_retry(s, now);
         watch_notify(s);
+    }
+    if (rc == 0 && now >= s->purge_next_ms) {
+        s->purge_next_ms = now + PURGE_EVERY_MS;
+        weft_store_purge_streams(s->store, weft_wall_ms() - STREAM_KEEP_MS);
     }
     store_state(s, rc);
     uint64_t took = weft_elapsed_ms(t0, weft_mono_ms());
@@ -385,6 +546,14 @@ void sched_lease_offer(struct sched *s, struct sched_job *j)
 
 void sched_lease_stop(struct sched *s)
 {
+    struct weft_list *it, *tmp;
+    weft_list_foreach_safe(it, tmp, &s->resumes)
+    {
+        struct sched_resume *r = weft_list_entry(it, struct sched_resume, link);
+        struct weft_http_req *req = r->req;
+        resume_free(r);
+        sched_reply_fail(req, 503, NULL, "stream_busy", "The scheduler is stopping; retry.");
+    }
     journal_all(s);
     sched_outcomes_retry(s);
     if (weft_store_lease_release(s->store, NULL) == 0)

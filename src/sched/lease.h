@@ -27,6 +27,15 @@ int sched_lease_start(struct sched *s);
 /* A job just accepted here: with a shared store, one that no node here
  * can run goes back to the store at once for a scheduler whose nodes can. */
 void sched_lease_offer(struct sched *s, struct sched_job *j);
+/* GET /v1/jobs/{id}/stream?after=N for a stream not in memory here:
+ * claims it (at once when its lease was given back or lapsed, else within
+ * a few leases) and makes req its client, or replays it when it finished,
+ * or answers 503. */
+void sched_lease_resume(struct sched *s, struct weft_http_req *req, const char *id, int after);
+/* A finished job read as a stream from token after: 0, or WEFT_ENOENT
+ * when it cannot be (no journal to place token after; nothing answered). */
+int sched_lease_replay(struct sched *s, struct weft_http_req *req, const struct weft_job_row *row,
+                       int after);
 /* The lease cycle, when due (called from the tick). */
 void sched_lease_tick(struct sched *s, uint64_t now);
 /* At an orderly stop: journals what it can, gives every lease back and

@@ -41,6 +41,7 @@ enum sched_auth_kind {
     XX(jobs_create, "POST", "/v1/jobs", SCHED_AUTH_KEY, NULL, sched_h_jobs_create, 0)              \
     XX(jobs_get, "GET", "/v1/jobs/{id}", SCHED_AUTH_KEY, NULL, sched_h_jobs_get, 0)                \
     XX(jobs_list, "GET", "/v1/jobs", SCHED_AUTH_KEY, NULL, sched_h_jobs_list, 0)                   \
+    XX(jobs_stream, "GET", "/v1/jobs/{id}/stream", SCHED_AUTH_KEY, NULL, sched_h_jobs_stream, 0)   \
     XX(jobs_cancel, "DELETE", "/v1/jobs/{id}", SCHED_AUTH_KEY, NULL, sched_h_jobs_cancel, 0)       \
     XX(admin_nodes, "GET", "/v1/admin/nodes", SCHED_AUTH_ADMIN, NULL, sched_h_admin_nodes, 0)      \
     XX(node_hello, "POST", "/v1/node/hello", SCHED_AUTH_NODE, NULL, sched_h_node_hello, 0)         \

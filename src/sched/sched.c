@@ -157,6 +157,7 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
     s->loop = loop;
     s->cfg = *cfg;
     sched_core_init(s, &sched_client_events);
+    weft_list_init(&s->resumes);
     weft_list_init(&s->keys);
     s->log = log;
     s->lease_ms = (uint64_t)cfg->heartbeat_ms * (uint64_t)cfg->lease_factor;

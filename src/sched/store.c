@@ -164,11 +164,22 @@ int weft_store_lease_release(struct weft_store *st, const char *id)
 }
 
 int weft_store_journal_append(struct weft_store *st, const char *id, int from,
-                              const int32_t *tokens, int n, const char *text, size_t len)
+                              const int32_t *tokens, const uint32_t *lens, int n,
+                              const char *text, size_t len)
 {
     if (n <= 0)
         return 0;
-    return st->ops->journal_append(st, id, from, tokens, n, text, len);
+    return st->ops->journal_append(st, id, from, tokens, lens, n, text, len);
+}
+
+int weft_store_journal_get(struct weft_store *st, const char *id, struct weft_job_row *row)
+{
+    return st->ops->journal_get(st, id, row);
+}
+
+int weft_store_purge_streams(struct weft_store *st, int64_t finished_before_ms)
+{
+    return st->ops->purge_streams(st, finished_before_ms);
 }
 
 int weft_store_notify_fd(struct weft_store *st, unsigned *generation)
@@ -252,27 +263,40 @@ int store_cred_verify(const void *salt, size_t saltlen, const void *hash, size_t
     return CRYPTO_memcmp(got, hash, 32) == 0 ? 0 : WEFT_EAUTH;
 }
 
-void store_tokens_pack(const int32_t *tokens, int n, unsigned char *out)
+static void put_le32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)v;
+    b[1] = (unsigned char)(v >> 8);
+    b[2] = (unsigned char)(v >> 16);
+    b[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_le32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+void store_tokens_pack(const int32_t *tokens, const uint32_t *lens, int n, unsigned char *out)
 {
     for (int i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)tokens[i];
-        out[4 * i] = (unsigned char)v;
-        out[4 * i + 1] = (unsigned char)(v >> 8);
-        out[4 * i + 2] = (unsigned char)(v >> 16);
-        out[4 * i + 3] = (unsigned char)(v >> 24);
+        put_le32(out + STORE_TOKEN_BYTES * i, (uint32_t)tokens[i]);
+        put_le32(out + STORE_TOKEN_BYTES * i + 4, lens[i]);
     }
 }
 
 int store_tokens_append(struct weft_job_row *row, const unsigned char *p, int n)
 {
-    int32_t *t = realloc(row->tokens, (size_t)(row->n_tokens + n) * sizeof *t + 1);
-    if (!t)
+    size_t want = (size_t)(row->n_tokens + n) + 1;
+    int32_t *t = realloc(row->tokens, want * sizeof *t);
+    if (t)
+        row->tokens = t;
+    uint32_t *l = t ? realloc(row->lens, want * sizeof *l) : NULL;
+    if (!t || !l)
         return WEFT_ENOMEM;
-    row->tokens = t;
+    row->lens = l;
     for (int i = 0; i < n; i++) {
-        const unsigned char *b = p + 4 * i;
-        t[row->n_tokens++] = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                                       (uint32_t)b[3] << 24);
+        t[row->n_tokens] = (int32_t)get_le32(p + STORE_TOKEN_BYTES * i);
+        l[row->n_tokens++] = get_le32(p + STORE_TOKEN_BYTES * i + 4);
     }
     return 0;
 }
@@ -308,9 +332,11 @@ void weft_job_row_free(struct weft_job_row *row)
     free(row->result);
     free(row->error);
     free(row->tokens);
+    free(row->lens);
     free(row->text);
     row->request = row->result = row->error = row->text = NULL;
     row->tokens = NULL;
+    row->lens = NULL;
     row->n_tokens = 0;
     row->text_len = 0;
 }

@@ -47,7 +47,9 @@ struct store_ops {
     int (*lease_renew)(struct weft_store *st, void (*cb)(const char *id, void *ud), void *ud);
     int (*lease_release)(struct weft_store *st, const char *id);
     int (*journal_append)(struct weft_store *st, const char *id, int from, const int32_t *tokens,
-                          int n, const char *text, size_t len);
+                          const uint32_t *lens, int n, const char *text, size_t len);
+    int (*journal_get)(struct weft_store *st, const char *id, struct weft_job_row *row);
+    int (*purge_streams)(struct weft_store *st, int64_t finished_before_ms);
     int (*notify_fd)(struct weft_store *st, unsigned *generation);
     int (*notify_drain)(struct weft_store *st);
     int (*notify)(struct weft_store *st);
@@ -80,9 +82,12 @@ int store_cred_split(const char *presented, const char *prefix, char *id, size_t
 int store_cred_verify(const void *salt, size_t saltlen, const void *hash, size_t hashlen,
                       const char *secret);
 
-/* Token ids <-> their stored form (little-endian int32s). */
-void store_tokens_pack(const int32_t *tokens, int n, unsigned char *out);
-/* Appends n tokens from p to row->tokens (grown); 0 or WEFT_ENOMEM. */
+/* Tokens and their text lengths <-> their stored form: 8 bytes a token,
+ * the id then the length, little-endian. */
+#define STORE_TOKEN_BYTES 8
+void store_tokens_pack(const int32_t *tokens, const uint32_t *lens, int n, unsigned char *out);
+/* Appends n packed tokens from p to row->tokens and row->lens (grown); 0
+ * or WEFT_ENOMEM. */
 int store_tokens_append(struct weft_job_row *row, const unsigned char *p, int n);
 /* Appends len bytes of journaled text to row->text; 0 or WEFT_ENOMEM. */
 int store_text_append(struct weft_job_row *row, const char *p, size_t len);

@@ -55,7 +55,7 @@ static const char schema[] =
     " request TEXT NOT NULL, state INT NOT NULL, result TEXT, error TEXT,"
     " finished_ms BIGINT NOT NULL DEFAULT 0, completions INT NOT NULL DEFAULT 0,"
     " model TEXT NOT NULL DEFAULT '', seed BIGINT, owner TEXT,"
-    " lease_until_ms BIGINT NOT NULL DEFAULT 0);"
+    " lease_until_ms BIGINT NOT NULL DEFAULT 0, stream INT NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_idem ON jobs(key_id, idem) WHERE idem IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS jobs_open ON jobs(created_ms, id) WHERE state < 2;"
     "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner) WHERE state < 2;"
@@ -417,7 +417,7 @@ static int pg_node_list(struct weft_store *st,
 
 #define JOB_COLS                                                                                   \
     "id,key_id,idem,created_ms,deadline_ms,priority,kind,state,finished_ms,completions,request,"   \
-    "result,error,model,seed"
+    "result,error,model,seed,stream"
 
 static void job_from(const PGresult *r, int i, struct weft_job_row *j)
 {
@@ -438,6 +438,7 @@ static void job_from(const PGresult *r, int i, struct weft_job_row *j)
     copy_val(j->model, sizeof j->model, r, i, 13);
     j->has_seed = !PQgetisnull(r, i, 14);
     j->seed = (uint64_t)val_ll(r, i, 14);
+    j->stream = (int)val_ll(r, i, 15);
 }
 
 static int pg_job_insert(struct weft_store *st, struct weft_job_row *row, int *existing)
@@ -462,15 +463,16 @@ static int pg_job_insert(struct weft_store *st, struct weft_job_row *row, int *e
                        row->model,
                        row->has_seed ? seed : NULL,
                        st->owner,
-                       lease};
+                       lease,
+                       row->stream ? "1" : "0"};
     /* The idempotency index decides, in the same statement: two schedulers
      * taking the same key's retry at once still write one job. */
     PGresult *r = run(PG(st),
                       "INSERT INTO jobs(id,key_id,idem,created_ms,deadline_ms,priority,kind,"
-                      "request,state,model,seed,owner,lease_until_ms)"
-                      " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12," NOW_MS "+$13)"
+                      "request,state,model,seed,owner,lease_until_ms,stream)"
+                      " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12," NOW_MS "+$13,$14)"
                       " ON CONFLICT (key_id, idem) WHERE idem IS NOT NULL DO NOTHING RETURNING id",
-                      13, v);
+                      14, v);
     if (!r)
         return WEFT_ESTORE;
     int wrote = PQntuples(r);
@@ -515,8 +517,8 @@ static int pg_job_finish(struct weft_store *st, const char *id, enum weft_job_st
     PGresult *r = run(PG(st),
                       "WITH f AS (UPDATE jobs SET state=$1, result=$2, error=$3, finished_ms=$4,"
                       " completions=completions+($1::int=2)::int, owner=NULL WHERE id=$5 AND"
-                      " state<2 RETURNING id), d AS (DELETE FROM journal WHERE job_id IN"
-                      " (SELECT id FROM f)) SELECT count(*) FROM f",
+                      " state<2 RETURNING id, stream), d AS (DELETE FROM journal WHERE job_id IN"
+                      " (SELECT id FROM f WHERE stream=0)) SELECT count(*) FROM f",
                       5, v);
     if (!r)
         return WEFT_ESTORE;
@@ -563,7 +565,8 @@ static int pg_job_list(struct weft_store *st, const char *key_id, const char *af
     snprintf(lim, sizeof lim, "%d", limit);
     const char *v[] = {key_id, after, lim};
     PGresult *r = run(PG(st),
-                      "SELECT " JOB_COLS " FROM jobs WHERE ($1::text IS NULL OR key_id=$1) AND"
+                      "SELECT " JOB_COLS " FROM jobs WHERE stream=0 AND ($1::text IS NULL OR"
+                      " key_id=$1) AND"
                       " ($2::text IS NULL OR (created_ms, id) < (SELECT created_ms, id FROM jobs"
                       " WHERE id=$2)) ORDER BY created_ms DESC, id DESC LIMIT $3",
                       3, v);
@@ -586,7 +589,7 @@ static int load_journal(struct pg *p, struct weft_job_row *row)
                                   (uint32_t)b[2] << 8 | (uint32_t)b[3]);
         if (PQgetlength(r, i, 0) != 4 || start != row->n_tokens)
             break;
-        int n = PQgetlength(r, i, 1) / 4;
+        int n = PQgetlength(r, i, 1) / STORE_TOKEN_BYTES;
         rc = n > 0 ? store_tokens_append(row, (const unsigned char *)PQgetvalue(r, i, 1), n) : 0;
         if (rc == 0 && PQgetlength(r, i, 2) > 0)
             rc = store_text_append(row, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
@@ -598,23 +601,28 @@ static int load_journal(struct pg *p, struct weft_job_row *row)
 static int pg_job_claim(struct weft_store *st, const struct weft_claim *c,
                         void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
 {
-    char all[4], before[24], max[16], lease[16];
+    char all[4], before[24], max[16], lease[16], ab[16];
     snprintf(all, sizeof all, "%d", c->take_all ? 1 : 0);
     snprintf(before, sizeof before, "%lld", (long long)c->expired_before);
     snprintf(max, sizeof max, "%d", c->max);
     snprintf(lease, sizeof lease, "%d", st->lease_ms);
-    const char *v[] = {all, c->models, before, max, st->owner, lease, c->mine ? "1" : "0"};
+    snprintf(ab, sizeof ab, "%d", c->abandoned_ms);
+    const char *v[] = {all, c->models, before, max, st->owner, lease, c->mine ? "1" : "0", c->id,
+                       ab};
     PGresult *r = run(PG(st),
-                      "WITH c AS (SELECT id FROM jobs WHERE state<2 AND CASE WHEN $7::int=1"
-                      " THEN owner=$5 ELSE $1::int=1 OR lease_until_ms<" NOW_MS " END AND"
-                      " ($2::text IS NULL OR"
-                      " strpos($2, ','||model||',')>0 OR (deadline_ms>0 AND deadline_ms<$3))"
+                      "WITH c AS (SELECT id FROM jobs WHERE state<2 AND (CASE WHEN $7::int=1"
+                      " THEN owner=$5 WHEN $8::text IS NOT NULL THEN lease_until_ms<" NOW_MS
+                      " OR owner=$5 ELSE $1::int=1 OR lease_until_ms<" NOW_MS " END) AND"
+                      " ($8::text IS NULL OR id=$8) AND ($8::text IS NOT NULL OR (stream=0 AND"
+                      " ($2::text IS NULL OR strpos($2, ','||model||',')>0 OR (deadline_ms>0"
+                      " AND deadline_ms<$3))) OR (stream=1 AND $9::int>0 AND lease_until_ms<"
+                      NOW_MS "-$9::int))"
                       " ORDER BY created_ms, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
                       " UPDATE jobs j SET owner=$5, lease_until_ms=" NOW_MS "+$6 FROM c"
                       " WHERE j.id=c.id RETURNING j.id,j.key_id,j.idem,j.created_ms,"
                       "j.deadline_ms,j.priority,j.kind,j.state,j.finished_ms,j.completions,"
-                      "j.request,j.result,j.error,j.model,j.seed",
-                      7, v);
+                      "j.request,j.result,j.error,j.model,j.seed,j.stream",
+                      9, v);
     if (!r)
         return WEFT_ESTORE;
     int n = PQntuples(r);
@@ -625,8 +633,10 @@ static int pg_job_claim(struct weft_store *st, const struct weft_claim *c,
          * slower, never wrong, since the seed is the job's. */
         if (load_journal(PG(st), &j) != 0) {
             free(j.tokens);
+            free(j.lens);
             free(j.text);
             j.tokens = NULL;
+            j.lens = NULL;
             j.text = NULL;
             j.n_tokens = 0;
             j.text_len = 0;
@@ -667,26 +677,45 @@ static int pg_lease_release(struct weft_store *st, const char *id)
 }
 
 static int pg_journal_append(struct weft_store *st, const char *id, int from, const int32_t *tokens,
-                             int n, const char *text, size_t len)
+                             const uint32_t *lens, int n, const char *text, size_t len)
 {
-    unsigned char *packed = malloc((size_t)n * 4);
+    unsigned char *packed = malloc((size_t)n * STORE_TOKEN_BYTES);
     if (!packed)
         return WEFT_ENOMEM;
-    store_tokens_pack(tokens, n, packed);
+    store_tokens_pack(tokens, lens, n, packed);
     char start[16];
     snprintf(start, sizeof start, "%d", from);
     /* An empty text goes as a text-format '' (a binary one needs a length). */
     const char *v[] = {id, start, (const char *)packed, len ? text : ""};
-    const int lens[] = {0, 0, n * 4, (int)len};
+    const int blens[] = {0, 0, n * STORE_TOKEN_BYTES, (int)len};
     PGresult *r = run_fmt(PG(st),
                           "INSERT INTO journal(job_id,start,tokens,text) VALUES($1,$2,$3,$4)"
                           " ON CONFLICT DO NOTHING",
-                          4, v, lens, 0);
+                          4, v, blens, 0);
     free(packed);
     if (!r)
         return WEFT_ESTORE;
     PQclear(r);
     return 0;
+}
+
+static int pg_journal_get(struct weft_store *st, const char *id, struct weft_job_row *row)
+{
+    snprintf(row->id, sizeof row->id, "%s", id);
+    return load_journal(PG(st), row);
+}
+
+static int pg_purge_streams(struct weft_store *st, int64_t finished_before_ms)
+{
+    char before[24];
+    snprintf(before, sizeof before, "%lld", (long long)finished_before_ms);
+    const char *v[] = {before};
+    int n = run_changes(PG(st),
+                        "WITH gone AS (DELETE FROM jobs WHERE stream=1 AND state>=2 AND"
+                        " finished_ms<$1 RETURNING id) DELETE FROM journal WHERE job_id IN"
+                        " (SELECT id FROM gone)",
+                        1, v);
+    return n < 0 ? n : 0;
 }
 
 /* ---- LISTEN/NOTIFY ---------------------------------------------------------- */
@@ -746,6 +775,8 @@ static const struct store_ops pg_ops = {
     .lease_renew = pg_lease_renew,
     .lease_release = pg_lease_release,
     .journal_append = pg_journal_append,
+    .journal_get = pg_journal_get,
+    .purge_streams = pg_purge_streams,
     .notify_fd = pg_notify_fd,
     .notify_drain = pg_notify_drain,
     .notify = pg_notify,

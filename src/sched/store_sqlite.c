@@ -40,12 +40,14 @@ static const char schema[] =
     " job_id TEXT NOT NULL, start INTEGER NOT NULL, tokens BLOB NOT NULL, text BLOB NOT NULL,"
     " PRIMARY KEY(job_id, start));";
 
-/* Version 2 added the job's model and seed and its lease. */
+/* Version 2 added the job's model, seed, lease and whether it is a
+ * streamed request. */
 static const char upgrade_v2[] = "ALTER TABLE jobs ADD COLUMN model TEXT NOT NULL DEFAULT '';"
                                  "ALTER TABLE jobs ADD COLUMN seed INTEGER;"
                                  "ALTER TABLE jobs ADD COLUMN owner TEXT;"
                                  "ALTER TABLE jobs ADD COLUMN lease_until_ms INTEGER NOT NULL"
-                                 " DEFAULT 0;";
+                                 " DEFAULT 0;"
+                                 "ALTER TABLE jobs ADD COLUMN stream INTEGER NOT NULL DEFAULT 0;";
 
 static int user_version(sqlite3 *db)
 {
@@ -400,7 +402,7 @@ static int sq_node_list(struct weft_store *st,
 
 #define JOB_COLS                                                                                   \
     "id,key_id,idem,created_ms,deadline_ms,priority,kind,state,finished_ms,completions,request,"   \
-    "result,error,model,seed"
+    "result,error,model,seed,stream"
 
 static void job_from_row(sqlite3_stmt *s, struct weft_job_row *r)
 {
@@ -421,6 +423,7 @@ static void job_from_row(sqlite3_stmt *s, struct weft_job_row *r)
     copy_col(r->model, sizeof r->model, s, 13);
     r->has_seed = sqlite3_column_type(s, 14) != SQLITE_NULL;
     r->seed = (uint64_t)sqlite3_column_int64(s, 14);
+    r->stream = sqlite3_column_int(s, 15);
 }
 
 static int sq_job_insert(struct weft_store *st, struct weft_job_row *row, int *existing)
@@ -445,8 +448,8 @@ static int sq_job_insert(struct weft_store *st, struct weft_job_row *row, int *e
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(DB(st),
                            "INSERT INTO jobs(id,key_id,idem,created_ms,deadline_ms,priority,kind,"
-                           "request,state,model,seed,owner,lease_until_ms)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "request,state,model,seed,owner,lease_until_ms,stream)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s, NULL) != SQLITE_OK)
         return db_err(st);
     sqlite3_bind_text(s, 1, row->id, -1, SQLITE_STATIC);
@@ -468,6 +471,7 @@ static int sq_job_insert(struct weft_store *st, struct weft_job_row *row, int *e
         sqlite3_bind_null(s, 11);
     sqlite3_bind_text(s, 12, st->owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 13, weft_wall_ms() + st->lease_ms);
+    sqlite3_bind_int(s, 14, row->stream ? 1 : 0);
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
     sqlite3_finalize(s);
     row->state = WEFT_JOB_QUEUED;
@@ -512,9 +516,13 @@ static int sq_job_finish(struct weft_store *st, const char *id, enum weft_job_st
     sqlite3_bind_int(s, 7, WEFT_JOB_SUCCEEDED);
     int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
     sqlite3_finalize(s);
-    /* A finished job's journal is in its result now. */
+    /* A finished job's journal is in its result now; a streamed request's
+     * stays for a client that resumes late. */
     if (rc == 1)
-        exec_changes(st, "DELETE FROM journal WHERE job_id=?1", id);
+        exec_changes(st,
+                     "DELETE FROM journal WHERE job_id=?1 AND"
+                     " (SELECT stream FROM jobs WHERE id=?1)=0",
+                     id);
     return rc;
 }
 
@@ -563,7 +571,7 @@ static int sq_job_list(struct weft_store *st, const char *key_id, const char *af
      * arrive, unlike offsets. */
     if (sqlite3_prepare_v2(DB(st),
                            "SELECT " JOB_COLS
-                           " FROM jobs WHERE (?1 IS NULL OR key_id=?1) AND (?2 IS NULL OR "
+                           " FROM jobs WHERE stream=0 AND (?1 IS NULL OR key_id=?1) AND (?2 IS NULL OR "
                            "(created_ms, id) < (SELECT created_ms, id FROM jobs WHERE id=?2)) "
                            "ORDER BY created_ms DESC, id DESC LIMIT ?3",
                            -1, &s, NULL) != SQLITE_OK)
@@ -595,7 +603,7 @@ static int load_journal(struct weft_store *st, struct weft_job_row *row)
         if (sqlite3_column_int(s, 0) != row->n_tokens)
             break;
         const unsigned char *t = sqlite3_column_blob(s, 1);
-        int n = sqlite3_column_bytes(s, 1) / 4;
+        int n = sqlite3_column_bytes(s, 1) / STORE_TOKEN_BYTES;
         const char *x = sqlite3_column_blob(s, 2);
         size_t xl = (size_t)sqlite3_column_bytes(s, 2);
         rc = n > 0 ? store_tokens_append(row, t, n) : 0;
@@ -617,9 +625,12 @@ static int sq_job_claim(struct weft_store *st, const struct weft_claim *c,
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(DB(st),
                            "SELECT " JOB_COLS " FROM jobs WHERE state<?1 AND"
-                           " (CASE WHEN ?7 THEN owner=?8 ELSE ?2 OR lease_until_ms<?3 END)"
-                           " AND (?4 IS NULL OR instr(?4, ','||model||',')>0"
-                           " OR (deadline_ms>0 AND deadline_ms<?5))"
+                           " (CASE WHEN ?7 THEN owner=?8 WHEN ?9 IS NOT NULL THEN"
+                           " lease_until_ms<?3 OR owner=?8 ELSE ?2 OR lease_until_ms<?3 END)"
+                           " AND (?9 IS NULL OR id=?9) AND (?9 IS NOT NULL"
+                           " OR (stream=0 AND (?4 IS NULL OR instr(?4, ','||model||',')>0"
+                           " OR (deadline_ms>0 AND deadline_ms<?5)))"
+                           " OR (stream=1 AND ?10>0 AND lease_until_ms<?3-?10))"
                            " ORDER BY created_ms, id LIMIT ?6",
                            -1, &s, NULL) != SQLITE_OK) {
         sqlite3_exec(DB(st), "ROLLBACK", NULL, NULL, NULL);
@@ -636,6 +647,11 @@ static int sq_job_claim(struct weft_store *st, const struct weft_claim *c,
     sqlite3_bind_int(s, 6, c->max);
     sqlite3_bind_int(s, 7, c->mine ? 1 : 0);
     sqlite3_bind_text(s, 8, st->owner, -1, SQLITE_STATIC);
+    if (c->id)
+        sqlite3_bind_text(s, 9, c->id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 9);
+    sqlite3_bind_int(s, 10, c->abandoned_ms);
     struct weft_job_row *rows = NULL;
     int n = 0, rc = 0;
     while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
@@ -715,12 +731,12 @@ static int sq_lease_release(struct weft_store *st, const char *id)
 }
 
 static int sq_journal_append(struct weft_store *st, const char *id, int from, const int32_t *tokens,
-                             int n, const char *text, size_t len)
+                             const uint32_t *lens, int n, const char *text, size_t len)
 {
-    unsigned char *packed = malloc((size_t)n * 4);
+    unsigned char *packed = malloc((size_t)n * STORE_TOKEN_BYTES);
     if (!packed)
         return WEFT_ENOMEM;
-    store_tokens_pack(tokens, n, packed);
+    store_tokens_pack(tokens, lens, n, packed);
     sqlite3_stmt *s;
     int rc = WEFT_ESTORE;
     if (sqlite3_prepare_v2(
@@ -728,13 +744,35 @@ static int sq_journal_append(struct weft_store *st, const char *id, int from, co
             &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, from);
-        sqlite3_bind_blob(s, 3, packed, n * 4, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 3, packed, n * STORE_TOKEN_BYTES, SQLITE_STATIC);
         sqlite3_bind_blob(s, 4, len ? text : "", (int)len, SQLITE_STATIC);
         rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
         sqlite3_finalize(s);
     }
     free(packed);
     return rc;
+}
+
+static int sq_journal_get(struct weft_store *st, const char *id, struct weft_job_row *row)
+{
+    snprintf(row->id, sizeof row->id, "%s", id);
+    return load_journal(st, row);
+}
+
+static int sq_purge_streams(struct weft_store *st, int64_t finished_before_ms)
+{
+    char before[24];
+    snprintf(before, sizeof before, "%lld", (long long)finished_before_ms);
+    int a = exec_changes(st,
+                         "DELETE FROM journal WHERE job_id IN (SELECT id FROM jobs WHERE stream=1"
+                         " AND state>=2 AND finished_ms<CAST(?1 AS INTEGER))",
+                         before);
+    int b = a < 0 ? a
+                  : exec_changes(st,
+                                 "DELETE FROM jobs WHERE stream=1 AND state>=2 AND"
+                                 " finished_ms<CAST(?1 AS INTEGER)",
+                                 before);
+    return b < 0 ? b : 0;
 }
 
 static const struct store_ops sq_ops = {
@@ -762,6 +800,8 @@ static const struct store_ops sq_ops = {
     .lease_renew = sq_lease_renew,
     .lease_release = sq_lease_release,
     .journal_append = sq_journal_append,
+    .journal_get = sq_journal_get,
+    .purge_streams = sq_purge_streams,
 };
 
 int store_sqlite_open(struct weft_store **out, const char *path, char *err, size_t errcap)

@@ -192,10 +192,13 @@ static void keep_last(const struct weft_job_row *r, void *ud)
     g->last.request = r->request ? strdup(r->request) : NULL;
     g->last.result = g->last.error = NULL;
     g->last.tokens = NULL;
+    g->last.lens = NULL;
     g->last.text = NULL;
     if (r->n_tokens) {
         g->last.tokens = malloc((size_t)r->n_tokens * sizeof *r->tokens);
         memcpy(g->last.tokens, r->tokens, (size_t)r->n_tokens * sizeof *r->tokens);
+        g->last.lens = malloc((size_t)r->n_tokens * sizeof *r->lens);
+        memcpy(g->last.lens, r->lens, (size_t)r->n_tokens * sizeof *r->lens);
     }
     if (r->text)
         g->last.text = strndup(r->text, r->text_len);
@@ -237,9 +240,10 @@ TEST(leases_hand_jobs_over_with_their_journal)
     ASSERT_EQ_INT(renewed, 1);
     /* a journals two batches; a batch written twice stays once. */
     const int32_t t1[] = {5, 6}, t2[] = {7};
-    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 0, t1, 2, "ab", 2), 0);
-    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 2, t2, 1, "c\xc3\xa9", 3), 0);
-    ASSERT_EQ_INT(weft_store_journal_append(b, "job-1", 0, t1, 2, "ab", 2), 0);
+    const uint32_t l1[] = {1, 1}, l2[] = {3};
+    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 0, t1, l1, 2, "ab", 2), 0);
+    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 2, t2, l2, 1, "c\xc3\xa9", 3), 0);
+    ASSERT_EQ_INT(weft_store_journal_append(b, "job-1", 0, t1, l1, 2, "ab", 2), 0);
     /* Given back: b claims it, only for its model, with the journal and seed. */
     ASSERT_EQ_INT(weft_store_lease_release(a, "job-1"), 0);
     ASSERT_EQ_INT(claim_as(b, ",other,", &g), 0);
@@ -250,6 +254,7 @@ TEST(leases_hand_jobs_over_with_their_journal)
     ASSERT_EQ_INT(g.last.n_tokens, 3);
     ASSERT_EQ_INT(g.last.tokens[0], 5);
     ASSERT_EQ_INT(g.last.tokens[2], 7);
+    ASSERT_EQ_INT((int)g.last.lens[2], 3);
     ASSERT_EQ_STR(g.last.text, "abc\xc3\xa9");
     ASSERT_EQ_INT(g.last.text_len, 5);
     /* a no longer holds it; nobody else can claim it from b. */
