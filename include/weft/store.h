@@ -217,8 +217,8 @@ int weft_store_lease_release(struct weft_store *st, const char *id);
  * with its outcome, except a streamed request's, which stays for late
  * resumes until weft_store_purge_streams(). */
 int weft_store_journal_append(struct weft_store *st, const char *id, int from,
-                              const int32_t *tokens, const uint32_t *lens, int n,
-                              const char *text, size_t len);
+                              const int32_t *tokens, const uint32_t *lens, int n, const char *text,
+                              size_t len);
 /* Fills row's journal (tokens, lens, text) for job id. */
 int weft_store_journal_get(struct weft_store *st, const char *id, struct weft_job_row *row);
 /* Deletes streamed requests (and journals) finished before this wall time. */

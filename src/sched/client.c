@@ -230,8 +230,7 @@ void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_r
                                "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
 }
 
-void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_req *req,
-                         int after)
+void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_req *req, int after)
 {
     if (j->client) {
         /* The newest reader wins: the old one is told and let go. */
@@ -260,8 +259,8 @@ void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_
         send_text(j, j->text.data ? j->text.data + off : "", j->text.len - off);
 }
 
-void sched_client_replay(struct sched *s, struct sched_job *j, struct weft_http_req *req,
-                         int after, const char *finish)
+void sched_client_replay(struct sched *s, struct sched_job *j, struct weft_http_req *req, int after,
+                         const char *finish)
 {
     sched_client_resume(s, j, req, after);
     char *stored = on_done(s, j, finish);

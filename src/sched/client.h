@@ -26,7 +26,7 @@ void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_
                          int after);
 /* A finished job read again: its text from token `after`, then its end
  * (finish: "stop" or "length"). j is in no list; the caller frees it. */
-void sched_client_replay(struct sched *s, struct sched_job *j, struct weft_http_req *req,
-                         int after, const char *finish);
+void sched_client_replay(struct sched *s, struct sched_job *j, struct weft_http_req *req, int after,
+                         const char *finish);
 
 #endif /* WEFT_SCHED_CLIENT_H */

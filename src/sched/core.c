@@ -775,7 +775,8 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
             return 0; /* already delivered: a resumed node repeating itself */
         if (ev.i > j->n_tokens || j->n_tokens >= j->req.max_tokens)
             return WEFT_EPROTO;
-        if (j->n_tokens == j->cap_tokens && sched_job_grow(j, j->cap_tokens ? 2 * j->cap_tokens : 64))
+        if (j->n_tokens == j->cap_tokens &&
+            sched_job_grow(j, j->cap_tokens ? 2 * j->cap_tokens : 64))
             return WEFT_ENOMEM;
         size_t plen = strlen(ev.text);
         if (weft_buf_append(&j->text, ev.text, plen) != 0)

@@ -251,8 +251,8 @@ int sched_lease_replay(struct sched *s, struct weft_http_req *req, const struct 
     cJSON *res = row->result ? cJSON_Parse(row->result) : NULL;
     cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "choices"), 0);
     cJSON *msg = cJSON_GetObjectItem(c0, "message");
-    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(msg ? msg : c0, msg ? "content"
-                                                                                    : "text"));
+    const char *text =
+        cJSON_GetStringValue(cJSON_GetObjectItem(msg ? msg : c0, msg ? "content" : "text"));
     const char *finish = cJSON_GetStringValue(cJSON_GetObjectItem(c0, "finish_reason"));
     struct sched_job *j = NULL;
     struct weft_oai_err e;

@@ -164,8 +164,8 @@ int weft_store_lease_release(struct weft_store *st, const char *id)
 }
 
 int weft_store_journal_append(struct weft_store *st, const char *id, int from,
-                              const int32_t *tokens, const uint32_t *lens, int n,
-                              const char *text, size_t len)
+                              const int32_t *tokens, const uint32_t *lens, int n, const char *text,
+                              size_t len)
 {
     if (n <= 0)
         return 0;

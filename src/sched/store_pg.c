@@ -607,16 +607,16 @@ static int pg_job_claim(struct weft_store *st, const struct weft_claim *c,
     snprintf(max, sizeof max, "%d", c->max);
     snprintf(lease, sizeof lease, "%d", st->lease_ms);
     snprintf(ab, sizeof ab, "%d", c->abandoned_ms);
-    const char *v[] = {all, c->models, before, max, st->owner, lease, c->mine ? "1" : "0", c->id,
-                       ab};
+    const char *v[] = {all,   c->models,           before, max, st->owner,
+                       lease, c->mine ? "1" : "0", c->id,  ab};
     PGresult *r = run(PG(st),
                       "WITH c AS (SELECT id FROM jobs WHERE state<2 AND (CASE WHEN $7::int=1"
                       " THEN owner=$5 WHEN $8::text IS NOT NULL THEN lease_until_ms<" NOW_MS
                       " OR owner=$5 ELSE $1::int=1 OR lease_until_ms<" NOW_MS " END) AND"
                       " ($8::text IS NULL OR id=$8) AND ($8::text IS NOT NULL OR (stream=0 AND"
                       " ($2::text IS NULL OR strpos($2, ','||model||',')>0 OR (deadline_ms>0"
-                      " AND deadline_ms<$3))) OR (stream=1 AND $9::int>0 AND lease_until_ms<"
-                      NOW_MS "-$9::int))"
+                      " AND deadline_ms<$3))) OR (stream=1 AND $9::int>0 AND lease_until_ms<" NOW_MS
+                      "-$9::int))"
                       " ORDER BY created_ms, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
                       " UPDATE jobs j SET owner=$5, lease_until_ms=" NOW_MS "+$6 FROM c"
                       " WHERE j.id=c.id RETURNING j.id,j.key_id,j.idem,j.created_ms,"

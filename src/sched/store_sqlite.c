@@ -569,12 +569,13 @@ static int sq_job_list(struct weft_store *st, const char *key_id, const char *af
     sqlite3_stmt *s;
     /* Paging by (created_ms, id) of the `after` job: stable while new jobs
      * arrive, unlike offsets. */
-    if (sqlite3_prepare_v2(DB(st),
-                           "SELECT " JOB_COLS
-                           " FROM jobs WHERE stream=0 AND (?1 IS NULL OR key_id=?1) AND (?2 IS NULL OR "
-                           "(created_ms, id) < (SELECT created_ms, id FROM jobs WHERE id=?2)) "
-                           "ORDER BY created_ms DESC, id DESC LIMIT ?3",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            DB(st),
+            "SELECT " JOB_COLS
+            " FROM jobs WHERE stream=0 AND (?1 IS NULL OR key_id=?1) AND (?2 IS NULL OR "
+            "(created_ms, id) < (SELECT created_ms, id FROM jobs WHERE id=?2)) "
+            "ORDER BY created_ms DESC, id DESC LIMIT ?3",
+            -1, &s, NULL) != SQLITE_OK)
         return db_err(st);
     if (key_id)
         sqlite3_bind_text(s, 1, key_id, -1, SQLITE_STATIC);
