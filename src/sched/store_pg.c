@@ -512,18 +512,25 @@ static int pg_job_finish(struct weft_store *st, const char *id, enum weft_job_st
     snprintf(state, sizeof state, "%d", s);
     snprintf(now, sizeof now, "%lld", (long long)weft_wall_ms());
     const char *v[] = {state, result, error, now, id};
-    /* The outcome and the journal's end in one statement: the journal of a
-     * finished job is in its result. */
     PGresult *r = run(PG(st),
-                      "WITH f AS (UPDATE jobs SET state=$1, result=$2, error=$3, finished_ms=$4,"
+                      "UPDATE jobs SET state=$1, result=$2, error=$3, finished_ms=$4,"
                       " completions=completions+($1::int=2)::int, owner=NULL WHERE id=$5 AND"
-                      " state<2 RETURNING id, stream), d AS (DELETE FROM journal WHERE job_id IN"
-                      " (SELECT id FROM f WHERE stream=0)) SELECT count(*) FROM f",
+                      " state<2 RETURNING stream",
                       5, v);
     if (!r)
         return WEFT_ESTORE;
-    int n = (int)val_ll(r, 0, 0);
+    int n = PQntuples(r);
+    int stream = n == 1 && val_ll(r, 0, 0) == 1;
     PQclear(r);
+    /* The journal of a finished job is in its result. A statement of its
+     * own, after the outcome: its snapshot sees every batch committed
+     * before, and an append after it finds the job finished (appends lock
+     * the job's row and check). A stream's journal stays for late resumes.
+     * Should this delete fail, the purge takes the rows later. */
+    if (n == 1 && !stream) {
+        const char *d[] = {id};
+        run_changes(PG(st), "DELETE FROM journal WHERE job_id=$1", 1, d);
+    }
     return n;
 }
 
@@ -689,8 +696,8 @@ static int pg_journal_append(struct weft_store *st, const char *id, int from, co
     const char *v[] = {id, start, (const char *)packed, len ? text : ""};
     const int blens[] = {0, 0, n * STORE_TOKEN_BYTES, (int)len};
     PGresult *r = run_fmt(PG(st),
-                          "INSERT INTO journal(job_id,start,tokens,text) VALUES($1,$2,$3,$4)"
-                          " ON CONFLICT DO NOTHING",
+                          "INSERT INTO journal(job_id,start,tokens,text) SELECT $1,$2::int,$3,$4"
+                          " FROM jobs WHERE id=$1 AND state<2 FOR UPDATE ON CONFLICT DO NOTHING",
                           4, v, blens, 0);
     free(packed);
     if (!r)
@@ -713,7 +720,8 @@ static int pg_purge_streams(struct weft_store *st, int64_t finished_before_ms)
     int n = run_changes(PG(st),
                         "WITH gone AS (DELETE FROM jobs WHERE stream=1 AND state>=2 AND"
                         " finished_ms<$1 RETURNING id) DELETE FROM journal WHERE job_id IN"
-                        " (SELECT id FROM gone)",
+                        " (SELECT id FROM gone) OR job_id IN (SELECT id FROM jobs WHERE"
+                        " state>=2 AND stream=0) OR job_id NOT IN (SELECT id FROM jobs)",
                         1, v);
     return n < 0 ? n : 0;
 }

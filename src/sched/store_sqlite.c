@@ -741,8 +741,10 @@ static int sq_journal_append(struct weft_store *st, const char *id, int from, co
     sqlite3_stmt *s;
     int rc = WEFT_ESTORE;
     if (sqlite3_prepare_v2(
-            DB(st), "INSERT OR IGNORE INTO journal(job_id,start,tokens,text) VALUES(?,?,?,?)", -1,
-            &s, NULL) == SQLITE_OK) {
+            DB(st),
+            "INSERT OR IGNORE INTO journal(job_id,start,tokens,text) SELECT ?1,?2,?3,?4"
+            " WHERE EXISTS (SELECT 1 FROM jobs WHERE id=?1 AND state<2)",
+            -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, from);
         sqlite3_bind_blob(s, 3, packed, n * STORE_TOKEN_BYTES, SQLITE_STATIC);
