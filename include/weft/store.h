@@ -236,6 +236,20 @@ int weft_store_notify_drain(struct weft_store *st);
 /* Tells every scheduler on the store that jobs changed hands. */
 int weft_store_notify(struct weft_store *st);
 
+/* ---- moving a store ------------------------------------------------- */
+
+struct weft_migrate_counts {
+    int keys, nodes, limits, jobs; /* rows written */
+    int skipped;                   /* rows the destination had already */
+};
+/* Copies every key and node (their hashes: the secrets keep working),
+ * node limit, job and journal from `from` (SQLite) into `to` (PostgreSQL)
+ * in one transaction of `to`; rows it has already are left as they are,
+ * so a second run copies nothing. Leases are not copied: the destination's
+ * schedulers claim the unfinished jobs. */
+int weft_store_migrate(struct weft_store *from, struct weft_store *to,
+                       struct weft_migrate_counts *counts, char *err, size_t errcap);
+
 /* Random lowercase hex of 2*nbytes characters into out (NUL included). */
 int weft_random_hex(char *out, size_t nbytes);
 

@@ -198,6 +198,72 @@ int weft_store_notify(struct weft_store *st)
     return st->ops->notify ? st->ops->notify(st) : 0;
 }
 
+/* ---- migration ---- */
+
+struct migrate_ctx {
+    struct weft_store *to;
+    struct weft_migrate_counts *n;
+};
+
+static int count(struct migrate_ctx *m, int rc, int *bucket)
+{
+    if (rc == 1)
+        (*bucket)++;
+    else if (rc == 0)
+        m->n->skipped++;
+    return rc < 0 ? rc : 0;
+}
+
+static int sink_key(void *ud, const struct weft_key_info *k, const struct store_cred *c)
+{
+    struct migrate_ctx *m = ud;
+    return count(m, m->to->ops->import_key(m->to, k, c), &m->n->keys);
+}
+
+static int sink_node(void *ud, const char *name, int64_t created_ms, int revoked,
+                     const struct store_cred *c)
+{
+    struct migrate_ctx *m = ud;
+    return count(m, m->to->ops->import_node(m->to, name, created_ms, revoked, c), &m->n->nodes);
+}
+
+static int sink_limits(void *ud, const char *name, const struct weft_node_limits *lim)
+{
+    struct migrate_ctx *m = ud;
+    int rc = m->to->ops->node_limits_set(m->to, name, lim);
+    return count(m, rc < 0 ? rc : 1, &m->n->limits);
+}
+
+static int sink_job(void *ud, const struct weft_job_row *row)
+{
+    struct migrate_ctx *m = ud;
+    return count(m, m->to->ops->import_job(m->to, row), &m->n->jobs);
+}
+
+int weft_store_migrate(struct weft_store *from, struct weft_store *to,
+                       struct weft_migrate_counts *counts, char *err, size_t errcap)
+{
+    memset(counts, 0, sizeof *counts);
+    if (!from->ops->export_rows || !to->ops->import_begin) {
+        snprintf(err, errcap,
+                 "a migration goes from a SQLite store to a PostgreSQL one, not "
+                 "from %s to %s",
+                 from->ops->kind, to->ops->kind);
+        return WEFT_EINVAL;
+    }
+    static const struct store_sink sink = {sink_key, sink_node, sink_limits, sink_job};
+    struct migrate_ctx m = {.to = to, .n = counts};
+    int rc = to->ops->import_begin(to);
+    if (rc == 0)
+        rc = from->ops->export_rows(from, &sink, &m);
+    int end = to->ops->import_end(to, rc == 0);
+    if (rc == 0)
+        rc = end;
+    if (rc)
+        snprintf(err, errcap, "the migration failed (%s); nothing was written", weft_strerror(rc));
+    return rc;
+}
+
 /* ---- shared helpers ---- */
 
 int weft_random_hex(char *out, size_t nbytes)

@@ -13,6 +13,17 @@
 
 #include "weft/store.h"
 
+struct store_cred;
+/* Where an export sends rows; each returns 1 (written), 0 (there already)
+ * or an error, which stops the export. */
+struct store_sink {
+    int (*key)(void *ud, const struct weft_key_info *k, const struct store_cred *c);
+    int (*node)(void *ud, const char *name, int64_t created_ms, int revoked,
+                const struct store_cred *c);
+    int (*limits)(void *ud, const char *name, const struct weft_node_limits *lim);
+    int (*job)(void *ud, const struct weft_job_row *row);
+};
+
 struct store_ops {
     const char *kind; /* "sqlite", "postgresql" */
     int shared;       /* several schedulers may use one store at once */
@@ -53,6 +64,16 @@ struct store_ops {
     int (*notify_fd)(struct weft_store *st, unsigned *generation);
     int (*notify_drain)(struct weft_store *st);
     int (*notify)(struct weft_store *st);
+    /* Moving a store (weftctl store migrate): every row, secrets' hashes
+     * and journals included, to a sink; and the sink's side. */
+    int (*export_rows)(struct weft_store *st, const struct store_sink *sink, void *ud);
+    int (*import_begin)(struct weft_store *st);
+    int (*import_end)(struct weft_store *st, int commit);
+    int (*import_key)(struct weft_store *st, const struct weft_key_info *k,
+                      const struct store_cred *c);
+    int (*import_node)(struct weft_store *st, const char *name, int64_t created_ms, int revoked,
+                       const struct store_cred *c);
+    int (*import_job)(struct weft_store *st, const struct weft_job_row *row);
 };
 
 /* The part of every backend's struct that store.c reads. */

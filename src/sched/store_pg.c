@@ -726,6 +726,111 @@ static int pg_purge_streams(struct weft_store *st, int64_t finished_before_ms)
     return n < 0 ? n : 0;
 }
 
+/* ---- migration: rows from another store ----------------------------------- */
+
+static int pg_import_begin(struct weft_store *st)
+{
+    int n = run_changes(PG(st), "BEGIN", 0, NULL);
+    return n < 0 ? n : 0;
+}
+
+static int pg_import_end(struct weft_store *st, int commit)
+{
+    int n = run_changes(PG(st), commit ? "COMMIT" : "ROLLBACK", 0, NULL);
+    return n < 0 ? n : 0;
+}
+
+static int pg_import_key(struct weft_store *st, const struct weft_key_info *k,
+                         const struct store_cred *c)
+{
+    char created[24], revoked[4], rate[16], conc[16], adm[4];
+    snprintf(created, sizeof created, "%lld", (long long)k->created_ms);
+    snprintf(revoked, sizeof revoked, "%d", k->revoked ? 1 : 0);
+    snprintf(rate, sizeof rate, "%d", k->rate_per_min);
+    snprintf(conc, sizeof conc, "%d", k->max_concurrent);
+    snprintf(adm, sizeof adm, "%d", k->admin ? 1 : 0);
+    const char *v[] = {
+        k->id, k->name, (const char *)c->salt, (const char *)c->hash, created, revoked, rate,
+        conc,  adm};
+    const int lens[] = {0, 0, 16, 32, 0, 0, 0, 0, 0};
+    PGresult *r = run_fmt(PG(st),
+                          "INSERT INTO api_keys(id,name,salt,hash,created_ms,revoked,rate_per_min,"
+                          "max_concurrent,admin) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+                          " ON CONFLICT DO NOTHING",
+                          9, v, lens, 0);
+    if (!r)
+        return WEFT_ESTORE;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n;
+}
+
+static int pg_import_node(struct weft_store *st, const char *name, int64_t created_ms, int revoked,
+                          const struct store_cred *c)
+{
+    char created[24], rev[4];
+    snprintf(created, sizeof created, "%lld", (long long)created_ms);
+    snprintf(rev, sizeof rev, "%d", revoked ? 1 : 0);
+    const char *v[] = {name, c->id, (const char *)c->salt, (const char *)c->hash, created, rev};
+    const int lens[] = {0, 0, 16, 32, 0, 0};
+    PGresult *r = run_fmt(PG(st),
+                          "INSERT INTO nodes(name,id,salt,hash,created_ms,revoked)"
+                          " VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
+                          6, v, lens, 0);
+    if (!r)
+        return WEFT_ESTORE;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n;
+}
+
+static int pg_import_job(struct weft_store *st, const struct weft_job_row *j)
+{
+    char created[24], deadline[24], prio[8], kind[8], state[8], fin[24], comp[8], seed[24];
+    snprintf(created, sizeof created, "%lld", (long long)j->created_ms);
+    snprintf(deadline, sizeof deadline, "%lld", (long long)j->deadline_ms);
+    snprintf(prio, sizeof prio, "%d", j->priority);
+    snprintf(kind, sizeof kind, "%d", j->kind);
+    snprintf(state, sizeof state, "%d", j->state);
+    snprintf(fin, sizeof fin, "%lld", (long long)j->finished_ms);
+    snprintf(comp, sizeof comp, "%d", j->completions);
+    snprintf(seed, sizeof seed, "%lld", (long long)j->seed);
+    const char *v[] = {j->id,
+                       j->key_id,
+                       j->idem[0] ? j->idem : NULL,
+                       created,
+                       deadline,
+                       prio,
+                       kind,
+                       j->request,
+                       state,
+                       j->result,
+                       j->error,
+                       fin,
+                       comp,
+                       j->model,
+                       j->has_seed ? seed : NULL,
+                       j->stream ? "1" : "0"};
+    PGresult *r =
+        run(PG(st),
+            "INSERT INTO jobs(id,key_id,idem,created_ms,deadline_ms,priority,kind,request,"
+            "state,result,error,finished_ms,completions,model,seed,stream)"
+            " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
+            " ON CONFLICT DO NOTHING",
+            16, v);
+    if (!r)
+        return WEFT_ESTORE;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    if (n == 1 && j->n_tokens > 0) {
+        int rc = pg_journal_append(st, j->id, 0, j->tokens, j->lens, j->n_tokens,
+                                   j->text ? j->text : "", j->text_len);
+        if (rc)
+            return rc;
+    }
+    return n;
+}
+
 /* ---- LISTEN/NOTIFY ---------------------------------------------------------- */
 
 static int pg_notify_fd(struct weft_store *st, unsigned *generation)
@@ -785,6 +890,11 @@ static const struct store_ops pg_ops = {
     .journal_append = pg_journal_append,
     .journal_get = pg_journal_get,
     .purge_streams = pg_purge_streams,
+    .import_begin = pg_import_begin,
+    .import_end = pg_import_end,
+    .import_key = pg_import_key,
+    .import_node = pg_import_node,
+    .import_job = pg_import_job,
     .notify_fd = pg_notify_fd,
     .notify_drain = pg_notify_drain,
     .notify = pg_notify,

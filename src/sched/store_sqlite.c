@@ -778,6 +778,77 @@ static int sq_purge_streams(struct weft_store *st, int64_t finished_before_ms)
     return b < 0 ? b : 0;
 }
 
+/* Every row, to sink: keys and nodes with their salts and hashes, then
+ * limits, then jobs with their journals. */
+static int sq_export(struct weft_store *st, const struct store_sink *sink, void *ud)
+{
+    sqlite3_stmt *s;
+    int rc = 0;
+    if (sqlite3_prepare_v2(DB(st), "SELECT " KEY_COLS ",salt,hash FROM api_keys", -1, &s, NULL) !=
+        SQLITE_OK)
+        return db_err(st);
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_key_info k;
+        struct store_cred c = {0};
+        key_from_row(s, &k);
+        if (sqlite3_column_bytes(s, 7) != 16 || sqlite3_column_bytes(s, 8) != 32) {
+            rc = WEFT_ESTORE;
+            break;
+        }
+        memcpy(c.salt, sqlite3_column_blob(s, 7), 16);
+        memcpy(c.hash, sqlite3_column_blob(s, 8), 32);
+        rc = sink->key(ud, &k, &c);
+    }
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(DB(st), "SELECT name,id,created_ms,revoked,salt,hash FROM nodes", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_err(st);
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        struct store_cred c = {0};
+        copy_col(c.id, sizeof c.id, s, 1);
+        if (sqlite3_column_bytes(s, 4) != 16 || sqlite3_column_bytes(s, 5) != 32) {
+            rc = WEFT_ESTORE;
+            break;
+        }
+        memcpy(c.salt, sqlite3_column_blob(s, 4), 16);
+        memcpy(c.hash, sqlite3_column_blob(s, 5), 32);
+        rc = sink->node(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 2),
+                        sqlite3_column_int(s, 3), &c);
+    }
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(DB(st), "SELECT name,max_budget_w,max_slots,models FROM node_limits", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_node_limits lim;
+        memset(&lim, 0, sizeof lim);
+        lim.max_budget_w = sqlite3_column_double(s, 1);
+        lim.max_slots = sqlite3_column_int(s, 2);
+        copy_col(lim.models, sizeof lim.models, s, 3);
+        rc = sink->limits(ud, (const char *)sqlite3_column_text(s, 0), &lim);
+    }
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(DB(st), "SELECT " JOB_COLS " FROM jobs ORDER BY created_ms, id", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_err(st);
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_job_row r;
+        job_from_row(s, &r);
+        rc = load_journal(st, &r);
+        if (rc == 0)
+            rc = sink->job(ud, &r);
+        weft_job_row_free(&r);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static const struct store_ops sq_ops = {
     .kind = "sqlite",
     .shared = 0,
@@ -805,6 +876,7 @@ static const struct store_ops sq_ops = {
     .journal_append = sq_journal_append,
     .journal_get = sq_journal_get,
     .purge_streams = sq_purge_streams,
+    .export_rows = sq_export,
 };
 
 int store_sqlite_open(struct weft_store **out, const char *path, char *err, size_t errcap)

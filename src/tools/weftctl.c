@@ -25,6 +25,7 @@ static const char usage[] =
     "                                  [--models A,B]   (what the node may claim)\n"
     "       weftctl [--state-dir DIR] nodes revoke NAME | nodes enrolled\n"
     "       weftctl [API] nodes                      live nodes (admin key)\n"
+    "       weftctl [--state-dir DIR] store migrate --to postgresql://...   SQLite to PostgreSQL\n"
     "       weftctl [API] jobs list [--limit N] | jobs show ID | jobs cancel ID\n"
     "       weftctl node status [--status-url http://127.0.0.1:9464] [--json]\n"
     "       weftctl [API] submit --model M (--prompt TEXT | --message TEXT)\n"
@@ -144,6 +145,44 @@ static int cmd_keys(const struct opts *o, int argc, char **argv)
     }
     weft_store_close(st);
     return rc;
+}
+
+/* store migrate --to URI: the SQLite store (--state-dir or --store) into
+ * a PostgreSQL one. */
+static int cmd_store(const struct opts *o, int argc, char **argv)
+{
+    const char *to = NULL, *pos[1];
+    const struct weft_opt opts[] = {WEFT_OPTS("--to", &to), WEFT_OPT_END};
+    if (argc < 1 || strcmp(argv[0], "migrate") != 0 || args(argc - 1, argv + 1, opts, pos, 0) ||
+        !to || !weft_store_is_pg(to)) {
+        fprintf(stderr, "usage: weftctl [--state-dir DIR | --store PATH] store migrate --to "
+                        "postgresql://...\n");
+        return 2;
+    }
+    struct weft_store *from, *dst;
+    if (open_store(o, &from))
+        return 1;
+    if (strcmp(weft_store_kind(from), "sqlite") != 0) {
+        fprintf(stderr, "weftctl: the store to migrate from is not a SQLite one\n");
+        weft_store_close(from);
+        return 1;
+    }
+    char err[512];
+    if (weft_store_open(&dst, to, err, sizeof err) != 0) {
+        fprintf(stderr, "weftctl: %s\n", err);
+        weft_store_close(from);
+        return 1;
+    }
+    struct weft_migrate_counts n;
+    int rc = weft_store_migrate(from, dst, &n, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "weftctl: %s\n", err);
+    else
+        printf("copied %d keys, %d nodes, %d node limits, %d jobs (%d rows were there already)\n",
+               n.keys, n.nodes, n.limits, n.jobs, n.skipped);
+    weft_store_close(dst);
+    weft_store_close(from);
+    return rc ? 1 : 0;
 }
 
 static int cmd_nodes_store(const struct opts *o, int argc, char **argv)
@@ -534,6 +573,8 @@ int main(int argc, char **argv)
         rc = cmd_jobs(&o, rest, rv);
     else if (strcmp(cmd, "submit") == 0)
         rc = cmd_submit(&o, rest, rv);
+    else if (strcmp(cmd, "store") == 0)
+        rc = cmd_store(&o, rest, rv);
     else {
         fprintf(stderr, "weftctl: unknown command %s\n%s", cmd, usage);
         rc = 2;

@@ -1,0 +1,47 @@
+#!/bin/bash
+# weftctl store migrate: a SQLite scheduler's keys, node tokens, finished and
+# queued jobs move to PostgreSQL. The old key and node token work on a
+# scheduler of the shared store, the finished job keeps its result, the queued
+# ones complete there, and a second migration copies nothing.
+. "$(dirname "$0")/../../lib/weft.sh" "$@"
+start_sched
+KEY=$(new_key dev)
+TOKEN=$(enroll roof)
+start_testnode other --token-ms 1
+wait_nodes 1
+out=$(api POST /v1/jobs '{"completion_window":"1h","request":{"model":"test-model","messages":[{"role":"user","content":"before"}],"max_tokens":5}}')
+expect_status 202 "$out" "first job"
+done_id=$(body_of "$out" | json 'd["id"]')
+wait_job "$done_id" succeeded
+result=$(api GET "/v1/jobs/$done_id" | head -n 1 | json 'd["result"]["choices"][0]["message"]["content"]')
+kill -9 "$NODE_PID"
+ids=()
+for i in 1 2 3; do
+    out=$(api POST /v1/jobs '{"completion_window":"1h","request":{"model":"test-model","messages":[{"role":"user","content":"queued '$i'"}],"max_tokens":5}}')
+    expect_status 202 "$out" "queued job $i"
+    ids+=("$(body_of "$out" | json 'd["id"]')")
+done
+stop_sched_hard
+
+start_pg
+"$BIN/weftctl" --state-dir "$WORK/sched" store migrate --to "$PG_URI" > "$WORK/migrate.out" 2>&1 ||
+    fail "migrate: $(cat "$WORK/migrate.out")"
+grep -q "copied 1 keys, 2 nodes, 2 node limits, 4 jobs (0 rows were there already)" "$WORK/migrate.out" ||
+    fail "first migration: $(cat "$WORK/migrate.out")"
+"$BIN/weftctl" --state-dir "$WORK/sched" store migrate --to "$PG_URI" > "$WORK/migrate2.out" 2>&1 ||
+    fail "second migrate: $(cat "$WORK/migrate2.out")"
+grep -q "copied 0 keys, 0 nodes, 2 node limits, 0 jobs (7 rows were there already)" \
+    "$WORK/migrate2.out" || fail "second migration: $(cat "$WORK/migrate2.out")"
+
+start_region 1
+URL=${RURL[1]}
+[ "$(api GET "/v1/jobs/$done_id" | head -n 1 | json 'd["result"]["choices"][0]["message"]["content"]')" = "$result" ] ||
+    fail "the finished job's result did not move"
+"$TBIN/testnode" --url "$URL" --token "$TOKEN" --cacert "$CA" --token-ms 1 2>> "$WORK/node-roof.err" &
+PIDS+=("$!")
+for id in "${ids[@]}"; do
+    wait_job "$id" succeeded 20
+done
+bad=$(psql "$PG_URI" -Atc "select count(*) from jobs where completions <> 1")
+[ "$bad" = 0 ] || fail "$bad jobs without exactly one completion"
+weft_finish
