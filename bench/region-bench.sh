@@ -52,6 +52,7 @@ bench_latency() {
         wait_nodes 8
         wrk_stream "$URL" 10s "$c"
         stop_procs
+        unset WEFT_STORE
     done
 }
 

@@ -269,9 +269,65 @@ static void on_cancel(void *ud, const char *id)
         }
 }
 
-static void on_upload_done(void *ud, struct node_job *job, int ok, const char *why)
+/* An upload lost with its scheduler (the connection broke, or the next
+ * scheduler cannot take the job over yet) is tried again, every
+ * REATTACH_MS up to REATTACH_TRIES times, on whichever scheduler the link
+ * reaches: the run goes on meanwhile, and a scheduler that shares the dead
+ * one's store takes the job over at the next token, without running it
+ * again (it drops the tokens it has). */
+#define REATTACH_MS    250
+#define REATTACH_TRIES 40
+
+static void on_reattach_timer(uv_timer_t *t)
+{
+    struct weftd *d = t->data;
+    int waiting = 0;
+    for (int i = 0; i < d->n_jobs; i++) {
+        struct node_job *job = d->jobs[i];
+        if (!job->reattach)
+            continue;
+        if (d->stopping || atomic_load(&job->cancel)) {
+            job->reattach = 0;
+            job->uploaded = 1;
+            continue;
+        }
+        if (!node_link_is_live(&d->link)) {
+            waiting = 1;
+            continue;
+        }
+        job->reattach = 0;
+        job->reattach_tries++;
+        job->uploaded = 0;
+        node_job_rewind(job);
+        weft_log_notice(d->log, "job %s: re-attaching its upload to %s (try %d)", job->id,
+                        node_link_url(&d->link), job->reattach_tries);
+        if (node_link_upload(&d->link, job) != 0) {
+            job->reattach = 1;
+            job->uploaded = 1;
+            waiting = 1;
+        }
+    }
+    if (!waiting)
+        uv_timer_stop(t);
+    release_jobs_if_done(d);
+}
+
+static void on_upload_done(void *ud, struct node_job *job, int ok, long status, const char *why)
 {
     struct weftd *d = ud;
+    /* Unreachable, or busy (503: the next scheduler cannot take it over
+     * yet), unlike moved away (404, 409): keep the run and try again. */
+    if (!ok && (status == 0 || status == 503) && !d->stopping && !atomic_load(&job->cancel) &&
+        job->reattach_tries < REATTACH_TRIES && node_job_replayable(job)) {
+        if (job->reattach_tries == 0)
+            weft_log_notice(d->log, "job %s: upload lost (%s); keeping the run for a re-attach",
+                            job->id, why);
+        job->reattach = 1;
+        job->uploaded = 0; /* still ours: not released while it waits */
+        if (!uv_is_active((uv_handle_t *)&d->reattach_timer))
+            uv_timer_start(&d->reattach_timer, on_reattach_timer, REATTACH_MS, REATTACH_MS);
+        return;
+    }
     if (!ok) {
         /* Moved away (409), or the scheduler is unreachable: stop. */
         weft_log_notice(d->log, "job %s: upload ended (%s); stopping it", job->id, why);
@@ -545,6 +601,8 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     uv_timer_start(&d->ledger_timer, on_ledger_timer, 30000, 30000);
     uv_timer_init(loop, &d->stop_timer);
     d->stop_timer.data = d;
+    uv_timer_init(loop, &d->reattach_timer);
+    d->reattach_timer.data = d;
     node_energy_start(&d->energy);
     node_dayahead_start(&d->dayahead);
     node_runner_set_budget(&d->runner, 0, d->energy.gpu_limited);
@@ -582,18 +640,20 @@ static void handle_closed(uv_handle_t *h)
 static void after_status(void *arg)
 {
     struct weftd *d = arg;
-    d->pending_closes = 6;
+    d->pending_closes = 7;
     node_dayahead_close(&d->dayahead, part_closed, d);
     node_link_close(&d->link, part_closed, d);
     node_runner_close(&d->runner, part_closed, d);
     node_energy_close(&d->energy, part_closed, d);
     uv_close((uv_handle_t *)&d->ledger_timer, handle_closed);
     uv_close((uv_handle_t *)&d->stop_timer, handle_closed);
+    uv_close((uv_handle_t *)&d->reattach_timer, handle_closed);
 }
 
 static void finish_stop(struct weftd *d)
 {
     uv_timer_stop(&d->stop_timer);
+    uv_timer_stop(&d->reattach_timer);
     for (int i = 0; i < d->n_jobs; i++)
         atomic_store(&d->jobs[i]->cancel, 1);
     node_link_stop(&d->link);

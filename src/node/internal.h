@@ -46,6 +46,7 @@ struct weftd {
     /* Life (daemon.c). */
     uv_timer_t ledger_timer;
     uv_timer_t stop_timer;
+    uv_timer_t reattach_timer; /* uploads lost with their scheduler, tried again */
     uint64_t stop_since_ms;
     int stopping;
     int pending_closes;

@@ -19,6 +19,7 @@ struct node_job *node_job_new(const char *id)
     j->started_ms = weft_mono_ms();
     pthread_mutex_init(&j->mu, NULL);
     weft_buf_init(&j->out, OUT_MAX);
+    weft_buf_init(&j->sent, OUT_MAX);
     return j;
 }
 
@@ -52,6 +53,7 @@ void node_job_free(struct node_job *j)
     free(j->resume);
     free(j->markup);
     weft_buf_free(&j->out);
+    weft_buf_free(&j->sent);
     pthread_mutex_destroy(&j->mu);
     free(j);
 }
@@ -89,11 +91,35 @@ size_t node_job_pull(struct node_job *j, char *buf, size_t cap, int *end)
     size_t n = j->out.len < cap ? j->out.len : cap;
     if (n) {
         memcpy(buf, j->out.data, n);
+        /* Kept for a re-attach; past its bound a re-attach cannot replay
+         * the run, so it is not tried (node_job_rewind sees the flag). */
+        if (weft_buf_append(&j->sent, buf, n) != 0)
+            j->sent_lost = 1;
         weft_buf_consume(&j->out, n);
     }
     *end = j->finished && j->out.len == 0;
     pthread_mutex_unlock(&j->mu);
     return n;
+}
+
+void node_job_rewind(struct node_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    if (j->sent.len && weft_buf_append(&j->sent, j->out.data ? j->out.data : "", j->out.len) == 0) {
+        struct weft_buf t = j->out;
+        j->out = j->sent;
+        j->sent = t;
+        weft_buf_reset(&j->sent);
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
+int node_job_replayable(struct node_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int ok = !j->sent_lost;
+    pthread_mutex_unlock(&j->mu);
+    return ok;
 }
 
 int node_job_finished(struct node_job *j)

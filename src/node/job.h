@@ -57,6 +57,13 @@ struct node_job {
     /* Upload (link.c). */
     struct weft_http_call *upload;
     int uploaded; /* the upload ended */
+    /* Re-attaching (daemon.c): the upload was lost with its scheduler. */
+    int reattach;       /* waiting to upload again to whichever scheduler answers */
+    int reattach_tries; /* uploads tried since it was lost */
+    /* Events already pulled by an upload, under mu: a new upload sends
+     * them again, and the scheduler drops what it has. */
+    struct weft_buf sent;
+    int sent_lost; /* sent overflowed: the run cannot be replayed */
     /* Energy (ledger.c). */
     struct node_job_energy energy;
 };
@@ -77,6 +84,11 @@ void node_job_end(struct node_job *job, enum weft_event_end end, int prompt_toke
 /* Moves up to cap bytes of out into buf: the count; 0 with *end set when
  * the end event is out and nothing is left. Any thread. */
 size_t node_job_pull(struct node_job *job, char *buf, size_t cap, int *end);
+/* Puts every event pulled so far back in front of out, for a new upload
+ * of the whole run. Any thread. */
+void node_job_rewind(struct node_job *job);
+/* Whether every event pulled so far was kept (a re-attach can replay). */
+int node_job_replayable(struct node_job *job);
 /* Whether the end event has been pushed. Any thread. */
 int node_job_finished(struct node_job *job);
 

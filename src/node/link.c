@@ -250,13 +250,19 @@ static void on_done(void *ud, const struct weft_http_result *res)
         c->job->upload = NULL;
         c->job->uploaded = 1;
         /* Anything but 200: moved away (409), or the scheduler is unreachable. */
-        l->cb.upload_done(l->cb.ud, c->job, res->rc == 0 && res->status == 200, why);
+        l->cb.upload_done(l->cb.ud, c->job, res->rc == 0 && res->status == 200,
+                          res->rc == 0 ? res->status : 0, why);
         break;
     }
     free(c);
 }
 
 /* ---- the owner's calls -------------------------------------------------- */
+
+int node_link_is_live(const struct node_link *l)
+{
+    return l->state == NODE_LINK_LIVE && !l->stopping;
+}
 
 int node_link_can_poll(const struct node_link *l)
 {

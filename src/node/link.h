@@ -34,8 +34,10 @@ struct node_link_cb {
     void (*poll_done)(void *ud);
     /* The scheduler moved a job away that the node still runs. */
     void (*cancel)(void *ud, const char *job_id);
-    /* A job's upload ended: ok when the scheduler took all of it. */
-    void (*upload_done)(void *ud, struct node_job *job, int ok, const char *why);
+    /* A job's upload ended: ok when the scheduler took all of it; status
+     * is the HTTP status, 0 when the scheduler could not be reached or
+     * the connection broke. */
+    void (*upload_done)(void *ud, struct node_job *job, int ok, long status, const char *why);
     void *ud;
 };
 
@@ -70,6 +72,8 @@ int node_link_init(struct node_link *l, uv_loop_t *loop, const struct weftd_sche
 void node_link_start(struct node_link *l);
 /* Live, and no poll in flight. */
 int node_link_can_poll(const struct node_link *l);
+/* Whether a scheduler has answered our hello and not failed us since. */
+int node_link_is_live(const struct node_link *l);
 void node_link_poll(struct node_link *l);
 /* Starts job's upload: 0, or WEFT_ENOMEM (nothing started). */
 int node_link_upload(struct node_link *l, struct node_job *job);

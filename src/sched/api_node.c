@@ -7,7 +7,9 @@
 
 #include "api.h"
 #include "core.h"
+#include "lease.h"
 #include "reply.h"
+#include "weft/error.h"
 #include "weft/log.h"
 #include "weft/nodemsg.h"
 #include "weft/store.h"
@@ -117,12 +119,16 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
     n->interactive_ok = hb.interactive;
     snprintf(n->policy_state, sizeof n->policy_state, "%s", hb.policy_state);
     /* Jobs the node still runs that are no longer its own (moved while it
-     * was unreachable) go back in "cancel", so it stops them. */
+     * was unreachable) go back in "cancel", so it stops them. One it runs
+     * for a scheduler that died is adopted instead, once the store lets go
+     * of it (until then it is left running). */
     struct weft_heartbeat_reply r;
     memset(&r, 0, sizeof r);
     for (int i = 0; i < hb.n_jobs; i++) {
         struct sched_job *j = sched_job_find(s, hb.jobs[i].id);
-        if (!j || j->node != n)
+        if (j && j->node == n)
+            continue;
+        if (sched_lease_adopt(s, n, hb.jobs[i].id) == WEFT_ENOENT)
             snprintf(r.cancel[r.n_cancel++], sizeof r.cancel[0], "%s", hb.jobs[i].id);
     }
     r.lease_ms = (int64_t)s->lease_ms;
@@ -155,6 +161,16 @@ void sched_h_node_work(struct sched *s, struct weft_http_req *req, struct sched_
 int sched_h_node_stream_open(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     struct sched_job *j = call->id[0] ? sched_job_find(s, call->id) : NULL;
+    if (call->id[0] && (!j || j->node != call->node) && call->node->live) {
+        /* A node re-attaching a job whose scheduler died. */
+        int rc = sched_lease_adopt(s, call->node, call->id);
+        if (rc == 0 || (rc < 0 && rc != WEFT_ENOENT)) {
+            sched_reply_fail(req, 503, NULL, "job_busy",
+                             "Another scheduler still holds this job; retry shortly.");
+            return 503;
+        }
+        j = rc == 1 ? sched_job_find(s, call->id) : NULL;
+    }
     int st = j ? sched_stream_open(s, call->node, j, req) : 404;
     if (st)
         sched_reply_fail(req, st, NULL, st == 404 ? "job_not_found" : "stream_exists",

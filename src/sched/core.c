@@ -330,7 +330,7 @@ static void job_lost(struct sched *s, struct sched_job *j, int failure, const ch
     weft_log_notice(s->log, "job %s: resuming from token %d (%s)", j->id, j->n_tokens, why);
     job_unlink(s, j);
     queue_insert(s, j);
-    if (j->durable)
+    if (j->durable && !j->stream_job)
         weft_store_job_mark(s->store, j->id, WEFT_JOB_QUEUED);
 }
 
@@ -348,6 +348,22 @@ void sched_job_drop(struct sched *s, struct sched_job *j, const char *why)
         s->events->failed(s, j, 503, "stream_moved", msg);
     }
     sched_job_free(j);
+}
+
+void sched_job_adopt(struct sched *s, struct sched_job *j, struct sched_node *n)
+{
+    if (!weft_list_empty(&j->link))
+        job_unlink(s, j); /* queued here: the node that runs it wins */
+    weft_list_push_front(&s->running, &j->link);
+    s->n_running++;
+    j->state = SJ_RUNNING;
+    j->node = n;
+    j->assigned_ms = weft_mono_ms();
+    n->running++;
+    if (j->durable && !j->stream_job)
+        weft_store_job_mark(s->store, j->id, WEFT_JOB_RUNNING);
+    weft_log_notice(s->log, "job %s: adopted from node %s, which runs it (journal at token %d)",
+                    j->id, n->name, j->n_tokens);
 }
 
 void sched_job_abandon(struct sched *s, struct sched_job *j)
@@ -653,7 +669,9 @@ static void assign(struct sched *s, struct sched_job *j, struct sched_node *n)
     j->node = n;
     j->assigned_ms = weft_mono_ms();
     n->running++;
-    if (j->durable)
+    /* A stream is running from its start: no write (and no commit to
+     * wait for) each time it lands on a node. */
+    if (j->durable && !j->stream_job)
         weft_store_job_mark(s->store, j->id, WEFT_JOB_RUNNING);
     weft_log_info(s->log, "job %s -> node %s (from token %d, attempt %d)", j->id, n->name,
                   j->n_tokens, j->reassignments + 1);

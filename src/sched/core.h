@@ -56,6 +56,9 @@ int sched_job_grow(struct sched_job *j, int cap);
 size_t sched_job_text_at(const struct sched_job *j, int n);
 /* Journals the tokens a durable job has made since its last journal. */
 int sched_job_journal(struct sched *s, struct sched_job *j);
+/* Node n runs job j already (its scheduler died and it re-attached): j,
+ * queued here or in no list, becomes n's running job, its upload awaited. */
+void sched_job_adopt(struct sched *s, struct sched_job *j, struct sched_node *n);
 /* A resumable stream whose client went away: journaled, its lease given
  * back for a resume on any scheduler (cancelled when the store cannot). */
 void sched_job_abandon(struct sched *s, struct sched_job *j);

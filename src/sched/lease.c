@@ -531,6 +531,39 @@ int sched_lease_start(struct sched *s)
     return c.got;
 }
 
+int sched_lease_adopt(struct sched *s, struct sched_node *n, const char *id)
+{
+    struct sched_job *j = sched_job_find(s, id);
+    if (j && j->node == n)
+        return 1;
+    if (j && j->state == SJ_QUEUED && j->durable) {
+        sched_job_adopt(s, j, n); /* claimed here, not placed yet: its runner wins */
+        return 1;
+    }
+    if (j)
+        return WEFT_ENOENT; /* running on another node here */
+    if (!weft_store_shared(s->store))
+        return WEFT_ENOENT;
+    struct claim_ctx c = {.s = s, .job_wanted = 1};
+    struct weft_claim want = {.max = 1, .id = id};
+    int rc = weft_store_job_claim(s->store, &want, take_one, &c);
+    if (rc < 0)
+        return rc;
+    if (c.job) {
+        sched_job_adopt(s, c.job, n);
+        return 1;
+    }
+    struct weft_job_row row;
+    rc = weft_store_job_get(s->store, id, NULL, &row);
+    if (rc == WEFT_ENOENT)
+        return WEFT_ENOENT;
+    if (rc < 0)
+        return rc;
+    int final = weft_job_state_final(row.state);
+    weft_job_row_free(&row);
+    return final ? WEFT_ENOENT : 0;
+}
+
 void sched_lease_offer(struct sched *s, struct sched_job *j)
 {
     if (!weft_store_shared(s->store) || j->state != SJ_QUEUED ||

@@ -36,6 +36,12 @@ void sched_lease_resume(struct sched *s, struct weft_http_req *req, const char *
  * when it cannot be (no journal to place token after; nothing answered). */
 int sched_lease_replay(struct sched *s, struct weft_http_req *req, const struct weft_job_row *row,
                        int after);
+/* Node n says it runs job id, which is not its job here (its scheduler
+ * died; it heartbeats or uploads to this one now): 1 when n's job now (a
+ * job queued here, or claimed from the store once its lease lapsed), 0
+ * when another scheduler still holds it (ask again), WEFT_ENOENT when it
+ * is finished, unknown or someone else's, < 0 when the store cannot say. */
+int sched_lease_adopt(struct sched *s, struct sched_node *n, const char *id);
 /* The lease cycle, when due (called from the tick). */
 void sched_lease_tick(struct sched *s, uint64_t now);
 /* At an orderly stop: journals what it can, gives every lease back and

@@ -155,10 +155,11 @@ static void cb_cancel(void *ud, const char *id)
     snprintf(e->cancelled, sizeof e->cancelled, "%s", id);
 }
 
-static void cb_upload_done(void *ud, struct node_job *job, int ok, const char *why)
+static void cb_upload_done(void *ud, struct node_job *job, int ok, long status, const char *why)
 {
     (void)job;
     (void)why;
+    (void)status;
     struct env *e = ud;
     e->uploads_done++;
     e->upload_ok = ok;
