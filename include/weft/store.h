@@ -224,6 +224,12 @@ int weft_store_journal_get(struct weft_store *st, const char *id, struct weft_jo
 /* Deletes streamed requests (and journals) finished before this wall time. */
 int weft_store_purge_streams(struct weft_store *st, int64_t finished_before_ms);
 
+/* Several writes as one transaction (one commit: one disk flush), such as
+ * a cycle's journal batches. tx_end commits, or rolls back when commit is
+ * 0 or a write inside failed (then it returns the error). No nesting. */
+int weft_store_tx_begin(struct weft_store *st);
+int weft_store_tx_end(struct weft_store *st, int commit);
+
 /* ---- waking other schedulers (PostgreSQL's LISTEN/NOTIFY) ------------- */
 
 /* A descriptor that turns readable when another scheduler signals, or -1

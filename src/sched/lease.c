@@ -70,17 +70,48 @@ int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sch
 
 /* ---- the journal ---- */
 
+/* Every job's new tokens in one transaction: one commit a cycle, however
+ * many jobs run. On failure nothing counts as journaled. */
 static int journal_all(struct sched *s)
 {
     struct weft_list *lists[2] = {&s->running, &s->queue}, *it;
+    int n = 0;
     for (int l = 0; l < 2; l++)
         weft_list_foreach(it, lists[l])
         {
-            int rc = sched_job_journal(s, JOB_OF(it));
-            if (rc)
-                return rc;
+            const struct sched_job *j = JOB_OF(it);
+            n += j->durable && j->n_tokens > j->journaled;
         }
-    return 0;
+    if (n == 0)
+        return 0;
+    struct undo {
+        struct sched_job *j;
+        int journaled;
+        size_t text;
+    } *undo = malloc((size_t)n * sizeof *undo);
+    if (!undo)
+        return WEFT_ENOMEM;
+    int k = 0, rc = weft_store_tx_begin(s->store);
+    for (int l = 0; rc == 0 && l < 2; l++)
+        weft_list_foreach(it, lists[l])
+        {
+            struct sched_job *j = JOB_OF(it);
+            if (!j->durable || j->n_tokens <= j->journaled || k == n)
+                continue;
+            undo[k++] = (struct undo){j, j->journaled, j->journaled_text};
+            if ((rc = sched_job_journal(s, j)) != 0)
+                break;
+        }
+    int end = weft_store_tx_end(s->store, rc == 0);
+    if (rc == 0)
+        rc = end;
+    if (rc)
+        for (int i = 0; i < k; i++) {
+            undo[i].j->journaled = undo[i].journaled;
+            undo[i].j->journaled_text = undo[i].text;
+        }
+    free(undo);
+    return rc;
 }
 
 /* ---- renewal ---- */

@@ -198,6 +198,16 @@ int weft_store_notify(struct weft_store *st)
     return st->ops->notify ? st->ops->notify(st) : 0;
 }
 
+int weft_store_tx_begin(struct weft_store *st)
+{
+    return st->ops->tx_begin(st);
+}
+
+int weft_store_tx_end(struct weft_store *st, int commit)
+{
+    return st->ops->tx_end(st, commit);
+}
+
 /* ---- migration ---- */
 
 struct migrate_ctx {
@@ -244,7 +254,7 @@ int weft_store_migrate(struct weft_store *from, struct weft_store *to,
                        struct weft_migrate_counts *counts, char *err, size_t errcap)
 {
     memset(counts, 0, sizeof *counts);
-    if (!from->ops->export_rows || !to->ops->import_begin) {
+    if (!from->ops->export_rows || !to->ops->import_job) {
         snprintf(err, errcap,
                  "a migration goes from a SQLite store to a PostgreSQL one, not "
                  "from %s to %s",
@@ -253,10 +263,10 @@ int weft_store_migrate(struct weft_store *from, struct weft_store *to,
     }
     static const struct store_sink sink = {sink_key, sink_node, sink_limits, sink_job};
     struct migrate_ctx m = {.to = to, .n = counts};
-    int rc = to->ops->import_begin(to);
+    int rc = to->ops->tx_begin(to);
     if (rc == 0)
         rc = from->ops->export_rows(from, &sink, &m);
-    int end = to->ops->import_end(to, rc == 0);
+    int end = to->ops->tx_end(to, rc == 0);
     if (rc == 0)
         rc = end;
     if (rc)

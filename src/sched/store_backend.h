@@ -67,8 +67,8 @@ struct store_ops {
     /* Moving a store (weftctl store migrate): every row, secrets' hashes
      * and journals included, to a sink; and the sink's side. */
     int (*export_rows)(struct weft_store *st, const struct store_sink *sink, void *ud);
-    int (*import_begin)(struct weft_store *st);
-    int (*import_end)(struct weft_store *st, int commit);
+    int (*tx_begin)(struct weft_store *st);
+    int (*tx_end)(struct weft_store *st, int commit);
     int (*import_key)(struct weft_store *st, const struct weft_key_info *k,
                       const struct store_cred *c);
     int (*import_node)(struct weft_store *st, const char *name, int64_t created_ms, int revoked,

@@ -32,6 +32,7 @@ struct pg {
     char *conninfo;
     uint64_t next_try_ms; /* monotonic: the next reconnect allowed */
     unsigned generation;  /* counts connections made */
+    int in_tx;            /* inside tx_begin .. tx_end: never reconnect */
     char last_error[256];
 };
 
@@ -124,6 +125,8 @@ static int ready(struct pg *p)
 {
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
+    if (p->in_tx)
+        return WEFT_ESTORE;
     uint64_t now = weft_mono_ms();
     if (now < p->next_try_ms)
         return WEFT_ESTORE;
@@ -726,18 +729,32 @@ static int pg_purge_streams(struct weft_store *st, int64_t finished_before_ms)
     return n < 0 ? n : 0;
 }
 
-/* ---- migration: rows from another store ----------------------------------- */
+/* ---- transactions (journal batches, migration) ---------------------------- */
 
-static int pg_import_begin(struct weft_store *st)
+static int pg_tx_begin(struct weft_store *st)
 {
     int n = run_changes(PG(st), "BEGIN", 0, NULL);
+    if (n >= 0)
+        PG(st)->in_tx = 1;
     return n < 0 ? n : 0;
 }
 
-static int pg_import_end(struct weft_store *st, int commit)
+static int pg_tx_end(struct weft_store *st, int commit)
 {
-    int n = run_changes(PG(st), commit ? "COMMIT" : "ROLLBACK", 0, NULL);
-    return n < 0 ? n : 0;
+    struct pg *p = PG(st);
+    if (!p->in_tx)
+        return commit ? WEFT_ESTORE : 0; /* BEGIN failed: nothing to end */
+    /* A broken connection lost the transaction: no reconnect may turn the
+     * rest of it into statements of their own (ready() sees in_tx). */
+    PGresult *r = run(p, commit ? "COMMIT" : "ROLLBACK", 0, NULL);
+    p->in_tx = 0;
+    if (!r)
+        return WEFT_ESTORE;
+    /* COMMIT of a transaction a failed statement aborted rolls it back and
+     * says so only in its command tag. */
+    int ok = !commit || strcmp(PQcmdStatus(r), "COMMIT") == 0;
+    PQclear(r);
+    return ok ? 0 : WEFT_ESTORE;
 }
 
 static int pg_import_key(struct weft_store *st, const struct weft_key_info *k,
@@ -890,8 +907,8 @@ static const struct store_ops pg_ops = {
     .journal_append = pg_journal_append,
     .journal_get = pg_journal_get,
     .purge_streams = pg_purge_streams,
-    .import_begin = pg_import_begin,
-    .import_end = pg_import_end,
+    .tx_begin = pg_tx_begin,
+    .tx_end = pg_tx_end,
     .import_key = pg_import_key,
     .import_node = pg_import_node,
     .import_job = pg_import_job,

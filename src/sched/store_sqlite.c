@@ -849,6 +849,19 @@ static int sq_export(struct weft_store *st, const struct store_sink *sink, void 
     return rc;
 }
 
+static int sq_tx_begin(struct weft_store *st)
+{
+    return sqlite3_exec(DB(st), "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : db_err(st);
+}
+
+static int sq_tx_end(struct weft_store *st, int commit)
+{
+    if (commit && sqlite3_exec(DB(st), "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    sqlite3_exec(DB(st), "ROLLBACK", NULL, NULL, NULL);
+    return commit ? db_err(st) : 0;
+}
+
 static const struct store_ops sq_ops = {
     .kind = "sqlite",
     .shared = 0,
@@ -877,6 +890,8 @@ static const struct store_ops sq_ops = {
     .journal_get = sq_journal_get,
     .purge_streams = sq_purge_streams,
     .export_rows = sq_export,
+    .tx_begin = sq_tx_begin,
+    .tx_end = sq_tx_end,
 };
 
 int store_sqlite_open(struct weft_store **out, const char *path, char *err, size_t errcap)

@@ -312,6 +312,41 @@ TEST(a_lapsed_lease_is_claimed_and_a_restart_takes_its_own)
     weft_store_close(b);
 }
 
+TEST(a_journal_batch_commits_whole_or_not_at_all)
+{
+    struct weft_store *st = open_store();
+    weft_store_lease_setup(st, "sched-a", 60000);
+    struct weft_job_row r = row("job-1", "", 1);
+    int existing;
+    ASSERT_EQ_INT(weft_store_job_insert(st, &r, &existing), 0);
+    weft_job_row_free(&r);
+    const int32_t t[] = {1, 2, 3};
+    const uint32_t l[] = {1, 1, 1};
+    ASSERT_OK(weft_store_tx_begin(st));
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 0, t, l, 2, "ab", 2));
+    ASSERT_OK(weft_store_tx_end(st, 0));
+    struct weft_job_row j;
+    memset(&j, 0, sizeof j);
+    ASSERT_OK(weft_store_journal_get(st, "job-1", &j));
+    ASSERT_EQ_INT(j.n_tokens, 0);
+    ASSERT_OK(weft_store_tx_begin(st));
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 0, t, l, 2, "ab", 2));
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 2, t + 2, l + 2, 1, "c", 1));
+    ASSERT_OK(weft_store_tx_end(st, 1));
+    ASSERT_OK(weft_store_journal_get(st, "job-1", &j));
+    ASSERT_EQ_INT(j.n_tokens, 3);
+    ASSERT_EQ_STR(j.text, "abc");
+    weft_job_row_free(&j);
+    /* A finished job takes no more batches. */
+    ASSERT_EQ_INT(weft_store_job_finish(st, "job-1", WEFT_JOB_SUCCEEDED, "{}", NULL), 1);
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 3, t, l, 1, "a", 1));
+    memset(&j, 0, sizeof j);
+    ASSERT_OK(weft_store_journal_get(st, "job-1", &j));
+    ASSERT_EQ_INT(j.n_tokens, 0);
+    weft_job_row_free(&j);
+    weft_store_close(st);
+}
+
 TEST(unwritable_path_is_a_clear_error)
 {
     if (pg_uri()) {
