@@ -350,18 +350,26 @@ void sched_job_drop(struct sched *s, struct sched_job *j, const char *why)
     sched_job_free(j);
 }
 
-void sched_job_adopt(struct sched *s, struct sched_job *j, struct sched_node *n)
+/* j (queued, or in no list) runs on n from now: its upload is awaited. */
+static void run_on(struct sched *s, struct sched_job *j, struct sched_node *n)
 {
     if (!weft_list_empty(&j->link))
-        job_unlink(s, j); /* queued here: the node that runs it wins */
+        job_unlink(s, j);
     weft_list_push_front(&s->running, &j->link);
     s->n_running++;
     j->state = SJ_RUNNING;
     j->node = n;
     j->assigned_ms = weft_mono_ms();
     n->running++;
+    /* A stream is running from its start: no write (and no commit to
+     * wait for) each time it lands on a node. */
     if (j->durable && !j->stream_job)
         weft_store_job_mark(s->store, j->id, WEFT_JOB_RUNNING);
+}
+
+void sched_job_adopt(struct sched *s, struct sched_job *j, struct sched_node *n)
+{
+    run_on(s, j, n); /* queued here too: the node that runs it wins */
     weft_log_notice(s->log, "job %s: adopted from node %s, which runs it (journal at token %d)",
                     j->id, n->name, j->n_tokens);
 }
@@ -662,17 +670,7 @@ static void assign(struct sched *s, struct sched_job *j, struct sched_node *n)
     poll->data = NULL;
     poll->on_abort = NULL;
     n->poll = NULL;
-    job_unlink(s, j);
-    weft_list_push_front(&s->running, &j->link);
-    s->n_running++;
-    j->state = SJ_RUNNING;
-    j->node = n;
-    j->assigned_ms = weft_mono_ms();
-    n->running++;
-    /* A stream is running from its start: no write (and no commit to
-     * wait for) each time it lands on a node. */
-    if (j->durable && !j->stream_job)
-        weft_store_job_mark(s->store, j->id, WEFT_JOB_RUNNING);
+    run_on(s, j, n);
     weft_log_info(s->log, "job %s -> node %s (from token %d, attempt %d)", j->id, n->name,
                   j->n_tokens, j->reassignments + 1);
     weft_http_respond(poll, 200, "application/json", NULL, body, strlen(body));

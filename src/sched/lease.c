@@ -305,13 +305,22 @@ int sched_lease_replay(struct sched *s, struct weft_http_req *req, const struct 
     return rc;
 }
 
+/* The parked request, no longer parked (the caller answers it). */
+static struct weft_http_req *take_req(struct sched_resume *r)
+{
+    struct weft_http_req *req = r->req;
+    if (req) {
+        req->data = NULL;
+        req->on_abort = NULL;
+    }
+    r->req = NULL;
+    return req;
+}
+
 static void resume_free(struct sched_resume *r)
 {
     weft_list_remove(&r->link);
-    if (r->req) {
-        r->req->data = NULL;
-        r->req->on_abort = NULL;
-    }
+    take_req(r);
     free(r);
 }
 
@@ -333,11 +342,8 @@ static int try_resume(struct sched *s, struct sched_resume *r)
     int rc = weft_store_job_claim(s->store, &want, take_one, &c);
     if (rc < 0)
         return rc;
-    struct weft_http_req *req = r->req;
     if (c.job) {
-        r->req->data = NULL;
-        r->req->on_abort = NULL;
-        r->req = NULL;
+        struct weft_http_req *req = take_req(r);
         weft_log_notice(s->log, "job %s: stream resumed from token %d", c.job->id, r->after);
         sched_client_resume(s, c.job, req, r->after);
         sched_job_submit(s, c.job);
@@ -348,9 +354,7 @@ static int try_resume(struct sched *s, struct sched_resume *r)
         return WEFT_ESTORE;
     int final = weft_job_state_final(row.state);
     if (final) {
-        r->req->data = NULL;
-        r->req->on_abort = NULL;
-        r->req = NULL;
+        struct weft_http_req *req = take_req(r);
         if (sched_lease_replay(s, req, &row, r->after) != 0)
             sched_reply_fail(req, 409, NULL, "job_finished",
                              "The job has finished; its result is at GET /v1/jobs/{id}.");

@@ -159,13 +159,19 @@ static PGresult *run(struct pg *p, const char *sql, int n, const char *const *va
     return run_fmt(p, sql, n, vals, NULL, 0);
 }
 
+/* The rows a command's tag says it changed ("" for none: 0). */
+static int cmd_tuples(PGresult *r)
+{
+    return (int)strtol(PQcmdTuples(r), NULL, 10);
+}
+
 /* Rows a command changed, or WEFT_ESTORE. */
 static int run_changes(struct pg *p, const char *sql, int n, const char *const *vals)
 {
     PGresult *r = run(p, sql, n, vals);
     if (!r)
         return WEFT_ESTORE;
-    int changed = atoi(PQcmdTuples(r));
+    int changed = cmd_tuples(r);
     PQclear(r);
     return changed;
 }
@@ -777,7 +783,7 @@ static int pg_import_key(struct weft_store *st, const struct weft_key_info *k,
                           9, v, lens, 0);
     if (!r)
         return WEFT_ESTORE;
-    int n = atoi(PQcmdTuples(r));
+    int n = cmd_tuples(r);
     PQclear(r);
     return n;
 }
@@ -796,7 +802,7 @@ static int pg_import_node(struct weft_store *st, const char *name, int64_t creat
                           6, v, lens, 0);
     if (!r)
         return WEFT_ESTORE;
-    int n = atoi(PQcmdTuples(r));
+    int n = cmd_tuples(r);
     PQclear(r);
     return n;
 }
@@ -837,7 +843,7 @@ static int pg_import_job(struct weft_store *st, const struct weft_job_row *j)
             16, v);
     if (!r)
         return WEFT_ESTORE;
-    int n = atoi(PQcmdTuples(r));
+    int n = cmd_tuples(r);
     PQclear(r);
     if (n == 1 && j->n_tokens > 0) {
         int rc = pg_journal_append(st, j->id, 0, j->tokens, j->lens, j->n_tokens,
