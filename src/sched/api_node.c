@@ -124,12 +124,16 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
      * of it (until then it is left running). */
     struct weft_heartbeat_reply r;
     memset(&r, 0, sizeof r);
+    n->n_orphans = 0;
     for (int i = 0; i < hb.n_jobs; i++) {
         struct sched_job *j = sched_job_find(s, hb.jobs[i].id);
         if (j && j->node == n)
             continue;
-        if (sched_lease_adopt(s, n, hb.jobs[i].id) == WEFT_ENOENT)
+        int rc = sched_lease_adopt(s, n, hb.jobs[i].id);
+        if (rc == WEFT_ENOENT)
             snprintf(r.cancel[r.n_cancel++], sizeof r.cancel[0], "%s", hb.jobs[i].id);
+        else if (rc != 1 && n->n_orphans < SCHED_ORPHANS)
+            snprintf(n->orphans[n->n_orphans++], sizeof n->orphans[0], "%s", hb.jobs[i].id);
     }
     r.lease_ms = (int64_t)s->lease_ms;
     struct weft_buf b;

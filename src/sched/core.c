@@ -211,7 +211,7 @@ static void detach_node(struct sched *s, struct sched_job *j, int status)
     (void)s;
 }
 
-/* Keeps an outcome the store did not take, for sched_outcomes_retry(). */
+/* Keeps an outcome for sched_outcomes_write(). */
 static void outcome_keep(struct sched *s, const char *id, enum weft_job_state st,
                          const char *result, const char *error)
 {
@@ -236,6 +236,13 @@ static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_st
     s->m.finished[st]++;
     if (!j->durable)
         return;
+    if (j->stream_job) {
+        /* Its client has every byte already: the outcome goes with the
+         * next journal batch, so a stream's end costs the loop no commit
+         * of its own. */
+        outcome_keep(s, j->id, st, result, error);
+        return;
+    }
     int rc = weft_store_job_finish(s->store, j->id, st, result, error);
     if (rc < 0) {
         weft_log_error(s->log, "job %s: cannot record its outcome yet: %s", j->id,
@@ -244,35 +251,34 @@ static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_st
     }
 }
 
-int sched_outcomes_retry(struct sched *s)
+int sched_outcomes_write(struct sched *s)
 {
-    struct weft_list *it, *tmp;
-    int left = 0;
-    weft_list_foreach_safe(it, tmp, &s->unrecorded)
+    struct weft_list *it;
+    int n = 0;
+    weft_list_foreach(it, &s->unrecorded)
     {
         struct sched_outcome *o = weft_list_entry(it, struct sched_outcome, link);
-        if (left || weft_store_job_finish(s->store, o->id, o->state, o->result, o->error) < 0) {
-            left++;
-            continue;
-        }
-        weft_log_notice(s->log, "job %s: outcome recorded after the store came back", o->id);
+        int rc = weft_store_job_finish(s->store, o->id, o->state, o->result, o->error);
+        if (rc < 0)
+            return rc;
+        n++;
+    }
+    return n;
+}
+
+void sched_outcomes_forget(struct sched *s, int n)
+{
+    struct weft_list *it, *tmp;
+    weft_list_foreach_safe(it, tmp, &s->unrecorded)
+    {
+        if (n-- <= 0)
+            break;
+        struct sched_outcome *o = weft_list_entry(it, struct sched_outcome, link);
         weft_list_remove(&o->link);
         free(o->result);
         free(o->error);
         free(o);
     }
-    return left;
-}
-
-int sched_outcome_pending(struct sched *s, const char *id)
-{
-    struct weft_list *it;
-    weft_list_foreach(it, &s->unrecorded)
-    {
-        if (strcmp(weft_list_entry(it, struct sched_outcome, link)->id, id) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 /* The job failed for good: tell its client or record it, then free it. */

@@ -66,11 +66,12 @@ void sched_job_abandon(struct sched *s, struct sched_job *j);
  * elsewhere): its node is told, a client is told where to resume, nothing
  * is recorded. */
 void sched_job_drop(struct sched *s, struct sched_job *j, const char *why);
-/* Outcomes the store could not take when the job ended are kept and
- * retried here (lease.c, each cycle): returns how many are still waiting. */
-int sched_outcomes_retry(struct sched *s);
-/* Whether job id's outcome is waiting to be recorded. */
-int sched_outcome_pending(struct sched *s, const char *id);
+/* Outcomes waiting for the store (a stream's, and any the store could not
+ * take when its job ended), oldest first: written by lease.c in each
+ * cycle's transaction. Returns how many were written, or the first error;
+ * sched_outcomes_forget() drops that many once the transaction commits. */
+int sched_outcomes_write(struct sched *s);
+void sched_outcomes_forget(struct sched *s, int n);
 /* Hands queued jobs to parked polls that can take them. */
 void sched_dispatch(struct sched *s);
 /* The tick: silent nodes, ended polls, deadlines. */

@@ -34,6 +34,7 @@
 #define SCHED_MAX_TRIED  8
 #define SCHED_TICK_MS    100 /* the longest tick; see sched_start() */
 #define SCHED_ID_MAX     40  /* a job's id, NUL included */
+#define SCHED_ORPHANS    4   /* orphaned jobs a node's heartbeat may name, kept */
 
 struct sched_model {
     char name[WEFT_OAI_MODEL_MAX];
@@ -60,6 +61,10 @@ struct sched_node {
     char policy_state[16];
     double pv_w, load_w, grid_w, battery_w, soc;
     uint64_t tokens;
+    /* Jobs its last heartbeat said it runs for a scheduler that died,
+     * still held in the store: adopted, not assigned anew, when claimed. */
+    char orphans[SCHED_ORPHANS][SCHED_ID_MAX];
+    int n_orphans;
     /* A parked GET /v1/node/work, or NULL. */
     struct weft_http_req *poll;
     uint64_t poll_deadline_ms;

@@ -70,9 +70,10 @@ int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sch
 
 /* ---- the journal ---- */
 
-/* Every job's new tokens in one transaction: one commit a cycle, however
- * many jobs run. On failure nothing counts as journaled. */
-static int journal_all(struct sched *s)
+/* The outcomes waiting and every job's new tokens, in one transaction: one
+ * commit a cycle, however many jobs run and streams ended. On failure
+ * nothing counts as written. */
+static int flush(struct sched *s)
 {
     struct weft_list *lists[2] = {&s->running, &s->queue}, *it;
     int n = 0;
@@ -82,16 +83,19 @@ static int journal_all(struct sched *s)
             const struct sched_job *j = JOB_OF(it);
             n += j->durable && j->n_tokens > j->journaled;
         }
-    if (n == 0)
+    if (n == 0 && weft_list_empty(&s->unrecorded))
         return 0;
     struct undo {
         struct sched_job *j;
         int journaled;
         size_t text;
-    } *undo = malloc((size_t)n * sizeof *undo);
+    } *undo = malloc((size_t)(n + 1) * sizeof *undo);
     if (!undo)
         return WEFT_ENOMEM;
     int k = 0, rc = weft_store_tx_begin(s->store);
+    int written = rc == 0 ? sched_outcomes_write(s) : 0;
+    if (written < 0)
+        rc = written;
     for (int l = 0; rc == 0 && l < 2; l++)
         weft_list_foreach(it, lists[l])
         {
@@ -105,7 +109,9 @@ static int journal_all(struct sched *s)
     int end = weft_store_tx_end(s->store, rc == 0);
     if (rc == 0)
         rc = end;
-    if (rc)
+    if (rc == 0)
+        sched_outcomes_forget(s, written);
+    else
         for (int i = 0; i < k; i++) {
             undo[i].j->journaled = undo[i].journaled;
             undo[i].j->journaled_text = undo[i].text;
@@ -178,6 +184,20 @@ struct claim_ctx {
     struct sched_job *job; /* the last job taken */
 };
 
+/* A live node here that runs job id for a scheduler that died. */
+static struct sched_node *orphan_runner(struct sched *s, const char *id)
+{
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        struct sched_node *n = NODE_OF(it);
+        for (int i = 0; n->live && i < n->n_orphans; i++)
+            if (strcmp(n->orphans[i], id) == 0)
+                return n;
+    }
+    return NULL;
+}
+
 static void take_one(const struct weft_job_row *r, void *ud)
 {
     struct claim_ctx *c = ud;
@@ -204,7 +224,12 @@ static void take_one(const struct weft_job_row *r, void *ud)
     weft_store_job_mark(s->store, r->id, WEFT_JOB_QUEUED);
     c->got++;
     c->job = j;
-    if (!c->job_wanted)
+    if (c->job_wanted)
+        return;
+    struct sched_node *runner = orphan_runner(s, r->id);
+    if (runner)
+        sched_job_adopt(s, j, runner); /* its upload follows; no new run */
+    else
         sched_job_submit(s, j);
 }
 
@@ -429,11 +454,7 @@ static void cycle(struct sched *s, uint64_t now)
 {
     s->lease_next_ms = now + (uint64_t)s->cfg.store_lease_ms / 5;
     uint64_t t0 = weft_mono_ms();
-    int rc = 0;
-    if (sched_outcomes_retry(s) > 0)
-        rc = WEFT_ESTORE;
-    if (rc == 0)
-        rc = journal_all(s);
+    int rc = flush(s);
     if (rc == 0 && weft_store_shared(s->store)) {
         weft_store_notify_drain(s->store);
         rc = renew(s);
@@ -622,8 +643,7 @@ void sched_lease_stop(struct sched *s)
         resume_free(r);
         sched_reply_fail(req, 503, NULL, "stream_busy", "The scheduler is stopping; retry.");
     }
-    journal_all(s);
-    sched_outcomes_retry(s);
+    flush(s);
     if (weft_store_lease_release(s->store, NULL) == 0)
         weft_store_notify(s->store);
     unwatch(s);
