@@ -132,8 +132,9 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
         int rc = sched_lease_adopt(s, n, hb.jobs[i].id);
         if (rc == WEFT_ENOENT)
             snprintf(r.cancel[r.n_cancel++], sizeof r.cancel[0], "%s", hb.jobs[i].id);
-        else if (rc != 1 && n->n_orphans < SCHED_ORPHANS)
-            snprintf(n->orphans[n->n_orphans++], sizeof n->orphans[0], "%s", hb.jobs[i].id);
+        else if (rc != 1 && n->n_orphans < SCHED_ORPHANS &&
+                 strlen(hb.jobs[i].id) < sizeof n->orphans[0]) /* longer: none of ours */
+            memcpy(n->orphans[n->n_orphans++], hb.jobs[i].id, strlen(hb.jobs[i].id) + 1);
     }
     r.lease_ms = (int64_t)s->lease_ms;
     struct weft_buf b;

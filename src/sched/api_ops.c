@@ -11,10 +11,14 @@
 void sched_h_healthz(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     (void)call;
-    char body[160];
+    char body[200];
+    /* The process answers: ok. Whether its store answers is said beside,
+     * so a load balancer's check can choose to keep or drop it. */
     int len = snprintf(body, sizeof body,
-                       "{\"status\":\"ok\",\"nodes_live\":%d,\"queued\":%d,\"running\":%d}\n",
-                       sched_nodes_live(s), s->n_queued, s->n_running);
+                       "{\"status\":\"ok\",\"nodes_live\":%d,\"queued\":%d,\"running\":%d,"
+                       "\"store\":\"%s\"}\n",
+                       sched_nodes_live(s), s->n_queued, s->n_running,
+                       s->store_down ? "unreachable" : "ok");
     weft_http_respond(req, 200, SCHED_JSON, NULL, body, (size_t)len);
 }
 

@@ -122,14 +122,16 @@ void sched_h_metrics(struct sched *s, struct weft_http_req *req, struct sched_ca
         "# TYPE weft_tokens_total counter\nweft_tokens_total %llu\n"
         "# HELP weft_heartbeats_total Node heartbeats received.\n"
         "# TYPE weft_heartbeats_total counter\nweft_heartbeats_total %llu\n"
+        "# HELP weft_store_up Whether the last lease cycle reached the store (1) or not (0).\n"
+        "# TYPE weft_store_up gauge\nweft_store_up %d\n"
         "# HELP weft_budget_watts Power budget offered by live nodes across the region.\n"
         "# TYPE weft_budget_watts gauge\nweft_budget_watts %.1f\n"
         "# HELP weft_build_info Build of this scheduler.\n"
         "# TYPE weft_build_info gauge\nweft_build_info{version=\"%s\"} 1\n",
         (unsigned long long)s->m.failovers_closed, (unsigned long long)s->m.failovers_silent,
         (unsigned long long)s->m.yields, (unsigned long long)s->m.node_errors,
-        (unsigned long long)s->m.tokens, (unsigned long long)s->m.heartbeats, budget,
-        weft_version());
+        (unsigned long long)s->m.tokens, (unsigned long long)s->m.heartbeats, !s->store_down,
+        budget, weft_version());
     weft_http_respond(req, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
     weft_buf_free(&b);
 }
