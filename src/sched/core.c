@@ -236,13 +236,6 @@ static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_st
     s->m.finished[st]++;
     if (!j->durable)
         return;
-    if (j->stream_job) {
-        /* Its client has every byte already: the outcome goes with the
-         * next journal batch, so a stream's end costs the loop no commit
-         * of its own. */
-        outcome_keep(s, j->id, st, result, error);
-        return;
-    }
     int rc = weft_store_job_finish(s->store, j->id, st, result, error);
     if (rc < 0) {
         weft_log_error(s->log, "job %s: cannot record its outcome yet: %s", j->id,
