@@ -185,6 +185,10 @@ int weft_store_job_get(struct weft_store *st, const char *id, const char *key_id
 int weft_store_job_list(struct weft_store *st, const char *key_id, const char *after, int limit,
                         void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
 
+/* How many jobs API jobs of key_id are queued or running, region-wide
+ * (streams not counted); < 0 on error. */
+int weft_store_job_count_open(struct weft_store *st, const char *key_id);
+
 /* What a scheduler asks to claim. */
 struct weft_claim {
     int max;                /* at most this many jobs */

@@ -69,7 +69,16 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
         sched_reply_fail(req, 503, NULL, "queue_full", "The job queue is full; retry later.");
         return;
     }
-    int mine = sched_jobs_of_key(s, k->id);
+    /* A shared store counts the key's jobs region-wide: held by any
+     * scheduler, or by none while they wait to be claimed. */
+    int mine = weft_store_shared(s->store) ? weft_store_job_count_open(s->store, k->id)
+                                           : sched_jobs_of_key(s, k->id);
+    if (mine < 0) {
+        weft_oai_req_free(&parsed);
+        sched_reply_fail(req, 503, NULL, "store_unavailable",
+                         "The job store is unavailable; nothing was queued.");
+        return;
+    }
     if (mine >= s->cfg.limits.max_jobs_per_key) {
         weft_oai_req_free(&parsed);
         char msg[200];

@@ -147,6 +147,11 @@ int weft_store_job_list(struct weft_store *st, const char *key_id, const char *a
     return st->ops->job_list(st, key_id, after, limit, cb, ud);
 }
 
+int weft_store_job_count_open(struct weft_store *st, const char *key_id)
+{
+    return st->ops->job_count_open(st, key_id);
+}
+
 int weft_store_job_claim(struct weft_store *st, const struct weft_claim *c,
                          void (*cb)(const struct weft_job_row *row, void *ud), void *ud)
 {

@@ -53,6 +53,7 @@ struct store_ops {
                    struct weft_job_row *row);
     int (*job_list)(struct weft_store *st, const char *key_id, const char *after, int limit,
                     void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
+    int (*job_count_open)(struct weft_store *st, const char *key_id);
     int (*job_claim)(struct weft_store *st, const struct weft_claim *c,
                      void (*cb)(const struct weft_job_row *row, void *ud), void *ud);
     int (*lease_renew)(struct weft_store *st, void (*cb)(const char *id, void *ud), void *ud);

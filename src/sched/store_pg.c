@@ -735,6 +735,18 @@ static int pg_purge_streams(struct weft_store *st, int64_t finished_before_ms)
     return n < 0 ? n : 0;
 }
 
+static int pg_job_count_open(struct weft_store *st, const char *key_id)
+{
+    const char *v[] = {key_id};
+    PGresult *r =
+        run(PG(st), "SELECT count(*) FROM jobs WHERE key_id=$1 AND state<2 AND stream=0", 1, v);
+    if (!r)
+        return WEFT_ESTORE;
+    int n = (int)val_ll(r, 0, 0);
+    PQclear(r);
+    return n;
+}
+
 /* ---- transactions (journal batches, migration) ---------------------------- */
 
 static int pg_tx_begin(struct weft_store *st)
@@ -907,6 +919,7 @@ static const struct store_ops pg_ops = {
     .job_finish = pg_job_finish,
     .job_get = pg_job_get,
     .job_list = pg_job_list,
+    .job_count_open = pg_job_count_open,
     .job_claim = pg_job_claim,
     .lease_renew = pg_lease_renew,
     .lease_release = pg_lease_release,

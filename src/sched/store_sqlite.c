@@ -849,6 +849,19 @@ static int sq_export(struct weft_store *st, const struct store_sink *sink, void 
     return rc;
 }
 
+static int sq_job_count_open(struct weft_store *st, const char *key_id)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT count(*) FROM jobs WHERE key_id=? AND state<2 AND stream=0", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, key_id, -1, SQLITE_STATIC);
+    int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : db_err(st);
+    sqlite3_finalize(s);
+    return n;
+}
+
 static int sq_tx_begin(struct weft_store *st)
 {
     return sqlite3_exec(DB(st), "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : db_err(st);
@@ -883,6 +896,7 @@ static const struct store_ops sq_ops = {
     .job_finish = sq_job_finish,
     .job_get = sq_job_get,
     .job_list = sq_job_list,
+    .job_count_open = sq_job_count_open,
     .job_claim = sq_job_claim,
     .lease_renew = sq_lease_renew,
     .lease_release = sq_lease_release,

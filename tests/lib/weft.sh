@@ -136,6 +136,7 @@ start_region_sched() {
         > "$WORK/s$i.out" 2>> "$WORK/s$i.err" &
     RPID[$i]=$!
     PIDS+=("${RPID[$i]}")
+    echo "${RPID[$i]}" > "$WORK/s$i.pid" # for a caller that started it in a subshell
     wait_for "scheduler $i's port" 10 grep -q "listening on port" "$WORK/s$i.out"
     RPORT[$i]=$(sed -n 's/.*listening on port \([0-9]*\)/\1/p' "$WORK/s$i.out")
     RURL[$i]="https://127.0.0.1:${RPORT[$i]}"

@@ -347,6 +347,27 @@ TEST(a_journal_batch_commits_whole_or_not_at_all)
     weft_store_close(st);
 }
 
+TEST(open_jobs_are_counted_per_key_across_owners)
+{
+    struct weft_store *a = open_store(), *b = open_store();
+    weft_store_lease_setup(a, "sched-a", 60000);
+    weft_store_lease_setup(b, "sched-b", 60000);
+    const char *ids[] = {"job-1", "job-2", "job-3", "chatcmpl-4"};
+    for (int i = 0; i < 4; i++) {
+        struct weft_job_row r = row(ids[i], "", i);
+        r.stream = i == 3; /* a stream is not a jobs API job */
+        int existing;
+        ASSERT_OK(weft_store_job_insert(i % 2 ? b : a, &r, &existing));
+        weft_job_row_free(&r);
+    }
+    ASSERT_EQ_INT(weft_store_job_count_open(a, "k1"), 3);
+    ASSERT_EQ_INT(weft_store_job_finish(b, "job-2", WEFT_JOB_SUCCEEDED, "{}", NULL), 1);
+    ASSERT_EQ_INT(weft_store_job_count_open(b, "k1"), 2);
+    ASSERT_EQ_INT(weft_store_job_count_open(b, "nobody"), 0);
+    weft_store_close(a);
+    weft_store_close(b);
+}
+
 TEST(unwritable_path_is_a_clear_error)
 {
     if (pg_uri()) {
