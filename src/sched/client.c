@@ -62,6 +62,19 @@ static cJSON *choice(const struct sched_job *j, const char *text, const char *fi
     return c;
 }
 
+/* Weft's own extension (OpenAI clients pass unknown fields through): how
+ * many times the request was handed to a node and which nodes served it,
+ * so a client can tell that its answer was resumed elsewhere. */
+static void add_weft(cJSON *o, const struct sched_job *j)
+{
+    cJSON *w = cJSON_AddObjectToObject(o, "weft");
+    cJSON_AddNumberToObject(w, "attempts", j->runs > 0 ? j->runs : 1);
+    cJSON_AddBoolToObject(w, "resumed", j->runs > 1);
+    cJSON *nodes = cJSON_AddArrayToObject(w, "nodes");
+    for (int i = 0; i < j->n_served; i++)
+        cJSON_AddItemToArray(nodes, cJSON_CreateString(j->served[i]));
+}
+
 static cJSON *usage(const struct sched_job *j)
 {
     cJSON *u = cJSON_CreateObject();
@@ -91,6 +104,7 @@ static char *completion_json(const struct sched_job *j, const char *finish)
     cJSON_AddStringToObject(c, "finish_reason", finish);
     cJSON_AddItemToArray(choices, c);
     cJSON_AddItemToObject(o, "usage", usage(j));
+    add_weft(o, j);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return txt;
@@ -151,6 +165,7 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
         cJSON *o = chunk_base(j);
         cJSON *choices = cJSON_AddArrayToObject(o, "choices");
         cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
+        add_weft(o, j);
         sse_send(j, o);
         if (j->req.include_usage) {
             o = chunk_base(j);

@@ -360,6 +360,12 @@ static void run_on(struct sched *s, struct sched_job *j, struct sched_node *n)
     j->node = n;
     j->assigned_ms = weft_mono_ms();
     n->running++;
+    j->runs++;
+    int seen = 0;
+    for (int i = 0; i < j->n_served; i++)
+        seen |= strcmp(j->served[i], n->name) == 0;
+    if (!seen && j->n_served < SCHED_MAX_TRIED)
+        snprintf(j->served[j->n_served++], sizeof j->served[0], "%s", n->name);
     /* A stream is running from its start: no write (and no commit to
      * wait for) each time it lands on a node. */
     if (j->durable && !j->stream_job)

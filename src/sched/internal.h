@@ -100,6 +100,10 @@ struct sched_job {
     int reassignments; /* failures and yields */
     char tried[SCHED_MAX_TRIED][64];
     int n_tried;
+    /* The nodes it ran on, in order, each once (shown to the client). */
+    char served[SCHED_MAX_TRIED][64];
+    int n_served;
+    int runs;         /* times it was handed to a node here */
     uint64_t lost_ms; /* when it last lost its node; 0 if never */
     /* The lease (core.c's tick): when it was assigned, and the start of
      * the current rate window with the tokens it had then. */

@@ -227,10 +227,25 @@ job_is() { [ "$(job_status "$1")" = "$2" ]; }
 wait_job() { wait_for "job $1 $2" "${3:-10}" job_is "$1" "$2"; } # wait_job ID STATUS [S]
 
 # stream PATH BODY [--repr]: the text of a streamed completion (chat or
-# text) on stdout, the count of its token events on stderr.
+# text) on stdout, the count of its token events on stderr; the raw events
+# stay in $WORK/last.sse.
 stream() {
     curl -sN --cacert "$CA" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-        -d "$2" "$URL$1" | /usr/bin/python3 "$LIB/weftjson.py" sse ${3:+"$3"}
+        -d "$2" "$URL$1" | tee "$WORK/last.sse" | /usr/bin/python3 "$LIB/weftjson.py" sse ${3:+"$3"}
+}
+# final_weft EXPR: EXPR over the `weft` object of $WORK/last.sse's last
+# chunk (the one with finish_reason), as Python (w).
+final_weft() {
+    /usr/bin/python3 - "$WORK/last.sse" "$1" <<'PY'
+import json, sys
+w = None
+for line in open(sys.argv[1]):
+    if line.startswith("data: {"):
+        ev = json.loads(line[6:])
+        if ev.get("choices") and ev["choices"][0].get("finish_reason"):
+            w = ev.get("weft")
+print(eval(sys.argv[2], {"w": w}))
+PY
 }
 
 # ---- testnode (scripted tokens) --------------------------------------------

@@ -20,11 +20,16 @@ c=$(printf '%s' "$out" | head -n 1)
 [ "$(json 'd["usage"]["completion_tokens"]' <<< "$c")" = 6 ] || fail "usage: $c"
 [ "$(json 'len(d["choices"][0]["message"]["content"].split())' <<< "$c")" = 6 ] ||
     fail "content: $c"
+# Weft's extension: served once, by the one node, not resumed.
+[ "$(json '(d["weft"]["attempts"], d["weft"]["resumed"], len(d["weft"]["nodes"]))' <<< "$c")" = \
+    "(1, False, 1)" ] || fail "weft object: $c"
 # The same request streamed gives the same text (same seed).
 whole=$(json 'd["choices"][0]["message"]["content"]' <<< "$c")
 sbody='{"model":"test-model","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}],"max_tokens":6,"seed":5,"stream":true}'
 streamed=$(stream /v1/chat/completions "$sbody") || fail "stream"
 [ "$whole" = "$streamed" ] || fail "stream text '$streamed' != '$whole'"
+[ "$(final_weft 'w["attempts"], w["resumed"]')" = "(1, False)" ] ||
+    fail "the last chunk's weft object: $(final_weft 'w')"
 # include_usage adds a usage chunk before [DONE].
 u=$(curl -sN --cacert "$CA" -H "Authorization: Bearer $KEY" -d \
     '{"model":"test-model","prompt":"a b c","max_tokens":3,"stream":true,"stream_options":{"include_usage":true}}' \

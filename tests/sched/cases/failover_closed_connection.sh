@@ -12,4 +12,7 @@ grep -q "node crashy is gone: .*connection closed" "$WORK/sched.err" ||
     fail "crash not seen as a closed connection"
 grep -q "resuming from token 7" "$WORK/sched.err" || fail "did not resume at token 7"
 [ "$(metric 'weft_failovers_total{cause="connection_closed"}')" = 1 ] || fail "failover metric"
+# The client can tell: the last chunk's weft object names both nodes.
+[ "$(final_weft 'w["resumed"], w["attempts"], w["nodes"]')" = "(True, 2, ['crashy', 'steady'])" ] ||
+    fail "weft object: $(final_weft 'w')"
 weft_finish
