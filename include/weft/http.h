@@ -165,6 +165,14 @@ struct weft_http_handler {
 
 struct weft_http_server;
 
+/* A listen address as people write it: "HOST", "HOST:PORT", "[V6]",
+ * "[V6]:PORT", or a bare IPv6 address ("::1"). host gets the address
+ * (brackets dropped), *port the port or -1 when none was given. 0, or
+ * WEFT_EINVAL with the reason in err (an unclosed bracket, a port that is
+ * not 0..65535, an empty host). */
+int weft_listen_split(const char *spec, char *host, size_t hostcap, int *port, char *err,
+                      size_t errcap);
+
 /* Listens on host:port (port 0 picks one; see weft_http_server_port).
  * tls NULL means plain HTTP; the caller decides when that is allowed. The
  * server borrows tls, log and handler until it has closed. */

@@ -611,6 +611,50 @@ static void on_connection(uv_stream_t *ls, int status)
     update_reading(c);
 }
 
+int weft_listen_split(const char *spec, char *host, size_t hostcap, int *port, char *err,
+                      size_t errcap)
+{
+    *port = -1;
+    const char *h = spec, *colon = NULL;
+    size_t hl;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close) {
+            snprintf(err, errcap, "%s: an IPv6 address opened with [ is not closed with ]", spec);
+            return WEFT_EINVAL;
+        }
+        h = spec + 1;
+        hl = (size_t)(close - h);
+        if (close[1] == ':')
+            colon = close + 1;
+        else if (close[1]) {
+            snprintf(err, errcap, "%s: after ] comes :PORT or nothing", spec);
+            return WEFT_EINVAL;
+        }
+    } else {
+        const char *first = strchr(spec, ':');
+        /* One colon: HOST:PORT; more: a bare IPv6 address, no port. */
+        colon = first && !strchr(first + 1, ':') ? first : NULL;
+        hl = colon ? (size_t)(colon - spec) : strlen(spec);
+    }
+    if (hl == 0 || hl >= hostcap) {
+        snprintf(err, errcap, "%s: %s", spec, hl ? "the address is too long" : "no address");
+        return WEFT_EINVAL;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    if (colon) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end || p < 0 || p > 65535) {
+            snprintf(err, errcap, "%s: the port must be 0..65535", spec);
+            return WEFT_EINVAL;
+        }
+        *port = (int)p;
+    }
+    return 0;
+}
+
 int weft_http_server_start(struct weft_http_server **out, uv_loop_t *loop, const char *host,
                            int port, struct weft_tls_ctx *tls, const struct weft_http_limits *lim,
                            const struct weft_http_handler *handler, const struct weft_log *log)

@@ -68,6 +68,20 @@ int main(int argc, char **argv)
         snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
     if (port_set)
         cfg.port = port;
+    /* listen may carry the port ("0.0.0.0:8443", "[::]:8443"). */
+    char host[sizeof cfg.listen];
+    int lport;
+    if (weft_listen_split(cfg.listen, host, sizeof host, &lport, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-scheduler: listen: %s\n", err);
+        return 2;
+    }
+    if (lport >= 0 && port_set && lport != port) {
+        fprintf(stderr, "weft-scheduler: --listen names port %d and --port %d\n", lport, port);
+        return 2;
+    }
+    snprintf(cfg.listen, sizeof cfg.listen, "%s", host);
+    if (lport >= 0)
+        cfg.port = lport;
     if (state_dir)
         snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s", state_dir);
     if (store)

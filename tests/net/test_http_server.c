@@ -156,6 +156,31 @@ static void wait_responses(struct srv *s, struct raw_client *c, int n)
 
 /* ---- cases ---- */
 
+TEST(listen_addresses_as_people_write_them)
+{
+    char host[64], err[160];
+    int port;
+    ASSERT_OK(weft_listen_split("127.0.0.1", host, sizeof host, &port, err, sizeof err));
+    ASSERT_EQ_STR(host, "127.0.0.1");
+    ASSERT_EQ_INT(port, -1);
+    ASSERT_OK(weft_listen_split("127.0.0.1:8443", host, sizeof host, &port, err, sizeof err));
+    ASSERT_EQ_STR(host, "127.0.0.1");
+    ASSERT_EQ_INT(port, 8443);
+    ASSERT_OK(weft_listen_split("[::1]:9", host, sizeof host, &port, err, sizeof err));
+    ASSERT_EQ_STR(host, "::1");
+    ASSERT_EQ_INT(port, 9);
+    ASSERT_OK(weft_listen_split("[::]", host, sizeof host, &port, err, sizeof err));
+    ASSERT_EQ_STR(host, "::");
+    ASSERT_EQ_INT(port, -1);
+    ASSERT_OK(weft_listen_split("fe80::1", host, sizeof host, &port, err, sizeof err));
+    ASSERT_EQ_STR(host, "fe80::1");
+    ASSERT_EQ_INT(port, -1);
+    const char *bad[] = {"[::1", "[::1]x", "127.0.0.1:", "127.0.0.1:70000", ":80", "h:-1", "h:8x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_EQ_INT(weft_listen_split(bad[i], host, sizeof host, &port, err, sizeof err),
+                      WEFT_EINVAL);
+}
+
 TEST(request_and_keep_alive)
 {
     struct srv s;
