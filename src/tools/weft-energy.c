@@ -44,7 +44,9 @@ static const char usage[] =
     "compute without extra import) and oracle_share, export_window_wh and\n"
     "export_window_share (the old per-day figure; not a bound), switches (and\n"
     "switches_per_day). PV is scaled by\n"
-    "K / P: the profile's own array is P kWp (the Ausgrid customer 12 data: 1.04).\n"
+    "K / P: the profile's own array is P kWp. P defaults to 1, which makes K a plain\n"
+    "multiplier; for the Ausgrid customer 12 data (a 1.04 kWp array) pass\n"
+    "--profile-kwp 1.04.\n"
     "The battery defaults to no battery; --battery-kw defaults to half the kWh;\n"
     "--battery-eff is its round-trip efficiency.\n";
 

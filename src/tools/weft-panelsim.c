@@ -55,7 +55,8 @@ static const char usage[] =
     "with a self-consumption battery. The node writes its compute draw (W) to\n"
     "register 40500; 40501 selects a fault mode and 40502 scales PV (%) at run\n"
     "time, in both layouts. --port 0 picks a free port; the line \"serving ... on\n"
-    "HOST:PORT\" on stderr says which.\n";
+    "HOST:PORT\" on stderr says which. PV is scaled by --pv-kwp K / --profile-kwp P;\n"
+    "P defaults to 1 (K a plain multiplier); the Ausgrid customer 12 array is 1.04 kWp.\n";
 
 /* One register table from address 0, so both layouts and the control
  * registers live in it. */

@@ -20,6 +20,7 @@
 
 static const char usage[] =
     "usage: weftctl [--state-dir DIR] keys create NAME [--rate N] [--concurrency N] [--admin]\n"
+    "                                  (defaults: 600 requests/min, 16 in flight; 0: no limit)\n"
     "       weftctl [--state-dir DIR] keys list | keys revoke ID|NAME\n"
     "       weftctl [--state-dir DIR] nodes enroll NAME [--max-budget-w W] [--max-slots N]\n"
     "                                  [--models A,B]   (what the node may claim)\n"

@@ -11,6 +11,12 @@ for _ in $(seq 6); do out=$(api GET /v1/models); done
 expect_status 429 "$out" "rate limit"
 printf '%s' "$out" | grep -q rate_limit_exceeded || fail "429 code"
 ctl keys list | grep -q limited || fail "keys list"
+# The defaults the usage and docs/operations.md state, shown by keys list.
+new_key plain > /dev/null
+ctl keys list | grep "plain" | grep -q "rate=600/min  concurrency=16" ||
+    fail "default limits: $(ctl keys list | grep plain)"
+"$BIN/weftctl" --help 2>&1 | grep -q "defaults: 600 requests/min, 16 in flight; 0: no limit" ||
+    fail "the usage does not state the key defaults"
 ctl keys revoke limited 2> /dev/null || fail "revoke"
 # Checked credentials are remembered for a second (auth.c).
 refused() { [ "$(api GET /v1/models | tail -n 1)" = 401 ]; }
