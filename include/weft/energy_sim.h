@@ -37,6 +37,12 @@ double weft_profile_seconds(const struct weft_profile *p);
 /* Load and PV at t seconds after the start, linearly interpolated between
  * slot midpoints (held flat before the first and after the last). */
 void weft_profile_at(const struct weft_profile *p, double t_s, double *load_w, double *pv_w);
+/* Where in the profile a day spec falls, in days from its first slot: a
+ * number of days ("30.5": noon of the 31st day) or a local date and time in
+ * the profile's clock ("2012-01-15", "2012-01-15T12:00", "2012-01-15 12:00").
+ * 0, or WEFT_EINVAL with why in err (not a day, or outside the profile). */
+int weft_profile_day(const struct weft_profile *p, const char *spec, double *day, char *err,
+                     size_t errcap);
 /* Local minute of day (0..1439) at t seconds after the start. */
 int weft_profile_minute(const struct weft_profile *p, double t_s);
 

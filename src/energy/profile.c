@@ -167,6 +167,49 @@ out:
     return rc;
 }
 
+int weft_profile_day(const struct weft_profile *p, const char *spec, double *day, char *err,
+                     size_t errcap)
+{
+    char *end;
+    double d = strtod(spec, &end);
+    double span = (double)p->n * p->slot_s / 86400.0;
+    if (end != spec && *end == '\0' && strchr(spec, '-') == NULL) {
+        if (!(d >= 0 && d < span)) {
+            snprintf(err, errcap, "day %s: the profile has %.1f days (0 to %.1f)", spec, span,
+                     span);
+            return WEFT_EINVAL;
+        }
+        *day = d;
+        return 0;
+    }
+    int y, mo, dd, h = 0, mi = 0, n = 0;
+    char sep = 0;
+    int got = sscanf(spec, "%4d-%2d-%2d%n%c%2d:%2d%n", &y, &mo, &dd, &n, &sep, &h, &mi, &n);
+    if (!(got == 3 || (got == 6 && (sep == 'T' || sep == ' '))) || spec[n] != '\0' || mo < 1 ||
+        mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59) {
+        snprintf(err, errcap,
+                 "day %s: a number of days, or a date as YYYY-MM-DD or YYYY-MM-DDTHH:MM", spec);
+        return WEFT_EINVAL;
+    }
+    /* Days since 1970-01-01 of a civil date (the profile's times are taken
+     * as if UTC, so this is the same clock). */
+    int yy = y - (mo <= 2);
+    int era = (yy >= 0 ? yy : yy - 399) / 400;
+    int yoe = yy - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    int64_t t = days * 86400 + h * 3600 + mi * 60;
+    d = (double)(t - p->start_s) / 86400.0;
+    if (!(d >= 0 && d < span)) {
+        snprintf(err, errcap, "day %s: outside the profile (%.1f days from its first slot)", spec,
+                 span);
+        return WEFT_EINVAL;
+    }
+    *day = d;
+    return 0;
+}
+
 void weft_profile_free(struct weft_profile *p)
 {
     free(p->load_w);

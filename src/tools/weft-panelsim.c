@@ -55,7 +55,9 @@ static const char usage[] =
     "with a self-consumption battery. The node writes its compute draw (W) to\n"
     "register 40500; 40501 selects a fault mode and 40502 scales PV (%) at run\n"
     "time, in both layouts. --port 0 picks a free port; the line \"serving ... on\n"
-    "HOST:PORT\" on stderr says which. PV is scaled by --pv-kwp K / --profile-kwp P;\n"
+    "HOST:PORT\" on stderr says which. --day is days from the profile's first slot\n"
+    "(30.5: noon of day 31) or a local date, 2012-01-15 or 2012-01-15T12:00.\n"
+    "PV is scaled by --pv-kwp K / --profile-kwp P;\n"
     "P defaults to 1 (K a plain multiplier); the Ausgrid customer 12 array is 1.04 kWp.\n";
 
 /* One register table from address 0, so both layouts and the control
@@ -226,6 +228,7 @@ int main(int argc, char **argv)
         return 0;
     const char *profile = NULL, *bind_addr = "127.0.0.1", *load_col = "GC", *pv_col = "GG";
     int port = 5020, layout_ix = 0, fault = F_NONE;
+    const char *day_spec = NULL;
     double speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1, beff = 0.9,
            bstandby = 0;
     double soc = 50, status_s = 0;
@@ -238,7 +241,7 @@ int main(int argc, char **argv)
         WEFT_OPTS("--pv-col", &pv_col),
         WEFT_OPTI("--port", &port, 0, 65535),
         WEFT_OPTN("--speed", &speed, 0.001, 1e6),
-        WEFT_OPTN("--day", &day, 0, 100000),
+        WEFT_OPTS("--day", &day_spec),
         WEFT_OPTN("--pv-kwp", &pv_kwp, 0, 1000),
         WEFT_OPTN("--profile-kwp", &profile_kwp, 0.001, 1000),
         WEFT_OPTN("--battery-kwh", &bkwh, 0, 65),
@@ -269,6 +272,11 @@ int main(int argc, char **argv)
     if (weft_profile_load(profile, load_col, pv_col, scale, &s.prof, err, sizeof err) < 0) {
         fprintf(stderr, "weft-panelsim: %s\n", err);
         return 1;
+    }
+    if (day_spec && weft_profile_day(&s.prof, day_spec, &day, err, sizeof err) != 0) {
+        fprintf(stderr, "weft-panelsim: --%s\n", err);
+        weft_profile_free(&s.prof);
+        return 2;
     }
     double bw = bkw >= 0 ? bkw * 1000 : bkwh * 500;
     s.batt = (struct weft_battery_model){.capacity_wh = bkwh * 1000,

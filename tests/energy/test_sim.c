@@ -38,6 +38,29 @@ TEST(ausgrid_profile_loads_and_interpolates)
     weft_profile_free(&p);
 }
 
+TEST(a_day_is_a_number_or_a_local_date)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/energy/ausgrid-c12-2011-07_2012-03.csv", harness_testdata());
+    struct weft_profile p;
+    ASSERT_OK(weft_profile_load(path, "GC", "GG", 1.0, &p, err, sizeof err));
+    double d = -1;
+    ASSERT_OK(weft_profile_day(&p, "30.5", &d, err, sizeof err));
+    ASSERT_NEAR(d, 30.5, 1e-9);
+    /* The file starts 2011-07-01 00:00 (its first slot). */
+    ASSERT_OK(weft_profile_day(&p, "2011-07-31T12:00", &d, err, sizeof err));
+    ASSERT_NEAR(d, 30.5, 1e-9);
+    ASSERT_OK(weft_profile_day(&p, "2012-01-15", &d, err, sizeof err));
+    ASSERT_NEAR(d, 198, 1e-9); /* 31+31+30+31+30+31 days to 2012-01-01, then 14 */
+    ASSERT_OK(weft_profile_day(&p, "2012-01-15 06:30", &d, err, sizeof err));
+    ASSERT_NEAR(d, 198 + 6.5 / 24, 1e-9);
+    const char *bad[] = {"2011-06-30", "2012-04-02",       "400",  "-1",         "2012-01-15T",
+                         "2012-1",     "2012-01-15T25:00", "noon", "2012-01-15x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_EQ_INT(weft_profile_day(&p, bad[i], &d, err, sizeof err), WEFT_EINVAL);
+    weft_profile_free(&p);
+}
+
 TEST(malformed_profiles_are_refused_with_line_and_column)
 {
     struct weft_profile p;
