@@ -2,10 +2,11 @@
  * PostgreSQL (libpq) for several schedulers sharing a region.
  *
  * Holds what must survive a restart: developer API keys and node tokens
- * (as salted SHA-256 hashes, never the secrets), and deferrable jobs from
+ * (as salted SHA-256 hashes, never the secrets), and jobs API jobs from
  * the moment they are accepted until their result has been collected.
- * Interactive requests are not stored: their client's connection is their
- * state.
+ * Interactive requests are not stored, except streamed ones on a shared
+ * store (row.stream), kept so that a client can resume them on another
+ * scheduler; otherwise their client's connection is their state.
  *
  * Secrets look like "wk-<id>.<secret>" (API keys) and "wn-<id>.<secret>"
  * (node tokens): the id finds the row, the secret is checked against the
