@@ -47,6 +47,9 @@ struct node {
     atomic_int running;
     atomic_long tokens;
     atomic_int need_hello;
+    /* Counts hellos made: a heartbeat answered 409 that was sent before
+     * the latest hello says nothing about the new registration. */
+    atomic_int hellos;
     atomic_int heartbeat_ms;
 };
 
@@ -153,6 +156,8 @@ static int hello(struct node *n)
         atomic_store(&n->heartbeat_ms, r.heartbeat_ms);
     weft_buf_free(&body);
     weft_buf_free(&out);
+    if (st == 200)
+        atomic_fetch_add(&n->hellos, 1);
     if (st == 0 && n->n_urls > 1) {
         /* No answer: the next scheduler in the list. */
         int next = (atomic_load(&n->url_idx) + 1) % n->n_urls;
@@ -181,12 +186,13 @@ static void *heartbeats(void *arg)
         struct weft_buf body, out;
         weft_buf_init(&body, 1 << 16);
         weft_buf_init(&out, 1 << 16);
-        long st = weft_heartbeat_write(&hb, &body) == 0
+        int before = atomic_load(&n->hellos);
+        long st = !atomic_load(&n->need_hello) && weft_heartbeat_write(&hb, &body) == 0
                       ? post(n, "/v1/node/heartbeat", body.data, &out)
-                      : 0;
+                      : -1;
         weft_buf_free(&body);
         weft_buf_free(&out);
-        if (st == 409 || (st == 0 && n->n_urls > 1))
+        if ((st == 409 || (st == 0 && n->n_urls > 1)) && before == atomic_load(&n->hellos))
             atomic_store(&n->need_hello, 1);
         struct timespec ts = {atomic_load(&n->heartbeat_ms) / 1000,
                               (atomic_load(&n->heartbeat_ms) % 1000) * 1000000L};
@@ -449,15 +455,20 @@ int main(int argc, char **argv)
         }
         for (;;) {
             sleep_ms(50);
-            if (atomic_exchange(&n.need_hello, 0))
+            if (atomic_load(&n.need_hello)) {
                 while (hello(&n) != 0)
                     sleep_ms(200);
+                atomic_store(&n.need_hello, 0);
+            }
         }
     }
     for (;;) {
-        if (atomic_exchange(&n.need_hello, 0)) {
+        /* Cleared once the hello is through: meanwhile the heartbeats
+         * wait, so none reaches a scheduler that has not heard it. */
+        if (atomic_load(&n.need_hello)) {
             while (hello(&n) != 0)
                 sleep_ms(200);
+            atomic_store(&n.need_hello, 0);
         }
         if (atomic_load(&n.running) >= n.c.concurrency) {
             sleep_ms(5);
