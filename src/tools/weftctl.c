@@ -7,15 +7,19 @@
  * over HTTPS with libcurl. */
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "weft/buf.h"
 #include "weft/cli.h"
 #include "weft/error.h"
+#include "weft/file.h"
 #include "weft/store.h"
+#include "weft/tls.h"
 #include "weft/version.h"
 
 static const char usage[] =
@@ -27,6 +31,8 @@ static const char usage[] =
     "       weftctl [--state-dir DIR] nodes revoke NAME | nodes enrolled\n"
     "       weftctl [API] nodes                      live nodes (admin key)\n"
     "       weftctl [--state-dir DIR] store migrate --to postgresql://...   SQLite to PostgreSQL\n"
+    "       weftctl [--state-dir DIR] region init [--listen A] [--port N] [--tls-cert PEM\n"
+    "                                  --tls-key PEM] [--url U]   a first scheduler's setup\n"
     "       weftctl [API] jobs list [--limit N] | jobs show ID | jobs cancel ID\n"
     "       weftctl node status [--status-url http://127.0.0.1:9464] [--json]\n"
     "       weftctl [API] submit --model M (--prompt TEXT | --message TEXT)\n"
@@ -146,6 +152,116 @@ static int cmd_keys(const struct opts *o, int argc, char **argv)
     }
     weft_store_close(st);
     return rc;
+}
+
+/* region init: a scheduler's first state, for an operator trying Weft or
+ * starting a region. Makes the state directory, TLS material for a trial
+ * (or takes real certificates), the first admin and developer keys and a
+ * config file, then prints how to start the scheduler, enroll a home and
+ * call the API, as lines that work when pasted. A store that has keys
+ * already is left alone. */
+static int cmd_region(const struct opts *o, int argc, char **argv)
+{
+    const char *listen = "127.0.0.1", *cert = NULL, *key = NULL, *url = NULL, *pos[1];
+    int port = 8443;
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--listen", &listen), WEFT_OPTI("--port", &port, 1, 65535),
+        WEFT_OPTS("--tls-cert", &cert), WEFT_OPTS("--tls-key", &key),
+        WEFT_OPTS("--url", &url),       WEFT_OPT_END,
+    };
+    if (argc < 1 || strcmp(argv[0], "init") != 0 || args(argc - 1, argv + 1, opts, pos, 0) ||
+        (!cert) != (!key)) {
+        fprintf(stderr, "usage: weftctl [--state-dir DIR | --store URI] region init [--listen "
+                        "ADDR] [--port N]\n"
+                        "       [--tls-cert PEM --tls-key PEM] [--url https://HOST:PORT]\n");
+        return 2;
+    }
+    const char *dir = o->state_dir;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "weftctl: %s: cannot create: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    struct weft_store *st;
+    if (open_store(o, &st))
+        return 1;
+    int keys = weft_store_key_count(st);
+    if (keys != 0) {
+        fprintf(stderr,
+                "weftctl: the store has %d keys already: this region is set up (see "
+                "weftctl keys list)\n",
+                keys < 0 ? 0 : keys);
+        weft_store_close(st);
+        return 1;
+    }
+    char cert_path[600], key_path[600], err[512];
+    if (cert) {
+        snprintf(cert_path, sizeof cert_path, "%s", cert);
+        snprintf(key_path, sizeof key_path, "%s", key);
+    } else {
+        snprintf(cert_path, sizeof cert_path, "%s/dev-cert.pem", dir);
+        snprintf(key_path, sizeof key_path, "%s/dev-key.pem", dir);
+        if (weft_tls_make_dev_cert(cert_path, key_path, err, sizeof err) != 0) {
+            fprintf(stderr, "weftctl: %s\n", err);
+            weft_store_close(st);
+            return 1;
+        }
+    }
+    char admin[WEFT_SECRET_MAX], dev[WEFT_SECRET_MAX];
+    struct weft_key_info info;
+    int rc = weft_store_key_create(st, "admin", 0, 0, 1, admin, &info);
+    if (rc == 0)
+        rc = weft_store_key_create(st, "developer", 600, 16, 0, dev, &info);
+    weft_store_close(st);
+    if (rc) {
+        fprintf(stderr, "weftctl: cannot create the first keys: %s\n", weft_strerror(rc));
+        return 1;
+    }
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "listen", listen);
+    cJSON_AddNumberToObject(c, "port", port);
+    cJSON_AddStringToObject(c, "state_dir", dir);
+    if (o->store && o->store[0])
+        cJSON_AddStringToObject(c, "store", o->store);
+    cJSON_AddStringToObject(c, "tls_cert", cert_path);
+    cJSON_AddStringToObject(c, "tls_key", key_path);
+    char *txt = cJSON_Print(c);
+    cJSON_Delete(c);
+    char conf[700];
+    snprintf(conf, sizeof conf, "%s/weft-scheduler.json", dir);
+    rc = txt ? weft_file_replace(conf, txt, strlen(txt)) : WEFT_ENOMEM;
+    free(txt);
+    if (rc) {
+        fprintf(stderr, "weftctl: %s: %s\n", conf, weft_strerror(rc));
+        return 1;
+    }
+    char base[300];
+    if (url)
+        snprintf(base, sizeof base, "%s", url);
+    else
+        snprintf(base, sizeof base, "https://%s:%d",
+                 strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0 ? "127.0.0.1" : listen,
+                 port);
+    const char *ca = cert ? "" : cert_path;
+    printf("A region's first scheduler, in %s:\n\n", dir);
+    printf("  config:         %s\n", conf);
+    printf("  admin key:      %s\n", admin);
+    printf("  developer key:  %s\n", dev);
+    printf("  (each shown this once; the store keeps only their hashes)\n\n");
+    printf("Start the scheduler:\n  weft-scheduler --config %s\n\n", conf);
+    printf("Enroll a home (its token goes in weftd.json's scheduler.token):\n"
+           "  weftctl --state-dir %s nodes enroll roof-1\n\n",
+           dir);
+    printf("Call the API:\n");
+    if (ca[0])
+        printf("  curl --cacert %s -H \"Authorization: Bearer %s\" %s/v1/models\n", ca, dev, base);
+    else
+        printf("  curl -H \"Authorization: Bearer %s\" %s/v1/models\n", dev, base);
+    printf(
+        "  %s%s%snode --input-type=module -e \"import OpenAI from 'openai'; const c = new "
+        "OpenAI({baseURL: '%s/v1', apiKey: '%s'}); console.log((await c.models.list()).data)\"\n",
+        ca[0] ? "NODE_EXTRA_CA_CERTS=" : "", ca, ca[0] ? " " : "", base, dev);
+    printf("    (in a directory where `npm install openai` was run)\n");
+    return 0;
 }
 
 /* store migrate --to URI: the SQLite store (--state-dir or --store) into
@@ -576,6 +692,8 @@ int main(int argc, char **argv)
         rc = cmd_submit(&o, rest, rv);
     else if (strcmp(cmd, "store") == 0)
         rc = cmd_store(&o, rest, rv);
+    else if (strcmp(cmd, "region") == 0)
+        rc = cmd_region(&o, rest, rv);
     else {
         fprintf(stderr, "weftctl: unknown command %s\n%s", cmd, usage);
         rc = 2;
