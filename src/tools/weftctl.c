@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,10 @@
 #include "weft/cli.h"
 #include "weft/error.h"
 #include "weft/file.h"
+#include "weft/infer.h"
+#include "weft/regmap.h"
 #include "weft/store.h"
+#include "weft/sunspec.h"
 #include "weft/tls.h"
 #include "weft/version.h"
 
@@ -35,6 +39,11 @@ static const char usage[] =
     "                                  --tls-key PEM] [--url U]   a first scheduler's setup\n"
     "       weftctl [API] jobs list [--limit N] | jobs show ID | jobs cancel ID\n"
     "       weftctl node status [--status-url http://127.0.0.1:9464] [--json]\n"
+    "       weftctl node init [--out weftd.json] [--scheduler URL] [--token T] [--ca PEM]\n"
+    "                     [--modbus tcp://HOST:502] [--layout sunspec|victron] [--unit N]\n"
+    "                     [--reserve-soc PCT] [--quiet-hours HH:MM-HH:MM] [--model A,B]\n"
+    "                     [--state-dir DIR] [--export-negative y|n] [--yes]\n"
+    "                     asks for what is not given, reads the inverter, writes the config\n"
     "       weftctl [API] submit --model M (--prompt TEXT | --message TEXT)\n"
     "                     [--max-tokens N] [--window 24h] [--priority deferrable|interactive]\n"
     "                     [--idempotency-key K]\n"
@@ -152,6 +161,219 @@ static int cmd_keys(const struct opts *o, int argc, char **argv)
     }
     weft_store_close(st);
     return rc;
+}
+
+/* ---- node init: a homeowner's guided setup ---------------------------- */
+
+/* One answer: the flag's value, else (unless --yes) a line read after the
+ * question, else def. Returns NULL when none came and none is allowed. */
+static const char *ask(const char *flag, const char *question, const char *def, int yes, char *buf,
+                       size_t cap)
+{
+    if (flag && flag[0])
+        return flag;
+    if (yes)
+        return def;
+    int show = def && def[0];
+    fprintf(stderr, "%s%s%s%s: ", question, show ? " [" : "", show ? def : "", show ? "]" : "");
+    if (!fgets(buf, (int)cap, stdin))
+        return def;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return buf[0] ? buf : def;
+}
+
+/* What the device reads now, with its signs said in words; *grid and
+ * *pv for the sign check. 0, or 1 with the reason printed. */
+static int probe(const char *url, const char *layout, int unit, double *pv, double *grid)
+{
+    char err[512];
+    struct weft_modbus *m;
+    int sunspec = strcmp(layout, "sunspec") == 0;
+    if (weft_modbus_open_url(url,
+                             unit >= 0 ? unit
+                             : sunspec ? 1
+                                       : 100,
+                             2000, &m, err, sizeof err) < 0) {
+        fprintf(stderr, "weftctl: %s\n", err);
+        return 1;
+    }
+    double load = NAN, batt = NAN, soc = NAN;
+    int rc;
+    if (sunspec) {
+        struct weft_sunspec_map map;
+        struct weft_sunspec_values v;
+        rc = weft_sunspec_discover(m, &map, err, sizeof err);
+        if (rc == 0)
+            rc = weft_sunspec_read(m, &map, &v, err, sizeof err);
+        if (rc == 0) {
+            fprintf(stderr, "found a SunSpec device: %s %s (serial %s)\n", v.manufacturer, v.model,
+                    v.serial);
+            *pv = v.ac_w;
+            *grid = v.meter_w;
+            batt = v.batt_w;
+            soc = v.soc_pct;
+        }
+    } else {
+        struct weft_regmap map;
+        struct weft_energy_sample v;
+        weft_regmap_victron(&map);
+        for (int q = 0; unit >= 0 && q < WEFT_Q_COUNT; q++)
+            for (int k = 0; k < map.q[q].n; k++)
+                map.q[q].t[k].unit = unit;
+        rc = weft_regmap_read(m, &map, &v, err, sizeof err);
+        if (rc >= 0) {
+            rc = 0;
+            fprintf(stderr, "found a Victron GX\n");
+            *pv = v.v[WEFT_Q_PV];
+            *grid = v.v[WEFT_Q_GRID];
+            load = v.v[WEFT_Q_LOAD];
+            batt = v.v[WEFT_Q_BATTERY];
+            soc = v.v[WEFT_Q_SOC];
+        }
+    }
+    weft_modbus_close(m);
+    if (rc != 0) {
+        fprintf(stderr, "weftctl: %s: %s\n", url, err);
+        return 1;
+    }
+    fprintf(stderr, "  PV now:       %.0f W\n", *pv);
+    if (!isnan(load))
+        fprintf(stderr, "  house load:   %.0f W\n", load);
+    fprintf(stderr, "  grid:         %.0f W (%s)\n", *grid,
+            *grid < 0   ? "negative: exporting, as read"
+            : *grid > 0 ? "positive: importing, as read"
+                        : "zero: neither importing nor exporting now");
+    if (!isnan(batt))
+        fprintf(stderr, "  battery:      %.0f W (%s)\n", batt,
+                batt >= 0 ? "positive: charging, as read" : "negative: discharging, as read");
+    if (!isnan(soc))
+        fprintf(stderr, "  charge:       %.0f %%\n", soc);
+    return 0;
+}
+
+/* node init: asks for (or takes from flags) what a home's weftd needs,
+ * reads the inverter to show what it sees, checks the grid's sign with
+ * the homeowner, sizes the models, and writes the config. */
+static int cmd_node_init(int argc, char **argv)
+{
+    const char *out = "/etc/weft/weftd.json", *sched = NULL, *token = NULL, *ca = NULL;
+    const char *modbus = NULL, *layout = NULL, *reserve = NULL, *quiet = NULL, *state = NULL;
+    const char *model = NULL, *export_neg = NULL, *pos[1];
+    int unit = -1, yes = 0;
+    const struct weft_opt opts[] = {
+        WEFT_OPTS("--out", &out),           WEFT_OPTS("--scheduler", &sched),
+        WEFT_OPTS("--token", &token),       WEFT_OPTS("--ca", &ca),
+        WEFT_OPTS("--modbus", &modbus),     WEFT_OPTS("--layout", &layout),
+        WEFT_OPTI("--unit", &unit, 0, 255), WEFT_OPTS("--reserve-soc", &reserve),
+        WEFT_OPTS("--quiet-hours", &quiet), WEFT_OPTS("--model", &model),
+        WEFT_OPTS("--state-dir", &state),   WEFT_OPTS("--export-negative", &export_neg),
+        WEFT_OPTF("--yes", &yes),           WEFT_OPT_END,
+    };
+    if (args(argc, argv, opts, pos, 0))
+        return 2;
+    char b1[512], b2[256], b3[512], b4[64], b5[64], b6[32], b7[1024], b8[16], b9[512];
+    sched = ask(sched, "scheduler URL (https://HOST:PORT)", NULL, yes, b1, sizeof b1);
+    token = ask(token, "enrollment token (weftctl nodes enroll NAME, on the scheduler)", NULL, yes,
+                b2, sizeof b2);
+    modbus = ask(modbus, "inverter or GX address (tcp://HOST:502)", NULL, yes, b3, sizeof b3);
+    if (!sched || !token || !modbus) {
+        fprintf(stderr, "weftctl: node init needs %s (a flag, or an answer)\n",
+                !sched   ? "--scheduler"
+                : !token ? "--token"
+                         : "--modbus");
+        return 2;
+    }
+    layout = ask(layout, "layout (sunspec or victron)", "sunspec", yes, b4, sizeof b4);
+    if (strcmp(layout, "sunspec") != 0 && strcmp(layout, "victron") != 0) {
+        fprintf(stderr, "weftctl: --layout is sunspec or victron, not %s\n", layout);
+        return 2;
+    }
+    double pv = 0, grid = 0;
+    if (probe(modbus, layout, unit, &pv, &grid))
+        return 1;
+    /* The one sign a home's meter can get backwards, and the policy hangs
+     * on it: export must read negative. */
+    export_neg = ask(export_neg,
+                     "while the sun shines and the house exports, does grid read negative? (y/n)",
+                     "y", yes, b8, sizeof b8);
+    int grid_sign = export_neg[0] == 'n' || export_neg[0] == 'N' ? -1 : 1;
+    if (grid_sign < 0)
+        fprintf(stderr, "  weftd will flip the grid reading (energy.grid_sign -1)\n");
+    reserve = ask(reserve, "battery reserve, % weftd never draws below", "20", yes, b5, sizeof b5);
+    char *end;
+    double res = strtod(reserve, &end);
+    if (*end || end == reserve || res < 0 || res > 100) {
+        fprintf(stderr, "weftctl: --reserve-soc is a percentage, not %s\n", reserve);
+        return 2;
+    }
+    quiet = ask(quiet, "quiet hours, HH:MM-HH:MM (empty: none)", "", yes, b6, sizeof b6);
+    char qs[8] = "", qe[8] = "";
+    if (quiet[0] &&
+        (sscanf(quiet, "%5[0-9:]-%5[0-9:]", qs, qe) != 2 || strlen(qs) != 5 || strlen(qe) != 5)) {
+        fprintf(stderr, "weftctl: --quiet-hours is HH:MM-HH:MM, not %s\n", quiet);
+        return 2;
+    }
+    model = ask(model, "model file(s), comma-separated GGUF paths (empty: none yet)", "", yes, b7,
+                sizeof b7);
+    state = ask(state, "state directory", "/var/lib/weftd", yes, b9, sizeof b9);
+    cJSON *c = cJSON_CreateObject();
+    cJSON *s = cJSON_AddObjectToObject(c, "scheduler");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(s, "urls"), cJSON_CreateString(sched));
+    cJSON_AddStringToObject(s, "token", token);
+    if (ca && ca[0])
+        cJSON_AddStringToObject(s, "ca_file", ca);
+    cJSON *models = cJSON_AddArrayToObject(c, "models");
+    char list[1024];
+    snprintf(list, sizeof list, "%s", model);
+    int rc = 0;
+    for (char *save = NULL, *p = strtok_r(list, ",", &save); p && rc == 0;
+         p = strtok_r(NULL, ",", &save)) {
+        struct weft_model_opts mo = {.backend = WEFT_BACKEND_CPU, .n_threads = 1, .mapped = 1};
+        struct weft_model *wm;
+        char err[512];
+        if (weft_model_load(p, &mo, &wm, err, sizeof err) != 0) {
+            fprintf(stderr, "weftctl: %s\n", err);
+            rc = 1;
+            break;
+        }
+        struct stat sb;
+        double file_mib = stat(p, &sb) == 0 ? (double)sb.st_size / (1 << 20) : 0;
+        fprintf(stderr, "  %s: %.1f MiB of weights, and %.1f MiB for each job it runs at once\n", p,
+                file_mib, (double)weft_session_bytes(wm, 0) / (1 << 20));
+        weft_model_free(wm);
+        cJSON *one = cJSON_CreateObject();
+        cJSON_AddStringToObject(one, "path", p);
+        cJSON_AddItemToArray(models, one);
+    }
+    cJSON *e = cJSON_AddObjectToObject(c, "energy");
+    cJSON_AddStringToObject(e, "modbus", modbus);
+    cJSON_AddStringToObject(e, "layout", layout);
+    if (unit >= 0)
+        cJSON_AddNumberToObject(e, "unit", unit);
+    if (grid_sign < 0)
+        cJSON_AddNumberToObject(e, "grid_sign", -1);
+    cJSON *pol = cJSON_AddObjectToObject(c, "policy");
+    cJSON_AddNumberToObject(pol, "reserve_soc", res);
+    if (qs[0]) {
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddStringToObject(w, "start", qs);
+        cJSON_AddStringToObject(w, "end", qe);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(pol, "quiet_hours"), w);
+    }
+    cJSON_AddStringToObject(c, "state_dir", state);
+    char *txt = rc == 0 ? cJSON_Print(c) : NULL;
+    cJSON_Delete(c);
+    if (rc)
+        return rc;
+    rc = txt ? weft_file_replace(out, txt, strlen(txt)) : WEFT_ENOMEM;
+    free(txt);
+    if (rc) {
+        fprintf(stderr, "weftctl: %s: %s\n", out, weft_strerror(rc));
+        return 1;
+    }
+    printf("%s\n", out);
+    fprintf(stderr, "wrote %s; check it with: weftd --check-config %s\n", out, out);
+    return 0;
 }
 
 /* region init: a scheduler's first state, for an operator trying Weft or
@@ -686,6 +908,8 @@ int main(int argc, char **argv)
         rc = args(rest, rv, no_options, NULL, 0) ? 2 : cmd_nodes_live(&o);
     else if (strcmp(cmd, "node") == 0 && rest >= 1 && strcmp(rv[0], "status") == 0)
         rc = cmd_node_status(rest - 1, rv + 1);
+    else if (strcmp(cmd, "node") == 0 && rest >= 1 && strcmp(rv[0], "init") == 0)
+        rc = cmd_node_init(rest - 1, rv + 1);
     else if (strcmp(cmd, "jobs") == 0)
         rc = cmd_jobs(&o, rest, rv);
     else if (strcmp(cmd, "submit") == 0)
