@@ -284,6 +284,18 @@ static int claim(struct sched *s)
     return rc < 0 ? rc : 0;
 }
 
+/* Claims job id for someone waiting on it here (a resumed stream, a node
+ * re-attaching): *job is it, in no list yet, or NULL when another
+ * scheduler still holds it or it is finished. 0, or < 0 from the store. */
+static int claim_id(struct sched *s, const char *id, struct sched_job **job)
+{
+    struct claim_ctx c = {.s = s, .job_wanted = 1};
+    struct weft_claim want = {.max = 1, .id = id};
+    int rc = weft_store_job_claim(s->store, &want, take_one, &c);
+    *job = rc < 0 ? NULL : c.job;
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- resumed streams ---- */
 
 struct sched_resume {
@@ -362,16 +374,15 @@ static void resume_aborted(struct weft_http_req *req)
  * store could not say. */
 static int try_resume(struct sched *s, struct sched_resume *r)
 {
-    struct claim_ctx c = {.s = s, .job_wanted = 1};
-    struct weft_claim want = {.max = 1, .id = r->id};
-    int rc = weft_store_job_claim(s->store, &want, take_one, &c);
+    struct sched_job *job;
+    int rc = claim_id(s, r->id, &job);
     if (rc < 0)
         return rc;
-    if (c.job) {
+    if (job) {
         struct weft_http_req *req = take_req(r);
-        weft_log_notice(s->log, "job %s: stream resumed from token %d", c.job->id, r->after);
-        sched_client_resume(s, c.job, req, r->after);
-        sched_job_submit(s, c.job);
+        weft_log_notice(s->log, "job %s: stream resumed from token %d", job->id, r->after);
+        sched_client_resume(s, job, req, r->after);
+        sched_job_submit(s, job);
         return 1;
     }
     struct weft_job_row row;
@@ -600,13 +611,12 @@ int sched_lease_adopt(struct sched *s, struct sched_node *n, const char *id)
         return WEFT_ENOENT; /* running on another node here */
     if (!weft_store_shared(s->store))
         return WEFT_ENOENT;
-    struct claim_ctx c = {.s = s, .job_wanted = 1};
-    struct weft_claim want = {.max = 1, .id = id};
-    int rc = weft_store_job_claim(s->store, &want, take_one, &c);
+    struct sched_job *job;
+    int rc = claim_id(s, id, &job);
     if (rc < 0)
         return rc;
-    if (c.job) {
-        sched_job_adopt(s, c.job, n);
+    if (job) {
+        sched_job_adopt(s, job, n);
         return 1;
     }
     struct weft_job_row row;
