@@ -19,7 +19,7 @@ CMAKE_ARGS ?=
 GEN := -G Ninja
 CTEST_FLAGS := --output-on-failure --no-tests=error -j $(JOBS)
 
-.PHONY: all deps build test test-normal test-asan test-fuzz test-tsan demo install format clean
+.PHONY: all deps build test test-normal test-asan test-fuzz test-tsan demo install deb format clean
 
 all: build
 
@@ -74,6 +74,11 @@ demo: deps build
 
 install: build
 	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
+
+# Debian packages (weftd, weft-scheduler, weft-tools) in build-deb/,
+# built with debhelper from debian/ and checked with lintian.
+deb: deps
+	scripts/build-deb build-deb
 
 format:
 	find src include tests bench -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) \
