@@ -43,6 +43,14 @@ void weft_profile_at(const struct weft_profile *p, double t_s, double *load_w, d
  * 0, or WEFT_EINVAL with why in err (not a day, or outside the profile). */
 int weft_profile_day(const struct weft_profile *p, const char *spec, double *day, char *err,
                      size_t errcap);
+struct weft_site;
+/* A synthetic profile for a trial without a measured one (weft-panelsim
+ * --clear-sky): days quarter hours from start_s (local midnight, as if
+ * UTC) of the site's clear-sky PV (clearsky.h) under a house load held at
+ * load_w. 0, WEFT_EINVAL (a site out of range, days outside 1..3660, a
+ * negative load) or WEFT_ENOMEM. */
+int weft_profile_clearsky(const struct weft_site *site, int64_t start_s, int days, double load_w,
+                          struct weft_profile *out);
 /* Local minute of day (0..1439) at t seconds after the start. */
 int weft_profile_minute(const struct weft_profile *p, double t_s);
 

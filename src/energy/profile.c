@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/clearsky.h"
 #include "weft/dayahead.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
@@ -207,6 +208,38 @@ int weft_profile_day(const struct weft_profile *p, const char *spec, double *day
         return WEFT_EINVAL;
     }
     *day = d;
+    return 0;
+}
+
+int weft_profile_clearsky(const struct weft_site *site, int64_t start_s, int days, double load_w,
+                          struct weft_profile *out)
+{
+    memset(out, 0, sizeof *out);
+    if (days < 1 || days > 3660 || !(load_w >= 0 && load_w < 1e6))
+        return WEFT_EINVAL;
+    struct weft_clearsky *cs = malloc(sizeof *cs); /* 140 KiB: not for the stack */
+    if (!cs)
+        return WEFT_ENOMEM;
+    int rc = weft_clearsky_init(cs, site);
+    if (rc) {
+        free(cs);
+        return rc;
+    }
+    out->n = days * 96;
+    out->slot_s = 900;
+    out->start_s = start_s;
+    out->load_w = malloc(sizeof(float) * (size_t)out->n);
+    out->pv_w = malloc(sizeof(float) * (size_t)out->n);
+    if (!out->load_w || !out->pv_w) {
+        free(cs);
+        weft_profile_free(out);
+        return WEFT_ENOMEM;
+    }
+    for (int i = 0; i < out->n; i++) {
+        out->load_w[i] = (float)load_w;
+        out->pv_w[i] = (float)weft_clearsky_at(cs, start_s + (int64_t)i * 900);
+    }
+    free(cs);
     return 0;
 }
 

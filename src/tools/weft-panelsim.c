@@ -20,6 +20,9 @@
  *
  * Time runs --speed times faster than the wall clock (1440: a day a
  * minute) from --start, or from the profile's first day plus --day N.
+ * Without a measured profile, --clear-sky LAT,LON makes one: this year of
+ * the site's clear-sky PV under a steady house load, starting now (or at
+ * --day) in the site's solar time.
  */
 #include <errno.h>
 #include <math.h>
@@ -29,11 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "weft/clearsky.h"
 #include "weft/cli.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
@@ -41,7 +46,8 @@
 #include "weft/version.h"
 
 static const char usage[] =
-    "usage: weft-panelsim --profile FILE.csv [--port 5020] [--bind 127.0.0.1] [--speed S]\n"
+    "usage: weft-panelsim (--profile FILE.csv | --clear-sky LAT,LON [--load-w 500] [--tilt 30]\n"
+    "                     [--azimuth A]) [--port 5020] [--bind 127.0.0.1] [--speed S]\n"
     "                     [--day N] [--pv-kwp K] [--profile-kwp P] [--battery-kwh B]\n"
     "                     [--battery-kw W] [--battery-eff 0.9] [--battery-standby-w 0]\n"
     "                     [--soc PCT] [--fault "
@@ -58,7 +64,49 @@ static const char usage[] =
     "HOST:PORT\" on stderr says which. --day is days from the profile's first slot\n"
     "(30.5: noon of day 31) or a local date, 2012-01-15 or 2012-01-15T12:00.\n"
     "PV is scaled by --pv-kwp K / --profile-kwp P;\n"
-    "P defaults to 1 (K a plain multiplier); the Ausgrid customer 12 array is 1.04 kWp.\n";
+    "P defaults to 1 (K a plain multiplier); the Ausgrid customer 12 array is 1.04 kWp.\n"
+    "--clear-sky LAT,LON serves a cloudless year at that site instead (this year, in\n"
+    "solar time): a K kWp array (default 5) at --tilt degrees facing --azimuth (0\n"
+    "south, 180 north; default: the equator), under a house load of --load-w W; it\n"
+    "starts now, or at --day (days from 1 January, or a date of this year).\n";
+
+/* --clear-sky LAT,LON: this year's clear sky over the site, in its solar
+ * time (UTC plus longitude / 15 hours, rounded: the simulated clock is the
+ * home's); *now_day: where now falls in it, in days. */
+static int clear_sky_profile(const char *spec, double kwp, double tilt, double azimuth,
+                             double load_w, struct weft_profile *out, double *now_day, char *err,
+                             size_t errcap)
+{
+    char *end;
+    struct weft_site site = {.tilt = tilt, .kwp = kwp > 0 ? kwp : 5};
+    site.latitude = strtod(spec, &end);
+    if (end == spec || *end != ',') {
+        snprintf(err, errcap, "--clear-sky %s: expected LAT,LON in degrees", spec);
+        return WEFT_EINVAL;
+    }
+    const char *lon = end + 1;
+    site.longitude = strtod(lon, &end);
+    if (end == lon || *end != '\0' || !(site.latitude >= -90 && site.latitude <= 90) ||
+        !(site.longitude >= -180 && site.longitude <= 180)) {
+        snprintf(err, errcap, "--clear-sky %s: expected LAT,LON in degrees", spec);
+        return WEFT_EINVAL;
+    }
+    site.azimuth = !isnan(azimuth) ? azimuth : site.latitude >= 0 ? 0 : 180;
+    site.utc_offset_s = (int)lround(site.longitude / 15) * 3600;
+    time_t now = (time_t)(weft_wall_ms() / 1000) + site.utc_offset_s;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int64_t y = tm.tm_year + 1900;
+    /* 1 January of this year, as if UTC (days_from_civil for 1 January). */
+    int64_t era = (y - 1) / 400, yoe = (y - 1) - era * 400;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + 306 - 719468;
+    int rc = weft_profile_clearsky(&site, days * 86400, 366, load_w, out);
+    *now_day = (double)((int64_t)now - days * 86400) / 86400.0;
+    if (rc)
+        snprintf(err, errcap, "--clear-sky %s: %s", spec,
+                 rc == WEFT_EINVAL ? "a site, load or array out of range" : weft_strerror(rc));
+    return rc;
+}
 
 /* One register table from address 0, so both layouts and the control
  * registers live in it. */
@@ -231,11 +279,16 @@ int main(int argc, char **argv)
     const char *day_spec = NULL;
     double speed = 1, day = 0, pv_kwp = 0, profile_kwp = 1, bkwh = 10, bkw = -1, beff = 0.9,
            bstandby = 0;
-    double soc = 50, status_s = 0;
+    double soc = 50, status_s = 0, load_w = 500, tilt = 30, azimuth = NAN;
+    const char *clear_sky = NULL;
     static const char *const layouts[] = {"sunspec", "victron", NULL};
     static const char *const faults[] = {"none", "silent", "drop", "sentinels", "bad-sf", NULL};
     const struct weft_opt opts[] = {
         WEFT_OPTS("--profile", &profile),
+        WEFT_OPTS("--clear-sky", &clear_sky),
+        WEFT_OPTN("--load-w", &load_w, 0, 100000),
+        WEFT_OPTN("--tilt", &tilt, 0, 90),
+        WEFT_OPTN("--azimuth", &azimuth, -180, 360),
         WEFT_OPTS("--bind", &bind_addr),
         WEFT_OPTS("--load-col", &load_col),
         WEFT_OPTS("--pv-col", &pv_col),
@@ -260,8 +313,9 @@ int main(int argc, char **argv)
         return 2;
     }
     int victron = layout_ix == 1;
-    if (profile == NULL) {
-        fprintf(stderr, "weft-panelsim: --profile FILE.csv is required\n");
+    if ((profile == NULL) == (clear_sky == NULL)) {
+        fprintf(stderr, "weft-panelsim: one of --profile FILE.csv or --clear-sky LAT,LON is "
+                        "required\n");
         return 2;
     }
 
@@ -269,7 +323,13 @@ int main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.victron = victron;
     double scale = pv_kwp > 0 ? pv_kwp / profile_kwp : 1;
-    if (weft_profile_load(profile, load_col, pv_col, scale, &s.prof, err, sizeof err) < 0) {
+    if (clear_sky) {
+        if (clear_sky_profile(clear_sky, pv_kwp, tilt, azimuth, load_w, &s.prof, &day, err,
+                              sizeof err) != 0) {
+            fprintf(stderr, "weft-panelsim: %s\n", err);
+            return 2;
+        }
+    } else if (weft_profile_load(profile, load_col, pv_col, scale, &s.prof, err, sizeof err) < 0) {
         fprintf(stderr, "weft-panelsim: %s\n", err);
         return 1;
     }

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "harness.h"
+#include "weft/clearsky.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
 
@@ -59,6 +60,36 @@ TEST(a_day_is_a_number_or_a_local_date)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ASSERT_EQ_INT(weft_profile_day(&p, bad[i], &d, err, sizeof err), WEFT_EINVAL);
     weft_profile_free(&p);
+}
+
+/* A made-up clear-sky year (weft-panelsim --clear-sky): sun at noon, none
+ * at midnight, more at midsummer's noon than midwinter's, the load held,
+ * and a date in it found like a measured profile's. */
+TEST(clear_sky_profile_follows_the_sun)
+{
+    struct weft_site munich = {
+        .latitude = 48.1, .longitude = 11.6, .tilt = 30, .kwp = 5, .utc_offset_s = 3600};
+    struct weft_profile p;
+    const int64_t jan1_2026 = 1767225600; /* 2026-01-01 00:00, as if UTC */
+    ASSERT_OK(weft_profile_clearsky(&munich, jan1_2026, 365, 400, &p));
+    ASSERT_EQ_INT(p.n, 365 * 96);
+    ASSERT_EQ_INT(p.slot_s, 900);
+    double load, pv_summer, pv_winter, pv_night, d;
+    weft_profile_at(&p, 171.5 * 86400, &load, &pv_summer); /* 21 June, noon */
+    weft_profile_at(&p, 354.5 * 86400, &load, &pv_winter); /* 21 December, noon */
+    weft_profile_at(&p, 171.0 * 86400, &load, &pv_night);
+    ASSERT_NEAR(load, 400, 1e-3);
+    ASSERT(pv_summer > 0.7 * 5000 && pv_summer < 1.2 * 5000);
+    ASSERT(pv_winter > 0 && pv_winter < 0.8 * pv_summer);
+    ASSERT_NEAR(pv_night, 0, 1e-9);
+    ASSERT_OK(weft_profile_day(&p, "2026-06-21T12:00", &d, err, sizeof err));
+    ASSERT_NEAR(d, 171.5, 1e-9);
+    weft_profile_free(&p);
+    struct weft_site nowhere = munich;
+    nowhere.latitude = 91;
+    ASSERT_EQ_INT(weft_profile_clearsky(&nowhere, jan1_2026, 365, 400, &p), WEFT_EINVAL);
+    ASSERT_EQ_INT(weft_profile_clearsky(&munich, jan1_2026, 0, 400, &p), WEFT_EINVAL);
+    ASSERT_EQ_INT(weft_profile_clearsky(&munich, jan1_2026, 365, -1, &p), WEFT_EINVAL);
 }
 
 TEST(malformed_profiles_are_refused_with_line_and_column)
