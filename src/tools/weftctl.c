@@ -24,6 +24,7 @@
 #include "weft/store.h"
 #include "weft/sunspec.h"
 #include "weft/tls.h"
+#include "weft/time.h"
 #include "weft/version.h"
 
 static const char usage[] =
@@ -189,11 +190,23 @@ static int probe(const char *url, const char *layout, int unit, double *pv, doub
     char err[512];
     struct weft_modbus *m;
     int sunspec = strcmp(layout, "sunspec") == 0;
-    if (weft_modbus_open_url(url,
-                             unit >= 0 ? unit
-                             : sunspec ? 1
-                                       : 100,
-                             2000, &m, err, sizeof err) < 0) {
+    /* A device refusing the connection may be starting (an inverter's
+     * Modbus after a reboot, a simulator just launched): a few seconds'
+     * grace, said once, before giving up. */
+    int orc;
+    for (int tries = 0;; tries++) {
+        orc = weft_modbus_open_url(url,
+                                   unit >= 0 ? unit
+                                   : sunspec ? 1
+                                             : 100,
+                                   2000, &m, err, sizeof err);
+        if (orc != WEFT_ECONNREFUSED || tries == 10)
+            break;
+        if (tries == 0)
+            fprintf(stderr, "%s refuses the connection; trying again for 5 s\n", url);
+        weft_sleep_ms(500);
+    }
+    if (orc < 0) {
         fprintf(stderr, "weftctl: %s\n", err);
         return 1;
     }
@@ -245,7 +258,9 @@ static int probe(const char *url, const char *layout, int unit, double *pv, doub
                         : "zero: neither importing nor exporting now");
     if (!isnan(batt))
         fprintf(stderr, "  battery:      %.0f W (%s)\n", batt,
-                batt >= 0 ? "positive: charging, as read" : "negative: discharging, as read");
+                batt > 0   ? "positive: charging, as read"
+                : batt < 0 ? "negative: discharging, as read"
+                           : "zero: idle now");
     if (!isnan(soc))
         fprintf(stderr, "  charge:       %.0f %%\n", soc);
     return 0;
