@@ -150,22 +150,28 @@ struct weft_sampling {
     float min_p;          /* 0: off */
     float repeat_penalty; /* 1: off */
     int repeat_last_n;    /* how many recent tokens the penalty looks at */
+    /* OpenAI's penalties over the request's own output so far (resumed
+     * tokens included, the prompt not): a token seen c times loses
+     * c * frequency_penalty + presence_penalty from its logit. 0: off. */
+    float presence_penalty, frequency_penalty;
     uint64_t seed;
 };
 
 /* Defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no
- * repetition penalty (64 tokens when on), seed 0. */
+ * repetition penalty (64 tokens when on), no presence or frequency
+ * penalty, seed 0. */
 void weft_sampling_defaults(struct weft_sampling *p);
 
 /* Picks the next token from logits (n_vocab floats, modified in place by
  * the penalty and temperature). The random draw is a pure function of
  * (seed, pos), so a generation resumed at position pos from the same
  * tokens picks exactly what the uninterrupted run picked. `history` holds
- * the recent tokens for the repetition penalty. scratch must hold
- * 2 * n_vocab floats-or-ints (see WEFT_SAMPLER_SCRATCH). */
+ * the recent tokens for the repetition penalty, its last n_output of them
+ * the request's output so far (for the presence and frequency penalties).
+ * scratch must hold 2 * n_vocab floats-or-ints (see WEFT_SAMPLER_SCRATCH). */
 #define WEFT_SAMPLER_SCRATCH(n_vocab) ((size_t)(n_vocab)*8)
 int32_t weft_sample(const struct weft_sampling *p, float *logits, int n_vocab, int pos,
-                    const int32_t *history, int n_history, void *scratch);
+                    const int32_t *history, int n_history, int n_output, void *scratch);
 
 /* The uniform draw in [0, 1) used at position pos. */
 double weft_sample_uniform(uint64_t seed, uint64_t pos);

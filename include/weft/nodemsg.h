@@ -97,12 +97,13 @@ struct weft_assignment {
     /* The template's spans of prompt ([start, end) bytes, in order):
      * the only places control tokens are read. NULL/0: all content. */
     uint32_t (*markup)[2];
-    int n_markup;       /* <= WEFT_NODEMSG_MAX_MARKUP */
-    int32_t *resume;    /* tokens the client already has, each >= 0 */
-    int n_resume;       /* <= max_tokens */
-    int max_tokens;     /* 1..WEFT_NODEMSG_MAX_TOKENS */
-    double temperature; /* 0..2, default 1 */
-    double top_p;       /* 0..1, default 1 */
+    int n_markup;                               /* <= WEFT_NODEMSG_MAX_MARKUP */
+    int32_t *resume;                            /* tokens the client already has, each >= 0 */
+    int n_resume;                               /* <= max_tokens */
+    int max_tokens;                             /* 1..WEFT_NODEMSG_MAX_TOKENS */
+    double temperature;                         /* 0..2, default 1 */
+    double top_p;                               /* 0..1, default 1 */
+    double presence_penalty, frequency_penalty; /* -2..2, default 0 (off) */
     uint64_t seed;
     char stop[WEFT_NODEMSG_MAX_STOP][WEFT_NODEMSG_STOP_LEN + 1];
     int n_stop;

@@ -37,6 +37,7 @@ struct weft_oai_req {
     int max_tokens;
     double temperature;
     double top_p;
+    double presence_penalty, frequency_penalty; /* -2..2, 0 off */
     uint64_t seed;
     int has_seed;
     char *stop[WEFT_OAI_MAX_STOP];

@@ -135,7 +135,10 @@ static void sample_next(struct weft_gen *g)
         return;
     }
     memcpy(g->logits, weft_session_logits(g->s), (size_t)n_vocab * sizeof *g->logits);
-    int32_t tok = weft_sample(&p->sampling, g->logits, n_vocab, pos, g->hist, pos, g->scratch);
+    /* This request's output so far: the resumed tokens and the new ones. */
+    int n_out = pos - (g->n_prompt - p->n_resumed);
+    int32_t tok = weft_sample(&p->sampling, g->logits, n_vocab, pos, g->hist, pos,
+                              n_out > 0 ? n_out : 0, g->scratch);
     if (weft_vocab_is_eog(v, tok)) { /* eos, end of turn, ...: not emitted */
         finish(g, WEFT_FINISH_STOP, 0);
         return;

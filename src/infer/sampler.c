@@ -15,6 +15,8 @@ void weft_sampling_defaults(struct weft_sampling *p)
     p->min_p = 0.05f;
     p->repeat_penalty = 1.0f;
     p->repeat_last_n = 64;
+    p->presence_penalty = 0.0f;
+    p->frequency_penalty = 0.0f;
     p->seed = 0;
 }
 
@@ -63,10 +65,36 @@ static void penalize(const struct weft_sampling *p, float *logits, int n_vocab,
     }
 }
 
+/* OpenAI's presence and frequency penalties over out[n_out], counting in
+ * counts (scratch, n_vocab ints): only the entries of tokens in out are
+ * touched, so nothing is cleared per step beyond them. */
+static void penalize_output(const struct weft_sampling *p, float *logits, int n_vocab,
+                            const int32_t *out, int n_out, int32_t *counts)
+{
+    if ((p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f) || n_out <= 0)
+        return;
+    for (int i = 0; i < n_out; i++)
+        if (out[i] >= 0 && out[i] < n_vocab)
+            counts[out[i]] = 0;
+    for (int i = 0; i < n_out; i++)
+        if (out[i] >= 0 && out[i] < n_vocab)
+            counts[out[i]]++;
+    for (int i = 0; i < n_out; i++) {
+        int32_t t = out[i];
+        if (t < 0 || t >= n_vocab || counts[t] == 0)
+            continue;
+        logits[t] -= (float)counts[t] * p->frequency_penalty + p->presence_penalty;
+        counts[t] = 0; /* each distinct token once */
+    }
+}
+
 int32_t weft_sample(const struct weft_sampling *p, float *logits, int n_vocab, int pos,
-                    const int32_t *history, int n_history, void *scratch)
+                    const int32_t *history, int n_history, int n_output, void *scratch)
 {
     penalize(p, logits, n_vocab, history, n_history);
+    if (n_output > n_history)
+        n_output = n_history;
+    penalize_output(p, logits, n_vocab, history + (n_history - n_output), n_output, scratch);
     if (p->temperature <= 0.0f) {
         int32_t best = 0;
         for (int32_t i = 1; i < n_vocab; i++)

@@ -41,6 +41,7 @@ struct node_job {
     int n_resume;
     int max_tokens;
     float temperature, top_p;
+    float presence_penalty, frequency_penalty;
     uint64_t seed;
     char stop[WEFT_MAX_STOP][WEFT_STOP_MAX_LEN];
     int n_stop;

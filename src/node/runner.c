@@ -164,6 +164,8 @@ static void slot_start(struct slot *sl, struct node_job *job)
     weft_sampling_defaults(&p.sampling);
     p.sampling.temperature = job->temperature;
     p.sampling.top_p = job->top_p;
+    p.sampling.presence_penalty = job->presence_penalty;
+    p.sampling.frequency_penalty = job->frequency_penalty;
     p.sampling.top_k = 0;
     p.sampling.min_p = 0;
     p.sampling.seed = job->seed;

@@ -370,6 +370,9 @@ static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *er
         return fail(err, errcap, "temperature must be a number from 0 to 2");
     if (opt_num(o, "top_p", 0, 1, 1, &a->top_p))
         return fail(err, errcap, "top_p must be a number from 0 to 1");
+    if (opt_num(o, "presence_penalty", -2, 2, 0, &a->presence_penalty) ||
+        opt_num(o, "frequency_penalty", -2, 2, 0, &a->frequency_penalty))
+        return fail(err, errcap, "presence_penalty and frequency_penalty must be from -2 to 2");
     /* A string: a 64-bit seed does not survive a JSON double. */
     char *end = NULL;
     errno = 0;
@@ -446,6 +449,10 @@ int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
     cJSON_AddNumberToObject(o, "max_tokens", a->max_tokens);
     cJSON_AddNumberToObject(o, "temperature", a->temperature);
     cJSON_AddNumberToObject(o, "top_p", a->top_p);
+    if (a->presence_penalty != 0)
+        cJSON_AddNumberToObject(o, "presence_penalty", a->presence_penalty);
+    if (a->frequency_penalty != 0)
+        cJSON_AddNumberToObject(o, "frequency_penalty", a->frequency_penalty);
     /* As a string: a 64-bit seed does not survive a JSON double. */
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);

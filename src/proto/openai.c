@@ -199,7 +199,7 @@ static int parse_stop(struct weft_oai_req *r, const cJSON *v, struct weft_oai_er
  * their neutral value, checked below). Anything else is refused the way
  * OpenAI refuses it, so a typo never passes silently. */
 static const char *const ignored_fields[] = {
-    "user", "metadata", "store", "service_tier", "parallel_tool_calls", "logit_bias", NULL,
+    "user", "metadata", "store", "service_tier", "parallel_tool_calls", NULL,
 };
 
 /* A key given twice is ambiguous (parsers disagree on which one wins), so
@@ -293,8 +293,14 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
             if (!cJSON_IsNull(it) && get_int(it, k, 1, 1, &d, err))
                 return WEFT_EINVAL;
         } else if (strcmp(k, "frequency_penalty") == 0 || strcmp(k, "presence_penalty") == 0) {
-            if (!cJSON_IsNull(it) && get_num(it, k, 0, 0, &d, err))
+            if (!cJSON_IsNull(it) &&
+                get_num(it, k, -2, 2, k[0] == 'f' ? &r->frequency_penalty : &r->presence_penalty,
+                        err))
                 return WEFT_EINVAL;
+        } else if (strcmp(k, "logit_bias") == 0) {
+            /* A bias changes what is sampled: only "none" may pass. */
+            if (!cJSON_IsNull(it) && !(cJSON_IsObject(it) && it->child == NULL))
+                return bad(err, k, "'%s' is not supported", k);
         } else if (strcmp(k, "logprobs") == 0 || strcmp(k, "echo") == 0) {
             if (!cJSON_IsNull(it) && !cJSON_IsFalse(it))
                 return bad(err, k, "'%s' is not supported", k);

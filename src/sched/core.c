@@ -648,6 +648,8 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
     a.max_tokens = j->req.max_tokens;
     a.temperature = j->req.temperature;
     a.top_p = j->req.top_p;
+    a.presence_penalty = j->req.presence_penalty;
+    a.frequency_penalty = j->req.frequency_penalty;
     a.seed = j->req.seed;
     for (int i = 0; i < j->req.n_stop; i++)
         snprintf(a.stop[i], sizeof a.stop[i], "%s", j->req.stop[i]);

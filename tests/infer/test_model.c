@@ -330,13 +330,13 @@ TEST(sampler_draws_depend_only_on_seed_and_position)
     weft_sampling_defaults(&p);
     p.temperature = 0;
     char scratch[WEFT_SAMPLER_SCRATCH(6)];
-    ASSERT_EQ_INT(weft_sample(&p, logits, 6, 0, NULL, 0, scratch), 1);
+    ASSERT_EQ_INT(weft_sample(&p, logits, 6, 0, NULL, 0, 0, scratch), 1);
     p.temperature = 1.5f;
     p.top_k = 1;
     for (int pos = 0; pos < 50; pos++) {
         float l[6];
         memcpy(l, logits, sizeof l);
-        ASSERT_EQ_INT(weft_sample(&p, l, 6, pos, NULL, 0, scratch), 1);
+        ASSERT_EQ_INT(weft_sample(&p, l, 6, pos, NULL, 0, 0, scratch), 1);
     }
     /* A repetition penalty turns the choice away from a repeated token. */
     p.temperature = 0;
@@ -345,7 +345,74 @@ TEST(sampler_draws_depend_only_on_seed_and_position)
     int32_t hist[] = {1, 5};
     float l[6];
     memcpy(l, logits, sizeof l);
-    ASSERT_EQ_INT(weft_sample(&p, l, 6, 2, hist, 2, scratch), 3);
+    ASSERT_EQ_INT(weft_sample(&p, l, 6, 2, hist, 2, 0, scratch), 3);
+}
+
+/* OpenAI's frequency penalty grows with a token's count in the output, the
+ * presence penalty does not; neither looks at the prompt; a negative one
+ * draws a token back. */
+static int32_t greedy_after(float presence, float frequency, const int32_t *hist, int n_hist,
+                            int n_out)
+{
+    float l[6] = {0.0f, 3.0f, 0.0f, 2.5f, 0.0f, 0.0f};
+    struct weft_sampling p;
+    weft_sampling_defaults(&p);
+    p.temperature = 0;
+    p.presence_penalty = presence;
+    p.frequency_penalty = frequency;
+    _Alignas(int32_t) char scratch[WEFT_SAMPLER_SCRATCH(6)];
+    return weft_sample(&p, l, 6, n_hist, hist, n_hist, n_out, scratch);
+}
+
+TEST(presence_and_frequency_penalties_follow_openai)
+{
+    int32_t once[] = {1}, twice[] = {1, 1}, four[] = {1, 1, 1, 1}, prompt_then_5[] = {1, 1, 1, 5};
+    ASSERT_EQ_INT(greedy_after(0, 0.3f, once, 1, 1), 1);          /* 3 - 0.3 > 2.5 */
+    ASSERT_EQ_INT(greedy_after(0, 0.3f, twice, 2, 2), 3);         /* 3 - 0.6 < 2.5 */
+    ASSERT_EQ_INT(greedy_after(0.6f, 0, twice, 2, 2), 3);         /* 3 - 0.6 */
+    ASSERT_EQ_INT(greedy_after(0.4f, 0, four, 4, 4), 1);          /* 3 - 0.4, whatever the count */
+    ASSERT_EQ_INT(greedy_after(0, 1.0f, prompt_then_5, 4, 1), 1); /* the prompt's 1s are free */
+    ASSERT_EQ_INT(greedy_after(0, 1.0f, prompt_then_5, 4, 4), 3);
+    int32_t three[] = {3};
+    ASSERT_EQ_INT(greedy_after(0, -1.0f, three, 1, 1), 3); /* 2.5 + 1 > 3 */
+    ASSERT_EQ_INT(greedy_after(0, 0, twice, 2, 2), 1);     /* off */
+}
+
+/* With penalties on, a generation resumed after k tokens still picks what
+ * the uninterrupted one picked: the resumed tokens count as output. */
+TEST(penalised_generation_resumes_exactly)
+{
+    struct weft_model *m = load_stories(WEFT_TYPE_F32, 0);
+    struct weft_gen_params p = {0};
+    weft_sampling_defaults(&p.sampling);
+    p.sampling.temperature = 0.7f;
+    p.sampling.seed = 4242;
+    p.sampling.frequency_penalty = 0.8f;
+    p.sampling.presence_penalty = 0.3f;
+    p.max_tokens = 80;
+    int32_t prompt[1] = {1};
+    struct collect full = {0}, plain = {0};
+    generate(m, prompt, 1, &p, &full);
+    ASSERT(full.n_toks >= 40);
+    struct weft_gen_params off = p;
+    off.sampling.frequency_penalty = off.sampling.presence_penalty = 0;
+    generate(m, prompt, 1, &off, &plain);
+    ASSERT(plain.n_toks != full.n_toks ||
+           memcmp(plain.toks, full.toks, (size_t)full.n_toks * sizeof(int32_t)) != 0);
+    int cuts[] = {1, 17, 39};
+    for (size_t ci = 0; ci < sizeof cuts / sizeof cuts[0]; ci++) {
+        int k = cuts[ci];
+        int32_t resumed[1 + 1024];
+        resumed[0] = 1;
+        memcpy(resumed + 1, full.toks, (size_t)k * sizeof(int32_t));
+        struct weft_gen_params rp = p;
+        rp.n_resumed = k;
+        struct collect tail = {0};
+        generate(m, resumed, 1 + k, &rp, &tail);
+        ASSERT_EQ_INT(k + tail.n_toks, full.n_toks);
+        ASSERT(memcmp(tail.toks, full.toks + k, (size_t)tail.n_toks * sizeof(int32_t)) == 0);
+    }
+    weft_model_free(m);
 }
 
 /* The CPU backend's own copy of the matrices (repacked for Q8_0 where the

@@ -23,7 +23,7 @@ TEST(assignment_with_every_field)
         parse("{\"job\":\"chatcmpl-0a1b\",\"model\":\"stories260K\",\"prompt\":\"<s>hi\","
               "\"tokens\":[12,0,2147483647],\"max_tokens\":3,\"temperature\":0,"
               "\"top_p\":0.5,\"seed\":\"18446744073709551615\",\"stop\":[\"\\n\\n\",\"E\"],"
-              "\"attempt\":2}",
+              "\"attempt\":2,\"presence_penalty\":-2,\"frequency_penalty\":0.25}",
               &a, why, sizeof why),
         0);
     ASSERT_EQ_STR(a.job, "chatcmpl-0a1b");
@@ -33,6 +33,7 @@ TEST(assignment_with_every_field)
     ASSERT_EQ_INT(a.resume[2], 2147483647);
     ASSERT_EQ_INT(a.max_tokens, 3);
     ASSERT(a.temperature == 0 && a.top_p == 0.5);
+    ASSERT(a.presence_penalty == -2 && a.frequency_penalty == 0.25);
     ASSERT_EQ_UINT(a.seed, 18446744073709551615ull);
     ASSERT_EQ_INT(a.n_stop, 2);
     ASSERT_EQ_STR(a.stop[0], "\n\n");
@@ -48,6 +49,7 @@ TEST(assignment_defaults)
                         &a, why, sizeof why),
                   0);
     ASSERT(a.temperature == 1 && a.top_p == 1);
+    ASSERT(a.presence_penalty == 0 && a.frequency_penalty == 0);
     ASSERT_EQ_INT(a.n_stop, 0);
     ASSERT_EQ_INT(a.n_resume, 0);
     weft_assignment_free(&a);
@@ -271,6 +273,8 @@ TEST(assignment_round_trip)
     a.max_tokens = 8192;
     a.temperature = 0.7;
     a.top_p = 0.25;
+    a.presence_penalty = 1.5;
+    a.frequency_penalty = -0.75;
     a.seed = 18446744073709551615ull;
     snprintf(a.stop[0], sizeof a.stop[0], "\n\n");
     snprintf(a.stop[1], sizeof a.stop[1], "%s",
@@ -292,6 +296,7 @@ TEST(assignment_round_trip)
     ASSERT_EQ_INT(memcmp(back.resume, toks, sizeof toks), 0);
     ASSERT_EQ_INT(back.max_tokens, 8192);
     ASSERT(back.temperature == 0.7 && back.top_p == 0.25);
+    ASSERT(back.presence_penalty == 1.5 && back.frequency_penalty == -0.75);
     ASSERT_EQ_UINT(back.seed, a.seed);
     ASSERT_EQ_INT(back.n_stop, 2);
     ASSERT_EQ_STR(back.stop[0], a.stop[0]);

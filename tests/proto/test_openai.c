@@ -20,7 +20,7 @@ TEST(chat_request_with_every_field)
                         "{\"type\":\"text\",\"text\":\"b\"}]}],\"max_tokens\":12,"
                         "\"temperature\":0.5,\"top_p\":0.9,\"seed\":-3,\"stop\":[\"x\",\"yz\"],"
                         "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"n\":1,"
-                        "\"user\":\"u\",\"presence_penalty\":0}",
+                        "\"user\":\"u\",\"presence_penalty\":-0.5,\"frequency_penalty\":2}",
                         &r, &e),
                   0);
     ASSERT_EQ_STR(r.model, "m");
@@ -28,6 +28,7 @@ TEST(chat_request_with_every_field)
     ASSERT_EQ_STR(r.msgs[1].content, "ab");
     ASSERT_EQ_INT(r.max_tokens, 12);
     ASSERT(r.temperature == 0.5 && r.top_p == 0.9);
+    ASSERT(r.presence_penalty == -0.5 && r.frequency_penalty == 2);
     ASSERT_EQ_INT(r.has_seed, 1);
     ASSERT_EQ_INT((int64_t)r.seed, -3);
     ASSERT_EQ_INT(r.n_stop, 2);
@@ -99,6 +100,12 @@ TEST(bad_requests_name_the_param)
          "\"tools\":[]}",
          "tools"},
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}", "prompt"},
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"logit_bias\":{\"50256\":-100}}",
+         "logit_bias"},
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"frequency_penalty\":2.5}",
+         "frequency_penalty"},
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"presence_penalty\":\"0\"}",
+         "presence_penalty"},
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"echo\":true}", "echo"},
         /* Found by the fuzzer: a second "prompt" leaked the first. */
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"prompt\":\"b\"}", "prompt"},
