@@ -88,8 +88,18 @@ enum weft_replay_forecast {
     WEFT_REPLAY_FC_FILE = 3,    /* PV from forecast_pv (day-ahead values), load from history */
 };
 
+/* One step of a replay, as the trace sees it (the home with compute). */
+struct weft_replay_point {
+    double t_s; /* seconds from the profile's start */
+    double pv_w, load_w, compute_w, grid_w, battery_w, soc_pct;
+};
+
 struct weft_replay_opts {
     enum weft_replay_policy policy;
+    /* Called at every step of the policy's run (not of the always-on run
+     * beside it), or NULL. */
+    void (*trace)(void *ud, const struct weft_replay_point *pt);
+    void *trace_ud;
     enum weft_replay_forecast forecast;
     int plan_every_s;                       /* how often the plan is made (0: 300) */
     const struct weft_profile *forecast_pv; /* WEFT_REPLAY_FC_FILE: day-ahead PV per slot */

@@ -173,6 +173,11 @@ static int run(const struct weft_profile *p, const struct weft_replay_opts *o,
         double grid, batt, grid0, batt0;
         weft_battery_step(&with, pv - load - compute, dt, &grid, &batt);
         weft_battery_step(&without, pv - load, dt, &grid0, &batt0);
+        if (o->trace) {
+            struct weft_replay_point pt = {
+                t, pv, load, compute, grid, batt, weft_battery_soc(&with)};
+            o->trace(o->trace_ud, &pt);
+        }
 
         r->compute_wh += compute * h;
         r->import_with_wh += fmax(grid, 0) * h;
@@ -262,6 +267,7 @@ int weft_replay(const struct weft_profile *p, const struct weft_replay_opts *o,
     if (o->policy != WEFT_REPLAY_ALWAYS) {
         struct weft_replay_opts a = *o;
         a.policy = WEFT_REPLAY_ALWAYS;
+        a.trace = NULL;
         if ((rc = run(p, &a, &always)) < 0)
             return rc;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "weft/cli.h"
 #include "weft/energy.h"
@@ -13,6 +14,7 @@
 #include "weft/clearsky.h"
 #include "weft/energy_sim.h"
 #include "weft/error.h"
+#include "weft/plot.h"
 #include "weft/regmap.h"
 #include "weft/sunspec.h"
 #include "weft/time.h"
@@ -30,6 +32,7 @@ static const char usage[] =
     "                          [--forecast-file DAYAHEAD.csv [--forecast-col GG]]\n"
     "                          [--site LAT,LON,TILT,AZIMUTH,UTC_OFFSET_H]\n"
     "                          [--load-col GC] [--pv-col GG] [--config policy.json]\n"
+    "                          [--svg FILE.svg [--from DAY] [--days 7]]\n"
     "       weft-energy --version | --help\n"
     "\n"
     "read discovers a SunSpec device (\"SunS\" at 40000, 0 or 50000), walks its\n"
@@ -48,12 +51,16 @@ static const char usage[] =
     "multiplier; for the Ausgrid customer 12 data (a 1.04 kWp array) pass\n"
     "--profile-kwp 1.04.\n"
     "The battery defaults to no battery; --battery-kw defaults to half the kWh;\n"
-    "--battery-eff is its round-trip efficiency.\n";
+    "--battery-eff is its round-trip efficiency.\n"
+    "--svg draws PV, load, compute, grid and the battery's charge over --days from\n"
+    "--from (days from the profile's start, or a local date), and adds the same\n"
+    "series to the JSON under \"series\".\n";
 
 struct replay_args {
     const char *profile, *load_col, *pv_col, *policy, *config, *forecast_file, *forecast_col, *site;
+    const char *svg, *from;
     double pv_kwp, profile_kwp, battery_kwh, battery_kw, battery_eff, battery_standby, gpu_max,
-        gpu_min;
+        gpu_min, days;
     int poll_s, oracle_bin_s, forecast, oracle;
 };
 
@@ -94,6 +101,47 @@ static cJSON *result_json(const struct weft_replay_result *r)
     return o;
 }
 
+/* --svg: the picture in path, and the same series in the JSON (under
+ * "series", rounded to 0.1) so a reader can check one against the other. */
+static int write_svg(const struct weft_series *s, const struct replay_args *a, const char *path,
+                     cJSON *root)
+{
+    double window_wh = 0;
+    for (int i = 0; i < s->n; i++)
+        window_wh += s->count[i] ? s->v[WEFT_S_COMPUTE][i] * s->bucket_s / 3600 : 0;
+    cJSON *js = cJSON_AddObjectToObject(root, "series");
+    cJSON_AddNumberToObject(js, "from_s", s->from_s);
+    cJSON_AddNumberToObject(js, "span_s", s->span_s);
+    cJSON_AddNumberToObject(js, "bucket_s", s->bucket_s);
+    for (int k = 0; k < WEFT_S_COUNT; k++) {
+        cJSON *arr = cJSON_AddArrayToObject(js, weft_series_name((enum weft_series_kind)k));
+        for (int i = 0; i < s->n; i++)
+            cJSON_AddItemToArray(arr, s->count[i] ? cJSON_CreateNumber(round(s->v[k][i] * 10) / 10)
+                                                  : cJSON_CreateNull());
+    }
+    char title[400], when[32];
+    time_t at = (time_t)s->start_s;
+    struct tm tm;
+    gmtime_r(&at, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    snprintf(title, sizeof title, "%s policy from %s, %.4g days: %.0f Wh of compute", a->policy,
+             when, s->span_s / 86400, window_wh);
+    struct weft_buf b;
+    weft_buf_init(&b, 64u << 20);
+    int rc = weft_series_svg(s, title, &b);
+    /* A picture, not a secret: the umask's mode, not weft_file_replace's 0600. */
+    FILE *f = rc == 0 ? fopen(path, "we") : NULL;
+    int ok = f && fwrite(b.data, 1, b.len, f) == b.len;
+    ok = f && fclose(f) == 0 && ok;
+    weft_buf_free(&b);
+    if (!ok) {
+        fprintf(stderr, "weft-energy: --svg %s: %s\n", path,
+                rc ? weft_strerror(rc) : strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
     struct replay_args a = {.load_col = "GC",
@@ -106,7 +154,8 @@ static int cmd_replay(int argc, char **argv)
                             .gpu_max = 350,
                             .gpu_min = 100,
                             .poll_s = 10,
-                            .oracle_bin_s = WEFT_ORACLE_BIN_S};
+                            .oracle_bin_s = WEFT_ORACLE_BIN_S,
+                            .days = 7};
     static const char *const forecasts[] = {"history", "true", "off", NULL};
     static const char *const oracles[] = {"dp", "lp", NULL};
     a.forecast = WEFT_REPLAY_FC_OFF;
@@ -131,6 +180,9 @@ static int cmd_replay(int argc, char **argv)
         WEFT_OPTS("--forecast-file", &a.forecast_file),
         WEFT_OPTS("--forecast-col", &a.forecast_col),
         WEFT_OPTS("--site", &a.site),
+        WEFT_OPTS("--svg", &a.svg),
+        WEFT_OPTS("--from", &a.from),
+        WEFT_OPTN("--days", &a.days, 0.01, 3660),
         WEFT_OPT_END,
     };
     char err[512];
@@ -152,6 +204,10 @@ static int cmd_replay(int argc, char **argv)
             return 2;
         }
         last = first;
+    }
+    if (a.svg && first != last) {
+        fprintf(stderr, "weft-energy: --svg draws one policy: pick it with --policy\n");
+        return 2;
     }
     double scale = a.pv_kwp > 0 ? a.pv_kwp / a.profile_kwp : 1.0;
     struct weft_profile p;
@@ -225,6 +281,25 @@ static int cmd_replay(int argc, char **argv)
     }
     o.settings.plan = o.forecast != WEFT_REPLAY_FC_OFF;
 
+    struct weft_series series;
+    memset(&series, 0, sizeof series);
+    if (a.svg) {
+        double from = 0;
+        int src = a.from ? weft_profile_day(&p, a.from, &from, err, sizeof err) : 0;
+        if (src == 0)
+            src = weft_series_init(&series, &p, from * 86400, a.days * 86400, a.poll_s);
+        if (src != 0) {
+            fprintf(stderr, "weft-energy: --from: %s\n",
+                    a.from && src == WEFT_EINVAL ? err : weft_strerror(src));
+            weft_profile_free(&p);
+            weft_profile_free(&fcp);
+            free(cs);
+            return 2;
+        }
+        o.trace = weft_series_trace;
+        o.trace_ud = &series;
+    }
+
     cJSON *root = cJSON_CreateObject();
     struct weft_replay_result oracle; /* the first policy's, for the others */
     for (int k = first; k <= last; k++) {
@@ -242,6 +317,7 @@ static int cmd_replay(int argc, char **argv)
             oracle = r;
         if (rc < 0) {
             fprintf(stderr, "weft-energy: replay failed: %s\n", err);
+            weft_series_free(&series);
             cJSON_Delete(root);
             weft_profile_free(&p);
             weft_profile_free(&fcp);
@@ -257,6 +333,12 @@ static int cmd_replay(int argc, char **argv)
             cJSON_AddItemToObject(root, names[k], o1);
         }
     }
+    int out_rc = 0;
+    if (a.svg) {
+        weft_series_finish(&series);
+        out_rc = write_svg(&series, &a, a.svg, root);
+        weft_series_free(&series);
+    }
     cJSON_AddNumberToObject(root, "seconds", (double)(weft_mono_ns() - t0) / 1e9);
     char *s = cJSON_Print(root);
     if (s)
@@ -266,7 +348,7 @@ static int cmd_replay(int argc, char **argv)
     weft_profile_free(&p);
     weft_profile_free(&fcp);
     free(cs);
-    return 0;
+    return out_rc;
 }
 
 static void add_num(cJSON *o, const char *k, double v)

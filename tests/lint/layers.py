@@ -26,7 +26,7 @@ import sys
 
 HEADERS = {
     "common": "buf cli config error file list log sdnotify time utf8 version",
-    "energy": "energy energy_config energy_sim forecast dayahead clearsky regmap sunspec",
+    "energy": "energy energy_config energy_sim forecast dayahead clearsky regmap sunspec plot",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
     "proto": "chat nodemsg openai",
