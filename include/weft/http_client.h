@@ -82,6 +82,7 @@ struct weft_url {
     char scheme[16];
     char host[256]; /* an IPv6 literal keeps its brackets */
     int has_user;   /* user info before the host */
+    int port;       /* the URL's own port, or 0 when it names none */
 };
 /* 0, or WEFT_EINVAL with the reason in err (not a URL, no host). */
 int weft_url_parse(const char *url, struct weft_url *u, char *err, size_t errcap);

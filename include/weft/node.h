@@ -85,6 +85,19 @@ struct weftd_status_cfg {
     int port; /* 0: a free port; listen "" turns the endpoint off */
 };
 
+/* MQTT for Home Assistant and evcc (docs/node.md, "MQTT"). */
+struct weftd_mqtt_cfg {
+    char url[256];             /* mqtt://HOST[:1883]; "" turns MQTT off */
+    char username[64];         /* "" none */
+    char password_file[256];   /* the password's file (first line); "" none */
+    char node_id[64];          /* the topic segment: PREFIX/NODE_ID/...; "" the host name */
+    char prefix[64];           /* "weft" */
+    char discovery_prefix[64]; /* Home Assistant's, "homeassistant"; "" publishes none */
+    int publish_s;             /* the state at least this often, and on every change */
+    bool evcc;                 /* read evcc's loadpoints; yield to a car charging on PV */
+    char evcc_prefix[64];      /* evcc's topic root, "evcc" */
+};
+
 struct weftd_config {
     struct weftd_sched_cfg scheduler;
     struct weftd_model_cfg models[WEFTD_MAX_MODELS];
@@ -94,6 +107,7 @@ struct weftd_config {
     struct weftd_compute_cfg compute;
     char state_dir[256];
     struct weftd_status_cfg status;
+    struct weftd_mqtt_cfg mqtt;
     char log_level[16];
 };
 

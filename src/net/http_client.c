@@ -416,9 +416,11 @@ int weft_url_parse(const char *url, struct weft_url *out, char *err, size_t errc
     CURLU *u = curl_url();
     if (!u)
         return WEFT_ENOMEM;
-    char *scheme = NULL, *host = NULL, *user = NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *port = NULL;
     int rc = WEFT_EINVAL;
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+    /* Schemes this libcurl was not built for (mqtt://) still parse; the
+     * callers check the scheme. */
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
     if (uc != CURLUE_OK)
         snprintf(err, errcap, "not a URL: %s", curl_url_strerror(uc));
     else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -432,10 +434,13 @@ int weft_url_parse(const char *url, struct weft_url *out, char *err, size_t errc
         snprintf(out->scheme, sizeof out->scheme, "%s", scheme);
         snprintf(out->host, sizeof out->host, "%s", host);
         out->has_user = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+            out->port = (int)strtol(port, NULL, 10); /* libcurl checked: 1..65535 */
     }
     curl_free(scheme);
     curl_free(host);
     curl_free(user);
+    curl_free(port);
     curl_url_cleanup(u);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mqtt.h"
 #include "weft/config.h"
 #include "weft/error.h"
 #include "weft/http_client.h"
@@ -124,6 +125,24 @@ static const struct weft_cfg_field status_fields[] = {
     WEFT_CFG_END,
 };
 
+#define M struct weftd_mqtt_cfg
+static const struct weft_cfg_field mqtt_fields[] = {
+    WEFT_CFG_STRING_F(M, url, "url", 0, "mqtt://HOST[:PORT] of the broker; \"\" turns MQTT off"),
+    WEFT_CFG_STRING_F(M, username, "username", 0, "the broker's user name"),
+    WEFT_CFG_STRING_F(M, password_file, "password_file", 0, "a file holding its password"),
+    WEFT_CFG_STRING_F(M, node_id, "node_id", 0,
+                      "this node in topics (letters, digits, - and _); \"\": the host name"),
+    WEFT_CFG_STRING_F(M, prefix, "prefix", 0, "the topic root"),
+    WEFT_CFG_STRING_F(M, discovery_prefix, "discovery_prefix", 0,
+                      "Home Assistant's discovery root; \"\" publishes no discovery"),
+    WEFT_CFG_INT_F(M, publish_s, "publish_s", 1, 3600, 0,
+                   "publish the state at least this often, s"),
+    WEFT_CFG_BOOL_F(M, evcc, "evcc", 0, "yield to an evcc loadpoint charging a car on PV"),
+    WEFT_CFG_STRING_F(M, evcc_prefix, "evcc_prefix", 0, "evcc's topic root"),
+    WEFT_CFG_END,
+};
+#undef M
+
 static const struct weft_cfg_field fields[] = {
     WEFT_CFG_OBJECT_F(C, scheduler, "scheduler", scheduler_fields, WEFT_CFG_REQUIRED,
                       "where the node finds work"),
@@ -136,6 +155,7 @@ static const struct weft_cfg_field fields[] = {
     WEFT_CFG_OBJECT_F(C, compute, "compute", compute_fields, 0, "the compute this node offers"),
     WEFT_CFG_STRING_F(C, state_dir, "state_dir", 0, "where the ledger lives"),
     WEFT_CFG_OBJECT_F(C, status, "status", status_fields, 0, "the local status endpoint"),
+    WEFT_CFG_OBJECT_F(C, mqtt, "mqtt", mqtt_fields, 0, "Home Assistant and evcc over MQTT"),
     WEFT_CFG_STRING_F(C, log_level, "log_level", 0, "error, warn, notice, info or debug"),
     WEFT_CFG_END,
 };
@@ -166,6 +186,10 @@ void weftd_config_default(struct weftd_config *c)
     snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/weftd");
     snprintf(c->status.listen, sizeof c->status.listen, "127.0.0.1");
     c->status.port = 9464;
+    snprintf(c->mqtt.prefix, sizeof c->mqtt.prefix, "weft");
+    snprintf(c->mqtt.discovery_prefix, sizeof c->mqtt.discovery_prefix, "homeassistant");
+    snprintf(c->mqtt.evcc_prefix, sizeof c->mqtt.evcc_prefix, "evcc");
+    c->mqtt.publish_s = 10;
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 
@@ -226,6 +250,9 @@ int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
             return WEFT_ECONFIG;
         }
     }
+    int mrc = node_mqtt_check(&c->mqtt, err, errcap);
+    if (mrc)
+        return mrc;
     if (strncmp(c->energy.modbus, "tcp://", 6) != 0 &&
         strncmp(c->energy.modbus, "rtu://", 6) != 0) {
         snprintf(err, errcap,

@@ -191,6 +191,44 @@ static void on_interval_end(void *ud)
     account(ud);
 }
 
+/* ---- MQTT: what Home Assistant shows, and what the homeowner sets ------------ */
+
+static void publish_mqtt(struct weftd *d)
+{
+    const struct node_energy *e = &d->energy;
+    const struct weft_energy_reading *r = &e->reading;
+    struct node_mqtt_state st = {
+        .policy = weft_policy_state_name(e->pout.state),
+        .reason = e->pout.reason,
+        .scheduler = node_link_state_name(&d->link),
+        .budget_w = e->pout.budget_w,
+        .compute_w = e->compute_w,
+        .pv_w = r->pv.at_ms ? r->pv.w : NAN,
+        .load_w = r->load.at_ms ? r->load.w : NAN,
+        .grid_w = r->grid.at_ms ? r->grid.w : NAN,
+        .battery_w = r->battery.at_ms ? r->battery.w : NAN,
+        .soc = r->soc.at_ms ? r->soc.w : NAN,
+        .energy_kwh = d->ledger.life.wh / 1000,
+        .tokens = d->ledger.life.tokens,
+        .paused = e->paused,
+        .max_w = e->max_w,
+        .evcc_yield = e->yield,
+    };
+    node_mqtt_publish(&d->mqtt, &st);
+}
+
+static void on_mqtt_command(void *ud, int paused, double max_w)
+{
+    struct weftd *d = ud;
+    node_energy_set_override(&d->energy, paused, max_w);
+}
+
+static void on_mqtt_evcc(void *ud, int yield, const char *why)
+{
+    struct weftd *d = ud;
+    node_energy_set_yield(&d->energy, yield, why);
+}
+
 static void on_policy_step(void *ud)
 {
     struct weftd *d = ud;
@@ -200,12 +238,14 @@ static void on_policy_step(void *ud)
      * homeowner lets interactive work run regardless. */
     for (int i = 0; i < d->n_jobs; i++) {
         struct node_job *j = d->jobs[i];
-        if (out->budget_w <= 0 && strcmp(d->cfg.compute.interactive, "always") != 0 &&
+        if (out->budget_w <= 0 &&
+            (strcmp(d->cfg.compute.interactive, "always") != 0 || d->energy.paused) &&
             !atomic_load(&j->yield)) {
             weft_log_notice(d->log, "job %s: yielding: %s", j->id, out->reason);
             atomic_store(&j->yield, 1);
         }
     }
+    publish_mqtt(d);
     kick(d);
 }
 
@@ -575,6 +615,11 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     if (rc == 0 && (rc = node_link_init(&d->link, loop, &d->cfg.scheduler, log, &hello, &lcb, err,
                                         errcap)) == 0)
         link_ok = 1;
+    if (rc == 0 && d->cfg.mqtt.url[0]) {
+        struct node_mqtt_cb mcb = {on_mqtt_command, on_mqtt_evcc, d};
+        rc = node_mqtt_start(&d->mqtt, loop, &d->cfg.mqtt, d->cfg.policy.max_compute_w, log, &mcb,
+                             err, errcap);
+    }
     if (rc == 0)
         rc = node_status_start(d, err, errcap);
     if (rc) {
@@ -588,6 +633,7 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
         }
         node_energy_close(&d->energy, closed_quietly, NULL);
         node_dayahead_close(&d->dayahead, closed_quietly, NULL);
+        node_mqtt_stop(&d->mqtt, closed_quietly, NULL); /* when it started */
         uv_run(loop, UV_RUN_NOWAIT);
         free_models(d);
         free(d);
@@ -640,7 +686,8 @@ static void handle_closed(uv_handle_t *h)
 static void after_status(void *arg)
 {
     struct weftd *d = arg;
-    d->pending_closes = 7;
+    d->pending_closes = 8;
+    node_mqtt_stop(&d->mqtt, part_closed, d);
     node_dayahead_close(&d->dayahead, part_closed, d);
     node_link_close(&d->link, part_closed, d);
     node_runner_close(&d->runner, part_closed, d);

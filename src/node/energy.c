@@ -215,6 +215,23 @@ static double draw(struct node_energy *e)
     return e->compute->idle_w + duty * (e->compute->busy_w - e->compute->idle_w);
 }
 
+/* The homeowner's pause and cap, and a higher-ranked load, over what the
+ * policy decided; its own state runs on underneath, so lifting one picks
+ * up where the sun is. */
+static void apply_overrides(const struct node_energy *e, struct weft_policy_out *out)
+{
+    const char *why = e->paused ? "paused by the homeowner" : e->yield ? e->yield_why : NULL;
+    if (why) {
+        out->budget_w = 0;
+        out->state = WEFT_POLICY_OFF;
+        snprintf(out->reason, sizeof out->reason, "%s", why);
+    } else if (e->max_w >= 0 && out->budget_w > e->max_w) {
+        out->budget_w = e->max_w >= e->ps.min_run_w ? e->max_w : 0;
+        size_t n = strlen(out->reason);
+        snprintf(out->reason + n, sizeof out->reason - n, " (capped at %.0f W)", e->max_w);
+    }
+}
+
 static void policy_step(struct node_energy *e)
 {
     uint64_t now = weft_mono_ms();
@@ -224,6 +241,7 @@ static void policy_step(struct node_energy *e)
         make_plan(e, now);
     weft_policy_step_plan(&e->policy, &e->ps, &e->reading, e->planning ? &e->plan_in : NULL, now,
                           minute_of_day(), &out);
+    apply_overrides(e, &out);
     if (out.cause_changed || out.state != e->pout.state)
         weft_log_notice(e->log, "policy: %s, budget %.0f W: %s", weft_policy_state_name(out.state),
                         out.budget_w, out.reason);
@@ -297,6 +315,28 @@ static void on_timer(uv_timer_t *t)
         e->busy = 0;
 }
 
+void node_energy_set_override(struct node_energy *e, int paused, double max_w)
+{
+    if (paused >= 0 && paused != e->paused) {
+        e->paused = paused;
+        weft_log_notice(e->log, "%s by the homeowner", paused ? "paused" : "resumed");
+    }
+    if (max_w >= 0 || max_w == -2) {
+        e->max_w = max_w >= 0 ? max_w : -1;
+        if (max_w >= 0)
+            weft_log_notice(e->log, "compute capped at %.0f W by the homeowner", max_w);
+        else
+            weft_log_notice(e->log, "the homeowner's cap on compute lifted");
+    }
+}
+
+void node_energy_set_yield(struct node_energy *e, int yield, const char *why)
+{
+    e->yield = yield;
+    snprintf(e->yield_why, sizeof e->yield_why, "%s", yield ? why : "");
+    weft_log_notice(e->log, "%s", yield ? why : "evcc: no car needs the surplus; compute may run");
+}
+
 void node_energy_init(struct node_energy *e, uv_loop_t *loop, const struct weftd_config *cfg,
                       const struct weft_log *log, const struct node_energy_cb *cb)
 {
@@ -318,6 +358,7 @@ void node_energy_init(struct node_energy *e, uv_loop_t *loop, const struct weftd
         make_clearsky(e, &cfg->energy.forecast);
     }
     e->gpu_w = -1;
+    e->max_w = -1;
     weft_policy_init(&e->policy);
     e->reading.pv.w = e->reading.load.w = e->reading.grid.w = NAN;
     e->reading.battery.w = e->reading.soc.w = NAN;
@@ -395,6 +436,8 @@ int node_energy_deferrable_ok(const struct node_energy *e)
 int node_energy_interactive_ok(const struct node_energy *e)
 {
     const char *ia = e->compute->interactive;
+    if (e->paused)
+        return 0;
     if (strcmp(ia, "always") == 0)
         return 1;
     if (strcmp(ia, "never") == 0)

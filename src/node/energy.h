@@ -77,6 +77,13 @@ struct node_energy {
     uint64_t plan_ms;  /* when the plan was made; 0 never */
     uint64_t saved_ms; /* when the history was last written to state_dir */
     int budget_s;      /* how long the plan expects the budget to last at max_compute_w */
+    /* The homeowner's overrides, applied over the policy's budget at each
+     * step (node_energy_set_override): paused; a cap (< 0: none); a
+     * higher-ranked load (evcc) that compute yields to, and why. */
+    int paused;
+    double max_w;
+    int yield;
+    char yield_why[96];
     char history_path[300];
     int64_t plan_local_s;
     void (*close_cb)(void *);
@@ -100,6 +107,13 @@ void node_energy_set_running(struct node_energy *e, int running);
  * homeowner's compute.interactive). */
 int node_energy_deferrable_ok(const struct node_energy *e);
 int node_energy_interactive_ok(const struct node_energy *e);
+/* The homeowner's pause (1/0, -1 unchanged) and cap (W; -1 unchanged, -2
+ * none): from the next step on, a pause gives no budget at all (interactive
+ * "always" included) and a cap bounds it. */
+void node_energy_set_override(struct node_energy *e, int paused, double max_w);
+/* A higher-ranked load wants the surplus (evcc): no budget from the next
+ * step while yield is set, except for interactive "always". */
+void node_energy_set_yield(struct node_energy *e, int yield, const char *why);
 /* The grid now, W (+ import), 0 when unknown. */
 double node_energy_grid_w(const struct node_energy *e);
 /* The day-ahead PV forecast the plan uses from now (NULL: none); it must

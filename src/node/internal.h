@@ -5,9 +5,11 @@
  *   runner.c  the engine on its own thread, events handed back by queue
  *   ledger.c  per-day accounting that survives restarts (loop)
  *   job.c     one assignment, shared by the three above
+ *   mqtt.c    Home Assistant and evcc over MQTT (libmosquitto's thread,
+ *             handed to the loop)
  *   status.c  the local status endpoint (reads everything, changes nothing)
- *   daemon.c  start, stop, and the only glue between energy, ledger, link
- *             and runner: none of those four calls another
+ *   daemon.c  start, stop, and the only glue between energy, ledger, link,
+ *             runner and mqtt: none of those calls another
  * Unless a field says otherwise, it belongs to the loop thread. Only
  * daemon.c and status.c include this header. */
 #ifndef WEFT_NODE_INTERNAL_H
@@ -21,6 +23,7 @@
 #include "job.h"
 #include "ledger.h"
 #include "link.h"
+#include "mqtt.h"
 #include "runner.h"
 #include "weft/node.h"
 
@@ -37,6 +40,7 @@ struct weftd {
     struct node_link link;
     struct node_runner runner;
     struct node_ledger ledger;
+    struct node_mqtt mqtt; /* started only with mqtt.url */
     struct weft_http_server *status;
     struct node_job *jobs[WEFTD_MAX_SLOTS]; /* the jobs the node holds, oldest first */
     int n_jobs;

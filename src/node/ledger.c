@@ -39,6 +39,14 @@ static double num(const cJSON *x, const char *k)
 }
 
 /* The entry for day, appended (the oldest dropped when the ledger is full). */
+static void day_read(struct node_day *e, const cJSON *x)
+{
+    e->wh = num(x, "wh");
+    e->surplus_wh = num(x, "surplus_wh");
+    e->tokens = (long)num(x, "tokens");
+    e->jobs = (long)num(x, "jobs");
+}
+
 static struct node_day *new_day(struct node_ledger *l, const char *day)
 {
     if (l->n_days == NODE_LEDGER_DAYS) {
@@ -55,6 +63,7 @@ void node_ledger_init(struct node_ledger *l, const char *state_dir, const struct
 {
     memset(l, 0, sizeof *l);
     l->log = log;
+    snprintf(l->life.day, sizeof l->life.day, "life");
     snprintf(l->path, sizeof l->path, "%s/ledger.json", state_dir);
     const char *p = l->path;
     FILE *f = fopen(p, "rbe");
@@ -78,11 +87,16 @@ void node_ledger_init(struct node_ledger *l, const char *state_dir, const struct
         if (!cJSON_IsString(day) || strlen(day->valuestring) != 10)
             continue;
         struct node_day *e = new_day(l, day->valuestring);
-        e->wh = num(x, "wh");
-        e->surplus_wh = num(x, "surplus_wh");
-        e->tokens = (long)num(x, "tokens");
-        e->jobs = (long)num(x, "jobs");
+        day_read(e, x);
+        l->life.wh += e->wh;
+        l->life.surplus_wh += e->surplus_wh;
+        l->life.tokens += e->tokens;
+        l->life.jobs += e->jobs;
     }
+    /* A ledger from before "lifetime" was kept starts it from its days. */
+    const cJSON *life = cJSON_GetObjectItemCaseSensitive(root, "lifetime");
+    if (cJSON_IsObject(life))
+        day_read(&l->life, life);
     cJSON_Delete(root);
 }
 
@@ -130,6 +144,10 @@ void node_ledger_add(struct node_ledger *l, double wh, double surplus_wh, int to
     e->surplus_wh += surplus_wh;
     e->tokens += tokens;
     e->jobs += jobs;
+    l->life.wh += wh;
+    l->life.surplus_wh += surplus_wh;
+    l->life.tokens += tokens;
+    l->life.jobs += jobs;
 }
 
 static cJSON *day_json(const struct node_day *e)
@@ -149,6 +167,7 @@ void node_ledger_save(struct node_ledger *l)
     cJSON *days = cJSON_AddArrayToObject(root, "days");
     for (int i = 0; i < l->n_days; i++)
         cJSON_AddItemToArray(days, day_json(&l->days[i]));
+    cJSON_AddItemToObject(root, "lifetime", day_json(&l->life));
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt)
@@ -176,4 +195,5 @@ void node_ledger_json(const struct node_ledger *l, cJSON *into)
     cJSON *t = day_json(&total);
     cJSON_AddNumberToObject(t, "surplus_share", total.wh > 0 ? total.surplus_wh / total.wh : 1.0);
     cJSON_AddItemToObject(o, "total", t);
+    cJSON_AddItemToObject(o, "lifetime", day_json(&l->life));
 }

@@ -24,6 +24,9 @@ struct node_ledger {
     const struct weft_log *log;
     struct node_day days[NODE_LEDGER_DAYS]; /* oldest first */
     int n_days;
+    /* Since the ledger began (day "life"): never falls, so Home Assistant
+     * can read it as a total_increasing meter. */
+    struct node_day life;
 };
 
 /* What the energy side measured at the end of an interval: the draw that

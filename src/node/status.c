@@ -154,6 +154,21 @@ static char *status_json(const struct weftd *d)
     cJSON_AddBoolToObject(p, "takes_deferrable", node_energy_deferrable_ok(en));
     cJSON_AddBoolToObject(p, "takes_interactive", node_energy_interactive_ok(en));
     add_plan(o, d);
+    /* The homeowner's overrides (MQTT) and what evcc asked. */
+    cJSON *ov = cJSON_AddObjectToObject(o, "override");
+    cJSON_AddBoolToObject(ov, "paused", en->paused);
+    if (en->max_w >= 0)
+        cJSON_AddNumberToObject(ov, "max_w", en->max_w);
+    else
+        cJSON_AddNullToObject(ov, "max_w");
+    cJSON_AddBoolToObject(ov, "evcc_yield", en->yield);
+    cJSON *mq = cJSON_AddObjectToObject(o, "mqtt");
+    cJSON_AddBoolToObject(mq, "enabled", d->cfg.mqtt.url[0] != '\0');
+    cJSON_AddBoolToObject(mq, "connected", node_mqtt_connected(&d->mqtt));
+    if (d->mqtt.base[0])
+        cJSON_AddStringToObject(mq, "topics", d->mqtt.base);
+    else
+        cJSON_AddNullToObject(mq, "topics");
     cJSON *s = cJSON_AddObjectToObject(o, "scheduler");
     cJSON_AddStringToObject(s, "url", node_link_url(&d->link));
     cJSON_AddStringToObject(s, "state", node_link_state_name(&d->link));

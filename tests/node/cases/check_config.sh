@@ -54,6 +54,21 @@ fc_config '{"provider":"open-meteo","latitude":52,"longitude":4,"kwp":5}' \
     '{"battery_capacity_wh":5000}' "$WORK/fc.json"
 "$BIN/weftd" --check-config "$WORK/fc.json" > /dev/null 2> "$WORK/fc.err" ||
     fail "a good forecast refused: $(cat "$WORK/fc.err")"
+# MQTT: only mqtt://HOST[:PORT], no user in the URL, a node_id fit for a topic.
+mq_config() { # mq_config MQTT_JSON FILE
+    printf '{"scheduler":{"urls":["https://x:1"],"token":"t"},"models":[{"path":"%s"}],"energy":{"modbus":"tcp://127.0.0.1:1"},"mqtt":%s}' \
+        "$WORK/stories260K.gguf" "$1" > "$2"
+}
+for m in '{"url":"mqtts://broker"}' '{"url":"mqtt://u:p@broker"}' '{"url":"http://broker"}' \
+    '{"url":"mqtt://broker","node_id":"a b"}' '{"url":"mqtt://broker","prefix":"we/#"}' \
+    '{"url":"mqtt://broker","password_file":"/nonexistent"}'; do
+    mq_config "$m" "$WORK/mq.json"
+    "$BIN/weftd" --check-config "$WORK/mq.json" 2> "$WORK/mq.err" && fail "mqtt $m accepted"
+    grep -q "mqtt" "$WORK/mq.err" || fail "mqtt $m: $(cat "$WORK/mq.err")"
+done
+mq_config '{"url":"mqtt://[::1]:1884","node_id":"roof-1","evcc":true}' "$WORK/mq.json"
+"$BIN/weftd" --check-config "$WORK/mq.json" > /dev/null 2> "$WORK/mq.err" ||
+    fail "a good mqtt section refused: $(cat "$WORK/mq.err")"
 # The shipped example passes the schema; only its model file is absent here.
 "$BIN/weftd" --check-config "$LIB/../../configs/weftd.json" > /dev/null 2> "$WORK/ex.err"
 grep -q "models\[0\].path: cannot read" "$WORK/ex.err" || fail "example config: $(cat "$WORK/ex.err")"
