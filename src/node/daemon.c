@@ -217,10 +217,14 @@ static void publish_mqtt(struct weftd *d)
     node_mqtt_publish(&d->mqtt, &st);
 }
 
+void weftd_control(struct weftd *d, int paused, double max_w)
+{
+    node_energy_set_override(&d->energy, paused, max_w);
+}
+
 static void on_mqtt_command(void *ud, int paused, double max_w)
 {
-    struct weftd *d = ud;
-    node_energy_set_override(&d->energy, paused, max_w);
+    weftd_control(ud, paused, max_w);
 }
 
 static void on_mqtt_evcc(void *ud, int yield, const char *why)

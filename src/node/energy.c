@@ -232,6 +232,42 @@ static void apply_overrides(const struct node_energy *e, struct weft_policy_out 
     }
 }
 
+/* The minute's means into the ring, for the chart. */
+static void recent_add(struct node_energy *e, uint64_t now)
+{
+    const struct weft_energy_reading *r = &e->reading;
+    double v[5] = {r->pv.at_ms ? r->pv.w : NAN, r->load.at_ms ? r->load.w : NAN,
+                   r->soc.at_ms ? r->soc.w : NAN, e->compute_w, e->pout.budget_w};
+    for (int k = 0; k < 5; k++)
+        if (isfinite(v[k])) {
+            e->recent_sum[k] += v[k];
+            e->recent_cnt[k]++;
+        }
+    if (!e->recent_ms)
+        e->recent_ms = now;
+    if (weft_elapsed_ms(e->recent_ms, now) < 60000)
+        return;
+    int at = (e->recent_head + e->n_recent) % NODE_RECENT;
+    if (e->n_recent == NODE_RECENT)
+        e->recent_head = (e->recent_head + 1) % NODE_RECENT;
+    else
+        e->n_recent++;
+    struct node_recent *s = &e->recent[at];
+    s->t_s = weft_wall_ms() / 1000;
+    float *out[5] = {&s->pv_w, &s->load_w, &s->soc, &s->compute_w, &s->budget_w};
+    for (int k = 0; k < 5; k++) {
+        *out[k] = e->recent_cnt[k] ? (float)(e->recent_sum[k] / e->recent_cnt[k]) : NAN;
+        e->recent_sum[k] = 0;
+        e->recent_cnt[k] = 0;
+    }
+    e->recent_ms = now;
+}
+
+const struct node_recent *node_energy_recent(const struct node_energy *e, int i)
+{
+    return &e->recent[(e->recent_head + i) % NODE_RECENT];
+}
+
 static void policy_step(struct node_energy *e)
 {
     uint64_t now = weft_mono_ms();
@@ -253,6 +289,7 @@ static void policy_step(struct node_energy *e)
      * where the homeowner allowed it (else the runner's duty cycle). */
     if (e->gpu_limited)
         node_nvml_limit(e->nvml, out.budget_w);
+    recent_add(e, now);
     e->cb.stepped(e->cb.ud);
 }
 

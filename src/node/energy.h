@@ -28,6 +28,14 @@ struct node_energy_cb {
     void *ud;
 };
 
+/* The last day, a minute a sample (means over the minute), for the
+ * homeowner's chart. */
+#define NODE_RECENT 1440
+struct node_recent {
+    int64_t t_s;                                  /* the minute's end, Unix seconds */
+    float pv_w, load_w, soc, compute_w, budget_w; /* NAN: not read that minute */
+};
+
 struct node_energy {
     uv_loop_t *loop;
     const struct weftd_energy_cfg *cfg;
@@ -84,6 +92,12 @@ struct node_energy {
     double max_w;
     int yield;
     char yield_why[96];
+    /* The chart's ring (node_energy_recent), oldest at recent_head. */
+    struct node_recent recent[NODE_RECENT];
+    int n_recent, recent_head;
+    uint64_t recent_ms;   /* when the minute being summed began */
+    double recent_sum[5]; /* pv, load, soc, compute, budget */
+    int recent_cnt[5];
     char history_path[300];
     int64_t plan_local_s;
     void (*close_cb)(void *);
@@ -114,6 +128,8 @@ void node_energy_set_override(struct node_energy *e, int paused, double max_w);
 /* A higher-ranked load wants the surplus (evcc): no budget from the next
  * step while yield is set, except for interactive "always". */
 void node_energy_set_yield(struct node_energy *e, int yield, const char *why);
+/* The i-th sample of the last day, oldest first (i < e->n_recent). */
+const struct node_recent *node_energy_recent(const struct node_energy *e, int i);
 /* The grid now, W (+ import), 0 when unknown. */
 double node_energy_grid_w(const struct node_energy *e);
 /* The day-ahead PV forecast the plan uses from now (NULL: none); it must

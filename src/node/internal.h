@@ -42,6 +42,7 @@ struct weftd {
     struct node_ledger ledger;
     struct node_mqtt mqtt; /* started only with mqtt.url */
     struct weft_http_server *status;
+    char control_secret[65];                /* hex; POST /control must carry it (status.c) */
     struct node_job *jobs[WEFTD_MAX_SLOTS]; /* the jobs the node holds, oldest first */
     int n_jobs;
     int slots;           /* jobs at once: compute.max_slots, or what memory allows */
@@ -57,5 +58,9 @@ struct weftd {
     void (*stop_cb)(void *);
     void *stop_arg;
 };
+
+/* The homeowner's pause (1/0, -1 unchanged) and cap (W, -1 unchanged, -2
+ * none), from the page (status.c) or MQTT: daemon.c's glue. */
+void weftd_control(struct weftd *d, int paused, double max_w);
 
 #endif /* WEFT_NODE_INTERNAL_H */

@@ -1,18 +1,36 @@
 /* The local status endpoint; see status.h. It shows what a homeowner
  * asks: what the house does, what the policy decided and why, what the node
- * serves, whether the scheduler is reachable, and the ledger. */
+ * serves, whether the scheduler is reachable, and the ledger; and it serves
+ * the homeowner's page (page.h) and its one control. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "status.h"
 
 #include "internal.h"
+#include "page.h"
+#include "weft/error.h"
+#include "weft/file.h"
 #include "weft/http.h"
+#include "weft/http_client.h"
+#include "weft/log.h"
 #include "weft/time.h"
 #include "weft/version.h"
+
+/* What every answer carries: a page that runs only its own script, loads
+ * only from weftd, cannot be framed, and is never guessed at. */
+#define PAGE_HEADERS                                                                               \
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "           \
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "                    \
+    "frame-ancestors 'none'\r\n"                                                                   \
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCache-Control: "           \
+    "no-store\r\n"
 
 static void add_q(cJSON *o, const char *k, const struct weft_quantity *q, uint64_t now)
 {
@@ -213,26 +231,192 @@ static char *status_json(const struct weftd *d)
     return txt;
 }
 
+/* GET /history: the last day a minute a point, for the chart. */
+static char *history_json(const struct weftd *d)
+{
+    const struct node_energy *e = &d->energy;
+    cJSON *o = cJSON_CreateObject();
+    static const char *const keys[] = {"pv_w", "load_w", "soc", "compute_w", "budget_w"};
+    cJSON *t = cJSON_AddArrayToObject(o, "t"), *arr[5];
+    for (int k = 0; k < 5; k++)
+        arr[k] = cJSON_AddArrayToObject(o, keys[k]);
+    for (int i = 0; i < e->n_recent; i++) {
+        const struct node_recent *s = node_energy_recent(e, i);
+        cJSON_AddItemToArray(t, cJSON_CreateNumber((double)s->t_s));
+        float v[5] = {s->pv_w, s->load_w, s->soc, s->compute_w, s->budget_w};
+        for (int k = 0; k < 5; k++)
+            cJSON_AddItemToArray(arr[k], isfinite(v[k]) ? cJSON_CreateNumber(round(v[k] * 10) / 10)
+                                                        : cJSON_CreateNull());
+    }
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return txt;
+}
+
+static void answer_json(struct weft_http_req *req, int status, char *txt)
+{
+    if (!txt)
+        weft_http_respond(req, 500, "application/json", PAGE_HEADERS, "{}", 2);
+    else
+        weft_http_respond(req, status, "application/json", PAGE_HEADERS, txt, strlen(txt));
+    free(txt);
+}
+
+static void refuse(struct weft_http_req *req, int status, const char *why)
+{
+    char body[200];
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", why);
+    weft_http_respond(req, status, "application/json", PAGE_HEADERS, body, (size_t)n);
+}
+
+/* The Host a browser sent names this machine (127.0.0.0/8, [::1] or
+ * localhost, any port): a page of another site that rebinds its own name
+ * to 127.0.0.1 gets nothing. */
+static int host_is_local(const char *host)
+{
+    if (!host)
+        return 0;
+    char h[300];
+    snprintf(h, sizeof h, "%s", host);
+    char *end = h[0] == '[' ? strchr(h, ']') : strrchr(h, ':');
+    if (h[0] == '[') {
+        if (!end || (end[1] != '\0' && end[1] != ':'))
+            return 0;
+        end[1] = '\0';
+    } else if (end) {
+        *end = '\0';
+    }
+    if (strcmp(h, "localhost") == 0)
+        return 1;
+    if (h[0] == '[') {
+        h[strlen(h) - 1] = '\0';
+        return weft_ip_is_loopback(h + 1);
+    }
+    return weft_ip_is_loopback(h);
+}
+
+/* Equal length and bytes, in time that does not depend on where they differ. */
+static int same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned diff = la != lb;
+    for (size_t i = 0; i < la && i < lb; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0 && la > 0;
+}
+
+/* POST /control: {"paused": bool} and/or {"max_w": W | null}. Only from
+ * weftd's own page (an Origin, when sent, must be this Host's), as JSON
+ * (a cross-site form cannot send it without a preflight, which is never
+ * answered), with the control secret. */
+static void control(struct weftd *d, struct weft_http_req *req)
+{
+    const char *host = weft_http_header(req, "Host"), *origin = weft_http_header(req, "Origin"),
+               *type = weft_http_header(req, "Content-Type"),
+               *secret = weft_http_header(req, "X-Weft-Secret");
+    char own[320];
+    snprintf(own, sizeof own, "http://%s", host ? host : "");
+    if (origin && strcmp(origin, own) != 0) {
+        weft_log_warn(d->log, "status: a control request from %.100s refused (cross-origin)",
+                      origin);
+        refuse(req, 403, "cross-origin requests are refused");
+        return;
+    }
+    if (!type || strncmp(type, "application/json", 16) != 0) {
+        refuse(req, 415, "the body must be application/json");
+        return;
+    }
+    if (!secret || !same_secret(secret, d->control_secret)) {
+        refuse(req, 401, "the control secret is missing or wrong (weftctl node page)");
+        return;
+    }
+    cJSON *j = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "paused"),
+                *m = cJSON_GetObjectItemCaseSensitive(j, "max_w");
+    double max = d->cfg.policy.max_compute_w;
+    int ok = cJSON_IsObject(j) && (p || m) && (!p || cJSON_IsBool(p)) &&
+             (!m || cJSON_IsNull(m) ||
+              (cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble <= max));
+    if (!ok) {
+        cJSON_Delete(j);
+        refuse(req, 400, "expected {\"paused\": true|false} and/or {\"max_w\": W or null}");
+        return;
+    }
+    weftd_control(d, p ? cJSON_IsTrue(p) : -1, !m ? -1 : cJSON_IsNull(m) ? -2 : m->valuedouble);
+    cJSON_Delete(j);
+    answer_json(req, 200, status_json(d));
+}
+
 static void on_request(struct weft_http_req *req, void *ud)
 {
     struct weftd *d = ud;
-    if (strcmp(req->path, "/status") != 0 || strcmp(req->method, "GET") != 0) {
-        weft_http_respond(req, 404, "application/json", NULL, "{\"error\":\"GET /status\"}\n", 23);
+    if (!host_is_local(weft_http_header(req, "Host"))) {
+        refuse(req, 403, "this endpoint answers to 127.0.0.1, [::1] or localhost only");
         return;
     }
-    char *txt = status_json(d);
-    if (!txt) {
-        weft_http_respond(req, 500, "application/json", NULL, "{}", 2);
+    int get = strcmp(req->method, "GET") == 0;
+    if (get && strcmp(req->path, "/status") == 0) {
+        answer_json(req, 200, status_json(d));
         return;
     }
-    weft_http_respond(req, 200, "application/json", NULL, txt, strlen(txt));
+    if (get && strcmp(req->path, "/history") == 0) {
+        answer_json(req, 200, history_json(d));
+        return;
+    }
+    if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/control") == 0) {
+        control(d, req);
+        return;
+    }
+    if (get && strcmp(req->path, "/favicon.ico") == 0) { /* none: say so without a 404 */
+        weft_http_respond(req, 204, "image/x-icon", PAGE_HEADERS, "", 0);
+        return;
+    }
+    for (int i = 0; get && i < node_n_assets; i++)
+        if (strcmp(req->path, node_assets[i].path) == 0) {
+            weft_http_respond(req, 200, node_assets[i].type, PAGE_HEADERS,
+                              (const char *)node_assets[i].data, node_assets[i].len);
+            return;
+        }
+    refuse(req, 404, "GET /, /status or /history; POST /control");
+}
+
+/* state_dir/control.secret: made once (32 random bytes as hex, 0600),
+ * then read at every start. `weftctl node page` prints the page's link
+ * with it. */
+static int load_secret(struct weftd *d, char *err, size_t errcap)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/control.secret", d->cfg.state_dir);
+    char *txt = NULL;
+    size_t len = 0;
+    int rc = weft_file_read(path, 128, &txt, &len);
+    if (rc == 0 && len >= 32) {
+        snprintf(d->control_secret, sizeof d->control_secret, "%.*s", (int)strcspn(txt, "\r\n"),
+                 txt);
+        free(txt);
+        return 0;
+    }
     free(txt);
+    unsigned char raw[32];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        snprintf(err, errcap, "no randomness for the control secret: %s", strerror(errno));
+        return WEFT_EIO;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(d->control_secret + 2 * i, 3, "%02x", raw[i]);
+    rc = weft_file_replace(path, d->control_secret, strlen(d->control_secret));
+    if (rc)
+        snprintf(err, errcap, "%s: cannot write: %s", path, weft_strerror(rc));
+    return rc;
 }
 
 int node_status_start(struct weftd *d, char *err, size_t errcap)
 {
     if (d->cfg.status.listen[0] == '\0')
         return 0; /* turned off */
+    int src = load_secret(d, err, errcap);
+    if (src)
+        return src;
     struct weft_http_limits lim;
     weft_http_limits_default(&lim);
     lim.max_connections = 32;

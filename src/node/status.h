@@ -1,6 +1,10 @@
-/* The local status endpoint (status.c): GET /status on loopback, plain
- * HTTP (it never leaves the machine), read by `weftctl node status`. It
- * reads every module's state and changes none. Loop thread only. */
+/* The local status endpoint (status.c), on loopback, plain HTTP (it never
+ * leaves the machine): GET /status (read by `weftctl node status`), GET
+ * /history (the last day, a minute a point), the homeowner's page at /
+ * (page.h), and POST /control, the page's pause and cap, which go through
+ * daemon.c's glue (weftd_control). Every request must name this machine
+ * in Host; /control also needs the secret in state_dir/control.secret and
+ * no foreign Origin. Loop thread only. */
 #ifndef WEFT_NODE_STATUS_H
 #define WEFT_NODE_STATUS_H
 

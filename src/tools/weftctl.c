@@ -40,6 +40,8 @@ static const char usage[] =
     "                                  --tls-key PEM] [--url U]   a first scheduler's setup\n"
     "       weftctl [API] jobs list [--limit N] | jobs show ID | jobs cancel ID\n"
     "       weftctl node status [--status-url http://127.0.0.1:9464] [--json]\n"
+    "       weftctl node page [--node-dir /var/lib/weftd] [--status-url http://127.0.0.1:9464]\n"
+    "                     the homeowner's page, with the control secret in its link\n"
     "       weftctl node init [--out weftd.json] [--scheduler URL] [--token T] [--ca PEM]\n"
     "                     [--modbus tcp://HOST:502] [--layout sunspec|victron] [--unit N]\n"
     "                     [--reserve-soc PCT] [--quiet-hours HH:MM-HH:MM] [--model A,B]\n"
@@ -788,6 +790,33 @@ static const char *str_or(const cJSON *o, const char *k, const char *dflt)
     return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
+/* The link to the homeowner's page: weftd's status URL with the control
+ * secret (weftd's state_dir/control.secret) after '#', which the browser
+ * keeps to itself: the page reads it and sends it only with its controls. */
+static int cmd_node_page(int argc, char **argv)
+{
+    const char *url = "http://127.0.0.1:9464", *dir = "/var/lib/weftd", *pos[1];
+    const struct weft_opt opts[] = {WEFT_OPTS("--status-url", &url), WEFT_OPTS("--node-dir", &dir),
+                                    WEFT_OPT_END};
+    if (args(argc, argv, opts, pos, 0))
+        return 2;
+    char path[600];
+    snprintf(path, sizeof path, "%s/control.secret", dir);
+    char *txt = NULL;
+    size_t len = 0;
+    int rc = weft_file_read(path, 128, &txt, &len);
+    if (rc) {
+        fprintf(stderr,
+                "weftctl: %s: %s (weftd makes it at its first start; reading it needs the "
+                "weftd user's rights, or root)\n",
+                path, weft_strerror(rc));
+        return 1;
+    }
+    printf("%s/#secret=%.*s\n", url, (int)strcspn(txt, "\r\n"), txt);
+    free(txt);
+    return 0;
+}
+
 /* The homeowner's view of their node, from weftd's loopback endpoint. */
 static int cmd_node_status(int argc, char **argv)
 {
@@ -923,6 +952,8 @@ int main(int argc, char **argv)
         rc = args(rest, rv, no_options, NULL, 0) ? 2 : cmd_nodes_live(&o);
     else if (strcmp(cmd, "node") == 0 && rest >= 1 && strcmp(rv[0], "status") == 0)
         rc = cmd_node_status(rest - 1, rv + 1);
+    else if (strcmp(cmd, "node") == 0 && rest >= 1 && strcmp(rv[0], "page") == 0)
+        rc = cmd_node_page(rest - 1, rv + 1);
     else if (strcmp(cmd, "node") == 0 && rest >= 1 && strcmp(rv[0], "init") == 0)
         rc = cmd_node_init(rest - 1, rv + 1);
     else if (strcmp(cmd, "jobs") == 0)
