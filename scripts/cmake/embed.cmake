@@ -1,10 +1,13 @@
-# cmake -DOUT=file.c -DDIR=dir -DFILES=a,b -P embed.cmake
-# Writes OUT: each of DIR's FILES as a byte array in node_assets[] (the
-# homeowner's page, src/node/page.h), with its content type by extension;
-# index.html is served at "/".
+# cmake -DOUT=file.c -DDIR=dir -DFILES=a,b -DHEADER=h.h -DTYPE=t -DTABLE=name
+#       -DROOT=/ -DBASE=/ -P embed.cmake
+# Writes OUT: each of DIR's FILES as a byte array in TABLE[] (struct TYPE
+# of HEADER: path, content type, bytes, length), with TABLE_n the count;
+# index.html is served at ROOT, every other file at BASE<name>. For the
+# pages weftd and the scheduler serve: embedded at build time, nothing
+# fetched, no other build step.
 string(REPLACE "," ";" FILES "${FILES}")
 set(body "/* Generated from ${DIR} by scripts/cmake/embed.cmake: do not edit. */\n")
-string(APPEND body "#include \"page.h\"\n\n")
+string(APPEND body "#include \"${HEADER}\"\n\n")
 set(table "")
 set(i 0)
 foreach(f IN LISTS FILES)
@@ -21,13 +24,13 @@ foreach(f IN LISTS FILES)
     set(type "application/octet-stream")
   endif()
   if(f STREQUAL "index.html")
-    set(path "/")
+    set(path "${ROOT}")
   else()
-    set(path "/${f}")
+    set(path "${BASE}${f}")
   endif()
   string(APPEND table "    {\"${path}\", \"${type}\", a${i}, sizeof a${i}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND body "\nconst struct node_asset node_assets[] = {\n${table}};\n")
-string(APPEND body "const int node_n_assets = ${i};\n")
+string(APPEND body "\nconst struct ${TYPE} ${TABLE}[] = {\n${table}};\n")
+string(APPEND body "const int ${TABLE}_n = ${i};\n")
 file(WRITE "${OUT}" "${body}")

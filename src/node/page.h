@@ -16,6 +16,6 @@ struct node_asset {
 };
 
 extern const struct node_asset node_assets[];
-extern const int node_n_assets;
+extern const int node_assets_n;
 
 #endif /* WEFT_NODE_PAGE_H */

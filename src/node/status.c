@@ -371,7 +371,7 @@ static void on_request(struct weft_http_req *req, void *ud)
         weft_http_respond(req, 204, "image/x-icon", PAGE_HEADERS, "", 0);
         return;
     }
-    for (int i = 0; get && i < node_n_assets; i++)
+    for (int i = 0; get && i < node_assets_n; i++)
         if (strcmp(req->path, node_assets[i].path) == 0) {
             weft_http_respond(req, 200, node_assets[i].type, PAGE_HEADERS,
                               (const char *)node_assets[i].data, node_assets[i].len);

@@ -22,12 +22,10 @@ void sched_h_healthz(struct sched *s, struct weft_http_req *req, struct sched_ca
     weft_http_respond(req, 200, SCHED_JSON, NULL, body, (size_t)len);
 }
 
-void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+cJSON *sched_nodes_json(struct sched *s)
 {
-    (void)call;
     uint64_t now = weft_mono_ms();
-    cJSON *data;
-    cJSON *o = sched_list_object(&data);
+    cJSON *data = cJSON_CreateArray();
     struct weft_list *it;
     weft_list_foreach(it, &s->nodes)
     {
@@ -61,5 +59,15 @@ void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sche
         cJSON_AddNumberToObject(x, "tokens", (double)n->tokens);
         cJSON_AddItemToArray(data, x);
     }
+    return data;
+}
+
+void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    (void)call;
+    cJSON *data;
+    cJSON *o = sched_list_object(&data);
+    cJSON_Delete(data);
+    cJSON_ReplaceItemInObject(o, "data", sched_nodes_json(s));
     sched_reply_json(req, 200, o);
 }

@@ -167,6 +167,23 @@ struct sched_metrics {
     uint64_t heartbeats;
 };
 
+/* The dashboard (api_ui.c): its event streams, and the last hour in
+ * per-minute counts (the tick's). */
+#define SCHED_UI_SUBS    16
+#define SCHED_UI_MINUTES 59
+struct sched_ui_minute {
+    uint64_t failovers, yields, tokens;
+};
+struct sched_ui {
+    struct weft_http_req *subs[SCHED_UI_SUBS];
+    int n_subs;
+    uint64_t push_ms;                 /* the last event sent (monotonic) */
+    uint64_t minute_ms;               /* when the current minute began */
+    struct sched_ui_minute at_minute; /* the counters then */
+    struct sched_ui_minute minutes[SCHED_UI_MINUTES];
+    int minute_i; /* the oldest */
+};
+
 #define SCHED_AUTH_SLOTS 1024
 
 /* A credential checked recently (auth.c). */
@@ -186,6 +203,7 @@ struct sched {
     struct weft_tls_ctx *tls;
     struct weft_http_server *http;
     uv_timer_t tick;
+    struct sched_ui ui; /* api_ui.c */
     /* core.c */
     const struct sched_job_events *events;
     struct weft_list nodes;   /* struct sched_node, newest first */

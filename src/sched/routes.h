@@ -44,6 +44,11 @@ enum sched_auth_kind {
     XX(jobs_stream, "GET", "/v1/jobs/{id}/stream", SCHED_AUTH_KEY, NULL, sched_h_jobs_stream, 0)   \
     XX(jobs_cancel, "DELETE", "/v1/jobs/{id}", SCHED_AUTH_KEY, NULL, sched_h_jobs_cancel, 0)       \
     XX(admin_nodes, "GET", "/v1/admin/nodes", SCHED_AUTH_ADMIN, NULL, sched_h_admin_nodes, 0)      \
+    XX(admin_region, "GET", "/v1/admin/region", SCHED_AUTH_ADMIN, NULL, sched_h_admin_region, 0)   \
+    XX(admin_events, "GET", "/v1/admin/events", SCHED_AUTH_ADMIN, NULL, sched_h_admin_events, 0)   \
+    XX(ui, "GET", "/ui", SCHED_AUTH_NONE, NULL, sched_h_ui, 0)                                     \
+    XX(ui_asset, "GET", "/ui/{id}", SCHED_AUTH_NONE, NULL, sched_h_ui_asset, 0)                    \
+    XX(favicon, "GET", "/favicon.ico", SCHED_AUTH_NONE, NULL, sched_h_favicon, 0)                  \
     XX(node_hello, "POST", "/v1/node/hello", SCHED_AUTH_NODE, NULL, sched_h_node_hello, 0)         \
     XX(node_heartbeat, "POST", "/v1/node/heartbeat", SCHED_AUTH_NODE, NULL,                        \
        sched_h_node_heartbeat, SCHED_RF_QUIET)                                                     \

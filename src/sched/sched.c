@@ -146,6 +146,7 @@ static void on_tick(uv_timer_t *t)
 {
     sched_tick(t);
     sched_lease_tick(t->data, weft_mono_ms());
+    sched_ui_tick(t->data, weft_mono_ms());
 }
 
 int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *cfg,

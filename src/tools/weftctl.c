@@ -499,7 +499,9 @@ static int cmd_region(const struct opts *o, int argc, char **argv)
         "  %s%s%snode --input-type=module -e \"import OpenAI from 'openai'; const c = new "
         "OpenAI({baseURL: '%s/v1', apiKey: '%s'}); console.log((await c.models.list()).data)\"\n",
         ca[0] ? "NODE_EXTRA_CA_CERTS=" : "", ca, ca[0] ? " " : "", base, dev);
-    printf("    (in a directory where `npm install openai` was run)\n");
+    printf("    (in a directory where `npm install openai` was run)\n\n");
+    printf("Watch the region (the admin key after '#' stays in the browser):\n  %s/ui#key=%s\n",
+           base, admin);
     return 0;
 }
 

@@ -23,7 +23,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code -H 'Host: evil.example' "$S/status")" = 403 ] || fail "a foreign Host read the status"
 [ "$(code -H 'Host: weft.evil.example:9464' "$S/")" = 403 ] || fail "a foreign Host got the page"
 [ "$(code "$S/")" = 200 ] || fail "the page"
-curl -sI "$S/" | grep -qi "^content-security-policy: default-src 'none'; script-src 'self'" ||
+curl -s -D - -o /dev/null "$S/" | grep -qi "^content-security-policy: default-src 'none'; script-src 'self'" ||
     fail "no CSP on the page"
 post() { curl -s -o /dev/null -w '%{http_code}' -X POST "$S/control" "$@"; }
 [ "$(post -H 'Content-Type: application/json' -d '{"paused":true}')" = 401 ] || fail "no secret"
