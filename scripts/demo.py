@@ -229,6 +229,11 @@ def main():
     key = run([f"{BIN}/weftctl", "--state-dir", os.path.join(work, "sched"), "keys", "create", "demo",
                "--rate", "0", "--concurrency", "0"])
     api = Api(port, ca, key)
+    admin = run([f"{BIN}/weftctl", "--state-dir", os.path.join(work, "sched"), "keys", "create",
+                 "demo-ops", "--admin"])
+    # The dashboard while the demo runs (its certificate is the demo's own: the browser asks).
+    print(f"dashboard: https://127.0.0.1:{port}/ui#key={admin}  (open it while the demo runs)",
+          flush=True)
 
     profile = os.path.join(DATA, "energy", "ausgrid-c12-2011-07_2012-03.csv")
     homes = {
