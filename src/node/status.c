@@ -23,14 +23,8 @@
 #include "weft/time.h"
 #include "weft/version.h"
 
-/* What every answer carries: a page that runs only its own script, loads
- * only from weftd, cannot be framed, and is never guessed at. */
-#define PAGE_HEADERS                                                                               \
-    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "           \
-    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "                    \
-    "frame-ancestors 'none'\r\n"                                                                   \
-    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCache-Control: "           \
-    "no-store\r\n"
+/* Every answer: the page's headers, and never cached (it is live state). */
+#define PAGE_HEADERS WEFT_PAGE_HEADERS "Cache-Control: no-store\r\n"
 
 static void add_q(cJSON *o, const char *k, const struct weft_quantity *q, uint64_t now)
 {

@@ -14,12 +14,7 @@
 #include "ui.h"
 #include "weft/time.h"
 
-/* Scripts, styles and requests to the scheduler itself only. */
-#define UI_HEADERS                                                                                 \
-    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "           \
-    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "                    \
-    "frame-ancestors 'none'\r\n"                                                                   \
-    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+#define UI_HEADERS WEFT_PAGE_HEADERS
 
 static void asset(struct weft_http_req *req, const char *path)
 {

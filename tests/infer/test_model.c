@@ -179,6 +179,36 @@ TEST(quantized_model_still_tells_the_story)
     weft_model_free(m);
 }
 
+/* A node dies after each of cuts[] tokens; another gets the prompt plus
+ * those tokens and must produce exactly the rest of full, text and tokens
+ * alike. */
+static void check_resumes(struct weft_model *m, const int32_t *prompt, int n_prompt,
+                          const struct weft_gen_params *p, const struct collect *full,
+                          const int *cuts, size_t n_cuts)
+{
+    for (size_t ci = 0; ci < n_cuts; ci++) {
+        int k = cuts[ci];
+        struct collect head = {0};
+        head.stop_after = k;
+        generate(m, prompt, n_prompt, p, &head);
+        ASSERT_EQ_INT(head.n_toks, k);
+
+        int32_t resumed[16 + 1024];
+        memcpy(resumed, prompt, (size_t)n_prompt * sizeof(int32_t));
+        memcpy(resumed + n_prompt, full->toks, (size_t)k * sizeof(int32_t));
+        struct weft_gen_params rp = *p;
+        rp.n_resumed = k;
+        struct collect tail = {0};
+        generate(m, resumed, n_prompt + k, &rp, &tail);
+
+        ASSERT_EQ_INT(k + tail.n_toks, full->n_toks);
+        ASSERT(memcmp(tail.toks, full->toks + k, (size_t)tail.n_toks * sizeof(int32_t)) == 0);
+        char joined[16384];
+        snprintf(joined, sizeof joined, "%s%s", head.text, tail.text);
+        ASSERT_EQ_STR(joined, full->text);
+    }
+}
+
 TEST(sampled_generation_resumes_exactly_at_any_position)
 {
     struct weft_model *m = load_stories(WEFT_TYPE_F32, 0);
@@ -193,30 +223,8 @@ TEST(sampled_generation_resumes_exactly_at_any_position)
     generate(m, prompt, 1, &p, &full);
     ASSERT(full.n_toks >= 60);
 
-    /* A node dies after k tokens; another gets the prompt plus those k
-     * tokens and must produce exactly the rest, text and tokens alike. */
     int cuts[] = {1, 7, 33, 59};
-    for (size_t ci = 0; ci < sizeof cuts / sizeof cuts[0]; ci++) {
-        int k = cuts[ci];
-        struct collect head = {0};
-        head.stop_after = k;
-        generate(m, prompt, 1, &p, &head);
-        ASSERT_EQ_INT(head.n_toks, k);
-
-        int32_t resumed[1 + 1024];
-        resumed[0] = 1;
-        memcpy(resumed + 1, full.toks, (size_t)k * sizeof(int32_t));
-        struct weft_gen_params rp = p;
-        rp.n_resumed = k;
-        struct collect tail = {0};
-        generate(m, resumed, 1 + k, &rp, &tail);
-
-        ASSERT_EQ_INT(k + tail.n_toks, full.n_toks);
-        ASSERT(memcmp(tail.toks, full.toks + k, (size_t)tail.n_toks * sizeof(int32_t)) == 0);
-        char joined[16384];
-        snprintf(joined, sizeof joined, "%s%s", head.text, tail.text);
-        ASSERT_EQ_STR(joined, full.text);
-    }
+    check_resumes(m, prompt, 1, &p, &full, cuts, sizeof cuts / sizeof cuts[0]);
     weft_model_free(m);
 }
 
@@ -400,18 +408,7 @@ TEST(penalised_generation_resumes_exactly)
     ASSERT(plain.n_toks != full.n_toks ||
            memcmp(plain.toks, full.toks, (size_t)full.n_toks * sizeof(int32_t)) != 0);
     int cuts[] = {1, 17, 39};
-    for (size_t ci = 0; ci < sizeof cuts / sizeof cuts[0]; ci++) {
-        int k = cuts[ci];
-        int32_t resumed[1 + 1024];
-        resumed[0] = 1;
-        memcpy(resumed + 1, full.toks, (size_t)k * sizeof(int32_t));
-        struct weft_gen_params rp = p;
-        rp.n_resumed = k;
-        struct collect tail = {0};
-        generate(m, resumed, 1 + k, &rp, &tail);
-        ASSERT_EQ_INT(k + tail.n_toks, full.n_toks);
-        ASSERT(memcmp(tail.toks, full.toks + k, (size_t)tail.n_toks * sizeof(int32_t)) == 0);
-    }
+    check_resumes(m, prompt, 1, &p, &full, cuts, sizeof cuts / sizeof cuts[0]);
     weft_model_free(m);
 }
 

@@ -25,7 +25,7 @@ import re
 import sys
 
 HEADERS = {
-    "common": "buf cli config error file list log sdnotify time utf8 version",
+    "common": "asset buf cli config error file list log sdnotify time utf8 version",
     "energy": "energy energy_config energy_sim forecast dayahead clearsky regmap sunspec plot",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
