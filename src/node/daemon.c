@@ -22,9 +22,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "internal.h"
 #include "status.h"
+#include "weft/energy_config.h"
 #include "weft/error.h"
+#include "weft/file.h"
 #include "weft/gguf.h"
 #include "weft/gpu.h"
 #include "weft/http.h"
@@ -217,14 +221,109 @@ static void publish_mqtt(struct weftd *d)
     node_mqtt_publish(&d->mqtt, &st);
 }
 
-void weftd_control(struct weftd *d, int paused, double max_w)
+/* state_dir/overrides.json: the homeowner's pause, cap and quiet hours
+ * as last set, read back at start. */
+static void overrides_path(const struct weftd *d, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/overrides.json", d->cfg.state_dir);
+}
+
+static void overrides_save(struct weftd *d)
+{
+    const struct node_energy *e = &d->energy;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "paused", e->paused);
+    if (e->max_w >= 0)
+        cJSON_AddNumberToObject(o, "max_w", e->max_w);
+    if (d->quiet_set) {
+        cJSON *q = cJSON_AddArrayToObject(o, "quiet_hours");
+        for (int i = 0; i < e->ps.n_quiet; i++) {
+            char a[24], b[24];
+            snprintf(a, sizeof a, "%02d:%02d", e->ps.quiet[i].start_min / 60,
+                     e->ps.quiet[i].start_min % 60);
+            snprintf(b, sizeof b, "%02d:%02d", e->ps.quiet[i].end_min / 60,
+                     e->ps.quiet[i].end_min % 60);
+            cJSON *w = cJSON_CreateObject();
+            cJSON_AddStringToObject(w, "start", a);
+            cJSON_AddStringToObject(w, "end", b);
+            cJSON_AddItemToArray(q, w);
+        }
+    }
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    char path[400];
+    overrides_path(d, path, sizeof path);
+    int rc = txt ? weft_file_replace(path, txt, strlen(txt)) : WEFT_ENOMEM;
+    if (rc)
+        weft_log_warn(d->log, "%s: cannot keep the homeowner's settings: %s", path,
+                      weft_strerror(rc));
+    free(txt);
+}
+
+int weftd_quiet_parse(const cJSON *arr, struct weft_window *w, int *n)
+{
+    *n = 0;
+    const cJSON *x;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > WEFT_POLICY_MAX_WINDOWS)
+        return WEFT_EINVAL;
+    cJSON_ArrayForEach(x, arr)
+    {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(x, "start"),
+                    *b = cJSON_GetObjectItemCaseSensitive(x, "end");
+        int s = cJSON_IsString(a) ? weft_parse_hhmm(a->valuestring) : WEFT_EINVAL,
+            e = cJSON_IsString(b) ? weft_parse_hhmm(b->valuestring) : WEFT_EINVAL;
+        if (s < 0 || e < 0)
+            return WEFT_EINVAL;
+        w[*n] = (struct weft_window){s, e, 0};
+        (*n)++;
+    }
+    return 0;
+}
+
+static void overrides_load(struct weftd *d)
+{
+    char path[400], *txt = NULL;
+    size_t len = 0;
+    overrides_path(d, path, sizeof path);
+    if (weft_file_read(path, 1 << 16, &txt, &len) != 0)
+        return; /* none kept */
+    cJSON *o = cJSON_ParseWithLength(txt, len);
+    free(txt);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "paused"),
+                *m = cJSON_GetObjectItemCaseSensitive(o, "max_w"),
+                *q = cJSON_GetObjectItemCaseSensitive(o, "quiet_hours");
+    struct weft_window w[WEFT_POLICY_MAX_WINDOWS];
+    int n = 0;
+    if (!cJSON_IsObject(o) || (q && weftd_quiet_parse(q, w, &n) != 0)) {
+        weft_log_warn(d->log, "%s: unreadable; the config's settings hold", path);
+    } else {
+        double max = cJSON_IsNumber(m) && m->valuedouble >= 0 &&
+                             m->valuedouble <= d->cfg.policy.max_compute_w
+                         ? m->valuedouble
+                         : -1;
+        node_energy_set_override(&d->energy, cJSON_IsTrue(p), max);
+        if (q) {
+            node_energy_set_quiet(&d->energy, w, n);
+            d->quiet_set = 1;
+        }
+    }
+    cJSON_Delete(o);
+}
+
+void weftd_control(struct weftd *d, int paused, double max_w, const struct weft_window *quiet,
+                   int n_quiet)
 {
     node_energy_set_override(&d->energy, paused, max_w);
+    if (n_quiet >= 0) {
+        node_energy_set_quiet(&d->energy, quiet, n_quiet);
+        d->quiet_set = 1;
+    }
+    overrides_save(d);
 }
 
 static void on_mqtt_command(void *ud, int paused, double max_w)
 {
-    weftd_control(ud, paused, max_w);
+    weftd_control(ud, paused, max_w, NULL, -1);
 }
 
 static void on_mqtt_evcc(void *ud, int yield, const char *why)
@@ -653,6 +752,7 @@ int weftd_start(struct weftd **out, uv_loop_t *loop, const struct weftd_config *
     d->stop_timer.data = d;
     uv_timer_init(loop, &d->reattach_timer);
     d->reattach_timer.data = d;
+    overrides_load(d);
     node_energy_start(&d->energy);
     node_dayahead_start(&d->dayahead);
     node_runner_set_budget(&d->runner, 0, d->energy.gpu_limited);

@@ -367,6 +367,15 @@ void node_energy_set_override(struct node_energy *e, int paused, double max_w)
     }
 }
 
+void node_energy_set_quiet(struct node_energy *e, const struct weft_window *w, int n)
+{
+    e->ps.n_quiet = n < 0 ? 0 : n > WEFT_POLICY_MAX_WINDOWS ? WEFT_POLICY_MAX_WINDOWS : n;
+    for (int i = 0; i < e->ps.n_quiet; i++)
+        e->ps.quiet[i] = w[i];
+    weft_log_notice(e->log, "quiet hours set by the homeowner (%d window%s)", e->ps.n_quiet,
+                    e->ps.n_quiet == 1 ? "" : "s");
+}
+
 void node_energy_set_yield(struct node_energy *e, int yield, const char *why)
 {
     e->yield = yield;

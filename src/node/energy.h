@@ -125,6 +125,9 @@ int node_energy_interactive_ok(const struct node_energy *e);
  * none): from the next step on, a pause gives no budget at all (interactive
  * "always" included) and a cap bounds it. */
 void node_energy_set_override(struct node_energy *e, int paused, double max_w);
+/* The homeowner's quiet hours from now on (n <= WEFT_POLICY_MAX_WINDOWS;
+ * 0: none), in place of the config's. */
+void node_energy_set_quiet(struct node_energy *e, const struct weft_window *w, int n);
 /* A higher-ranked load wants the surplus (evcc): no budget from the next
  * step while yield is set, except for interactive "always". */
 void node_energy_set_yield(struct node_energy *e, int yield, const char *why);

@@ -43,6 +43,7 @@ struct weftd {
     struct node_mqtt mqtt; /* started only with mqtt.url */
     struct weft_http_server *status;
     char control_secret[65];                /* hex; POST /control must carry it (status.c) */
+    int quiet_set;                          /* the homeowner's quiet hours replace the config's */
     struct node_job *jobs[WEFTD_MAX_SLOTS]; /* the jobs the node holds, oldest first */
     int n_jobs;
     int slots;           /* jobs at once: compute.max_slots, or what memory allows */
@@ -60,7 +61,14 @@ struct weftd {
 };
 
 /* The homeowner's pause (1/0, -1 unchanged) and cap (W, -1 unchanged, -2
- * none), from the page (status.c) or MQTT: daemon.c's glue. */
-void weftd_control(struct weftd *d, int paused, double max_w);
+ * none), from the page (status.c) or MQTT; and quiet hours (n >= 0; -1
+ * unchanged) from the page. daemon.c's glue: kept in
+ * state_dir/overrides.json, so that they outlive a restart. */
+void weftd_control(struct weftd *d, int paused, double max_w, const struct weft_window *quiet,
+                   int n_quiet);
+/* [{"start": "HH:MM", "end": "HH:MM"}, ...] into w[] (at most
+ * WEFT_POLICY_MAX_WINDOWS): 0 or WEFT_EINVAL. */
+struct cJSON;
+int weftd_quiet_parse(const struct cJSON *arr, struct weft_window *w, int *n);
 
 #endif /* WEFT_NODE_INTERNAL_H */

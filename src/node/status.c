@@ -174,6 +174,15 @@ static char *status_json(const struct weftd *d)
     else
         cJSON_AddNullToObject(ov, "max_w");
     cJSON_AddBoolToObject(ov, "evcc_yield", en->yield);
+    cJSON *qh =
+        cJSON_AddArrayToObject(ov, "quiet_hours"); /* in force: the config's or the page's */
+    for (int i = 0; i < en->ps.n_quiet; i++) {
+        char win[32];
+        snprintf(win, sizeof win, "%02d:%02d-%02d:%02d", en->ps.quiet[i].start_min / 60 % 100,
+                 en->ps.quiet[i].start_min % 60, en->ps.quiet[i].end_min / 60 % 100,
+                 en->ps.quiet[i].end_min % 60);
+        cJSON_AddItemToArray(qh, cJSON_CreateString(win));
+    }
     cJSON *mq = cJSON_AddObjectToObject(o, "mqtt");
     cJSON_AddBoolToObject(mq, "enabled", d->cfg.mqtt.url[0] != '\0');
     cJSON_AddBoolToObject(mq, "connected", node_mqtt_connected(&d->mqtt));
@@ -299,7 +308,8 @@ static int same_secret(const char *a, const char *b)
     return diff == 0 && la > 0;
 }
 
-/* POST /control: {"paused": bool} and/or {"max_w": W | null}. Only from
+/* POST /control: {"paused": bool}, {"max_w": W | null} and/or
+ * {"quiet_hours": [{"start": "HH:MM", "end": "HH:MM"}, ...]}. Only from
  * weftd's own page (an Origin, when sent, must be this Host's), as JSON
  * (a cross-site form cannot send it without a preflight, which is never
  * answered), with the control secret. */
@@ -326,17 +336,27 @@ static void control(struct weftd *d, struct weft_http_req *req)
     }
     cJSON *j = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "paused"),
-                *m = cJSON_GetObjectItemCaseSensitive(j, "max_w");
+                *m = cJSON_GetObjectItemCaseSensitive(j, "max_w"),
+                *q = cJSON_GetObjectItemCaseSensitive(j, "quiet_hours");
     double max = d->cfg.policy.max_compute_w;
-    int ok = cJSON_IsObject(j) && (p || m) && (!p || cJSON_IsBool(p)) &&
+    struct weft_window w[WEFT_POLICY_MAX_WINDOWS];
+    int n_quiet = -1;
+    int ok = cJSON_IsObject(j) && (p || m || q) && (!p || cJSON_IsBool(p)) &&
              (!m || cJSON_IsNull(m) ||
-              (cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble <= max));
+              (cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble <= max)) &&
+             (!q || weftd_quiet_parse(q, w, &n_quiet) == 0);
     if (!ok) {
         cJSON_Delete(j);
-        refuse(req, 400, "expected {\"paused\": true|false} and/or {\"max_w\": W or null}");
+        refuse(req, 400,
+               "expected {\"paused\": true|false}, {\"max_w\": W or null} and/or "
+               "{\"quiet_hours\": [{\"start\": \"HH:MM\", \"end\": \"HH:MM\"}]}");
         return;
     }
-    weftd_control(d, p ? cJSON_IsTrue(p) : -1, !m ? -1 : cJSON_IsNull(m) ? -2 : m->valuedouble);
+    weftd_control(d, p ? cJSON_IsTrue(p) : -1,
+                  !m                ? -1
+                  : cJSON_IsNull(m) ? -2
+                                    : m->valuedouble,
+                  w, q ? n_quiet : -1);
     cJSON_Delete(j);
     answer_json(req, 200, status_json(d));
 }

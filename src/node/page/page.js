@@ -15,7 +15,7 @@ if (m) {
   history.replaceState(null, '', location.pathname);
 }
 $('need-secret').hidden = !!secret;
-for (const id of ['pause', 'setmax', 'nomax', 'maxw']) $(id).disabled = !secret;
+for (const id of ['pause', 'setmax', 'nomax', 'maxw', 'quiet', 'setquiet']) $(id).disabled = !secret;
 
 let paused = false;
 
@@ -43,6 +43,7 @@ function show(s) {
   $('pause').textContent = paused ? 'Resume serving' : 'Pause serving';
   if (document.activeElement !== $('maxw'))
     $('maxw').value = s.override.max_w === null ? '' : s.override.max_w;
+  if (document.activeElement !== $('quiet')) $('quiet').value = s.override.quiet_hours.join(', ');
 }
 
 async function refresh() {
@@ -123,6 +124,14 @@ async function control(body) {
 $('pause').addEventListener('click', () => control({ paused: !paused }));
 $('setmax').addEventListener('click', () => control({ max_w: Number($('maxw').value) }));
 $('nomax').addEventListener('click', () => control({ max_w: null }));
+$('setquiet').addEventListener('click', () => {
+  const text = $('quiet').value.trim();
+  const wins = text ? text.split(/\s*,\s*/).map((w) => {
+    const [start, end] = w.split('-');
+    return { start, end };
+  }) : [];
+  control({ quiet_hours: wins });
+});
 refresh();
 loadHistory();
 setInterval(refresh, 2000);

@@ -42,6 +42,26 @@ wait_status a 'd["override"]["max_w"]' 120
 [ "$(post -H 'Content-Type: application/json' -H "X-Weft-Secret: $secret" -d '{"max_w":null}')" = 200 ] ||
     fail "lifting the cap"
 wait_status a 'd["override"]["max_w"]' None
+# Quiet hours from the page replace the config's, and a pause outlives a restart.
+[ "$(post -H 'Content-Type: application/json' -H "X-Weft-Secret: $secret" \
+    -d '{"quiet_hours":[{"start":"25:00","end":"07:00"}]}')" = 400 ] || fail "a bad quiet hour"
+[ "$(post -H 'Content-Type: application/json' -H "X-Weft-Secret: $secret" \
+    -d '{"quiet_hours":[{"start":"22:30","end":"07:00"}],"paused":true}')" = 200 ] || fail "quiet hours"
+wait_status a 'd["override"]["quiet_hours"], d["override"]["paused"]' "(['22:30-07:00'], True)"
+kill -TERM "$NODE_PID"
+wait "$NODE_PID" || fail "weftd did not stop cleanly"
+"$BIN/weftd" --config "$WORK/a.json" > "$WORK/node-a.out" 2>> "$WORK/node-a.err" &
+NODE_PID=$!
+PIDS+=("$NODE_PID")
+wait_for "weftd again" 10 grep -q "status on port" "$WORK/node-a.out"
+STATUS_PORT[a]=$(sed -n 's/.*status on port \([0-9]*\)/\1/p' "$WORK/node-a.out")
+S="http://127.0.0.1:${STATUS_PORT[a]}"
+wait_status a 'd["override"]["quiet_hours"], d["override"]["paused"], d["policy"]["reason"]' \
+    "(['22:30-07:00'], True, 'paused by the homeowner')"
+LINK=$("$BIN/weftctl" node page --node-dir "$WORK/state-a" --status-url "$S")
+[ "$(post -H 'Content-Type: application/json' -H "X-Weft-Secret: $secret" \
+    -d '{"quiet_hours":[],"paused":false}')" = 200 ] || fail "clearing the quiet hours"
+wait_status a 'd["override"]["quiet_hours"], d["policy"]["state"]' "([], 'on')"
 
 if [ -d "$js/node_modules/playwright-core" ] && [ -x /usr/bin/chromium ]; then
     LINK="$LINK" STATUS="$S" SHOT="$WORK/homeowner-page.png" timeout 120 node "$js/homeowner_page.mjs" ||
