@@ -348,11 +348,11 @@ static void evcc_topic(struct node_mqtt *m, const char *rest, const char *payloa
 static void on_wake(uv_async_t *a)
 {
     struct node_mqtt *m = a->data;
-    static struct node_mqtt_msg in[NODE_MQTT_INBOX]; /* loop thread only */
+    struct node_mqtt_msg *in = m->drained;
     pthread_mutex_lock(&m->mu);
     int events = m->connect_events, n = m->n_inbox;
     m->connect_events = 0;
-    memcpy(in, m->inbox, (size_t)n * sizeof in[0]);
+    memcpy(in, m->inbox, (size_t)n * sizeof m->inbox[0]);
     m->n_inbox = 0;
     long dropped = m->dropped;
     m->dropped = 0;

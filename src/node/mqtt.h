@@ -90,6 +90,7 @@ struct node_mqtt {
     int connect_events;   /* connects since the loop last looked */
     atomic_int connected; /* written by libmosquitto's thread, read anywhere */
     /* The loop's. */
+    struct node_mqtt_msg drained[NODE_MQTT_INBOX]; /* the inbox, taken out under mu */
     struct node_evcc_loadpoint lp[NODE_MQTT_LOADPOINTS];
     int evcc_yield;
     char evcc_why[96];
