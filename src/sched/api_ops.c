@@ -67,7 +67,7 @@ void sched_h_admin_nodes(struct sched *s, struct weft_http_req *req, struct sche
     (void)call;
     cJSON *data;
     cJSON *o = sched_list_object(&data);
-    cJSON_Delete(data);
+    /* The list's empty "data" gives way to the nodes (Replace frees it). */
     cJSON_ReplaceItemInObject(o, "data", sched_nodes_json(s));
     sched_reply_json(req, 200, o);
 }
