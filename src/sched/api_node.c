@@ -1,6 +1,7 @@
 /* The node API: hello, heartbeat, the long poll for work and a job's
  * token upload. Nodes dial out; the messages are proto's (nodemsg.h) and
  * what they do to jobs is core.c's. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,18 @@ void sched_h_node_heartbeat(struct sched *s, struct weft_http_req *req, struct s
     n->grid_w = hb.grid_w;
     n->battery_w = hb.battery_w;
     n->soc = hb.soc;
+    /* The draw reported last held until now; what the grid supplied of
+     * it (an import while drawing) is not surplus. */
+    uint64_t now = weft_mono_ms();
+    if (n->energy_ms && isfinite(n->compute_w) && n->compute_w > 0) {
+        double h = (double)weft_elapsed_ms(n->energy_ms, now) / 3.6e6;
+        double from_grid = isfinite(n->grid_w) && n->grid_w > 0 ? fmin(n->grid_w, n->compute_w) : 0;
+        n->wh += n->compute_w * h;
+        n->surplus_wh += (n->compute_w - from_grid) * h;
+    }
+    n->energy_ms = now;
+    n->compute_w =
+        isfinite(hb.compute_w) && hb.compute_w >= 0 && hb.compute_w < 1e6 ? hb.compute_w : NAN;
     n->deferrable_ok = hb.deferrable;
     n->interactive_ok = hb.interactive;
     snprintf(n->policy_state, sizeof n->policy_state, "%s", hb.policy_state);

@@ -1,6 +1,7 @@
 /* Operations: GET /healthz (anyone) and GET /v1/admin/nodes (an admin
  * key): what the region looks like now. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "api.h"
@@ -57,6 +58,15 @@ cJSON *sched_nodes_json(struct sched *s)
         cJSON_AddNumberToObject(x, "battery_w", n->battery_w);
         cJSON_AddNumberToObject(x, "soc", n->soc);
         cJSON_AddNumberToObject(x, "tokens", (double)n->tokens);
+        if (isfinite(n->load_w))
+            cJSON_AddNumberToObject(x, "load_w", n->load_w);
+        else
+            cJSON_AddNullToObject(x, "load_w");
+        if (isfinite(n->compute_w))
+            cJSON_AddNumberToObject(x, "compute_w", n->compute_w);
+        else
+            cJSON_AddNullToObject(x, "compute_w");
+        cJSON_AddNumberToObject(x, "wh", n->wh);
         cJSON_AddItemToArray(data, x);
     }
     return data;

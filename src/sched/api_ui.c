@@ -125,6 +125,28 @@ static cJSON *region_json(struct sched *s)
         cJSON_AddItemToArray(bm, x);
     }
     last_hour(s, o);
+    double wh = 0, surplus = 0;
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *nd = weft_list_entry(it, struct sched_node, link);
+        wh += nd->wh;
+        surplus += nd->surplus_wh;
+    }
+    cJSON *en = cJSON_AddObjectToObject(o, "energy");
+    cJSON_AddNumberToObject(en, "wh", wh);
+    cJSON_AddNumberToObject(en, "surplus_wh", surplus);
+    if (wh > 0)
+        cJSON_AddNumberToObject(en, "surplus_share", surplus / wh);
+    else
+        cJSON_AddNullToObject(en, "surplus_share");
+    cJSON *us = cJSON_AddArrayToObject(o, "usage");
+    for (int i = 0; i < s->ui.n_usage; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "key", s->ui.usage[i].key_id);
+        cJSON_AddNumberToObject(x, "jobs", (double)s->ui.usage[i].jobs);
+        cJSON_AddNumberToObject(x, "tokens", (double)s->ui.usage[i].tokens);
+        cJSON_AddItemToArray(us, x);
+    }
     const struct sched_metrics *m = &s->m;
     cJSON *t = cJSON_AddObjectToObject(o, "totals");
     cJSON_AddNumberToObject(t, "tokens", (double)m->tokens);

@@ -230,10 +230,30 @@ static void outcome_keep(struct sched *s, const char *id, enum weft_job_state st
     weft_list_push_back(&s->unrecorded, &o->link);
 }
 
+/* What each key had done here, for the dashboard: a row per key, the
+ * last one shared once the table is full. */
+static void usage_add(struct sched *s, const struct sched_job *j)
+{
+    struct sched_ui *u = &s->ui;
+    int i = 0;
+    while (i < u->n_usage && strcmp(u->usage[i].key_id, j->key_id) != 0)
+        i++;
+    if (i == u->n_usage && u->n_usage == SCHED_UI_KEYS) {
+        i = SCHED_UI_KEYS - 1; /* "other" */
+    } else if (i == u->n_usage) {
+        const char *id = u->n_usage == SCHED_UI_KEYS - 1 ? "other" : j->key_id;
+        snprintf(u->usage[i].key_id, sizeof u->usage[i].key_id, "%s", id);
+        u->n_usage++;
+    }
+    u->usage[i].jobs++;
+    u->usage[i].tokens += (uint64_t)j->n_tokens;
+}
+
 static void store_outcome(struct sched *s, struct sched_job *j, enum weft_job_state st,
                           const char *result, const char *error)
 {
     s->m.finished[st]++;
+    usage_add(s, j);
     if (!j->durable)
         return;
     int rc = weft_store_job_finish(s->store, j->id, st, result, error);

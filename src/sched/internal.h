@@ -61,6 +61,10 @@ struct sched_node {
     char policy_state[16];
     double pv_w, load_w, grid_w, battery_w, soc;
     uint64_t tokens;
+    /* Compute energy as its heartbeats report it (the dashboard): the
+     * draw held since the last one, and the part the grid did not pay. */
+    double compute_w, wh, surplus_wh;
+    uint64_t energy_ms; /* the last heartbeat that counted (monotonic) */
     /* Jobs its last heartbeat said it runs for a scheduler that died,
      * still held in the store: adopted, not assigned anew, when claimed. */
     char orphans[SCHED_ORPHANS][SCHED_ID_MAX];
@@ -174,8 +178,17 @@ struct sched_metrics {
 struct sched_ui_minute {
     uint64_t failovers, yields, tokens;
 };
+#define SCHED_UI_KEYS 64
+struct sched_ui_usage {
+    char key_id[24];
+    uint64_t jobs, tokens;
+};
 struct sched_ui {
     struct weft_http_req *subs[SCHED_UI_SUBS];
+    /* Finished work by key since this scheduler started (more keys than
+     * SCHED_UI_KEYS share the last row, "other"). */
+    struct sched_ui_usage usage[SCHED_UI_KEYS];
+    int n_usage;
     int n_subs;
     uint64_t push_ms;                 /* the last event sent (monotonic) */
     uint64_t minute_ms;               /* when the current minute began */

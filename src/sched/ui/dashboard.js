@@ -22,7 +22,69 @@ function cell(tr, text, cls) {
   tr.appendChild(td);
 }
 
+// Rates and the chart come from the events themselves: tokens/s per node is
+// the change in its count between two events; the chart keeps the last
+// hour of them.
+const seen = new Map(); // node -> [time s, tokens]
+const rates = new Map();
+const points = []; // {t, pv, budget, compute, rate}
+
+function track(r) {
+  const now = Date.now() / 1000;
+  let total = 0;
+  for (const n of r.nodes) {
+    const last = seen.get(n.name);
+    if (last && now > last[0]) rates.set(n.name, Math.max(0, (n.tokens - last[1]) / (now - last[0])));
+    seen.set(n.name, [now, n.tokens]);
+    if (n.state === 'live') total += rates.get(n.name) || 0;
+  }
+  const live = r.nodes.filter((n) => n.state === 'live');
+  const sum = (k) => live.reduce((a, n) => a + (n[k] || 0), 0);
+  points.push({ t: now, pv: sum('pv_w'), budget: sum('budget_w'), compute: sum('compute_w'), rate: total });
+  while (points.length && points[0].t < now - 3600) points.shift();
+}
+
+const NS = 'http://www.w3.org/2000/svg';
+function chart() {
+  const svg = $('plot');
+  svg.replaceChildren();
+  if (points.length < 2) return;
+  const L = 50, R = 750, T = 10, B = 180, t0 = points[0].t, t1 = points[points.length - 1].t;
+  const top = Math.max(100, ...points.map((p) => Math.max(p.pv, p.budget, p.compute)));
+  const rtop = Math.max(1, ...points.map((p) => p.rate));
+  const x = (t) => L + ((R - L) * (t - t0)) / Math.max(1, t1 - t0);
+  const add = (name, attrs, text) => {
+    const e = document.createElementNS(NS, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    svg.appendChild(e);
+  };
+  for (const f of [0, 0.5, 1]) {
+    const y = B - (B - T) * f;
+    add('line', { class: 'axis', x1: L, x2: R, y1: y, y2: y });
+    add('text', { x: L - 4, y: y + 3, 'text-anchor': 'end' }, `${Math.round(top * f)} W`);
+    add('text', { x: R + 4, y: y + 3 }, `${(rtop * f).toFixed(1)}/s`);
+  }
+  for (const [k, cls, scale] of [['pv', 'pv', top], ['budget', 'budget', top],
+    ['compute', 'compute', top], ['rate', 'rate', rtop]]) {
+    add('polyline', { class: cls,
+      points: points.map((p) => `${x(p.t).toFixed(1)},${(B - ((B - T) * p[k]) / scale).toFixed(1)}`).join(' ') });
+  }
+}
+
 function show(r) {
+  track(r);
+  chart();
+  $('wh').textContent = r.energy.wh.toFixed(2);
+  $('share').textContent = r.energy.surplus_share === null ? '–' : `${Math.round(100 * r.energy.surplus_share)} %`;
+  $('usage').replaceChildren(...r.usage.map((u) => {
+    const tr = document.createElement('tr');
+    tr.dataset.key = u.key;
+    cell(tr, u.key);
+    cell(tr, u.jobs, 'num');
+    cell(tr, u.tokens, 'num');
+    return tr;
+  }));
   $('live').textContent = r.nodes_live;
   $('queued').textContent = r.queued;
   $('running').textContent = r.running;
@@ -42,11 +104,15 @@ function show(r) {
     cell(tr, n.policy_state);
     cell(tr, num(n.budget_w), 'num');
     cell(tr, num(n.pv_w), 'num');
+    cell(tr, num(n.load_w), 'num');
     cell(tr, num(n.grid_w), 'num');
     cell(tr, num(n.battery_w), 'num');
     cell(tr, num(n.soc), 'num');
+    cell(tr, num(n.compute_w), 'num');
     cell(tr, `${n.running} of ${n.slots}`, 'num');
     cell(tr, num(n.tokens), 'num');
+    cell(tr, rates.has(n.name) ? rates.get(n.name).toFixed(1) : '–', 'num');
+    cell(tr, n.wh.toFixed(3), 'num');
     cell(tr, `${(n.last_seen_ms_ago / 1000).toFixed(1)} s ago`, 'num');
     return tr;
   });

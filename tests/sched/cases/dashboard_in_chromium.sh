@@ -23,16 +23,23 @@ for k in "" "$KEY"; do
         "$URL/v1/admin/region")
     [ "$code" = 401 ] || [ "$code" = 403 ] || fail "the region without an admin key: $code"
 done
+# Some work, for the usage by key.
+text=$(stream /v1/completions '{"model":"test-model","prompt":"hi","max_tokens":5,"stream":true}' 2>/dev/null)
+[ -n "$text" ] || fail "no completion"
+KEYID=${KEY#wk-}
+KEYID=${KEYID%%.*}
 curl -s --cacert "$CA" -H "Authorization: Bearer $ADMIN" "$URL/v1/admin/region" > "$WORK/region.json"
 [ "$(json 'd["nodes_live"], sorted(n["name"] for n in d["nodes"]), "failovers" in d["last_hour"]' \
     < "$WORK/region.json")" = "(3, ['a', 'b', 'c'], True)" ] || fail "the region: $(cat "$WORK/region.json")"
+[ "$(json '[(u["key"], u["jobs"], u["tokens"]) for u in d["usage"]], d["energy"]["wh"] >= 0' \
+    < "$WORK/region.json")" = "([('$KEYID', 1, 5)], True)" ] || fail "usage by key: $(cat "$WORK/region.json")"
 timeout 3 curl -sN --cacert "$CA" -H "Authorization: Bearer $ADMIN" "$URL/v1/admin/events" > "$WORK/events.txt"
 grep -m1 '^data: {' "$WORK/events.txt" | cut -c7- | json 'd["nodes_live"]' | grep -qx 3 ||
     fail "no event: $(head -c 300 "$WORK/events.txt")"
 
 if [ -d "$js/node_modules/playwright-core" ] && [ -x /usr/bin/chromium ]; then
     lease=$(( ${HEARTBEAT_MS:-200} * 3 ))
-    coproc DASH { UI="$URL/ui#key=$ADMIN" NODES=a,b,c GONE=b SHOT="$WORK/dashboard.png" LEASE_MS=$lease \
+    coproc DASH { UI="$URL/ui#key=$ADMIN" NODES=a,b,c GONE=b SHOT="$WORK/dashboard.png" LEASE_MS=$lease KEYID=$KEYID \
         timeout 120 node "$js/dashboard.mjs" 2> "$WORK/dash.err"; }
     read -r line <&"${DASH[0]}" || fail "the dashboard did not load: $(cat "$WORK/dash.err")"
     [ "$line" = kill ] || fail "the dashboard said: $line $(cat "$WORK/dash.err")"

@@ -3,7 +3,8 @@
 // violation is one), shows every node of the region live, and shows a
 // node's death within its lease plus a second (events come once a
 // second). UI (the link), GONE (the node that the case kills when it
-// prints "kill" and reads a line back), SHOT (a screenshot path) from
+// prints "kill" and reads a line back), KEYID (a key that ran one
+// 5-token completion), SHOT (a screenshot path) from
 // tests/sched/cases/dashboard_in_chromium.sh.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -28,6 +29,9 @@ try {
     document.querySelector(`tr[data-node="${n}"] td.state`)?.textContent === 'live'), names);
   assert.equal(await page.locator('#live').textContent(), String(names.length));
   assert.equal(new URL(page.url()).hash, '', 'the key stays out of the address bar');
+  // Usage by key, and the chart once two events have come.
+  assert.equal(await page.locator(`tr[data-key="${process.env.KEYID}"] td:nth-child(3)`).textContent(), '5');
+  await page.waitForFunction(() => document.querySelectorAll('#plot polyline').length === 4);
   await page.screenshot({ path: SHOT, fullPage: true });
 
   // The case kills GONE now; its row must say so within the lease (+1 s).
