@@ -32,6 +32,7 @@ function show(s) {
   $('compute').textContent = w(e.compute_w);
   $('sched').textContent = `${s.scheduler.state}${s.scheduler.error ? ': ' + s.scheduler.error : ''}`;
   $('jobs').textContent = `${s.slots.busy} of ${s.slots.max} slots`;
+  $('plan').textContent = s.plan ? s.plan.why : 'none (energy.forecast.provider is off)';
   const days = s.ledger.days;
   const today = days.length ? days[days.length - 1] : null;
   $('tokens').textContent = today ? today.tokens : 0;

@@ -40,19 +40,21 @@ function track(r) {
   }
   const live = r.nodes.filter((n) => n.state === 'live');
   const sum = (k) => live.reduce((a, n) => a + (n[k] || 0), 0);
-  points.push({ t: now, pv: sum('pv_w'), budget: sum('budget_w'), compute: sum('compute_w'), rate: total });
+  const socs = live.map((n) => n.soc).filter((v) => v !== null && v !== undefined && !Number.isNaN(v));
+  points.push({ t: now, pv: sum('pv_w'), load: sum('load_w'), grid: sum('grid_w'), budget: sum('budget_w'),
+    compute: sum('compute_w'), rate: total, soc: socs.length ? socs.reduce((a, v) => a + v, 0) / socs.length : 0 });
   while (points.length && points[0].t < now - 3600) points.shift();
 }
 
 const NS = 'http://www.w3.org/2000/svg';
-function chart() {
-  const svg = $('plot');
+// One chart: series [key, class, axis] over an axis pair ([lo, hi, unit]
+// left and, where given, right).
+function plot(svg, B, series, left, right) {
   svg.replaceChildren();
   if (points.length < 2) return;
-  const L = 50, R = 750, T = 10, B = 180, t0 = points[0].t, t1 = points[points.length - 1].t;
-  const top = Math.max(100, ...points.map((p) => Math.max(p.pv, p.budget, p.compute)));
-  const rtop = Math.max(1, ...points.map((p) => p.rate));
+  const L = 50, R = 750, T = 10, t0 = points[0].t, t1 = points[points.length - 1].t;
   const x = (t) => L + ((R - L) * (t - t0)) / Math.max(1, t1 - t0);
+  const y = (v, [lo, hi]) => B - ((B - T) * (v - lo)) / (hi - lo);
   const add = (name, attrs, text) => {
     const e = document.createElementNS(NS, name);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -60,16 +62,25 @@ function chart() {
     svg.appendChild(e);
   };
   for (const f of [0, 0.5, 1]) {
-    const y = B - (B - T) * f;
-    add('line', { class: 'axis', x1: L, x2: R, y1: y, y2: y });
-    add('text', { x: L - 4, y: y + 3, 'text-anchor': 'end' }, `${Math.round(top * f)} W`);
-    add('text', { x: R + 4, y: y + 3 }, `${(rtop * f).toFixed(1)}/s`);
+    const py = B - (B - T) * f;
+    add('line', { class: 'axis', x1: L, x2: R, y1: py, y2: py });
+    add('text', { x: L - 4, y: py + 3, 'text-anchor': 'end' },
+      `${(left[0] + (left[1] - left[0]) * f).toFixed(left[2] === 'W' ? 0 : 1)} ${left[2]}`);
+    if (right) add('text', { x: R + 4, y: py + 3 }, `${Math.round(right[0] + (right[1] - right[0]) * f)} ${right[2]}`);
   }
-  for (const [k, cls, scale] of [['pv', 'pv', top], ['budget', 'budget', top],
-    ['compute', 'compute', top], ['rate', 'rate', rtop]]) {
-    add('polyline', { class: cls,
-      points: points.map((p) => `${x(p.t).toFixed(1)},${(B - ((B - T) * p[k]) / scale).toFixed(1)}`).join(' ') });
+  for (const [k, cls, axis] of series) {
+    const a = axis === 'right' ? right : left;
+    add('polyline', { class: cls, points: points.map((p) => `${x(p.t).toFixed(1)},${y(p[k], a).toFixed(1)}`).join(' ') });
   }
+}
+
+function chart() {
+  const w = points.flatMap((p) => [p.pv, p.load, p.grid, p.budget, p.compute]);
+  const lo = Math.min(0, ...w), hi = Math.max(100, ...w);
+  plot($('plot'), 180, [['pv', 'pv'], ['load', 'load'], ['grid', 'grid'], ['budget', 'budget'],
+    ['compute', 'compute']], [lo, hi, 'W']);
+  plot($('plot2'), 100, [['rate', 'rate'], ['soc', 'soc', 'right']],
+    [0, Math.max(1, ...points.map((p) => p.rate)), '/s'], [0, 100, '%']);
 }
 
 function show(r) {

@@ -31,7 +31,8 @@ try {
   assert.equal(new URL(page.url()).hash, '', 'the key stays out of the address bar');
   // Usage by key, and the chart once two events have come.
   assert.equal(await page.locator(`tr[data-key="${process.env.KEYID}"] td:nth-child(3)`).textContent(), '5');
-  await page.waitForFunction(() => document.querySelectorAll('#plot polyline').length === 4);
+  await page.waitForFunction(() => document.querySelectorAll('#plot polyline').length === 5 &&
+    document.querySelectorAll('#plot2 polyline').length === 2);
   await page.screenshot({ path: SHOT, fullPage: true });
 
   // The case kills GONE now; its row must say so within the lease (+1 s).

@@ -33,6 +33,7 @@ try {
   assert.equal(new URL(page.url()).hash, '', 'the secret stays out of the address bar');
   assert.ok(await page.locator('#plot').isVisible());
   assert.match(await page.locator('#sched').textContent(), /^live/);
+  assert.equal(await page.locator('#plan').textContent(), 'none (energy.forecast.provider is off)');
   await page.screenshot({ path: SHOT, fullPage: true });
 
   await page.click('#pause');
