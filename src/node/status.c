@@ -277,25 +277,14 @@ static void refuse(struct weft_http_req *req, int status, const char *why)
  * to 127.0.0.1 gets nothing. */
 static int host_is_local(const char *host)
 {
-    if (!host)
+    /* Parsed as libcurl parses a URL's authority; a Host that is more than
+     * host[:port] is refused. */
+    char url[320], why[160];
+    struct weft_url u;
+    if (!host || strpbrk(host, "/?#@\\") || strlen(host) > 256)
         return 0;
-    char h[300];
-    snprintf(h, sizeof h, "%s", host);
-    char *end = h[0] == '[' ? strchr(h, ']') : strrchr(h, ':');
-    if (h[0] == '[') {
-        if (!end || (end[1] != '\0' && end[1] != ':'))
-            return 0;
-        end[1] = '\0';
-    } else if (end) {
-        *end = '\0';
-    }
-    if (strcmp(h, "localhost") == 0)
-        return 1;
-    if (h[0] == '[') {
-        h[strlen(h) - 1] = '\0';
-        return weft_ip_is_loopback(h + 1);
-    }
-    return weft_ip_is_loopback(h);
+    snprintf(url, sizeof url, "http://%s/", host);
+    return weft_url_parse(url, &u, why, sizeof why) == 0 && !u.has_user && weft_url_is_loopback(&u);
 }
 
 /* Equal length and bytes, in time that does not depend on where they differ. */

@@ -14,13 +14,11 @@
 #include "ui.h"
 #include "weft/time.h"
 
-#define UI_HEADERS WEFT_PAGE_HEADERS
-
 static void asset(struct weft_http_req *req, const char *path)
 {
     for (int i = 0; i < sched_ui_assets_n; i++)
         if (strcmp(sched_ui_assets[i].path, path) == 0) {
-            weft_http_respond(req, 200, sched_ui_assets[i].type, UI_HEADERS,
+            weft_http_respond(req, 200, sched_ui_assets[i].type, WEFT_PAGE_HEADERS,
                               (const char *)sched_ui_assets[i].data, sched_ui_assets[i].len);
             return;
         }
@@ -47,7 +45,7 @@ void sched_h_favicon(struct sched *s, struct weft_http_req *req, struct sched_ca
 {
     (void)s;
     (void)call;
-    weft_http_respond(req, 204, "image/x-icon", UI_HEADERS, "", 0);
+    weft_http_respond(req, 204, "image/x-icon", WEFT_PAGE_HEADERS, "", 0);
 }
 
 /* The last hour: the current minute's counts plus the 59 before it. */
