@@ -7,7 +7,8 @@
  *
  * Request life: the server allocates a struct weft_http_req when a request
  * starts. handler.on_headers sees it once the headers are complete; it may
- * reject it (return a status >= 400), or set req->on_body to take the body
+ * reject it (return a status >= 400), raise req->body.max for a body larger
+ * than max_body_bytes (an upload), or set req->on_body to take the body
  * as it arrives instead of having it buffered, and req->on_abort to learn
  * that the connection went away. handler.on_request sees it when the whole
  * request is in. The handler answers then or later (a long poll, a stream)

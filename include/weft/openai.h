@@ -69,6 +69,28 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
 
 void weft_oai_req_free(struct weft_oai_req *r);
 
+/* The Batch API. A line of an input file is {"custom_id", "method":
+ * "POST", "url": the batch's endpoint, "body": the request}: the body is
+ * parsed as weft_oai_parse() does (stream refused), custom_id (1 to 127
+ * bytes) copied out, and the body printed as compact JSON into *body
+ * (owned, freed with free()). */
+#define WEFT_OAI_CUSTOM_ID_MAX 128
+int weft_oai_parse_batch_line(struct weft_oai_req *out, enum weft_oai_kind kind, const char *line,
+                              size_t len, char custom_id[WEFT_OAI_CUSTOM_ID_MAX], char **body,
+                              struct weft_oai_err *err);
+
+/* POST /v1/batches: input_file_id, endpoint, completion_window (as a
+ * job's: "24h", "90m", "600s") and metadata (at most 16 strings). */
+struct weft_oai_batch {
+    char input_file_id[40];
+    enum weft_oai_kind kind;
+    int64_t window_ms;
+    char *metadata; /* compact JSON, or NULL (owned) */
+};
+int weft_oai_parse_batch(struct weft_oai_batch *out, const char *body, size_t len,
+                         struct weft_oai_err *err);
+void weft_oai_batch_free(struct weft_oai_batch *b);
+
 /* Writes the error object {"error":{"message","type","param","code"}}. */
 int weft_oai_error_json(const struct weft_oai_err *err, struct weft_buf *out);
 

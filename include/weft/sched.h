@@ -35,6 +35,8 @@ struct sched_limits_cfg {
     int token_window_ms;
     int max_jobs_per_key; /* jobs API: queued and running jobs one key may have */
     int job_max_wait_s;   /* jobs API: the deadline of a job given none */
+    int max_file_bytes;   /* Batch API: an uploaded file */
+    int max_batch_lines;  /* Batch API: the requests of one batch */
 };
 
 struct sched_config {

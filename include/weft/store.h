@@ -247,14 +247,96 @@ int weft_store_notify_drain(struct weft_store *st);
 /* Tells every scheduler on the store that jobs changed hands. */
 int weft_store_notify(struct weft_store *st);
 
+/* ---- files and batches (the OpenAI Batch API) ------------------------- */
+
+/* A file a key uploaded (purpose "batch") or a batch wrote (purpose
+ * "batch_output"), kept whole in the store until deleted. */
+struct weft_file_row {
+    char id[40];
+    char key_id[24];
+    char purpose[16];
+    char filename[256];
+    int64_t bytes;
+    int64_t created_ms;
+    char *data; /* the content (owned), NUL-terminated; only from a get with data */
+};
+void weft_file_row_free(struct weft_file_row *f);
+
+/* Writes a file of len bytes; one with this id already is left as it is
+ * (a batch finalized twice writes its output once). */
+int weft_store_file_put(struct weft_store *st, const struct weft_file_row *f, const void *data,
+                        size_t len);
+/* key_id NULL: any key; with_data: also the content. WEFT_ENOENT when
+ * absent. */
+int weft_store_file_get(struct weft_store *st, const char *id, const char *key_id,
+                        struct weft_file_row *f, int with_data);
+/* WEFT_ENOENT when absent. */
+int weft_store_file_delete(struct weft_store *st, const char *id, const char *key_id);
+/* Newest first, after `after` (an id, or NULL), at most limit, without
+ * their content; purpose NULL: any. Returns the count passed to cb. */
+int weft_store_file_list(struct weft_store *st, const char *key_id, const char *purpose,
+                         const char *after, int limit,
+                         void (*cb)(const struct weft_file_row *f, void *ud), void *ud);
+
+/* A batch: an uploaded file's lines, each a job (deferrable, its deadline
+ * the batch's expiry), and what became of them. Its status is derived:
+ * `status` is set once, when the batch is finalized; before that it is
+ * "cancelling" once a cancel was asked, else in progress. */
+struct weft_batch_row {
+    char id[40];
+    char key_id[24];
+    char input_file_id[40];
+    int kind; /* enum weft_oai_kind: the endpoint */
+    int64_t created_ms;
+    int64_t expires_ms;
+    int64_t cancel_ms; /* when a cancel was asked; 0 = none */
+    int64_t done_ms;   /* when it was finalized; 0 = not yet */
+    char status[16];   /* "" until final: "completed", "expired", "cancelled" */
+    char output_file_id[40];
+    char error_file_id[40];
+    char *metadata; /* a JSON object, or NULL (owned) */
+    int total;      /* lines */
+    /* Counted from the lines' jobs by get and list. */
+    int succeeded, failed, open; /* failed: failed, cancelled or expired */
+    int64_t last_finished_ms;    /* when its last finished job finished */
+};
+void weft_batch_row_free(struct weft_batch_row *b);
+
+/* Writes batch b and its n jobs (rows[i] is line i, custom_ids[i] its
+ * custom_id) in one transaction: all or nothing. */
+int weft_store_batch_create(struct weft_store *st, const struct weft_batch_row *b,
+                            struct weft_job_row *rows, const char *const *custom_ids, int n);
+/* key_id NULL: any key. WEFT_ENOENT when absent. */
+int weft_store_batch_get(struct weft_store *st, const char *id, const char *key_id,
+                         struct weft_batch_row *b);
+/* Newest first, as weft_store_job_list. */
+int weft_store_batch_list(struct weft_store *st, const char *key_id, const char *after, int limit,
+                          void (*cb)(const struct weft_batch_row *b, void *ud), void *ud);
+/* Each line of batch id in order: its custom_id and its job (with result
+ * and error, without journal). Returns the count. */
+int weft_store_batch_lines(struct weft_store *st, const char *id,
+                           void (*cb)(int line, const char *custom_id,
+                                      const struct weft_job_row *job, void *ud),
+                           void *ud);
+/* Records a cancel asked at now_ms: 1 when this call did, 0 when one was
+ * asked before or the batch is final. */
+int weft_store_batch_cancel(struct weft_store *st, const char *id, int64_t now_ms);
+/* Finalizes batch b (b->status, done_ms, output_file_id, error_file_id)
+ * with its files (out, err: NULL for none), in one transaction: 1 when
+ * this call finalized it, 0 when another had. */
+int weft_store_batch_finalize(struct weft_store *st, const struct weft_batch_row *b,
+                              const struct weft_file_row *out, const char *out_data, size_t out_len,
+                              const struct weft_file_row *err, const char *err_data,
+                              size_t err_len);
+
 /* ---- moving a store ------------------------------------------------- */
 
 struct weft_migrate_counts {
-    int keys, nodes, limits, jobs; /* rows written */
-    int skipped;                   /* rows the destination had already */
+    int keys, nodes, limits, jobs, files, batches; /* rows written */
+    int skipped;                                   /* rows the destination had already */
 };
 /* Copies every key and node (their hashes: the secrets keep working),
- * node limit, job and journal from `from` (SQLite) into `to` (PostgreSQL)
+ * node limit, job and journal, file and batch from `from` (SQLite) into `to` (PostgreSQL)
  * in one transaction of `to`; rows it has already are left as they are,
  * so a second run copies nothing. Leases are not copied: the destination's
  * schedulers claim the unfinished jobs. */

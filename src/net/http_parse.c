@@ -188,7 +188,8 @@ static int on_headers_complete(http_parser *p)
         return fail(ps, st, "rejected");
     uint64_t cl = p->content_length;
     if (cl != ULLONG_MAX) {
-        size_t cap = req->on_body ? ps->lim.max_stream_bytes : ps->lim.max_body_bytes;
+        /* on_headers may have raised the request's own bound (an upload). */
+        size_t cap = req->on_body ? ps->lim.max_stream_bytes : req->body.max;
         if (cl > cap)
             return fail(ps, 413, "request body too large");
     }

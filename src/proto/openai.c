@@ -489,3 +489,149 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
         weft_oai_req_free(out);
     return rc;
 }
+
+/* ---- the Batch API ---- */
+
+int weft_oai_parse_batch_line(struct weft_oai_req *out, enum weft_oai_kind kind, const char *line,
+                              size_t len, char custom_id[WEFT_OAI_CUSTOM_ID_MAX], char **body,
+                              struct weft_oai_err *err)
+{
+    defaults(out, kind);
+    *body = NULL;
+    custom_id[0] = '\0';
+    cJSON *root = parse_root(line, len, err);
+    if (!root)
+        return WEFT_EPARSE;
+    int rc = check_keys(root, "", err);
+    const cJSON *req = NULL, *it;
+    int have_id = 0;
+    cJSON_ArrayForEach(it, root)
+    {
+        const char *k = it->string;
+        if (rc)
+            break;
+        if (strcmp(k, "custom_id") == 0) {
+            if (!cJSON_IsString(it) || !it->valuestring[0] ||
+                strlen(it->valuestring) >= WEFT_OAI_CUSTOM_ID_MAX)
+                rc = bad(err, k, "'%s' must be a string of 1 to 127 bytes", k);
+            else
+                snprintf(custom_id, WEFT_OAI_CUSTOM_ID_MAX, "%s", it->valuestring);
+            have_id = 1;
+        } else if (strcmp(k, "method") == 0) {
+            if (!cJSON_IsString(it) || strcmp(it->valuestring, "POST") != 0)
+                rc = bad(err, k, "'%s' must be \"POST\"", k);
+        } else if (strcmp(k, "url") == 0) {
+            const char *want =
+                kind == WEFT_OAI_COMPLETION ? "/v1/completions" : "/v1/chat/completions";
+            if (!cJSON_IsString(it) || strcmp(it->valuestring, want) != 0)
+                weft_oai_set_err(err, 400, INVALID, NULL, k,
+                                 "'url' must be the batch's endpoint, %s", want);
+            rc = cJSON_IsString(it) && strcmp(it->valuestring, want) == 0 ? 0 : WEFT_EINVAL;
+        } else if (strcmp(k, "body") == 0) {
+            req = it;
+        } else {
+            weft_oai_set_err(err, 400, INVALID, "unknown_parameter", k,
+                             "Unrecognized batch line field: %.160s", k);
+            rc = WEFT_EINVAL;
+        }
+    }
+    if (rc == 0 && !have_id)
+        rc = bad(err, "custom_id", "'%s' is required", "custom_id");
+    if (rc == 0 && !cJSON_IsObject(req))
+        rc = bad(err, "body", "'%s' must be the request object", "body");
+    if (rc == 0)
+        rc = parse_fields(out, req, err);
+    if (rc == 0 && out->stream)
+        rc = bad(err, "body.stream", "'%s' cannot be true in a batch", "stream");
+    if (rc == 0 && !(*body = cJSON_PrintUnformatted(req)))
+        rc = WEFT_ENOMEM;
+    if (rc == WEFT_ENOMEM)
+        weft_oai_set_err(err, 500, "server_error", NULL, NULL, "out of memory");
+    cJSON_Delete(root);
+    if (rc)
+        weft_oai_req_free(out);
+    return rc;
+}
+
+/* metadata: at most 16 string pairs, keys under 64 bytes, values under
+ * 512 (OpenAI's bounds). */
+static int parse_metadata(const cJSON *m, char **out, struct weft_oai_err *err)
+{
+    if (cJSON_IsNull(m))
+        return 0;
+    if (!cJSON_IsObject(m) || cJSON_GetArraySize(m) > 16)
+        return bad(err, "metadata", "'%s' must be an object of at most 16 strings", "metadata");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, m)
+    {
+        if (!cJSON_IsString(it) || strlen(it->string) > 64 || strlen(it->valuestring) > 512)
+            return bad(err, "metadata",
+                       "'%s' values must be strings of at most 512 bytes, keys at most 64",
+                       "metadata");
+    }
+    if (check_keys(m, "metadata", err))
+        return WEFT_EINVAL;
+    *out = cJSON_PrintUnformatted(m);
+    return *out ? 0 : WEFT_ENOMEM;
+}
+
+int weft_oai_parse_batch(struct weft_oai_batch *out, const char *body, size_t len,
+                         struct weft_oai_err *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = parse_root(body, len, err);
+    if (!root)
+        return WEFT_EPARSE;
+    int rc = check_keys(root, "", err);
+    int have_endpoint = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, root)
+    {
+        const char *k = it->string;
+        if (rc)
+            break;
+        if (strcmp(k, "input_file_id") == 0) {
+            if (!cJSON_IsString(it) || !it->valuestring[0] ||
+                strlen(it->valuestring) >= sizeof out->input_file_id)
+                rc = bad(err, k, "'%s' must be a file id", k);
+            else
+                snprintf(out->input_file_id, sizeof out->input_file_id, "%s", it->valuestring);
+        } else if (strcmp(k, "endpoint") == 0) {
+            if (!cJSON_IsString(it) || (strcmp(it->valuestring, "/v1/chat/completions") != 0 &&
+                                        strcmp(it->valuestring, "/v1/completions") != 0))
+                rc = bad(err, k, "'%s' must be /v1/chat/completions or /v1/completions", k);
+            else
+                out->kind = strcmp(it->valuestring, "/v1/completions") == 0 ? WEFT_OAI_COMPLETION
+                                                                            : WEFT_OAI_CHAT;
+            have_endpoint = 1;
+        } else if (strcmp(k, "completion_window") == 0) {
+            out->window_ms = cJSON_IsString(it) ? window_ms(it->valuestring) : 0;
+            if (out->window_ms <= 0)
+                rc = bad(err, k, "'%s' must look like \"24h\", \"90m\" or \"600s\"", k);
+        } else if (strcmp(k, "metadata") == 0) {
+            rc = parse_metadata(it, &out->metadata, err);
+        } else {
+            weft_oai_set_err(err, 400, INVALID, "unknown_parameter", k,
+                             "Unrecognized batch argument supplied: %.160s", k);
+            rc = WEFT_EINVAL;
+        }
+    }
+    if (rc == 0 && !out->input_file_id[0])
+        rc = bad(err, "input_file_id", "'%s' is required", "input_file_id");
+    if (rc == 0 && !have_endpoint)
+        rc = bad(err, "endpoint", "'%s' is required", "endpoint");
+    if (rc == 0 && !out->window_ms)
+        rc = bad(err, "completion_window", "'%s' is required", "completion_window");
+    if (rc == WEFT_ENOMEM)
+        weft_oai_set_err(err, 500, "server_error", NULL, NULL, "out of memory");
+    cJSON_Delete(root);
+    if (rc)
+        weft_oai_batch_free(out);
+    return rc;
+}
+
+void weft_oai_batch_free(struct weft_oai_batch *b)
+{
+    free(b->metadata);
+    b->metadata = NULL;
+}

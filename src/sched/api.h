@@ -1,6 +1,7 @@
 /* The route handlers, one per row of routes.h, grouped by part:
  *   api_openai.c  the OpenAI-compatible developer API
  *   api_jobs.c    the job API (durable, deferrable jobs)
+ *   api_batch.c   the Batch API: files, and batches of jobs
  *   api_node.c    the node API
  *   api_ops.c     health and the admin view of nodes
  *   api_ui.c      the operator's dashboard: its page, the region, its events
@@ -25,9 +26,27 @@ sched_handler sched_h_ui, sched_h_ui_asset, sched_h_favicon, sched_h_admin_regio
 sched_handler sched_h_models, sched_h_chat, sched_h_completions;
 sched_handler sched_h_jobs_create, sched_h_jobs_get, sched_h_jobs_list, sched_h_jobs_cancel,
     sched_h_jobs_stream;
+sched_handler sched_h_files_create, sched_h_files_list, sched_h_files_get, sched_h_files_content,
+    sched_h_files_delete, sched_h_batches_create, sched_h_batches_list, sched_h_batches_get,
+    sched_h_batches_cancel;
 sched_handler sched_h_node_hello, sched_h_node_heartbeat, sched_h_node_work,
     sched_h_node_stream_end;
 sched_headers_handler sched_h_node_stream_open;
+
+/* Shared by the job API and the Batch API (api_jobs.c):
+ * whether key k may queue n more jobs: 0, or an error after answering
+ * (503 queue_full or store_unavailable, 429 too_many_jobs); */
+int sched_jobs_admit(struct sched *s, struct weft_http_req *req, const struct weft_key_info *k,
+                     int n);
+/* a new job row for parsed, taking request (its JSON; freed with the row),
+ * deadline_ms 0 giving limits.job_max_wait_s; */
+void sched_job_row_new(struct sched *s, struct weft_job_row *row, const struct weft_key_info *k,
+                       const struct weft_oai_req *parsed, char *request, int64_t now_ms,
+                       int64_t deadline_ms);
+/* a stored new job into the queue, offered to the nodes; */
+void sched_job_enqueue(struct sched *s, const struct weft_job_row *row);
+/* cancelling an unfinished job, here or on the scheduler that runs it. */
+void sched_job_cancel_id(struct sched *s, const char *id);
 
 /* Every node the scheduler knows, as GET /v1/admin/nodes lists them
  * (api_ops.c; the dashboard's region view too). */

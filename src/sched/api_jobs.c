@@ -53,6 +53,67 @@ static cJSON *job_object(struct sched *s, const struct weft_job_row *r)
     return o;
 }
 
+int sched_jobs_admit(struct sched *s, struct weft_http_req *req, const struct weft_key_info *k,
+                     int n)
+{
+    if (s->n_queued + n > s->cfg.limits.max_queued) {
+        sched_reply_fail(req, 503, NULL, "queue_full", "The job queue is full; retry later.");
+        return WEFT_ELIMIT;
+    }
+    /* A shared store counts the key's jobs region-wide: held by any
+     * scheduler, or by none while they wait to be claimed. */
+    int mine = weft_store_shared(s->store) ? weft_store_job_count_open(s->store, k->id)
+                                           : sched_jobs_of_key(s, k->id);
+    if (mine < 0) {
+        sched_reply_fail(req, 503, NULL, "store_unavailable",
+                         "The job store is unavailable; nothing was queued.");
+        return WEFT_ESTORE;
+    }
+    if (mine + n > s->cfg.limits.max_jobs_per_key) {
+        char msg[240];
+        snprintf(msg, sizeof msg,
+                 "This key has %d jobs queued or running and asks for %d more, past its limit "
+                 "(limits.max_jobs_per_key, %d); submit more as they finish.",
+                 mine, n, s->cfg.limits.max_jobs_per_key);
+        sched_reply_fail(req, 429, "requests", "too_many_jobs", msg);
+        return WEFT_ELIMIT;
+    }
+    return 0;
+}
+
+void sched_job_row_new(struct sched *s, struct weft_job_row *row, const struct weft_key_info *k,
+                       const struct weft_oai_req *parsed, char *request, int64_t now_ms,
+                       int64_t deadline_ms)
+{
+    memset(row, 0, sizeof *row);
+    char hex[25];
+    weft_random_hex(hex, 12);
+    snprintf(row->id, sizeof row->id, "job-%s", hex);
+    snprintf(row->key_id, sizeof row->key_id, "%s", k->id);
+    row->created_ms = now_ms;
+    /* No job waits forever: one given no deadline gets job_max_wait_s. */
+    row->deadline_ms =
+        deadline_ms ? deadline_ms : now_ms + (int64_t)s->cfg.limits.job_max_wait_s * 1000;
+    row->priority = parsed->priority;
+    row->kind = parsed->kind;
+    row->request = request;
+    snprintf(row->model, sizeof row->model, "%s", parsed->model);
+    /* The seed is fixed now and stored: a run resumed by any scheduler,
+     * after any restart, samples what the first run would have. */
+    row->has_seed = 1;
+    row->seed = parsed->has_seed ? parsed->seed : sched_seed_new();
+}
+
+void sched_job_enqueue(struct sched *s, const struct weft_job_row *row)
+{
+    struct sched_job *j;
+    struct weft_oai_err e;
+    if (sched_job_from_row(s, row, &j, &e) == 0) {
+        sched_job_submit(s, j);
+        sched_lease_offer(s, j);
+    }
+}
+
 void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     const struct weft_key_info *k = &call->key;
@@ -64,29 +125,14 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
         sched_reply_err(req, &e);
         return;
     }
-    if (s->n_queued >= s->cfg.limits.max_queued) {
+    const char *idem = weft_http_header(req, "Idempotency-Key");
+    if (idem && strlen(idem) >= sizeof((struct weft_job_row *)0)->idem) {
         weft_oai_req_free(&parsed);
-        sched_reply_fail(req, 503, NULL, "queue_full", "The job queue is full; retry later.");
+        sched_reply_fail(req, 400, NULL, NULL, "Idempotency-Key is longer than 127 bytes");
         return;
     }
-    /* A shared store counts the key's jobs region-wide: held by any
-     * scheduler, or by none while they wait to be claimed. */
-    int mine = weft_store_shared(s->store) ? weft_store_job_count_open(s->store, k->id)
-                                           : sched_jobs_of_key(s, k->id);
-    if (mine < 0) {
+    if (sched_jobs_admit(s, req, k, 1) != 0) {
         weft_oai_req_free(&parsed);
-        sched_reply_fail(req, 503, NULL, "store_unavailable",
-                         "The job store is unavailable; nothing was queued.");
-        return;
-    }
-    if (mine >= s->cfg.limits.max_jobs_per_key) {
-        weft_oai_req_free(&parsed);
-        char msg[200];
-        snprintf(msg, sizeof msg,
-                 "This key has %d jobs queued or running, its limit (limits.max_jobs_per_key); "
-                 "submit more as they finish.",
-                 mine);
-        sched_reply_fail(req, 429, "requests", "too_many_jobs", msg);
         return;
     }
     /* The request part is stored as sent, so a restart parses the same
@@ -95,31 +141,8 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
     char *request = root ? cJSON_PrintUnformatted(cJSON_GetObjectItem(root, "request")) : NULL;
     cJSON_Delete(root);
     struct weft_job_row row;
-    memset(&row, 0, sizeof row);
-    char hex[25];
-    weft_random_hex(hex, 12);
-    snprintf(row.id, sizeof row.id, "job-%s", hex);
-    snprintf(row.key_id, sizeof row.key_id, "%s", k->id);
-    const char *idem = weft_http_header(req, "Idempotency-Key");
-    if (idem && strlen(idem) >= sizeof row.idem) {
-        weft_oai_req_free(&parsed);
-        free(request);
-        sched_reply_fail(req, 400, NULL, NULL, "Idempotency-Key is longer than 127 bytes");
-        return;
-    }
+    sched_job_row_new(s, &row, k, &parsed, request, now, parsed.deadline_ms);
     snprintf(row.idem, sizeof row.idem, "%s", idem ? idem : "");
-    row.created_ms = now;
-    /* No job waits forever: one given no deadline gets job_max_wait_s. */
-    row.deadline_ms = parsed.deadline_ms ? parsed.deadline_ms
-                                         : now + (int64_t)s->cfg.limits.job_max_wait_s * 1000;
-    row.priority = parsed.priority;
-    row.kind = parsed.kind;
-    row.request = request;
-    snprintf(row.model, sizeof row.model, "%s", parsed.model);
-    /* The seed is fixed now and stored: a run resumed by any scheduler,
-     * after any restart, samples what the first run would have. */
-    row.has_seed = 1;
-    row.seed = parsed.has_seed ? parsed.seed : sched_seed_new();
     weft_oai_req_free(&parsed);
     int existing = 0;
     int rc = request ? weft_store_job_insert(s->store, &row, &existing) : WEFT_ENOMEM;
@@ -128,15 +151,22 @@ void sched_h_jobs_create(struct sched *s, struct weft_http_req *req, struct sche
         sched_reply_fail(req, 503, NULL, NULL, "The job store is unavailable; nothing was queued.");
         return;
     }
-    if (!existing) {
-        struct sched_job *j;
-        if (sched_job_from_row(s, &row, &j, &e) == 0) {
-            sched_job_submit(s, j);
-            sched_lease_offer(s, j);
-        }
-    }
+    if (!existing)
+        sched_job_enqueue(s, &row);
     sched_reply_json(req, existing ? 200 : 202, job_object(s, &row));
     weft_job_row_free(&row);
+}
+
+void sched_job_cancel_id(struct sched *s, const char *id)
+{
+    struct sched_job *j = sched_job_find(s, id);
+    if (j) {
+        sched_job_cancel(s, j, "cancelled by its owner");
+    } else if (weft_store_job_finish(s->store, id, WEFT_JOB_CANCELLED, NULL, "cancelled") > 0) {
+        /* Another scheduler may run it: its next renewal finds it
+         * cancelled; the signal makes that now. */
+        weft_store_notify(s->store);
+    }
 }
 
 static void jobs_get(struct sched *s, struct weft_http_req *req, struct sched_call *call,
@@ -155,14 +185,7 @@ static void jobs_get(struct sched *s, struct weft_http_req *req, struct sched_ca
             sched_reply_fail(req, 409, NULL, "job_finished", "The job has already finished.");
             return;
         }
-        struct sched_job *j = sched_job_find(s, id);
-        if (j) {
-            sched_job_cancel(s, j, "cancelled by its owner");
-        } else if (weft_store_job_finish(s->store, id, WEFT_JOB_CANCELLED, NULL, "cancelled") > 0) {
-            /* Another scheduler may run it: its next renewal finds it
-             * cancelled; the signal makes that now. */
-            weft_store_notify(s->store);
-        }
+        sched_job_cancel_id(s, id);
         weft_job_row_free(&row);
         weft_store_job_get(s->store, id, NULL, &row);
     }
@@ -183,47 +206,26 @@ void sched_h_jobs_cancel(struct sched *s, struct weft_http_req *req, struct sche
 struct list_ctx {
     struct sched *s;
     cJSON *data;
-    char last[40];
 };
 
 static void list_one(const struct weft_job_row *r, void *ud)
 {
     struct list_ctx *c = ud;
     cJSON_AddItemToArray(c->data, job_object(c->s, r));
-    snprintf(c->last, sizeof c->last, "%s", r->id);
 }
 
 void sched_h_jobs_list(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     const struct weft_key_info *k = &call->key;
-    char lim[16], after[40];
-    int limit = 20;
-    if (sched_query_param(req->query, "limit", lim, sizeof lim) == 0) {
-        char *end;
-        long v = strtol(lim, &end, 10);
-        if (*end || v < 1 || v > 100) {
-            sched_reply_fail(req, 400, NULL, NULL, "limit must be 1..100");
-            return;
-        }
-        limit = (int)v;
-    }
-    int has_after = sched_query_param(req->query, "after", after, sizeof after) == 0;
+    char after[40];
+    int limit;
+    if (sched_page_query(req, &limit, after, sizeof after) != 0)
+        return;
     struct list_ctx c = {.s = s};
     cJSON *o = sched_list_object(&c.data);
-    /* One more than asked tells whether there is another page. */
-    int n = weft_store_job_list(s->store, k->admin ? NULL : k->id, has_after ? after : NULL,
+    int n = weft_store_job_list(s->store, k->admin ? NULL : k->id, after[0] ? after : NULL,
                                 limit + 1, list_one, &c);
-    int more = n > limit;
-    if (more) {
-        cJSON_DeleteItemFromArray(c.data, limit);
-        cJSON *lastj = cJSON_GetArrayItem(c.data, limit - 1);
-        snprintf(c.last, sizeof c.last, "%s", cJSON_GetObjectItem(lastj, "id")->valuestring);
-    }
-    cJSON_AddBoolToObject(o, "has_more", more);
-    if (n > 0)
-        cJSON_AddStringToObject(o, "last_id", c.last);
-    else
-        cJSON_AddNullToObject(o, "last_id");
+    sched_list_finish(o, c.data, n, limit);
     sched_reply_json(req, 200, o);
 }
 

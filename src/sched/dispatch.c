@@ -135,6 +135,8 @@ int sched_dispatch_headers(struct weft_http_req *req, void *ud)
         if (rt->auth != SCHED_AUTH_NONE &&
             sched_auth_peek(s, req, rt->auth == SCHED_AUTH_NODE) != 0)
             return 401;
+        if (rt->flags & SCHED_RF_UPLOAD)
+            req->body.max = (size_t)s->cfg.limits.max_file_bytes;
         return 0;
     }
     int st = authenticate(s, req, rt->auth, &call);

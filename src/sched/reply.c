@@ -57,6 +57,47 @@ cJSON *sched_list_object(cJSON **data)
     return o;
 }
 
+int sched_page_query(struct weft_http_req *req, int *limit, char *after, size_t cap)
+{
+    char lim[16];
+    *limit = 20;
+    if (sched_query_param(req->query, "limit", lim, sizeof lim) == 0) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (*end || end == lim || v < 1 || v > 100) {
+            sched_reply_fail(req, 400, NULL, NULL, "limit must be 1..100");
+            return WEFT_EINVAL;
+        }
+        *limit = (int)v;
+    }
+    int rc = sched_query_param(req->query, "after", after, cap);
+    if (rc == WEFT_E2BIG) {
+        sched_reply_fail(req, 400, NULL, NULL, "after is not an id");
+        return WEFT_EINVAL;
+    }
+    if (rc)
+        after[0] = '\0';
+    return 0;
+}
+
+void sched_list_finish(cJSON *o, cJSON *data, int n, int limit)
+{
+    int more = n > limit;
+    if (more)
+        cJSON_DeleteItemFromArray(data, limit);
+    int have = cJSON_GetArraySize(data);
+    const cJSON *first = have ? cJSON_GetObjectItem(cJSON_GetArrayItem(data, 0), "id") : NULL;
+    const cJSON *last = have ? cJSON_GetObjectItem(cJSON_GetArrayItem(data, have - 1), "id") : NULL;
+    if (cJSON_IsString(first) && cJSON_IsString(last)) {
+        cJSON_AddStringToObject(o, "first_id", first->valuestring);
+        cJSON_AddStringToObject(o, "last_id", last->valuestring);
+    } else {
+        cJSON_AddNullToObject(o, "first_id");
+        cJSON_AddNullToObject(o, "last_id");
+    }
+    cJSON_AddBoolToObject(o, "has_more", more);
+}
+
 const char *sched_bearer(const struct weft_http_req *req)
 {
     const char *a = weft_http_header(req, "Authorization");

@@ -29,6 +29,14 @@ void sched_reply_fail(struct weft_http_req *req, int status, const char *type, c
  * its data array in *data. */
 struct cJSON *sched_list_object(struct cJSON **data);
 
+/* A list route's paging: ?limit (1..100, default 20) and ?after (an id,
+ * "" when absent). 0, or an error after answering 400. */
+int sched_page_query(struct weft_http_req *req, int *limit, char *after, size_t cap);
+/* Ends a list object whose data holds n items of a query for limit + 1
+ * (the one past the page tells that there is more): drops that one, and
+ * sets first_id, last_id and has_more. */
+void sched_list_finish(struct cJSON *o, struct cJSON *data, int n, int limit);
+
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
 const char *sched_bearer(const struct weft_http_req *req);
 

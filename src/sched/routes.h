@@ -31,6 +31,9 @@ enum sched_auth_kind {
  * successes are logged at debug level, so the access log shows what people
  * did. */
 #define SCHED_RF_QUIET 1
+/* A file upload: its body may be up to limits.max_file_bytes, not
+ * max_body_bytes (a caller without a valid key is refused before it). */
+#define SCHED_RF_UPLOAD 2
 
 #define SCHED_ROUTES(XX)                                                                           \
     XX(healthz, "GET", "/healthz", SCHED_AUTH_NONE, NULL, sched_h_healthz, 0)                      \
@@ -43,6 +46,18 @@ enum sched_auth_kind {
     XX(jobs_list, "GET", "/v1/jobs", SCHED_AUTH_KEY, NULL, sched_h_jobs_list, 0)                   \
     XX(jobs_stream, "GET", "/v1/jobs/{id}/stream", SCHED_AUTH_KEY, NULL, sched_h_jobs_stream, 0)   \
     XX(jobs_cancel, "DELETE", "/v1/jobs/{id}", SCHED_AUTH_KEY, NULL, sched_h_jobs_cancel, 0)       \
+    XX(files_create, "POST", "/v1/files", SCHED_AUTH_KEY, NULL, sched_h_files_create,              \
+       SCHED_RF_UPLOAD)                                                                            \
+    XX(files_list, "GET", "/v1/files", SCHED_AUTH_KEY, NULL, sched_h_files_list, 0)                \
+    XX(files_get, "GET", "/v1/files/{id}", SCHED_AUTH_KEY, NULL, sched_h_files_get, 0)             \
+    XX(files_content, "GET", "/v1/files/{id}/content", SCHED_AUTH_KEY, NULL,                       \
+       sched_h_files_content, 0)                                                                   \
+    XX(files_delete, "DELETE", "/v1/files/{id}", SCHED_AUTH_KEY, NULL, sched_h_files_delete, 0)    \
+    XX(batches_create, "POST", "/v1/batches", SCHED_AUTH_KEY, NULL, sched_h_batches_create, 0)     \
+    XX(batches_list, "GET", "/v1/batches", SCHED_AUTH_KEY, NULL, sched_h_batches_list, 0)          \
+    XX(batches_get, "GET", "/v1/batches/{id}", SCHED_AUTH_KEY, NULL, sched_h_batches_get, 0)       \
+    XX(batches_cancel, "POST", "/v1/batches/{id}/cancel", SCHED_AUTH_KEY, NULL,                    \
+       sched_h_batches_cancel, 0)                                                                  \
     XX(admin_nodes, "GET", "/v1/admin/nodes", SCHED_AUTH_ADMIN, NULL, sched_h_admin_nodes, 0)      \
     XX(admin_region, "GET", "/v1/admin/region", SCHED_AUTH_ADMIN, NULL, sched_h_admin_region, 0)   \
     XX(admin_events, "GET", "/v1/admin/events", SCHED_AUTH_ADMIN, NULL, sched_h_admin_events, 0)   \

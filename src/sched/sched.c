@@ -18,6 +18,7 @@
 #include "weft/http_client.h"
 #include "weft/log.h"
 #include "weft/time.h"
+#include "weft/form.h"
 #include "weft/tls.h"
 
 static const struct weft_cfg_field limits_fields[] = {
@@ -45,6 +46,10 @@ static const struct weft_cfg_field limits_fields[] = {
                    "queued and running jobs (jobs API) one key may have, so none fills the queue"),
     WEFT_CFG_INT_F(struct sched_limits_cfg, job_max_wait_s, "job_max_wait_s", 1, 366 * 86400, 0,
                    "a job given no deadline must start within this, s, or it expires"),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_file_bytes, "max_file_bytes", 1024, 512 << 20, 0,
+                   "An uploaded file (POST /v1/files), in bytes; held in memory while it arrives."),
+    WEFT_CFG_INT_F(struct sched_limits_cfg, max_batch_lines, "max_batch_lines", 1, 1000000, 0,
+                   "Requests in one batch; each is a job and counts toward max_jobs_per_key."),
     WEFT_CFG_INT_F(struct sched_limits_cfg, max_work_wait_s, "max_work_wait_s", 1, 300, 0,
                    "Longest long-poll a node may ask for."),
     WEFT_CFG_END,
@@ -108,6 +113,8 @@ void sched_config_default(struct sched_config *cfg)
     cfg->limits.token_window_ms = 15000;
     cfg->limits.max_jobs_per_key = 1000;
     cfg->limits.job_max_wait_s = 7 * 86400;
+    cfg->limits.max_file_bytes = 32 << 20;
+    cfg->limits.max_batch_lines = 50000;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
 
@@ -157,6 +164,8 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
         return WEFT_ENOMEM;
     s->loop = loop;
     s->cfg = *cfg;
+    /* GMime counts its set-ups: one per scheduler started is harmless. */
+    weft_form_init();
     sched_core_init(s, &sched_client_events);
     weft_list_init(&s->resumes);
     weft_list_init(&s->keys);

@@ -1,6 +1,7 @@
 /* The store's front: picks the backend by the path's form and forwards
  * each call to it (store_backend.h), plus what every backend shares:
  * credentials, token packing, job rows. See include/weft/store.h. */
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -213,11 +214,116 @@ int weft_store_tx_end(struct weft_store *st, int commit)
     return st->ops->tx_end(st, commit);
 }
 
+/* ---- files and batches ---- */
+
+int weft_store_file_put(struct weft_store *st, const struct weft_file_row *f, const void *data,
+                        size_t len)
+{
+    int rc = st->ops->file_put(st, f, data, len);
+    return rc < 0 ? rc : 0;
+}
+
+int weft_store_file_get(struct weft_store *st, const char *id, const char *key_id,
+                        struct weft_file_row *f, int with_data)
+{
+    return st->ops->file_get(st, id, key_id, f, with_data);
+}
+
+int weft_store_file_delete(struct weft_store *st, const char *id, const char *key_id)
+{
+    return st->ops->file_delete(st, id, key_id);
+}
+
+int weft_store_file_list(struct weft_store *st, const char *key_id, const char *purpose,
+                         const char *after, int limit,
+                         void (*cb)(const struct weft_file_row *f, void *ud), void *ud)
+{
+    return st->ops->file_list(st, key_id, purpose, after, limit, 0, cb, ud);
+}
+
+int weft_store_batch_create(struct weft_store *st, const struct weft_batch_row *b,
+                            struct weft_job_row *rows, const char *const *custom_ids, int n)
+{
+    int rc = st->ops->tx_begin(st);
+    if (rc)
+        return rc;
+    rc = st->ops->batch_put(st, b);
+    rc = rc == 1 ? 0 : rc < 0 ? rc : WEFT_EEXIST;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        int existing = 0;
+        rc = st->ops->job_insert(st, &rows[i], &existing);
+        if (rc == 0)
+            rc = st->ops->batch_line_put(st, b->id, i, custom_ids[i], rows[i].id);
+        rc = rc < 0 ? rc : 0;
+    }
+    int end = st->ops->tx_end(st, rc == 0);
+    return rc ? rc : end;
+}
+
+int weft_store_batch_get(struct weft_store *st, const char *id, const char *key_id,
+                         struct weft_batch_row *b)
+{
+    return st->ops->batch_get(st, id, key_id, b);
+}
+
+int weft_store_batch_list(struct weft_store *st, const char *key_id, const char *after, int limit,
+                          void (*cb)(const struct weft_batch_row *b, void *ud), void *ud)
+{
+    return st->ops->batch_list(st, key_id, after, limit, cb, ud);
+}
+
+int weft_store_batch_lines(struct weft_store *st, const char *id,
+                           void (*cb)(int line, const char *custom_id,
+                                      const struct weft_job_row *job, void *ud),
+                           void *ud)
+{
+    return st->ops->batch_lines(st, id, cb, ud);
+}
+
+int weft_store_batch_cancel(struct weft_store *st, const char *id, int64_t now_ms)
+{
+    return st->ops->batch_cancel(st, id, now_ms);
+}
+
+int weft_store_batch_finalize(struct weft_store *st, const struct weft_batch_row *b,
+                              const struct weft_file_row *out, const char *out_data, size_t out_len,
+                              const struct weft_file_row *err, const char *err_data, size_t err_len)
+{
+    int rc = st->ops->tx_begin(st);
+    if (rc)
+        return rc;
+    int done = st->ops->batch_final(st, b);
+    rc = done < 0 ? done : 0;
+    /* Only the call that finalized writes the files: they are made from
+     * the same lines, so a second finalizer's would be the same. */
+    if (rc == 0 && done == 1 && out)
+        rc = st->ops->file_put(st, out, out_data, out_len);
+    if (rc >= 0 && done == 1 && err)
+        rc = st->ops->file_put(st, err, err_data, err_len);
+    rc = rc < 0 ? rc : 0;
+    int end = st->ops->tx_end(st, rc == 0);
+    return rc ? rc : end ? end : done;
+}
+
+void weft_file_row_free(struct weft_file_row *f)
+{
+    free(f->data);
+    f->data = NULL;
+}
+
+void weft_batch_row_free(struct weft_batch_row *b)
+{
+    free(b->metadata);
+    b->metadata = NULL;
+}
+
 /* ---- migration ---- */
 
 struct migrate_ctx {
     struct weft_store *to;
+    struct weft_store *from;
     struct weft_migrate_counts *n;
+    int rc; /* the first error of a callback that cannot return one */
 };
 
 static int count(struct migrate_ctx *m, int rc, int *bucket)
@@ -255,6 +361,52 @@ static int sink_job(void *ud, const struct weft_job_row *row)
     return count(m, m->to->ops->import_job(m->to, row), &m->n->jobs);
 }
 
+static void sink_file(const struct weft_file_row *f, void *ud)
+{
+    struct migrate_ctx *m = ud;
+    if (m->rc == 0)
+        m->rc = count(m, m->to->ops->file_put(m->to, f, f->data, (size_t)f->bytes), &m->n->files);
+}
+
+/* The batch's lines go with it (their jobs went with the rows). */
+struct line_ctx {
+    struct migrate_ctx *m;
+    const char *batch_id;
+};
+
+static void sink_batch_line(int line, const char *custom_id, const struct weft_job_row *job,
+                            void *ud)
+{
+    struct line_ctx *l = ud;
+    if (l->m->rc == 0) {
+        int rc = l->m->to->ops->batch_line_put(l->m->to, l->batch_id, line, custom_id, job->id);
+        l->m->rc = rc < 0 ? rc : 0;
+    }
+}
+
+static void sink_batch(const struct weft_batch_row *b, void *ud)
+{
+    struct migrate_ctx *m = ud;
+    if (m->rc == 0)
+        m->rc = count(m, m->to->ops->batch_put(m->to, b), &m->n->batches);
+    struct line_ctx l = {m, b->id};
+    if (m->rc == 0) {
+        int n = m->from->ops->batch_lines(m->from, b->id, sink_batch_line, &l);
+        if (n < 0 && m->rc == 0)
+            m->rc = n;
+    }
+}
+
+/* Files (with their content) and batches, after the rows export_rows
+ * copies: through the operations every backend has. */
+static int migrate_batches(struct weft_store *from, struct migrate_ctx *m)
+{
+    int n = from->ops->file_list(from, NULL, NULL, NULL, INT_MAX, 1, sink_file, m);
+    if (n >= 0 && m->rc == 0)
+        n = from->ops->batch_list(from, NULL, NULL, INT_MAX, sink_batch, m);
+    return n < 0 ? n : m->rc;
+}
+
 int weft_store_migrate(struct weft_store *from, struct weft_store *to,
                        struct weft_migrate_counts *counts, char *err, size_t errcap)
 {
@@ -267,10 +419,12 @@ int weft_store_migrate(struct weft_store *from, struct weft_store *to,
         return WEFT_EINVAL;
     }
     static const struct store_sink sink = {sink_key, sink_node, sink_limits, sink_job};
-    struct migrate_ctx m = {.to = to, .n = counts};
+    struct migrate_ctx m = {.to = to, .from = from, .n = counts};
     int rc = to->ops->tx_begin(to);
     if (rc == 0)
         rc = from->ops->export_rows(from, &sink, &m);
+    if (rc == 0)
+        rc = migrate_batches(from, &m);
     int end = to->ops->tx_end(to, rc == 0);
     if (rc == 0)
         rc = end;

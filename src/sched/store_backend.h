@@ -75,6 +75,31 @@ struct store_ops {
     int (*import_node)(struct weft_store *st, const char *name, int64_t created_ms, int revoked,
                        const struct store_cred *c);
     int (*import_job)(struct weft_store *st, const struct weft_job_row *row);
+    /* Files and batches. The puts return 1 (written), 0 (there already)
+     * or an error: a migration counts with them. */
+    int (*file_put)(struct weft_store *st, const struct weft_file_row *f, const void *data,
+                    size_t len);
+    int (*file_get)(struct weft_store *st, const char *id, const char *key_id,
+                    struct weft_file_row *f, int with_data);
+    int (*file_delete)(struct weft_store *st, const char *id, const char *key_id);
+    int (*file_list)(struct weft_store *st, const char *key_id, const char *purpose,
+                     const char *after, int limit, int with_data,
+                     void (*cb)(const struct weft_file_row *f, void *ud), void *ud);
+    int (*batch_put)(struct weft_store *st, const struct weft_batch_row *b);
+    int (*batch_line_put)(struct weft_store *st, const char *batch_id, int line,
+                          const char *custom_id, const char *job_id);
+    int (*batch_get)(struct weft_store *st, const char *id, const char *key_id,
+                     struct weft_batch_row *b);
+    int (*batch_list)(struct weft_store *st, const char *key_id, const char *after, int limit,
+                      void (*cb)(const struct weft_batch_row *b, void *ud), void *ud);
+    int (*batch_lines)(struct weft_store *st, const char *id,
+                       void (*cb)(int line, const char *custom_id, const struct weft_job_row *job,
+                                  void *ud),
+                       void *ud);
+    int (*batch_cancel)(struct weft_store *st, const char *id, int64_t now_ms);
+    /* Sets status, done_ms and the file ids of a batch not yet final: the
+     * rows changed (1 or 0), or an error. */
+    int (*batch_final)(struct weft_store *st, const struct weft_batch_row *b);
 };
 
 /* The part of every backend's struct that store.c reads. */
@@ -88,6 +113,39 @@ int store_sqlite_open(struct weft_store **out, const char *path, char *err, size
 int store_pg_open(struct weft_store **out, const char *conninfo, char *err, size_t errcap);
 
 /* ---- shared by the backends ---- */
+
+/* The SQL both backends use for files and batches (their dialects agree
+ * on it): the tables, and a batch's columns with its lines' counts. */
+#define STORE_FILES_SCHEMA                                                                         \
+    "CREATE TABLE IF NOT EXISTS files("                                                            \
+    " id TEXT PRIMARY KEY, key_id TEXT NOT NULL, purpose TEXT NOT NULL, filename TEXT NOT NULL,"   \
+    " bytes BIGINT NOT NULL, created_ms BIGINT NOT NULL, data " STORE_BLOB " NOT NULL);"           \
+    "CREATE INDEX IF NOT EXISTS files_page ON files(key_id, created_ms, id);"                      \
+    "CREATE TABLE IF NOT EXISTS batches("                                                          \
+    " id TEXT PRIMARY KEY, key_id TEXT NOT NULL, input_file_id TEXT NOT NULL,"                     \
+    " kind INT NOT NULL, created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL,"                  \
+    " cancel_ms BIGINT NOT NULL DEFAULT 0, done_ms BIGINT NOT NULL DEFAULT 0,"                     \
+    " status TEXT NOT NULL DEFAULT '', output_file_id TEXT NOT NULL DEFAULT '',"                   \
+    " error_file_id TEXT NOT NULL DEFAULT '', metadata TEXT, total INT NOT NULL);"                 \
+    "CREATE INDEX IF NOT EXISTS batches_page ON batches(key_id, created_ms, id);"                  \
+    "CREATE TABLE IF NOT EXISTS batch_lines("                                                      \
+    " batch_id TEXT NOT NULL, line INT NOT NULL, custom_id TEXT NOT NULL, job_id TEXT NOT NULL,"   \
+    " PRIMARY KEY(batch_id, line));"
+#define STORE_BATCH_LINES_OF(cond)                                                                 \
+    "(SELECT count(*) FROM batch_lines l JOIN jobs j ON j.id=l.job_id WHERE l.batch_id=b.id "      \
+    "AND " cond ")"
+/* 17 columns: the row's 13, then succeeded, failed, open, last finish. */
+#define STORE_BATCH_COLS                                                                                                \
+    "b.id,b.key_id,b.input_file_id,b.kind,b.created_ms,b.expires_ms,b.cancel_ms,b.done_ms,"                             \
+    "b.status,b.output_file_id,b.error_file_id,b.metadata,b.total," STORE_BATCH_LINES_OF("j."                           \
+                                                                                         "state="                       \
+                                                                                         "2") "," STORE_BATCH_LINES_OF( \
+        "j.state>2") "," STORE_BATCH_LINES_OF("j.state<2") ","                                                          \
+                                                           "(SELECT "                                                   \
+                                                           "coalesce(max(j.finished_ms),0) FROM "                       \
+                                                           "batch_lines l JOIN jobs j ON "                              \
+                                                           "j.id=l.job_id"                                              \
+                                                           " WHERE l.batch_id=b.id)"
 
 /* A credential as stored: "<prefix><id>.<secret>" hashed with a salt. */
 struct store_cred {

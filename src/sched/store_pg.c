@@ -36,7 +36,8 @@ struct pg {
     char last_error[256];
 };
 
-#define PG(st) ((struct pg *)(st))
+#define PG(st)     ((struct pg *)(st))
+#define STORE_BLOB "BYTEA"
 
 static const char schema[] =
     "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ");"
@@ -63,7 +64,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS jobs_page ON jobs(key_id, created_ms, id);"
     "CREATE TABLE IF NOT EXISTS journal("
     " job_id TEXT NOT NULL, start INT NOT NULL, tokens BYTEA NOT NULL, text BYTEA NOT NULL,"
-    " PRIMARY KEY(job_id, start));";
+    " PRIMARY KEY(job_id, start));" STORE_FILES_SCHEMA;
 
 /* The connection's last error, one line, with any password left out
  * (libpq's messages never carry it). */
@@ -898,6 +899,270 @@ static int pg_notify(struct weft_store *st)
     return n < 0 ? n : 0;
 }
 
+/* ---- files and batches ------------------------------------------------- */
+
+#define FILE_COLS "id,key_id,purpose,filename,bytes,created_ms"
+
+static void file_from(const PGresult *r, int i, struct weft_file_row *f)
+{
+    memset(f, 0, sizeof *f);
+    copy_val(f->id, sizeof f->id, r, i, 0);
+    copy_val(f->key_id, sizeof f->key_id, r, i, 1);
+    copy_val(f->purpose, sizeof f->purpose, r, i, 2);
+    copy_val(f->filename, sizeof f->filename, r, i, 3);
+    f->bytes = val_ll(r, i, 4);
+    f->created_ms = val_ll(r, i, 5);
+}
+
+/* The content of file f->id into f->data, as bytes (a binary result). */
+static int file_data(struct pg *p, struct weft_file_row *f)
+{
+    const char *v[] = {f->id};
+    PGresult *r = run_fmt(p, "SELECT data FROM files WHERE id=$1", 1, v, NULL, 1);
+    if (!r)
+        return WEFT_ESTORE;
+    int rc = WEFT_ENOENT;
+    if (PQntuples(r) == 1) {
+        size_t n = (size_t)PQgetlength(r, 0, 0);
+        f->data = malloc(n + 1);
+        rc = f->data ? 0 : WEFT_ENOMEM;
+        if (f->data) {
+            memcpy(f->data, PQgetvalue(r, 0, 0), n);
+            f->data[n] = '\0';
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_file_put(struct weft_store *st, const struct weft_file_row *f, const void *data,
+                       size_t len)
+{
+    if (len > INT32_MAX)
+        return WEFT_ELIMIT;
+    char bytes[24], created[24];
+    snprintf(bytes, sizeof bytes, "%zu", len);
+    snprintf(created, sizeof created, "%lld", (long long)f->created_ms);
+    /* An empty file goes as a text-format '' (a binary one needs a length). */
+    const char *v[] = {
+        f->id, f->key_id, f->purpose, f->filename, bytes, created, len ? (const char *)data : ""};
+    const int lens[] = {0, 0, 0, 0, 0, 0, (int)len};
+    PGresult *r = run_fmt(PG(st),
+                          "INSERT INTO files(" FILE_COLS ",data) VALUES($1,$2,$3,$4,$5,$6,$7)"
+                          " ON CONFLICT (id) DO NOTHING",
+                          7, v, lens, 0);
+    if (!r)
+        return WEFT_ESTORE;
+    int n = cmd_tuples(r);
+    PQclear(r);
+    return n;
+}
+
+static int pg_file_get(struct weft_store *st, const char *id, const char *key_id,
+                       struct weft_file_row *f, int with_data)
+{
+    const char *v[] = {id, key_id};
+    PGresult *r = run(PG(st),
+                      "SELECT " FILE_COLS " FROM files WHERE id=$1 AND ($2::text IS NULL OR"
+                      " key_id=$2)",
+                      2, v);
+    if (!r)
+        return WEFT_ESTORE;
+    int rc = WEFT_ENOENT;
+    if (PQntuples(r) == 1) {
+        file_from(r, 0, f);
+        rc = with_data ? file_data(PG(st), f) : 0;
+        if (rc)
+            weft_file_row_free(f);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_file_delete(struct weft_store *st, const char *id, const char *key_id)
+{
+    const char *v[] = {id, key_id};
+    int n = run_changes(PG(st), "DELETE FROM files WHERE id=$1 AND ($2::text IS NULL OR key_id=$2)",
+                        2, v);
+    return n < 0 ? n : n == 0 ? WEFT_ENOENT : 0;
+}
+
+static int pg_file_list(struct weft_store *st, const char *key_id, const char *purpose,
+                        const char *after, int limit, int with_data,
+                        void (*cb)(const struct weft_file_row *f, void *ud), void *ud)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[] = {key_id, purpose, after, lim};
+    PGresult *r = run(PG(st),
+                      "SELECT " FILE_COLS " FROM files WHERE ($1::text IS NULL OR key_id=$1) AND"
+                      " ($2::text IS NULL OR purpose=$2) AND ($3::text IS NULL OR"
+                      " (created_ms, id) < (SELECT created_ms, id FROM files WHERE id=$3))"
+                      " ORDER BY created_ms DESC, id DESC LIMIT $4",
+                      4, v);
+    if (!r)
+        return WEFT_ESTORE;
+    int n = PQntuples(r), rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        struct weft_file_row f;
+        file_from(r, i, &f);
+        rc = with_data ? file_data(PG(st), &f) : 0;
+        if (rc == 0)
+            cb(&f, ud);
+        weft_file_row_free(&f);
+    }
+    PQclear(r);
+    return rc ? rc : n;
+}
+
+static int pg_batch_put(struct weft_store *st, const struct weft_batch_row *b)
+{
+    char kind[8], created[24], expires[24], cancel[24], done[24], total[16];
+    snprintf(kind, sizeof kind, "%d", b->kind);
+    snprintf(created, sizeof created, "%lld", (long long)b->created_ms);
+    snprintf(expires, sizeof expires, "%lld", (long long)b->expires_ms);
+    snprintf(cancel, sizeof cancel, "%lld", (long long)b->cancel_ms);
+    snprintf(done, sizeof done, "%lld", (long long)b->done_ms);
+    snprintf(total, sizeof total, "%d", b->total);
+    const char *v[] = {
+        b->id,     b->key_id,         b->input_file_id, kind,        created, expires, cancel, done,
+        b->status, b->output_file_id, b->error_file_id, b->metadata, total};
+    return run_changes(PG(st),
+                       "INSERT INTO batches(id,key_id,input_file_id,kind,created_ms,expires_ms,"
+                       "cancel_ms,done_ms,status,output_file_id,error_file_id,metadata,total)"
+                       " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+                       " ON CONFLICT (id) DO NOTHING",
+                       13, v);
+}
+
+static int pg_batch_line_put(struct weft_store *st, const char *batch_id, int line,
+                             const char *custom_id, const char *job_id)
+{
+    char ln[16];
+    snprintf(ln, sizeof ln, "%d", line);
+    const char *v[] = {batch_id, ln, custom_id, job_id};
+    return run_changes(PG(st),
+                       "INSERT INTO batch_lines(batch_id,line,custom_id,job_id)"
+                       " VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+                       4, v);
+}
+
+static void batch_from(const PGresult *r, int i, struct weft_batch_row *b)
+{
+    memset(b, 0, sizeof *b);
+    copy_val(b->id, sizeof b->id, r, i, 0);
+    copy_val(b->key_id, sizeof b->key_id, r, i, 1);
+    copy_val(b->input_file_id, sizeof b->input_file_id, r, i, 2);
+    b->kind = (int)val_ll(r, i, 3);
+    b->created_ms = val_ll(r, i, 4);
+    b->expires_ms = val_ll(r, i, 5);
+    b->cancel_ms = val_ll(r, i, 6);
+    b->done_ms = val_ll(r, i, 7);
+    copy_val(b->status, sizeof b->status, r, i, 8);
+    copy_val(b->output_file_id, sizeof b->output_file_id, r, i, 9);
+    copy_val(b->error_file_id, sizeof b->error_file_id, r, i, 10);
+    b->metadata = dup_val(r, i, 11);
+    b->total = (int)val_ll(r, i, 12);
+    b->succeeded = (int)val_ll(r, i, 13);
+    b->failed = (int)val_ll(r, i, 14);
+    b->open = (int)val_ll(r, i, 15);
+    b->last_finished_ms = val_ll(r, i, 16);
+}
+
+static int each_batch(PGresult *r, void (*cb)(const struct weft_batch_row *b, void *ud), void *ud)
+{
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        struct weft_batch_row b;
+        batch_from(r, i, &b);
+        cb(&b, ud);
+        weft_batch_row_free(&b);
+    }
+    PQclear(r);
+    return n;
+}
+
+static void batch_one(const struct weft_batch_row *b, void *ud)
+{
+    struct weft_batch_row *out = ud;
+    *out = *b;
+    /* The copy takes the metadata; each_batch frees an empty row. */
+    out->metadata = b->metadata ? strdup(b->metadata) : NULL;
+}
+
+static int pg_batch_get(struct weft_store *st, const char *id, const char *key_id,
+                        struct weft_batch_row *b)
+{
+    const char *v[] = {id, key_id};
+    PGresult *r = run(PG(st),
+                      "SELECT " STORE_BATCH_COLS " FROM batches b WHERE b.id=$1 AND"
+                      " ($2::text IS NULL OR b.key_id=$2)",
+                      2, v);
+    if (!r)
+        return WEFT_ESTORE;
+    return each_batch(r, batch_one, b) == 1 ? 0 : WEFT_ENOENT;
+}
+
+static int pg_batch_list(struct weft_store *st, const char *key_id, const char *after, int limit,
+                         void (*cb)(const struct weft_batch_row *b, void *ud), void *ud)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[] = {key_id, after, lim};
+    PGresult *r = run(PG(st),
+                      "SELECT " STORE_BATCH_COLS " FROM batches b WHERE ($1::text IS NULL OR"
+                      " b.key_id=$1) AND ($2::text IS NULL OR (b.created_ms, b.id) <"
+                      " (SELECT created_ms, id FROM batches WHERE id=$2))"
+                      " ORDER BY b.created_ms DESC, b.id DESC LIMIT $3",
+                      3, v);
+    return r ? each_batch(r, cb, ud) : WEFT_ESTORE;
+}
+
+static int pg_batch_lines(struct weft_store *st, const char *id,
+                          void (*cb)(int line, const char *custom_id,
+                                     const struct weft_job_row *job, void *ud),
+                          void *ud)
+{
+    const char *v[] = {id};
+    /* JOB_COLS first (job_from reads from column 0); no column of
+     * batch_lines shares a name with one of jobs. */
+    PGresult *r = run(PG(st),
+                      "SELECT " JOB_COLS ",line,custom_id FROM batch_lines"
+                      " JOIN jobs ON jobs.id=batch_lines.job_id WHERE batch_id=$1 ORDER BY line",
+                      1, v);
+    if (!r)
+        return WEFT_ESTORE;
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        struct weft_job_row j;
+        job_from(r, i, &j);
+        cb((int)val_ll(r, i, 16), PQgetvalue(r, i, 17), &j, ud);
+        weft_job_row_free(&j);
+    }
+    PQclear(r);
+    return n;
+}
+
+static int pg_batch_cancel(struct weft_store *st, const char *id, int64_t now_ms)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *v[] = {now, id};
+    return run_changes(
+        PG(st), "UPDATE batches SET cancel_ms=$1 WHERE id=$2 AND cancel_ms=0 AND status=''", 2, v);
+}
+
+static int pg_batch_final(struct weft_store *st, const struct weft_batch_row *b)
+{
+    char done[24];
+    snprintf(done, sizeof done, "%lld", (long long)b->done_ms);
+    const char *v[] = {b->status, done, b->output_file_id, b->error_file_id, b->id};
+    return run_changes(PG(st),
+                       "UPDATE batches SET status=$1,done_ms=$2,output_file_id=$3,"
+                       "error_file_id=$4 WHERE id=$5 AND status=''",
+                       5, v);
+}
+
 static const struct store_ops pg_ops = {
     .kind = "postgresql",
     .shared = 1,
@@ -934,6 +1199,17 @@ static const struct store_ops pg_ops = {
     .notify_fd = pg_notify_fd,
     .notify_drain = pg_notify_drain,
     .notify = pg_notify,
+    .file_put = pg_file_put,
+    .file_get = pg_file_get,
+    .file_delete = pg_file_delete,
+    .file_list = pg_file_list,
+    .batch_put = pg_batch_put,
+    .batch_line_put = pg_batch_line_put,
+    .batch_get = pg_batch_get,
+    .batch_list = pg_batch_list,
+    .batch_lines = pg_batch_lines,
+    .batch_cancel = pg_batch_cancel,
+    .batch_final = pg_batch_final,
 };
 
 int store_pg_open(struct weft_store **out, const char *conninfo, char *err, size_t errcap)

@@ -15,7 +15,8 @@ struct sq {
     sqlite3 *db;
 };
 
-#define DB(st) (((struct sq *)(st))->db)
+#define DB(st)     (((struct sq *)(st))->db)
+#define STORE_BLOB "BLOB"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS api_keys("
@@ -38,7 +39,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms);"
     "CREATE TABLE IF NOT EXISTS journal("
     " job_id TEXT NOT NULL, start INTEGER NOT NULL, tokens BLOB NOT NULL, text BLOB NOT NULL,"
-    " PRIMARY KEY(job_id, start));";
+    " PRIMARY KEY(job_id, start));" STORE_FILES_SCHEMA;
 
 /* Version 2 added the job's model, seed, lease and whether it is a
  * streamed request. */
@@ -875,6 +876,302 @@ static int sq_tx_end(struct weft_store *st, int commit)
     return commit ? db_err(st) : 0;
 }
 
+/* ---- files and batches ------------------------------------------------- */
+
+#define FILE_COLS "id,key_id,purpose,filename,bytes,created_ms"
+
+static void file_from_row(sqlite3_stmt *s, struct weft_file_row *f, int with_data)
+{
+    memset(f, 0, sizeof *f);
+    copy_col(f->id, sizeof f->id, s, 0);
+    copy_col(f->key_id, sizeof f->key_id, s, 1);
+    copy_col(f->purpose, sizeof f->purpose, s, 2);
+    copy_col(f->filename, sizeof f->filename, s, 3);
+    f->bytes = sqlite3_column_int64(s, 4);
+    f->created_ms = sqlite3_column_int64(s, 5);
+    if (with_data) {
+        const void *p = sqlite3_column_blob(s, 6);
+        size_t n = (size_t)sqlite3_column_bytes(s, 6);
+        f->data = malloc(n + 1);
+        if (f->data) {
+            if (n)
+                memcpy(f->data, p, n);
+            f->data[n] = '\0';
+        }
+    }
+}
+
+static int sq_file_put(struct weft_store *st, const struct weft_file_row *f, const void *data,
+                       size_t len)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT OR IGNORE INTO files(" FILE_COLS ",data) VALUES(?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, f->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, f->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, f->purpose, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, f->filename, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)len);
+    sqlite3_bind_int64(s, 6, f->created_ms);
+    sqlite3_bind_blob64(s, 7, len ? data : "", len, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static void bind_key(sqlite3_stmt *s, int i, const char *key_id)
+{
+    if (key_id)
+        sqlite3_bind_text(s, i, key_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static int sq_file_get(struct weft_store *st, const char *id, const char *key_id,
+                       struct weft_file_row *f, int with_data)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           with_data ? "SELECT " FILE_COLS ",data FROM files WHERE id=?1 AND "
+                                       "(?2 IS NULL OR key_id=?2)"
+                                     : "SELECT " FILE_COLS " FROM files WHERE id=?1 AND "
+                                       "(?2 IS NULL OR key_id=?2)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    bind_key(s, 2, key_id);
+    int rc = WEFT_ENOENT;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        file_from_row(s, f, with_data);
+        rc = with_data && !f->data ? WEFT_ENOMEM : 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_file_delete(struct weft_store *st, const char *id, const char *key_id)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "DELETE FROM files WHERE id=?1 AND (?2 IS NULL OR key_id=?2)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    bind_key(s, 2, key_id);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    return rc < 0 ? rc : rc == 0 ? WEFT_ENOENT : 0;
+}
+
+static int sq_file_list(struct weft_store *st, const char *key_id, const char *purpose,
+                        const char *after, int limit, int with_data,
+                        void (*cb)(const struct weft_file_row *f, void *ud), void *ud)
+{
+    sqlite3_stmt *s;
+    const char *sql =
+        with_data ? "SELECT " FILE_COLS ",data FROM files WHERE (?1 IS NULL OR key_id=?1) AND"
+                    " (?2 IS NULL OR purpose=?2) AND (?3 IS NULL OR (created_ms, id) <"
+                    " (SELECT created_ms, id FROM files WHERE id=?3))"
+                    " ORDER BY created_ms DESC, id DESC LIMIT ?4"
+                  : "SELECT " FILE_COLS " FROM files WHERE (?1 IS NULL OR key_id=?1) AND"
+                    " (?2 IS NULL OR purpose=?2) AND (?3 IS NULL OR (created_ms, id) <"
+                    " (SELECT created_ms, id FROM files WHERE id=?3))"
+                    " ORDER BY created_ms DESC, id DESC LIMIT ?4";
+    if (sqlite3_prepare_v2(DB(st), sql, -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    bind_key(s, 1, key_id);
+    bind_key(s, 2, purpose);
+    bind_key(s, 3, after);
+    sqlite3_bind_int(s, 4, limit);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_file_row f;
+        file_from_row(s, &f, with_data);
+        if (with_data && !f.data) {
+            sqlite3_finalize(s);
+            return WEFT_ENOMEM;
+        }
+        cb(&f, ud);
+        weft_file_row_free(&f);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int sq_batch_put(struct weft_store *st, const struct weft_batch_row *b)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT OR IGNORE INTO batches(id,key_id,input_file_id,kind,created_ms,"
+                           "expires_ms,cancel_ms,done_ms,status,output_file_id,error_file_id,"
+                           "metadata,total) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, b->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, b->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, b->input_file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, b->kind);
+    sqlite3_bind_int64(s, 5, b->created_ms);
+    sqlite3_bind_int64(s, 6, b->expires_ms);
+    sqlite3_bind_int64(s, 7, b->cancel_ms);
+    sqlite3_bind_int64(s, 8, b->done_ms);
+    sqlite3_bind_text(s, 9, b->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, b->output_file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, b->error_file_id, -1, SQLITE_STATIC);
+    bind_key(s, 12, b->metadata);
+    sqlite3_bind_int(s, 13, b->total);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_batch_line_put(struct weft_store *st, const char *batch_id, int line,
+                             const char *custom_id, const char *job_id)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT OR IGNORE INTO batch_lines(batch_id,line,custom_id,job_id)"
+                           " VALUES(?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, batch_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, line);
+    sqlite3_bind_text(s, 3, custom_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, job_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static void batch_from_row(sqlite3_stmt *s, struct weft_batch_row *b)
+{
+    memset(b, 0, sizeof *b);
+    copy_col(b->id, sizeof b->id, s, 0);
+    copy_col(b->key_id, sizeof b->key_id, s, 1);
+    copy_col(b->input_file_id, sizeof b->input_file_id, s, 2);
+    b->kind = sqlite3_column_int(s, 3);
+    b->created_ms = sqlite3_column_int64(s, 4);
+    b->expires_ms = sqlite3_column_int64(s, 5);
+    b->cancel_ms = sqlite3_column_int64(s, 6);
+    b->done_ms = sqlite3_column_int64(s, 7);
+    copy_col(b->status, sizeof b->status, s, 8);
+    copy_col(b->output_file_id, sizeof b->output_file_id, s, 9);
+    copy_col(b->error_file_id, sizeof b->error_file_id, s, 10);
+    b->metadata = dup_col(s, 11);
+    b->total = sqlite3_column_int(s, 12);
+    b->succeeded = sqlite3_column_int(s, 13);
+    b->failed = sqlite3_column_int(s, 14);
+    b->open = sqlite3_column_int(s, 15);
+    b->last_finished_ms = sqlite3_column_int64(s, 16);
+}
+
+static int sq_batch_get(struct weft_store *st, const char *id, const char *key_id,
+                        struct weft_batch_row *b)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT " STORE_BATCH_COLS " FROM batches b WHERE b.id=?1 AND"
+                           " (?2 IS NULL OR b.key_id=?2)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    bind_key(s, 2, key_id);
+    int rc = WEFT_ENOENT;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        batch_from_row(s, b);
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_batch_list(struct weft_store *st, const char *key_id, const char *after, int limit,
+                         void (*cb)(const struct weft_batch_row *b, void *ud), void *ud)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT " STORE_BATCH_COLS " FROM batches b WHERE"
+                           " (?1 IS NULL OR b.key_id=?1) AND (?2 IS NULL OR (b.created_ms, b.id) <"
+                           " (SELECT created_ms, id FROM batches WHERE id=?2))"
+                           " ORDER BY b.created_ms DESC, b.id DESC LIMIT ?3",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    bind_key(s, 1, key_id);
+    bind_key(s, 2, after);
+    sqlite3_bind_int(s, 3, limit);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_batch_row b;
+        batch_from_row(s, &b);
+        cb(&b, ud);
+        weft_batch_row_free(&b);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int sq_batch_lines(struct weft_store *st, const char *id,
+                          void (*cb)(int line, const char *custom_id,
+                                     const struct weft_job_row *job, void *ud),
+                          void *ud)
+{
+    sqlite3_stmt *s;
+    /* JOB_COLS first (job_from_row reads from column 0); no column of
+     * batch_lines shares a name with one of jobs. */
+    if (sqlite3_prepare_v2(DB(st),
+                           "SELECT " JOB_COLS ",line,custom_id FROM batch_lines"
+                           " JOIN jobs ON jobs.id=batch_lines.job_id WHERE batch_id=?"
+                           " ORDER BY line",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        struct weft_job_row r;
+        job_from_row(s, &r);
+        cb(sqlite3_column_int(s, 16), (const char *)sqlite3_column_text(s, 17), &r, ud);
+        weft_job_row_free(&r);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int sq_batch_cancel(struct weft_store *st, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(
+            DB(st), "UPDATE batches SET cancel_ms=? WHERE id=? AND cancel_ms=0 AND status=''", -1,
+            &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_int64(s, 1, now_ms);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_batch_final(struct weft_store *st, const struct weft_batch_row *b)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "UPDATE batches SET status=?,done_ms=?,output_file_id=?,error_file_id=?"
+                           " WHERE id=? AND status=''",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, b->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, b->done_ms);
+    sqlite3_bind_text(s, 3, b->output_file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, b->error_file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, b->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(DB(st)) : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static const struct store_ops sq_ops = {
     .kind = "sqlite",
     .shared = 0,
@@ -906,6 +1203,17 @@ static const struct store_ops sq_ops = {
     .export_rows = sq_export,
     .tx_begin = sq_tx_begin,
     .tx_end = sq_tx_end,
+    .file_put = sq_file_put,
+    .file_get = sq_file_get,
+    .file_delete = sq_file_delete,
+    .file_list = sq_file_list,
+    .batch_put = sq_batch_put,
+    .batch_line_put = sq_batch_line_put,
+    .batch_get = sq_batch_get,
+    .batch_list = sq_batch_list,
+    .batch_lines = sq_batch_lines,
+    .batch_cancel = sq_batch_cancel,
+    .batch_final = sq_batch_final,
 };
 
 int store_sqlite_open(struct weft_store **out, const char *path, char *err, size_t errcap)

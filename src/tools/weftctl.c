@@ -536,8 +536,9 @@ static int cmd_store(const struct opts *o, int argc, char **argv)
     if (rc)
         fprintf(stderr, "weftctl: %s\n", err);
     else
-        printf("copied %d keys, %d nodes, %d node limits, %d jobs (%d rows were there already)\n",
-               n.keys, n.nodes, n.limits, n.jobs, n.skipped);
+        printf("copied %d keys, %d nodes, %d node limits, %d jobs, %d files, %d batches (%d rows "
+               "were there already)\n",
+               n.keys, n.nodes, n.limits, n.jobs, n.files, n.batches, n.skipped);
     weft_store_close(dst);
     weft_store_close(from);
     return rc ? 1 : 0;

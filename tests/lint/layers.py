@@ -29,7 +29,7 @@ HEADERS = {
     "energy": "energy energy_config energy_sim forecast dayahead clearsky regmap sunspec plot",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
-    "proto": "chat nodemsg openai",
+    "proto": "chat form nodemsg openai",
     "sched": "sched store",
     "node": "node",
 }
@@ -57,6 +57,7 @@ THIRD_PARTY = {
     "libnova/": ["energy"],
     "mosquitto.h": ["node"],
     "http_parser.h": ["net"],
+    "gmime/": ["proto"],
     "cuda": ["infer"],
     "cublas": ["infer"],
 }
@@ -66,7 +67,7 @@ THIRD_PARTY = {
 # types alone (internal.h, routes.h) may be included from anywhere.
 ORDER = {
     "src/sched": ["store_backend", "store_sqlite", "store_pg", "store", "reply", "auth", "core",
-                  "client", "lease", "api", "api_openai", "api_jobs", "api_node", "api_ops", "api_ui",
+                  "client", "lease", "api", "api_openai", "api_jobs", "api_batch", "api_node", "api_ops", "api_ui",
                   "dispatch", "metrics", "sched"],
 }
 # Inside a folder: modules none of which may include another's header;

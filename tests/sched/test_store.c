@@ -32,7 +32,7 @@ static struct weft_store *open_store_fresh(int fresh)
         if (fresh) {
             PGconn *c = PQconnectdb(path);
             PGresult *r = PQexec(c, "DROP TABLE IF EXISTS api_keys, nodes, node_limits, jobs, "
-                                    "journal");
+                                    "journal, files, batches, batch_lines");
             if (PQresultStatus(r) != PGRES_COMMAND_OK)
                 TEST_FAIL_("emptying PostgreSQL: %s", PQerrorMessage(c));
             PQclear(r);
@@ -366,6 +366,131 @@ TEST(open_jobs_are_counted_per_key_across_owners)
     ASSERT_EQ_INT(weft_store_job_count_open(b, "nobody"), 0);
     weft_store_close(a);
     weft_store_close(b);
+}
+
+static void file_seen(const struct weft_file_row *f, void *ud)
+{
+    (void)f;
+    (void)ud;
+    count++;
+}
+
+TEST(files_keep_their_bytes_and_belong_to_their_key)
+{
+    struct weft_store *st = open_store();
+    /* Bytes a text column would not keep: NUL, 0xff, CR LF. */
+    static const char data[] = "{\"a\":1}\n\0\xff\r\n{\"b\":2}\n";
+    struct weft_file_row f = {.bytes = sizeof data, .created_ms = 1000};
+    snprintf(f.id, sizeof f.id, "file-1");
+    snprintf(f.key_id, sizeof f.key_id, "k1");
+    snprintf(f.purpose, sizeof f.purpose, "batch");
+    snprintf(f.filename, sizeof f.filename, "in.jsonl");
+    ASSERT_EQ_INT(weft_store_file_put(st, &f, data, sizeof data), 0);
+    f.created_ms = 2000;
+    snprintf(f.id, sizeof f.id, "file-2");
+    ASSERT_EQ_INT(weft_store_file_put(st, &f, "", 0), 0);
+    struct weft_file_row g;
+    ASSERT_EQ_INT(weft_store_file_get(st, "file-1", "k1", &g, 1), 0);
+    ASSERT_EQ_INT(g.bytes, (int64_t)sizeof data);
+    ASSERT(memcmp(g.data, data, sizeof data) == 0);
+    ASSERT_EQ_STR(g.filename, "in.jsonl");
+    weft_file_row_free(&g);
+    ASSERT_EQ_INT(weft_store_file_get(st, "file-2", NULL, &g, 1), 0);
+    ASSERT_EQ_INT(g.bytes, 0);
+    ASSERT_EQ_STR(g.data, "");
+    weft_file_row_free(&g);
+    ASSERT_EQ_INT(weft_store_file_get(st, "file-1", "k2", &g, 0), WEFT_ENOENT);
+    count = 0;
+    ASSERT_EQ_INT(weft_store_file_list(st, "k1", "batch", NULL, 1, file_seen, NULL), 1);
+    ASSERT_EQ_INT(weft_store_file_list(st, "k1", NULL, "file-2", 10, file_seen, NULL), 1);
+    ASSERT_EQ_INT(weft_store_file_list(st, "k1", "batch_output", NULL, 10, file_seen, NULL), 0);
+    ASSERT_EQ_INT(weft_store_file_delete(st, "file-1", "k2"), WEFT_ENOENT);
+    ASSERT_EQ_INT(weft_store_file_delete(st, "file-1", "k1"), 0);
+    ASSERT_EQ_INT(weft_store_file_get(st, "file-1", NULL, &g, 0), WEFT_ENOENT);
+    weft_store_close(st);
+}
+
+static void batch_seen(const struct weft_batch_row *b, void *ud)
+{
+    (void)b;
+    (void)ud;
+    count++;
+}
+
+static void line_seen(int line, const char *custom_id, const struct weft_job_row *job, void *ud)
+{
+    char *out = ud;
+    char one[64];
+    snprintf(one, sizeof one, "%d:%s:%s:%d;", line, custom_id, job->id, (int)job->state);
+    strcat(out, one);
+}
+
+TEST(a_batch_is_written_whole_counted_from_its_jobs_and_finalized_once)
+{
+    struct weft_store *st = open_store();
+    struct weft_batch_row b = {.kind = 0, .created_ms = 5000, .expires_ms = 9000, .total = 3};
+    snprintf(b.id, sizeof b.id, "batch_1");
+    snprintf(b.key_id, sizeof b.key_id, "k1");
+    snprintf(b.input_file_id, sizeof b.input_file_id, "file-1");
+    b.metadata = strdup("{\"x\":\"y\"}");
+    struct weft_job_row rows[3] = {row("job-a", "", 1), row("job-b", "", 2), row("job-c", "", 3)};
+    const char *ids[3] = {"first", "second", "third"};
+    ASSERT_EQ_INT(weft_store_batch_create(st, &b, rows, ids, 3), 0);
+    /* The same batch again writes nothing, jobs included. */
+    struct weft_job_row again[1] = {row("job-z", "", 4)};
+    ASSERT(weft_store_batch_create(st, &b, again, ids, 1) != 0);
+    struct weft_job_row g;
+    ASSERT_EQ_INT(weft_store_job_get(st, "job-z", NULL, &g), WEFT_ENOENT);
+    struct weft_batch_row r;
+    ASSERT_EQ_INT(weft_store_batch_get(st, "batch_1", "k1", &r), 0);
+    ASSERT_EQ_INT(r.total, 3);
+    ASSERT_EQ_INT(r.open, 3);
+    ASSERT_EQ_STR(r.metadata, "{\"x\":\"y\"}");
+    weft_batch_row_free(&r);
+    ASSERT_EQ_INT(weft_store_batch_get(st, "batch_1", "k2", &r), WEFT_ENOENT);
+    weft_store_job_finish(st, "job-a", WEFT_JOB_SUCCEEDED, "{}", NULL);
+    weft_store_job_finish(st, "job-b", WEFT_JOB_EXPIRED, NULL, "late");
+    ASSERT_EQ_INT(weft_store_batch_get(st, "batch_1", NULL, &r), 0);
+    ASSERT_EQ_INT(r.succeeded, 1);
+    ASSERT_EQ_INT(r.failed, 1);
+    ASSERT_EQ_INT(r.open, 1);
+    ASSERT(r.last_finished_ms > 0);
+    weft_batch_row_free(&r);
+    char lines[256] = "";
+    ASSERT_EQ_INT(weft_store_batch_lines(st, "batch_1", line_seen, lines), 3);
+    ASSERT_EQ_STR(lines, "0:first:job-a:2;1:second:job-b:5;2:third:job-c:0;");
+    ASSERT_EQ_INT(weft_store_batch_cancel(st, "batch_1", 7000), 1);
+    ASSERT_EQ_INT(weft_store_batch_cancel(st, "batch_1", 7001), 0);
+    struct weft_batch_row fin = b;
+    snprintf(fin.status, sizeof fin.status, "cancelled");
+    fin.done_ms = 8000;
+    snprintf(fin.output_file_id, sizeof fin.output_file_id, "file-out");
+    struct weft_file_row out = {.bytes = 3, .created_ms = 8000};
+    snprintf(out.id, sizeof out.id, "file-out");
+    snprintf(out.key_id, sizeof out.key_id, "k1");
+    snprintf(out.purpose, sizeof out.purpose, "batch_output");
+    ASSERT_EQ_INT(weft_store_batch_finalize(st, &fin, &out, "ok\n", 3, NULL, NULL, 0), 1);
+    ASSERT_EQ_INT(weft_store_batch_finalize(st, &fin, &out, "no\n", 3, NULL, NULL, 0), 0);
+    struct weft_file_row of;
+    ASSERT_EQ_INT(weft_store_file_get(st, "file-out", "k1", &of, 1), 0);
+    ASSERT_EQ_STR(of.data, "ok\n");
+    weft_file_row_free(&of);
+    weft_store_close(st);
+    st = open_store();
+    ASSERT_EQ_INT(weft_store_batch_get(st, "batch_1", NULL, &r), 0);
+    ASSERT_EQ_STR(r.status, "cancelled");
+    ASSERT_EQ_INT(r.cancel_ms, 7000);
+    ASSERT_EQ_INT(r.done_ms, 8000);
+    ASSERT_EQ_STR(r.output_file_id, "file-out");
+    weft_batch_row_free(&r);
+    count = 0;
+    ASSERT_EQ_INT(weft_store_batch_list(st, "k1", NULL, 10, batch_seen, NULL), 1);
+    ASSERT_EQ_INT(weft_store_batch_list(st, "k2", NULL, 10, batch_seen, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        weft_job_row_free(&rows[i]);
+    weft_job_row_free(&again[0]);
+    weft_batch_row_free(&b);
+    weft_store_close(st);
 }
 
 TEST(unwritable_path_is_a_clear_error)

@@ -26,11 +26,11 @@ stop_sched_hard
 start_pg
 "$BIN/weftctl" --state-dir "$WORK/sched" store migrate --to "$PG_URI" > "$WORK/migrate.out" 2>&1 ||
     fail "migrate: $(cat "$WORK/migrate.out")"
-grep -q "copied 1 keys, 2 nodes, 2 node limits, 4 jobs (0 rows were there already)" "$WORK/migrate.out" ||
+grep -q "copied 1 keys, 2 nodes, 2 node limits, 4 jobs, 0 files, 0 batches (0 rows were there already)" "$WORK/migrate.out" ||
     fail "first migration: $(cat "$WORK/migrate.out")"
 "$BIN/weftctl" --state-dir "$WORK/sched" store migrate --to "$PG_URI" > "$WORK/migrate2.out" 2>&1 ||
     fail "second migrate: $(cat "$WORK/migrate2.out")"
-grep -q "copied 0 keys, 0 nodes, 2 node limits, 0 jobs (7 rows were there already)" \
+grep -q "copied 0 keys, 0 nodes, 2 node limits, 0 jobs, 0 files, 0 batches (7 rows were there already)" \
     "$WORK/migrate2.out" || fail "second migration: $(cat "$WORK/migrate2.out")"
 
 start_region 1
