@@ -135,17 +135,33 @@ int store_pg_open(struct weft_store **out, const char *conninfo, char *err, size
     "(SELECT count(*) FROM batch_lines l JOIN jobs j ON j.id=l.job_id WHERE l.batch_id=b.id "      \
     "AND " cond ")"
 /* 17 columns: the row's 13, then succeeded, failed, open, last finish. */
-#define STORE_BATCH_COLS                                                                                                \
-    "b.id,b.key_id,b.input_file_id,b.kind,b.created_ms,b.expires_ms,b.cancel_ms,b.done_ms,"                             \
-    "b.status,b.output_file_id,b.error_file_id,b.metadata,b.total," STORE_BATCH_LINES_OF("j."                           \
-                                                                                         "state="                       \
-                                                                                         "2") "," STORE_BATCH_LINES_OF( \
-        "j.state>2") "," STORE_BATCH_LINES_OF("j.state<2") ","                                                          \
-                                                           "(SELECT "                                                   \
-                                                           "coalesce(max(j.finished_ms),0) FROM "                       \
-                                                           "batch_lines l JOIN jobs j ON "                              \
-                                                           "j.id=l.job_id"                                              \
-                                                           " WHERE l.batch_id=b.id)"
+#define STORE_BATCH_COLS                                                                           \
+    "b.id,b.key_id,b.input_file_id,b.kind,b.created_ms,b.expires_ms,b.cancel_ms,b.done_ms,"        \
+    "b.status,b.output_file_id,b.error_file_id,b.metadata,b.total," STORE_BATCH_LINES_OF(          \
+        "j."                                                                                       \
+        "state="                                                                                   \
+        "2") "," STORE_BATCH_LINES_OF("j.state>2") "," STORE_BATCH_LINES_OF("j.state<2") ","       \
+                                                                                         "(SELECT" \
+                                                                                         " "       \
+                                                                                         "coalesc" \
+                                                                                         "e(max("  \
+                                                                                         "j."      \
+                                                                                         "finishe" \
+                                                                                         "d_ms),"  \
+                                                                                         "0) "     \
+                                                                                         "FROM "   \
+                                                                                         "batch_"  \
+                                                                                         "lines "  \
+                                                                                         "l JOIN " \
+                                                                                         "jobs j " \
+                                                                                         "ON "     \
+                                                                                         "j.id=l." \
+                                                                                         "job_id"  \
+                                                                                         " WHERE " \
+                                                                                         "l."      \
+                                                                                         "batch_"  \
+                                                                                         "id=b."   \
+                                                                                         "id)"
 
 /* A credential as stored: "<prefix><id>.<secret>" hashed with a salt. */
 struct store_cred {

@@ -1,8 +1,8 @@
 /* libFuzzer target: every JSON body the developer API parses (chat,
- * completions, jobs) and the chat templates over what parses. Promises:
- * no crash or leak; an accepted request has a model, a sane max_tokens
- * and, for chat, messages that render under every template; a refused
- * one carries a 4xx/5xx status and a message. */
+ * completions, jobs, batches and their input lines) and the chat templates over what parses.
+ * Promises: no crash or leak; an accepted request has a model, a sane max_tokens and, for chat,
+ * messages that render under every template; a refused one carries a 4xx/5xx status and a message.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,5 +49,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(weft_oai_parse(&r, WEFT_OAI_CHAT, s, size, &e), &r, &e);
     check(weft_oai_parse(&r, WEFT_OAI_COMPLETION, s, size, &e), &r, &e);
     check(weft_oai_parse_job(&r, s, size, 1700000000000, &e), &r, &e);
+    /* A Batch API input line: an accepted one has a custom_id and its
+     * body as JSON. */
+    char custom_id[WEFT_OAI_CUSTOM_ID_MAX];
+    char *body = NULL;
+    int rc = weft_oai_parse_batch_line(&r, WEFT_OAI_CHAT, s, size, custom_id, &body, &e);
+    if (rc == 0 && (!custom_id[0] || !body || body[0] != '{'))
+        abort();
+    free(body);
+    check(rc, &r, &e);
+    struct weft_oai_batch b;
+    rc = weft_oai_parse_batch(&b, s, size, &e);
+    if (rc == 0 && (!b.input_file_id[0] || b.window_ms <= 0))
+        abort();
+    if (rc != 0 && (e.status < 400 || !e.message[0]))
+        abort();
+    weft_oai_batch_free(&b);
     return 0;
 }

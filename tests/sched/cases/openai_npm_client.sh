@@ -11,4 +11,6 @@ start_testnode a --token-ms 1
 wait_nodes 1
 NODE_EXTRA_CA_CERTS="$CA" WEFT_URL="$URL/v1" WEFT_KEY="$KEY" \
     timeout 60 node "$js/client_test.mjs" || fail "openai client test"
+NODE_EXTRA_CA_CERTS="$CA" WEFT_URL="$URL/v1" WEFT_KEY="$KEY" \
+    timeout 60 node "$js/batch.mjs" || fail "openai client batch test"
 weft_finish
