@@ -173,6 +173,25 @@ void weft_sampling_defaults(struct weft_sampling *p);
 int32_t weft_sample(const struct weft_sampling *p, float *logits, int n_vocab, int pos,
                     const int32_t *history, int n_history, int n_output, void *scratch);
 
+/* Log-probabilities: the log-softmax of a step's raw logits (before any
+ * penalty or temperature), for the token chosen and the n_top likeliest
+ * (ties by lower id), as OpenAI's logprobs and top_logprobs report. */
+#define WEFT_MAX_TOP_LOGPROBS 20
+struct weft_logprobs {
+    int32_t token;
+    float logprob;
+    int n_top;
+    struct {
+        int32_t id;
+        float logprob;
+    } top[WEFT_MAX_TOP_LOGPROBS];
+};
+/* Fills lp for token `chosen` over logits[n_vocab]; n_top is clamped to
+ * 0..WEFT_MAX_TOP_LOGPROBS and n_vocab. Sums in double, shifted by the
+ * maximum, so that no logit overflows. */
+void weft_logprobs_compute(const float *logits, int n_vocab, int32_t chosen, int n_top,
+                           struct weft_logprobs *lp);
+
 /* The uniform draw in [0, 1) used at position pos. */
 double weft_sample_uniform(uint64_t seed, uint64_t pos);
 
@@ -191,6 +210,11 @@ struct weft_gen_params {
      * max_tokens and the penalty history, and their text is not emitted
      * again. */
     int n_resumed;
+    /* With logprobs set, the log-probabilities of each generated token and
+     * of its top_logprobs likeliest alternatives (0..WEFT_MAX_TOP_LOGPROBS);
+     * see weft_gen_logprobs(). */
+    int logprobs;
+    int top_logprobs;
 };
 
 enum weft_finish {
@@ -252,6 +276,10 @@ int weft_gen_done(const struct weft_gen *g, struct weft_gen_result *res);
 /* Ends it now as WEFT_FINISH_CANCELED (held-back text is not released): a
  * job cancelled or yielded between tokens, during its prompt say. */
 void weft_gen_cancel(struct weft_gen *g);
+/* Inside the token callback, with p.logprobs set: the log-probabilities
+ * of the token being emitted (NULL otherwise, and for the held-back text's
+ * last call). */
+const struct weft_logprobs *weft_gen_logprobs(const struct weft_gen *g);
 void weft_gen_free(struct weft_gen *g);
 
 #endif /* WEFT_INFER_H */

@@ -98,6 +98,8 @@ struct weft_gen {
     uint64_t t_start, t_decode;
     struct weft_gen_result res;
     int rc;
+    struct weft_logprobs lp; /* the token being emitted's, when p.logprobs is set */
+    int lp_valid;
 };
 
 /* The generation ends: a natural end releases what was held back; a
@@ -143,6 +145,9 @@ static void sample_next(struct weft_gen *g)
         finish(g, WEFT_FINISH_STOP, 0);
         return;
     }
+    /* The raw logits are the session's still: the sampler changed the copy. */
+    if (p->logprobs)
+        weft_logprobs_compute(weft_session_logits(g->s), n_vocab, tok, p->top_logprobs, &g->lp);
     g->hist[pos] = tok;
     g->produced++;
     g->res.n_generated++;
@@ -155,7 +160,9 @@ static void sample_next(struct weft_gen *g)
     int hit;
     size_t out_n = releasable(&g->e, &hit);
     /* Never NULL, even before the first byte is pending. */
+    g->lp_valid = p->logprobs != 0;
     int stop = g->cb ? g->cb(g->ud, tok, pos, g->e.pend ? g->e.pend : "", out_n) : 0;
+    g->lp_valid = 0;
     drop(&g->e, out_n);
     if (hit) {
         g->e.n = 0;
@@ -316,4 +323,9 @@ int weft_generate(struct weft_session *s, const int32_t *prompt, int n_prompt,
         weft_gen_step(&g, 1, 0);
     weft_gen_free(g);
     return rc < 0 ? rc : 0;
+}
+
+const struct weft_logprobs *weft_gen_logprobs(const struct weft_gen *g)
+{
+    return g->lp_valid ? &g->lp : NULL;
 }

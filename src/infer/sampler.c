@@ -149,3 +149,43 @@ int32_t weft_sample(const struct weft_sampling *p, float *logits, int n_vocab, i
     }
     return c[n - 1].id;
 }
+
+void weft_logprobs_compute(const float *logits, int n_vocab, int32_t chosen, int n_top,
+                           struct weft_logprobs *lp)
+{
+    float max = -INFINITY;
+    for (int i = 0; i < n_vocab; i++)
+        if (logits[i] > max)
+            max = logits[i];
+    double sum = 0;
+    for (int i = 0; i < n_vocab; i++)
+        sum += exp((double)logits[i] - (double)max);
+    double lse = (double)max + log(sum);
+    lp->token = chosen;
+    lp->logprob =
+        chosen >= 0 && chosen < n_vocab ? (float)((double)logits[chosen] - lse) : -INFINITY;
+    if (n_top < 0)
+        n_top = 0;
+    if (n_top > WEFT_MAX_TOP_LOGPROBS)
+        n_top = WEFT_MAX_TOP_LOGPROBS;
+    if (n_top > n_vocab)
+        n_top = n_vocab;
+    /* The n_top largest by insertion: n_top is at most 20, so one pass
+     * over the vocabulary with a short sorted list beats sorting it. */
+    int n = 0;
+    for (int i = 0; i < n_vocab && n_top > 0; i++) {
+        float v = logits[i];
+        if (n == n_top && !(v > lp->top[n - 1].logprob))
+            continue;
+        int k = n < n_top ? n++ : n - 1;
+        while (k > 0 && v > lp->top[k - 1].logprob) {
+            lp->top[k] = lp->top[k - 1];
+            k--;
+        }
+        lp->top[k].id = i;
+        lp->top[k].logprob = v;
+    }
+    for (int k = 0; k < n; k++)
+        lp->top[k].logprob = (float)((double)lp->top[k].logprob - lse);
+    lp->n_top = n;
+}

@@ -1,6 +1,8 @@
 /* Generations as state machines (generate.c): several stepped together
  * give each the tokens and text it gives alone, and a step's prompt
  * budget goes to the first prompts first. */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +10,7 @@
 #include "weft/convert.h"
 #include "weft/infer.h"
 #include "weft/quant.h"
+#include "weft/vocab.h"
 
 struct seen {
     char text[4096];
@@ -90,6 +93,140 @@ TEST(prompt_budget_goes_first_come_first_served)
         ASSERT(memcmp(got[i].text, alone[i].text, got[i].n) == 0);
         weft_gen_free(gs[i]);
         weft_session_free(ss[i]);
+    }
+    weft_model_free(m);
+}
+
+/* log-softmax in double, the plain way, for comparison. */
+static double ref_logprob(const float *l, int n, int i)
+{
+    double max = l[0];
+    for (int k = 1; k < n; k++)
+        if (l[k] > max)
+            max = l[k];
+    double sum = 0;
+    for (int k = 0; k < n; k++)
+        sum += exp((double)l[k] - max);
+    return (double)l[i] - max - log(sum);
+}
+
+TEST(logprobs_are_the_log_softmax_with_the_likeliest_first)
+{
+    enum { V = 1000 };
+    static float l[V];
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < V; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        l[i] = (float)((double)(x % 20001) / 1000.0 - 10.0);
+    }
+    l[10] = 5000.0f; /* far past what expf holds: shifted by the maximum */
+    l[20] = 5000.0f; /* a tie: the lower id first */
+    l[30] = 4999.0f;
+    struct weft_logprobs lp;
+    weft_logprobs_compute(l, V, 30, 5, &lp);
+    ASSERT_EQ_INT(lp.n_top, 5);
+    ASSERT_EQ_INT(lp.top[0].id, 10);
+    ASSERT_EQ_INT(lp.top[1].id, 20);
+    ASSERT_EQ_INT(lp.top[2].id, 30);
+    ASSERT_NEAR(lp.logprob, ref_logprob(l, V, 30), 1e-4);
+    for (int k = 0; k < lp.n_top; k++) {
+        double want = ref_logprob(l, V, lp.top[k].id);
+        ASSERT_NEAR(lp.top[k].logprob, want, 1e-4 + 1e-6 * fabs(want)); /* a float's precision */
+        if (k > 0)
+            ASSERT(lp.top[k].logprob <= lp.top[k - 1].logprob);
+    }
+    /* Without the giants, every top entry against a full sort. */
+    l[10] = l[20] = l[30] = 0.0f;
+    weft_logprobs_compute(l, V, 7, WEFT_MAX_TOP_LOGPROBS + 5, &lp);
+    ASSERT_EQ_INT(lp.n_top, WEFT_MAX_TOP_LOGPROBS);
+    for (int k = 0; k < lp.n_top; k++) {
+        int above = 0;
+        for (int i = 0; i < V; i++)
+            above += l[i] > l[lp.top[k].id];
+        ASSERT(above <= k);
+        ASSERT_NEAR(lp.top[k].logprob, ref_logprob(l, V, lp.top[k].id), 1e-4);
+    }
+    ASSERT_NEAR(lp.logprob, ref_logprob(l, V, 7), 1e-4);
+    weft_logprobs_compute(l, 3, 1, 8, &lp);
+    ASSERT_EQ_INT(lp.n_top, 3);
+}
+
+/* What a generation reports inside its callback, checked against the
+ * session's raw logits there. */
+struct lp_seen {
+    struct weft_gen *g;
+    struct weft_session *s;
+    int n, bad, greedy;
+    double worst;
+};
+
+static int on_token_lp(void *ud, int32_t token, int pos, const char *text, size_t len)
+{
+    (void)pos;
+    (void)text;
+    (void)len;
+    struct lp_seen *c = ud;
+    const struct weft_logprobs *lp = c->g ? weft_gen_logprobs(c->g) : NULL;
+    if (token < 0)
+        return 0;
+    if (!lp || lp->token != token || lp->n_top != 3) {
+        c->bad++;
+        return 0;
+    }
+    const float *raw = weft_session_logits(c->s);
+    int n_vocab = weft_vocab_size(weft_model_vocab(weft_session_model(c->s)));
+    double want = ref_logprob(raw, n_vocab, token);
+    double err = fabs(want - lp->logprob);
+    if (err > c->worst)
+        c->worst = err;
+    if (c->greedy && lp->top[0].id != token)
+        c->bad++;
+    c->n++;
+    return 0;
+}
+
+TEST(a_generation_reports_the_raw_logprobs_of_what_it_samples)
+{
+    char path[4200], err[512];
+    snprintf(path, sizeof path, "%s/tiny.gguf", harness_tmpdir());
+    ASSERT_OK(weft_convert_synth(weft_synth_shape("test-tiny"), WEFT_TYPE_Q8_0, 5, NULL, path, err,
+                                 sizeof err));
+    struct weft_model_opts o = {WEFT_BACKEND_CPU, 2, 0, 0};
+    struct weft_model *m;
+    ASSERT_OK(weft_model_load(path, &o, &m, err, sizeof err));
+    int32_t prompt[8] = {1, 5, 9, 17, 33, 65, 129, 200};
+    for (int greedy = 0; greedy < 2; greedy++) {
+        struct weft_gen_params p;
+        memset(&p, 0, sizeof p);
+        weft_sampling_defaults(&p.sampling);
+        p.sampling.seed = 3;
+        /* Penalties and temperature change the draw, not what is reported;
+         * greedy without them picks the likeliest, top_logprobs' first. */
+        p.sampling.temperature = greedy ? 0.0f : 1.3f;
+        p.sampling.presence_penalty = greedy ? 0.0f : 1.5f;
+        p.max_tokens = 10;
+        p.logprobs = 1;
+        p.top_logprobs = 3;
+        struct lp_seen c = {.greedy = greedy};
+        ASSERT_OK(weft_session_new(m, 64, &c.s));
+        ASSERT_OK(weft_gen_new(c.s, prompt, 8, &p, on_token_lp, &c, &c.g));
+        while (weft_gen_done(c.g, NULL) == 0)
+            ASSERT_OK(weft_gen_step(&c.g, 1, 0));
+        ASSERT_EQ_INT(c.bad, 0);
+        ASSERT(c.n > 0);
+        if (c.worst >= 1e-4)
+            TEST_FAIL_("worst logprob error %g", c.worst);
+        /* Off, nothing is reported. */
+        weft_gen_free(c.g);
+        p.logprobs = 0;
+        struct lp_seen off = {.greedy = 0};
+        off.s = c.s;
+        ASSERT_OK(weft_gen_new(c.s, prompt, 8, &p, on_token_lp, &off, &off.g));
+        while (weft_gen_done(off.g, NULL) == 0)
+            ASSERT_OK(weft_gen_step(&off.g, 1, 0));
+        ASSERT(off.bad > 0 && off.n == 0);
+        weft_gen_free(off.g);
+        weft_session_free(c.s);
     }
     weft_model_free(m);
 }
