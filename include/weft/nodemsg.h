@@ -108,15 +108,37 @@ struct weft_assignment {
     char stop[WEFT_NODEMSG_MAX_STOP][WEFT_NODEMSG_STOP_LEN + 1];
     int n_stop;
     int attempt; /* how often the job moved before; 0 when absent */
+    /* Log-probabilities wanted with each token: logprobs 1, and this many
+     * alternatives (0..WEFT_NODEMSG_MAX_TOP); absent: 0, 0. */
+    int logprobs;
+    int top_logprobs;
 };
 
 enum weft_event_kind { WEFT_EV_TOKEN, WEFT_EV_END };
 enum weft_event_end { WEFT_END_STOP, WEFT_END_LENGTH, WEFT_END_YIELD, WEFT_END_ERROR };
 
+/* A token as log-probabilities report it: its id, its log-probability
+ * and its own bytes (not the text it completes, which may be held back or
+ * joined with others), at most WEFT_NODEMSG_PIECE_MAX of them. */
+#define WEFT_NODEMSG_MAX_TOP   20
+#define WEFT_NODEMSG_PIECE_MAX 64
+struct weft_token_lp {
+    int32_t id;
+    float logprob; /* <= 0 */
+    uint8_t n_bytes;
+    char bytes[WEFT_NODEMSG_PIECE_MAX];
+};
+
 struct weft_event {
     enum weft_event_kind kind;
-    int64_t i;                        /* TOKEN: its index in the completion, >= 0 */
-    int32_t id;                       /* TOKEN: the token id */
+    int64_t i;  /* TOKEN: its index in the completion, >= 0 */
+    int32_t id; /* TOKEN: the token id */
+    /* TOKEN, when the assignment asked: "lp" (its log-probability), "b"
+     * (its bytes, hex) and "top" ([[id, lp, "hex"], ...], likeliest first). */
+    int has_lp;
+    struct weft_token_lp lp;
+    int n_top;
+    struct weft_token_lp top[WEFT_NODEMSG_MAX_TOP];
     char text[WEFT_NODEMSG_TEXT_MAX]; /* TOKEN: its text; END: held-back text */
     enum weft_event_end end;
     int prompt_tokens; /* END: -1 when absent */
@@ -151,6 +173,12 @@ int weft_heartbeat_reply_write(const struct weft_heartbeat_reply *r, struct weft
 int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out);
 /* One line, '\n' included. */
 int weft_event_write(const struct weft_event *ev, struct weft_buf *out);
+
+/* A token event's log-probabilities alone, as one JSON object
+ * {"id","lp","b","top"} (what the scheduler keeps of them, and journals),
+ * and back into ev (has_lp, lp, n_top, top). 0 or an error. */
+int weft_event_lp_write(const struct weft_event *ev, struct weft_buf *out);
+int weft_event_lp_parse(const char *s, size_t len, struct weft_event *ev);
 
 /* A token event and an end event, filled in for weft_event_write.
  * text: len bytes, cut at WEFT_NODEMSG_TEXT_MAX - 1; message and tail may

@@ -44,6 +44,11 @@ struct weft_oai_req {
     int n_stop;
     int stream;
     int include_usage;
+    /* Log-probabilities with each token (chat: logprobs true; completions:
+     * logprobs N), and this many alternatives (chat: top_logprobs 0..20;
+     * completions: N, 0..5). */
+    int logprobs;
+    int top_logprobs;
     /* Job fields (POST /v1/jobs only). */
     enum weft_oai_priority priority;
     int64_t deadline_ms; /* wall clock; 0 = none */

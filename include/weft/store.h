@@ -159,6 +159,10 @@ struct weft_job_row {
     int n_tokens;
     char *text;
     size_t text_len;
+    /* Each token's log-probabilities, when the request asked for them:
+     * one JSON object and '\n' per token (owned; NULL when none). */
+    char *lp;
+    size_t lp_len;
 };
 
 void weft_job_row_free(struct weft_job_row *row);
@@ -217,13 +221,14 @@ int weft_store_lease_renew(struct weft_store *st, void (*cb)(const char *id, voi
  * another scheduler can claim it at once. */
 int weft_store_lease_release(struct weft_store *st, const char *id);
 /* Journals tokens [from, from+n) of job id with the text they made (lens:
- * each token's bytes of it, summing to len). A batch already journaled
+ * each token's bytes of it, summing to len) and, when lp is not NULL,
+ * their log-probabilities (lp_len bytes: an object and '\n' each). A batch already journaled
  * (another owner wrote it) is left as it is. A finished job's journal goes
  * with its outcome, except a streamed request's, which stays for late
  * resumes until weft_store_purge_streams(). */
 int weft_store_journal_append(struct weft_store *st, const char *id, int from,
                               const int32_t *tokens, const uint32_t *lens, int n, const char *text,
-                              size_t len);
+                              size_t len, const char *lp, size_t lp_len);
 /* Fills row's journal (tokens, lens, text) for job id. */
 int weft_store_journal_get(struct weft_store *st, const char *id, struct weft_job_row *row);
 /* Deletes streamed requests (and journals) finished before this wall time. */

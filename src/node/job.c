@@ -41,6 +41,8 @@ void node_job_take_spec(struct node_job *j, struct weft_assignment *a)
     j->top_p = (float)a->top_p;
     j->presence_penalty = (float)a->presence_penalty;
     j->frequency_penalty = (float)a->frequency_penalty;
+    j->logprobs = a->logprobs;
+    j->top_logprobs = a->top_logprobs;
     j->seed = a->seed;
     for (int i = 0; i < a->n_stop; i++)
         snprintf(j->stop[i], sizeof j->stop[i], "%s", a->stop[i]);

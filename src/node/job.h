@@ -42,6 +42,7 @@ struct node_job {
     int max_tokens;
     float temperature, top_p;
     float presence_penalty, frequency_penalty;
+    int logprobs, top_logprobs; /* log-probabilities with each token event */
     uint64_t seed;
     char stop[WEFT_MAX_STOP][WEFT_STOP_MAX_LEN];
     int n_stop;

@@ -58,6 +58,27 @@ static void sleep_ns(uint64_t ns)
     nanosleep(&ts, NULL);
 }
 
+/* A token's log-probabilities into its event, each with its own bytes. */
+static void token_lp(struct weft_token_lp *t, int32_t id, float logprob, const struct weft_vocab *v)
+{
+    t->id = id;
+    t->logprob = logprob;
+    int n = weft_token_bytes(v, id, t->bytes, sizeof t->bytes);
+    /* A piece longer than the event holds is cut (none of the usual
+     * vocabularies has one). */
+    t->n_bytes = (uint8_t)(n <= 0 ? 0 : n > (int)sizeof t->bytes ? (int)sizeof t->bytes : n);
+}
+
+static void event_logprobs(struct weft_event *ev, const struct weft_logprobs *lp,
+                           const struct weft_vocab *v)
+{
+    ev->has_lp = 1;
+    token_lp(&ev->lp, lp->token, lp->logprob, v);
+    ev->n_top = lp->n_top < WEFT_NODEMSG_MAX_TOP ? lp->n_top : WEFT_NODEMSG_MAX_TOP;
+    for (int k = 0; k < ev->n_top; k++)
+        token_lp(&ev->top[k], lp->top[k].id, lp->top[k].logprob, v);
+}
+
 static int on_token(void *ud, int32_t token, int pos, const char *text, size_t len)
 {
     (void)pos;
@@ -72,6 +93,9 @@ static int on_token(void *ud, int32_t token, int pos, const char *text, size_t l
     int k = atomic_fetch_add(&job->tokens, 1);
     struct weft_event ev;
     weft_event_token(&ev, sl->first + k, token, text, len);
+    const struct weft_logprobs *lp = weft_gen_logprobs(sl->gen);
+    if (lp)
+        event_logprobs(&ev, lp, weft_model_vocab(sl->r->models[job->model].model));
     emit(sl->r, job, &ev);
     return atomic_load(&job->yield) || atomic_load(&job->cancel);
 }
@@ -171,6 +195,8 @@ static void slot_start(struct slot *sl, struct node_job *job)
     p.sampling.seed = job->seed;
     p.max_tokens = job->max_tokens;
     p.n_resumed = job->n_resume;
+    p.logprobs = job->logprobs;
+    p.top_logprobs = job->top_logprobs;
     p.n_stop = job->n_stop;
     memcpy(p.stop, job->stop, sizeof p.stop);
     sl->job = job;

@@ -392,6 +392,16 @@ static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *er
         }
     }
     a->attempt = (int)whole_or(o, "attempt", 1e6, 0);
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(o, "logprobs");
+    if (lp) {
+        if (!cJSON_IsBool(lp))
+            return fail(err, errcap, "logprobs must be true or false");
+        a->logprobs = cJSON_IsTrue(lp);
+        if (a->logprobs && whole_in(cJSON_GetObjectItemCaseSensitive(o, "top_logprobs"), 0,
+                                    WEFT_NODEMSG_MAX_TOP, &v))
+            return fail(err, errcap, "top_logprobs must be a whole number from 0 to 20");
+        a->top_logprobs = a->logprobs ? (int)v : 0;
+    }
     int n = cJSON_GetArraySize(toks);
     a->resume = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->resume);
     a->prompt = strdup(prompt->valuestring);
@@ -461,6 +471,10 @@ int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
     for (int i = 0; i < a->n_stop; i++)
         cJSON_AddItemToArray(stop, cJSON_CreateString(a->stop[i]));
     cJSON_AddNumberToObject(o, "attempt", a->attempt);
+    if (a->logprobs) {
+        cJSON_AddBoolToObject(o, "logprobs", 1);
+        cJSON_AddNumberToObject(o, "top_logprobs", a->top_logprobs);
+    }
     if (a->n_markup > 0) {
         cJSON *mk = cJSON_AddArrayToObject(o, "markup");
         for (int i = 0; i < a->n_markup; i++) {
@@ -476,6 +490,119 @@ int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
 /* ---- token stream events --------------------------------------------------- */
 
 static const char *const end_names[] = {"stop", "length", "yield", "error"};
+
+static int nibble(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "hex" (lowercase) -> bytes; 0 or WEFT_EPARSE. */
+static int lp_bytes(const cJSON *h, struct weft_token_lp *t)
+{
+    if (!cJSON_IsString(h))
+        return WEFT_EPARSE;
+    size_t n = strlen(h->valuestring);
+    if (n % 2 || n / 2 > WEFT_NODEMSG_PIECE_MAX)
+        return WEFT_EPARSE;
+    for (size_t k = 0; k < n / 2; k++) {
+        int hi = nibble(h->valuestring[2 * k]), lo = nibble(h->valuestring[2 * k + 1]);
+        if (hi < 0 || lo < 0)
+            return WEFT_EPARSE;
+        t->bytes[k] = (char)(hi << 4 | lo);
+    }
+    t->n_bytes = (uint8_t)(n / 2);
+    return 0;
+}
+
+static int lp_value(const cJSON *v, float *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble <= 0) || v->valuedouble < -1e30)
+        return WEFT_EPARSE;
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
+/* A token event's log-probabilities, when it has them. */
+static int event_logprobs(const cJSON *o, struct weft_event *ev)
+{
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(o, "lp");
+    if (!lp)
+        return 0;
+    const cJSON *top = cJSON_GetObjectItemCaseSensitive(o, "top");
+    ev->has_lp = 1;
+    ev->lp.id = ev->id;
+    if (lp_value(lp, &ev->lp.logprob) ||
+        lp_bytes(cJSON_GetObjectItemCaseSensitive(o, "b"), &ev->lp))
+        return WEFT_EPARSE;
+    if (!top)
+        return 0;
+    if (!cJSON_IsArray(top) || cJSON_GetArraySize(top) > WEFT_NODEMSG_MAX_TOP)
+        return WEFT_EPARSE;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, top)
+    {
+        struct weft_token_lp *t = &ev->top[ev->n_top];
+        long long id;
+        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 3 ||
+            whole_in(cJSON_GetArrayItem(e, 0), 0, INT32_MAX, &id) ||
+            lp_value(cJSON_GetArrayItem(e, 1), &t->logprob) ||
+            lp_bytes(cJSON_GetArrayItem(e, 2), t))
+            return WEFT_EPARSE;
+        t->id = (int32_t)id;
+        ev->n_top++;
+    }
+    return 0;
+}
+
+static cJSON *hex_string(const struct weft_token_lp *t)
+{
+    char h[2 * WEFT_NODEMSG_PIECE_MAX + 1];
+    for (int k = 0; k < t->n_bytes; k++)
+        snprintf(h + 2 * k, 3, "%02x", (unsigned char)t->bytes[k]);
+    h[2 * t->n_bytes] = '\0';
+    return cJSON_CreateString(h);
+}
+
+static void add_logprobs(cJSON *o, const struct weft_event *ev)
+{
+    cJSON_AddNumberToObject(o, "lp", ev->lp.logprob);
+    cJSON_AddItemToObject(o, "b", hex_string(&ev->lp));
+    cJSON *top = cJSON_AddArrayToObject(o, "top");
+    for (int k = 0; k < ev->n_top; k++) {
+        cJSON *e = cJSON_CreateArray();
+        cJSON_AddItemToArray(e, cJSON_CreateNumber(ev->top[k].id));
+        cJSON_AddItemToArray(e, cJSON_CreateNumber(ev->top[k].logprob));
+        cJSON_AddItemToArray(e, hex_string(&ev->top[k]));
+        cJSON_AddItemToArray(top, e);
+    }
+}
+
+int weft_event_lp_write(const struct weft_event *ev, struct weft_buf *out)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", ev->id);
+    add_logprobs(o, ev);
+    return emit(o, out, 0);
+}
+
+int weft_event_lp_parse(const char *s, size_t len, struct weft_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    cJSON *o = parse_object(s, len);
+    if (!o)
+        return WEFT_EPARSE;
+    long long id;
+    int rc = whole_in(cJSON_GetObjectItemCaseSensitive(o, "id"), 0, INT32_MAX, &id);
+    if (rc == 0) {
+        ev->kind = WEFT_EV_TOKEN;
+        ev->id = (int32_t)id;
+        rc = event_logprobs(o, ev);
+        if (rc == 0 && !ev->has_lp)
+            rc = WEFT_EPARSE;
+    }
+    cJSON_Delete(o);
+    return rc ? WEFT_EPARSE : 0;
+}
 
 int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
 {
@@ -500,6 +627,7 @@ int weft_event_parse(const char *line, size_t len, struct weft_event *ev)
             ev->kind = WEFT_EV_TOKEN;
             ev->i = (int64_t)i->valuedouble;
             ev->id = (int32_t)id->valuedouble;
+            rc = event_logprobs(o, ev);
         }
     } else if (cJSON_IsString(end) && !i) {
         int e = -1;
@@ -534,6 +662,8 @@ int weft_event_write(const struct weft_event *ev, struct weft_buf *out)
         cJSON_AddNumberToObject(o, "i", (double)ev->i);
         cJSON_AddNumberToObject(o, "id", ev->id);
         cJSON_AddStringToObject(o, "text", ev->text);
+        if (ev->has_lp)
+            add_logprobs(o, ev);
     } else {
         cJSON_AddStringToObject(o, "end", end_names[ev->end]);
         if (ev->text[0])
@@ -551,6 +681,8 @@ void weft_event_token(struct weft_event *ev, int64_t i, int32_t id, const char *
     ev->kind = WEFT_EV_TOKEN;
     ev->i = i;
     ev->id = id;
+    ev->has_lp = 0;
+    ev->n_top = 0;
     if (len >= sizeof ev->text)
         len = sizeof ev->text - 1;
     memcpy(ev->text, text, len);

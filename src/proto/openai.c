@@ -224,13 +224,13 @@ static int check_keys(const cJSON *obj, const char *where, struct weft_oai_err *
 static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_oai_err *err)
 {
     const cJSON *it;
-    int have_model = 0, have_input = 0;
+    int have_model = 0, have_input = 0, top = -1;
     if (check_keys(root, "", err))
         return WEFT_EINVAL;
     cJSON_ArrayForEach(it, root)
     {
         const char *k = it->string;
-        double d;
+        double d = 0;
         if (strcmp(k, "model") == 0) {
             if (!cJSON_IsString(it) || !it->valuestring[0] ||
                 strlen(it->valuestring) >= sizeof r->model)
@@ -301,7 +301,21 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
             /* A bias changes what is sampled: only "none" may pass. */
             if (!cJSON_IsNull(it) && !(cJSON_IsObject(it) && it->child == NULL))
                 return bad(err, k, "'%s' is not supported", k);
-        } else if (strcmp(k, "logprobs") == 0 || strcmp(k, "echo") == 0) {
+        } else if (strcmp(k, "logprobs") == 0 && r->kind == WEFT_OAI_CHAT) {
+            if (!cJSON_IsNull(it) && !cJSON_IsBool(it))
+                return bad(err, k, "'%s' must be true or false", k);
+            r->logprobs = cJSON_IsTrue(it);
+        } else if (strcmp(k, "logprobs") == 0) {
+            /* Completions: how many alternatives with each token, 0 to 5. */
+            if (!cJSON_IsNull(it) && get_int(it, k, 0, 5, &d, err))
+                return WEFT_EINVAL;
+            r->logprobs = !cJSON_IsNull(it);
+            r->top_logprobs = r->logprobs ? (int)d : 0;
+        } else if (strcmp(k, "top_logprobs") == 0 && r->kind == WEFT_OAI_CHAT) {
+            if (!cJSON_IsNull(it) && get_int(it, k, 0, 20, &d, err))
+                return WEFT_EINVAL;
+            top = cJSON_IsNull(it) ? -1 : (int)d;
+        } else if (strcmp(k, "echo") == 0) {
             if (!cJSON_IsNull(it) && !cJSON_IsFalse(it))
                 return bad(err, k, "'%s' is not supported", k);
         } else {
@@ -315,6 +329,10 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
             }
         }
     }
+    if (top >= 0 && !r->logprobs)
+        return bad(err, "top_logprobs", "'%s' needs logprobs set to true", "top_logprobs");
+    if (top >= 0)
+        r->top_logprobs = top;
     if (!have_model)
         return bad(err, "model", "you must provide a model parameter%s", "");
     if (!have_input)

@@ -8,6 +8,8 @@
 #include "auth.h"
 #include "core.h"
 #include "reply.h"
+#include "weft/nodemsg.h"
+#include "weft/utf8.h"
 
 /* What every completion object and chunk starts with. */
 static cJSON *object_base(const struct sched_job *j, const char *chat_object)
@@ -41,6 +43,90 @@ static void sse_send(struct sched_job *j, cJSON *o)
     weft_buf_free(&b);
 }
 
+/* ---- log-probabilities, in OpenAI's shapes ---- */
+
+/* {"token","logprob","bytes"}: the token's bytes as text (what is not
+ * UTF-8 on its own replaced by U+FFFD) and as they are. */
+static cJSON *lp_token(const struct weft_token_lp *t)
+{
+    char s[WEFT_UTF8_SCRUB_CAP(WEFT_NODEMSG_PIECE_MAX) + 1];
+    size_t n = weft_utf8_scrub(t->bytes, t->n_bytes, s);
+    s[n] = '\0';
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "token", s);
+    cJSON_AddNumberToObject(o, "logprob", t->logprob);
+    cJSON *b = cJSON_AddArrayToObject(o, "bytes");
+    for (int k = 0; k < t->n_bytes; k++)
+        cJSON_AddItemToArray(b, cJSON_CreateNumber((unsigned char)t->bytes[k]));
+    return o;
+}
+
+/* Tokens [from, to) of j: chat's {"content":[...],"refusal":null}, or
+ * completions' {"tokens","token_logprobs","top_logprobs","text_offset"}
+ * (offsets in bytes of the completion's text); NULL when the request did
+ * not ask for them. A token kept without them has a null logprob. */
+static cJSON *logprobs_json(const struct sched_job *j, int from, int to)
+{
+    if (!j->req.logprobs)
+        return NULL;
+    int chat = j->req.kind == WEFT_OAI_CHAT;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *content = chat ? cJSON_AddArrayToObject(o, "content") : NULL;
+    cJSON *toks = chat ? NULL : cJSON_AddArrayToObject(o, "tokens");
+    cJSON *lps = chat ? NULL : cJSON_AddArrayToObject(o, "token_logprobs");
+    cJSON *tops = chat ? NULL : cJSON_AddArrayToObject(o, "top_logprobs");
+    cJSON *offs = chat ? NULL : cJSON_AddArrayToObject(o, "text_offset");
+    size_t lp_off = 0, text_off = 0;
+    for (int i = 0; i < to && i < j->n_tokens; i++) {
+        size_t n = j->lp_lens[i];
+        struct weft_event ev;
+        int ok = n > 1 && weft_event_lp_parse(j->lp.data + lp_off, n - 1, &ev) == 0;
+        lp_off += n;
+        size_t at = text_off;
+        text_off += j->lens[i];
+        if (i < from)
+            continue;
+        if (!ok)
+            memset(&ev, 0, sizeof ev);
+        cJSON *t = lp_token(&ev.lp);
+        if (!ok)
+            cJSON_ReplaceItemInObject(t, "logprob", cJSON_CreateNull());
+        if (chat) {
+            cJSON *alt = cJSON_AddArrayToObject(t, "top_logprobs");
+            for (int k = 0; k < ev.n_top; k++)
+                cJSON_AddItemToArray(alt, lp_token(&ev.top[k]));
+            cJSON_AddItemToArray(content, t);
+            continue;
+        }
+        cJSON_AddItemToArray(toks, cJSON_DetachItemFromObject(t, "token"));
+        cJSON_AddItemToArray(lps, cJSON_DetachItemFromObject(t, "logprob"));
+        cJSON_Delete(t);
+        cJSON *alt = cJSON_CreateObject();
+        for (int k = 0; k < ev.n_top; k++) {
+            cJSON *a = lp_token(&ev.top[k]);
+            const char *name = cJSON_GetObjectItem(a, "token")->valuestring;
+            /* Two ids may spell the same text: the likelier one stays. */
+            if (!cJSON_GetObjectItemCaseSensitive(alt, name))
+                cJSON_AddNumberToObject(alt, name, ev.top[k].logprob);
+            cJSON_Delete(a);
+        }
+        cJSON_AddItemToArray(tops, alt);
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)at));
+    }
+    if (chat)
+        cJSON_AddNullToObject(o, "refusal");
+    return o;
+}
+
+static void add_logprobs(cJSON *c, const struct sched_job *j, int from, int to)
+{
+    cJSON *lp = logprobs_json(j, from, to);
+    if (lp)
+        cJSON_AddItemToObject(c, "logprobs", lp);
+    else
+        cJSON_AddNullToObject(c, "logprobs");
+}
+
 static cJSON *choice(const struct sched_job *j, const char *text, const char *finish, int role)
 {
     cJSON *c = cJSON_CreateObject();
@@ -53,8 +139,9 @@ static cJSON *choice(const struct sched_job *j, const char *text, const char *fi
             cJSON_AddStringToObject(d, "content", text);
     } else {
         cJSON_AddStringToObject(c, "text", text ? text : "");
-        cJSON_AddNullToObject(c, "logprobs");
     }
+    /* A chunk carries the tokens that arrived since the last one. */
+    add_logprobs(c, j, j->lp_sent, j->n_tokens);
     if (finish)
         cJSON_AddStringToObject(c, "finish_reason", finish);
     else
@@ -99,8 +186,8 @@ static char *completion_json(const struct sched_job *j, const char *finish)
         cJSON_AddStringToObject(m, "content", text);
     } else {
         cJSON_AddStringToObject(c, "text", text);
-        cJSON_AddNullToObject(c, "logprobs");
     }
+    add_logprobs(c, j, 0, j->n_tokens);
     cJSON_AddStringToObject(c, "finish_reason", finish);
     cJSON_AddItemToArray(choices, c);
     cJSON_AddItemToObject(o, "usage", usage(j));
@@ -135,6 +222,7 @@ static void send_text(struct sched_job *j, const char *text, size_t len)
     cJSON *o = chunk_base(j);
     cJSON *choices = cJSON_AddArrayToObject(o, "choices");
     cJSON_AddItemToArray(choices, choice(j, piece, NULL, !j->sent_role));
+    j->lp_sent = j->n_tokens;
     if (j->n_tokens > 0)
         cJSON_AddNumberToObject(o, "token_index", j->n_tokens - 1);
     j->sent_role = 1;
@@ -165,6 +253,7 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
         cJSON *o = chunk_base(j);
         cJSON *choices = cJSON_AddArrayToObject(o, "choices");
         cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
+        j->lp_sent = j->n_tokens;
         add_weft(o, j);
         sse_send(j, o);
         if (j->req.include_usage) {
@@ -265,6 +354,7 @@ void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_
     sched_client_begin(s, j, req);
     j->sent_role = after > 0;
     j->skip_until = 0;
+    j->lp_sent = after;
     if (after > j->n_tokens) {
         j->skip_until = after; /* tokens the journal had not caught up with */
         return;

@@ -95,6 +95,8 @@ struct sched_job *sched_job_new(const char *id_prefix)
     }
     snprintf(j->id, sizeof j->id, "%s%s", id_prefix, hex);
     weft_buf_init(&j->text, TEXT_MAX);
+    /* Up to 20 alternatives with each of up to 8192 tokens. */
+    weft_buf_init(&j->lp, 24u << 20);
     j->created_s = weft_wall_ms() / 1000;
     return j;
 }
@@ -104,7 +106,9 @@ void sched_job_free(struct sched_job *j)
     weft_oai_req_free(&j->req);
     free(j->tokens);
     free(j->lens);
+    free(j->lp_lens);
     weft_buf_free(&j->text);
+    weft_buf_free(&j->lp);
     free(j);
 }
 
@@ -116,9 +120,12 @@ int sched_job_grow(struct sched_job *j, int cap)
     if (t)
         j->tokens = t;
     uint32_t *l = t ? realloc(j->lens, (size_t)cap * sizeof *l) : NULL;
-    if (!t || !l)
+    if (l)
+        j->lens = l;
+    uint32_t *ll = l ? realloc(j->lp_lens, (size_t)cap * sizeof *ll) : NULL;
+    if (!t || !l || !ll)
         return WEFT_ENOMEM;
-    j->lens = l;
+    j->lp_lens = ll;
     j->cap_tokens = cap;
     return 0;
 }
@@ -135,13 +142,16 @@ int sched_job_journal(struct sched *s, struct sched_job *j)
 {
     if (!j->durable || j->n_tokens <= j->journaled)
         return 0;
-    int rc = weft_store_journal_append(s->store, j->id, j->journaled, j->tokens + j->journaled,
-                                       j->lens + j->journaled, j->n_tokens - j->journaled,
-                                       j->text.data ? j->text.data + j->journaled_text : "",
-                                       j->text.len - j->journaled_text);
+    int rc = weft_store_journal_append(
+        s->store, j->id, j->journaled, j->tokens + j->journaled, j->lens + j->journaled,
+        j->n_tokens - j->journaled, j->text.data ? j->text.data + j->journaled_text : "",
+        j->text.len - j->journaled_text,
+        j->req.logprobs ? (j->lp.data ? j->lp.data + j->journaled_lp : "") : NULL,
+        j->lp.len - j->journaled_lp);
     if (rc == 0) {
         j->journaled = j->n_tokens;
         j->journaled_text = j->text.len;
+        j->journaled_lp = j->lp.len;
     }
     return rc;
 }
@@ -675,6 +685,8 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
         snprintf(a.stop[i], sizeof a.stop[i], "%s", j->req.stop[i]);
     a.n_stop = j->req.n_stop;
     a.attempt = j->reassignments;
+    a.logprobs = j->req.logprobs;
+    a.top_logprobs = j->req.top_logprobs;
     struct weft_buf out;
     weft_buf_init(&out, 64u << 20);
     int rc = weft_assignment_write(&a, &out);
@@ -821,9 +833,18 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
         if (j->n_tokens == j->cap_tokens &&
             sched_job_grow(j, j->cap_tokens ? 2 * j->cap_tokens : 64))
             return WEFT_ENOMEM;
+        /* A node that leaves out the log-probabilities asked for fails
+         * the job over to one that sends them. */
+        if (j->req.logprobs && !ev.has_lp)
+            return WEFT_EPROTO;
+        size_t lp0 = j->lp.len;
+        if (j->req.logprobs &&
+            (weft_event_lp_write(&ev, &j->lp) != 0 || weft_buf_append_byte(&j->lp, '\n') != 0))
+            return WEFT_E2BIG;
         size_t plen = strlen(ev.text);
         if (weft_buf_append(&j->text, ev.text, plen) != 0)
             return WEFT_E2BIG;
+        j->lp_lens[j->n_tokens] = (uint32_t)(j->lp.len - lp0);
         j->lens[j->n_tokens] = (uint32_t)plen;
         j->tokens[j->n_tokens++] = ev.id;
         s->m.tokens++;

@@ -96,6 +96,11 @@ struct sched_job {
     uint32_t *lens; /* the bytes of text each token added */
     int n_tokens, cap_tokens;
     struct weft_buf text;
+    /* With req.logprobs: each token's log-probabilities as the node sent
+     * them (weft_event_lp_write's object) and '\n', one after another,
+     * lp_lens[i] bytes for token i (the journal's form). */
+    struct weft_buf lp;
+    uint32_t *lp_lens;
     int prompt_tokens;
     /* Placement. */
     struct sched_node *node;
@@ -115,7 +120,7 @@ struct sched_job {
     int window_tokens;
     /* The journal (lease.c): tokens and text bytes already in the store. */
     int journaled;
-    size_t journaled_text;
+    size_t journaled_text, journaled_lp;
     int held;                /* the last lease renewal named it */
     uint64_t queued_here_ms; /* when it last entered this scheduler's queue */
     /* Interactive client (client.c), or NULL. */
@@ -123,6 +128,7 @@ struct sched_job {
     int holds_slot; /* the client took one of its key's concurrency slots */
     int sent_role;
     int skip_until; /* a resumed client has tokens below this already */
+    int lp_sent;    /* tokens whose log-probabilities the stream has sent */
 };
 
 /* How core.c tells the client side what became of a job. Each is called

@@ -28,6 +28,26 @@
 #define STREAM_KEEP_MS (10 * 60 * 1000)
 #define PURGE_EVERY_MS 60000
 
+/* The journaled log-probabilities back into j: one object and '\n' per
+ * token. A token journaled without them (by a scheduler from before they
+ * were kept) has an empty entry. */
+static int lp_restore(struct sched_job *j, const struct weft_job_row *r)
+{
+    memset(j->lp_lens, 0, (size_t)r->n_tokens * sizeof *j->lp_lens);
+    if (!r->lp || weft_buf_append(&j->lp, r->lp, r->lp_len) != 0)
+        return r->lp ? WEFT_ENOMEM : 0;
+    const char *p = r->lp, *end = r->lp + r->lp_len;
+    for (int i = 0; i < r->n_tokens && p < end; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
+        j->lp_lens[i] = (uint32_t)(nl + 1 - p);
+        p = nl + 1;
+    }
+    j->journaled_lp = r->lp_len;
+    return 0;
+}
+
 int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sched_job **out,
                        struct weft_oai_err *e)
 {
@@ -63,6 +83,10 @@ int sched_job_from_row(struct sched *s, const struct weft_job_row *r, struct sch
         j->n_tokens = r->n_tokens;
         j->journaled = r->n_tokens;
         j->journaled_text = r->text_len;
+        if (lp_restore(j, r) != 0) {
+            sched_job_free(j);
+            return WEFT_ENOMEM;
+        }
     }
     *out = j;
     return 0;

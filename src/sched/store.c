@@ -171,11 +171,11 @@ int weft_store_lease_release(struct weft_store *st, const char *id)
 
 int weft_store_journal_append(struct weft_store *st, const char *id, int from,
                               const int32_t *tokens, const uint32_t *lens, int n, const char *text,
-                              size_t len)
+                              size_t len, const char *lp, size_t lp_len)
 {
     if (n <= 0)
         return 0;
-    return st->ops->journal_append(st, id, from, tokens, lens, n, text, len);
+    return st->ops->journal_append(st, id, from, tokens, lens, n, text, len, lp, lp_len);
 }
 
 int weft_store_journal_get(struct weft_store *st, const char *id, struct weft_job_row *row)
@@ -536,16 +536,26 @@ int store_tokens_append(struct weft_job_row *row, const unsigned char *p, int n)
     return 0;
 }
 
-int store_text_append(struct weft_job_row *row, const char *p, size_t len)
+static int grow_append(char **buf, size_t *n, const char *p, size_t len)
 {
-    char *t = realloc(row->text, row->text_len + len + 1);
+    char *t = realloc(*buf, *n + len + 1);
     if (!t)
         return WEFT_ENOMEM;
-    memcpy(t + row->text_len, p, len);
-    row->text_len += len;
-    t[row->text_len] = '\0';
-    row->text = t;
+    memcpy(t + *n, p, len);
+    *n += len;
+    t[*n] = '\0';
+    *buf = t;
     return 0;
+}
+
+int store_lp_append(struct weft_job_row *row, const char *p, size_t len)
+{
+    return grow_append(&row->lp, &row->lp_len, p, len);
+}
+
+int store_text_append(struct weft_job_row *row, const char *p, size_t len)
+{
+    return grow_append(&row->text, &row->text_len, p, len);
 }
 
 static const char *const state_names[] = {"queued", "running",   "succeeded",
@@ -569,6 +579,9 @@ void weft_job_row_free(struct weft_job_row *row)
     free(row->tokens);
     free(row->lens);
     free(row->text);
+    free(row->lp);
+    row->lp = NULL;
+    row->lp_len = 0;
     row->request = row->result = row->error = row->text = NULL;
     row->tokens = NULL;
     row->lens = NULL;

@@ -59,7 +59,8 @@ struct store_ops {
     int (*lease_renew)(struct weft_store *st, void (*cb)(const char *id, void *ud), void *ud);
     int (*lease_release)(struct weft_store *st, const char *id);
     int (*journal_append)(struct weft_store *st, const char *id, int from, const int32_t *tokens,
-                          const uint32_t *lens, int n, const char *text, size_t len);
+                          const uint32_t *lens, int n, const char *text, size_t len, const char *lp,
+                          size_t lp_len);
     int (*journal_get)(struct weft_store *st, const char *id, struct weft_job_row *row);
     int (*purge_streams)(struct weft_store *st, int64_t finished_before_ms);
     int (*notify_fd)(struct weft_store *st, unsigned *generation);
@@ -187,5 +188,7 @@ void store_tokens_pack(const int32_t *tokens, const uint32_t *lens, int n, unsig
 int store_tokens_append(struct weft_job_row *row, const unsigned char *p, int n);
 /* Appends len bytes of journaled text to row->text; 0 or WEFT_ENOMEM. */
 int store_text_append(struct weft_job_row *row, const char *p, size_t len);
+/* The same for journaled log-probabilities, to row->lp. */
+int store_lp_append(struct weft_job_row *row, const char *p, size_t len);
 
 #endif /* WEFT_SCHED_STORE_BACKEND_H */

@@ -64,7 +64,8 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS jobs_page ON jobs(key_id, created_ms, id);"
     "CREATE TABLE IF NOT EXISTS journal("
     " job_id TEXT NOT NULL, start INT NOT NULL, tokens BYTEA NOT NULL, text BYTEA NOT NULL,"
-    " PRIMARY KEY(job_id, start));" STORE_FILES_SCHEMA;
+    " PRIMARY KEY(job_id, start));"
+    "ALTER TABLE journal ADD COLUMN IF NOT EXISTS lp BYTEA;" STORE_FILES_SCHEMA;
 
 /* The connection's last error, one line, with any password left out
  * (libpq's messages never carry it). */
@@ -595,8 +596,9 @@ static int pg_job_list(struct weft_store *st, const char *key_id, const char *af
 static int load_journal(struct pg *p, struct weft_job_row *row)
 {
     const char *v[] = {row->id};
-    PGresult *r = run_fmt(p, "SELECT start,tokens,text FROM journal WHERE job_id=$1 ORDER BY start",
-                          1, v, NULL, 1);
+    PGresult *r =
+        run_fmt(p, "SELECT start,tokens,text,lp FROM journal WHERE job_id=$1 ORDER BY start", 1, v,
+                NULL, 1);
     if (!r)
         return WEFT_ESTORE;
     int rc = 0;
@@ -610,6 +612,8 @@ static int load_journal(struct pg *p, struct weft_job_row *row)
         rc = n > 0 ? store_tokens_append(row, (const unsigned char *)PQgetvalue(r, i, 1), n) : 0;
         if (rc == 0 && PQgetlength(r, i, 2) > 0)
             rc = store_text_append(row, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+        if (rc == 0 && !PQgetisnull(r, i, 3) && PQgetlength(r, i, 3) > 0)
+            rc = store_lp_append(row, PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3));
     }
     PQclear(r);
     return rc;
@@ -694,7 +698,8 @@ static int pg_lease_release(struct weft_store *st, const char *id)
 }
 
 static int pg_journal_append(struct weft_store *st, const char *id, int from, const int32_t *tokens,
-                             const uint32_t *lens, int n, const char *text, size_t len)
+                             const uint32_t *lens, int n, const char *text, size_t len,
+                             const char *lp, size_t lp_len)
 {
     unsigned char *packed = malloc((size_t)n * STORE_TOKEN_BYTES);
     if (!packed)
@@ -703,12 +708,14 @@ static int pg_journal_append(struct weft_store *st, const char *id, int from, co
     char start[16];
     snprintf(start, sizeof start, "%d", from);
     /* An empty text goes as a text-format '' (a binary one needs a length). */
-    const char *v[] = {id, start, (const char *)packed, len ? text : ""};
-    const int blens[] = {0, 0, n * STORE_TOKEN_BYTES, (int)len};
-    PGresult *r = run_fmt(PG(st),
-                          "INSERT INTO journal(job_id,start,tokens,text) SELECT $1,$2::int,$3,$4"
-                          " FROM jobs WHERE id=$1 AND state<2 FOR UPDATE ON CONFLICT DO NOTHING",
-                          4, v, blens, 0);
+    const char *v[] = {id, start, (const char *)packed, len ? text : "",
+                       lp ? (lp_len ? lp : "") : NULL};
+    const int blens[] = {0, 0, n * STORE_TOKEN_BYTES, (int)len, lp ? (int)lp_len : 0};
+    PGresult *r =
+        run_fmt(PG(st),
+                "INSERT INTO journal(job_id,start,tokens,text,lp) SELECT $1,$2::int,$3,$4,"
+                "$5 FROM jobs WHERE id=$1 AND state<2 FOR UPDATE ON CONFLICT DO NOTHING",
+                5, v, blens, 0);
     free(packed);
     if (!r)
         return WEFT_ESTORE;
@@ -860,7 +867,7 @@ static int pg_import_job(struct weft_store *st, const struct weft_job_row *j)
     PQclear(r);
     if (n == 1 && j->n_tokens > 0) {
         int rc = pg_journal_append(st, j->id, 0, j->tokens, j->lens, j->n_tokens,
-                                   j->text ? j->text : "", j->text_len);
+                                   j->text ? j->text : "", j->text_len, j->lp, j->lp_len);
         if (rc)
             return rc;
     }

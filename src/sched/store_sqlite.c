@@ -50,6 +50,9 @@ static const char upgrade_v2[] = "ALTER TABLE jobs ADD COLUMN model TEXT NOT NUL
                                  " DEFAULT 0;"
                                  "ALTER TABLE jobs ADD COLUMN stream INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 3 added each journaled token's log-probabilities. */
+static const char upgrade_v3[] = "ALTER TABLE journal ADD COLUMN lp BLOB;";
+
 static int user_version(sqlite3 *db)
 {
     sqlite3_stmt *q;
@@ -71,8 +74,10 @@ static int upgrade(sqlite3 *db, char **msg)
     rc = sqlite3_exec(db, schema, NULL, NULL, msg);
     if (rc == SQLITE_OK && v < 2)
         rc = sqlite3_exec(db, upgrade_v2, NULL, NULL, msg);
+    if (rc == SQLITE_OK && v < 3)
+        rc = sqlite3_exec(db, upgrade_v3, NULL, NULL, msg);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "PRAGMA user_version = 2; COMMIT", NULL, NULL, msg);
+        rc = sqlite3_exec(db, "PRAGMA user_version = 3; COMMIT", NULL, NULL, msg);
     if (rc != SQLITE_OK)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -595,7 +600,7 @@ static int load_journal(struct weft_store *st, struct weft_job_row *row)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(DB(st),
-                           "SELECT start,tokens,text FROM journal WHERE job_id=?"
+                           "SELECT start,tokens,text,lp FROM journal WHERE job_id=?"
                            " ORDER BY start",
                            -1, &s, NULL) != SQLITE_OK)
         return db_err(st);
@@ -611,6 +616,10 @@ static int load_journal(struct weft_store *st, struct weft_job_row *row)
         rc = n > 0 ? store_tokens_append(row, t, n) : 0;
         if (rc == 0 && xl)
             rc = store_text_append(row, x, xl);
+        const char *lp = sqlite3_column_blob(s, 3);
+        size_t ll = (size_t)sqlite3_column_bytes(s, 3);
+        if (rc == 0 && lp && ll)
+            rc = store_lp_append(row, lp, ll);
     }
     sqlite3_finalize(s);
     return rc;
@@ -733,7 +742,8 @@ static int sq_lease_release(struct weft_store *st, const char *id)
 }
 
 static int sq_journal_append(struct weft_store *st, const char *id, int from, const int32_t *tokens,
-                             const uint32_t *lens, int n, const char *text, size_t len)
+                             const uint32_t *lens, int n, const char *text, size_t len,
+                             const char *lp, size_t lp_len)
 {
     unsigned char *packed = malloc((size_t)n * STORE_TOKEN_BYTES);
     if (!packed)
@@ -743,13 +753,17 @@ static int sq_journal_append(struct weft_store *st, const char *id, int from, co
     int rc = WEFT_ESTORE;
     if (sqlite3_prepare_v2(
             DB(st),
-            "INSERT OR IGNORE INTO journal(job_id,start,tokens,text) SELECT ?1,?2,?3,?4"
+            "INSERT OR IGNORE INTO journal(job_id,start,tokens,text,lp) SELECT ?1,?2,?3,?4,?5"
             " WHERE EXISTS (SELECT 1 FROM jobs WHERE id=?1 AND state<2)",
             -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, from);
         sqlite3_bind_blob(s, 3, packed, n * STORE_TOKEN_BYTES, SQLITE_STATIC);
         sqlite3_bind_blob(s, 4, len ? text : "", (int)len, SQLITE_STATIC);
+        if (lp)
+            sqlite3_bind_blob64(s, 5, lp_len ? lp : "", lp_len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 5);
         rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
         sqlite3_finalize(s);
     }

@@ -284,11 +284,15 @@ TEST(assignment_round_trip)
     uint32_t mk[2][2] = {{0, 17}, {25, 36}}; /* "<|im_start|>user\n", "<|im_end|>\n" */
     a.markup = mk;
     a.n_markup = 2;
+    a.logprobs = 1;
+    a.top_logprobs = 20;
     struct weft_buf b;
     weft_buf_init(&b, 1 << 16);
     written(weft_assignment_write(&a, &b), &b);
     char err[160];
     ASSERT_OK(weft_assignment_parse(b.data, b.len, &back, err, sizeof err));
+    ASSERT_EQ_INT(back.logprobs, 1);
+    ASSERT_EQ_INT(back.top_logprobs, 20);
     ASSERT_EQ_STR(back.job, a.job);
     ASSERT_EQ_STR(back.model, a.model);
     ASSERT_EQ_STR(back.prompt, a.prompt);
@@ -323,6 +327,16 @@ static void event_round_trip(const struct weft_event *ev)
     if (ev->kind == WEFT_EV_TOKEN) {
         ASSERT_EQ_INT(back.i, ev->i);
         ASSERT_EQ_INT(back.id, ev->id);
+        ASSERT_EQ_INT(back.has_lp, ev->has_lp);
+        ASSERT_EQ_INT(back.n_top, ev->n_top);
+        for (int k = -1; ev->has_lp && k < ev->n_top; k++) {
+            const struct weft_token_lp *w = k < 0 ? &ev->lp : &ev->top[k];
+            const struct weft_token_lp *g = k < 0 ? &back.lp : &back.top[k];
+            ASSERT_EQ_INT(g->id, w->id);
+            ASSERT(g->logprob == w->logprob); /* a float survives a JSON double */
+            ASSERT_EQ_INT(g->n_bytes, w->n_bytes);
+            ASSERT_EQ_INT(memcmp(g->bytes, w->bytes, w->n_bytes), 0);
+        }
     } else {
         ASSERT_EQ_INT(back.end, ev->end);
         ASSERT_EQ_INT(back.prompt_tokens, ev->prompt_tokens);
@@ -340,6 +354,34 @@ TEST(events_round_trip)
     event_round_trip(&ev);
     weft_event_token(&ev, 1000000000, 2147483647, " \"quoted\"\n\\ \xe4\xb8\x96", 16);
     event_round_trip(&ev);
+    /* With log-probabilities: bytes that are not UTF-8 on their own, the
+     * longest piece, and every alternative. */
+    weft_event_token(&ev, 3, 77, "", 0);
+    ev.has_lp = 1;
+    ev.lp = (struct weft_token_lp){.id = 77, .logprob = -0.125f, .n_bytes = 2, .bytes = "\xe4\xb8"};
+    ev.n_top = WEFT_NODEMSG_MAX_TOP;
+    for (int k = 0; k < ev.n_top; k++) {
+        ev.top[k].id = k * 1000;
+        ev.top[k].logprob = -(float)k / 3.0f;
+        ev.top[k].n_bytes = (uint8_t)(k == 5 ? WEFT_NODEMSG_PIECE_MAX : k % 4);
+        memset(ev.top[k].bytes, k == 7 ? 0 : 0xff - k, sizeof ev.top[k].bytes);
+    }
+    event_round_trip(&ev);
+    struct weft_event bad;
+    static const char *const refused[] = {
+        "{\"i\":0,\"id\":1,\"text\":\"\",\"lp\":0.5,\"b\":\"\"}",  /* above probability 1 */
+        "{\"i\":0,\"id\":1,\"text\":\"\",\"lp\":-1,\"b\":\"a\"}",  /* half a byte */
+        "{\"i\":0,\"id\":1,\"text\":\"\",\"lp\":-1,\"b\":\"zz\"}", /* not hex */
+        "{\"i\":0,\"id\":1,\"text\":\"\",\"lp\":-1}",              /* no bytes */
+        "{\"i\":0,\"id\":1,\"text\":\"\",\"lp\":-1,\"b\":\"\",\"top\":[[1,-1]]}",
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof *refused; k++)
+        ASSERT_ERR(weft_event_parse(refused[k], strlen(refused[k]), &bad), WEFT_EPARSE);
+    const char ok[] =
+        "{\"i\":0,\"id\":1,\"text\":\"\",\"lp\":-1,\"b\":\"\",\"top\":[[1,-1,\"0a\"]]}";
+    ASSERT_OK(weft_event_parse(ok, strlen(ok), &bad));
+    ASSERT_EQ_INT(bad.n_top, 1);
+    ASSERT_EQ_INT(bad.top[0].bytes[0], '\n');
     static const enum weft_event_end ends[] = {WEFT_END_STOP, WEFT_END_LENGTH, WEFT_END_YIELD,
                                                WEFT_END_ERROR};
     for (int i = 0; i < 4; i++) {

@@ -107,6 +107,21 @@ TEST(bad_requests_name_the_param)
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"presence_penalty\":\"0\"}",
          "presence_penalty"},
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"echo\":true}", "echo"},
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"logprobs\":6}", "logprobs"},
+        {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"top_logprobs\":2}",
+         "top_logprobs"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"top_logprobs\":2}",
+         "top_logprobs"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"logprobs\":true,\"top_logprobs\":21}",
+         "top_logprobs"},
+        {WEFT_OAI_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+         "\"logprobs\":1}",
+         "logprobs"},
         /* Found by the fuzzer: a second "prompt" leaked the first. */
         {WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"prompt\":\"b\"}", "prompt"},
         {WEFT_OAI_CHAT,
@@ -125,6 +140,39 @@ TEST(bad_requests_name_the_param)
             TEST_FAIL_("case %zu: param \"%s\", want \"%s\" (%s)", i, e.param, cases[i].param,
                        e.message);
     }
+}
+
+TEST(logprobs_in_both_shapes)
+{
+    struct weft_oai_req r;
+    struct weft_oai_err e;
+    ASSERT_OK(parse(WEFT_OAI_CHAT,
+                    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                    "\"logprobs\":true,\"top_logprobs\":20}",
+                    &r, &e));
+    ASSERT_EQ_INT(r.logprobs, 1);
+    ASSERT_EQ_INT(r.top_logprobs, 20);
+    weft_oai_req_free(&r);
+    ASSERT_OK(parse(WEFT_OAI_CHAT,
+                    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                    "\"logprobs\":false,\"top_logprobs\":null}",
+                    &r, &e));
+    ASSERT_EQ_INT(r.logprobs, 0);
+    weft_oai_req_free(&r);
+    ASSERT_OK(
+        parse(WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"logprobs\":3}", &r, &e));
+    ASSERT_EQ_INT(r.logprobs, 1);
+    ASSERT_EQ_INT(r.top_logprobs, 3);
+    weft_oai_req_free(&r);
+    ASSERT_OK(
+        parse(WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"logprobs\":0}", &r, &e));
+    ASSERT_EQ_INT(r.logprobs, 1);
+    ASSERT_EQ_INT(r.top_logprobs, 0);
+    weft_oai_req_free(&r);
+    ASSERT_OK(
+        parse(WEFT_OAI_COMPLETION, "{\"model\":\"m\",\"prompt\":\"a\",\"logprobs\":null}", &r, &e));
+    ASSERT_EQ_INT(r.logprobs, 0);
+    weft_oai_req_free(&r);
 }
 
 TEST(malformed_and_deep_json_are_refused)

@@ -202,6 +202,7 @@ static void keep_last(const struct weft_job_row *r, void *ud)
     }
     if (r->text)
         g->last.text = strndup(r->text, r->text_len);
+    g->last.lp = r->lp ? strndup(r->lp, r->lp_len) : NULL;
     g->n++;
 }
 
@@ -241,9 +242,13 @@ TEST(leases_hand_jobs_over_with_their_journal)
     /* a journals two batches; a batch written twice stays once. */
     const int32_t t1[] = {5, 6}, t2[] = {7};
     const uint32_t l1[] = {1, 1}, l2[] = {3};
-    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 0, t1, l1, 2, "ab", 2), 0);
-    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 2, t2, l2, 1, "c\xc3\xa9", 3), 0);
-    ASSERT_EQ_INT(weft_store_journal_append(b, "job-1", 0, t1, l1, 2, "ab", 2), 0);
+    /* With each token's log-probabilities, as the scheduler keeps them. */
+    static const char lp1[] = "{\"id\":5}\n{\"id\":6}\n", lp2[] = "{\"id\":7}\n";
+    ASSERT_EQ_INT(weft_store_journal_append(a, "job-1", 0, t1, l1, 2, "ab", 2, lp1, strlen(lp1)),
+                  0);
+    ASSERT_EQ_INT(
+        weft_store_journal_append(a, "job-1", 2, t2, l2, 1, "c\xc3\xa9", 3, lp2, strlen(lp2)), 0);
+    ASSERT_EQ_INT(weft_store_journal_append(b, "job-1", 0, t1, l1, 2, "ab", 2, NULL, 0), 0);
     /* Given back: b claims it, only for its model, with the journal and seed. */
     ASSERT_EQ_INT(weft_store_lease_release(a, "job-1"), 0);
     ASSERT_EQ_INT(claim_as(b, ",other,", &g), 0);
@@ -257,6 +262,7 @@ TEST(leases_hand_jobs_over_with_their_journal)
     ASSERT_EQ_INT((int)g.last.lens[2], 3);
     ASSERT_EQ_STR(g.last.text, "abc\xc3\xa9");
     ASSERT_EQ_INT(g.last.text_len, 5);
+    ASSERT_EQ_STR(g.last.lp, "{\"id\":5}\n{\"id\":6}\n{\"id\":7}\n");
     /* a no longer holds it; nobody else can claim it from b. */
     renewed = 0;
     ASSERT_EQ_INT(weft_store_lease_renew(a, count_renewed, NULL), 0);
@@ -323,15 +329,15 @@ TEST(a_journal_batch_commits_whole_or_not_at_all)
     const int32_t t[] = {1, 2, 3};
     const uint32_t l[] = {1, 1, 1};
     ASSERT_OK(weft_store_tx_begin(st));
-    ASSERT_OK(weft_store_journal_append(st, "job-1", 0, t, l, 2, "ab", 2));
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 0, t, l, 2, "ab", 2, NULL, 0));
     ASSERT_OK(weft_store_tx_end(st, 0));
     struct weft_job_row j;
     memset(&j, 0, sizeof j);
     ASSERT_OK(weft_store_journal_get(st, "job-1", &j));
     ASSERT_EQ_INT(j.n_tokens, 0);
     ASSERT_OK(weft_store_tx_begin(st));
-    ASSERT_OK(weft_store_journal_append(st, "job-1", 0, t, l, 2, "ab", 2));
-    ASSERT_OK(weft_store_journal_append(st, "job-1", 2, t + 2, l + 2, 1, "c", 1));
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 0, t, l, 2, "ab", 2, NULL, 0));
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 2, t + 2, l + 2, 1, "c", 1, NULL, 0));
     ASSERT_OK(weft_store_tx_end(st, 1));
     ASSERT_OK(weft_store_journal_get(st, "job-1", &j));
     ASSERT_EQ_INT(j.n_tokens, 3);
@@ -339,7 +345,7 @@ TEST(a_journal_batch_commits_whole_or_not_at_all)
     weft_job_row_free(&j);
     /* A finished job takes no more batches. */
     ASSERT_EQ_INT(weft_store_job_finish(st, "job-1", WEFT_JOB_SUCCEEDED, "{}", NULL), 1);
-    ASSERT_OK(weft_store_journal_append(st, "job-1", 3, t, l, 1, "a", 1));
+    ASSERT_OK(weft_store_journal_append(st, "job-1", 3, t, l, 1, "a", 1, NULL, 0));
     memset(&j, 0, sizeof j);
     ASSERT_OK(weft_store_journal_get(st, "job-1", &j));
     ASSERT_EQ_INT(j.n_tokens, 0);

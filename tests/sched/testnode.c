@@ -58,6 +58,7 @@ struct job {
     char id[64];
     char *prompt;
     uint64_t seed;
+    int logprobs, top_logprobs;
     int next, max, emitted;
     int done;
     struct weft_buf line; /* the event being sent */
@@ -87,6 +88,43 @@ static int token_at(uint64_t seed, const char *prompt, int i)
     for (const char *p = prompt; *p; p++)
         h = mix(h ^ (unsigned char)*p);
     return (int)(mix(h ^ (uint64_t)i * 0x9e3779b97f4a7c15ull) % NWORDS);
+}
+
+/* The script's log-probabilities at position i: logits over the words, a
+ * pure function of (seed, prompt, i) like the token itself, so that a job
+ * resumed on another node reports what the first would have. */
+static void script_lp(uint64_t seed, const char *prompt, int i, int top, struct weft_event *ev)
+{
+    uint64_t h = seed;
+    for (const char *p = prompt; *p; p++)
+        h = mix(h ^ (unsigned char)*p);
+    double logit[NWORDS], max = -1e300, sum = 0;
+    for (size_t w = 0; w < NWORDS; w++) {
+        logit[w] =
+            (double)(mix(h ^ (uint64_t)i * 0x51ed27ull ^ (w + 1) * 0x2545f491ull) % 800) / 100.0;
+        if (logit[w] > max)
+            max = logit[w];
+    }
+    for (size_t w = 0; w < NWORDS; w++)
+        sum += exp(logit[w] - max);
+    double lse = max + log(sum);
+    ev->has_lp = 1;
+    ev->lp.id = ev->id;
+    ev->lp.logprob = (float)(logit[ev->id] - lse);
+    ev->lp.n_bytes = (uint8_t)snprintf(ev->lp.bytes, sizeof ev->lp.bytes, " %s", words[ev->id]);
+    int used[NWORDS] = {0};
+    ev->n_top = top < (int)NWORDS ? top : (int)NWORDS;
+    for (int k = 0; k < ev->n_top; k++) {
+        int best = -1;
+        for (size_t w = 0; w < NWORDS; w++)
+            if (!used[w] && (best < 0 || logit[w] > logit[best]))
+                best = (int)w;
+        used[best] = 1;
+        ev->top[k].id = best;
+        ev->top[k].logprob = (float)(logit[best] - lse);
+        ev->top[k].n_bytes =
+            (uint8_t)snprintf(ev->top[k].bytes, sizeof ev->top[k].bytes, " %s", words[best]);
+    }
 }
 
 static size_t sink(char *p, size_t sz, size_t n, void *ud)
@@ -241,6 +279,8 @@ static size_t produce(char *buf, size_t sz, size_t nitems, void *ud)
             char text[32];
             int len = snprintf(text, sizeof text, " %s", words[id]);
             weft_event_token(&ev, j->next, id, text, (size_t)len);
+            if (j->logprobs)
+                script_lp(j->seed, j->prompt, j->next, j->top_logprobs, &ev);
             j->next++;
             j->emitted++;
         }
@@ -299,6 +339,8 @@ static void start_job(struct node *n, const char *body, size_t len)
     j->prompt = a.prompt;
     a.prompt = NULL;
     j->seed = a.seed;
+    j->logprobs = a.logprobs;
+    j->top_logprobs = a.top_logprobs;
     j->next = a.n_resume;
     j->max = a.max_tokens;
     weft_buf_init(&j->line, 1 << 16);
@@ -357,6 +399,8 @@ static void *fast_worker(void *arg)
                 char text[32];
                 int len = snprintf(text, sizeof text, " %s", words[t]);
                 weft_event_token(&ev, i, t, text, (size_t)len);
+                if (a.logprobs)
+                    script_lp(a.seed, a.prompt, i, a.top_logprobs, &ev);
                 weft_event_write(&ev, &body);
             }
             weft_event_end(&ev, WEFT_END_LENGTH, 1, NULL, NULL);
