@@ -94,6 +94,17 @@ static void event(const char *s, size_t n)
                                      : x.end != ev.end || x.prompt_tokens != ev.prompt_tokens ||
                                            strcmp(x.message, ev.message) != 0)
             abort();
+        /* Log-probabilities read back as written, alone too (how the
+         * scheduler keeps and journals them). */
+        if (x.has_lp != ev.has_lp || x.n_top != ev.n_top || x.lp.n_bytes != ev.lp.n_bytes ||
+            memcmp(x.lp.bytes, ev.lp.bytes, ev.lp.n_bytes) != 0)
+            abort();
+        if (ev.has_lp) {
+            weft_buf_reset(&b);
+            if (weft_event_lp_write(&ev, &b) == 0 && (weft_event_lp_parse(b.data, b.len, &x) != 0 ||
+                                                      x.n_top != ev.n_top || x.lp.id != ev.id))
+                abort();
+        }
     }
     weft_buf_free(&b);
 }
