@@ -23,6 +23,7 @@
 #define WEFT_OAI_MAX_DEPTH      16 /* JSON nesting allowed in a body */
 #define WEFT_OAI_MODEL_MAX      128
 #define WEFT_OAI_STOP_MAX_LEN   63 /* bytes in one stop string (what a node matches) */
+#define WEFT_OAI_MAX_N          16 /* choices one request may ask for */
 
 enum weft_oai_kind { WEFT_OAI_CHAT, WEFT_OAI_COMPLETION };
 
@@ -49,6 +50,7 @@ struct weft_oai_req {
      * completions: N, 0..5). */
     int logprobs;
     int top_logprobs;
+    int n; /* choices, 1..WEFT_OAI_MAX_N (interactive requests only) */
     /* Job fields (POST /v1/jobs only). */
     enum weft_oai_priority priority;
     int64_t deadline_ms; /* wall clock; 0 = none */

@@ -290,8 +290,9 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
                            "stream_options");
             r->include_usage = cJSON_IsTrue(u);
         } else if (strcmp(k, "n") == 0) {
-            if (!cJSON_IsNull(it) && get_int(it, k, 1, 1, &d, err))
+            if (!cJSON_IsNull(it) && get_int(it, k, 1, WEFT_OAI_MAX_N, &d, err))
                 return WEFT_EINVAL;
+            r->n = cJSON_IsNull(it) ? 1 : (int)d;
         } else if (strcmp(k, "frequency_penalty") == 0 || strcmp(k, "presence_penalty") == 0) {
             if (!cJSON_IsNull(it) &&
                 get_num(it, k, -2, 2, k[0] == 'f' ? &r->frequency_penalty : &r->presence_penalty,
@@ -397,6 +398,7 @@ static void defaults(struct weft_oai_req *r, enum weft_oai_kind kind)
     r->max_tokens = WEFT_OAI_DEFAULT_TOKENS;
     r->temperature = 1.0;
     r->top_p = 1.0;
+    r->n = 1;
 }
 
 int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body, size_t len,
@@ -501,6 +503,8 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
         rc = parse_fields(out, req, err);
         if (rc == 0 && out->stream)
             rc = bad(err, "request.stream", "'%s' cannot be true for a job", "stream");
+        if (rc == 0 && out->n > 1)
+            rc = bad(err, "request.n", "'%s' above 1 is for interactive requests, not jobs", "n");
     }
     cJSON_Delete(root);
     if (rc)
@@ -561,6 +565,8 @@ int weft_oai_parse_batch_line(struct weft_oai_req *out, enum weft_oai_kind kind,
         rc = parse_fields(out, req, err);
     if (rc == 0 && out->stream)
         rc = bad(err, "body.stream", "'%s' cannot be true in a batch", "stream");
+    if (rc == 0 && out->n > 1)
+        rc = bad(err, "body.n", "'%s' above 1 is for interactive requests, not batches", "n");
     if (rc == 0 && !(*body = cJSON_PrintUnformatted(req)))
         rc = WEFT_ENOMEM;
     if (rc == WEFT_ENOMEM)

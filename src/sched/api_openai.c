@@ -75,6 +75,52 @@ static int keep_stream(struct sched *s, struct sched_job *j, const struct weft_h
     return rc;
 }
 
+/* n > 1: a job per choice, parsed from the same body, choice i drawing
+ * with seed + i (a request without a seed gets one), so that choice 0 is
+ * what the request with n = 1 gives. They are placed, batched and failed
+ * over one by one; the group answers when the last is done. Such a
+ * request is not kept for a resume on another scheduler. j (choice 0)
+ * holds the key's slot; on failure everything is answered and freed. */
+static void choices(struct sched *s, struct weft_http_req *req, const struct weft_key_info *k,
+                    struct sched_job *j)
+{
+    int n = j->req.n;
+    struct sched_job *jobs[WEFT_OAI_MAX_N] = {j};
+    uint64_t seed = j->req.has_seed ? j->req.seed : sched_seed_new();
+    int rc = s->n_queued + n > s->cfg.limits.max_queued ? WEFT_ELIMIT : 0;
+    for (int i = 1; rc == 0 && i < n; i++) {
+        struct weft_oai_err e;
+        jobs[i] = sched_job_new(j->req.kind == WEFT_OAI_CHAT ? "chatcmpl-" : "cmpl-");
+        if (!jobs[i] ||
+            weft_oai_parse(&jobs[i]->req, j->req.kind, req->body.data, req->body.len, &e) != 0) {
+            rc = WEFT_ENOMEM;
+            break;
+        }
+        jobs[i]->sched = s;
+        jobs[i]->req.priority = WEFT_OAI_INTERACTIVE;
+        snprintf(jobs[i]->key_id, sizeof jobs[i]->key_id, "%s", k->id);
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        jobs[i]->req.seed = seed + (uint64_t)i;
+        jobs[i]->req.has_seed = 1;
+    }
+    if (rc == 0)
+        rc = sched_client_begin_group(s, jobs, n, req, 1);
+    if (rc) {
+        for (int i = 0; i < n; i++)
+            if (jobs[i])
+                sched_job_free(jobs[i]);
+        sched_auth_slot_release(s, k->id);
+        if (rc == WEFT_ELIMIT)
+            sched_reply_fail(req, 503, NULL, "queue_full", "The scheduler's queue is full.");
+        else
+            sched_reply_fail(req, 503, NULL, NULL, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        sched_job_submit(s, jobs[i]);
+}
+
 static void generate(struct sched *s, struct weft_http_req *req, const struct weft_key_info *k,
                      enum weft_oai_kind kind)
 {
@@ -108,6 +154,10 @@ static void generate(struct sched *s, struct weft_http_req *req, const struct we
         return;
     }
     j->req.priority = WEFT_OAI_INTERACTIVE;
+    if (j->req.n > 1) {
+        choices(s, req, k, j);
+        return;
+    }
     if (j->req.stream && weft_store_shared(s->store) && keep_stream(s, j, req) != 0) {
         sched_auth_slot_release(s, k->id);
         sched_job_free(j);

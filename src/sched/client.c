@@ -8,17 +8,39 @@
 #include "auth.h"
 #include "core.h"
 #include "reply.h"
+#include "weft/error.h"
 #include "weft/nodemsg.h"
 #include "weft/utf8.h"
+
+/* A request for n > 1 choices: a job per choice (each placed, batched on
+ * a node's slots and failed over alone), one client for all of them. The
+ * answer has the first job's id; choice i is job i's. */
+struct sched_group {
+    struct weft_http_req *client; /* NULL once it went away */
+    char id[SCHED_ID_MAX];
+    char key_id[24];
+    int64_t created_s;
+    int n, open, failed, holds_slot;
+    struct sched_job *live[WEFT_OAI_MAX_N]; /* NULL once finished */
+    struct cJSON *choices[WEFT_OAI_MAX_N];  /* the finished choices (not streamed) */
+    int prompt_tokens, completion_tokens, runs;
+    char served[SCHED_MAX_TRIED][64];
+    int n_served;
+};
+
+static struct weft_http_req *client_of(const struct sched_job *j)
+{
+    return j->group ? j->group->client : j->client;
+}
 
 /* What every completion object and chunk starts with. */
 static cJSON *object_base(const struct sched_job *j, const char *chat_object)
 {
     cJSON *o = cJSON_CreateObject();
     int chat = j->req.kind == WEFT_OAI_CHAT;
-    cJSON_AddStringToObject(o, "id", j->id);
+    cJSON_AddStringToObject(o, "id", j->group ? j->group->id : j->id);
     cJSON_AddStringToObject(o, "object", chat ? chat_object : "text_completion");
-    cJSON_AddNumberToObject(o, "created", (double)j->created_s);
+    cJSON_AddNumberToObject(o, "created", (double)(j->group ? j->group->created_s : j->created_s));
     cJSON_AddStringToObject(o, "model", j->req.model);
     cJSON_AddStringToObject(o, "system_fingerprint", "weft");
     return o;
@@ -39,7 +61,7 @@ static void sse_send(struct sched_job *j, cJSON *o)
     weft_buf_init(&b, strlen(txt) + 16);
     weft_buf_appendf(&b, "data: %s\n\n", txt);
     free(txt);
-    weft_http_stream_write(j->client, b.data, b.len);
+    weft_http_stream_write(client_of(j), b.data, b.len);
     weft_buf_free(&b);
 }
 
@@ -130,7 +152,7 @@ static void add_logprobs(cJSON *c, const struct sched_job *j, int from, int to)
 static cJSON *choice(const struct sched_job *j, const char *text, const char *finish, int role)
 {
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON_AddNumberToObject(c, "index", j->group_index);
     if (j->req.kind == WEFT_OAI_CHAT) {
         cJSON *d = cJSON_AddObjectToObject(c, "delta");
         if (role)
@@ -171,14 +193,12 @@ static cJSON *usage(const struct sched_job *j)
     return u;
 }
 
-/* The whole (non-streamed) completion object, as JSON text the caller frees. */
-static char *completion_json(const struct sched_job *j, const char *finish)
+/* A whole choice: its message (or text), log-probabilities and finish. */
+static cJSON *final_choice(const struct sched_job *j, const char *finish)
 {
-    cJSON *o = object_base(j, "chat.completion");
     int chat = j->req.kind == WEFT_OAI_CHAT;
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON_AddNumberToObject(c, "index", j->group_index);
     const char *text = j->text.data ? j->text.data : "";
     if (chat) {
         cJSON *m = cJSON_AddObjectToObject(c, "message");
@@ -189,7 +209,15 @@ static char *completion_json(const struct sched_job *j, const char *finish)
     }
     add_logprobs(c, j, 0, j->n_tokens);
     cJSON_AddStringToObject(c, "finish_reason", finish);
-    cJSON_AddItemToArray(choices, c);
+    return c;
+}
+
+/* The whole (non-streamed) completion object, as JSON text the caller frees. */
+static char *completion_json(const struct sched_job *j, const char *finish)
+{
+    cJSON *o = object_base(j, "chat.completion");
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON_AddItemToArray(choices, final_choice(j, finish));
     cJSON_AddItemToObject(o, "usage", usage(j));
     add_weft(o, j);
     char *txt = cJSON_PrintUnformatted(o);
@@ -233,15 +261,149 @@ static void send_text(struct sched_job *j, const char *text, size_t len)
 static void on_tokens(struct sched *s, struct sched_job *j, const char *text, size_t len)
 {
     (void)s;
-    if (!j->client || !j->req.stream)
+    if (!client_of(j) || !j->req.stream)
         return;
     if (j->n_tokens <= j->skip_until)
         return; /* a resumed client has this token already */
     send_text(j, text, len);
 }
 
+/* ---- n > 1: a group of jobs for one client ---- */
+
+static void group_free(struct sched *s, struct sched_group *g)
+{
+    if (g->client) {
+        g->client->on_abort = NULL;
+        g->client->data = NULL;
+    }
+    if (g->holds_slot)
+        sched_auth_slot_release(s, g->key_id);
+    for (int i = 0; i < g->n; i++)
+        cJSON_Delete(g->choices[i]);
+    free(g);
+}
+
+/* Ends every choice still running, without a word to anyone. */
+static void group_cancel(struct sched *s, struct sched_group *g, const char *why)
+{
+    for (int i = 0; i < g->n; i++) {
+        struct sched_job *c = g->live[i];
+        if (!c)
+            continue;
+        g->live[i] = NULL;
+        g->open--;
+        c->group = NULL;
+        sched_job_cancel(s, c, why);
+    }
+}
+
+static void group_aborted(struct weft_http_req *req)
+{
+    struct sched_group *g = req->data;
+    if (!g)
+        return;
+    struct sched *s = g->live[0] ? g->live[0]->sched : NULL;
+    for (int i = 0; !s && i < g->n; i++)
+        s = g->live[i] ? g->live[i]->sched : NULL;
+    g->client = NULL;
+    if (s) {
+        group_cancel(s, g, "client went away");
+        group_free(s, g);
+    }
+}
+
+/* Choice j of its group is done: what it adds to the answer, and the
+ * answer once the last is in. */
+static void group_done(struct sched *s, struct sched_job *j, const char *finish)
+{
+    struct sched_group *g = j->group;
+    g->live[j->group_index] = NULL;
+    g->open--;
+    j->group = NULL;
+    if (j->prompt_tokens > g->prompt_tokens)
+        g->prompt_tokens = j->prompt_tokens;
+    g->completion_tokens += j->n_tokens;
+    g->runs += j->runs > 0 ? j->runs : 1;
+    for (int i = 0; i < j->n_served && g->n_served < SCHED_MAX_TRIED; i++) {
+        int seen = 0;
+        for (int k = 0; k < g->n_served; k++)
+            seen |= strcmp(g->served[k], j->served[i]) == 0;
+        if (!seen)
+            snprintf(g->served[g->n_served++], sizeof g->served[0], "%s", j->served[i]);
+    }
+    struct weft_http_req *req = g->client;
+    j->group = g; /* chunks name the group's id */
+    if (req && j->req.stream) {
+        cJSON *o = chunk_base(j);
+        cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+        cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
+        j->lp_sent = j->n_tokens;
+        sse_send(j, o);
+    } else {
+        g->choices[j->group_index] = final_choice(j, finish);
+    }
+    if (g->open > 0 || !req) {
+        j->group = NULL;
+        if (g->open == 0)
+            group_free(s, g);
+        return;
+    }
+    /* The last choice: the answer, or the stream's end. */
+    cJSON *o = object_base(j, j->req.stream ? "chat.completion.chunk" : "chat.completion");
+    j->group = NULL;
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", g->prompt_tokens);
+    cJSON_AddNumberToObject(u, "completion_tokens", g->completion_tokens);
+    cJSON_AddNumberToObject(u, "total_tokens", g->prompt_tokens + g->completion_tokens);
+    cJSON *w = cJSON_CreateObject();
+    cJSON_AddNumberToObject(w, "attempts", g->runs);
+    cJSON_AddBoolToObject(w, "resumed", g->runs > g->n);
+    cJSON *nodes = cJSON_AddArrayToObject(w, "nodes");
+    for (int i = 0; i < g->n_served; i++)
+        cJSON_AddItemToArray(nodes, cJSON_CreateString(g->served[i]));
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    /* The request is answered: nothing of the group may touch it after. */
+    req->on_abort = NULL;
+    req->data = NULL;
+    g->client = NULL;
+    if (!j->req.stream) {
+        for (int i = 0; i < g->n; i++) {
+            cJSON_AddItemToArray(choices, g->choices[i]);
+            g->choices[i] = NULL;
+        }
+        cJSON_AddItemToObject(o, "usage", u);
+        cJSON_AddItemToObject(o, "weft", w);
+        sched_reply_json(req, 200, o);
+    } else {
+        /* Usage (when asked) and the group's weft object in one last chunk
+         * with no choices, as OpenAI sends its usage chunk. */
+        if (j->req.include_usage)
+            cJSON_AddItemToObject(o, "usage", u);
+        else
+            cJSON_Delete(u);
+        cJSON_AddItemToObject(o, "weft", w);
+        char *txt = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        struct weft_buf b;
+        weft_buf_init(&b, (txt ? strlen(txt) : 0) + 32);
+        weft_buf_appendf(&b, "data: %s\n\ndata: [DONE]\n\n", txt ? txt : "{}");
+        free(txt);
+        weft_http_stream_write(req, b.data, b.len);
+        weft_buf_free(&b);
+        weft_http_stream_end(req);
+    }
+    group_free(s, g);
+}
+
+static void group_failed(struct sched *s, struct sched_job *j, int status, const char *code,
+                         const char *message);
+
 static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
 {
+    if (j->group) {
+        group_done(s, j, finish);
+        return NULL;
+    }
     struct weft_http_req *req = j->client;
     if (!req) {
         client_detach(s, j);
@@ -277,13 +439,45 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
     return stored;
 }
 
+/* The error to req, in the stream when it has begun. */
+static void reply_error(struct weft_http_req *req, int status, const char *code,
+                        const char *message);
+
 static void on_failed(struct sched *s, struct sched_job *j, int status, const char *code,
                       const char *message)
 {
+    if (j->group) {
+        group_failed(s, j, status, code, message);
+        return;
+    }
     struct weft_http_req *req = j->client;
     client_detach(s, j);
-    if (!req)
-        return;
+    if (req)
+        reply_error(req, status, code, message);
+}
+
+/* One choice failed for good: the request fails, the others stop. */
+static void group_failed(struct sched *s, struct sched_job *j, int status, const char *code,
+                         const char *message)
+{
+    struct sched_group *g = j->group;
+    g->live[j->group_index] = NULL;
+    g->open--;
+    j->group = NULL;
+    struct weft_http_req *req = g->client;
+    if (req) {
+        req->on_abort = NULL;
+        req->data = NULL;
+        g->client = NULL;
+        reply_error(req, status, code, message);
+    }
+    group_cancel(s, g, "another choice of its request failed");
+    group_free(s, g);
+}
+
+static void reply_error(struct weft_http_req *req, int status, const char *code,
+                        const char *message)
+{
     struct weft_oai_err e;
     weft_oai_set_err(&e, status, status >= 500 ? "server_error" : "invalid_request_error", code,
                      NULL, "%s", message);
@@ -332,6 +526,34 @@ void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_r
     if (j->req.stream)
         weft_http_stream_begin(req, 200, "text/event-stream",
                                "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+}
+
+int sched_client_begin_group(struct sched *s, struct sched_job **jobs, int n,
+                             struct weft_http_req *req, int holds_slot)
+{
+    (void)s;
+    struct sched_group *g = calloc(1, sizeof *g);
+    if (!g || n < 1 || n > WEFT_OAI_MAX_N) {
+        free(g);
+        return WEFT_ENOMEM;
+    }
+    g->client = req;
+    g->n = g->open = n;
+    g->holds_slot = holds_slot;
+    snprintf(g->id, sizeof g->id, "%s", jobs[0]->id);
+    snprintf(g->key_id, sizeof g->key_id, "%s", jobs[0]->key_id);
+    g->created_s = jobs[0]->created_s;
+    for (int i = 0; i < n; i++) {
+        g->live[i] = jobs[i];
+        jobs[i]->group = g;
+        jobs[i]->group_index = i;
+    }
+    req->data = g;
+    req->on_abort = group_aborted;
+    if (jobs[0]->req.stream)
+        weft_http_stream_begin(req, 200, "text/event-stream",
+                               "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    return 0;
 }
 
 void sched_client_resume(struct sched *s, struct sched_job *j, struct weft_http_req *req, int after)

@@ -18,6 +18,14 @@ extern const struct sched_job_events sched_client_events;
  * (j->holds_slot) is released when the client is done with. */
 void sched_client_begin(struct sched *s, struct sched_job *j, struct weft_http_req *req);
 
+/* req becomes the client of the n jobs of one request for n choices
+ * (jobs[i] is choice i, in no list yet): its hang-up cancels them all, one
+ * failing fails the request, and the answer goes out when the last is
+ * done. The group holds the request's concurrency slot when holds_slot.
+ * 0, or WEFT_ENOMEM (nothing changed). */
+int sched_client_begin_group(struct sched *s, struct sched_job **jobs, int n,
+                             struct weft_http_req *req, int holds_slot);
+
 /* req becomes the client of job j, already under way (GET
  * /v1/jobs/{id}/stream?after=N): it is sent j's text from token `after` on
  * as one event, then the rest as it comes. A client j had is ended: the

@@ -807,7 +807,7 @@ void sched_tick(uv_timer_t *t)
             wall > j->req.deadline_ms)
             job_fail(s, j, 504, "deadline_exceeded",
                      "no node had the energy to run this job before its deadline");
-        else if (j->req.priority == WEFT_OAI_INTERACTIVE && j->client &&
+        else if (j->req.priority == WEFT_OAI_INTERACTIVE && (j->client || j->group) &&
                  weft_elapsed_ms(j->queued_ms, now) > INTERACTIVE_WAIT_MS)
             job_fail(s, j, 503, "no_capacity",
                      "no node could take the request within 60 s; try again later");

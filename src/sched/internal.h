@@ -77,6 +77,7 @@ struct sched_node {
 enum sched_job_state { SJ_QUEUED, SJ_RUNNING };
 
 struct sched_stream; /* a node's token upload for one job (core.c) */
+struct sched_group;  /* the choices of one request (client.c) */
 
 struct sched;
 
@@ -129,6 +130,10 @@ struct sched_job {
     int sent_role;
     int skip_until; /* a resumed client has tokens below this already */
     int lp_sent;    /* tokens whose log-probabilities the stream has sent */
+    /* One choice of a request for several (n > 1): its group, which holds
+     * the client (client.c), and its index there; NULL/0 otherwise. */
+    struct sched_group *group;
+    int group_index;
 };
 
 /* How core.c tells the client side what became of a job. Each is called

@@ -93,7 +93,7 @@ TEST(bad_requests_name_the_param)
          "stop"},
         {WEFT_OAI_CHAT,
          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-         "\"n\":2}",
+         "\"n\":17}",
          "n"},
         {WEFT_OAI_CHAT,
          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"

@@ -41,6 +41,13 @@ const comp = await client.completions.create({ model: 'test-model', prompt: 'onc
 assert.equal(comp.object, 'text_completion');
 assert.equal(comp.choices[0].text.trim().split(/\s+/).length, 4);
 
+// n > 1: the client reads every choice, each the answer its seed gives.
+const two = await client.chat.completions.create({ model: 'test-model', messages, max_tokens: 4, n: 2, seed: 20 });
+assert.deepEqual(two.choices.map((c) => c.index), [0, 1]);
+const second = await client.chat.completions.create({ model: 'test-model', messages, max_tokens: 4, seed: 21 });
+assert.equal(two.choices[1].message.content, second.choices[0].message.content);
+assert.equal(two.usage.completion_tokens, 8);
+
 // Errors arrive as the client's typed exceptions.
 await assert.rejects(
   client.chat.completions.create({ model: 'no-such-model', messages }),
