@@ -29,7 +29,7 @@ HEADERS = {
     "energy": "energy energy_config energy_sim forecast dayahead clearsky regmap sunspec plot",
     "infer": "convert gguf gpu infer quant vocab",
     "net": "daemon http http_client tls",
-    "proto": "chat form nodemsg openai",
+    "proto": "chat form nodemsg openai schema",
     "sched": "sched store",
     "node": "node",
 }
