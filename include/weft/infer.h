@@ -197,6 +197,21 @@ double weft_sample_uniform(uint64_t seed, uint64_t pos);
 
 /* --- generation ------------------------------------------------------------- */
 
+/* Grammar-constrained sampling: before each sample the engine asks which
+ * tokens may come next, by their bytes, and masks the others; a token
+ * without bytes (a control token) never passes, and the end-of-generation
+ * tokens pass exactly when the output may end. budget is how many tokens
+ * may follow this one (max_tokens and the context's room): a constraint
+ * that keeps what it needs to close within it ends in time, since every
+ * byte is a token of its own in the vocabularies served (byte fallback or
+ * byte-level BPE). The callbacks run on the generation's thread. */
+struct weft_constraint {
+    void *ud;
+    int (*allow)(void *ud, const char *bytes, size_t n, int budget);
+    void (*accept)(void *ud, const char *bytes, size_t n); /* the token chosen (or resumed) */
+    int (*done)(void *ud);
+};
+
 #define WEFT_MAX_STOP     8
 #define WEFT_STOP_MAX_LEN 64
 
@@ -215,6 +230,8 @@ struct weft_gen_params {
      * see weft_gen_logprobs(). */
     int logprobs;
     int top_logprobs;
+    /* What the output must be (a JSON schema, say); NULL: anything. */
+    const struct weft_constraint *constraint;
 };
 
 enum weft_finish {

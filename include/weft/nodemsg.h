@@ -112,6 +112,10 @@ struct weft_assignment {
      * alternatives (0..WEFT_NODEMSG_MAX_TOP); absent: 0, 0. */
     int logprobs;
     int top_logprobs;
+    /* What the output must be: {"type":"json_object"} or
+     * {"type":"json_schema","schema":{...}} as compact JSON (owned), or
+     * NULL for text. Its schema is compiled by the node (schema.h). */
+    char *response_format;
 };
 
 enum weft_event_kind { WEFT_EV_TOKEN, WEFT_EV_END };

@@ -51,6 +51,9 @@ struct weft_oai_req {
     int logprobs;
     int top_logprobs;
     int n; /* choices, 1..WEFT_OAI_MAX_N (interactive requests only) */
+    /* What the output must be, as the node API's response_format (compact
+     * JSON, owned), or NULL for text. */
+    char *response_format;
     /* Job fields (POST /v1/jobs only). */
     enum weft_oai_priority priority;
     int64_t deadline_ms; /* wall clock; 0 = none */

@@ -6,6 +6,7 @@
  * else's generation (n_resumed) rebuilds the exact held-back state and emits
  * exactly the bytes the client has not seen yet. */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,40 @@ static void finish(struct weft_gen *g, enum weft_finish f, int rc)
     g->phase = GEN_DONE;
 }
 
+static void constraint_accept(const struct weft_constraint *c, const struct weft_vocab *v,
+                              int32_t tok)
+{
+    char b[256];
+    int n = weft_token_bytes(v, tok, b, sizeof b);
+    if (n > 0)
+        c->accept(c->ud, b, (size_t)n > sizeof b ? sizeof b : (size_t)n);
+}
+
+/* Masks the tokens the constraint does not allow now (their logits to
+ * -inf in the sampler's copy); returns how many are left. */
+static int mask(struct weft_gen *g, const struct weft_vocab *v, int n_vocab, int pos, int n_ctx)
+{
+    const struct weft_constraint *c = g->p.constraint;
+    int left = n_ctx - pos - 1;
+    if (g->p.max_tokens > 0 && g->p.max_tokens - g->produced - 1 < left)
+        left = g->p.max_tokens - g->produced - 1;
+    int done = c->done(c->ud), n_ok = 0;
+    char b[256];
+    for (int32_t t = 0; t < n_vocab; t++) {
+        int ok;
+        if (weft_vocab_is_eog(v, t)) {
+            ok = done;
+        } else {
+            int n = weft_token_bytes(v, t, b, sizeof b);
+            ok = n > 0 && (size_t)n <= sizeof b && c->allow(c->ud, b, (size_t)n, left);
+        }
+        if (!ok)
+            g->logits[t] = -INFINITY;
+        n_ok += ok;
+    }
+    return n_ok;
+}
+
 /* With fresh logits: sample, emit, and decide whether to go on (then
  * g->next is what the next step feeds). */
 static void sample_next(struct weft_gen *g)
@@ -137,6 +172,10 @@ static void sample_next(struct weft_gen *g)
         return;
     }
     memcpy(g->logits, weft_session_logits(g->s), (size_t)n_vocab * sizeof *g->logits);
+    if (p->constraint && mask(g, v, n_vocab, pos, n_ctx) == 0) {
+        finish(g, WEFT_FINISH_NONE, WEFT_EINVAL); /* no token fits what must be written */
+        return;
+    }
     /* This request's output so far: the resumed tokens and the new ones. */
     int n_out = pos - (g->n_prompt - p->n_resumed);
     int32_t tok = weft_sample(&p->sampling, g->logits, n_vocab, pos, g->hist, pos,
@@ -151,6 +190,8 @@ static void sample_next(struct weft_gen *g)
     g->hist[pos] = tok;
     g->produced++;
     g->res.n_generated++;
+    if (p->constraint)
+        constraint_accept(p->constraint, v, tok);
     int k = weft_detok_push(v, &g->d, tok, piece, sizeof piece);
     int rc = k < 0 ? k : pend_add(&g->e, piece, (size_t)k);
     if (rc < 0) {
@@ -188,6 +229,8 @@ static void prompt_done(struct weft_gen *g)
     const struct weft_vocab *v = weft_model_vocab(weft_session_model(g->s));
     char piece[WEFT_DETOK_OUT];
     for (int i = g->n_prompt - g->p.n_resumed; i < g->n_prompt; i++) {
+        if (g->p.constraint) /* what an earlier run wrote counts against it */
+            constraint_accept(g->p.constraint, v, g->hist[i]);
         int k = weft_detok_push(v, &g->d, g->hist[i], piece, sizeof piece);
         int rc = k < 0 ? k : pend_add(&g->e, piece, (size_t)k);
         if (rc < 0) {

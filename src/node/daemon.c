@@ -33,6 +33,7 @@
 #include "weft/gpu.h"
 #include "weft/http.h"
 #include "weft/log.h"
+#include "weft/schema.h"
 #include "weft/time.h"
 
 #define STOP_WAIT_MS 10000
@@ -146,6 +147,25 @@ static int parse_job(struct weftd *d, const char *body, size_t len, struct node_
     for (int i = 0; i < d->n_models; i++)
         if (strcmp(d->models[i].name, a.model) == 0)
             j->model = i;
+    /* A schema this node cannot follow is refused now, not mid-run. */
+    if (a.response_format) {
+        cJSON *rf = cJSON_Parse(a.response_format);
+        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(rf, "schema");
+        char *text = schema ? cJSON_PrintUnformatted(schema) : NULL;
+        char why[160] = "out of memory";
+        rc = !rf      ? WEFT_ENOMEM
+             : schema ? (text ? weft_schema_compile(text, strlen(text), &j->schema, why, sizeof why)
+                              : WEFT_ENOMEM)
+                      : weft_schema_any_object(&j->schema);
+        free(text);
+        cJSON_Delete(rf);
+        if (rc) {
+            snprintf(j->refused, sizeof j->refused, "bad assignment: response_format: %s", why);
+            snprintf(err, errcap, "response_format: %.120s", why);
+            weft_assignment_free(&a);
+            return rc;
+        }
+    }
     node_job_take_spec(j, &a);
     weft_assignment_free(&a);
     return 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/schema.h"
 #include "weft/time.h"
 
 #define OUT_MAX (16u << 20)
@@ -56,6 +57,7 @@ void node_job_free(struct node_job *j)
     free(j->prompt);
     free(j->resume);
     free(j->markup);
+    weft_schema_free(j->schema);
     weft_buf_free(&j->out);
     weft_buf_free(&j->sent);
     pthread_mutex_destroy(&j->mu);

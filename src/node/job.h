@@ -19,6 +19,8 @@
 #include "weft/infer.h"
 #include "weft/nodemsg.h"
 
+struct weft_schema;
+
 struct weft_http_call;
 
 /* A job's energy so far, summed interval by interval (ledger.c). */
@@ -43,6 +45,7 @@ struct node_job {
     float temperature, top_p;
     float presence_penalty, frequency_penalty;
     int logprobs, top_logprobs; /* log-probabilities with each token event */
+    struct weft_schema *schema; /* what the output must be (owned), or NULL */
     uint64_t seed;
     char stop[WEFT_MAX_STOP][WEFT_STOP_MAX_LEN];
     int n_stop;

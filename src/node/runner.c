@@ -13,6 +13,7 @@
 
 #include "weft/error.h"
 #include "weft/log.h"
+#include "weft/schema.h"
 #include "weft/time.h"
 #include "weft/vocab.h"
 
@@ -49,6 +50,10 @@ struct slot {
     int first;        /* index of the first token this node generates */
     uint64_t last_ns; /* when its last token went out (the speed ceiling) */
     char *tail;       /* text held back to the end (a partial stop string) */
+    /* With a response format: where the output is in it, a copy to try
+     * each token on, and the engine's view of them. */
+    struct weft_matcher match, scratch;
+    struct weft_constraint constraint;
     struct weft_session *sessions[WEFTD_MAX_MODELS]; /* this slot's KV caches, kept */
 };
 
@@ -56,6 +61,27 @@ static void sleep_ns(uint64_t ns)
 {
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     nanosleep(&ts, NULL);
+}
+
+/* The response format as the engine's constraint (runner thread). */
+static int format_allow(void *ud, const char *bytes, size_t n, int budget)
+{
+    struct slot *sl = ud;
+    weft_matcher_copy(&sl->scratch, &sl->match);
+    return weft_matcher_feed(&sl->scratch, bytes, n) &&
+           weft_matcher_min_close(&sl->scratch) <= budget;
+}
+
+static void format_accept(void *ud, const char *bytes, size_t n)
+{
+    struct slot *sl = ud;
+    weft_matcher_feed(&sl->match, bytes, n);
+}
+
+static int format_done(void *ud)
+{
+    struct slot *sl = ud;
+    return weft_matcher_done(&sl->match);
 }
 
 /* A token's log-probabilities into its event, each with its own bytes. */
@@ -197,6 +223,11 @@ static void slot_start(struct slot *sl, struct node_job *job)
     p.n_resumed = job->n_resume;
     p.logprobs = job->logprobs;
     p.top_logprobs = job->top_logprobs;
+    if (job->schema) {
+        weft_matcher_init(&sl->match, job->schema);
+        sl->constraint = (struct weft_constraint){sl, format_allow, format_accept, format_done};
+        p.constraint = &sl->constraint;
+    }
     p.n_stop = job->n_stop;
     memcpy(p.stop, job->stop, sizeof p.stop);
     sl->job = job;
@@ -221,7 +252,9 @@ static void slot_end(struct slot *sl)
     int rc = weft_gen_done(sl->gen, &res);
     if (rc < 0) {
         char msg[128];
-        snprintf(msg, sizeof msg, "engine: %s", weft_strerror(rc));
+        snprintf(msg, sizeof msg, "engine: %s",
+                 rc == WEFT_EINVAL && job->schema ? "no token of the model fits the response format"
+                                                  : weft_strerror(rc));
         end(sl->r, job, WEFT_END_ERROR, sl->n_prompt, msg, NULL);
     } else if (res.finish == WEFT_FINISH_CANCELED) {
         int cancelled = atomic_load(&job->cancel);

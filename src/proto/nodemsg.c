@@ -402,6 +402,19 @@ static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *er
             return fail(err, errcap, "top_logprobs must be a whole number from 0 to 20");
         a->top_logprobs = a->logprobs ? (int)v : 0;
     }
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(o, "response_format");
+    if (rf && !cJSON_IsNull(rf)) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(rf, "type");
+        if (!cJSON_IsObject(rf) || !cJSON_IsString(t) ||
+            (strcmp(t->valuestring, "json_object") != 0 &&
+             !(strcmp(t->valuestring, "json_schema") == 0 &&
+               cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rf, "schema")))))
+            return fail(err, errcap,
+                        "response_format must be {\"type\":\"json_object\"} or "
+                        "{\"type\":\"json_schema\",\"schema\":{...}}");
+        if (!(a->response_format = cJSON_PrintUnformatted(rf)))
+            return WEFT_ENOMEM;
+    }
     int n = cJSON_GetArraySize(toks);
     a->resume = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->resume);
     a->prompt = strdup(prompt->valuestring);
@@ -441,6 +454,8 @@ void weft_assignment_free(struct weft_assignment *a)
     free(a->prompt);
     free(a->resume);
     free(a->markup);
+    free(a->response_format);
+    a->response_format = NULL;
     a->prompt = NULL;
     a->resume = NULL;
     a->markup = NULL;
@@ -471,6 +486,14 @@ int weft_assignment_write(const struct weft_assignment *a, struct weft_buf *out)
     for (int i = 0; i < a->n_stop; i++)
         cJSON_AddItemToArray(stop, cJSON_CreateString(a->stop[i]));
     cJSON_AddNumberToObject(o, "attempt", a->attempt);
+    if (a->response_format) {
+        cJSON *rf = cJSON_Parse(a->response_format);
+        if (!rf) {
+            cJSON_Delete(o);
+            return WEFT_EINVAL;
+        }
+        cJSON_AddItemToObject(o, "response_format", rf);
+    }
     if (a->logprobs) {
         cJSON_AddBoolToObject(o, "logprobs", 1);
         cJSON_AddNumberToObject(o, "top_logprobs", a->top_logprobs);

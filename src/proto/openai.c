@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "weft/error.h"
+#include "weft/schema.h"
 #include "weft/utf8.h"
 
 #define INVALID "invalid_request_error"
@@ -59,6 +60,7 @@ void weft_oai_req_free(struct weft_oai_req *r)
     free(r->msgs);
     for (int i = 0; i < r->n_stop; i++)
         free(r->stop[i]);
+    free(r->response_format);
     memset(r, 0, sizeof *r);
 }
 
@@ -221,6 +223,78 @@ static int check_keys(const cJSON *obj, const char *where, struct weft_oai_err *
     return 0;
 }
 
+/* response_format: text, json_object, or json_schema with a schema of
+ * the subset schema.h compiles (checked here, so that a schema no node
+ * could follow is a 400 naming the keyword). */
+static int parse_format(struct weft_oai_req *r, const cJSON *it, struct weft_oai_err *err)
+{
+    static const char P[] = "response_format";
+    if (cJSON_IsNull(it))
+        return 0;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
+    if (!cJSON_IsObject(it) || !cJSON_IsString(t))
+        return bad(err, P, "'%s' must be an object with a type", P);
+    if (check_keys(it, P, err))
+        return WEFT_EINVAL;
+    const cJSON *k;
+    cJSON_ArrayForEach(k, it)
+    {
+        if (strcmp(k->string, "type") != 0 && strcmp(k->string, "json_schema") != 0)
+            return bad(err, P, "'%s' has a field Weft does not know", P);
+    }
+    free(r->response_format);
+    r->response_format = NULL;
+    if (strcmp(t->valuestring, "text") == 0)
+        return 0;
+    if (strcmp(t->valuestring, "json_object") == 0) {
+        r->response_format = strdup("{\"type\":\"json_object\"}");
+        return r->response_format ? 0 : WEFT_ENOMEM;
+    }
+    if (strcmp(t->valuestring, "json_schema") != 0)
+        return bad(err, P, "'%s' type must be text, json_object or json_schema", P);
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(it, "json_schema");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(js, "name");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(js, "schema");
+    const cJSON *strict = cJSON_GetObjectItemCaseSensitive(js, "strict");
+    if (!cJSON_IsObject(js) || !cJSON_IsString(name) || !name->valuestring[0] ||
+        strlen(name->valuestring) > 64)
+        return bad(err, "response_format.json_schema",
+                   "'%s' must be an object with a name of 1 to 64 characters",
+                   "response_format.json_schema");
+    if (strict && !cJSON_IsBool(strict))
+        return bad(err, "response_format.json_schema.strict", "'%s' must be true or false",
+                   "strict");
+    if (!cJSON_IsObject(schema))
+        return bad(err, "response_format.json_schema.schema", "'%s' must be a JSON schema object",
+                   "schema");
+    char *text = cJSON_PrintUnformatted(schema);
+    if (!text)
+        return WEFT_ENOMEM;
+    char why[160];
+    struct weft_schema *s;
+    int rc = weft_schema_compile(text, strlen(text), &s, why, sizeof why);
+    if (rc) {
+        free(text);
+        weft_oai_set_err(err, 400, INVALID, rc == WEFT_ENOMEM ? NULL : "invalid_json_schema",
+                         "response_format.json_schema.schema", "The schema cannot be followed: %s",
+                         why);
+        return rc;
+    }
+    weft_schema_free(s);
+    cJSON *rf = cJSON_CreateObject();
+    cJSON *copy = cJSON_Duplicate(schema, 1);
+    if (rf && copy) {
+        cJSON_AddStringToObject(rf, "type", "json_schema");
+        cJSON_AddItemToObject(rf, "schema", copy);
+        copy = NULL;
+        r->response_format = cJSON_PrintUnformatted(rf);
+    }
+    cJSON_Delete(copy);
+    cJSON_Delete(rf);
+    free(text);
+    return r->response_format ? 0 : WEFT_ENOMEM;
+}
+
 static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_oai_err *err)
 {
     const cJSON *it;
@@ -316,6 +390,10 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
             if (!cJSON_IsNull(it) && get_int(it, k, 0, 20, &d, err))
                 return WEFT_EINVAL;
             top = cJSON_IsNull(it) ? -1 : (int)d;
+        } else if (strcmp(k, "response_format") == 0) {
+            int rc = parse_format(r, it, err);
+            if (rc)
+                return rc;
         } else if (strcmp(k, "echo") == 0) {
             if (!cJSON_IsNull(it) && !cJSON_IsFalse(it))
                 return bad(err, k, "'%s' is not supported", k);

@@ -686,6 +686,7 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
     a.n_stop = j->req.n_stop;
     a.attempt = j->reassignments;
     a.logprobs = j->req.logprobs;
+    a.response_format = j->req.response_format;
     a.top_logprobs = j->req.top_logprobs;
     struct weft_buf out;
     weft_buf_init(&out, 64u << 20);
