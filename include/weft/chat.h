@@ -29,10 +29,14 @@ enum weft_chat_template {
     WEFT_TPL_DEEPSEEK_R1, /* DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜> */
 };
 
-/* One turn of a conversation. role is system, user or assistant. */
+/* One turn of a conversation. role is system, user, assistant or tool
+ * (a function's result). An assistant turn that called functions has
+ * tool_calls: a compact JSON array [{"name":..,"arguments":{...}}, ...]
+ * (NULL otherwise). */
 struct weft_chat_msg {
     char *role;
     char *content;
+    char *tool_calls;
 };
 
 /* "raw", "llama2", "chatml", "llama3", "llama3.1", "qwen2.5", "phi3",
@@ -66,5 +70,28 @@ void weft_chat_markup_free(struct weft_chat_markup *m);
  * or WEFT_CHAT_MAX_MARKUP spans are reached, or WEFT_ENOMEM. */
 int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_template t,
                      struct weft_buf *out, struct weft_chat_markup *markup);
+
+/* Tools (function calling). Templates with tool support: qwen2.5 (its
+ * "# Tools" system block, <tool_call> and <tool_response>). */
+int weft_chat_template_has_tools(enum weft_chat_template t);
+/* As weft_chat_render, with tools (a compact JSON array of OpenAI tool
+ * objects; NULL: none) where the template puts them, each written as
+ * Python's json.dumps writes it (the templates' tojson). WEFT_ENOTSUP when
+ * tools, tool turns or tool calls meet a template without tool support. */
+int weft_chat_render_tools(const struct weft_chat_msg *msgs, int n, enum weft_chat_template t,
+                           const char *tools, struct weft_buf *out,
+                           struct weft_chat_markup *markup);
+/* The calls in a reply written the template's way (qwen2.5:
+ * <tool_call>{"name":..,"arguments":{..}}</tool_call>, any number of
+ * them): *calls a cJSON array of {"name","arguments"} (arguments an
+ * object), *content what is left of the text (trimmed; NULL when empty).
+ * 0 when it found calls; WEFT_ENOENT when none (or one does not parse:
+ * the text is then all content); WEFT_ENOMEM. */
+struct cJSON;
+int weft_chat_parse_calls(enum weft_chat_template t, const char *text, struct cJSON **calls,
+                          char **content);
+/* The opening and closing text of one call in template t's replies
+ * ("<tool_call>\n", "\n</tool_call>" for qwen2.5), around its JSON. */
+int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close);
 
 #endif /* WEFT_CHAT_H */

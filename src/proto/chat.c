@@ -1,8 +1,11 @@
 /* Chat templates; see include/weft/chat.h. */
 #include "weft/chat.h"
 
-#include <stdlib.h>
+#include <cjson/cJSON.h>
 #include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -308,6 +311,290 @@ static void render_deepseek_r1(const struct weft_chat_msg *msgs, int n, struct o
           "Assistant\xef\xbd\x9c><think>\n");
 }
 
+/* ---- tools ---- */
+
+/* v as Python's json.dumps(v, ensure_ascii=False) writes it, which is what
+ * the templates' tojson filter does in transformers: ", " and ": " between
+ * items, non-ASCII as it is. A whole number is written as an integer
+ * (JSON text does not say whether 1.0 was a float; cJSON reads both
+ * alike). */
+static void py_json(struct weft_buf *b, const cJSON *v, int *rc)
+{
+    if (*rc)
+        return;
+    char num[40];
+    const cJSON *c;
+    int first = 1;
+    switch (v->type & 0xff) {
+    case cJSON_NULL:
+        *rc = weft_buf_append_str(b, "null");
+        return;
+    case cJSON_True:
+        *rc = weft_buf_append_str(b, "true");
+        return;
+    case cJSON_False:
+        *rc = weft_buf_append_str(b, "false");
+        return;
+    case cJSON_Number: {
+        double d = v->valuedouble;
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+            snprintf(num, sizeof num, "%.0f", d);
+        } else {
+            /* Python's repr: the shortest text that reads back the same. */
+            for (int p = 1; p <= 17; p++) {
+                snprintf(num, sizeof num, "%.*g", p, d);
+                if (strtod(num, NULL) == d)
+                    break;
+            }
+            if (!strpbrk(num, ".en"))
+                strcat(num, ".0");
+        }
+        *rc = weft_buf_append_str(b, num);
+        return;
+    }
+    case cJSON_String: {
+        *rc = weft_buf_append_byte(b, '"');
+        for (const unsigned char *s = (const unsigned char *)v->valuestring; *s && !*rc; s++) {
+            const char *e = *s == '"'    ? "\\\""
+                            : *s == '\\' ? "\\\\"
+                            : *s == '\n' ? "\\n"
+                            : *s == '\r' ? "\\r"
+                            : *s == '\t' ? "\\t"
+                            : *s == '\b' ? "\\b"
+                            : *s == '\f' ? "\\f"
+                                         : NULL;
+            if (e)
+                *rc = weft_buf_append_str(b, e);
+            else if (*s < 0x20)
+                *rc = weft_buf_appendf(b, "\\u%04x", *s);
+            else
+                *rc = weft_buf_append_byte(b, (char)*s);
+        }
+        if (!*rc)
+            *rc = weft_buf_append_byte(b, '"');
+        return;
+    }
+    case cJSON_Array:
+        *rc = weft_buf_append_byte(b, '[');
+        cJSON_ArrayForEach(c, v)
+        {
+            if (!first && !*rc)
+                *rc = weft_buf_append_str(b, ", ");
+            first = 0;
+            py_json(b, c, rc);
+        }
+        if (!*rc)
+            *rc = weft_buf_append_byte(b, ']');
+        return;
+    case cJSON_Object:
+        *rc = weft_buf_append_byte(b, '{');
+        cJSON_ArrayForEach(c, v)
+        {
+            if (!first && !*rc)
+                *rc = weft_buf_append_str(b, ", ");
+            first = 0;
+            cJSON key = {.type = cJSON_String, .valuestring = c->string};
+            py_json(b, &key, rc);
+            if (!*rc)
+                *rc = weft_buf_append_str(b, ": ");
+            py_json(b, c, rc);
+        }
+        if (!*rc)
+            *rc = weft_buf_append_byte(b, '}');
+        return;
+    }
+    *rc = WEFT_EINVAL;
+}
+
+/* Content written as Python's JSON. */
+static void ct_py(struct out *o, const cJSON *v)
+{
+    struct weft_buf b;
+    weft_buf_init(&b, o->b->max);
+    int rc = 0;
+    py_json(&b, v, &rc);
+    if (rc == 0)
+        ct(o, b.data ? b.data : "");
+    else if (o->rc == 0)
+        o->rc = WEFT_E2BIG;
+    weft_buf_free(&b);
+}
+
+static const char qwen_system[] =
+    "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
+
+/* Qwen2.5's template, tools, tool calls and tool responses included. */
+static void render_qwen25(const struct weft_chat_msg *msgs, int n, const cJSON *tools,
+                          struct out *o)
+{
+    int sys0 = n > 0 && is_role(&msgs[0], "system");
+    if (tools) {
+        mk(o, "<|im_start|>system\n");
+        if (sys0)
+            ct(o, msgs[0].content);
+        else
+            mk(o, qwen_system);
+        mk(o, "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+              "You are provided with function signatures within <tools></tools> XML tags:\n"
+              "<tools>");
+        const cJSON *t;
+        cJSON_ArrayForEach(t, tools)
+        {
+            mk(o, "\n");
+            ct_py(o, t);
+        }
+        mk(o, "\n</tools>\n\nFor each function call, return a json object with function name and "
+              "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+              "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n");
+    } else if (sys0) {
+        mk(o, "<|im_start|>system\n");
+        ct(o, msgs[0].content);
+        mk(o, "<|im_end|>\n");
+    } else {
+        mk(o, "<|im_start|>system\n");
+        mk(o, qwen_system);
+        mk(o, "<|im_end|>\n");
+    }
+    for (int i = sys0 ? 1 : 0; i < n; i++) {
+        const struct weft_chat_msg *m = &msgs[i];
+        if (is_role(m, "tool")) {
+            if (i == 0 || !is_role(&msgs[i - 1], "tool"))
+                mk(o, "<|im_start|>user");
+            mk(o, "\n<tool_response>\n");
+            ct(o, m->content);
+            mk(o, "\n</tool_response>");
+            if (i == n - 1 || !is_role(&msgs[i + 1], "tool"))
+                mk(o, "<|im_end|>\n");
+            continue;
+        }
+        cJSON *calls = m->tool_calls ? cJSON_Parse(m->tool_calls) : NULL;
+        if (!is_role(m, "assistant") || cJSON_GetArraySize(calls) == 0) {
+            mk(o, "<|im_start|>");
+            mk(o, m->role);
+            mk(o, "\n");
+            ct(o, m->content);
+            mk(o, "<|im_end|>\n");
+            cJSON_Delete(calls);
+            continue;
+        }
+        mk(o, "<|im_start|>assistant");
+        if (m->content[0]) {
+            mk(o, "\n");
+            ct(o, m->content);
+        }
+        const cJSON *c;
+        cJSON_ArrayForEach(c, calls)
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+            const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "arguments");
+            mk(o, "\n<tool_call>\n{\"name\": \"");
+            ct(o, cJSON_IsString(name) ? name->valuestring : "");
+            mk(o, "\", \"arguments\": ");
+            if (args)
+                ct_py(o, args);
+            else
+                ct(o, "{}");
+            mk(o, "}\n</tool_call>");
+        }
+        mk(o, "<|im_end|>\n");
+        cJSON_Delete(calls);
+    }
+    mk(o, "<|im_start|>assistant\n");
+}
+
+int weft_chat_template_has_tools(enum weft_chat_template t)
+{
+    return t == WEFT_TPL_QWEN25;
+}
+
+int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close)
+{
+    if (!weft_chat_template_has_tools(t))
+        return WEFT_ENOTSUP;
+    *open = "<tool_call>\n";
+    *close = "\n</tool_call>";
+    return 0;
+}
+
+int weft_chat_parse_calls(enum weft_chat_template t, const char *text, cJSON **calls,
+                          char **content)
+{
+    *calls = NULL;
+    *content = NULL;
+    if (!weft_chat_template_has_tools(t))
+        return WEFT_ENOENT;
+    cJSON *arr = cJSON_CreateArray();
+    struct weft_buf rest;
+    weft_buf_init(&rest, strlen(text) + 1);
+    const char *p = text;
+    int rc = 0;
+    while (arr && rc == 0) {
+        const char *a = strstr(p, "<tool_call>");
+        const char *z = a ? strstr(a, "</tool_call>") : NULL;
+        if (!a || !z) {
+            weft_buf_append_str(&rest, p);
+            break;
+        }
+        weft_buf_append(&rest, p, (size_t)(a - p));
+        const char *j = a + strlen("<tool_call>");
+        cJSON *call = cJSON_ParseWithLength(j, (size_t)(z - j));
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(call, "name");
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(call, "arguments");
+        if (!cJSON_IsString(name) || !cJSON_IsObject(args)) {
+            cJSON_Delete(call);
+            rc = WEFT_ENOENT;
+            break;
+        }
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "name", name->valuestring);
+        cJSON_AddItemToObject(c, "arguments", cJSON_Duplicate(args, 1));
+        cJSON_AddItemToArray(arr, c);
+        cJSON_Delete(call);
+        p = z + strlen("</tool_call>");
+    }
+    if (!arr) {
+        weft_buf_free(&rest);
+        return WEFT_ENOMEM;
+    }
+    if (rc || cJSON_GetArraySize(arr) == 0) {
+        cJSON_Delete(arr);
+        weft_buf_free(&rest);
+        return WEFT_ENOENT;
+    }
+    /* What is left, trimmed. */
+    size_t a = 0, n = rest.len;
+    while (a < n && isspace((unsigned char)rest.data[a]))
+        a++;
+    while (n > a && isspace((unsigned char)rest.data[n - 1]))
+        n--;
+    if (n > a)
+        *content = strndup(rest.data + a, n - a);
+    weft_buf_free(&rest);
+    *calls = arr;
+    return 0;
+}
+
+int weft_chat_render_tools(const struct weft_chat_msg *msgs, int n, enum weft_chat_template t,
+                           const char *tools, struct weft_buf *out, struct weft_chat_markup *markup)
+{
+    int has = tools != NULL;
+    for (int i = 0; i < n; i++)
+        has |= is_role(&msgs[i], "tool") || msgs[i].tool_calls != NULL;
+    if (!has)
+        return weft_chat_render(msgs, n, t, out, markup);
+    if (!weft_chat_template_has_tools(t))
+        return WEFT_ENOTSUP;
+    cJSON *tj = tools ? cJSON_Parse(tools) : NULL;
+    if (tools && !cJSON_IsArray(tj)) {
+        cJSON_Delete(tj);
+        return WEFT_EINVAL;
+    }
+    struct out o = {out, markup, 0};
+    render_qwen25(msgs, n, tj, &o);
+    cJSON_Delete(tj);
+    return o.rc;
+}
+
 int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_template t,
                      struct weft_buf *out, struct weft_chat_markup *markup)
 {
@@ -320,8 +607,7 @@ int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_tem
         render_chatml(msgs, n, NULL, &o);
         break;
     case WEFT_TPL_QWEN25:
-        render_chatml(msgs, n,
-                      "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", &o);
+        render_qwen25(msgs, n, NULL, &o);
         break;
     case WEFT_TPL_LLAMA3:
         for (int i = 0; i < n; i++) {

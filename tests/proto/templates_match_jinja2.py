@@ -58,6 +58,38 @@ CONVERSATIONS = [
     [m("user", "ends with the assistant"), m("assistant", "so no generation prompt... ")],
 ]
 
+# Function calling, for the families with tool support: (tools, messages).
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city, now. \"Quoted\", tab\tand é",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string"}, "unit": {"enum": ["c", "f"]}, "days": {"type": "integer", "step": 0.25, "big": 1e-07,
+                                                                           "maximum": 7}},
+        "required": ["city"]}}}
+CLOCK = {"type": "function", "function": {"name": "time_now", "parameters": {"type": "object",
+                                                                               "properties": {}}}}
+
+
+def call(name, args):
+    return {"type": "function", "function": {"name": name, "arguments": args}}
+
+
+TOOL_CONVERSATIONS = [
+    ([WEATHER], [m("user", "Weather in Paris?")]),
+    ([WEATHER, CLOCK], [m("system", "Use tools."), m("user", "Time and weather?")]),
+    ([WEATHER], [m("user", "Paris?"),
+                 {"role": "assistant", "content": "", "tool_calls": [call("get_weather",
+                                                                          {"city": "Paris"})]},
+                 {"role": "tool", "content": "{\"temp\": 21.5}"}]),
+    ([WEATHER, CLOCK], [m("user", "Both"),
+                        {"role": "assistant", "content": "Checking.",
+                         "tool_calls": [call("get_weather", {"city": "Oslo", "days": 2}),
+                                        call("time_now", {})]},
+                        {"role": "tool", "content": "cold"}, {"role": "tool", "content": "noon"},
+                        m("assistant", "Cold at noon."), m("user", "Thanks")]),
+    (None, [m("user", "no tools here"), {"role": "tool", "content": "a stray result"}]),
+]
+TOOL_FAMILIES = {"qwen2.5"}
+
 
 class Refused(Exception):
     pass
@@ -67,10 +99,18 @@ def raise_exception(msg):
     raise Refused(msg)
 
 
+def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    # transformers' own tojson filter (not Jinja's, which escapes HTML
+    # characters and sorts keys).
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                      sort_keys=sort_keys)
+
+
 def environment():
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                         extensions=[jinja2.ext.loopcontrols])
     env.globals["raise_exception"] = raise_exception
+    env.filters["tojson"] = tojson
     return env
 
 
@@ -122,6 +162,18 @@ def main():
                 failures += 1
                 print(f"FAIL: {fname} on {json.dumps(conv)}:\n  jinja2: {want!r}\n  weft:   "
                       f"{mine!r}")
+        for tools, conv in TOOL_CONVERSATIONS if name in TOOL_FAMILIES else []:
+            want = tpl.render(messages=conv, tools=tools, add_generation_prompt=True,
+                              bos_token="", eos_token=eos)
+            out = subprocess.run([helper, name],
+                                 input=json.dumps({"messages": conv, "tools": tools}).encode(),
+                                 capture_output=True)
+            mine = out.stdout.decode()
+            n_here += 1
+            if out.returncode != 0 or mine != want:
+                failures += 1
+                print(f"FAIL: {fname} with tools on {json.dumps(conv)}:\n  jinja2: {want!r}\n"
+                      f"  weft:   {mine!r} (exit {out.returncode})")
         compared += n_here
         print(f"{fname}: {n_here} conversations equal, {refused} refused by the template")
         if n_here < 4:

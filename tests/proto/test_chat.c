@@ -17,7 +17,8 @@ static void check_markup(enum weft_chat_template t, const char *want, const char
 {
     char sys[] = "system", user[] = "user", asst[] = "assistant";
     char s[] = "S", u1[] = "U1", a1[] = "A1", u2[] = "U2";
-    struct weft_chat_msg msgs[] = {{sys, s}, {user, u1}, {asst, a1}, {user, u2}};
+    struct weft_chat_msg msgs[] = {
+        {sys, s, NULL}, {user, u1, NULL}, {asst, a1, NULL}, {user, u2, NULL}};
     struct weft_buf out;
     weft_buf_init(&out, 1 << 16);
     struct weft_chat_markup mk = {0};
@@ -81,7 +82,7 @@ TEST(every_family_marks_only_the_contents_as_content)
 TEST(render_stops_at_the_bound)
 {
     char user[] = "user", text[] = "a message longer than the buffer allows";
-    struct weft_chat_msg m = {user, text};
+    struct weft_chat_msg m = {user, text, NULL};
     struct weft_buf out;
     weft_buf_init(&out, 16);
     ASSERT_ERR(weft_chat_render(&m, 1, WEFT_TPL_CHATML, &out, NULL), WEFT_E2BIG);
