@@ -19,7 +19,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: schemamask MODEL.gguf SCHEMA.json|- [STEPS]\n");
         return 2;
     }
-    int steps = argc > 3 ? atoi(argv[3]) : 20;
+    int steps = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 20;
+    if (steps < 1)
+        steps = 1;
     char err[256];
     struct weft_gguf *g;
     struct weft_vocab *v;

@@ -93,5 +93,13 @@ int weft_chat_parse_calls(enum weft_chat_template t, const char *text, struct cJ
 /* The opening and closing text of one call in template t's replies
  * ("<tool_call>\n", "\n</tool_call>" for qwen2.5), around its JSON. */
 int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close);
+/* The node API's response_format that makes a reply one call, written
+ * template t's way: {"type":"json_schema","schema":{"anyOf":[one object
+ * {"name": const, "arguments": the function's parameters} per function]},
+ * "prefix","suffix"} for the functions of tools (only the one named
+ * `only`, when not NULL). *out is owned by the caller. 0, WEFT_ENOTSUP
+ * (no tool support), WEFT_ENOENT (no such function) or WEFT_ENOMEM. */
+int weft_chat_call_format(enum weft_chat_template t, const char *tools, const char *only,
+                          char **out);
 
 #endif /* WEFT_CHAT_H */

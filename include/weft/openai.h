@@ -29,6 +29,14 @@ enum weft_oai_kind { WEFT_OAI_CHAT, WEFT_OAI_COMPLETION };
 
 enum weft_oai_priority { WEFT_OAI_INTERACTIVE, WEFT_OAI_DEFERRABLE };
 
+#define WEFT_OAI_MAX_TOOLS 64
+enum weft_oai_tool_choice {
+    WEFT_OAI_TOOLS_NONE,     /* no tools, or tool_choice none */
+    WEFT_OAI_TOOLS_AUTO,     /* the model may call one */
+    WEFT_OAI_TOOLS_REQUIRED, /* it must call one (the grammar makes it) */
+    WEFT_OAI_TOOLS_NAMED,    /* it must call tool_name */
+};
+
 struct weft_oai_req {
     enum weft_oai_kind kind;
     char model[WEFT_OAI_MODEL_MAX];
@@ -54,6 +62,12 @@ struct weft_oai_req {
     /* What the output must be, as the node API's response_format (compact
      * JSON, owned), or NULL for text. */
     char *response_format;
+    /* Function calling (chat): the tools as sent (a compact JSON array, owned;
+     * NULL: none), the choice, and the named function's name. */
+    char *tools;
+    enum weft_oai_tool_choice tool_choice;
+    char tool_name[65];
+    int parallel_tool_calls;
     /* Job fields (POST /v1/jobs only). */
     enum weft_oai_priority priority;
     int64_t deadline_ms; /* wall clock; 0 = none */
@@ -78,6 +92,13 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
                        struct weft_oai_err *err);
 
 void weft_oai_req_free(struct weft_oai_req *r);
+
+/* Whether a node API response_format (compact JSON, prefix and suffix
+ * included) can be met within max_tokens: a node counts a byte a token
+ * when it keeps room to close the document, so a format whose shortest
+ * document has more bytes than max_tokens is refused (400, param
+ * max_tokens). 0 or WEFT_EINVAL with err filled. */
+int weft_oai_check_format(const char *response_format, int max_tokens, struct weft_oai_err *err);
 
 /* The Batch API. A line of an input file is {"custom_id", "method":
  * "POST", "url": the batch's endpoint, "body": the request}: the body is

@@ -45,6 +45,10 @@ int weft_schema_compile(const char *json, size_t len, struct weft_schema **out, 
 /* Any JSON object (response_format json_object). */
 int weft_schema_any_object(struct weft_schema **out);
 void weft_schema_free(struct weft_schema *s);
+/* Literal text before and after the document (a tool call's
+ * "<tool_call>\n" and "\n</tool_call>"), each at most 64 bytes; NULL for
+ * none. 0 or WEFT_EINVAL. */
+int weft_schema_wrap(struct weft_schema *s, const char *prefix, const char *suffix);
 
 /* A position in a document being written. */
 struct weft_match_frame {
@@ -63,7 +67,8 @@ struct weft_match_state {
 };
 struct weft_matcher {
     const struct weft_schema *schema;
-    int n; /* alternatives alive; 0: dead */
+    int stage, pos; /* in the prefix (0), the document (1), the suffix (2) */
+    int n;          /* alternatives alive; 0: dead */
     struct weft_match_state alt[WEFT_MATCH_ALTS];
 };
 

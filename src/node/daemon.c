@@ -157,6 +157,11 @@ static int parse_job(struct weftd *d, const char *body, size_t len, struct node_
              : schema ? (text ? weft_schema_compile(text, strlen(text), &j->schema, why, sizeof why)
                               : WEFT_ENOMEM)
                       : weft_schema_any_object(&j->schema);
+        const cJSON *pre = cJSON_GetObjectItemCaseSensitive(rf, "prefix");
+        const cJSON *suf = cJSON_GetObjectItemCaseSensitive(rf, "suffix");
+        if (rc == 0 && (pre || suf))
+            rc = weft_schema_wrap(j->schema, cJSON_IsString(pre) ? pre->valuestring : NULL,
+                                  cJSON_IsString(suf) ? suf->valuestring : NULL);
         free(text);
         cJSON_Delete(rf);
         if (rc) {

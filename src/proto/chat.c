@@ -346,8 +346,9 @@ static void py_json(struct weft_buf *b, const cJSON *v, int *rc)
                 if (strtod(num, NULL) == d)
                     break;
             }
-            if (!strpbrk(num, ".en"))
-                strcat(num, ".0");
+            size_t len = strlen(num);
+            if (!strpbrk(num, ".en") && len + 2 < sizeof num)
+                memcpy(num + len, ".0", 3);
         }
         *rc = weft_buf_append_str(b, num);
         return;
@@ -514,6 +515,51 @@ int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char
     *open = "<tool_call>\n";
     *close = "\n</tool_call>";
     return 0;
+}
+
+int weft_chat_call_format(enum weft_chat_template t, const char *tools, const char *only,
+                          char **out)
+{
+    *out = NULL;
+    const char *open, *close;
+    if (weft_chat_call_wrap(t, &open, &close) != 0)
+        return WEFT_ENOTSUP;
+    cJSON *tj = cJSON_Parse(tools);
+    cJSON *rf = cJSON_CreateObject();
+    cJSON *schema = cJSON_AddObjectToObject(rf, "schema");
+    cJSON *any = cJSON_AddArrayToObject(schema, "anyOf");
+    const cJSON *t_;
+    int n = 0;
+    cJSON_ArrayForEach(t_, tj)
+    {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(t_, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(f, "parameters");
+        if (!cJSON_IsString(name) || (only && strcmp(only, name->valuestring) != 0))
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "type", "object");
+        cJSON_AddBoolToObject(o, "additionalProperties", 0);
+        cJSON *props = cJSON_AddObjectToObject(o, "properties");
+        cJSON *nm = cJSON_AddObjectToObject(props, "name");
+        cJSON_AddStringToObject(nm, "const", name->valuestring);
+        /* A function without parameters takes {}. */
+        cJSON *args = params ? cJSON_Duplicate(params, 1)
+                             : cJSON_Parse("{\"type\":\"object\",\"additionalProperties\":false}");
+        cJSON_AddItemToObject(props, "arguments", args);
+        cJSON *req = cJSON_AddArrayToObject(o, "required");
+        cJSON_AddItemToArray(req, cJSON_CreateString("name"));
+        cJSON_AddItemToArray(req, cJSON_CreateString("arguments"));
+        cJSON_AddItemToArray(any, o);
+        n++;
+    }
+    cJSON_AddStringToObject(rf, "type", "json_schema");
+    cJSON_AddStringToObject(rf, "prefix", open);
+    cJSON_AddStringToObject(rf, "suffix", close);
+    *out = n ? cJSON_PrintUnformatted(rf) : NULL;
+    cJSON_Delete(rf);
+    cJSON_Delete(tj);
+    return n == 0 ? WEFT_ENOENT : *out ? 0 : WEFT_ENOMEM;
 }
 
 int weft_chat_parse_calls(enum weft_chat_template t, const char *text, cJSON **calls,

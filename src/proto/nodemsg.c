@@ -412,6 +412,13 @@ static int assignment_fields(const cJSON *o, struct weft_assignment *a, char *er
             return fail(err, errcap,
                         "response_format must be {\"type\":\"json_object\"} or "
                         "{\"type\":\"json_schema\",\"schema\":{...}}");
+        const cJSON *pre = cJSON_GetObjectItemCaseSensitive(rf, "prefix");
+        const cJSON *suf = cJSON_GetObjectItemCaseSensitive(rf, "suffix");
+        if ((pre && (!cJSON_IsString(pre) || strlen(pre->valuestring) > 64)) ||
+            (suf && (!cJSON_IsString(suf) || strlen(suf->valuestring) > 64)))
+            return fail(err, errcap,
+                        "response_format's prefix and suffix must be strings of at "
+                        "most 64 bytes");
         if (!(a->response_format = cJSON_PrintUnformatted(rf)))
             return WEFT_ENOMEM;
     }

@@ -2,6 +2,7 @@
 #include "weft/openai.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,11 +57,13 @@ void weft_oai_req_free(struct weft_oai_req *r)
     for (int i = 0; i < r->n_msgs; i++) {
         free(r->msgs[i].role);
         free(r->msgs[i].content);
+        free(r->msgs[i].tool_calls);
     }
     free(r->msgs);
     for (int i = 0; i < r->n_stop; i++)
         free(r->stop[i]);
     free(r->response_format);
+    free(r->tools);
     memset(r, 0, sizeof *r);
 }
 
@@ -131,6 +134,99 @@ static char *content_text(const cJSON *c)
     return weft_buf_steal(&b, NULL);
 }
 
+/* An assistant turn's tool_calls, [{"id","type":"function","function":
+ * {"name","arguments":"<JSON text>"}}], kept as [{"name","arguments":{}}]
+ * for the templates. */
+static int parse_calls(struct weft_chat_msg *wm, const cJSON *calls, const char *param,
+                       struct weft_oai_err *err)
+{
+    cJSON *out = cJSON_CreateArray();
+    const cJSON *c;
+    int rc = out ? 0 : WEFT_ENOMEM;
+    cJSON_ArrayForEach(c, calls)
+    {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(c, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(f, "arguments");
+        cJSON *parsed = cJSON_IsString(args) ? cJSON_Parse(args->valuestring) : NULL;
+        if (rc || !cJSON_IsString(name) || !cJSON_IsObject(parsed)) {
+            cJSON_Delete(parsed);
+            rc = rc ? rc
+                    : bad(err, param,
+                          "'%s': each tool call needs a function with a name and "
+                          "arguments that are a JSON object as text",
+                          param);
+            break;
+        }
+        cJSON *one = cJSON_CreateObject();
+        cJSON_AddStringToObject(one, "name", name->valuestring);
+        cJSON_AddItemToObject(one, "arguments", parsed);
+        cJSON_AddItemToArray(out, one);
+    }
+    if (rc == 0 && !(wm->tool_calls = cJSON_PrintUnformatted(out)))
+        rc = WEFT_ENOMEM;
+    cJSON_Delete(out);
+    return rc;
+}
+
+/* tools: [{"type":"function","function":{"name","description",
+ * "parameters","strict"}}], names of letters, digits, '_' and '-'. */
+static int parse_tools(struct weft_oai_req *r, const cJSON *it, struct weft_oai_err *err)
+{
+    if (cJSON_IsNull(it))
+        return 0;
+    if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) < 1 ||
+        cJSON_GetArraySize(it) > WEFT_OAI_MAX_TOOLS)
+        return bad(err, "tools", "'%s' must be an array of 1 to 64 functions", "tools");
+    const cJSON *t;
+    cJSON_ArrayForEach(t, it)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(t, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(f, "parameters");
+        int ok = cJSON_IsString(type) && strcmp(type->valuestring, "function") == 0 &&
+                 cJSON_IsObject(f) && cJSON_IsString(name) && name->valuestring[0] &&
+                 strlen(name->valuestring) <= 64 && (!params || cJSON_IsObject(params));
+        for (const char *c = ok ? name->valuestring : ""; *c && ok; c++)
+            ok = isalnum((unsigned char)*c) || *c == '_' || *c == '-';
+        if (!ok)
+            return bad(
+                err, "tools",
+                "'%s' entries must be {\"type\":\"function\",\"function\":{\"name\",...}} with a "
+                "name of 1 to 64 letters, digits, '_' or '-' and parameters an object",
+                "tools");
+    }
+    free(r->tools);
+    r->tools = cJSON_GetArraySize(it) ? cJSON_PrintUnformatted(it) : NULL;
+    return cJSON_GetArraySize(it) && !r->tools ? WEFT_ENOMEM : 0;
+}
+
+static int parse_tool_choice(struct weft_oai_req *r, const cJSON *it, struct weft_oai_err *err)
+{
+    if (cJSON_IsNull(it))
+        return 0;
+    if (cJSON_IsString(it)) {
+        const char *v = it->valuestring;
+        r->tool_choice = strcmp(v, "none") == 0       ? WEFT_OAI_TOOLS_NONE
+                         : strcmp(v, "auto") == 0     ? WEFT_OAI_TOOLS_AUTO
+                         : strcmp(v, "required") == 0 ? WEFT_OAI_TOOLS_REQUIRED
+                                                      : -1;
+        if ((int)r->tool_choice < 0)
+            return bad(err, "tool_choice",
+                       "'%s' must be none, auto, required or {\"type\":\"function\",...}",
+                       "tool_choice");
+        return 0;
+    }
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "function");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+    if (!cJSON_IsObject(it) || !cJSON_IsString(name) || strlen(name->valuestring) > 64)
+        return bad(err, "tool_choice", "'%s' must name a function", "tool_choice");
+    r->tool_choice = WEFT_OAI_TOOLS_NAMED;
+    snprintf(r->tool_name, sizeof r->tool_name, "%s", name->valuestring);
+    return 0;
+}
+
 static int parse_messages(struct weft_oai_req *r, const cJSON *msgs, struct weft_oai_err *err)
 {
     if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
@@ -155,17 +251,28 @@ static int parse_messages(struct weft_oai_req *r, const cJSON *msgs, struct weft
             return bad(err, param, "'%s' must be an object with a string role", param);
         const char *rs = role->valuestring;
         if (strcmp(rs, "system") != 0 && strcmp(rs, "developer") != 0 && strcmp(rs, "user") != 0 &&
-            strcmp(rs, "assistant") != 0)
-            return bad(err, param, "'%s': role must be system, developer, user or assistant",
+            strcmp(rs, "assistant") != 0 && strcmp(rs, "tool") != 0)
+            return bad(err, param, "'%s': role must be system, developer, user, assistant or tool",
                        param);
-        char *text = content ? content_text(content) : NULL;
+        const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+        int has_calls =
+            strcmp(rs, "assistant") == 0 && cJSON_IsArray(calls) && cJSON_GetArraySize(calls) > 0;
+        /* An assistant turn that only called functions has no content. */
+        char *text = content && !cJSON_IsNull(content) ? content_text(content)
+                     : has_calls                       ? strdup("")
+                                                       : NULL;
         if (!text)
             return bad(err, param, "'%s': content must be a string or text parts", param);
-        r->msgs[r->n_msgs].role = strdup(strcmp(rs, "developer") == 0 ? "system" : rs);
-        r->msgs[r->n_msgs].content = text;
-        r->n_msgs++;
-        if (!r->msgs[r->n_msgs - 1].role)
+        struct weft_chat_msg *wm = &r->msgs[r->n_msgs++];
+        wm->role = strdup(strcmp(rs, "developer") == 0 ? "system" : rs);
+        wm->content = text;
+        if (!wm->role)
             return WEFT_ENOMEM;
+        if (has_calls) {
+            int rc = parse_calls(wm, calls, param, err);
+            if (rc)
+                return rc;
+        }
     }
     return 0;
 }
@@ -201,7 +308,7 @@ static int parse_stop(struct weft_oai_req *r, const cJSON *v, struct weft_oai_er
  * their neutral value, checked below). Anything else is refused the way
  * OpenAI refuses it, so a typo never passes silently. */
 static const char *const ignored_fields[] = {
-    "user", "metadata", "store", "service_tier", "parallel_tool_calls", NULL,
+    "user", "metadata", "store", "service_tier", NULL,
 };
 
 /* A key given twice is ambiguous (parsers disagree on which one wins), so
@@ -219,6 +326,98 @@ static int check_keys(const cJSON *obj, const char *where, struct weft_oai_err *
                 return WEFT_EINVAL;
             }
         }
+    }
+    return 0;
+}
+
+/* What tools and tool_choice say together: a choice needs tools (none
+ * excepted), a named one a tool of that name; a forced call and a
+ * response_format cannot both shape the reply; forced calls need their
+ * parameters in the subset the grammar follows. Without a choice, auto
+ * when there are tools. */
+static int rc_tools(struct weft_oai_req *r, int choice_given, struct weft_oai_err *err)
+{
+    if (!choice_given)
+        r->tool_choice = r->tools ? WEFT_OAI_TOOLS_AUTO : WEFT_OAI_TOOLS_NONE;
+    if (r->tool_choice == WEFT_OAI_TOOLS_NONE)
+        return 0;
+    if (!r->tools)
+        return bad(err, "tool_choice", "'%s' needs tools", "tool_choice");
+    if (r->tool_choice == WEFT_OAI_TOOLS_AUTO)
+        return 0;
+    if (r->response_format)
+        return bad(err, "response_format", "'%s' cannot be set when tool_choice forces a call",
+                   "response_format");
+    cJSON *tools = cJSON_Parse(r->tools);
+    const cJSON *t;
+    int found = 0, rc = 0;
+    cJSON_ArrayForEach(t, tools)
+    {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(t, "function");
+        const char *name = cJSON_GetObjectItemCaseSensitive(f, "name")->valuestring;
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(f, "parameters");
+        if (r->tool_choice == WEFT_OAI_TOOLS_NAMED && strcmp(name, r->tool_name) != 0)
+            continue;
+        found = 1;
+        char *text = params ? cJSON_PrintUnformatted(params) : NULL;
+        char why[160];
+        struct weft_schema *s = NULL;
+        if (text && weft_schema_compile(text, strlen(text), &s, why, sizeof why) != 0) {
+            weft_oai_set_err(err, 400, INVALID, "invalid_json_schema", "tools",
+                             "function '%.64s': its parameters cannot be followed: %s", name, why);
+            rc = WEFT_EINVAL;
+        }
+        weft_schema_free(s);
+        free(text);
+        if (rc)
+            break;
+    }
+    cJSON_Delete(tools);
+    if (rc == 0 && !found)
+        rc = bad(err, "tool_choice", "'%s' names a function that is not in tools", "tool_choice");
+    return rc;
+}
+
+int weft_oai_check_format(const char *response_format, int max_tokens, struct weft_oai_err *err)
+{
+    cJSON *rf = cJSON_Parse(response_format);
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(rf, "schema");
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(rf, "prefix");
+    const cJSON *suf = cJSON_GetObjectItemCaseSensitive(rf, "suffix");
+    char *text = schema ? cJSON_PrintUnformatted(schema) : NULL;
+    char why[160] = "out of memory";
+    struct weft_schema *s = NULL;
+    int rc = !rf      ? WEFT_EINVAL
+             : schema ? (text ? weft_schema_compile(text, strlen(text), &s, why, sizeof why)
+                              : WEFT_ENOMEM)
+                      : weft_schema_any_object(&s);
+    if (rc == 0 && (pre || suf))
+        rc = weft_schema_wrap(s, cJSON_IsString(pre) ? pre->valuestring : NULL,
+                              cJSON_IsString(suf) ? suf->valuestring : NULL);
+    int need = 0;
+    if (rc == 0) {
+        struct weft_matcher *m = malloc(sizeof *m);
+        if (m) {
+            weft_matcher_init(m, s);
+            need = weft_matcher_min_close(m);
+            free(m);
+        }
+        rc = m ? 0 : WEFT_ENOMEM;
+    }
+    weft_schema_free(s);
+    free(text);
+    cJSON_Delete(rf);
+    if (rc) {
+        weft_oai_set_err(err, 400, INVALID, "invalid_json_schema", "response_format",
+                         "The format cannot be followed: %s", why);
+        return WEFT_EINVAL;
+    }
+    if (need > max_tokens) {
+        weft_oai_set_err(err, 400, INVALID, NULL, "max_tokens",
+                         "max_tokens (%d) is too few for this format: its shortest reply has %d "
+                         "bytes, and a node keeps a token for each byte it may still need",
+                         max_tokens, need);
+        return WEFT_EINVAL;
     }
     return 0;
 }
@@ -298,7 +497,7 @@ static int parse_format(struct weft_oai_req *r, const cJSON *it, struct weft_oai
 static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_oai_err *err)
 {
     const cJSON *it;
-    int have_model = 0, have_input = 0, top = -1;
+    int have_model = 0, have_input = 0, top = -1, choice_given = 0;
     if (check_keys(root, "", err))
         return WEFT_EINVAL;
     cJSON_ArrayForEach(it, root)
@@ -390,6 +589,19 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
             if (!cJSON_IsNull(it) && get_int(it, k, 0, 20, &d, err))
                 return WEFT_EINVAL;
             top = cJSON_IsNull(it) ? -1 : (int)d;
+        } else if (strcmp(k, "tools") == 0 && r->kind == WEFT_OAI_CHAT) {
+            int rc = parse_tools(r, it, err);
+            if (rc)
+                return rc;
+        } else if (strcmp(k, "tool_choice") == 0 && r->kind == WEFT_OAI_CHAT) {
+            int rc = parse_tool_choice(r, it, err);
+            if (rc)
+                return rc;
+            choice_given = 1;
+        } else if (strcmp(k, "parallel_tool_calls") == 0 && r->kind == WEFT_OAI_CHAT) {
+            if (!cJSON_IsNull(it) && !cJSON_IsBool(it))
+                return bad(err, k, "'%s' must be true or false", k);
+            r->parallel_tool_calls = !cJSON_IsFalse(it);
         } else if (strcmp(k, "response_format") == 0) {
             int rc = parse_format(r, it, err);
             if (rc)
@@ -408,6 +620,10 @@ static int parse_fields(struct weft_oai_req *r, const cJSON *root, struct weft_o
             }
         }
     }
+    if (rc_tools(r, choice_given, err))
+        return WEFT_EINVAL;
+    if (r->response_format && weft_oai_check_format(r->response_format, r->max_tokens, err))
+        return WEFT_EINVAL;
     if (top >= 0 && !r->logprobs)
         return bad(err, "top_logprobs", "'%s' needs logprobs set to true", "top_logprobs");
     if (top >= 0)
@@ -477,6 +693,7 @@ static void defaults(struct weft_oai_req *r, enum weft_oai_kind kind)
     r->temperature = 1.0;
     r->top_p = 1.0;
     r->n = 1;
+    r->parallel_tool_calls = 1;
 }
 
 int weft_oai_parse(struct weft_oai_req *out, enum weft_oai_kind kind, const char *body, size_t len,

@@ -58,6 +58,7 @@ struct weft_schema {
     int n_owned, cap_owned;
     char *err;
     size_t errcap;
+    char prefix[65], suffix[65];
 };
 
 static int fail(struct weft_schema *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -854,9 +855,21 @@ static int add_state(struct weft_matcher *m, const struct weft_match_state *st)
     return 1;
 }
 
+int weft_schema_wrap(struct weft_schema *s, const char *prefix, const char *suffix)
+{
+    if ((prefix && strlen(prefix) >= sizeof s->prefix) ||
+        (suffix && strlen(suffix) >= sizeof s->suffix))
+        return WEFT_EINVAL;
+    snprintf(s->prefix, sizeof s->prefix, "%s", prefix ? prefix : "");
+    snprintf(s->suffix, sizeof s->suffix, "%s", suffix ? suffix : "");
+    return 0;
+}
+
 void weft_matcher_init(struct weft_matcher *m, const struct weft_schema *s)
 {
     m->schema = s;
+    m->stage = s->prefix[0] ? 0 : 1;
+    m->pos = 0;
     m->n = 1;
     m->alt[0].depth = 0;
     push(&m->alt[0], s->root);
@@ -865,19 +878,45 @@ void weft_matcher_init(struct weft_matcher *m, const struct weft_schema *s)
 void weft_matcher_copy(struct weft_matcher *dst, const struct weft_matcher *src)
 {
     dst->schema = src->schema;
+    dst->stage = src->stage;
+    dst->pos = src->pos;
     dst->n = src->n;
     for (int i = 0; i < src->n; i++)
         memcpy(&dst->alt[i], &src->alt[i], (size_t)state_len(&src->alt[i]));
 }
 
+static int json_done(const struct weft_matcher *m);
+
 int weft_matcher_feed(struct weft_matcher *m, const char *bytes, size_t len)
 {
     struct weft_matcher next;
+    const struct weft_schema *s = m->schema;
     for (size_t k = 0; k < len && m->n > 0; k++) {
-        next.schema = m->schema;
+        char c = bytes[k];
+        if (m->stage == 0 || m->stage == 2) {
+            const char *lit = m->stage == 0 ? s->prefix : s->suffix;
+            if (lit[m->pos] != c) {
+                m->n = 0;
+                break;
+            }
+            if (lit[++m->pos] == '\0' && m->stage == 0) {
+                m->stage = 1;
+                m->pos = 0;
+            }
+            continue;
+        }
+        next.schema = s;
+        next.stage = 1;
+        next.pos = 0;
         next.n = 0;
         for (int i = 0; i < m->n; i++)
-            feed_state(m->alt[i], (unsigned char)bytes[k], &next);
+            feed_state(m->alt[i], (unsigned char)c, &next);
+        if (next.n == 0 && s->suffix[0] && json_done(m) && c == s->suffix[0]) {
+            /* The document was whole: the byte begins the suffix. */
+            m->stage = 2;
+            m->pos = 1;
+            continue;
+        }
         weft_matcher_copy(m, &next);
     }
     return m->n > 0;
@@ -899,6 +938,16 @@ static int frame_whole(const struct weft_match_frame *f)
 }
 
 int weft_matcher_done(const struct weft_matcher *m)
+{
+    const struct weft_schema *s = m->schema;
+    if (m->n == 0)
+        return 0;
+    if (s->suffix[0])
+        return m->stage == 2 && s->suffix[m->pos] == '\0';
+    return m->stage == 1 && json_done(m);
+}
+
+static int json_done(const struct weft_matcher *m)
 {
     for (int i = 0; i < m->n; i++)
         if (m->alt[i].depth == 0 || (m->alt[i].depth == 1 && frame_whole(&m->alt[i].f[0])))
@@ -992,6 +1041,14 @@ static int frame_close(const struct weft_match_frame *f)
 
 int weft_matcher_min_close(const struct weft_matcher *m)
 {
+    const struct weft_schema *s = m->schema;
+    int slen = (int)strlen(s->suffix);
+    if (m->n == 0)
+        return MIN_CLOSE_DEAD;
+    if (m->stage == 0)
+        return (int)strlen(s->prefix) - m->pos + s->root->min_close + slen;
+    if (m->stage == 2)
+        return slen - m->pos;
     int best = MIN_CLOSE_DEAD;
     for (int i = 0; i < m->n; i++) {
         const struct weft_match_state *st = &m->alt[i];
@@ -1001,5 +1058,5 @@ int weft_matcher_min_close(const struct weft_matcher *m)
         if (sum < best)
             best = sum;
     }
-    return best;
+    return best >= MIN_CLOSE_DEAD ? best : best + slen;
 }

@@ -3,6 +3,7 @@
  * job whose client is the request (client.c). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -10,6 +11,7 @@
 #include "client.h"
 #include "core.h"
 #include "reply.h"
+#include "weft/chat.h"
 #include "weft/error.h"
 #include "weft/time.h"
 
@@ -72,6 +74,26 @@ static int keep_stream(struct sched *s, struct sched_job *j, const struct weft_h
         j->durable = 1;
         j->stream_job = 1;
     }
+    return rc;
+}
+
+/* A forced tool call: the format the node will follow (the template's
+ * call, written the way of the template of a node holding the model) must
+ * fit in max_tokens. */
+static int tools_format_check(struct sched *s, const struct sched_job *j, struct weft_oai_err *e)
+{
+    if (!j->req.tools || j->req.tool_choice < WEFT_OAI_TOOLS_REQUIRED)
+        return 0;
+    char *rf = NULL;
+    int rc = weft_chat_call_format(
+        (enum weft_chat_template)sched_model_template(s, j->req.model), j->req.tools,
+        j->req.tool_choice == WEFT_OAI_TOOLS_NAMED ? j->req.tool_name : NULL, &rf);
+    if (rc == 0)
+        rc = weft_oai_check_format(rf, j->req.max_tokens, e);
+    else
+        weft_oai_set_err(e, 400, "invalid_request_error", NULL, "tools",
+                         "the tools cannot be written as a call");
+    free(rf);
     return rc;
 }
 
@@ -154,6 +176,22 @@ static void generate(struct sched *s, struct weft_http_req *req, const struct we
         return;
     }
     j->req.priority = WEFT_OAI_INTERACTIVE;
+    if (sched_req_uses_tools(&j->req) && !sched_model_tools(s, j->req.model)) {
+        sched_auth_slot_release(s, k->id);
+        weft_oai_set_err(&e, 400, "invalid_request_error", "tools_not_supported", "tools",
+                         "The model '%s' is served with a chat template that has no tool support "
+                         "in Weft (qwen2.5 has).",
+                         j->req.model);
+        sched_job_free(j);
+        sched_reply_err(req, &e);
+        return;
+    }
+    if (tools_format_check(s, j, &e) != 0) {
+        sched_auth_slot_release(s, k->id);
+        sched_job_free(j);
+        sched_reply_err(req, &e);
+        return;
+    }
     if (j->req.n > 1) {
         choices(s, req, k, j);
         return;

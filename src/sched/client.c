@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "core.h"
 #include "reply.h"
+#include "weft/chat.h"
 #include "weft/error.h"
 #include "weft/nodemsg.h"
 #include "weft/utf8.h"
@@ -193,6 +194,83 @@ static cJSON *usage(const struct sched_job *j)
     return u;
 }
 
+/* With tools on offer: the reply read the template's way into OpenAI's
+ * message, {"role","content","tool_calls":[{"id","type","function":
+ * {"name","arguments":"<JSON text>"}}]}, and "tool_calls" as its finish.
+ * NULL when it called nothing (it is then plain content). With `index`,
+ * each call has it (a stream's delta). */
+static cJSON *call_message(const struct sched_job *j, const char **finish, int index)
+{
+    if (!j->req.tools || j->req.tool_choice == WEFT_OAI_TOOLS_NONE)
+        return NULL;
+    cJSON *calls;
+    char *content;
+    if (weft_chat_parse_calls((enum weft_chat_template)j->tpl, j->text.data ? j->text.data : "",
+                              &calls, &content) != 0)
+        return NULL;
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "assistant");
+    if (content)
+        cJSON_AddStringToObject(m, "content", content);
+    else
+        cJSON_AddNullToObject(m, "content");
+    free(content);
+    cJSON *tc = cJSON_AddArrayToObject(m, "tool_calls");
+    const cJSON *c;
+    int i = 0;
+    cJSON_ArrayForEach(c, calls)
+    {
+        if (i > 0 && !j->req.parallel_tool_calls)
+            break; /* one call at most */
+        cJSON *o = cJSON_CreateObject();
+        char id[64];
+        snprintf(id, sizeof id, "call_%s_%d", strchr(j->id, '-') ? strchr(j->id, '-') + 1 : j->id,
+                 i);
+        if (index)
+            cJSON_AddNumberToObject(o, "index", i);
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "type", "function");
+        cJSON *f = cJSON_AddObjectToObject(o, "function");
+        cJSON_AddStringToObject(f, "name", cJSON_GetObjectItem(c, "name")->valuestring);
+        char *args = cJSON_PrintUnformatted(cJSON_GetObjectItem(c, "arguments"));
+        cJSON_AddStringToObject(f, "arguments", args ? args : "{}");
+        free(args);
+        cJSON_AddItemToArray(tc, o);
+        i++;
+    }
+    cJSON_Delete(calls);
+    *finish = "tool_calls";
+    return m;
+}
+
+/* A streamed reply with tools on offer is held back (a call is only known
+ * once it is whole), then sent as one delta before the finish chunk. */
+static int holds_back(const struct sched_job *j)
+{
+    return j->req.tools && j->req.tool_choice != WEFT_OAI_TOOLS_NONE;
+}
+
+static void send_held(struct sched_job *j, const char **finish)
+{
+    cJSON *msg = call_message(j, finish, 1);
+    if (!msg) {
+        msg = cJSON_CreateObject();
+        cJSON_AddStringToObject(msg, "role", "assistant");
+        cJSON_AddStringToObject(msg, "content", j->text.data ? j->text.data : "");
+    }
+    cJSON *o = chunk_base(j);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", j->group_index);
+    cJSON_AddItemToObject(c, "delta", msg);
+    add_logprobs(c, j, j->lp_sent, j->n_tokens);
+    cJSON_AddNullToObject(c, "finish_reason");
+    cJSON_AddItemToArray(choices, c);
+    j->lp_sent = j->n_tokens;
+    j->sent_role = 1;
+    sse_send(j, o);
+}
+
 /* A whole choice: its message (or text), log-probabilities and finish. */
 static cJSON *final_choice(const struct sched_job *j, const char *finish)
 {
@@ -200,7 +278,10 @@ static cJSON *final_choice(const struct sched_job *j, const char *finish)
     cJSON *c = cJSON_CreateObject();
     cJSON_AddNumberToObject(c, "index", j->group_index);
     const char *text = j->text.data ? j->text.data : "";
-    if (chat) {
+    cJSON *calls = chat ? call_message(j, &finish, 0) : NULL;
+    if (calls) {
+        cJSON_AddItemToObject(c, "message", calls);
+    } else if (chat) {
         cJSON *m = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(m, "role", "assistant");
         cJSON_AddStringToObject(m, "content", text);
@@ -261,7 +342,7 @@ static void send_text(struct sched_job *j, const char *text, size_t len)
 static void on_tokens(struct sched *s, struct sched_job *j, const char *text, size_t len)
 {
     (void)s;
-    if (!client_of(j) || !j->req.stream)
+    if (!client_of(j) || !j->req.stream || holds_back(j))
         return;
     if (j->n_tokens <= j->skip_until)
         return; /* a resumed client has this token already */
@@ -334,6 +415,8 @@ static void group_done(struct sched *s, struct sched_job *j, const char *finish)
     struct weft_http_req *req = g->client;
     j->group = g; /* chunks name the group's id */
     if (req && j->req.stream) {
+        if (holds_back(j))
+            send_held(j, &finish);
         cJSON *o = chunk_base(j);
         cJSON *choices = cJSON_AddArrayToObject(o, "choices");
         cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
@@ -412,6 +495,8 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
     /* A stored stream keeps its whole text too, for a resume after the end. */
     char *stored = j->durable ? completion_json(j, finish) : NULL;
     if (j->req.stream) {
+        if (holds_back(j))
+            send_held(j, &finish);
         cJSON *o = chunk_base(j);
         cJSON *choices = cJSON_AddArrayToObject(o, "choices");
         cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));

@@ -476,6 +476,42 @@ int sched_jobs_of_key(struct sched *s, const char *key_id)
     return n;
 }
 
+static const struct sched_model *node_model(const struct sched_node *n, const char *model);
+
+int sched_model_tools(struct sched *s, const char *model)
+{
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = NODE_OF(it);
+        const struct sched_model *m = n->live ? node_model(n, model) : NULL;
+        if (m && !weft_chat_template_has_tools(m->tpl))
+            return 0;
+    }
+    return 1;
+}
+
+int sched_model_template(struct sched *s, const char *model)
+{
+    struct weft_list *it;
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = NODE_OF(it);
+        const struct sched_model *m = n->live ? node_model(n, model) : NULL;
+        if (m)
+            return (int)m->tpl;
+    }
+    return WEFT_TPL_RAW;
+}
+
+int sched_req_uses_tools(const struct weft_oai_req *r)
+{
+    int uses = r->tools && r->tool_choice != WEFT_OAI_TOOLS_NONE;
+    for (int i = 0; i < r->n_msgs; i++)
+        uses |= r->msgs[i].tool_calls != NULL || strcmp(r->msgs[i].role, "tool") == 0;
+    return uses;
+}
+
 int sched_model_available(struct sched *s, const char *model)
 {
     struct weft_list *it;
@@ -665,8 +701,11 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
     struct weft_buf p;
     weft_buf_init(&p, 8u << 20);
     struct weft_chat_markup mk = {0};
+    int tools = j->req.tools && j->req.tool_choice != WEFT_OAI_TOOLS_NONE;
+    int rc = 0;
     if (j->req.kind == WEFT_OAI_CHAT)
-        weft_chat_render(j->req.msgs, j->req.n_msgs, m->tpl, &p, &mk);
+        rc = weft_chat_render_tools(j->req.msgs, j->req.n_msgs, m->tpl, tools ? j->req.tools : NULL,
+                                    &p, &mk);
     else
         weft_buf_append_str(&p, j->req.prompt ? j->req.prompt : "");
     char empty[1] = "";
@@ -687,10 +726,20 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
     a.attempt = j->reassignments;
     a.logprobs = j->req.logprobs;
     a.response_format = j->req.response_format;
+    /* A forced call: the grammar writes one, the template's way. */
+    char *call_format = NULL;
+    if (rc == 0 && tools && j->req.tool_choice >= WEFT_OAI_TOOLS_REQUIRED)
+        rc = weft_chat_call_format(
+            m->tpl, j->req.tools,
+            j->req.tool_choice == WEFT_OAI_TOOLS_NAMED ? j->req.tool_name : NULL, &call_format);
+    if (call_format)
+        a.response_format = call_format;
     a.top_logprobs = j->req.top_logprobs;
     struct weft_buf out;
     weft_buf_init(&out, 64u << 20);
-    int rc = weft_assignment_write(&a, &out);
+    if (rc == 0)
+        rc = weft_assignment_write(&a, &out);
+    free(call_format);
     weft_buf_free(&p);
     weft_chat_markup_free(&mk);
     if (rc) {
@@ -702,9 +751,11 @@ static char *assignment_json(const struct sched_job *j, const struct sched_model
 
 static void assign(struct sched *s, struct sched_job *j, struct sched_node *n)
 {
-    char *body = assignment_json(j, node_model(n, j->req.model));
+    const struct sched_model *m = node_model(n, j->req.model);
+    char *body = assignment_json(j, m);
     if (!body)
         return;
+    j->tpl = (int)m->tpl;
     struct weft_http_req *poll = n->poll;
     free(poll->data);
     poll->data = NULL;

@@ -32,6 +32,15 @@ void sched_node_park_poll(struct sched *s, struct sched_node *n, struct weft_htt
                           int wait_s);
 /* Whether a live node holds the model. */
 int sched_model_available(struct sched *s, const char *model);
+/* Whether every live node holding model renders it with a template that
+ * has tool support (1 when none holds it). */
+int sched_model_tools(struct sched *s, const char *model);
+/* Whether a request's prompt needs a template with tool support: tools on
+ * offer, or tool calls and results in its conversation. */
+int sched_req_uses_tools(const struct weft_oai_req *r);
+/* The template (enum weft_chat_template) of a live node holding model;
+ * WEFT_TPL_RAW when none does. */
+int sched_model_template(struct sched *s, const char *model);
 int sched_nodes_live(struct sched *s);
 
 /* ---- jobs ---- */

@@ -134,6 +134,7 @@ struct sched_job {
      * the client (client.c), and its index there; NULL/0 otherwise. */
     struct sched_group *group;
     int group_index;
+    int tpl; /* the chat template its last node rendered it with (tool calls are read its way) */
 };
 
 /* How core.c tells the client side what became of a job. Each is called

@@ -182,3 +182,28 @@ TEST(walks_that_follow_min_close_end_whole_and_in_budget)
         walk(s, seed * 0x9e3779b97f4a7c15ull, 2 + (int)(seed % 60));
     weft_schema_free(s);
 }
+
+TEST(a_wrapped_document_has_its_prefix_and_suffix)
+{
+    struct weft_schema *s = compiled("{\"type\":\"object\",\"properties\":{\"n\":{\"type\":"
+                                     "\"integer\"}},\"required\":[\"n\"]}");
+    ASSERT_OK(weft_schema_wrap(s, "<tool_call>\n", "\n</tool_call>"));
+    ASSERT_EQ_INT(match(s, "<tool_call>\n{\"n\":12}\n</tool_call>"), 1);
+    ASSERT_EQ_INT(match(s, "<tool_call>\n{\"n\":12}"), -1);
+    ASSERT_EQ_INT(match(s, "{\"n\":12}"), 0);
+    ASSERT_EQ_INT(match(s, "<tool_call>\n{\"n\":12}\n</tool_call>x"), 0);
+    struct weft_matcher m;
+    weft_matcher_init(&m, s);
+    /* <tool_call>\n{"n":0}\n</tool_call> */
+    ASSERT_EQ_INT(weft_matcher_min_close(&m), 12 + 7 + 13);
+    ASSERT(weft_matcher_feed(&m, "<tool_call>\n{\"n\":4", 18));
+    ASSERT_EQ_INT(weft_matcher_min_close(&m), 1 + 13);
+    ASSERT(!weft_matcher_done(&m));
+    ASSERT(weft_matcher_feed(&m, "}\n</tool_call>", 14));
+    ASSERT(weft_matcher_done(&m));
+    ASSERT_ERR(
+        weft_schema_wrap(
+            s, "0123456789012345678901234567890123456789012345678901234567890123456789", NULL),
+        WEFT_EINVAL);
+    weft_schema_free(s);
+}

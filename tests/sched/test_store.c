@@ -426,9 +426,8 @@ static void batch_seen(const struct weft_batch_row *b, void *ud)
 static void line_seen(int line, const char *custom_id, const struct weft_job_row *job, void *ud)
 {
     char *out = ud;
-    char one[64];
-    snprintf(one, sizeof one, "%d:%s:%s:%d;", line, custom_id, job->id, (int)job->state);
-    strcat(out, one);
+    size_t used = strlen(out);
+    snprintf(out + used, 256 - used, "%d:%s:%s:%d;", line, custom_id, job->id, (int)job->state);
 }
 
 TEST(a_batch_is_written_whole_counted_from_its_jobs_and_finalized_once)
