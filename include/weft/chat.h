@@ -72,7 +72,9 @@ int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_tem
                      struct weft_buf *out, struct weft_chat_markup *markup);
 
 /* Tools (function calling). Templates with tool support: qwen2.5 (its
- * "# Tools" system block, <tool_call> and <tool_response>). */
+ * "# Tools" system block, <tool_call> and <tool_response>) and llama3.1
+ * (Llama 3.1-3.3's custom tools in the first user message, a call as the
+ * whole reply, results as ipython turns). */
 int weft_chat_template_has_tools(enum weft_chat_template t);
 /* As weft_chat_render, with tools (a compact JSON array of OpenAI tool
  * objects; NULL: none) where the template puts them, each written as
@@ -90,9 +92,11 @@ int weft_chat_render_tools(const struct weft_chat_msg *msgs, int n, enum weft_ch
 struct cJSON;
 int weft_chat_parse_calls(enum weft_chat_template t, const char *text, struct cJSON **calls,
                           char **content);
-/* The opening and closing text of one call in template t's replies
- * ("<tool_call>\n", "\n</tool_call>" for qwen2.5), around its JSON. */
-int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close);
+/* How one call is written in template t's replies: the text around its
+ * JSON ("<tool_call>\n", "\n</tool_call>" for qwen2.5; none for
+ * llama3.1) and the key of its arguments ("arguments"; "parameters"). */
+int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close,
+                        const char **args_key);
 /* The node API's response_format that makes a reply one call, written
  * template t's way: {"type":"json_schema","schema":{"anyOf":[one object
  * {"name": const, "arguments": the function's parameters} per function]},

@@ -407,18 +407,133 @@ static void py_json(struct weft_buf *b, const cJSON *v, int *rc)
     *rc = WEFT_EINVAL;
 }
 
-/* Content written as Python's JSON. */
-static void ct_py(struct out *o, const cJSON *v)
+/* v as json.dumps(v, ensure_ascii=False, indent=4): each item on a line
+ * of its own, "," at its end, ": " after a key; empty containers as {}
+ * and []. */
+static void py_json_indent(struct weft_buf *b, const cJSON *v, int level, int *rc)
+{
+    int t = v->type & 0xff;
+    if ((t != cJSON_Array && t != cJSON_Object) || !v->child) {
+        if (t == cJSON_Array || t == cJSON_Object)
+            *rc = weft_buf_append_str(b, t == cJSON_Array ? "[]" : "{}");
+        else
+            py_json(b, v, rc);
+        return;
+    }
+    *rc = weft_buf_append_byte(b, t == cJSON_Array ? '[' : '{');
+    const cJSON *c;
+    cJSON_ArrayForEach(c, v)
+    {
+        if (*rc)
+            return;
+        *rc = weft_buf_appendf(b, "\n%*s", 4 * (level + 1), "");
+        if (t == cJSON_Object) {
+            cJSON key = {.type = cJSON_String, .valuestring = c->string};
+            py_json(b, &key, rc);
+            if (!*rc)
+                *rc = weft_buf_append_str(b, ": ");
+        }
+        py_json_indent(b, c, level + 1, rc);
+        if (!*rc && c->next)
+            *rc = weft_buf_append_byte(b, ',');
+    }
+    if (!*rc)
+        *rc = weft_buf_appendf(b, "\n%*s%c", 4 * level, "", t == cJSON_Array ? ']' : '}');
+}
+
+/* Content written as Python's JSON (indented by 4 when `indent`). */
+static void ct_py_as(struct out *o, const cJSON *v, int indent)
 {
     struct weft_buf b;
     weft_buf_init(&b, o->b->max);
     int rc = 0;
-    py_json(&b, v, &rc);
+    if (indent)
+        py_json_indent(&b, v, 0, &rc);
+    else
+        py_json(&b, v, &rc);
     if (rc == 0)
         ct(o, b.data ? b.data : "");
     else if (o->rc == 0)
         o->rc = WEFT_E2BIG;
     weft_buf_free(&b);
+}
+
+static void ct_py(struct out *o, const cJSON *v)
+{
+    ct_py_as(o, v, 0);
+}
+
+/* Llama 3.1-3.3's template with custom tools (in the first user message,
+ * its default): the tools as tojson(indent=4), a call as {"name": ...,
+ * "parameters": ...}, a result as an ipython turn (its text as a JSON
+ * string: the template's tojson of a string). One call a turn, as the
+ * template demands. */
+static void render_llama31_tools(const struct weft_chat_msg *msgs, int n, const cJSON *tools,
+                                 struct out *o)
+{
+    int i = 0;
+    mk(o, "<|start_header_id|>system<|end_header_id|>\n\n");
+    if (tools)
+        mk(o, "Environment: ipython\n");
+    mk(o, "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
+    if (n > 0 && is_role(&msgs[0], "system")) {
+        ct_trim(o, msgs[0].content);
+        i = 1;
+    }
+    mk(o, "<|eot_id|>");
+    if (tools) {
+        if (i >= n) {
+            o->rc = o->rc ? o->rc : WEFT_EINVAL; /* the template needs a first user message */
+            return;
+        }
+        mk(o, "<|start_header_id|>user<|end_header_id|>\n\n"
+              "Given the following functions, please respond with a JSON for a function call "
+              "with its proper arguments that best answers the given prompt.\n\n"
+              "Respond in the format {\"name\": function name, \"parameters\": dictionary of "
+              "argument name and its value}.Do not use variables.\n\n");
+        const cJSON *t;
+        cJSON_ArrayForEach(t, tools)
+        {
+            ct_py_as(o, t, 1);
+            mk(o, "\n\n");
+        }
+        ct_trim(o, msgs[i].content);
+        mk(o, "<|eot_id|>");
+        i++;
+    }
+    for (; i < n; i++) {
+        const struct weft_chat_msg *m = &msgs[i];
+        if (is_role(m, "tool")) {
+            mk(o, "<|start_header_id|>ipython<|end_header_id|>\n\n");
+            cJSON s = {.type = cJSON_String, .valuestring = m->content};
+            ct_py(o, &s);
+            mk(o, "<|eot_id|>");
+            continue;
+        }
+        if (!m->tool_calls) {
+            mk(o, "<|start_header_id|>");
+            mk(o, m->role);
+            mk(o, "<|end_header_id|>\n\n");
+            ct_trim(o, m->content);
+            mk(o, "<|eot_id|>");
+            continue;
+        }
+        cJSON *calls = cJSON_Parse(m->tool_calls);
+        const cJSON *c = cJSON_GetArrayItem(calls, 0);
+        if (cJSON_GetArraySize(calls) != 1) {
+            cJSON_Delete(calls);
+            o->rc = o->rc ? o->rc : WEFT_EINVAL; /* one call a turn */
+            return;
+        }
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+        mk(o, "<|start_header_id|>assistant<|end_header_id|>\n\n{\"name\": \"");
+        ct(o, cJSON_IsString(name) ? name->valuestring : "");
+        mk(o, "\", \"parameters\": ");
+        ct_py(o, cJSON_GetObjectItemCaseSensitive(c, "arguments"));
+        mk(o, "}<|eot_id|>");
+        cJSON_Delete(calls);
+    }
+    mk(o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
 static const char qwen_system[] =
@@ -505,24 +620,53 @@ static void render_qwen25(const struct weft_chat_msg *msgs, int n, const cJSON *
 
 int weft_chat_template_has_tools(enum weft_chat_template t)
 {
-    return t == WEFT_TPL_QWEN25;
+    return t == WEFT_TPL_QWEN25 || t == WEFT_TPL_LLAMA31;
 }
 
-int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close)
+int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close,
+                        const char **args_key)
 {
     if (!weft_chat_template_has_tools(t))
         return WEFT_ENOTSUP;
-    *open = "<tool_call>\n";
-    *close = "\n</tool_call>";
+    int llama = t == WEFT_TPL_LLAMA31;
+    *open = llama ? "" : "<tool_call>\n";
+    *close = llama ? "" : "\n</tool_call>";
+    *args_key = llama ? "parameters" : "arguments";
     return 0;
+}
+
+/* Llama 3.1's reply is the call alone: {"name": ..., "parameters": {...}}
+ * (maybe after <|python_tag|>). */
+static int parse_llama_call(const char *text, cJSON **calls)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    if (strncmp(text, "<|python_tag|>", 14) == 0)
+        text += 14;
+    cJSON *call = cJSON_Parse(text);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(call, "name");
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(call, "parameters");
+    if (!args)
+        args = cJSON_GetObjectItemCaseSensitive(call, "arguments");
+    int rc = WEFT_ENOENT;
+    if (cJSON_IsString(name) && cJSON_IsObject(args)) {
+        cJSON *arr = cJSON_CreateArray(), *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "name", name->valuestring);
+        cJSON_AddItemToObject(c, "arguments", cJSON_Duplicate(args, 1));
+        cJSON_AddItemToArray(arr, c);
+        *calls = arr;
+        rc = 0;
+    }
+    cJSON_Delete(call);
+    return rc;
 }
 
 int weft_chat_call_format(enum weft_chat_template t, const char *tools, const char *only,
                           char **out)
 {
     *out = NULL;
-    const char *open, *close;
-    if (weft_chat_call_wrap(t, &open, &close) != 0)
+    const char *open, *close, *key;
+    if (weft_chat_call_wrap(t, &open, &close, &key) != 0)
         return WEFT_ENOTSUP;
     cJSON *tj = cJSON_Parse(tools);
     cJSON *rf = cJSON_CreateObject();
@@ -546,16 +690,18 @@ int weft_chat_call_format(enum weft_chat_template t, const char *tools, const ch
         /* A function without parameters takes {}. */
         cJSON *args = params ? cJSON_Duplicate(params, 1)
                              : cJSON_Parse("{\"type\":\"object\",\"additionalProperties\":false}");
-        cJSON_AddItemToObject(props, "arguments", args);
+        cJSON_AddItemToObject(props, key, args);
         cJSON *req = cJSON_AddArrayToObject(o, "required");
         cJSON_AddItemToArray(req, cJSON_CreateString("name"));
-        cJSON_AddItemToArray(req, cJSON_CreateString("arguments"));
+        cJSON_AddItemToArray(req, cJSON_CreateString(key));
         cJSON_AddItemToArray(any, o);
         n++;
     }
     cJSON_AddStringToObject(rf, "type", "json_schema");
-    cJSON_AddStringToObject(rf, "prefix", open);
-    cJSON_AddStringToObject(rf, "suffix", close);
+    if (open[0])
+        cJSON_AddStringToObject(rf, "prefix", open);
+    if (close[0])
+        cJSON_AddStringToObject(rf, "suffix", close);
     *out = n ? cJSON_PrintUnformatted(rf) : NULL;
     cJSON_Delete(rf);
     cJSON_Delete(tj);
@@ -569,6 +715,8 @@ int weft_chat_parse_calls(enum weft_chat_template t, const char *text, cJSON **c
     *content = NULL;
     if (!weft_chat_template_has_tools(t))
         return WEFT_ENOENT;
+    if (t == WEFT_TPL_LLAMA31)
+        return parse_llama_call(text, calls);
     cJSON *arr = cJSON_CreateArray();
     struct weft_buf rest;
     weft_buf_init(&rest, strlen(text) + 1);
@@ -636,7 +784,10 @@ int weft_chat_render_tools(const struct weft_chat_msg *msgs, int n, enum weft_ch
         return WEFT_EINVAL;
     }
     struct out o = {out, markup, 0};
-    render_qwen25(msgs, n, tj, &o);
+    if (t == WEFT_TPL_LLAMA31)
+        render_llama31_tools(msgs, n, tj, &o);
+    else
+        render_qwen25(msgs, n, tj, &o);
     cJSON_Delete(tj);
     return o.rc;
 }

@@ -88,7 +88,7 @@ TOOL_CONVERSATIONS = [
                         m("assistant", "Cold at noon."), m("user", "Thanks")]),
     (None, [m("user", "no tools here"), {"role": "tool", "content": "a stray result"}]),
 ]
-TOOL_FAMILIES = {"qwen2.5"}
+TOOL_FAMILIES = {"qwen2.5", "llama3.1"}
 
 
 class Refused(Exception):
@@ -163,11 +163,20 @@ def main():
                 print(f"FAIL: {fname} on {json.dumps(conv)}:\n  jinja2: {want!r}\n  weft:   "
                       f"{mine!r}")
         for tools, conv in TOOL_CONVERSATIONS if name in TOOL_FAMILIES else []:
-            want = tpl.render(messages=conv, tools=tools, add_generation_prompt=True,
-                              bos_token="", eos_token=eos)
             out = subprocess.run([helper, name],
                                  input=json.dumps({"messages": conv, "tools": tools}).encode(),
                                  capture_output=True)
+            try:
+                want = tpl.render(messages=conv, tools=tools, add_generation_prompt=True,
+                                  bos_token="", eos_token=eos)
+            except Refused:
+                # Weft refuses what the template refuses (two calls in one
+                # Llama turn).
+                refused += 1
+                if out.returncode == 0:
+                    failures += 1
+                    print(f"FAIL: {fname}: rendered what the template refuses: {json.dumps(conv)}")
+                continue
             mine = out.stdout.decode()
             n_here += 1
             if out.returncode != 0 or mine != want:

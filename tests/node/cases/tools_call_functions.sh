@@ -1,6 +1,6 @@
 #!/bin/bash
 # Function calling on a real weftd whose model is served with Qwen2.5's
-# template: tool_choice required and named make every reply a call whose
+# and with Llama 3.1's template: tool_choice required and named make every reply a call whose
 # arguments validate against the function's parameters (python3-jsonschema);
 # none and a conversation with calls and results answer in text; the openai
 # npm client reads the calls, whole and streamed (tests/sched/js/tools.mjs).
@@ -10,7 +10,7 @@ node_setup
 start_sched
 KEY=$(new_key t)
 start_home a
-start_weftd a '{"compute":{"max_tokens_per_s":0},"models":[{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny","template":"qwen2.5"}]}'
+start_weftd a '{"compute":{"max_tokens_per_s":0},"models":[{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny","template":"qwen2.5"},{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny-llama","template":"llama3.1"}]}'
 wait_status a 'd["policy"]["state"]' on
 wait_status a 'd["scheduler"]["state"]' live
 cat > "$WORK/tools.json" <<'JSON'
@@ -21,16 +21,18 @@ cat > "$WORK/tools.json" <<'JSON'
 JSON
 tools=$(tr -d '\n' < "$WORK/tools.json")
 mkdir -p "$WORK/out"
-ask() { # ask NAME SEED CHOICE
+ask() { # ask NAME SEED CHOICE [MODEL]
     curl -s --cacert "$CA" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-        -d '{"model":"tiny","max_tokens":120,"seed":'"$2"',"messages":[{"role":"user","content":"What is the weather in Paris?"}],"tools":'"$tools"',"tool_choice":'"$3"'}' \
+        -d '{"model":"'"${4:-tiny}"'","max_tokens":120,"seed":'"$2"',"messages":[{"role":"user","content":"What is the weather in Paris?"}],"tools":'"$tools"',"tool_choice":'"$3"'}' \
         "$URL/v1/chat/completions" > "$WORK/out/$1-$2.json"
 }
 export -f ask
 export CA KEY URL WORK tools
-seq 1 20 | xargs -P 4 -I{} bash -c "ask required {} '\"required\"'" || fail "requests"
-seq 1 10 | xargs -P 4 -I{} bash -c "ask named {} '{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}'" || fail "requests"
+seq 1 10 | xargs -P 4 -I{} bash -c "ask required {} '\"required\"'" || fail "requests"
+seq 1 6 | xargs -P 4 -I{} bash -c "ask named {} '{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}'" || fail "requests"
 seq 1 5 | xargs -P 4 -I{} bash -c "ask none {} '\"none\"'" || fail "requests"
+# Llama 3.1's template: the call is the whole reply.
+seq 1 6 | xargs -P 4 -I{} bash -c "ask llama {} '\"required\"' tiny-llama" || fail "requests"
 /usr/bin/python3 - "$WORK" <<'PY' || fail "the calls"
 import json, os, sys
 import jsonschema
@@ -38,7 +40,7 @@ work = sys.argv[1]
 tools = {t["function"]["name"]: t["function"].get("parameters", {"type": "object"})
          for t in json.load(open(os.path.join(work, "tools.json")))}
 names = set()
-for kind, n in (("required", 20), ("named", 10), ("none", 5)):
+for kind, n in (("required", 10), ("named", 6), ("none", 5), ("llama", 6)):
     for seed in range(1, n + 1):
         d = json.load(open(os.path.join(work, "out", f"{kind}-{seed}.json")))
         c = d["choices"][0]
