@@ -27,6 +27,7 @@ enum weft_chat_template {
     WEFT_TPL_GEMMA,       /* Gemma 2/3: <start_of_turn>user|model ... <end_of_turn> */
     WEFT_TPL_MISTRAL,     /* Mistral Nemo / v3-Tekken: [INST]...[/INST]...</s> */
     WEFT_TPL_DEEPSEEK_R1, /* DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜> */
+    WEFT_TPL_HERMES,      /* Hermes 2 Pro / 3: ChatML, and its tool_use template with tools */
 };
 
 /* One turn of a conversation. role is system, user, assistant or tool
@@ -40,7 +41,7 @@ struct weft_chat_msg {
 };
 
 /* "raw", "llama2", "chatml", "llama3", "llama3.1", "qwen2.5", "phi3",
- * "gemma", "mistral", "deepseek-r1" -> the template; WEFT_EINVAL for
+ * "gemma", "mistral", "deepseek-r1", "hermes" -> the template; WEFT_EINVAL for
  * anything else. */
 int weft_chat_template_parse(const char *name, enum weft_chat_template *out);
 const char *weft_chat_template_name(enum weft_chat_template t);
@@ -72,7 +73,9 @@ int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_tem
                      struct weft_buf *out, struct weft_chat_markup *markup);
 
 /* Tools (function calling). Templates with tool support: qwen2.5 (its
- * "# Tools" system block, <tool_call> and <tool_response>) and llama3.1
+ * "# Tools" system block, <tool_call> and <tool_response>), hermes (its
+ * tool_use template: a function-calling system prompt with each tool's
+ * Python-style signature) and llama3.1
  * (Llama 3.1-3.3's custom tools in the first user message, a call as the
  * whole reply, results as ipython turns). */
 int weft_chat_template_has_tools(enum weft_chat_template t);

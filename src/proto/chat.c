@@ -11,8 +11,9 @@
 
 #include "weft/error.h"
 
-static const char *const tpl_names[] = {"raw",     "llama2", "chatml", "llama3",  "llama3.1",
-                                        "qwen2.5", "phi3",   "gemma",  "mistral", "deepseek-r1"};
+static const char *const tpl_names[] = {"raw",      "llama2",      "chatml", "llama3",
+                                        "llama3.1", "qwen2.5",     "phi3",   "gemma",
+                                        "mistral",  "deepseek-r1", "hermes"};
 #define N_TEMPLATES (int)(sizeof tpl_names / sizeof tpl_names[0])
 
 int weft_chat_template_parse(const char *name, enum weft_chat_template *out)
@@ -44,6 +45,7 @@ static const struct {
     {"Cutting Knowledge Date", "<|start_header_id|>", WEFT_TPL_LLAMA31},
     {"<|start_header_id|>", NULL, WEFT_TPL_LLAMA3},
     {"You are Qwen, created by Alibaba Cloud", "<|im_start|>", WEFT_TPL_QWEN25},
+    {"You are a function calling AI model", "<|im_start|>", WEFT_TPL_HERMES},
     {"<|im_start|>", NULL, WEFT_TPL_CHATML},
     {"<|assistant|>", "<|end|>", WEFT_TPL_PHI3},
     {"[AVAILABLE_TOOLS]", "[INST]", WEFT_TPL_MISTRAL},
@@ -536,6 +538,175 @@ static void render_llama31_tools(const struct weft_chat_msg *msgs, int n, const 
     mk(o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
+/* Hermes' json_to_python_type macro, as Jinja runs it: a JSON schema's
+ * Python type name ("str", "list[...]", "dict[str, ...]"). Jinja's quirks
+ * are kept: an array's items are read through the |items filter, which
+ * finds no type ("Union[]"); a schema without a type is "Union[]"; a type
+ * name it does not map recurses forever in Jinja, so it is refused. */
+static int py_type(struct weft_buf *b, const cJSON *spec, int depth)
+{
+    static const char *const basic[][2] = {
+        {"string", "str"}, {"number", "float"}, {"integer", "int"}, {"boolean", "bool"}};
+    if (depth > 16)
+        return WEFT_EINVAL;
+    const cJSON *type =
+        cJSON_IsObject(spec) ? cJSON_GetObjectItemCaseSensitive(spec, "type") : NULL;
+    if (cJSON_IsString(type)) {
+        for (size_t i = 0; i < sizeof basic / sizeof basic[0]; i++)
+            if (strcmp(type->valuestring, basic[i][0]) == 0)
+                return weft_buf_append_str(b, basic[i][1]);
+        if (strcmp(type->valuestring, "array") == 0)
+            return weft_buf_append_str(b, "list[Union[]]");
+        if (strcmp(type->valuestring, "object") == 0) {
+            const cJSON *extra = cJSON_GetObjectItemCaseSensitive(spec, "additionalProperties");
+            if (!extra)
+                return weft_buf_append_str(b, "dict");
+            int rc = weft_buf_append_str(b, "dict[str, ");
+            rc = rc ? rc : py_type(b, extra, depth + 1);
+            return rc ? rc : weft_buf_append_byte(b, ']');
+        }
+        return WEFT_EINVAL;
+    }
+    if (cJSON_IsArray(type)) {
+        int rc = weft_buf_append_str(b, "Union[");
+        const cJSON *t;
+        cJSON_ArrayForEach(t, type)
+        {
+            char key[] = "type";
+            cJSON one = {.type = cJSON_Object};
+            cJSON name = {.type = cJSON_String, .valuestring = t->valuestring, .string = key};
+            one.child = &name;
+            if (!cJSON_IsString(t))
+                return WEFT_EINVAL;
+            rc = rc ? rc : py_type(b, &one, depth + 1);
+            if (!rc && t->next)
+                rc = weft_buf_append_byte(b, ',');
+        }
+        return rc ? rc : weft_buf_append_byte(b, ']');
+    }
+    return weft_buf_append_str(b, "Union[]");
+}
+
+/* Appends what Hermes' template writes for one tool; content throughout
+ * (it is all the caller's). */
+static void hermes_tool(struct out *o, const cJSON *tool)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(tool, "function");
+    if (f)
+        tool = f;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(tool, "name");
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(tool, "description");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(tool, "parameters");
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties"), *p;
+    const char *nm = cJSON_IsString(name) ? name->valuestring : "";
+    struct weft_buf b;
+    weft_buf_init(&b, o->b->max);
+    int rc = weft_buf_appendf(&b,
+                              "{\"type\": \"function\", \"function\": {\"name\": \"%s\", "
+                              "\"description\": \"%s(",
+                              nm, nm);
+    cJSON_ArrayForEach(p, props)
+    {
+        rc = rc ? rc : weft_buf_appendf(&b, "%s: ", p->string);
+        rc = rc ? rc : py_type(&b, p, 0);
+        if (!rc && p->next)
+            rc = weft_buf_append_str(&b, ", ");
+    }
+    rc =
+        rc ? rc : weft_buf_appendf(&b, ") - %s\n\n", cJSON_IsString(desc) ? desc->valuestring : "");
+    cJSON_ArrayForEach(p, props)
+    {
+        if (!rc && p == props->child)
+            rc = weft_buf_append_str(&b, "    Args:\n");
+        const cJSON *pd = cJSON_GetObjectItemCaseSensitive(p, "description");
+        rc = rc ? rc : weft_buf_appendf(&b, "        %s(", p->string);
+        rc = rc ? rc : py_type(&b, p, 0);
+        rc = rc ? rc : weft_buf_append_str(&b, "): ");
+        if (!rc && cJSON_IsString(pd)) {
+            /* |trim: Python's strip */
+            const char *s = pd->valuestring;
+            size_t a = 0, n = strlen(s);
+            while (a < n && isspace((unsigned char)s[a]))
+                a++;
+            while (n > a && isspace((unsigned char)s[n - 1]))
+                n--;
+            rc = weft_buf_append(&b, s + a, n - a);
+        }
+    }
+    rc = rc ? rc : weft_buf_append_str(&b, "\", \"parameters\": ");
+    if (!rc && cJSON_GetArraySize(props) == 0)
+        rc = weft_buf_append_str(&b, "{}");
+    else if (!rc)
+        py_json(&b, params, &rc);
+    rc = rc ? rc : weft_buf_append_byte(&b, '}');
+    if (rc == 0)
+        ct(o, b.data ? b.data : "");
+    else if (o->rc == 0)
+        o->rc = rc == WEFT_EINVAL ? WEFT_EINVAL : WEFT_E2BIG;
+    weft_buf_free(&b);
+}
+
+/* Hermes 2 Pro and 3's tool_use template. */
+static void render_hermes_tools(const struct weft_chat_msg *msgs, int n, const cJSON *tools,
+                                struct out *o)
+{
+    mk(o, "<|im_start|>system\nYou are a function calling AI model. You are provided with "
+          "function signatures within <tools></tools> XML tags. You may call one or more "
+          "functions to assist with the user query. Don't make assumptions about what values to "
+          "plug into functions. Here are the available tools: <tools> ");
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools)
+    {
+        hermes_tool(o, t);
+        if (t->next)
+            mk(o, "\n");
+    }
+    mk(o, " </tools>Use the following pydantic model json schema for each tool call you will "
+          "make: {\"properties\": {\"name\": {\"title\": \"Name\", \"type\": \"string\"}, "
+          "\"arguments\": {\"title\": \"Arguments\", \"type\": \"object\"}}, \"required\": "
+          "[\"name\", \"arguments\"], \"title\": \"FunctionCall\", \"type\": \"object\"}}\n"
+          "For each function call return a json object with function name and arguments within "
+          "<tool_call></tool_call> XML tags as follows:\n<tool_call>\n{\"name\": "
+          "<function-name>, \"arguments\": <args-dict>}\n</tool_call><|im_end|>\n");
+    for (int i = 0; i < n; i++) {
+        const struct weft_chat_msg *m = &msgs[i];
+        if (is_role(m, "tool")) {
+            if (i > 0 && !is_role(&msgs[i - 1], "tool"))
+                mk(o, "<|im_start|>tool\n");
+            mk(o, "<tool_response>\n");
+            ct(o, m->content);
+            mk(o, i < n - 1 ? "\n</tool_response>\n" : "\n</tool_response>");
+            if (i == n - 1 || !is_role(&msgs[i + 1], "tool"))
+                mk(o, "<|im_end|>");
+            continue;
+        }
+        cJSON *calls = m->tool_calls ? cJSON_Parse(m->tool_calls) : NULL;
+        if (!is_role(m, "assistant") || !calls) {
+            mk(o, "<|im_start|>");
+            mk(o, m->role);
+            mk(o, "\n");
+            ct(o, m->content);
+            mk(o, "<|im_end|>\n");
+            cJSON_Delete(calls);
+            continue;
+        }
+        mk(o, "<|im_start|>assistant");
+        const cJSON *c;
+        cJSON_ArrayForEach(c, calls)
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+            mk(o, "\n<tool_call>\n{\"name\": \"");
+            ct(o, cJSON_IsString(name) ? name->valuestring : "");
+            mk(o, "\", \"arguments\": ");
+            ct_py(o, cJSON_GetObjectItemCaseSensitive(c, "arguments"));
+            mk(o, "}\n</tool_call>");
+        }
+        mk(o, "<|im_end|>\n");
+        cJSON_Delete(calls);
+    }
+    mk(o, "<|im_start|>assistant\n");
+}
+
 static const char qwen_system[] =
     "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
 
@@ -620,7 +791,7 @@ static void render_qwen25(const struct weft_chat_msg *msgs, int n, const cJSON *
 
 int weft_chat_template_has_tools(enum weft_chat_template t)
 {
-    return t == WEFT_TPL_QWEN25 || t == WEFT_TPL_LLAMA31;
+    return t == WEFT_TPL_QWEN25 || t == WEFT_TPL_LLAMA31 || t == WEFT_TPL_HERMES;
 }
 
 int weft_chat_call_wrap(enum weft_chat_template t, const char **open, const char **close,
@@ -786,6 +957,8 @@ int weft_chat_render_tools(const struct weft_chat_msg *msgs, int n, enum weft_ch
     struct out o = {out, markup, 0};
     if (t == WEFT_TPL_LLAMA31)
         render_llama31_tools(msgs, n, tj, &o);
+    else if (t == WEFT_TPL_HERMES)
+        render_hermes_tools(msgs, n, tj, &o);
     else
         render_qwen25(msgs, n, tj, &o);
     cJSON_Delete(tj);
@@ -801,6 +974,7 @@ int weft_chat_render(const struct weft_chat_msg *msgs, int n, enum weft_chat_tem
         render_llama2(msgs, n, &o);
         break;
     case WEFT_TPL_CHATML:
+    case WEFT_TPL_HERMES: /* its default template; tools take the tool_use one */
         render_chatml(msgs, n, NULL, &o);
         break;
     case WEFT_TPL_QWEN25:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Function calling on a real weftd whose model is served with Qwen2.5's
-# and with Llama 3.1's template: tool_choice required and named make every reply a call whose
+# Llama 3.1's and Hermes' templates: tool_choice required and named make every reply a call whose
 # arguments validate against the function's parameters (python3-jsonschema);
 # none and a conversation with calls and results answer in text; the openai
 # npm client reads the calls, whole and streamed (tests/sched/js/tools.mjs).
@@ -10,7 +10,7 @@ node_setup
 start_sched
 KEY=$(new_key t)
 start_home a
-start_weftd a '{"compute":{"max_tokens_per_s":0},"models":[{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny","template":"qwen2.5"},{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny-llama","template":"llama3.1"}]}'
+start_weftd a '{"compute":{"max_tokens_per_s":0},"models":[{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny","template":"qwen2.5"},{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny-llama","template":"llama3.1"},{"path":"'"$DATA"'/models/llama-2-tiny-random.gguf","name":"tiny-hermes","template":"hermes"}]}'
 wait_status a 'd["policy"]["state"]' on
 wait_status a 'd["scheduler"]["state"]' live
 cat > "$WORK/tools.json" <<'JSON'
@@ -33,6 +33,7 @@ seq 1 6 | xargs -P 4 -I{} bash -c "ask named {} '{\"type\":\"function\",\"functi
 seq 1 5 | xargs -P 4 -I{} bash -c "ask none {} '\"none\"'" || fail "requests"
 # Llama 3.1's template: the call is the whole reply.
 seq 1 6 | xargs -P 4 -I{} bash -c "ask llama {} '\"required\"' tiny-llama" || fail "requests"
+seq 1 4 | xargs -P 4 -I{} bash -c "ask hermes {} '\"required\"' tiny-hermes" || fail "requests"
 /usr/bin/python3 - "$WORK" <<'PY' || fail "the calls"
 import json, os, sys
 import jsonschema
@@ -40,7 +41,7 @@ work = sys.argv[1]
 tools = {t["function"]["name"]: t["function"].get("parameters", {"type": "object"})
          for t in json.load(open(os.path.join(work, "tools.json")))}
 names = set()
-for kind, n in (("required", 10), ("named", 6), ("none", 5), ("llama", 6)):
+for kind, n in (("required", 10), ("named", 6), ("none", 5), ("llama", 6), ("hermes", 4)):
     for seed in range(1, n + 1):
         d = json.load(open(os.path.join(work, "out", f"{kind}-{seed}.json")))
         c = d["choices"][0]
