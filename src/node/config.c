@@ -245,7 +245,7 @@ int weftd_config_check(const struct weftd_config *c, char *err, size_t errcap)
         if (c->models[i].template[0] && weft_chat_template_parse(c->models[i].template, &t) != 0) {
             snprintf(err, errcap,
                      "models[%d].template: \"%s\" is not raw, llama2, chatml, llama3, llama3.1, "
-                     "qwen2.5, phi3, gemma, mistral or deepseek-r1",
+                     "qwen2.5, phi3, gemma, mistral, deepseek-r1 or hermes",
                      i, c->models[i].template);
             return WEFT_ECONFIG;
         }
