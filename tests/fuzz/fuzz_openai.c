@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "weft/chat.h"
 #include "weft/openai.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,6 +37,27 @@ static void check(int rc, struct weft_oai_req *r, const struct weft_oai_err *e)
                         abort();
             weft_chat_markup_free(&mk);
             weft_buf_free(&b);
+        }
+        /* With tools and tool turns, under each template that has them;
+         * and the calls read back out of each message. */
+        static const enum weft_chat_template tool_tpls[] = {WEFT_TPL_QWEN25, WEFT_TPL_LLAMA31,
+                                                            WEFT_TPL_HERMES};
+        for (size_t k = 0; k < sizeof tool_tpls / sizeof *tool_tpls; k++) {
+            struct weft_buf b;
+            weft_buf_init(&b, 1u << 24);
+            weft_chat_render_tools(r->msgs, r->n_msgs, tool_tpls[k], r->tools, &b, NULL);
+            weft_buf_free(&b);
+            char *fmt = NULL;
+            if (r->tools && weft_chat_call_format(tool_tpls[k], r->tools, NULL, &fmt) == 0 && !fmt)
+                abort();
+            free(fmt);
+            for (int i = 0; i < r->n_msgs; i++) {
+                struct cJSON *calls;
+                char *content;
+                if (weft_chat_parse_calls(tool_tpls[k], r->msgs[i].content, &calls, &content) == 0)
+                    cJSON_Delete(calls);
+                free(content);
+            }
         }
     } else if (!r->prompt) {
         abort();
