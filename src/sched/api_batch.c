@@ -96,14 +96,21 @@ void sched_h_files_create(struct sched *s, struct weft_http_req *req, struct sch
     sched_reply_json(req, 200, file_object(&f));
 }
 
+/* A file the store did not give: 404 when there is none, else 503. */
+static void file_fail(struct weft_http_req *req, int rc)
+{
+    if (rc == WEFT_ENOENT)
+        sched_reply_fail(req, 404, NULL, "file_not_found", "No such file.");
+    else
+        sched_reply_fail(req, 503, NULL, "store_unavailable", "The store is unavailable.");
+}
+
 void sched_h_files_get(struct sched *s, struct weft_http_req *req, struct sched_call *call)
 {
     struct weft_file_row f;
     int rc = weft_store_file_get(s->store, call->id, owner_filter(call), &f, 0);
     if (rc) {
-        sched_reply_fail(req, rc == WEFT_ENOENT ? 404 : 503, NULL,
-                         rc == WEFT_ENOENT ? "file_not_found" : "store_unavailable",
-                         rc == WEFT_ENOENT ? "No such file." : "The store is unavailable.");
+        file_fail(req, rc);
         return;
     }
     sched_reply_json(req, 200, file_object(&f));
@@ -114,9 +121,7 @@ void sched_h_files_content(struct sched *s, struct weft_http_req *req, struct sc
     struct weft_file_row f;
     int rc = weft_store_file_get(s->store, call->id, owner_filter(call), &f, 1);
     if (rc) {
-        sched_reply_fail(req, rc == WEFT_ENOENT ? 404 : 503, NULL,
-                         rc == WEFT_ENOENT ? "file_not_found" : "store_unavailable",
-                         rc == WEFT_ENOENT ? "No such file." : "The store is unavailable.");
+        file_fail(req, rc);
         return;
     }
     weft_http_respond(req, 200, "application/octet-stream", NULL, f.data, (size_t)f.bytes);
@@ -127,9 +132,7 @@ void sched_h_files_delete(struct sched *s, struct weft_http_req *req, struct sch
 {
     int rc = weft_store_file_delete(s->store, call->id, owner_filter(call));
     if (rc) {
-        sched_reply_fail(req, rc == WEFT_ENOENT ? 404 : 503, NULL,
-                         rc == WEFT_ENOENT ? "file_not_found" : "store_unavailable",
-                         rc == WEFT_ENOENT ? "No such file." : "The store is unavailable.");
+        file_fail(req, rc);
         return;
     }
     cJSON *o = cJSON_CreateObject();

@@ -271,6 +271,19 @@ static void send_held(struct sched_job *j, const char **finish)
     sse_send(j, o);
 }
 
+/* A stream's last chunk for choice j (after the held-back reply, when
+ * there is one): its finish and the log-probabilities not yet sent. */
+static cJSON *finish_chunk(struct sched_job *j, const char *finish)
+{
+    if (holds_back(j))
+        send_held(j, &finish);
+    cJSON *o = chunk_base(j);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
+    j->lp_sent = j->n_tokens;
+    return o;
+}
+
 /* A whole choice: its message (or text), log-probabilities and finish. */
 static cJSON *final_choice(const struct sched_job *j, const char *finish)
 {
@@ -415,13 +428,7 @@ static void group_done(struct sched *s, struct sched_job *j, const char *finish)
     struct weft_http_req *req = g->client;
     j->group = g; /* chunks name the group's id */
     if (req && j->req.stream) {
-        if (holds_back(j))
-            send_held(j, &finish);
-        cJSON *o = chunk_base(j);
-        cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-        cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
-        j->lp_sent = j->n_tokens;
-        sse_send(j, o);
+        sse_send(j, finish_chunk(j, finish));
     } else {
         g->choices[j->group_index] = final_choice(j, finish);
     }
@@ -495,12 +502,7 @@ static char *on_done(struct sched *s, struct sched_job *j, const char *finish)
     /* A stored stream keeps its whole text too, for a resume after the end. */
     char *stored = j->durable ? completion_json(j, finish) : NULL;
     if (j->req.stream) {
-        if (holds_back(j))
-            send_held(j, &finish);
-        cJSON *o = chunk_base(j);
-        cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-        cJSON_AddItemToArray(choices, choice(j, j->sent_role ? NULL : "", finish, !j->sent_role));
-        j->lp_sent = j->n_tokens;
+        cJSON *o = finish_chunk(j, finish);
         add_weft(o, j);
         sse_send(j, o);
         if (j->req.include_usage) {

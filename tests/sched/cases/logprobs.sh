@@ -53,28 +53,9 @@ for t, o, top in zip(lp["tokens"], lp["text_offset"], lp["top_logprobs"]):
     off += len(t.encode())
     assert len(top) == 2 and all(v <= 0 for v in top.values()), top
 ' || fail "completions shape: $out"
-# Streamed: the chunks' entries are the whole answer's.
-stream /v1/chat/completions "${CHAT%\}},\"stream\":true}" > /dev/null 2>&1
-/usr/bin/python3 - "$WORK/last.sse" "$WORK/ref.json" <<'PY' || fail "streamed logprobs differ"
-import json, sys
-got = []
-for line in open(sys.argv[1]):
-    if line.startswith("data: {"):
-        ch = json.loads(line[6:])["choices"]
-        if ch and ch[0].get("logprobs"):
-            got += ch[0]["logprobs"]["content"]
-want = json.load(open(sys.argv[2]))["choices"][0]["logprobs"]["content"]
-assert got == want, (got, want)
-PY
-# A node killed after 5 tokens: the resumed stream's entries are the
-# undisturbed run's (the scheduler kept the first five; the next node made
-# the rest).
-start_testnode crashy --budget-w 900 --die-after 5 --token-ms 10
-wait_nodes 2
-wait_ready crashy
-stream /v1/chat/completions "${CHAT%\}},\"stream\":true}" > /dev/null 2>&1
-grep -q "resuming from token 5" "$WORK/sched.err" || fail "did not resume at token 5"
-/usr/bin/python3 - "$WORK/last.sse" "$WORK/ref.json" <<'PY' || fail "logprobs across a failover differ"
+# same_as_ref: the entries of $WORK/last.sse's chunks are ref.json's.
+same_as_ref() {
+    /usr/bin/python3 - "$WORK/last.sse" "$WORK/ref.json" <<'PY'
 import json, sys
 got = []
 for line in open(sys.argv[1]):
@@ -85,6 +66,19 @@ for line in open(sys.argv[1]):
 want = json.load(open(sys.argv[2]))["choices"][0]["logprobs"]["content"]
 assert got == want, (len(got), len(want))
 PY
+}
+# Streamed: the chunks' entries are the whole answer's.
+stream /v1/chat/completions "${CHAT%\}},\"stream\":true}" > /dev/null 2>&1
+same_as_ref || fail "streamed logprobs differ"
+# A node killed after 5 tokens: the resumed stream's entries are the
+# undisturbed run's (the scheduler kept the first five; the next node made
+# the rest).
+start_testnode crashy --budget-w 900 --die-after 5 --token-ms 10
+wait_nodes 2
+wait_ready crashy
+stream /v1/chat/completions "${CHAT%\}},\"stream\":true}" > /dev/null 2>&1
+grep -q "resuming from token 5" "$WORK/sched.err" || fail "did not resume at token 5"
+same_as_ref || fail "logprobs across a failover differ"
 # A job whose scheduler is killed (-9) mid-run: the journal kept the
 # log-probabilities of the tokens it had; the answer is the undisturbed one.
 job='{"priority":"interactive","request":{"model":"test-model","messages":[{"role":"user","content":"a long one"}],"max_tokens":40,"seed":78,"logprobs":true,"top_logprobs":2}}'
