@@ -92,6 +92,9 @@ int weft_oai_parse_job(struct weft_oai_req *out, const char *body, size_t len, i
                        struct weft_oai_err *err);
 
 void weft_oai_req_free(struct weft_oai_req *r);
+/* A deep copy of src into dst (a re-run of the same request). 0 or
+ * WEFT_ENOMEM (dst is then empty). */
+int weft_oai_req_copy(struct weft_oai_req *dst, const struct weft_oai_req *src);
 
 /* Whether a node API response_format (compact JSON, prefix and suffix
  * included) can be met within max_tokens: a node counts a byte a token

@@ -39,6 +39,28 @@ struct sched_limits_cfg {
     int max_batch_lines;  /* Batch API: the requests of one batch */
 };
 
+/* Verified results (verify.c): re-runs of finished jobs on another node,
+ * canaries with known answers, and a trust score per node. */
+#define SCHED_MAX_CANARIES 8
+struct sched_canary_cfg {
+    char name[64];
+    char model[128];
+    char prompt[1024]; /* a completion's prompt */
+    int seed;
+    int max_tokens;
+    char text[2048]; /* the answer an honest node gives */
+};
+struct sched_verify_cfg {
+    double rate;          /* of the jobs a node finishes, this fraction is re-run elsewhere */
+    double new_node_rate; /* the same for a node with fewer than new_node_checks checks */
+    int new_node_checks;
+    double bad_weight; /* what a proven wrong result weighs against right ones */
+    double min_trust;  /* below it a node is quarantined (no work) */
+    int canary_every;  /* a canary after this many of a node's jobs; 0: none */
+    struct sched_canary_cfg canaries[SCHED_MAX_CANARIES];
+    int n_canaries;
+};
+
 struct sched_config {
     char listen[64];
     int port;
@@ -55,6 +77,7 @@ struct sched_config {
     int lease_factor;   /* a node is dead after lease_factor * heartbeat_ms of silence */
     int max_attempts;   /* failures on distinct nodes before a request fails */
     struct sched_limits_cfg limits;
+    struct sched_verify_cfg verify;
     char log_level[16];
 };
 

@@ -115,6 +115,13 @@ int weft_store_node_limits_set(struct weft_store *st, const char *name,
 /* 0 with *lim (all zero when none were set). */
 int weft_store_node_limits_get(struct weft_store *st, const char *name,
                                struct weft_node_limits *lim);
+/* A node's trust (the scheduler's verified results): results checked
+ * right and proven wrong, and its quarantine with the reason. get gives
+ * WEFT_ENOENT for a node never checked. */
+int weft_store_node_trust_set(struct weft_store *st, const char *name, int ok, int bad,
+                              int quarantined, const char *why);
+int weft_store_node_trust_get(struct weft_store *st, const char *name, int *ok, int *bad,
+                              int *quarantined, char *why, size_t whycap);
 int weft_store_node_list(struct weft_store *st,
                          void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
                          void *ud);

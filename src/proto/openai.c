@@ -67,6 +67,43 @@ void weft_oai_req_free(struct weft_oai_req *r)
     memset(r, 0, sizeof *r);
 }
 
+static int dup_into(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return src && !*dst ? WEFT_ENOMEM : 0;
+}
+
+int weft_oai_req_copy(struct weft_oai_req *dst, const struct weft_oai_req *src)
+{
+    *dst = *src;
+    dst->prompt = NULL;
+    dst->msgs = NULL;
+    dst->n_msgs = 0;
+    dst->n_stop = 0;
+    dst->response_format = dst->tools = NULL;
+    int rc = dup_into(&dst->prompt, src->prompt);
+    rc = rc ? rc : dup_into(&dst->response_format, src->response_format);
+    rc = rc ? rc : dup_into(&dst->tools, src->tools);
+    for (int i = 0; rc == 0 && i < src->n_stop; i++) {
+        rc = dup_into(&dst->stop[i], src->stop[i]);
+        dst->n_stop += rc == 0;
+    }
+    if (rc == 0 && src->n_msgs > 0) {
+        dst->msgs = calloc((size_t)src->n_msgs, sizeof *dst->msgs);
+        rc = dst->msgs ? 0 : WEFT_ENOMEM;
+    }
+    for (int i = 0; rc == 0 && i < src->n_msgs; i++) {
+        struct weft_chat_msg *d = &dst->msgs[i];
+        rc = dup_into(&d->role, src->msgs[i].role);
+        rc = rc ? rc : dup_into(&d->content, src->msgs[i].content);
+        rc = rc ? rc : dup_into(&d->tool_calls, src->msgs[i].tool_calls);
+        dst->n_msgs++;
+    }
+    if (rc)
+        weft_oai_req_free(dst);
+    return rc;
+}
+
 static int depth_ok(const cJSON *it, int depth)
 {
     if (depth > WEFT_OAI_MAX_DEPTH)

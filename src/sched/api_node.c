@@ -10,6 +10,7 @@
 #include "core.h"
 #include "lease.h"
 #include "reply.h"
+#include "verify.h"
 #include "weft/error.h"
 #include "weft/log.h"
 #include "weft/nodemsg.h"
@@ -62,6 +63,7 @@ void sched_h_node_hello(struct sched *s, struct weft_http_req *req, struct sched
         h.max_concurrency = lim.max_slots;
     n->max_budget_w = lim.max_budget_w;
     sched_node_hello(s, n);
+    sched_verify_load(s, n);
     for (int i = 0; i < h.n_models; i++) {
         snprintf(n->models[i].name, sizeof n->models[i].name, "%s", h.models[i].name);
         n->models[i].tpl = h.models[i].tpl;

@@ -7,6 +7,7 @@
 #include "api.h"
 #include "core.h"
 #include "reply.h"
+#include "verify.h"
 #include "weft/time.h"
 
 void sched_h_healthz(struct sched *s, struct weft_http_req *req, struct sched_call *call)
@@ -67,6 +68,13 @@ cJSON *sched_nodes_json(struct sched *s)
         else
             cJSON_AddNullToObject(x, "compute_w");
         cJSON_AddNumberToObject(x, "wh", n->wh);
+        cJSON *t = cJSON_AddObjectToObject(x, "trust");
+        cJSON_AddNumberToObject(t, "score", sched_verify_trust(s, n));
+        cJSON_AddNumberToObject(t, "right", n->checks_ok);
+        cJSON_AddNumberToObject(t, "wrong", n->checks_bad);
+        cJSON_AddBoolToObject(t, "quarantined", n->quarantined);
+        if (n->quarantined)
+            cJSON_AddStringToObject(t, "reason", n->quarantine_why);
         cJSON_AddItemToArray(data, x);
     }
     return data;

@@ -107,6 +107,12 @@ void sched_job_free(struct sched_job *j)
     free(j->tokens);
     free(j->lens);
     free(j->lp_lens);
+    if (j->check) {
+        free(j->check->tokens[0]);
+        free(j->check->tokens[1]);
+        free(j->check->text);
+        free(j->check);
+    }
     weft_buf_free(&j->text);
     weft_buf_free(&j->lp);
     free(j);
@@ -325,6 +331,8 @@ static void job_done(struct sched *s, struct sched_job *j, const char *finish)
     char *res = s->events->done(s, j, finish);
     store_outcome(s, j, WEFT_JOB_SUCCEEDED, res, NULL);
     free(res);
+    if (s->on_finished)
+        s->on_finished(s, j);
     sched_job_free(j);
 }
 
@@ -652,6 +660,26 @@ int sched_node_slots(const struct sched_node *n)
  * the slots it offers. Prefers nodes the job has not failed on, then (for
  * deferrable work) nodes whose budget is not about to end, then budget
  * headroom per running job, then fewer running jobs. */
+void sched_backend_class(const char *hardware, char *out, size_t cap)
+{
+    size_t n = strcspn(hardware, ", ");
+    snprintf(out, cap, "%.*s", (int)n, hardware);
+}
+
+/* A verification runs on another node of the same backend class (tokens
+ * are bit-identical only within one), a canary on its node alone. */
+static int check_may_run(const struct sched_check *c, const struct sched_node *n)
+{
+    if (c->kind == SC_CANARY)
+        return strcmp(c->nodes[0], n->name) == 0;
+    for (int i = 0; i < c->n_nodes; i++)
+        if (strcmp(c->nodes[i], n->name) == 0)
+            return 0;
+    char cls[16];
+    sched_backend_class(n->hardware, cls, sizeof cls);
+    return strcmp(cls, c->backend) == 0;
+}
+
 static struct sched_node *pick(struct sched *s, const struct sched_job *j)
 {
     struct sched_node *best = NULL;
@@ -660,7 +688,9 @@ static struct sched_node *pick(struct sched *s, const struct sched_job *j)
     weft_list_foreach(it, &s->nodes)
     {
         struct sched_node *n = NODE_OF(it);
-        if (!n->live || !n->poll || n->running >= sched_node_slots(n))
+        if (!n->live || !n->poll || n->running >= sched_node_slots(n) || n->quarantined)
+            continue;
+        if (j->check && !check_may_run(j->check, n))
             continue;
         if (!node_model(n, j->req.model))
             continue;

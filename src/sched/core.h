@@ -41,6 +41,9 @@ int sched_req_uses_tools(const struct weft_oai_req *r);
 /* The template (enum weft_chat_template) of a live node holding model;
  * WEFT_TPL_RAW when none does. */
 int sched_model_template(struct sched *s, const char *model);
+/* A node's backend class: its hello's hardware up to the first comma
+ * ("CPU", "CUDA"). */
+void sched_backend_class(const char *hardware, char *out, size_t cap);
 int sched_nodes_live(struct sched *s);
 
 /* ---- jobs ---- */

@@ -69,6 +69,12 @@ struct sched_node {
      * still held in the store: adopted, not assigned anew, when claimed. */
     char orphans[SCHED_ORPHANS][SCHED_ID_MAX];
     int n_orphans;
+    /* Trust (verify.c): results checked right and proven wrong, and the
+     * quarantine that keeps work from it. */
+    int checks_ok, checks_bad;
+    int quarantined;
+    char quarantine_why[160];
+    int since_canary; /* jobs finished since its last canary */
     /* A parked GET /v1/node/work, or NULL. */
     struct weft_http_req *poll;
     uint64_t poll_deadline_ms;
@@ -77,7 +83,23 @@ struct sched_node {
 enum sched_job_state { SJ_QUEUED, SJ_RUNNING };
 
 struct sched_stream; /* a node's token upload for one job (core.c) */
-struct sched_group;  /* the choices of one request (client.c) */
+
+/* A verification run (verify.c; core.c frees it with its job): a re-run
+ * of a job a node finished, a tie-break when two disagreed, or a canary.
+ * nodes[] name who is being checked; it runs on none of them (a canary:
+ * only on nodes[0]). */
+enum sched_check_kind { SC_CHECK, SC_TIEBREAK, SC_CANARY };
+struct sched_check {
+    enum sched_check_kind kind;
+    char nodes[2][64];
+    int n_nodes;
+    int32_t *tokens[2]; /* what each gave */
+    int n_tokens[2];
+    char *text; /* a canary's expected answer */
+    char name[64];
+    char backend[16]; /* the class its nodes must share (hardware's first word) */
+};
+struct sched_group; /* the choices of one request (client.c) */
 
 struct sched;
 
@@ -135,6 +157,7 @@ struct sched_job {
     struct sched_group *group;
     int group_index;
     int tpl; /* the chat template its last node rendered it with (tool calls are read its way) */
+    struct sched_check *check; /* a verification run (owned), or NULL */
 };
 
 /* How core.c tells the client side what became of a job. Each is called
@@ -181,6 +204,7 @@ struct sched_metrics {
     uint64_t tokens;
     uint64_t finished[6]; /* by enum weft_job_state */
     uint64_t heartbeats;
+    uint64_t verify_runs, verify_right, verify_wrong, verify_inconclusive; /* verify.c */
 };
 
 /* The dashboard (api_ui.c): its event streams, and the last hour in
@@ -238,6 +262,9 @@ struct sched {
     uint64_t lease_ms;
     uint64_t last_tick_ms;       /* when the tick last ran (monotonic) */
     struct weft_list unrecorded; /* struct sched_outcome the store has not taken */
+    /* Told of every job that finished well, before it is freed (verify.c). */
+    void (*on_finished)(struct sched *s, const struct sched_job *j);
+    uint64_t verify_next_ms; /* verify.c: the next re-read of quarantines */
     /* lease.c */
     char owner[WEFT_OWNER_MAX];
     uint64_t lease_next_ms;     /* the next lease cycle, monotonic */

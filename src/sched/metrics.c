@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "dispatch.h"
+#include "verify.h"
 #include "weft/log.h"
 #include "weft/time.h"
 #include "weft/version.h"
@@ -132,6 +133,32 @@ void sched_h_metrics(struct sched *s, struct weft_http_req *req, struct sched_ca
         (unsigned long long)s->m.yields, (unsigned long long)s->m.node_errors,
         (unsigned long long)s->m.tokens, (unsigned long long)s->m.heartbeats, !s->store_down,
         budget, weft_version());
+    weft_buf_appendf(&b,
+                     "# HELP weft_verifications_total Checks of nodes' results (verified results), "
+                     "by outcome; runs counts the re-runs and canaries sent.\n"
+                     "# TYPE weft_verifications_total counter\n"
+                     "weft_verifications_total{result=\"runs\"} %llu\n"
+                     "weft_verifications_total{result=\"right\"} %llu\n"
+                     "weft_verifications_total{result=\"wrong\"} %llu\n"
+                     "weft_verifications_total{result=\"inconclusive\"} %llu\n"
+                     "# HELP weft_node_trust A node's trust from its checked results (0..1).\n"
+                     "# TYPE weft_node_trust gauge\n",
+                     (unsigned long long)s->m.verify_runs, (unsigned long long)s->m.verify_right,
+                     (unsigned long long)s->m.verify_wrong,
+                     (unsigned long long)s->m.verify_inconclusive);
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = weft_list_entry(it, struct sched_node, link);
+        weft_buf_appendf(&b, "weft_node_trust{node=\"%s\"} %.4f\n", n->name,
+                         sched_verify_trust(s, n));
+    }
+    weft_buf_append_str(&b, "# HELP weft_node_quarantined Whether a node is quarantined (no work) "
+                            "for results proven wrong.\n# TYPE weft_node_quarantined gauge\n");
+    weft_list_foreach(it, &s->nodes)
+    {
+        const struct sched_node *n = weft_list_entry(it, struct sched_node, link);
+        weft_buf_appendf(&b, "weft_node_quarantined{node=\"%s\"} %d\n", n->name, n->quarantined);
+    }
     weft_http_respond(req, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
     weft_buf_free(&b);
 }

@@ -18,6 +18,7 @@
 #include "weft/http_client.h"
 #include "weft/log.h"
 #include "weft/time.h"
+#include "verify.h"
 #include "weft/form.h"
 #include "weft/tls.h"
 
@@ -55,6 +56,46 @@ static const struct weft_cfg_field limits_fields[] = {
     WEFT_CFG_END,
 };
 
+static const struct weft_cfg_field canary_fields[] = {
+    WEFT_CFG_STRING_F(struct sched_canary_cfg, name, "name", WEFT_CFG_REQUIRED,
+                      "What logs and the quarantine reason call it."),
+    WEFT_CFG_STRING_F(struct sched_canary_cfg, model, "model", WEFT_CFG_REQUIRED,
+                      "The model; nodes holding it get this canary."),
+    WEFT_CFG_STRING_F(struct sched_canary_cfg, prompt, "prompt", WEFT_CFG_REQUIRED,
+                      "A completion's prompt."),
+    WEFT_CFG_INT_F(struct sched_canary_cfg, seed, "seed", 0, 2147483647, WEFT_CFG_REQUIRED,
+                   "Its seed."),
+    WEFT_CFG_INT_F(struct sched_canary_cfg, max_tokens, "max_tokens", 1, 8192, WEFT_CFG_REQUIRED,
+                   "Its max_tokens."),
+    WEFT_CFG_STRING_F(struct sched_canary_cfg, text, "text", WEFT_CFG_REQUIRED,
+                      "The text an honest node answers."),
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field canary_elem[] = {
+    {.type = WEFT_CFG_OBJECT, .fields = canary_fields},
+    WEFT_CFG_END,
+};
+
+static const struct weft_cfg_field verify_fields[] = {
+    WEFT_CFG_DOUBLE_F(struct sched_verify_cfg, rate, "rate", 0, 1, 0,
+                      "Fraction of a node's finished jobs run again on another node and "
+                      "compared; 0 = off."),
+    WEFT_CFG_DOUBLE_F(struct sched_verify_cfg, new_node_rate, "new_node_rate", 0, 1, 0,
+                      "The same for a node with fewer than new_node_checks checks."),
+    WEFT_CFG_INT_F(struct sched_verify_cfg, new_node_checks, "new_node_checks", 0, 1000000, 0,
+                   "Checks before a node counts as known."),
+    WEFT_CFG_DOUBLE_F(struct sched_verify_cfg, bad_weight, "bad_weight", 1, 1e6, 0,
+                      "What one result proven wrong weighs against the right ones."),
+    WEFT_CFG_DOUBLE_F(struct sched_verify_cfg, min_trust, "min_trust", 0, 1, 0,
+                      "A node whose trust falls below is quarantined (no work)."),
+    WEFT_CFG_INT_F(struct sched_verify_cfg, canary_every, "canary_every", 0, 1000000, 0,
+                   "A canary after this many of a node's jobs (and after its first); 0 = none."),
+    WEFT_CFG_ARRAY_F(struct sched_verify_cfg, canaries, n_canaries, "canaries", canary_elem, 0, 0,
+                     "Prompts with known answers."),
+    WEFT_CFG_END,
+};
+
 static const struct weft_cfg_field fields[] = {
     WEFT_CFG_STRING_F(struct sched_config, listen, "listen", 0, "Address to listen on."),
     WEFT_CFG_INT_F(struct sched_config, port, "port", 0, 65535, 0, "TCP port (0 picks one)."),
@@ -81,6 +122,8 @@ static const struct weft_cfg_field fields[] = {
                    "Node failures (on distinct nodes) before a request fails."),
     WEFT_CFG_OBJECT_F(struct sched_config, limits, "limits", limits_fields, 0,
                       "Bounds on requests and queues."),
+    WEFT_CFG_OBJECT_F(struct sched_config, verify, "verify", verify_fields, 0,
+                      "Verified results: re-runs, canaries and trust."),
     WEFT_CFG_STRING_F(struct sched_config, log_level, "log_level", 0,
                       "error, warn, notice, info or debug."),
     WEFT_CFG_END,
@@ -114,6 +157,11 @@ void sched_config_default(struct sched_config *cfg)
     cfg->limits.max_jobs_per_key = 1000;
     cfg->limits.job_max_wait_s = 7 * 86400;
     cfg->limits.max_file_bytes = 32 << 20;
+    cfg->verify.rate = 0;
+    cfg->verify.new_node_rate = 0;
+    cfg->verify.new_node_checks = 20;
+    cfg->verify.bad_weight = 50;
+    cfg->verify.min_trust = 0.9;
     cfg->limits.max_batch_lines = 50000;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
@@ -154,6 +202,7 @@ static void on_tick(uv_timer_t *t)
     sched_tick(t);
     sched_lease_tick(t->data, weft_mono_ms());
     sched_ui_tick(t->data, weft_mono_ms());
+    sched_verify_tick(t->data, weft_mono_ms());
 }
 
 int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *cfg,
@@ -167,6 +216,9 @@ int sched_start(struct sched **out, uv_loop_t *loop, const struct sched_config *
     /* GMime counts its set-ups: one per scheduler started is harmless. */
     weft_form_init();
     sched_core_init(s, &sched_client_events);
+    if (cfg->verify.rate > 0 || cfg->verify.new_node_rate > 0 ||
+        (cfg->verify.canary_every > 0 && cfg->verify.n_canaries > 0))
+        s->on_finished = sched_verify_finished;
     weft_list_init(&s->resumes);
     weft_list_init(&s->keys);
     s->log = log;

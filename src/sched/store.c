@@ -214,6 +214,18 @@ int weft_store_tx_end(struct weft_store *st, int commit)
     return st->ops->tx_end(st, commit);
 }
 
+int weft_store_node_trust_set(struct weft_store *st, const char *name, int ok, int bad,
+                              int quarantined, const char *why)
+{
+    return st->ops->trust_set(st, name, ok, bad, quarantined, why ? why : "");
+}
+
+int weft_store_node_trust_get(struct weft_store *st, const char *name, int *ok, int *bad,
+                              int *quarantined, char *why, size_t whycap)
+{
+    return st->ops->trust_get(st, name, ok, bad, quarantined, why, whycap);
+}
+
 /* ---- files and batches ---- */
 
 int weft_store_file_put(struct weft_store *st, const struct weft_file_row *f, const void *data,

@@ -42,6 +42,10 @@ struct store_ops {
     int (*node_limits_set)(struct weft_store *st, const char *name,
                            const struct weft_node_limits *lim);
     int (*node_limits_get)(struct weft_store *st, const char *name, struct weft_node_limits *lim);
+    int (*trust_set)(struct weft_store *st, const char *name, int ok, int bad, int quarantined,
+                     const char *why);
+    int (*trust_get)(struct weft_store *st, const char *name, int *ok, int *bad, int *quarantined,
+                     char *why, size_t whycap);
     int (*node_list)(struct weft_store *st,
                      void (*cb)(const char *name, int64_t created_ms, int revoked, void *ud),
                      void *ud);
@@ -129,6 +133,9 @@ int store_pg_open(struct weft_store **out, const char *conninfo, char *err, size
     " status TEXT NOT NULL DEFAULT '', output_file_id TEXT NOT NULL DEFAULT '',"                   \
     " error_file_id TEXT NOT NULL DEFAULT '', metadata TEXT, total INT NOT NULL);"                 \
     "CREATE INDEX IF NOT EXISTS batches_page ON batches(key_id, created_ms, id);"                  \
+    "CREATE TABLE IF NOT EXISTS node_trust("                                                       \
+    " name TEXT PRIMARY KEY, ok INT NOT NULL, bad INT NOT NULL, quarantined INT NOT NULL,"         \
+    " why TEXT NOT NULL);"                                                                         \
     "CREATE TABLE IF NOT EXISTS batch_lines("                                                      \
     " batch_id TEXT NOT NULL, line INT NOT NULL, custom_id TEXT NOT NULL, job_id TEXT NOT NULL,"   \
     " PRIMARY KEY(batch_id, line));"

@@ -1170,6 +1170,41 @@ static int pg_batch_final(struct weft_store *st, const struct weft_batch_row *b)
                        5, v);
 }
 
+static int pg_trust_set(struct weft_store *st, const char *name, int ok, int bad, int quarantined,
+                        const char *why)
+{
+    char o[16], b[16], q[8];
+    snprintf(o, sizeof o, "%d", ok);
+    snprintf(b, sizeof b, "%d", bad);
+    snprintf(q, sizeof q, "%d", quarantined);
+    const char *v[] = {name, o, b, q, why};
+    int n = run_changes(PG(st),
+                        "INSERT INTO node_trust(name,ok,bad,quarantined,why) VALUES($1,$2,$3,$4,$5)"
+                        " ON CONFLICT(name) DO UPDATE SET ok=excluded.ok, bad=excluded.bad,"
+                        " quarantined=excluded.quarantined, why=excluded.why",
+                        5, v);
+    return n < 0 ? n : 0;
+}
+
+static int pg_trust_get(struct weft_store *st, const char *name, int *ok, int *bad,
+                        int *quarantined, char *why, size_t whycap)
+{
+    const char *v[] = {name};
+    PGresult *r = run(PG(st), "SELECT ok,bad,quarantined,why FROM node_trust WHERE name=$1", 1, v);
+    if (!r)
+        return WEFT_ESTORE;
+    int rc = WEFT_ENOENT;
+    if (PQntuples(r) == 1) {
+        *ok = (int)val_ll(r, 0, 0);
+        *bad = (int)val_ll(r, 0, 1);
+        *quarantined = (int)val_ll(r, 0, 2);
+        copy_val(why, whycap, r, 0, 3);
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
 static const struct store_ops pg_ops = {
     .kind = "postgresql",
     .shared = 1,
@@ -1206,6 +1241,8 @@ static const struct store_ops pg_ops = {
     .notify_fd = pg_notify_fd,
     .notify_drain = pg_notify_drain,
     .notify = pg_notify,
+    .trust_set = pg_trust_set,
+    .trust_get = pg_trust_get,
     .file_put = pg_file_put,
     .file_get = pg_file_get,
     .file_delete = pg_file_delete,

@@ -1186,6 +1186,46 @@ static int sq_batch_final(struct weft_store *st, const struct weft_batch_row *b)
     return rc;
 }
 
+static int sq_trust_set(struct weft_store *st, const char *name, int ok, int bad, int quarantined,
+                        const char *why)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st),
+                           "INSERT INTO node_trust(name,ok,bad,quarantined,why) VALUES(?,?,?,?,?)"
+                           " ON CONFLICT(name) DO UPDATE SET ok=excluded.ok, bad=excluded.bad,"
+                           " quarantined=excluded.quarantined, why=excluded.why",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, ok);
+    sqlite3_bind_int(s, 3, bad);
+    sqlite3_bind_int(s, 4, quarantined);
+    sqlite3_bind_text(s, 5, why, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_trust_get(struct weft_store *st, const char *name, int *ok, int *bad,
+                        int *quarantined, char *why, size_t whycap)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(DB(st), "SELECT ok,bad,quarantined,why FROM node_trust WHERE name=?", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_err(st);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = WEFT_ENOENT;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *ok = sqlite3_column_int(s, 0);
+        *bad = sqlite3_column_int(s, 1);
+        *quarantined = sqlite3_column_int(s, 2);
+        copy_col(why, whycap, s, 3);
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static const struct store_ops sq_ops = {
     .kind = "sqlite",
     .shared = 0,
@@ -1217,6 +1257,8 @@ static const struct store_ops sq_ops = {
     .export_rows = sq_export,
     .tx_begin = sq_tx_begin,
     .tx_end = sq_tx_end,
+    .trust_set = sq_trust_set,
+    .trust_get = sq_trust_get,
     .file_put = sq_file_put,
     .file_get = sq_file_get,
     .file_delete = sq_file_delete,

@@ -34,6 +34,7 @@ static const char usage[] =
     "       weftctl [--state-dir DIR] nodes enroll NAME [--max-budget-w W] [--max-slots N]\n"
     "                                  [--models A,B]   (what the node may claim)\n"
     "       weftctl [--state-dir DIR] nodes revoke NAME | nodes enrolled\n"
+    "       weftctl [--state-dir DIR] nodes trust NAME --reset   lift a quarantine\n"
     "       weftctl [API] nodes                      live nodes (admin key)\n"
     "       weftctl [--state-dir DIR] store migrate --to postgresql://...   SQLite to PostgreSQL\n"
     "       weftctl [--state-dir DIR] region init [--listen A] [--port N] [--tls-cert PEM\n"
@@ -92,11 +93,20 @@ static void print_key(const struct weft_key_info *k, void *ud)
 
 static void print_node(const char *name, int64_t created_ms, int revoked, void *ud)
 {
-    (void)ud;
+    struct weft_store *st = ud;
     char when[32];
     time_t t = (time_t)(created_ms / 1000);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&t));
-    printf("%-24s enrolled %s%s\n", name, when, revoked ? "  REVOKED" : "");
+    printf("%-24s enrolled %s%s", name, when, revoked ? "  REVOKED" : "");
+    /* Its verified results, when the scheduler checked any. */
+    int ok, bad, q;
+    char why[256];
+    if (weft_store_node_trust_get(st, name, &ok, &bad, &q, why, sizeof why) == 0) {
+        printf("  checks %d right, %d wrong", ok, bad);
+        if (q)
+            printf("  QUARANTINED: %s", why);
+    }
+    printf("\n");
 }
 
 /* A command's own options and its positional arguments (exactly want of
@@ -562,7 +572,17 @@ static int cmd_nodes_store(const struct opts *o, int argc, char **argv)
         WEFT_OPT_END,
     };
     int enroll = strcmp(argv[0], "enroll") == 0;
-    if ((rc = args(argc - 1, argv + 1, enroll ? enroll_opts : no_options, pos, want)) != 0) {
+    int reset = 0;
+    const struct weft_opt trust_opts[] = {WEFT_OPTF("--reset", &reset), WEFT_OPT_END};
+    int trust = strcmp(argv[0], "trust") == 0;
+    if ((rc = args(argc - 1, argv + 1,
+                   enroll  ? enroll_opts
+                   : trust ? trust_opts
+                           : no_options,
+                   pos, want)) != 0) {
+    } else if (trust && !reset) {
+        fprintf(stderr, "weftctl: nodes trust NAME --reset: say --reset to lift a quarantine\n");
+        rc = 2;
     } else if (enroll && strlen(models) >= sizeof lim.models) {
         fprintf(stderr, "weftctl: --models: longer than %zu bytes\n", sizeof lim.models - 1);
         rc = 2;
@@ -583,8 +603,16 @@ static int cmd_nodes_store(const struct opts *o, int argc, char **argv)
         rc = weft_store_node_revoke(st, pos[0]) ? 1 : 0;
         if (rc)
             fprintf(stderr, "weftctl: %s: no such node\n", pos[0]);
+    } else if (strcmp(argv[0], "trust") == 0) {
+        /* An operator's reset: the checks start again and the quarantine
+         * ends (the scheduler reads it within seconds). */
+        rc = weft_store_node_trust_set(st, pos[0], 0, 0, 0, "") ? 1 : 0;
+        if (rc)
+            fprintf(stderr, "weftctl: cannot reset %s's trust\n", pos[0]);
+        else
+            fprintf(stderr, "weftctl: node %s: trust reset, quarantine lifted\n", pos[0]);
     } else {
-        weft_store_node_list(st, print_node, NULL);
+        weft_store_node_list(st, print_node, st);
     }
     weft_store_close(st);
     return rc;
@@ -949,7 +977,7 @@ int main(int argc, char **argv)
         rc = cmd_keys(&o, rest, rv);
     else if (strcmp(cmd, "nodes") == 0 && rest >= 1 &&
              (strcmp(rv[0], "enroll") == 0 || strcmp(rv[0], "revoke") == 0 ||
-              strcmp(rv[0], "enrolled") == 0))
+              strcmp(rv[0], "enrolled") == 0 || strcmp(rv[0], "trust") == 0))
         rc = cmd_nodes_store(&o, rest, rv);
     else if (strcmp(cmd, "nodes") == 0)
         rc = args(rest, rv, no_options, NULL, 0) ? 2 : cmd_nodes_live(&o);

@@ -67,7 +67,7 @@ THIRD_PARTY = {
 # types alone (internal.h, routes.h) may be included from anywhere.
 ORDER = {
     "src/sched": ["store_backend", "store_sqlite", "store_pg", "store", "reply", "auth", "core",
-                  "client", "lease", "api", "api_openai", "api_jobs", "api_batch", "api_node", "api_ops", "api_ui",
+                  "verify", "client", "lease", "api", "api_openai", "api_jobs", "api_batch", "api_node", "api_ops", "api_ui",
                   "dispatch", "metrics", "sched"],
 }
 # Inside a folder: modules none of which may include another's header;

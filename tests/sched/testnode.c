@@ -35,6 +35,7 @@ struct cfg {
     int fast; /* --fast: workers that answer each job at once on kept-alive connections */
     double budget_w;
     int deferrable, interactive;
+    double lie_rate; /* --lie-rate: this fraction of jobs gets a wrong last token */
 };
 
 #define MAX_URLS 8
@@ -59,6 +60,7 @@ struct job {
     char *prompt;
     uint64_t seed;
     int logprobs, top_logprobs;
+    int lie; /* this job's last token is altered (a dishonest node) */
     int next, max, emitted;
     int done;
     struct weft_buf line; /* the event being sent */
@@ -125,6 +127,22 @@ static void script_lp(uint64_t seed, const char *prompt, int i, int top, struct 
         ev->top[k].n_bytes =
             (uint8_t)snprintf(ev->top[k].bytes, sizeof ev->top[k].bytes, " %s", words[best]);
     }
+}
+
+/* Whether a dishonest node alters job id: a fixed fraction of ids. */
+static int lies_on(const struct node *n, const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = id; *p; p++)
+        h = mix(h ^ (unsigned char)*p);
+    return (double)(h % 1000000) < n->c.lie_rate * 1e6;
+}
+
+/* The script's token, or the wrong one a liar sends last. */
+static int token_sent(int lie, uint64_t seed, const char *prompt, int i, int max)
+{
+    int t = token_at(seed, prompt, i);
+    return lie && i == max - 1 ? (t + 1) % (int)NWORDS : t;
 }
 
 static size_t sink(char *p, size_t sz, size_t n, void *ud)
@@ -275,7 +293,7 @@ static size_t produce(char *buf, size_t sz, size_t nitems, void *ud)
                 raise(SIGSTOP);
             sleep_ms(n->c.token_ms);
             atomic_fetch_add(&n->tokens, 1);
-            int id = token_at(j->seed, j->prompt, j->next);
+            int id = token_sent(j->lie, j->seed, j->prompt, j->next, j->max);
             char text[32];
             int len = snprintf(text, sizeof text, " %s", words[id]);
             weft_event_token(&ev, j->next, id, text, (size_t)len);
@@ -341,6 +359,7 @@ static void start_job(struct node *n, const char *body, size_t len)
     j->seed = a.seed;
     j->logprobs = a.logprobs;
     j->top_logprobs = a.top_logprobs;
+    j->lie = lies_on(n, a.job);
     j->next = a.n_resume;
     j->max = a.max_tokens;
     weft_buf_init(&j->line, 1 << 16);
@@ -394,8 +413,9 @@ static void *fast_worker(void *arg)
         if (weft_assignment_parse(out.data, out.len, &a, err, sizeof err) == 0) {
             weft_buf_reset(&body);
             struct weft_event ev;
+            int lie = lies_on(n, a.job);
             for (int i = a.n_resume; i < a.max_tokens; i++) {
-                int t = token_at(a.seed, a.prompt, i);
+                int t = token_sent(lie, a.seed, a.prompt, i, a.max_tokens);
                 char text[32];
                 int len = snprintf(text, sizeof text, " %s", words[t]);
                 weft_event_token(&ev, i, t, text, (size_t)len);
@@ -470,6 +490,8 @@ int main(int argc, char **argv)
             n.c.freeze_after = (int)strtol(v, NULL, 10);
         else if (strcmp(f, "--yield-after") == 0)
             n.c.yield_after = (int)strtol(v, NULL, 10);
+        else if (strcmp(f, "--lie-rate") == 0)
+            n.c.lie_rate = strtod(v, NULL);
         else {
             fprintf(stderr, "testnode: unknown option %s\n", f);
             return 2;
