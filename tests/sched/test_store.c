@@ -32,7 +32,7 @@ static struct weft_store *open_store_fresh(int fresh)
         if (fresh) {
             PGconn *c = PQconnectdb(path);
             PGresult *r = PQexec(c, "DROP TABLE IF EXISTS api_keys, nodes, node_limits, jobs, "
-                                    "journal, files, batches, batch_lines");
+                                    "journal, files, batches, batch_lines, node_trust");
             if (PQresultStatus(r) != PGRES_COMMAND_OK)
                 TEST_FAIL_("emptying PostgreSQL: %s", PQerrorMessage(c));
             PQclear(r);
@@ -495,6 +495,28 @@ TEST(a_batch_is_written_whole_counted_from_its_jobs_and_finalized_once)
         weft_job_row_free(&rows[i]);
     weft_job_row_free(&again[0]);
     weft_batch_row_free(&b);
+    weft_store_close(st);
+}
+
+TEST(a_nodes_trust_is_kept_and_replaced)
+{
+    struct weft_store *st = open_store();
+    int ok, bad, q;
+    char why[64];
+    ASSERT_EQ_INT(weft_store_node_trust_get(st, "roof", &ok, &bad, &q, why, sizeof why),
+                  WEFT_ENOENT);
+    ASSERT_OK(weft_store_node_trust_set(st, "roof", 3, 1, 1, "canary 'c' answered wrong"));
+    ASSERT_OK(weft_store_node_trust_set(st, "roof", 4, 1, 1, "canary 'c' answered wrong"));
+    weft_store_close(st);
+    st = open_store();
+    ASSERT_OK(weft_store_node_trust_get(st, "roof", &ok, &bad, &q, why, sizeof why));
+    ASSERT_EQ_INT(ok, 4);
+    ASSERT_EQ_INT(bad, 1);
+    ASSERT_EQ_INT(q, 1);
+    ASSERT_EQ_STR(why, "canary 'c' answered wrong");
+    ASSERT_OK(weft_store_node_trust_set(st, "roof", 0, 0, 0, ""));
+    ASSERT_OK(weft_store_node_trust_get(st, "roof", &ok, &bad, &q, why, sizeof why));
+    ASSERT_EQ_INT(q, 0);
     weft_store_close(st);
 }
 
