@@ -930,6 +930,7 @@ static int stream_event(struct sched_stream *st, const char *line, size_t len)
         j->lens[j->n_tokens] = (uint32_t)plen;
         j->tokens[j->n_tokens++] = ev.id;
         s->m.tokens++;
+        s->m.verify_tokens += j->check != NULL;
         st->node->tokens++;
         if (plen)
             s->events->tokens(s, j, ev.text, plen);

@@ -205,6 +205,7 @@ struct sched_metrics {
     uint64_t finished[6]; /* by enum weft_job_state */
     uint64_t heartbeats;
     uint64_t verify_runs, verify_right, verify_wrong, verify_inconclusive; /* verify.c */
+    uint64_t verify_tokens; /* tokens the verification runs cost */
 };
 
 /* The dashboard (api_ui.c): its event streams, and the last hour in
