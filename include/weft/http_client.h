@@ -39,6 +39,7 @@ struct weft_http_result {
 struct weft_http_call_opts {
     const char *url;
     const char *bearer;  /* "Authorization: Bearer <bearer>", or NULL */
+    const char *session; /* "X-Weft-Session: <session>" (a node's process), or NULL */
     const char *ca_file; /* PEM to verify the server with; NULL or "": the system's */
     /* A POST of body[0..body_len) (copied)... */
     const void *body;

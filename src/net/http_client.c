@@ -235,6 +235,11 @@ static int setup(struct weft_http_call *call, const struct weft_http_call_opts *
             rc = add_header(call, auth.data);
         weft_buf_free(&auth);
     }
+    if (rc == 0 && o->session && o->session[0]) {
+        char h[128];
+        snprintf(h, sizeof h, "X-Weft-Session: %.80s", o->session);
+        rc = add_header(call, h);
+    }
     if (rc == 0 && o->on_upload) {
         /* Chunked, and no "Expect: 100-continue" wait before the first piece. */
         rc = add_header(call, "Transfer-Encoding: chunked");

@@ -59,6 +59,7 @@ static int start(struct node_link *l, enum call_kind kind, const char *path, lon
     struct weft_http_call_opts o = {
         .url = url,
         .bearer = l->cfg->token,
+        .session = l->session,
         .ca_file = l->cfg->ca_file,
         .body = body ? body->data : NULL,
         .body_len = body ? body->len : 0,
@@ -304,6 +305,13 @@ int node_link_init(struct node_link *l, uv_loop_t *loop, const struct weftd_sche
     l->cb = *cb;
     l->hello = *hello;
     weft_list_init(&l->calls);
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        snprintf(err, errcap, "the scheduler link: no random bytes for a session id");
+        return WEFT_EIO;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(l->session + 2 * i, 3, "%02x", raw[i]);
     int rc = weft_http_client_init(&l->http, loop);
     if (rc) {
         snprintf(err, errcap, "the scheduler link: %s", weft_strerror(rc));

@@ -56,7 +56,10 @@ struct node_link {
     uint64_t backoff_ms;
     int poll_in_flight;
     int heartbeat_ms;
-    char error[256];   /* why it is down, "" when live */
+    char error[256]; /* why it is down, "" when live */
+    /* This process's session with the scheduler: random, sent with every
+     * call, so that a second weftd with the same token is told apart. */
+    char session[33];
     uint64_t since_ms; /* live since */
     int stopping;
     int pending_closes;

@@ -9,6 +9,7 @@
 #include "core.h"
 #include "reply.h"
 #include "weft/error.h"
+#include "weft/log.h"
 #include "weft/time.h"
 
 struct route {
@@ -86,6 +87,41 @@ int sched_route_flags(enum sched_route r)
     return (int)r > 0 && r < SCHED_N_ROUTES ? routes[r].flags : 0;
 }
 
+/* One identity, one live session: each weftd process sends its own
+ * X-Weft-Session. A hello from another session while the node's current
+ * one is connected (a poll parked, or jobs running) is refused, so a second
+ * process with the same token cannot knock the first off; once the first
+ * is gone (its connections closed: a crash closes them at once) the new one
+ * is taken and the old session's calls are refused. 0, or an error after
+ * answering 409 session_conflict. */
+static int session_check(struct sched *s, struct weft_http_req *req, struct sched_call *call)
+{
+    struct sched_node *n = call->node;
+    const char *sess = weft_http_header(req, "X-Weft-Session");
+    if (!sess)
+        sess = "";
+    if (strlen(sess) >= sizeof n->session) {
+        sched_reply_fail(req, 400, NULL, NULL, "X-Weft-Session is longer than 63 bytes");
+        return WEFT_EINVAL;
+    }
+    if (strcmp(n->session, sess) == 0)
+        return 0;
+    if (call->route == SCHED_R_node_hello && !(n->live && (n->poll || n->running > 0))) {
+        snprintf(n->session, sizeof n->session, "%s", sess);
+        return 0;
+    }
+    char msg[240];
+    snprintf(msg, sizeof msg,
+             "node %s is connected from another weftd process; one identity has one live "
+             "session (a second weftd with the same token?). It is taken when the first one "
+             "is gone.",
+             n->name);
+    if (call->route == SCHED_R_node_hello)
+        weft_log_warn(s->log, "node %s: refused a second session", n->name);
+    sched_reply_fail(req, 409, NULL, "session_conflict", msg);
+    return WEFT_EINVAL;
+}
+
 /* Checks the caller the route wants: 0, or the status the request was
  * answered with. */
 static int authenticate(struct sched *s, struct weft_http_req *req, enum sched_auth_kind kind,
@@ -114,6 +150,8 @@ static int authenticate(struct sched *s, struct weft_http_req *req, enum sched_a
             sched_reply_fail(req, 503, NULL, NULL, "out of memory");
             return 503;
         }
+        if (session_check(s, req, call) != 0)
+            return 409;
         call->node->last_seen_ms = weft_mono_ms();
         return 0;
     }

@@ -49,6 +49,7 @@ struct sched_node {
     struct sched_model models[SCHED_MAX_MODELS];
     int n_models;
     char hardware[128];
+    char session[64]; /* the live weftd process's X-Weft-Session (dispatch.c) */
     int max_concurrency;
     int slots; /* what the last heartbeat offered (<= max_concurrency); 0: max_concurrency */
     int running;

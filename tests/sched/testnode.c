@@ -52,6 +52,7 @@ struct node {
      * the latest hello says nothing about the new registration. */
     atomic_int hellos;
     atomic_int heartbeat_ms;
+    char session[33]; /* this process's session id */
 };
 
 struct job {
@@ -157,6 +158,9 @@ static CURL *easy(struct node *n, const char *path, struct curl_slist **h, struc
     snprintf(url, sizeof url, "%s%s", n->urls[atomic_load(&n->url_idx) % n->n_urls], path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", n->c.token);
     *h = curl_slist_append(NULL, auth);
+    char session[64];
+    snprintf(session, sizeof session, "X-Weft-Session: %s", n->session);
+    *h = curl_slist_append(*h, session);
     *h = curl_slist_append(*h, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, *h);
@@ -449,6 +453,8 @@ int main(int argc, char **argv)
     n.c.concurrency = 4;
     n.c.budget_w = 300;
     n.c.deferrable = n.c.interactive = 1;
+    snprintf(n.session, sizeof n.session, "%08x%08x", (unsigned)getpid(),
+             (unsigned)time(NULL) ^ (unsigned)clock());
     int i = 1;
     while (i < argc) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
