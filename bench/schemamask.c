@@ -1,7 +1,8 @@
 /* The cost of a response format's mask: for a model's vocabulary and a
- * schema, the time one step's trial of every token takes (what weftd's
- * runner does before each sample, src/node/runner.c), at a few points of
- * a document. Usage: schemamask MODEL.gguf SCHEMA.json|- [STEPS]
+ * schema, the time one step's trial of the tokens takes (what the engine
+ * does before each sample with weftd's runner's constraint: the first
+ * bytes that fit, then a trial of each token that starts with one), at a
+ * few points of a document. Usage: schemamask MODEL.gguf SCHEMA.json|- [STEPS]
  * ("-": any JSON object). Prints one line per point. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,13 @@ int main(int argc, char **argv)
         return 1;
     }
     int n_vocab = weft_vocab_size(v);
+    /* Each token's bytes, once, as the engine keeps them per generation. */
+    char(*bytes)[256] = malloc((size_t)n_vocab * sizeof *bytes);
+    int *lens = malloc((size_t)n_vocab * sizeof *lens);
+    if (!bytes || !lens)
+        return 1;
+    for (int32_t id = 0; id < n_vocab; id++)
+        lens[id] = weft_token_bytes(v, id, bytes[id], sizeof bytes[id]);
     struct weft_matcher *m = malloc(sizeof *m), *t = malloc(sizeof *t);
     weft_matcher_init(m, s);
     /* Points along a document: each step takes the shortest allowed
@@ -56,12 +64,22 @@ int main(int argc, char **argv)
     for (int p = 0; p < 6 && !weft_matcher_done(m); p++) {
         uint64_t t0 = weft_mono_ns();
         int allowed = 0, best = -1, best_n = 1 << 30;
-        char b[256], pick[256];
+        char pick[256];
         for (int r = 0; r < steps; r++) {
             allowed = 0;
+            /* As the engine does (src/infer/generate.c, mask): the first
+             * bytes that keep the document alive, then a trial for each
+             * token that starts with one. */
+            unsigned char first[256];
+            for (int c0 = 0; c0 < 256; c0++) {
+                char ch = (char)c0;
+                weft_matcher_copy(t, m);
+                first[c0] = (unsigned char)weft_matcher_feed(t, &ch, 1);
+            }
             for (int32_t id = 0; id < n_vocab; id++) {
-                int n = weft_token_bytes(v, id, b, sizeof b);
-                if (n <= 0 || n > (int)sizeof b)
+                int n = lens[id];
+                const char *b = bytes[id];
+                if (n <= 0 || n > (int)sizeof bytes[id] || !first[(unsigned char)b[0]])
                     continue;
                 weft_matcher_copy(t, m);
                 if (weft_matcher_feed(t, b, (size_t)n) && weft_matcher_min_close(t) <= 4096) {
@@ -84,6 +102,8 @@ int main(int argc, char **argv)
     }
     free(m);
     free(t);
+    free(bytes);
+    free(lens);
     weft_schema_free(s);
     weft_vocab_free(v);
     weft_gguf_close(g);

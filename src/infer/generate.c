@@ -100,6 +100,9 @@ struct weft_gen {
     struct weft_gen_result res;
     int rc;
     struct weft_logprobs lp; /* the token being emitted's, when p.logprobs is set */
+    /* With a constraint: each token's bytes (token_table). */
+    uint32_t *tok_off;
+    char *tok_bytes;
     int lp_valid;
 };
 
@@ -135,6 +138,38 @@ static void constraint_accept(const struct weft_constraint *c, const struct weft
 
 /* Masks the tokens the constraint does not allow now (their logits to
  * -inf in the sampler's copy); returns how many are left. */
+/* Every token's bytes, once per generation (the mask reads them each
+ * step): offsets into one block, a token without bytes (or with more than
+ * 255) empty. */
+static int token_table(struct weft_gen *g, const struct weft_vocab *v, int n_vocab)
+{
+    if (g->tok_off)
+        return 0;
+    g->tok_off = malloc(((size_t)n_vocab + 1) * sizeof *g->tok_off);
+    size_t cap = (size_t)n_vocab * 8 + 256, used = 0;
+    g->tok_bytes = malloc(cap);
+    if (!g->tok_off || !g->tok_bytes)
+        return WEFT_ENOMEM;
+    char b[256];
+    for (int32_t t = 0; t < n_vocab; t++) {
+        int n = weft_token_bytes(v, t, b, sizeof b);
+        if (n < 0 || (size_t)n >= sizeof b || weft_vocab_is_eog(v, t))
+            n = 0;
+        if (used + (size_t)n > cap) {
+            char *nb = realloc(g->tok_bytes, cap * 2 + (size_t)n);
+            if (!nb)
+                return WEFT_ENOMEM;
+            g->tok_bytes = nb;
+            cap = cap * 2 + (size_t)n;
+        }
+        g->tok_off[t] = (uint32_t)used;
+        memcpy(g->tok_bytes + used, b, (size_t)n);
+        used += (size_t)n;
+    }
+    g->tok_off[n_vocab] = (uint32_t)used;
+    return 0;
+}
+
 static int mask(struct weft_gen *g, const struct weft_vocab *v, int n_vocab, int pos, int n_ctx)
 {
     const struct weft_constraint *c = g->p.constraint;
@@ -142,15 +177,24 @@ static int mask(struct weft_gen *g, const struct weft_vocab *v, int n_vocab, int
     if (g->p.max_tokens > 0 && g->p.max_tokens - g->produced - 1 < left)
         left = g->p.max_tokens - g->produced - 1;
     int done = c->done(c->ud), n_ok = 0;
-    char b[256];
+    if (token_table(g, v, n_vocab) != 0)
+        return 0;
+    /* A token whose first byte already breaks the format is out without a
+     * trial of its own: in most places of a document few bytes may come
+     * next, so most of the vocabulary goes by a table lookup. */
+    unsigned char first[256];
+    for (int b0 = 0; b0 < 256; b0++) {
+        char ch = (char)b0;
+        first[b0] = (unsigned char)c->allow(c->ud, &ch, 1, INT_MAX);
+    }
     for (int32_t t = 0; t < n_vocab; t++) {
         int ok;
-        if (weft_vocab_is_eog(v, t)) {
+        const char *b = g->tok_bytes + g->tok_off[t];
+        size_t n = g->tok_off[t + 1] - g->tok_off[t];
+        if (weft_vocab_is_eog(v, t))
             ok = done;
-        } else {
-            int n = weft_token_bytes(v, t, b, sizeof b);
-            ok = n > 0 && (size_t)n <= sizeof b && c->allow(c->ud, b, (size_t)n, left);
-        }
+        else
+            ok = n > 0 && first[(unsigned char)b[0]] && c->allow(c->ud, b, n, left);
         if (!ok)
             g->logits[t] = -INFINITY;
         n_ok += ok;
@@ -260,6 +304,8 @@ void weft_gen_free(struct weft_gen *g)
     free(g->hist);
     free(g->logits);
     free(g->scratch);
+    free(g->tok_off);
+    free(g->tok_bytes);
     free(g);
 }
 
