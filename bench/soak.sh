@@ -78,4 +78,5 @@ echo "slow clients (opened closed failed): $(cat "$WORK/slow.out")"
 echo "flood rounds: $(wc -l < "$WORK/flood.out"); node restarts: $(wc -l < "$WORK/churned" 2> /dev/null || echo 0)"
 grep -E "Requests/sec|^ +(50|90|99)%|Non-2xx|requests in" "$WORK/wrk.out"
 kill "$SAMPLER" 2> /dev/null
-for p in "${NPID[@]}"; do kill -9 "$p" 2> /dev/null; done
+# The nodes the churn restarted are the churn subshell's, not in PIDS.
+for p in $(cat "$WORK/churned" 2> /dev/null) "${NPID[@]}"; do kill -9 "$p" 2> /dev/null; done
