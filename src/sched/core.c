@@ -101,18 +101,23 @@ struct sched_job *sched_job_new(const char *id_prefix)
     return j;
 }
 
+void sched_check_free(struct sched_check *c)
+{
+    if (!c)
+        return;
+    free(c->tokens[0]);
+    free(c->tokens[1]);
+    free(c->text);
+    free(c);
+}
+
 void sched_job_free(struct sched_job *j)
 {
     weft_oai_req_free(&j->req);
     free(j->tokens);
     free(j->lens);
     free(j->lp_lens);
-    if (j->check) {
-        free(j->check->tokens[0]);
-        free(j->check->tokens[1]);
-        free(j->check->text);
-        free(j->check);
-    }
+    sched_check_free(j->check);
     weft_buf_free(&j->text);
     weft_buf_free(&j->lp);
     free(j);

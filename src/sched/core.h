@@ -51,6 +51,9 @@ int sched_nodes_live(struct sched *s);
 struct sched_job *sched_job_new(const char *id_prefix);
 /* Frees a job that is in no list (also one whose request never parsed). */
 void sched_job_free(struct sched_job *job);
+/* Frees a verification run's record (NULL: nothing); sched_job_free does
+ * it for a job's own. */
+void sched_check_free(struct sched_check *c);
 struct sched_job *sched_job_find(struct sched *s, const char *id);
 /* Jobs of the jobs API (durable ones) that key_id has queued or running. */
 int sched_jobs_of_key(struct sched *s, const char *key_id);

@@ -84,12 +84,9 @@ static void submit(struct sched *s, const struct weft_oai_req *req, struct sched
 {
     struct sched_job *v = sched_job_new("verify-");
     if (!v || weft_oai_req_copy(&v->req, req) != 0) {
+        sched_check_free(c);
         if (v)
             sched_job_free(v);
-        free(c->tokens[0]);
-        free(c->tokens[1]);
-        free(c->text);
-        free(c);
         return;
     }
     v->sched = s;
